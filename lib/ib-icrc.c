@@ -1,0 +1,243 @@
+/*
+ * ICRC check/generate for IB global/local and RoCEv2 IPv4/IPv6.
+ */
+#include <config.h>
+
+#include "ib-icrc.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "ib-crc.h"
+#include "ib-hdr.h"
+#include "roce-hdr.h"
+
+/* Length of the all-ones prefix that stands for a masked LRH. */
+#define IBB_ICRC_ONES_LEN 8
+
+/* CRC of the BTH..pad part, BTH byte 4 masked.  'len' >= IBB_BTH_LEN. */
+uint32_t
+ibb_icrc_common(const uint8_t *bth, size_t len)
+{
+    uint8_t masked[IBB_BTH_LEN];
+    uint32_t crc;
+
+    memcpy(masked, bth, IBB_BTH_LEN);
+    masked[IBB_BTH_RESV8A_OFS] = 0xff;
+    crc = ibb_crc32(0, masked, IBB_BTH_LEN);
+    return ibb_crc32(crc, bth + IBB_BTH_LEN, len - IBB_BTH_LEN);
+}
+
+uint32_t
+ibb_icrc_prefix_grh(const struct ibb_grh *grh)
+{
+    uint8_t buf[IBB_ICRC_ONES_LEN + IBB_GRH_LEN];
+    struct ibb_grh *m = (struct ibb_grh *) (buf + IBB_ICRC_ONES_LEN);
+
+    memset(buf, 0xff, IBB_ICRC_ONES_LEN);
+    memcpy(m, grh, IBB_GRH_LEN);
+    m->vtf[0] |= 0x0f;
+    m->vtf[1] = m->vtf[2] = m->vtf[3] = 0xff;
+    m->hoplmt = 0xff;
+    return ibb_crc32(0, buf, sizeof buf);
+}
+
+uint32_t
+ibb_icrc_prefix_lrh(const struct ibb_lrh *lrh)
+{
+    struct ibb_lrh m = *lrh;
+
+    ibb_lrh_set_vl(&m, 0xf);
+    return ibb_crc32(0, &m, sizeof m);
+}
+
+uint32_t
+ibb_icrc_prefix_ipv4(const struct ibb_ipv4 *ip, const struct ibb_udp *udp)
+{
+    uint8_t buf[IBB_ICRC_ONES_LEN + IBB_IPV4_LEN + IBB_UDP_LEN];
+    struct ibb_ipv4 *m = (struct ibb_ipv4 *) (buf + IBB_ICRC_ONES_LEN);
+    struct ibb_udp *mu = (struct ibb_udp *) (m + 1);
+
+    memset(buf, 0xff, IBB_ICRC_ONES_LEN);
+    memcpy(m, ip, IBB_IPV4_LEN);
+    memcpy(mu, udp, IBB_UDP_LEN);
+    m->tos = 0xff;
+    m->ttl = 0xff;
+    ibb_ipv4_set_csum(m, 0xffff);
+    ibb_udp_set_csum(mu, 0xffff);
+    return ibb_crc32(0, buf, sizeof buf);
+}
+
+uint32_t
+ibb_icrc_prefix_ipv6(const struct ibb_ipv6 *ip6, const struct ibb_udp *udp)
+{
+    uint8_t buf[IBB_ICRC_ONES_LEN + IBB_IPV6_LEN + IBB_UDP_LEN];
+    struct ibb_ipv6 *m = (struct ibb_ipv6 *) (buf + IBB_ICRC_ONES_LEN);
+    struct ibb_udp *mu = (struct ibb_udp *) (m + 1);
+
+    memset(buf, 0xff, IBB_ICRC_ONES_LEN);
+    memcpy(m, ip6, IBB_IPV6_LEN);
+    memcpy(mu, udp, IBB_UDP_LEN);
+    m->vtf[0] |= 0x0f;
+    m->vtf[1] = m->vtf[2] = m->vtf[3] = 0xff;
+    m->hlim = 0xff;
+    ibb_udp_set_csum(mu, 0xffff);
+    return ibb_crc32(0, buf, sizeof buf);
+}
+
+uint32_t
+ibb_icrc_finish(uint32_t prefix_crc, uint32_t common_crc, size_t common_len)
+{
+    return ibb_crc32_combine(prefix_crc, common_crc, common_len);
+}
+
+/* Finds the BTH of the IB packet 'pkt' of 'len' bytes (through the ICRC)
+ * and computes the prefix CRC.  Returns the BTH offset, or 0 if the packet
+ * cannot carry an ICRC. */
+static size_t
+ib_prefix(const uint8_t *pkt, size_t len, uint32_t *prefix)
+{
+    const struct ibb_lrh *lrh = (const struct ibb_lrh *) pkt;
+    size_t bth_ofs;
+
+    if (len < IBB_LRH_LEN) {
+        return 0;
+    }
+    switch (ibb_lrh_lnh(lrh)) {
+    case IBB_LNH_GLOBAL:
+        bth_ofs = IBB_LRH_LEN + IBB_GRH_LEN;
+        if (len < bth_ofs + IBB_BTH_LEN + IBB_ICRC_LEN) {
+            return 0;
+        }
+        *prefix = ibb_icrc_prefix_grh((const struct ibb_grh *)
+                                      (pkt + IBB_LRH_LEN));
+        return bth_ofs;
+
+    case IBB_LNH_LOCAL:
+        bth_ofs = IBB_LRH_LEN;
+        if (len < bth_ofs + IBB_BTH_LEN + IBB_ICRC_LEN) {
+            return 0;
+        }
+        *prefix = ibb_icrc_prefix_lrh(lrh);
+        return bth_ofs;
+
+    default:
+        return 0;
+    }
+}
+
+int
+ibb_icrc_ib_calc(const uint8_t *pkt, size_t len, uint32_t *icrc)
+{
+    uint32_t prefix;
+    size_t bth_ofs = ib_prefix(pkt, len, &prefix);
+    size_t clen;
+
+    if (!bth_ofs) {
+        return EINVAL;
+    }
+    clen = len - bth_ofs - IBB_ICRC_LEN;
+    *icrc = ibb_icrc_finish(prefix, ibb_icrc_common(pkt + bth_ofs, clen),
+                            clen);
+    return 0;
+}
+
+int
+ibb_icrc_ib_check(const uint8_t *pkt, size_t len)
+{
+    uint32_t icrc;
+    int error = ibb_icrc_ib_calc(pkt, len, &icrc);
+
+    if (error) {
+        return error;
+    }
+    return icrc == ibb_icrc_get(pkt + len - IBB_ICRC_LEN) ? 0 : EBADMSG;
+}
+
+int
+ibb_icrc_ib_generate(uint8_t *pkt, size_t len)
+{
+    uint32_t icrc;
+    int error = ibb_icrc_ib_calc(pkt, len, &icrc);
+
+    if (!error) {
+        ibb_icrc_put(pkt + len - IBB_ICRC_LEN, icrc);
+    }
+    return error;
+}
+
+/* As ib_prefix() for a RoCEv2 packet that starts at the IP header. */
+static size_t
+roce_prefix(const uint8_t *pkt, size_t len, uint32_t *prefix)
+{
+    size_t bth_ofs;
+
+    if (len < 1) {
+        return 0;
+    }
+    switch (pkt[0] >> 4) {
+    case 4:
+        bth_ofs = IBB_IPV4_LEN + IBB_UDP_LEN;
+        if ((pkt[0] & 0x0f) != 5
+            || len < bth_ofs + IBB_BTH_LEN + IBB_ICRC_LEN) {
+            return 0;
+        }
+        *prefix = ibb_icrc_prefix_ipv4((const struct ibb_ipv4 *) pkt,
+                                       (const struct ibb_udp *)
+                                       (pkt + IBB_IPV4_LEN));
+        return bth_ofs;
+
+    case 6:
+        bth_ofs = IBB_IPV6_LEN + IBB_UDP_LEN;
+        if (len < bth_ofs + IBB_BTH_LEN + IBB_ICRC_LEN) {
+            return 0;
+        }
+        *prefix = ibb_icrc_prefix_ipv6((const struct ibb_ipv6 *) pkt,
+                                       (const struct ibb_udp *)
+                                       (pkt + IBB_IPV6_LEN));
+        return bth_ofs;
+
+    default:
+        return 0;
+    }
+}
+
+int
+ibb_icrc_roce_calc(const uint8_t *pkt, size_t len, uint32_t *icrc)
+{
+    uint32_t prefix;
+    size_t bth_ofs = roce_prefix(pkt, len, &prefix);
+    size_t clen;
+
+    if (!bth_ofs) {
+        return EINVAL;
+    }
+    clen = len - bth_ofs - IBB_ICRC_LEN;
+    *icrc = ibb_icrc_finish(prefix, ibb_icrc_common(pkt + bth_ofs, clen),
+                            clen);
+    return 0;
+}
+
+int
+ibb_icrc_roce_check(const uint8_t *pkt, size_t len)
+{
+    uint32_t icrc;
+    int error = ibb_icrc_roce_calc(pkt, len, &icrc);
+
+    if (error) {
+        return error;
+    }
+    return icrc == ibb_icrc_get(pkt + len - IBB_ICRC_LEN) ? 0 : EBADMSG;
+}
+
+int
+ibb_icrc_roce_generate(uint8_t *pkt, size_t len)
+{
+    uint32_t icrc;
+    int error = ibb_icrc_roce_calc(pkt, len, &icrc);
+
+    if (!error) {
+        ibb_icrc_put(pkt + len - IBB_ICRC_LEN, icrc);
+    }
+    return error;
+}

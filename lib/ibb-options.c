@@ -1,0 +1,223 @@
+#include <config.h>
+#include "ibb-options.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Returns a malloc()ed string, or aborts if memory is exhausted (as OVS's
+ * xasprintf() does: an option error is no reason to fail more softly). */
+char *
+ibb_xasprintf(const char *format, ...)
+{
+    va_list args;
+    char *s;
+
+    va_start(args, format);
+    if (vasprintf(&s, format, args) < 0) {
+        abort();
+    }
+    va_end(args);
+    return s;
+}
+
+/* Parses all of 's' as a decimal or 0x-prefixed hexadecimal number no
+ * larger than 'max'.  Unlike a bare strtoull(), rejects signs, blanks,
+ * trailing garbage and overflow. */
+bool
+ibb_parse_uint(const char *s, unsigned long long max,
+               unsigned long long *valuep)
+{
+    unsigned long long value;
+    char *end;
+    int base = 10;
+
+    if (!s || !isdigit((unsigned char) s[0])) {
+        return false;
+    }
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        base = 16;
+        s += 2;
+        if (!isxdigit((unsigned char) s[0])) {
+            return false;
+        }
+    }
+    errno = 0;
+    value = strtoull(s, &end, base);
+    if (errno || *end || value > max) {
+        return false;
+    }
+    *valuep = value;
+    return true;
+}
+
+static int
+parse_sim_device(const char *path, struct ibb_device_spec *spec, char **errp)
+{
+    if (!path[0]) {
+        *errp = ibb_xasprintf("device \"sim:\" needs the path of the fabric "
+                              "socket (sim:PATH)");
+        return EINVAL;
+    }
+    spec->kind = IBB_DEVICE_SIM;
+    spec->path = strdup(path);
+    return spec->path ? 0 : ENOMEM;
+}
+
+static int
+parse_verbs_device(const char *value, const char *rest,
+                   struct ibb_device_spec *spec, char **errp)
+{
+    const char *colon = strchr(rest, ':');
+    size_t len = colon ? (size_t) (colon - rest) : strlen(rest);
+    unsigned long long port = IBB_VERBS_DEFAULT_PORT;
+    size_t i;
+
+    if (!len || len > 63) {
+        goto bad;
+    }
+    for (i = 0; i < len; i++) {
+        unsigned char c = rest[i];
+        if (!isalnum(c) && c != '_' && c != '-' && c != '.') {
+            goto bad;
+        }
+    }
+    if (colon && (!ibb_parse_uint(colon + 1, 255, &port) || !port)) {
+        *errp = ibb_xasprintf("device \"%s\": port must be a number from "
+                              "1 to 255", value);
+        return EINVAL;
+    }
+    spec->kind = IBB_DEVICE_VERBS;
+    spec->ibdev = strndup(rest, len);
+    spec->port = port;
+    return spec->ibdev ? 0 : ENOMEM;
+
+bad:
+    *errp = ibb_xasprintf("device \"%s\": expected verbs:DEV[:PORT] with an "
+                          "RDMA device name such as mlx5_0", value);
+    return EINVAL;
+}
+
+/* Parses the "device" option: "sim:PATH" (a simulated fabric's socket) or
+ * "verbs:DEV[:PORT]" (port PORT, default 1, of RDMA device DEV). */
+int
+ibb_parse_device(const char *value, struct ibb_device_spec *spec,
+                 char **errp)
+{
+    memset(spec, 0, sizeof *spec);
+    *errp = NULL;
+    if (!value || !value[0]) {
+        *errp = ibb_xasprintf("missing device option (device=sim:PATH or "
+                              "device=verbs:DEV[:PORT])");
+        return EINVAL;
+    }
+    if (!strncmp(value, "sim:", 4)) {
+        return parse_sim_device(value + 4, spec, errp);
+    } else if (!strncmp(value, "verbs:", 6)) {
+        return parse_verbs_device(value, value + 6, spec, errp);
+    }
+    *errp = ibb_xasprintf("device \"%s\": unknown kind (expected sim:PATH "
+                          "or verbs:DEV[:PORT])", value);
+    return EINVAL;
+}
+
+void
+ibb_device_spec_destroy(struct ibb_device_spec *spec)
+{
+    if (spec) {
+        free(spec->path);
+        free(spec->ibdev);
+        memset(spec, 0, sizeof *spec);
+    }
+}
+
+/* Returns the canonical text of 'spec', malloc()ed. */
+char *
+ibb_device_spec_to_string(const struct ibb_device_spec *spec)
+{
+    return (spec->kind == IBB_DEVICE_SIM
+            ? ibb_xasprintf("sim:%s", spec->path)
+            : ibb_xasprintf("verbs:%s:%u", spec->ibdev, spec->port));
+}
+
+/* Parses a P_Key.  Its low 15 bits name the partition and may not be 0
+ * (0x0000 and 0x8000 are the invalid P_Keys); bit 15 is full membership. */
+int
+ibb_parse_pkey(const char *value, uint16_t *pkey, char **errp)
+{
+    unsigned long long v;
+
+    *errp = NULL;
+    if (!ibb_parse_uint(value, 0xffff, &v) || !(v & 0x7fff)) {
+        *errp = ibb_xasprintf("pkey \"%s\": expected a P_Key from 0x0001 to "
+                              "0xffff other than 0x8000", value ? value : "");
+        return EINVAL;
+    }
+    *pkey = v;
+    return 0;
+}
+
+/* Parses a Q_Key: any 32-bit value. */
+int
+ibb_parse_qkey(const char *value, uint32_t *qkey, char **errp)
+{
+    unsigned long long v;
+
+    *errp = NULL;
+    if (!ibb_parse_uint(value, 0xffffffffULL, &v)) {
+        *errp = ibb_xasprintf("qkey \"%s\": expected a 32-bit Q_Key such as "
+                              "0x01234567", value ? value : "");
+        return EINVAL;
+    }
+    *qkey = v;
+    return 0;
+}
+
+/* True if 's' is exactly "xx:xx:xx:xx:xx:xx" with hex digits x. */
+static bool
+is_mac_syntax(const char *s)
+{
+    if (!s || strlen(s) != 17) {
+        return false;
+    }
+    for (int i = 0; i < 17; i++) {
+        if (i % 3 == 2 ? s[i] != ':' : !isxdigit((unsigned char) s[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Parses the MAC the bridge shows for IB hosts: six colon-separated hex
+ * bytes, unicast and not all zeros. */
+int
+ibb_parse_mac(const char *value, uint8_t mac[6], char **errp)
+{
+    unsigned int b[6];
+    int i;
+
+    *errp = NULL;
+    if (!is_mac_syntax(value)
+        || sscanf(value, "%2x:%2x:%2x:%2x:%2x:%2x",
+                  &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]) != 6) {
+        *errp = ibb_xasprintf("mac \"%s\": expected an Ethernet address "
+                              "like 02:00:00:00:00:01", value ? value : "");
+        return EINVAL;
+    }
+    if (b[0] & 1) {
+        *errp = ibb_xasprintf("mac \"%s\": must be a unicast address "
+                              "(low bit of the first byte clear)", value);
+        return EINVAL;
+    }
+    if (!(b[0] | b[1] | b[2] | b[3] | b[4] | b[5])) {
+        *errp = ibb_xasprintf("mac \"%s\": must not be all zeros", value);
+        return EINVAL;
+    }
+    for (i = 0; i < 6; i++) {
+        mac[i] = b[i];
+    }
+    return 0;
+}

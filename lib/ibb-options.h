@@ -1,0 +1,48 @@
+/*
+ * Parsing and validation of the ibbridge port options.
+ *
+ * Plain C, so that the netdev (vswitchd-plugin/) and the tools in
+ * utilities/ share one reading of each option and one error text.  Each
+ * parser returns 0 on success, or EINVAL and a malloc()ed message in
+ * '*errp' that names the option and says what a good value looks like.
+ */
+#ifndef IBB_OPTIONS_H
+#define IBB_OPTIONS_H 1
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Which backend an IB port is opened with. */
+enum ibb_device_kind {
+    IBB_DEVICE_SIM,             /* "sim:PATH": simulated fabric socket. */
+    IBB_DEVICE_VERBS,           /* "verbs:DEV[:PORT]": an HCA port. */
+};
+
+/* A parsed "device" option. */
+struct ibb_device_spec {
+    enum ibb_device_kind kind;  /* Backend. */
+    char *path;                 /* IBB_DEVICE_SIM: fabric socket path. */
+    char *ibdev;                /* IBB_DEVICE_VERBS: device, e.g. mlx5_0. */
+    unsigned int port;          /* IBB_DEVICE_VERBS: port, 1 by default. */
+};
+
+/* The defaults a port uses for an option that is not set. */
+#define IBB_DEFAULT_PKEY 0xffff         /* Default partition, full member. */
+#define IBB_DEFAULT_QKEY 0x01234567     /* rdma_cm's UDP port space Q_Key. */
+#define IBB_VERBS_DEFAULT_PORT 1
+
+int ibb_parse_device(const char *value, struct ibb_device_spec *,
+                     char **errp);
+void ibb_device_spec_destroy(struct ibb_device_spec *);
+char *ibb_device_spec_to_string(const struct ibb_device_spec *);
+
+int ibb_parse_pkey(const char *value, uint16_t *pkey, char **errp);
+int ibb_parse_qkey(const char *value, uint32_t *qkey, char **errp);
+int ibb_parse_mac(const char *value, uint8_t mac[6], char **errp);
+
+bool ibb_parse_uint(const char *s, unsigned long long max,
+                    unsigned long long *valuep);
+char *ibb_xasprintf(const char *format, ...)
+    __attribute__((format(printf, 1, 2)));
+
+#endif /* ibb-options.h */

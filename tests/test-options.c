@@ -1,0 +1,187 @@
+/* Unit tests for lib/ibb-options.c: each port option, good and bad. */
+#include <config.h>
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "ibb-options.h"
+
+static void
+test_device_sim(void **state)
+{
+    struct ibb_device_spec spec;
+    char *err, *s;
+
+    (void) state;
+    assert_int_equal(ibb_parse_device("sim:/run/fabric.sock", &spec, &err),
+                     0);
+    assert_null(err);
+    assert_int_equal(spec.kind, IBB_DEVICE_SIM);
+    assert_string_equal(spec.path, "/run/fabric.sock");
+    s = ibb_device_spec_to_string(&spec);
+    assert_string_equal(s, "sim:/run/fabric.sock");
+    free(s);
+    ibb_device_spec_destroy(&spec);
+}
+
+static void
+test_device_verbs(void **state)
+{
+    struct ibb_device_spec spec;
+    char *err, *s;
+
+    (void) state;
+    assert_int_equal(ibb_parse_device("verbs:mlx5_0", &spec, &err), 0);
+    assert_int_equal(spec.kind, IBB_DEVICE_VERBS);
+    assert_string_equal(spec.ibdev, "mlx5_0");
+    assert_int_equal(spec.port, 1);
+    ibb_device_spec_destroy(&spec);
+
+    assert_int_equal(ibb_parse_device("verbs:mlx4_1:2", &spec, &err), 0);
+    assert_string_equal(spec.ibdev, "mlx4_1");
+    assert_int_equal(spec.port, 2);
+    s = ibb_device_spec_to_string(&spec);
+    assert_string_equal(s, "verbs:mlx4_1:2");
+    free(s);
+    ibb_device_spec_destroy(&spec);
+}
+
+/* Each bad device string fails with EINVAL and a message that contains
+ * 'needle'. */
+static void
+check_bad_device(const char *value, const char *needle)
+{
+    struct ibb_device_spec spec;
+    char *err;
+
+    assert_int_equal(ibb_parse_device(value, &spec, &err), EINVAL);
+    assert_non_null(err);
+    if (!strstr(err, needle)) {
+        fail_msg("\"%s\": message \"%s\" lacks \"%s\"", value, err, needle);
+    }
+    assert_null(spec.path);
+    assert_null(spec.ibdev);
+    free(err);
+}
+
+static void
+test_device_bad(void **state)
+{
+    (void) state;
+    check_bad_device(NULL, "missing device option");
+    check_bad_device("", "missing device option");
+    check_bad_device("sim:", "needs the path");
+    check_bad_device("eth0", "unknown kind");
+    check_bad_device("verbs:", "expected verbs:DEV[:PORT]");
+    check_bad_device("verbs:mlx5 0", "expected verbs:DEV[:PORT]");
+    check_bad_device("verbs:mlx5_0:0", "port must be a number from 1 to 255");
+    check_bad_device("verbs:mlx5_0:256", "port must be");
+    check_bad_device("verbs:mlx5_0:x", "port must be");
+    check_bad_device("verbs:mlx5_0:", "port must be");
+}
+
+static void
+test_pkey(void **state)
+{
+    uint16_t pkey;
+    char *err;
+
+    (void) state;
+    assert_int_equal(ibb_parse_pkey("0xffff", &pkey, &err), 0);
+    assert_int_equal(pkey, 0xffff);
+    assert_int_equal(ibb_parse_pkey("0x7fff", &pkey, &err), 0);
+    assert_int_equal(pkey, 0x7fff);
+    assert_int_equal(ibb_parse_pkey("32769", &pkey, &err), 0);
+    assert_int_equal(pkey, 0x8001);
+
+    static const char *const bad[] = {
+        "0", "0x0000", "0x8000", "0x10000", "-1", "ffff", "0x", " 1", "1 ",
+        "", "0xfffff",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        pkey = 0x1234;
+        assert_int_equal(ibb_parse_pkey(bad[i], &pkey, &err), EINVAL);
+        assert_non_null(strstr(err, "expected a P_Key"));
+        assert_int_equal(pkey, 0x1234);
+        free(err);
+    }
+}
+
+static void
+test_qkey(void **state)
+{
+    uint32_t qkey;
+    char *err;
+
+    (void) state;
+    assert_int_equal(ibb_parse_qkey("0x80010000", &qkey, &err), 0);
+    assert_int_equal(qkey, 0x80010000);
+    assert_int_equal(ibb_parse_qkey("0", &qkey, &err), 0);
+    assert_int_equal(qkey, 0);
+    assert_int_equal(ibb_parse_qkey("4294967295", &qkey, &err), 0);
+    assert_int_equal(qkey, 0xffffffff);
+
+    static const char *const bad[] = {
+        "0x100000000", "4294967296", "-5", "0x1g", "qkey", "",
+        "99999999999999999999999",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(ibb_parse_qkey(bad[i], &qkey, &err), EINVAL);
+        assert_non_null(strstr(err, "expected a 32-bit Q_Key"));
+        free(err);
+    }
+}
+
+static void
+test_mac(void **state)
+{
+    static const uint8_t want[6] = { 0x02, 0x00, 0x5e, 0x10, 0xab, 0xcd };
+    uint8_t mac[6];
+    char *err;
+
+    (void) state;
+    assert_int_equal(ibb_parse_mac("02:00:5e:10:AB:cd", mac, &err), 0);
+    assert_memory_equal(mac, want, 6);
+
+    static const struct {
+        const char *value;
+        const char *needle;
+    } bad[] = {
+        { "01:00:5e:00:00:01", "unicast" },
+        { "00:00:00:00:00:00", "all zeros" },
+        { "02:00:00:00:00", "expected an Ethernet address" },
+        { "02:00:00:00:00:01:02", "expected an Ethernet address" },
+        { "02-00-00-00-00-01", "expected an Ethernet address" },
+        { "2:0:0:0:0:1", "expected an Ethernet address" },
+        { "zz:00:00:00:00:01", "expected an Ethernet address" },
+        { "+2:00:00:00:00:01", "expected an Ethernet address" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(ibb_parse_mac(bad[i].value, mac, &err), EINVAL);
+        if (!strstr(err, bad[i].needle)) {
+            fail_msg("\"%s\": \"%s\" lacks \"%s\"", bad[i].value, err,
+                     bad[i].needle);
+        }
+        free(err);
+    }
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_device_sim),
+        cmocka_unit_test(test_device_verbs),
+        cmocka_unit_test(test_device_bad),
+        cmocka_unit_test(test_pkey),
+        cmocka_unit_test(test_qkey),
+        cmocka_unit_test(test_mac),
+    };
+    return cmocka_run_group_tests_name("options", tests, NULL, NULL);
+}

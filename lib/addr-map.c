@@ -1,0 +1,561 @@
+/*
+ * Address map: uthash tables over host and group entries, JSON loading.
+ */
+#include <config.h>
+
+#include "addr-map.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+/* uthash must not exit the process on allocation failure: each add
+ * function declares 'oom' and checks it. */
+#define HASH_NONFATAL_OOM 1
+#define uthash_nonfatal_oom(OBJ) (oom = true)
+#include <uthash.h>
+
+#include "ib-gid.h"
+#include "ib-hdr.h"
+
+struct map_host {
+    struct ibb_host h;          /* The entry. */
+    struct map_host *next;      /* All hosts, for destruction. */
+    UT_hash_handle hh_gid;      /* In map->by_gid if h.has_gid. */
+    UT_hash_handle hh_lid;      /* In map->by_lid if h.lid. */
+    UT_hash_handle hh_ip4;      /* In map->by_ip4 if h.has_ipv4. */
+    UT_hash_handle hh_ip6;      /* In map->by_ip6 if h.has_ipv6. */
+};
+
+struct map_group {
+    struct ibb_group g;         /* The entry. */
+    UT_hash_handle hh_ip;       /* In map->groups_by_ip. */
+    UT_hash_handle hh_mgid;     /* In map->groups_by_mgid. */
+};
+
+struct ibb_addr_map {
+    struct map_host *hosts;     /* All hosts, linked by 'next'. */
+    size_t n_hosts;             /* Number of hosts. */
+    struct map_host *by_gid;    /* Hash on h.gid. */
+    struct map_host *by_lid;    /* Hash on h.lid. */
+    struct map_host *by_ip4;    /* Hash on h.ipv4. */
+    struct map_host *by_ip6;    /* Hash on h.ipv6. */
+    struct map_group *groups_by_ip;   /* Hash on g.ip; owns the groups. */
+    struct map_group *groups_by_mgid; /* Hash on g.mgid. */
+};
+
+struct ibb_addr_map *
+ibb_addr_map_create(void)
+{
+    return calloc(1, sizeof(struct ibb_addr_map));
+}
+
+void
+ibb_addr_map_destroy(struct ibb_addr_map *map)
+{
+    struct map_group *g, *tmp;
+
+    if (!map) {
+        return;
+    }
+    HASH_CLEAR(hh_gid, map->by_gid);
+    HASH_CLEAR(hh_lid, map->by_lid);
+    HASH_CLEAR(hh_ip4, map->by_ip4);
+    HASH_CLEAR(hh_ip6, map->by_ip6);
+    while (map->hosts) {
+        struct map_host *next = map->hosts->next;
+
+        free(map->hosts);
+        map->hosts = next;
+    }
+    HASH_CLEAR(hh_mgid, map->groups_by_mgid);
+    HASH_ITER(hh_ip, map->groups_by_ip, g, tmp) {
+        HASH_DELETE(hh_ip, map->groups_by_ip, g);
+        free(g);
+    }
+    free(map);
+}
+
+/* Removes 'mh' from whichever tables hold it, after a failed add. */
+static void
+host_unlink(struct ibb_addr_map *map, struct map_host *mh, int n)
+{
+    if (n > 0 && mh->h.has_gid) {
+        HASH_DELETE(hh_gid, map->by_gid, mh);
+    }
+    if (n > 1 && mh->h.lid) {
+        HASH_DELETE(hh_lid, map->by_lid, mh);
+    }
+    if (n > 2 && mh->h.has_ipv4) {
+        HASH_DELETE(hh_ip4, map->by_ip4, mh);
+    }
+}
+
+int
+ibb_addr_map_add_host(struct ibb_addr_map *map, const struct ibb_host *host)
+{
+    struct map_host *mh;
+    bool oom = false;
+
+    if (!host->has_gid && !host->has_ipv4 && !host->has_ipv6) {
+        return EINVAL;
+    }
+    if (host->has_ipv4 && !ibb_gid_is_v4mapped(host->ipv4)) {
+        return EINVAL;
+    }
+    if ((host->has_gid && ibb_addr_map_find_gid(map, host->gid))
+        || (host->lid && ibb_addr_map_find_lid(map, host->lid))
+        || (host->has_ipv4 && ibb_addr_map_find_ip(map, host->ipv4))
+        || (host->has_ipv6 && ibb_addr_map_find_ip(map, host->ipv6))) {
+        return EEXIST;
+    }
+
+    mh = calloc(1, sizeof *mh);
+    if (!mh) {
+        return ENOMEM;
+    }
+    mh->h = *host;
+    if (mh->h.has_gid) {
+        HASH_ADD(hh_gid, map->by_gid, h.gid, 16, mh);
+        if (oom) {
+            goto nomem;
+        }
+    }
+    if (mh->h.lid) {
+        HASH_ADD(hh_lid, map->by_lid, h.lid, sizeof mh->h.lid, mh);
+        if (oom) {
+            host_unlink(map, mh, 1);
+            goto nomem;
+        }
+    }
+    if (mh->h.has_ipv4) {
+        HASH_ADD(hh_ip4, map->by_ip4, h.ipv4, 16, mh);
+        if (oom) {
+            host_unlink(map, mh, 2);
+            goto nomem;
+        }
+    }
+    if (mh->h.has_ipv6) {
+        HASH_ADD(hh_ip6, map->by_ip6, h.ipv6, 16, mh);
+        if (oom) {
+            host_unlink(map, mh, 3);
+            goto nomem;
+        }
+    }
+    mh->next = map->hosts;
+    map->hosts = mh;
+    map->n_hosts++;
+    return 0;
+
+nomem:
+    free(mh);
+    return ENOMEM;
+}
+
+int
+ibb_addr_map_add_group(struct ibb_addr_map *map,
+                       const struct ibb_group *group)
+{
+    struct map_group *mg;
+    bool oom = false;
+
+    if (!ibb_ip_is_multicast(group->ip)
+        || group->mlid < IBB_LID_MCAST_MIN
+        || group->mlid > IBB_LID_MCAST_MAX) {
+        return EINVAL;
+    }
+    mg = calloc(1, sizeof *mg);
+    if (!mg) {
+        return ENOMEM;
+    }
+    mg->g = *group;
+    if (!group->explicit_mgid) {
+        int error = ibb_mcast_ip_to_mgid(group->format, group->ip,
+                                         group->pkey, group->scope,
+                                         mg->g.mgid);
+        if (error) {
+            free(mg);
+            return error;
+        }
+    }
+    if (ibb_addr_map_find_group_ip(map, mg->g.ip)
+        || ibb_addr_map_find_group_mgid(map, mg->g.mgid)) {
+        free(mg);
+        return EEXIST;
+    }
+    HASH_ADD(hh_ip, map->groups_by_ip, g.ip, 16, mg);
+    if (oom) {
+        free(mg);
+        return ENOMEM;
+    }
+    HASH_ADD(hh_mgid, map->groups_by_mgid, g.mgid, 16, mg);
+    if (oom) {
+        HASH_DELETE(hh_ip, map->groups_by_ip, mg);
+        free(mg);
+        return ENOMEM;
+    }
+    return 0;
+}
+
+const struct ibb_host *
+ibb_addr_map_find_gid(const struct ibb_addr_map *map, const uint8_t gid[16])
+{
+    struct map_host *mh;
+
+    HASH_FIND(hh_gid, map->by_gid, gid, 16, mh);
+    return mh ? &mh->h : NULL;
+}
+
+const struct ibb_host *
+ibb_addr_map_find_ip(const struct ibb_addr_map *map, const uint8_t ip[16])
+{
+    struct map_host *mh;
+
+    if (ibb_gid_is_v4mapped(ip)) {
+        HASH_FIND(hh_ip4, map->by_ip4, ip, 16, mh);
+    } else {
+        HASH_FIND(hh_ip6, map->by_ip6, ip, 16, mh);
+    }
+    return mh ? &mh->h : NULL;
+}
+
+const struct ibb_host *
+ibb_addr_map_find_lid(const struct ibb_addr_map *map, uint16_t lid)
+{
+    struct map_host *mh;
+
+    HASH_FIND(hh_lid, map->by_lid, &lid, sizeof lid, mh);
+    return mh ? &mh->h : NULL;
+}
+
+const struct ibb_group *
+ibb_addr_map_find_group_ip(const struct ibb_addr_map *map,
+                           const uint8_t ip[16])
+{
+    struct map_group *mg;
+
+    HASH_FIND(hh_ip, map->groups_by_ip, ip, 16, mg);
+    return mg ? &mg->g : NULL;
+}
+
+const struct ibb_group *
+ibb_addr_map_find_group_mgid(const struct ibb_addr_map *map,
+                             const uint8_t mgid[16])
+{
+    struct map_group *mg;
+
+    HASH_FIND(hh_mgid, map->groups_by_mgid, mgid, 16, mg);
+    return mg ? &mg->g : NULL;
+}
+
+size_t
+ibb_addr_map_n_hosts(const struct ibb_addr_map *map)
+{
+    return map->n_hosts;
+}
+
+size_t
+ibb_addr_map_n_groups(const struct ibb_addr_map *map)
+{
+    return HASH_CNT(hh_ip, map->groups_by_ip);
+}
+
+/* ------------------------------------------------------------------ */
+/* JSON. */
+
+static void
+set_err(char *err, size_t err_size, const char *format, ...)
+{
+    va_list args;
+
+    if (!err_size) {
+        return;
+    }
+    va_start(args, format);
+    vsnprintf(err, err_size, format, args);
+    va_end(args);
+}
+
+static int
+json_addr(json_t *v, const char *what, size_t idx, const char *key,
+          uint8_t addr[16], char *err, size_t err_size)
+{
+    const char *s = json_string_value(v);
+
+    if (!s || ibb_gid_parse(s, addr)) {
+        set_err(err, err_size, "%s[%zu].%s: expected an address string",
+                what, idx, key);
+        return EINVAL;
+    }
+    return 0;
+}
+
+static int
+json_uint(json_t *v, const char *what, size_t idx, const char *key,
+          long long min, long long max, long long *out,
+          char *err, size_t err_size)
+{
+    if (!json_is_integer(v) || json_integer_value(v) < min
+        || json_integer_value(v) > max) {
+        set_err(err, err_size, "%s[%zu].%s: expected an integer in "
+                "%lld..%lld", what, idx, key, min, max);
+        return EINVAL;
+    }
+    *out = json_integer_value(v);
+    return 0;
+}
+
+static int
+parse_mac(const char *s, uint8_t mac[6])
+{
+    unsigned int b[6];
+    char c;
+
+    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
+               &b[4], &b[5], &c) != 6) {
+        return EINVAL;
+    }
+    for (int i = 0; i < 6; i++) {
+        mac[i] = b[i];
+    }
+    return 0;
+}
+
+static int
+load_host(struct ibb_addr_map *map, json_t *obj, size_t idx,
+          char *err, size_t err_size)
+{
+    struct ibb_host h;
+    const char *key;
+    json_t *v;
+    int error;
+
+    memset(&h, 0, sizeof h);
+    if (!json_is_object(obj)) {
+        set_err(err, err_size, "hosts[%zu]: expected an object", idx);
+        return EINVAL;
+    }
+    json_object_foreach (obj, key, v) {
+        long long n;
+
+        if (!strcmp(key, "gid")) {
+            error = json_addr(v, "hosts", idx, key, h.gid, err, err_size);
+            h.has_gid = true;
+        } else if (!strcmp(key, "lid")) {
+            error = json_uint(v, "hosts", idx, key, 1, IBB_LID_MCAST_MIN - 1,
+                              &n, err, err_size);
+            h.lid = n;
+        } else if (!strcmp(key, "ipv4")) {
+            error = json_addr(v, "hosts", idx, key, h.ipv4, err, err_size);
+            if (!error && !ibb_gid_is_v4mapped(h.ipv4)) {
+                set_err(err, err_size, "hosts[%zu].ipv4: not an IPv4 "
+                        "address", idx);
+                error = EINVAL;
+            }
+            h.has_ipv4 = true;
+        } else if (!strcmp(key, "ipv6")) {
+            error = json_addr(v, "hosts", idx, key, h.ipv6, err, err_size);
+            if (!error && ibb_gid_is_v4mapped(h.ipv6)) {
+                set_err(err, err_size, "hosts[%zu].ipv6: IPv4-mapped "
+                        "address, use \"ipv4\"", idx);
+                error = EINVAL;
+            }
+            h.has_ipv6 = true;
+        } else if (!strcmp(key, "mac")) {
+            error = (!json_is_string(v)
+                     || parse_mac(json_string_value(v), h.mac));
+            if (error) {
+                set_err(err, err_size, "hosts[%zu].mac: expected "
+                        "xx:xx:xx:xx:xx:xx", idx);
+                error = EINVAL;
+            }
+            h.has_mac = true;
+        } else {
+            set_err(err, err_size, "hosts[%zu]: unknown key \"%s\"", idx,
+                    key);
+            error = EINVAL;
+        }
+        if (error) {
+            return error;
+        }
+    }
+    error = ibb_addr_map_add_host(map, &h);
+    if (error == EINVAL) {
+        set_err(err, err_size, "hosts[%zu]: needs \"gid\", \"ipv4\" or "
+                "\"ipv6\"", idx);
+    } else if (error == EEXIST) {
+        set_err(err, err_size, "hosts[%zu]: GID, LID or IP address already "
+                "in the map", idx);
+    } else if (error) {
+        set_err(err, err_size, "hosts[%zu]: %s", idx, strerror(error));
+    }
+    return error;
+}
+
+static int
+load_group(struct ibb_addr_map *map, json_t *obj, size_t idx,
+           char *err, size_t err_size)
+{
+    struct ibb_group g;
+    bool has_ip = false, has_mlid = false;
+    const char *key;
+    json_t *v;
+    int error;
+
+    memset(&g, 0, sizeof g);
+    g.format = IBB_MGID_IPOIB;
+    g.pkey = IBB_DEF_PKEY;
+    g.scope = IBB_MCAST_SCOPE_LINK;
+    if (!json_is_object(obj)) {
+        set_err(err, err_size, "groups[%zu]: expected an object", idx);
+        return EINVAL;
+    }
+    json_object_foreach (obj, key, v) {
+        long long n;
+
+        if (!strcmp(key, "ip")) {
+            error = json_addr(v, "groups", idx, key, g.ip, err, err_size);
+            if (!error && !ibb_ip_is_multicast(g.ip)) {
+                set_err(err, err_size, "groups[%zu].ip: not a multicast "
+                        "address", idx);
+                error = EINVAL;
+            }
+            has_ip = true;
+        } else if (!strcmp(key, "mlid")) {
+            error = json_uint(v, "groups", idx, key, IBB_LID_MCAST_MIN,
+                              IBB_LID_MCAST_MAX, &n, err, err_size);
+            g.mlid = n;
+            has_mlid = true;
+        } else if (!strcmp(key, "format")) {
+            error = (!json_is_string(v)
+                     || ibb_mgid_format_parse(json_string_value(v),
+                                              &g.format));
+            if (error) {
+                set_err(err, err_size, "groups[%zu].format: expected "
+                        "\"ipoib\", \"rdma_cm\" or \"roce\"", idx);
+                error = EINVAL;
+            }
+        } else if (!strcmp(key, "pkey")) {
+            error = json_uint(v, "groups", idx, key, 1, 0xffff, &n,
+                              err, err_size);
+            g.pkey = n;
+        } else if (!strcmp(key, "scope")) {
+            error = json_uint(v, "groups", idx, key, 0, 15, &n,
+                              err, err_size);
+            g.scope = n;
+        } else if (!strcmp(key, "mgid")) {
+            error = json_addr(v, "groups", idx, key, g.mgid, err, err_size);
+            g.explicit_mgid = true;
+        } else {
+            set_err(err, err_size, "groups[%zu]: unknown key \"%s\"", idx,
+                    key);
+            error = EINVAL;
+        }
+        if (error) {
+            return error;
+        }
+    }
+    if (!has_ip || !has_mlid) {
+        set_err(err, err_size, "groups[%zu]: needs \"ip\" and \"mlid\"",
+                idx);
+        return EINVAL;
+    }
+    error = ibb_addr_map_add_group(map, &g);
+    if (error == EEXIST) {
+        set_err(err, err_size, "groups[%zu]: group IP or MGID already in "
+                "the map", idx);
+    } else if (error) {
+        set_err(err, err_size, "groups[%zu]: %s", idx, strerror(error));
+    }
+    return error;
+}
+
+static int
+load_json(struct ibb_addr_map *map, json_t *root, char *err, size_t err_size)
+{
+    const char *key;
+    json_t *v;
+
+    if (!json_is_object(root)) {
+        set_err(err, err_size, "top level: expected an object");
+        return EINVAL;
+    }
+    json_object_foreach (root, key, v) {
+        bool hosts = !strcmp(key, "hosts");
+        size_t i;
+        json_t *e;
+
+        if (!hosts && strcmp(key, "groups")) {
+            set_err(err, err_size, "top level: unknown key \"%s\"", key);
+            return EINVAL;
+        }
+        if (!json_is_array(v)) {
+            set_err(err, err_size, "%s: expected an array", key);
+            return EINVAL;
+        }
+        json_array_foreach (v, i, e) {
+            int error = (hosts ? load_host(map, e, i, err, err_size)
+                         : load_group(map, e, i, err, err_size));
+            if (error) {
+                return error;
+            }
+        }
+    }
+    return 0;
+}
+
+int
+ibb_addr_map_load_json_str(struct ibb_addr_map *map, const char *json,
+                           char *err, size_t err_size)
+{
+    json_error_t jerr;
+    json_t *root;
+    int error;
+
+    root = json_loads(json, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        set_err(err, err_size, "line %d column %d: %s", jerr.line,
+                jerr.column, jerr.text);
+        return EINVAL;
+    }
+    error = load_json(map, root, err, err_size);
+    json_decref(root);
+    return error;
+}
+
+int
+ibb_addr_map_load_json_file(struct ibb_addr_map *map, const char *file_name,
+                            char *err, size_t err_size)
+{
+    json_error_t jerr;
+    json_t *root;
+    FILE *f;
+    int error;
+
+    f = fopen(file_name, "r");
+    if (!f) {
+        error = errno;
+        set_err(err, err_size, "%s: %s", file_name, strerror(error));
+        return error;
+    }
+    root = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
+    fclose(f);
+    if (!root) {
+        set_err(err, err_size, "%s:%d:%d: %s", file_name, jerr.line,
+                jerr.column, jerr.text);
+        return EINVAL;
+    }
+    error = load_json(map, root, err, err_size);
+    json_decref(root);
+    if (error && err_size) {
+        char msg[256];
+
+        snprintf(msg, sizeof msg, "%s", err);
+        set_err(err, err_size, "%s: %s", file_name, msg);
+    }
+    return error;
+}

@@ -1,0 +1,118 @@
+/*
+ * Address map: what the bridge knows about the hosts and groups on both
+ * sides, looked up by GID, IP address, LID or group.
+ *
+ * Host entries are generic: a host has any of a GID, a LID, an IPv4 address,
+ * an IPv6 address and a MAC address.  An IB host normally has a native GID
+ * (subnet prefix + GUID), a LID and its IPoIB address(es); a RoCEv2 host has
+ * IP address(es) and a MAC.  A LID on a RoCEv2 host is an alias LID of the
+ * bridge that stands for it, used for IB packets without a GRH.  Converters
+ * use the map as follows:
+ *
+ *   IB -> RoCEv2: native GID -> host -> IPv4/IPv6; IP -> host -> MAC;
+ *                 no-GRH packets: SLID/DLID -> host -> IP (and MAC).
+ *   RoCEv2 -> IB: destination IP -> host -> GID and LID.
+ *
+ * Group entries give, for an IP multicast group, the MLID and the MGID
+ * (computed in the group's format, see lib/ib-mcast.h, or given
+ * explicitly); they are found by IP group or by MGID.
+ *
+ * All addresses use the 16-byte form of lib/ib-gid.h (IPv4 as
+ * ::ffff:a.b.c.d).
+ *
+ * JSON file format (loaded with jansson; unknown keys are errors):
+ *
+ *   {
+ *     "hosts": [
+ *       { "gid": "fe80::2:c903:a:b",    IB GID (IPv6 syntax)
+ *         "lid": 5,                     LID, 1..0xBFFF
+ *         "ipv4": "10.0.0.1",           IPv4 address
+ *         "ipv6": "fd00::1",            IPv6 address
+ *         "mac": "02:00:00:00:00:02" }  Ethernet MAC
+ *     ],                                each host needs "gid", "ipv4" or
+ *                                       "ipv6"; each key at most once in
+ *                                       the whole map
+ *     "groups": [
+ *       { "ip": "239.1.1.1",            IPv4 or IPv6 multicast group
+ *         "mlid": 49153,                MLID, 0xC000..0xFFFE
+ *         "format": "ipoib",            "ipoib" (default), "rdma_cm",
+ *                                       "roce": MGID format
+ *         "pkey": 65535,                P_Key for ipoib/rdma_cm MGIDs,
+ *                                       default 0xFFFF
+ *         "scope": 2,                   MGID scope nibble, default 2
+ *         "mgid": "ff12:a01b::1" }      optional: MGID to use as is
+ *     ]                                 (e.g. an SA-assigned one)
+ *   }
+ *
+ * Both top-level keys are optional.
+ */
+#ifndef ADDR_MAP_H
+#define ADDR_MAP_H 1
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ib-mcast.h"
+
+struct ibb_host {
+    bool has_gid;               /* 'gid' is valid. */
+    uint8_t gid[16];            /* IB GID, normally native. */
+    uint16_t lid;               /* LID, 0 if none. */
+    bool has_ipv4;              /* 'ipv4' is valid. */
+    uint8_t ipv4[16];           /* IPv4 address, as ::ffff:a.b.c.d. */
+    bool has_ipv6;              /* 'ipv6' is valid. */
+    uint8_t ipv6[16];           /* IPv6 address. */
+    bool has_mac;               /* 'mac' is valid. */
+    uint8_t mac[6];             /* Ethernet MAC. */
+};
+
+struct ibb_group {
+    uint8_t ip[16];             /* IP multicast group. */
+    uint16_t mlid;              /* Multicast LID. */
+    enum ibb_mgid_format format; /* How 'mgid' was derived from 'ip'. */
+    uint16_t pkey;              /* P_Key used in 'mgid'. */
+    uint8_t scope;              /* Scope nibble used in 'mgid'. */
+    bool explicit_mgid;         /* 'mgid' given, not derived. */
+    uint8_t mgid[16];           /* The group's MGID. */
+};
+
+struct ibb_addr_map;
+
+struct ibb_addr_map *ibb_addr_map_create(void);
+void ibb_addr_map_destroy(struct ibb_addr_map *);
+
+/* Adds a copy of 'host'.  Returns 0, EINVAL if it has no GID or IP, or
+ * EEXIST if its GID, LID, IPv4 or IPv6 address is already in the map. */
+int ibb_addr_map_add_host(struct ibb_addr_map *, const struct ibb_host *);
+
+/* Adds a group; computes group->mgid from ip/format/pkey/scope unless
+ * 'explicit_mgid'.  Returns 0, EINVAL if 'ip' is not multicast or the MLID
+ * not multicast, or EEXIST if the IP or MGID is already in the map. */
+int ibb_addr_map_add_group(struct ibb_addr_map *, const struct ibb_group *);
+
+const struct ibb_host *ibb_addr_map_find_gid(const struct ibb_addr_map *,
+                                             const uint8_t gid[16]);
+const struct ibb_host *ibb_addr_map_find_ip(const struct ibb_addr_map *,
+                                            const uint8_t ip[16]);
+const struct ibb_host *ibb_addr_map_find_lid(const struct ibb_addr_map *,
+                                             uint16_t lid);
+const struct ibb_group *ibb_addr_map_find_group_ip(
+    const struct ibb_addr_map *, const uint8_t ip[16]);
+const struct ibb_group *ibb_addr_map_find_group_mgid(
+    const struct ibb_addr_map *, const uint8_t mgid[16]);
+
+size_t ibb_addr_map_n_hosts(const struct ibb_addr_map *);
+size_t ibb_addr_map_n_groups(const struct ibb_addr_map *);
+
+/* Loads JSON (format above) from file 'file_name' or string 'json' into
+ * the map, adding to what it holds.  Returns 0 or a positive errno (EINVAL
+ * for bad JSON or values, EEXIST for duplicates, or the error opening the
+ * file); on error writes a message into 'err' (if 'err_size' > 0) and the
+ * map holds the entries added before the bad one. */
+int ibb_addr_map_load_json_file(struct ibb_addr_map *, const char *file_name,
+                                char *err, size_t err_size);
+int ibb_addr_map_load_json_str(struct ibb_addr_map *, const char *json,
+                               char *err, size_t err_size);
+
+#endif /* addr-map.h */

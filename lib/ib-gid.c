@@ -1,0 +1,99 @@
+/*
+ * GID parsing, formatting and classification.
+ */
+#include <config.h>
+
+#include "ib-gid.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+
+static const uint8_t v4mapped_prefix[12] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
+};
+
+int
+ibb_gid_parse(const char *s, uint8_t gid[16])
+{
+    uint8_t v4[4];
+
+    if (inet_pton(AF_INET6, s, gid) == 1) {
+        return 0;
+    }
+    if (inet_pton(AF_INET, s, v4) == 1) {
+        ibb_gid_from_ipv4(gid, v4);
+        return 0;
+    }
+    return EINVAL;
+}
+
+char *
+ibb_gid_format(const uint8_t gid[16], char *buf, size_t size)
+{
+    if (!inet_ntop(AF_INET6, gid, buf, size) && size) {
+        buf[0] = '\0';
+    }
+    return buf;
+}
+
+bool
+ibb_gid_is_v4mapped(const uint8_t gid[16])
+{
+    return !memcmp(gid, v4mapped_prefix, sizeof v4mapped_prefix);
+}
+
+bool
+ibb_gid_is_multicast(const uint8_t gid[16])
+{
+    return gid[0] == 0xff;
+}
+
+bool
+ibb_gid_is_zero(const uint8_t gid[16])
+{
+    static const uint8_t zero[16];
+
+    return !memcmp(gid, zero, sizeof zero);
+}
+
+bool
+ibb_gid_same_prefix(const uint8_t gid[16], const uint8_t ref[16])
+{
+    return !memcmp(gid, ref, 8);
+}
+
+void
+ibb_gid_from_ipv4(uint8_t gid[16], const uint8_t ipv4[4])
+{
+    memcpy(gid, v4mapped_prefix, sizeof v4mapped_prefix);
+    memcpy(gid + 12, ipv4, 4);
+}
+
+bool
+ibb_gid_to_ipv4(const uint8_t gid[16], uint8_t ipv4[4])
+{
+    if (!ibb_gid_is_v4mapped(gid)) {
+        return false;
+    }
+    memcpy(ipv4, gid + 12, 4);
+    return true;
+}
+
+bool
+ibb_ip_is_multicast(const uint8_t ip[16])
+{
+    if (ibb_gid_is_v4mapped(ip)) {
+        return (ip[12] & 0xf0) == 0xe0;
+    }
+    return ip[0] == 0xff;
+}
+
+bool
+ibb_ip_is_unspecified(const uint8_t ip[16])
+{
+    static const uint8_t zero4[4];
+
+    return ibb_gid_is_zero(ip)
+           || (ibb_gid_is_v4mapped(ip) && !memcmp(ip + 12, zero4, 4));
+}

@@ -1,0 +1,47 @@
+/*
+ * GIDs and the IP addresses they stand for.
+ *
+ * A GID is 16 bytes, laid out like an IPv6 address.  An IB host's native GID
+ * is a 64-bit subnet prefix (default fe80::/64) plus its port GUID.  A RoCEv2
+ * host's GID is derived from its IP address: "::ffff:a.b.c.d" (IPv4-mapped,
+ * ::ffff:0:0/96) for IPv4, the address itself for IPv6 (linux
+ * ib_gid_to_network_type, rdma-core map_ipv4_addr_to_ipv6).
+ *
+ * In lib/ an IP address of either family is kept as 16 bytes in this same
+ * form, so IPv4 a.b.c.d is ::ffff:a.b.c.d.
+ */
+#ifndef IB_GID_H
+#define IB_GID_H 1
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define IBB_GID_STRLEN 46       /* Like INET6_ADDRSTRLEN, with the NUL. */
+
+/* Parses 's' as an IPv6-style GID, or as a dotted IPv4 address, which gives
+ * the IPv4-mapped GID.  Returns 0 or EINVAL. */
+int ibb_gid_parse(const char *s, uint8_t gid[16]);
+
+/* Formats 'gid' into 'buf' (at least IBB_GID_STRLEN bytes), IPv4-mapped
+ * GIDs as "::ffff:a.b.c.d".  Returns 'buf'. */
+char *ibb_gid_format(const uint8_t gid[16], char *buf, size_t size);
+
+bool ibb_gid_is_v4mapped(const uint8_t gid[16]);
+bool ibb_gid_is_multicast(const uint8_t gid[16]);
+bool ibb_gid_is_zero(const uint8_t gid[16]);
+
+/* Returns true if 'gid' has the same upper 64 bits as 'ref'. */
+bool ibb_gid_same_prefix(const uint8_t gid[16], const uint8_t ref[16]);
+
+void ibb_gid_from_ipv4(uint8_t gid[16], const uint8_t ipv4[4]);
+
+/* Copies the IPv4 address in IPv4-mapped 'gid' to 'ipv4'.  Returns false
+ * (and leaves 'ipv4' alone) if 'gid' is not IPv4-mapped. */
+bool ibb_gid_to_ipv4(const uint8_t gid[16], uint8_t ipv4[4]);
+
+/* IP-address predicates on the 16-byte form. */
+bool ibb_ip_is_multicast(const uint8_t ip[16]);
+bool ibb_ip_is_unspecified(const uint8_t ip[16]);
+
+#endif /* ib-gid.h */

@@ -1,0 +1,51 @@
+/*
+ * Converter settings.
+ */
+#include <config.h>
+
+#include "ibb-conv.h"
+
+#include <string.h>
+
+#include "ib-hdr.h"
+
+void
+ibb_conv_config_init(struct ibb_conv_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    for (int dscp = 0; dscp < 64; dscp++) {
+        cfg->sl_map[dscp] = dscp >> 3;
+    }
+    cfg->no_grh_hop_limit = 64;
+    cfg->check_ib_icrc = true;
+    cfg->check_vcrc = true;
+    cfg->gen_ib_crcs = true;
+    cfg->check_roce_icrc = true;
+    cfg->ipv4_udp_csum = true;
+    cfg->check_udp_csum = false;
+}
+
+enum ibb_drop
+ibb_conv_check_transport(const uint8_t *bth_, size_t len)
+{
+    const struct ibb_bth *bth = (const struct ibb_bth *) bth_;
+    const struct ibb_opcode_info *op;
+
+    if (len < IBB_BTH_LEN + IBB_ICRC_LEN) {
+        return IBB_DROP_TRUNCATED;
+    }
+    if (ibb_bth_tver(bth)) {
+        return IBB_DROP_BTH_TVER;
+    }
+    if (!ibb_opcode_is_bridged(ibb_bth_opcode(bth))) {
+        return IBB_DROP_OPCODE;
+    }
+    op = &ibb_opcode[ibb_bth_opcode(bth)];
+    if (len < (size_t) op->length + IBB_ICRC_LEN) {
+        return IBB_DROP_TRUNCATED;
+    }
+    if (len & 3 || ibb_bth_pad(bth) > len - op->length - IBB_ICRC_LEN) {
+        return IBB_DROP_PADCNT;
+    }
+    return IBB_DROP_NONE;
+}

@@ -1,0 +1,72 @@
+/*
+ * Settings and buffer shared by the two converters (lib/ud-to-roce.h,
+ * lib/roce-to-ud.h).
+ */
+#ifndef IBB_CONV_H
+#define IBB_CONV_H 1
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ibb-drop.h"
+
+/* Room the converters need around a packet: IB -> RoCEv2/IPv6 grows the
+ * headers by 14 bytes (48 -> 62), RoCEv2/IPv4 -> IB by 6 (42 -> 48) and adds
+ * the 2-byte VCRC at the end. */
+#define IBB_CONV_HEADROOM 16
+#define IBB_CONV_TAILROOM 2
+
+struct ibb_conv_config {
+    uint8_t bridge_mac[6];      /* Ethernet source of RoCEv2 frames. */
+    uint16_t bridge_lid;        /* SLID of the IB packets the bridge
+                                 * sends. */
+    uint8_t bridge_gid[16];     /* The bridge port's GID.  Its upper 64
+                                 * bits are the IB subnet prefix: a GID
+                                 * with this prefix is native and converts
+                                 * to an IP only through the map. */
+    uint8_t sl_map[64];         /* LRH SL for each IP DSCP value. */
+    uint8_t no_grh_hop_limit;   /* TTL/hop limit for IB packets without a
+                                 * GRH (default 64). */
+    bool check_ib_icrc;         /* Drop IB packets with a bad ICRC
+                                 * (default true). */
+    bool check_vcrc;            /* Drop IB packets with a bad VCRC
+                                 * (default true). */
+    bool gen_ib_crcs;           /* Write the ICRC and VCRC of IB packets
+                                 * (default true); false leaves them 0 for
+                                 * an HCA that computes them. */
+    bool check_roce_icrc;       /* Drop RoCEv2 frames with a bad ICRC
+                                 * (default true). */
+    bool ipv4_udp_csum;         /* Compute UDP checksums over IPv4 (default
+                                 * true); IPv6 always has one. */
+    bool check_udp_csum;        /* Drop RoCEv2 frames whose nonzero UDP
+                                 * checksum is wrong (default false: the
+                                 * ICRC already covers the payload). */
+};
+
+/* Fills 'cfg' with the defaults above, a zero MAC, LID and GID (callers
+ * set those) and an SL map of SL = DSCP >> 3 (class selector). */
+void ibb_conv_config_init(struct ibb_conv_config *cfg);
+
+/* A packet in a buffer, with room around it ('ofs' + 'len' <= 'size').
+ * The converters move 'ofs' and change 'len'; 'base' and 'size' do not
+ * change. */
+struct ibb_buf {
+    uint8_t *base;              /* Start of the buffer. */
+    size_t size;                /* Bytes at 'base'. */
+    size_t ofs;                 /* Offset of the packet's first byte. */
+    size_t len;                 /* Packet length. */
+};
+
+static inline uint8_t *
+ibb_buf_data(const struct ibb_buf *b)
+{
+    return b->base + b->ofs;
+}
+
+/* Checks the transport headers at 'bth', 'len' bytes from the BTH through
+ * the ICRC: TVer, opcode (UD SEND only), room for DETH/ImmDt and ICRC, and
+ * PadCnt.  Both converters use it.  Returns IBB_DROP_NONE or a reason. */
+enum ibb_drop ibb_conv_check_transport(const uint8_t *bth, size_t len);
+
+#endif /* ibb-conv.h */

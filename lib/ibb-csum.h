@@ -1,0 +1,29 @@
+/*
+ * Internet checksum (RFC 1071) for IPv4 headers and UDP.
+ */
+#ifndef IBB_CSUM_H
+#define IBB_CSUM_H 1
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Adds the 16-bit big-endian words of 'buf' to 'sum'.  Chainable while each
+ * piece but the last has even length. */
+uint32_t ibb_csum_add(uint32_t sum, const void *buf, size_t len);
+
+/* Folds 'sum' and returns its ones' complement, the checksum value. */
+uint16_t ibb_csum_finish(uint32_t sum);
+
+/* Returns the IPv4 header checksum of the 20-byte header at 'ip' (its
+ * checksum field is skipped, so it may hold anything). */
+uint16_t ibb_csum_ipv4_hdr(const uint8_t *ip);
+
+/* Returns the UDP checksum for the UDP datagram 'udp' of 'len' bytes
+ * (header included; its checksum field is skipped) between 16-byte
+ * addresses 'src' and 'dst' in lib/ib-gid.h form: IPv4-mapped addresses
+ * get the IPv4 pseudo-header, others the IPv6 one.  A computed 0 is
+ * returned as 0xFFFF (RFC 768). */
+uint16_t ibb_csum_udp(const uint8_t src[16], const uint8_t dst[16],
+                      const uint8_t *udp, size_t len);
+
+#endif /* ibb-csum.h */

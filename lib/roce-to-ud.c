@@ -1,0 +1,291 @@
+/*
+ * RoCEv2 -> IB UD conversion.
+ */
+#include <config.h>
+
+#include "roce-to-ud.h"
+
+#include <string.h>
+
+#include "addr-map.h"
+#include "ib-crc.h"
+#include "ib-gid.h"
+#include "ib-hdr.h"
+#include "ib-icrc.h"
+#include "ibb-csum.h"
+#include "roce-hdr.h"
+
+/* What parsing and resolution learn before anything is written. */
+struct r2u {
+    size_t l3_ofs;              /* IP header offset in the frame. */
+    size_t bth_ofs;             /* BTH offset in the frame. */
+    size_t tlen;                /* BTH through ICRC. */
+    bool v4;                    /* IPv4 (else IPv6). */
+    uint8_t tclass;             /* IPv4 TOS / IPv6 traffic class. */
+    uint32_t flow;              /* IPv6 flow label, 0 for IPv4. */
+    uint8_t ttl;                /* Received TTL / hop limit. */
+    uint8_t sip[16];            /* Source IP (lib/ib-gid.h form). */
+    uint8_t dip[16];            /* Destination IP. */
+    uint8_t dgid[16];           /* Destination GID. */
+    uint16_t dlid;              /* Destination LID. */
+};
+
+static enum ibb_drop
+parse_ipv4(const uint8_t *f, size_t len, struct r2u *u)
+{
+    const struct ibb_ipv4 *ip = (const struct ibb_ipv4 *) (f + u->l3_ofs);
+    size_t tot_len;
+
+    if (len < u->l3_ofs + IBB_IPV4_LEN) {
+        return IBB_DROP_TRUNCATED;
+    }
+    if (ibb_ipv4_version(ip) != 4) {
+        return IBB_DROP_IP_VERSION;
+    }
+    if (ibb_ipv4_ihl(ip) < 5) {
+        return IBB_DROP_IP_LEN;
+    }
+    if (ibb_ipv4_ihl(ip) > 5) {
+        return IBB_DROP_IPV4_OPTIONS;
+    }
+    if (ibb_ipv4_frag(ip) & (IBB_IPV4_MF | IBB_IPV4_FRAG_OFS_MASK)) {
+        return IBB_DROP_IPV4_FRAG;
+    }
+    if (ibb_csum_ipv4_hdr((const uint8_t *) ip) != ibb_ipv4_csum(ip)) {
+        return IBB_DROP_IPV4_CSUM;
+    }
+    tot_len = ibb_ipv4_tot_len(ip);
+    if (tot_len < IBB_IPV4_LEN + IBB_UDP_LEN) {
+        return IBB_DROP_IP_LEN;
+    }
+    if (u->l3_ofs + tot_len > len) {
+        return IBB_DROP_TRUNCATED;
+    }
+    if (ibb_ipv4_proto(ip) != IBB_IPPROTO_UDP) {
+        return IBB_DROP_IP_PROTO;
+    }
+    u->v4 = true;
+    u->tclass = ibb_ipv4_tos(ip);
+    u->flow = 0;
+    u->ttl = ibb_ipv4_ttl(ip);
+    ibb_gid_from_ipv4(u->sip, ip->saddr);
+    ibb_gid_from_ipv4(u->dip, ip->daddr);
+    u->bth_ofs = u->l3_ofs + IBB_IPV4_LEN + IBB_UDP_LEN;
+    u->tlen = tot_len - IBB_IPV4_LEN - IBB_UDP_LEN;
+    return IBB_DROP_NONE;
+}
+
+static enum ibb_drop
+parse_ipv6(const uint8_t *f, size_t len, struct r2u *u)
+{
+    const struct ibb_ipv6 *ip6 = (const struct ibb_ipv6 *) (f + u->l3_ofs);
+    size_t plen;
+
+    if (len < u->l3_ofs + IBB_IPV6_LEN) {
+        return IBB_DROP_TRUNCATED;
+    }
+    if (ibb_ipv6_version(ip6) != 6) {
+        return IBB_DROP_IP_VERSION;
+    }
+    if (ibb_ipv6_nexthdr(ip6) != IBB_IPPROTO_UDP) {
+        return IBB_DROP_IP_PROTO;
+    }
+    plen = ibb_ipv6_plen(ip6);
+    if (plen < IBB_UDP_LEN) {
+        return IBB_DROP_IP_LEN;
+    }
+    if (u->l3_ofs + IBB_IPV6_LEN + plen > len) {
+        return IBB_DROP_TRUNCATED;
+    }
+    u->v4 = false;
+    u->tclass = ibb_ipv6_tclass(ip6);
+    u->flow = ibb_ipv6_flow(ip6);
+    u->ttl = ibb_ipv6_hlim(ip6);
+    memcpy(u->sip, ip6->saddr, 16);
+    memcpy(u->dip, ip6->daddr, 16);
+    u->bth_ofs = u->l3_ofs + IBB_IPV6_LEN + IBB_UDP_LEN;
+    u->tlen = plen - IBB_UDP_LEN;
+    return IBB_DROP_NONE;
+}
+
+static enum ibb_drop
+parse_frame(const uint8_t *f, size_t len, struct r2u *u)
+{
+    const struct ibb_eth *eth = (const struct ibb_eth *) f;
+    const struct ibb_udp *udp;
+    uint16_t type;
+    enum ibb_drop r;
+
+    if (len < IBB_ETH_LEN) {
+        return IBB_DROP_TRUNCATED;
+    }
+    type = ibb_eth_type(eth);
+    u->l3_ofs = IBB_ETH_LEN;
+    if (type == IBB_ETH_TYPE_VLAN) {
+        if (len < IBB_ETH_LEN + IBB_VLAN_LEN) {
+            return IBB_DROP_TRUNCATED;
+        }
+        type = ibb_vlan_type((const struct ibb_vlan *) (eth + 1));
+        u->l3_ofs += IBB_VLAN_LEN;
+    }
+    if (type == IBB_ETH_TYPE_IPV4) {
+        r = parse_ipv4(f, len, u);
+    } else if (type == IBB_ETH_TYPE_IPV6) {
+        r = parse_ipv6(f, len, u);
+    } else {
+        return IBB_DROP_ETH_TYPE;
+    }
+    if (r) {
+        return r;
+    }
+
+    udp = (const struct ibb_udp *) (f + u->bth_ofs - IBB_UDP_LEN);
+    if (ibb_udp_dport(udp) != IBB_ROCE_V2_PORT) {
+        return IBB_DROP_UDP_PORT;
+    }
+    if (ibb_udp_len(udp) != u->tlen + IBB_UDP_LEN) {
+        return IBB_DROP_UDP_LEN;
+    }
+    return IBB_DROP_NONE;
+}
+
+static enum ibb_drop
+resolve(const struct ibb_addr_map *map, struct r2u *u)
+{
+    if (ibb_ip_is_multicast(u->sip) || ibb_ip_is_unspecified(u->sip)) {
+        return IBB_DROP_BAD_SRC_ADDR;
+    }
+    if (ibb_ip_is_multicast(u->dip)) {
+        const struct ibb_group *g = ibb_addr_map_find_group_ip(map, u->dip);
+
+        if (!g) {
+            return IBB_DROP_NO_GROUP;
+        }
+        memcpy(u->dgid, g->mgid, 16);
+        u->dlid = g->mlid;
+    } else {
+        const struct ibb_host *h = ibb_addr_map_find_ip(map, u->dip);
+
+        if (!h || !h->has_gid || !h->lid) {
+            return IBB_DROP_NO_DST_GID;
+        }
+        memcpy(u->dgid, h->gid, 16);
+        u->dlid = h->lid;
+    }
+    return IBB_DROP_NONE;
+}
+
+static void
+write_ib(const struct ibb_conv_config *cfg, const struct r2u *u,
+         uint8_t *p, uint32_t common, size_t clen)
+{
+    struct ibb_lrh *lrh = (struct ibb_lrh *) p;
+    struct ibb_grh *grh = (struct ibb_grh *) (lrh + 1);
+    struct ibb_bth *bth = (struct ibb_bth *) (grh + 1);
+    size_t pktbytes = IBB_LRH_LEN + IBB_GRH_LEN + u->tlen;
+    uint8_t *icrc = p + pktbytes - IBB_ICRC_LEN;
+
+    memset(lrh, 0, sizeof *lrh);
+    ibb_lrh_set_sl(lrh, cfg->sl_map[u->tclass >> 2] & 0x0f);
+    ibb_lrh_set_lnh(lrh, IBB_LNH_GLOBAL);
+    ibb_lrh_set_dlid(lrh, u->dlid);
+    ibb_lrh_set_pktlen(lrh, pktbytes / 4);
+    ibb_lrh_set_slid(lrh, cfg->bridge_lid);
+
+    memset(grh->vtf, 0, sizeof grh->vtf);
+    ibb_grh_set_ipver(grh, IBB_GRH_IPVER);
+    ibb_grh_set_tclass(grh, u->tclass);
+    ibb_grh_set_flow(grh, u->flow);
+    ibb_grh_set_paylen(grh, u->tlen);
+    ibb_grh_set_nxthdr(grh, IBB_GRH_NXTHDR);
+    ibb_grh_set_hoplmt(grh, u->ttl - 1);
+    memcpy(grh->sgid, u->sip, 16);
+    memcpy(grh->dgid, u->dgid, 16);
+
+    if ((u->tclass & 0x03) == 0x03) {
+        ibb_bth_set_fecn(bth, true);
+    }
+
+    if (cfg->gen_ib_crcs) {
+        ibb_icrc_put(icrc, ibb_icrc_finish(ibb_icrc_prefix_grh(grh),
+                                           common, clen));
+        ibb_vcrc_put(p + pktbytes, ibb_vcrc16(0, p, pktbytes));
+    } else {
+        ibb_icrc_put(icrc, 0);
+        ibb_vcrc_put(p + pktbytes, 0);
+    }
+}
+
+enum ibb_drop
+ibb_roce_to_ud(const struct ibb_conv_config *cfg,
+               const struct ibb_addr_map *map, struct ibb_buf *buf)
+{
+    const uint8_t *f = ibb_buf_data(buf);
+    const uint8_t *bth;
+    struct r2u u;
+    uint32_t common;
+    size_t clen, new_ofs, new_len;
+    enum ibb_drop r;
+
+    memset(&u, 0, sizeof u);
+    r = parse_frame(f, buf->len, &u);
+    if (r) {
+        return r;
+    }
+    bth = f + u.bth_ofs;
+    r = ibb_conv_check_transport(bth, u.tlen);
+    if (r) {
+        return r;
+    }
+    if (cfg->check_udp_csum) {
+        const uint8_t *udp = bth - IBB_UDP_LEN;
+        uint16_t csum = ibb_udp_csum((const struct ibb_udp *) udp);
+
+        if (csum && csum != ibb_csum_udp(u.sip, u.dip, udp,
+                                         u.tlen + IBB_UDP_LEN)) {
+            return IBB_DROP_UDP_CSUM;
+        }
+    }
+
+    /* One CRC pass over BTH..pad serves the check and the new ICRC. */
+    clen = u.tlen - IBB_ICRC_LEN;
+    common = ibb_icrc_common(bth, clen);
+    if (cfg->check_roce_icrc) {
+        const uint8_t *l3 = f + u.l3_ofs;
+        const struct ibb_udp *udp = (const struct ibb_udp *)
+                                    (bth - IBB_UDP_LEN);
+        uint32_t prefix = (u.v4
+                           ? ibb_icrc_prefix_ipv4((const struct ibb_ipv4 *)
+                                                  l3, udp)
+                           : ibb_icrc_prefix_ipv6((const struct ibb_ipv6 *)
+                                                  l3, udp));
+
+        if (ibb_icrc_finish(prefix, common, clen)
+            != ibb_icrc_get(bth + clen)) {
+            return IBB_DROP_BAD_ICRC;
+        }
+    }
+    if (u.ttl <= 1) {
+        return IBB_DROP_HOP_LIMIT;
+    }
+    r = resolve(map, &u);
+    if (r) {
+        return r;
+    }
+
+    new_len = IBB_LRH_LEN + IBB_GRH_LEN + u.tlen + IBB_VCRC_LEN;
+    if ((new_len - IBB_VCRC_LEN) / 4 > IBB_LRH_PKTLEN_MASK) {
+        return IBB_DROP_TOO_BIG;
+    }
+    if (buf->ofs + u.bth_ofs < IBB_LRH_LEN + IBB_GRH_LEN) {
+        return IBB_DROP_NO_ROOM;
+    }
+    new_ofs = buf->ofs + u.bth_ofs - IBB_LRH_LEN - IBB_GRH_LEN;
+    if (new_ofs + new_len > buf->size) {
+        return IBB_DROP_NO_ROOM;
+    }
+    buf->ofs = new_ofs;
+    buf->len = new_len;
+    write_ib(cfg, &u, ibb_buf_data(buf), common, clen);
+    return IBB_DROP_NONE;
+}

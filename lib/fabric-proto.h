@@ -1,0 +1,149 @@
+/*
+ * Message protocol between ibsim-fabric and the ports attached to it.
+ *
+ * Transport: a Unix-domain SOCK_SEQPACKET socket.  Each connection is one
+ * HCA port; each message is exactly one datagram.  Both ends run on the same
+ * host, so integers in the fixed headers below are in host byte order; the
+ * IB packet inside an IBB_FMSG_PACKET message is wire format (big-endian
+ * headers, ICRC and VCRC as on the wire).
+ *
+ * Every message starts with struct ibb_fmsg_hdr:
+ *
+ *   type(2) | status(2) | xid(4) | body...
+ *
+ * Requests (port -> fabric) carry an 'xid' chosen by the port; the fabric
+ * answers each request with exactly one message of the same type and xid,
+ * with 'status' 0 or a positive errno value, in the order the requests were
+ * received.  Packets flow both ways as IBB_FMSG_PACKET with xid 0 and no
+ * reply.  Replies and packets from the fabric interleave on the socket, so a
+ * port that waits for a reply must keep the packets it reads meanwhile.
+ *
+ *   type          port -> fabric body         fabric -> port reply body
+ *   ------------  --------------------------  ----------------------------
+ *   ATTACH        ibb_fmsg_attach             ibb_fmsg_attach_reply
+ *   PACKET        LRH .. VCRC                  (none; fabric -> port: LRH ..
+ *                                              VCRC of a delivered packet)
+ *   PATH_QUERY    ibb_fmsg_gid                ibb_fmsg_path_reply
+ *   MCAST_JOIN    ibb_fmsg_mcast              ibb_fmsg_mcast_reply
+ *   MCAST_LEAVE   ibb_fmsg_mcast              ibb_fmsg_mcast_reply
+ *   ALIAS_ADD     ibb_fmsg_gid                (empty)
+ *   ALIAS_DEL     ibb_fmsg_gid                (empty)
+ *   QP_OPEN       ibb_fmsg_qp                 (empty)
+ *   QP_CLOSE      ibb_fmsg_qp                 (empty)
+ *
+ * ATTACH must be the first message; the fabric closes a connection whose
+ * first message is anything else.  It asks for a port GUID and a LID (0 =
+ * let the fabric assign one; EADDRINUSE if taken) and the mode:
+ *
+ *   strict  the port receives a unicast packet only if its DestQP was opened
+ *           with QP_OPEN and the packet's Q_Key equals that QP's Q_Key, and
+ *           a multicast packet only for groups it joined as a full member:
+ *           what a real HCA delivers to its QPs.
+ *   raw     the port receives every unicast packet whose DLID is its LID
+ *           (so also those for its alias GIDs) and every multicast packet of
+ *           the groups it joined, whatever the QPN and Q_Key: what real HCAs
+ *           offer only as a sniffer mode.  The bridge uses this mode.
+ *
+ * The port GID is the default subnet prefix fe80::/64 followed by the GUID.
+ * An alias GID (ALIAS_ADD) is another GID that PATH_QUERY resolves to this
+ * port's LID.  PATH_QUERY with a multicast GID returns the group's MLID, or
+ * ENOENT.  MCAST_JOIN creates the group on the first join (with the Q_Key
+ * and P_Key given) and returns its MLID, as an SA MCMemberRecord does; a
+ * send-only member is not delivered to.
+ *
+ * Flow control: the fabric queues at most a bounded number of packets per
+ * receiving port and stops reading from a sender while a packet it sent
+ * waits for room, so the sender's socket fills and its send() blocks or
+ * fails with EAGAIN.  A valid packet is never dropped for lack of room.
+ */
+#ifndef FABRIC_PROTO_H
+#define FABRIC_PROTO_H 1
+
+#include <stdint.h>
+
+/* Largest IB packet: LRH + GRH + BTH + DETH + ImmDt + 4096 + ICRC + VCRC,
+ * rounded up. */
+#define IBB_FABRIC_MAX_PACKET 4352
+
+/* Largest message: header plus the largest packet. */
+#define IBB_FABRIC_MAX_MSG (IBB_FABRIC_MAX_PACKET + 64)
+
+/* Protocol version carried in ATTACH. */
+#define IBB_FABRIC_VERSION 1
+
+enum ibb_fmsg_type {
+    IBB_FMSG_ATTACH = 1,
+    IBB_FMSG_PACKET = 2,
+    IBB_FMSG_PATH_QUERY = 3,
+    IBB_FMSG_MCAST_JOIN = 4,
+    IBB_FMSG_MCAST_LEAVE = 5,
+    IBB_FMSG_ALIAS_ADD = 6,
+    IBB_FMSG_ALIAS_DEL = 7,
+    IBB_FMSG_QP_OPEN = 8,
+    IBB_FMSG_QP_CLOSE = 9,
+};
+
+struct ibb_fmsg_hdr {
+    uint16_t type;              /* enum ibb_fmsg_type. */
+    uint16_t status;            /* Replies: 0 or a positive errno. */
+    uint32_t xid;               /* Request id, copied into the reply. */
+};
+_Static_assert(sizeof(struct ibb_fmsg_hdr) == 8, "fabric header size");
+
+/* Port modes (ATTACH). */
+enum ibb_fmsg_mode {
+    IBB_FMODE_STRICT = 0,       /* Deliver by QPN and Q_Key, like an HCA. */
+    IBB_FMODE_RAW = 1,          /* Deliver everything for the LID. */
+};
+
+struct ibb_fmsg_attach {
+    uint32_t version;           /* IBB_FABRIC_VERSION. */
+    uint32_t mode;              /* enum ibb_fmsg_mode. */
+    uint64_t guid;              /* Port GUID, 0 = assigned by the fabric. */
+    uint16_t lid;               /* LID, 0 = assigned by the fabric. */
+    uint16_t pkey;              /* Partition the port belongs to. */
+    char name[32];              /* Name for fabric/ports, NUL-terminated. */
+};
+
+struct ibb_fmsg_attach_reply {
+    uint64_t guid;              /* Port GUID. */
+    uint8_t gid[16];            /* Port GID: fe80::/64 + GUID. */
+    uint16_t lid;               /* Port LID. */
+    uint16_t sm_lid;            /* LID of the subnet manager. */
+    uint16_t mtu;               /* Fabric MTU in bytes (256..4096). */
+    uint16_t port_num;          /* Switch port number. */
+};
+
+struct ibb_fmsg_gid {
+    uint8_t gid[16];            /* GID to resolve, add or remove. */
+};
+
+struct ibb_fmsg_path_reply {
+    uint16_t lid;               /* DLID to use: port LID or group MLID. */
+    uint16_t mtu;               /* Path MTU in bytes. */
+};
+
+/* Multicast join states, as the JoinState bits of an MCMemberRecord. */
+#define IBB_FMCAST_FULL 0x1
+#define IBB_FMCAST_SEND_ONLY 0x4
+
+struct ibb_fmsg_mcast {
+    uint8_t mgid[16];           /* Multicast GID. */
+    uint32_t qkey;              /* Group Q_Key (join). */
+    uint16_t pkey;              /* Group P_Key (join). */
+    uint8_t join_state;         /* IBB_FMCAST_* (join). */
+    uint8_t pad;                /* Zero. */
+};
+
+struct ibb_fmsg_mcast_reply {
+    uint16_t mlid;              /* Group MLID. */
+    uint16_t pad;               /* Zero. */
+    uint32_t qkey;              /* Group Q_Key. */
+};
+
+struct ibb_fmsg_qp {
+    uint32_t qpn;               /* QP number (24 bits). */
+    uint32_t qkey;              /* Q_Key checked on receive. */
+};
+
+#endif /* fabric-proto.h */

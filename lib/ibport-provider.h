@@ -1,0 +1,80 @@
+/*
+ * IB port backends: what lib/ibport.c expects from each (one struct
+ * ibb_port_class per backend) and the state they share.
+ */
+#ifndef IBPORT_PROVIDER_H
+#define IBPORT_PROVIDER_H 1
+
+#include <stdarg.h>
+
+#include "ibb-options.h"
+#include "ibport.h"
+
+/* A multicast membership to restore on reconnect. */
+struct ibb_port_group {
+    uint8_t mgid[16];           /* Multicast GID. */
+    enum ibb_mcast_join join;   /* Join state. */
+    uint32_t qkey;              /* Q_Key given at join. */
+    uint16_t pkey;              /* P_Key given at join. */
+};
+
+/* A QP opened in strict mode, restored on reconnect. */
+struct ibb_port_qp {
+    uint32_t qpn;               /* QP number. */
+    uint32_t qkey;              /* Q_Key checked on receive. */
+};
+
+/* State common to every backend; each embeds it as its first member. */
+struct ibb_port {
+    const struct ibb_port_class *class; /* Backend. */
+    struct ibb_device_spec spec;        /* Parsed device string. */
+    char *device;                       /* Device string as given. */
+    struct ibb_port_options opts;       /* Options; 'name' is our copy. */
+    char errbuf[256];                   /* Last error message. */
+
+    uint8_t (*aliases)[16];             /* Alias GIDs. */
+    size_t n_aliases;                   /* Number of 'aliases'. */
+    struct ibb_port_qp *qps;            /* Opened QPs. */
+    size_t n_qps;                       /* Number of 'qps'. */
+    struct ibb_port_group *groups;      /* Multicast memberships. */
+    size_t n_groups;                    /* Number of 'groups'. */
+};
+
+/* A backend.  Every int function returns 0 or a positive errno value and,
+ * on error, describes it with ibb_port_set_error(). */
+struct ibb_port_class {
+    const char *type;                   /* "sim", "verbs". */
+
+    struct ibb_port *(*alloc)(void);
+    void (*dealloc)(struct ibb_port *);
+
+    /* Attaches to the fabric or HCA using port->spec and port->opts. */
+    int (*connect)(struct ibb_port *);
+    void (*disconnect)(struct ibb_port *);
+    bool (*is_up)(const struct ibb_port *);
+
+    int (*get_fd)(const struct ibb_port *);
+    bool (*has_pending)(const struct ibb_port *);
+    int (*recv)(struct ibb_port *, struct ibb_port_buf bufs[], size_t n,
+                size_t *n_recv);
+    int (*send)(struct ibb_port *, const struct ibb_port_buf bufs[],
+                size_t n, size_t *n_sent);
+
+    int (*query)(struct ibb_port *, struct ibb_port_attr *);
+    int (*path_query)(struct ibb_port *, const uint8_t gid[16],
+                      uint16_t *lid);
+    int (*mcast_join)(struct ibb_port *, const struct ibb_port_group *,
+                      uint16_t *mlid);
+    int (*mcast_leave)(struct ibb_port *, const uint8_t mgid[16]);
+    int (*alias)(struct ibb_port *, const uint8_t gid[16], bool add);
+    int (*qp)(struct ibb_port *, uint32_t qpn, uint32_t qkey, bool open);
+};
+
+extern const struct ibb_port_class ibb_port_sim_class;
+
+/* Stores a message for 'error' in 'port' and returns 'error'. */
+int ibb_port_set_error(struct ibb_port *port, int error,
+                       const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif /* ibport-provider.h */

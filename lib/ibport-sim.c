@@ -1,0 +1,587 @@
+/* IB port backend for the simulated fabric (utilities/ibsim-fabric): one
+ * SOCK_SEQPACKET connection per port, protocol in lib/fabric-proto.h. */
+#include <config.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fabric-proto.h"
+#include "ibport-provider.h"
+
+/* How long a control request waits for the fabric's answer. */
+#define SIM_REPLY_TIMEOUT_MS 5000
+
+/* A packet read while waiting for a control reply. */
+struct sim_pkt {
+    struct sim_pkt *next;       /* Next in the pending queue. */
+    size_t len;                 /* Length of 'data'. */
+    uint8_t data[];             /* LRH .. VCRC. */
+};
+
+struct ibb_port_sim {
+    struct ibb_port up;         /* Common state, must be first. */
+    int fd;                     /* Connection to the fabric, -1 if down. */
+    uint32_t next_xid;          /* Next request id. */
+    struct ibb_port_attr attr;  /* From the ATTACH reply. */
+    struct sim_pkt *head;       /* Pending packets, oldest first. */
+    struct sim_pkt **tailp;     /* Where to link the next one. */
+};
+
+static struct ibb_port_sim *
+sim_cast(const struct ibb_port *port)
+{
+    return (struct ibb_port_sim *) port;
+}
+
+static struct ibb_port *
+sim_alloc(void)
+{
+    struct ibb_port_sim *sim = calloc(1, sizeof *sim);
+
+    if (!sim) {
+        return NULL;
+    }
+    sim->fd = -1;
+    sim->next_xid = 1;
+    sim->tailp = &sim->head;
+    return &sim->up;
+}
+
+static void
+sim_flush_pending(struct ibb_port_sim *sim)
+{
+    while (sim->head) {
+        struct sim_pkt *p = sim->head;
+
+        sim->head = p->next;
+        free(p);
+    }
+    sim->tailp = &sim->head;
+}
+
+static void
+sim_dealloc(struct ibb_port *port)
+{
+    struct ibb_port_sim *sim = sim_cast(port);
+
+    sim_flush_pending(sim);
+    free(sim);
+}
+
+static void
+sim_disconnect(struct ibb_port *port)
+{
+    struct ibb_port_sim *sim = sim_cast(port);
+
+    if (sim->fd >= 0) {
+        close(sim->fd);
+        sim->fd = -1;
+    }
+    sim->attr.state = IBB_PORT_DOWN;
+}
+
+/* Marks the port down after the fabric went away. */
+static int
+sim_lost(struct ibb_port_sim *sim, int error, const char *what)
+{
+    sim_disconnect(&sim->up);
+    return ibb_port_set_error(&sim->up, error, "%s: lost connection to the "
+                              "fabric (%s: %s)", sim->up.device, what,
+                              error == ECONNRESET && !strcmp(what, "recv")
+                              ? "fabric closed the connection"
+                              : strerror(error));
+}
+
+static bool
+sim_is_up(const struct ibb_port *port)
+{
+    return sim_cast(port)->fd >= 0;
+}
+
+static int
+sim_get_fd(const struct ibb_port *port)
+{
+    return sim_cast(port)->fd;
+}
+
+static bool
+sim_has_pending(const struct ibb_port *port)
+{
+    return sim_cast(port)->head != NULL;
+}
+
+static long long
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static int
+sim_wait(struct ibb_port_sim *sim, short events, long long deadline)
+{
+    struct pollfd pfd = { .fd = sim->fd, .events = events };
+    long long left = deadline - now_ms();
+    int n;
+
+    if (left < 0) {
+        left = 0;
+    }
+    n = poll(&pfd, 1, left);
+    if (n < 0) {
+        return errno == EINTR ? 0 : errno;
+    }
+    return n ? 0 : ETIMEDOUT;
+}
+
+static void
+sim_queue_packet(struct ibb_port_sim *sim, const uint8_t *data, size_t len)
+{
+    struct sim_pkt *p = malloc(sizeof *p + len);
+
+    if (p) {
+        p->next = NULL;
+        p->len = len;
+        memcpy(p->data, data, len);
+        *sim->tailp = p;
+        sim->tailp = &p->next;
+    }
+}
+
+/* Sends request 'type' with 'body' and waits for its reply, whose body is
+ * copied into 'reply' (up to 'reply_len' bytes).  Packets that arrive
+ * meanwhile are queued for sim_recv().  Returns 0 or a positive errno: the
+ * reply's status, or a transport error. */
+static int
+sim_request(struct ibb_port_sim *sim, uint16_t type, const void *body,
+            size_t body_len, void *reply, size_t reply_len)
+{
+    long long deadline = now_ms() + SIM_REPLY_TIMEOUT_MS;
+    uint8_t msg[IBB_FABRIC_MAX_MSG];
+    struct ibb_fmsg_hdr hdr;
+    uint32_t xid;
+    ssize_t n;
+    int err;
+
+    if (sim->fd < 0) {
+        return ibb_port_set_error(&sim->up, ENOTCONN, "%s: not attached to "
+                                  "the fabric", sim->up.device);
+    }
+
+    xid = sim->next_xid++;
+    memset(&hdr, 0, sizeof hdr);
+    hdr.type = type;
+    hdr.xid = xid;
+    memcpy(msg, &hdr, sizeof hdr);
+    memcpy(msg + sizeof hdr, body, body_len);
+    for (;;) {
+        n = send(sim->fd, msg, sizeof hdr + body_len,
+                 MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n >= 0) {
+            break;
+        } else if (errno == EAGAIN || errno == EINTR) {
+            err = sim_wait(sim, POLLOUT, deadline);
+            if (err) {
+                return ibb_port_set_error(&sim->up, err, "%s: fabric did "
+                                          "not take request %u (%s)",
+                                          sim->up.device, type,
+                                          strerror(err));
+            }
+        } else {
+            return sim_lost(sim, errno, "send");
+        }
+    }
+
+    for (;;) {
+        struct ibb_fmsg_hdr rh;
+
+        n = recv(sim->fd, msg, sizeof msg, MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EINTR) {
+                return sim_lost(sim, errno, "recv");
+            }
+            err = sim_wait(sim, POLLIN, deadline);
+            if (err) {
+                return ibb_port_set_error(&sim->up, err, "%s: no answer from "
+                                          "the fabric to request %u (%s)",
+                                          sim->up.device, type,
+                                          strerror(err));
+            }
+            continue;
+        } else if (n == 0) {
+            return sim_lost(sim, ECONNRESET, "recv");
+        } else if ((size_t) n < sizeof rh) {
+            continue;
+        }
+
+        memcpy(&rh, msg, sizeof rh);
+        if (rh.type == IBB_FMSG_PACKET) {
+            sim_queue_packet(sim, msg + sizeof rh, n - sizeof rh);
+        } else if (rh.xid == xid && rh.type == type) {
+            size_t got = n - sizeof rh;
+
+            if (reply) {
+                memset(reply, 0, reply_len);
+                memcpy(reply, msg + sizeof rh,
+                       got < reply_len ? got : reply_len);
+            }
+            return rh.status;
+        }
+    }
+}
+
+static int
+sim_connect(struct ibb_port *port)
+{
+    struct ibb_port_sim *sim = sim_cast(port);
+    struct ibb_fmsg_attach_reply reply;
+    struct ibb_fmsg_attach attach;
+    struct sockaddr_un sun;
+    int err;
+
+    memset(&sun, 0, sizeof sun);
+    sun.sun_family = AF_UNIX;
+    if (strlen(port->spec.path) >= sizeof sun.sun_path) {
+        return ibb_port_set_error(port, ENAMETOOLONG, "%s: socket path too "
+                                  "long", port->device);
+    }
+    strcpy(sun.sun_path, port->spec.path);
+
+    sim_flush_pending(sim);
+    sim->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                     0);
+    if (sim->fd < 0) {
+        return ibb_port_set_error(port, errno, "%s: socket failed (%s)",
+                                  port->device, strerror(errno));
+    }
+    if (connect(sim->fd, (struct sockaddr *) &sun, sizeof sun) < 0) {
+        err = errno;
+        sim_disconnect(port);
+        return ibb_port_set_error(port, err, "%s: connect to fabric socket "
+                                  "%s failed (%s)%s", port->device,
+                                  port->spec.path, strerror(err),
+                                  err == ENOENT || err == ECONNREFUSED
+                                  ? ": is ibsim-fabric running?" : "");
+    }
+
+    memset(&attach, 0, sizeof attach);
+    attach.version = IBB_FABRIC_VERSION;
+    attach.mode = port->opts.mode == IBB_PORT_RAW ? IBB_FMODE_RAW
+                                                  : IBB_FMODE_STRICT;
+    attach.guid = port->opts.guid;
+    attach.lid = port->opts.lid;
+    attach.pkey = port->opts.pkey;
+    if (port->opts.name) {
+        strncpy(attach.name, port->opts.name, sizeof attach.name - 1);
+    }
+    err = sim_request(sim, IBB_FMSG_ATTACH, &attach, sizeof attach,
+                      &reply, sizeof reply);
+    if (err) {
+        if (sim->fd >= 0) {
+            sim_disconnect(port);
+            ibb_port_set_error(port, err, "%s: fabric refused attach with "
+                               "GUID 0x%016llx LID %u (%s)", port->device,
+                               (unsigned long long) attach.guid, attach.lid,
+                               strerror(err));
+        }
+        return err;
+    }
+
+    sim->attr.state = IBB_PORT_ACTIVE;
+    sim->attr.guid = reply.guid;
+    memcpy(sim->attr.gid, reply.gid, 16);
+    sim->attr.lid = reply.lid;
+    sim->attr.sm_lid = reply.sm_lid;
+    sim->attr.mtu = reply.mtu;
+
+    /* Reconnect with the same identity. */
+    port->opts.guid = reply.guid;
+    port->opts.lid = reply.lid;
+    port->errbuf[0] = '\0';
+    return 0;
+}
+
+static int
+sim_recv(struct ibb_port *port, struct ibb_port_buf bufs[], size_t n,
+         size_t *n_recv)
+{
+    struct ibb_port_sim *sim = sim_cast(port);
+    struct mmsghdr msgs[IBB_PORT_BURST];
+    struct iovec iovs[IBB_PORT_BURST][2];
+    struct ibb_fmsg_hdr hdrs[IBB_PORT_BURST];
+    size_t done = 0;
+    int err = 0;
+
+    /* Packets that arrived during a control request come first. */
+    while (sim->head && done < n) {
+        struct sim_pkt *p = sim->head;
+
+        sim->head = p->next;
+        if (!sim->head) {
+            sim->tailp = &sim->head;
+        }
+        if (p->len <= bufs[done].size) {
+            memcpy(bufs[done].data, p->data, p->len);
+            bufs[done++].len = p->len;
+        } else {
+            err = ibb_port_set_error(port, EMSGSIZE, "%s: %zu-byte packet "
+                                     "exceeds buffer", port->device, p->len);
+        }
+        free(p);
+    }
+    if (done == n || sim->fd < 0) {
+        *n_recv = done;
+        return done ? 0 : sim->fd < 0 ? ECONNRESET : err;
+    }
+
+    while (done < n) {
+        size_t want = n - done;
+        int got;
+
+        memset(msgs, 0, want * sizeof msgs[0]);
+        for (size_t i = 0; i < want; i++) {
+            iovs[i][0].iov_base = &hdrs[i];
+            iovs[i][0].iov_len = sizeof hdrs[i];
+            iovs[i][1].iov_base = bufs[done + i].data;
+            iovs[i][1].iov_len = bufs[done + i].size;
+            msgs[i].msg_hdr.msg_iov = iovs[i];
+            msgs[i].msg_hdr.msg_iovlen = 2;
+        }
+        got = recvmmsg(sim->fd, msgs, want, MSG_DONTWAIT, NULL);
+        if (got < 0) {
+            if (errno == EINTR) {
+                continue;
+            } else if (errno != EAGAIN) {
+                int e = errno;
+
+                if (done) {
+                    break;
+                }
+                *n_recv = 0;
+                return sim_lost(sim, e, "recv");
+            }
+            break;
+        }
+
+        size_t kept = 0;
+        bool eof = false;
+        for (int i = 0; i < got; i++) {
+            size_t len = msgs[i].msg_len;
+
+            if (len == 0) {
+                eof = true;
+                break;
+            }
+            if (len < sizeof hdrs[i] || hdrs[i].type != IBB_FMSG_PACKET) {
+                continue;       /* Stale reply to a timed-out request. */
+            }
+            if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+                err = ibb_port_set_error(port, EMSGSIZE, "%s: %zu-byte "
+                                         "packet exceeds buffer",
+                                         port->device,
+                                         len - sizeof hdrs[i]);
+                continue;
+            }
+            if (kept != (size_t) i) {
+                memcpy(bufs[done + kept].data, bufs[done + i].data,
+                       len - sizeof hdrs[i]);
+            }
+            bufs[done + kept].len = len - sizeof hdrs[i];
+            kept++;
+        }
+        done += kept;
+        if (eof) {
+            if (!done) {
+                *n_recv = 0;
+                return sim_lost(sim, ECONNRESET, "recv");
+            }
+            /* Report the loss on the next call. */
+            break;
+        }
+        if ((size_t) got < want) {
+            break;
+        }
+    }
+
+    *n_recv = done;
+    return done ? 0 : err ? err : EAGAIN;
+}
+
+static int
+sim_send(struct ibb_port *port, const struct ibb_port_buf bufs[], size_t n,
+         size_t *n_sent)
+{
+    struct ibb_port_sim *sim = sim_cast(port);
+    struct mmsghdr msgs[IBB_PORT_BURST];
+    struct iovec iovs[IBB_PORT_BURST][2];
+    struct ibb_fmsg_hdr hdr;
+    size_t done = 0;
+
+    if (sim->fd < 0) {
+        return ibb_port_set_error(port, EPIPE, "%s: not attached to the "
+                                  "fabric", port->device);
+    }
+
+    memset(&hdr, 0, sizeof hdr);
+    hdr.type = IBB_FMSG_PACKET;
+    memset(msgs, 0, n * sizeof msgs[0]);
+    for (size_t i = 0; i < n; i++) {
+        iovs[i][0].iov_base = &hdr;
+        iovs[i][0].iov_len = sizeof hdr;
+        iovs[i][1].iov_base = bufs[i].data;
+        iovs[i][1].iov_len = bufs[i].len;
+        msgs[i].msg_hdr.msg_iov = iovs[i];
+        msgs[i].msg_hdr.msg_iovlen = 2;
+    }
+    while (done < n) {
+        int got = sendmmsg(sim->fd, msgs + done, n - done,
+                           MSG_DONTWAIT | MSG_NOSIGNAL);
+
+        if (got < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            *n_sent = done;
+            if (errno == EAGAIN) {
+                return EAGAIN;
+            } else if (errno == EMSGSIZE) {
+                return ibb_port_set_error(port, EMSGSIZE, "%s: %zu-byte "
+                                          "packet too big for the fabric",
+                                          port->device, bufs[done].len);
+            }
+            return sim_lost(sim, errno == ECONNRESET ? EPIPE : errno,
+                            "send");
+        }
+        done += got;
+    }
+    *n_sent = done;
+    return 0;
+}
+
+static int
+sim_query(struct ibb_port *port, struct ibb_port_attr *attr)
+{
+    struct ibb_port_sim *sim = sim_cast(port);
+
+    *attr = sim->attr;
+    if (sim->fd < 0) {
+        attr->state = IBB_PORT_DOWN;
+    }
+    return 0;
+}
+
+static int
+sim_check(struct ibb_port_sim *sim, int err, const char *what)
+{
+    if (err && sim->fd >= 0) {
+        ibb_port_set_error(&sim->up, err, "%s: %s failed (%s)",
+                           sim->up.device, what, strerror(err));
+    }
+    return err;
+}
+
+static int
+sim_path_query(struct ibb_port *port, const uint8_t gid[16], uint16_t *lid)
+{
+    struct ibb_port_sim *sim = sim_cast(port);
+    struct ibb_fmsg_path_reply reply;
+    struct ibb_fmsg_gid q;
+    int err;
+
+    memcpy(q.gid, gid, 16);
+    err = sim_request(sim, IBB_FMSG_PATH_QUERY, &q, sizeof q,
+                      &reply, sizeof reply);
+    if (!err) {
+        *lid = reply.lid;
+    }
+    return sim_check(sim, err, "path query");
+}
+
+static int
+sim_mcast(struct ibb_port_sim *sim, uint16_t type,
+          const struct ibb_port_group *g, const uint8_t mgid[16],
+          uint16_t *mlid)
+{
+    struct ibb_fmsg_mcast_reply reply;
+    struct ibb_fmsg_mcast m;
+    int err;
+
+    memset(&m, 0, sizeof m);
+    memcpy(m.mgid, mgid, 16);
+    if (g) {
+        m.qkey = g->qkey;
+        m.pkey = g->pkey;
+        m.join_state = g->join;
+    }
+    err = sim_request(sim, type, &m, sizeof m, &reply, sizeof reply);
+    if (!err && mlid) {
+        *mlid = reply.mlid;
+    }
+    return sim_check(sim, err, type == IBB_FMSG_MCAST_JOIN
+                               ? "multicast join" : "multicast leave");
+}
+
+static int
+sim_mcast_join(struct ibb_port *port, const struct ibb_port_group *g,
+               uint16_t *mlid)
+{
+    return sim_mcast(sim_cast(port), IBB_FMSG_MCAST_JOIN, g, g->mgid, mlid);
+}
+
+static int
+sim_mcast_leave(struct ibb_port *port, const uint8_t mgid[16])
+{
+    return sim_mcast(sim_cast(port), IBB_FMSG_MCAST_LEAVE, NULL, mgid, NULL);
+}
+
+static int
+sim_alias(struct ibb_port *port, const uint8_t gid[16], bool add)
+{
+    struct ibb_port_sim *sim = sim_cast(port);
+    struct ibb_fmsg_gid q;
+
+    memcpy(q.gid, gid, 16);
+    return sim_check(sim, sim_request(sim, add ? IBB_FMSG_ALIAS_ADD
+                                               : IBB_FMSG_ALIAS_DEL,
+                                      &q, sizeof q, NULL, 0),
+                     add ? "alias add" : "alias delete");
+}
+
+static int
+sim_qp(struct ibb_port *port, uint32_t qpn, uint32_t qkey, bool open)
+{
+    struct ibb_port_sim *sim = sim_cast(port);
+    struct ibb_fmsg_qp q = { .qpn = qpn, .qkey = qkey };
+
+    return sim_check(sim, sim_request(sim, open ? IBB_FMSG_QP_OPEN
+                                                : IBB_FMSG_QP_CLOSE,
+                                      &q, sizeof q, NULL, 0),
+                     open ? "QP open" : "QP close");
+}
+
+const struct ibb_port_class ibb_port_sim_class = {
+    .type = "sim",
+    .alloc = sim_alloc,
+    .dealloc = sim_dealloc,
+    .connect = sim_connect,
+    .disconnect = sim_disconnect,
+    .is_up = sim_is_up,
+    .get_fd = sim_get_fd,
+    .has_pending = sim_has_pending,
+    .recv = sim_recv,
+    .send = sim_send,
+    .query = sim_query,
+    .path_query = sim_path_query,
+    .mcast_join = sim_mcast_join,
+    .mcast_leave = sim_mcast_leave,
+    .alias = sim_alias,
+    .qp = sim_qp,
+};

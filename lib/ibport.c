@@ -1,0 +1,366 @@
+/* IB port interface: backend selection and the state kept across
+ * reconnects.  See lib/ibport.h. */
+#include <config.h>
+
+#include "ibport.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ibport-provider.h"
+
+int
+ibb_port_set_error(struct ibb_port *port, int error, const char *format, ...)
+{
+    va_list args;
+
+    va_start(args, format);
+    vsnprintf(port->errbuf, sizeof port->errbuf, format, args);
+    va_end(args);
+    return error;
+}
+
+static const struct ibb_port_class *
+lookup_class(enum ibb_device_kind kind)
+{
+    switch (kind) {
+    case IBB_DEVICE_SIM:
+        return &ibb_port_sim_class;
+    case IBB_DEVICE_VERBS:
+    default:
+        return NULL;
+    }
+}
+
+static void
+free_common(struct ibb_port *port)
+{
+    ibb_device_spec_destroy(&port->spec);
+    free(port->device);
+    free((char *) port->opts.name);
+    free(port->aliases);
+    free(port->qps);
+    free(port->groups);
+}
+
+int
+ibb_port_open(const char *device, const struct ibb_port_options *opts,
+              struct ibb_port **portp, char **errp)
+{
+    const struct ibb_port_class *class;
+    struct ibb_device_spec spec;
+    struct ibb_port *port;
+    char *error = NULL;
+    int err;
+
+    *portp = NULL;
+    if (errp) {
+        *errp = NULL;
+    }
+
+    err = ibb_parse_device(device, &spec, &error);
+    if (err) {
+        goto fail;
+    }
+
+    class = lookup_class(spec.kind);
+    if (!class) {
+        error = ibb_xasprintf("%s: the verbs backend is not built in "
+                              "(no libibverbs)", device);
+        ibb_device_spec_destroy(&spec);
+        err = EOPNOTSUPP;
+        goto fail;
+    }
+
+    port = class->alloc();
+    if (!port) {
+        ibb_device_spec_destroy(&spec);
+        error = ibb_xasprintf("%s: out of memory", device);
+        err = ENOMEM;
+        goto fail;
+    }
+    port->class = class;
+    port->spec = spec;
+    port->device = strdup(device);
+    if (opts) {
+        port->opts = *opts;
+    }
+    port->opts.name = port->opts.name ? strdup(port->opts.name) : NULL;
+    if (!port->opts.pkey) {
+        port->opts.pkey = IBB_DEFAULT_PKEY;
+    }
+
+    err = class->connect(port);
+    if (err) {
+        error = ibb_xasprintf("%s", port->errbuf);
+        free_common(port);
+        class->dealloc(port);
+        goto fail;
+    }
+    *portp = port;
+    return 0;
+
+fail:
+    if (errp) {
+        *errp = error;
+    } else {
+        free(error);
+    }
+    return err;
+}
+
+void
+ibb_port_close(struct ibb_port *port)
+{
+    if (port) {
+        port->class->disconnect(port);
+        free_common(port);
+        port->class->dealloc(port);
+    }
+}
+
+const char *
+ibb_port_device(const struct ibb_port *port)
+{
+    return port->device;
+}
+
+const char *
+ibb_port_error(const struct ibb_port *port)
+{
+    return port->errbuf;
+}
+
+int
+ibb_port_fd(const struct ibb_port *port)
+{
+    return port->class->get_fd(port);
+}
+
+bool
+ibb_port_has_pending(const struct ibb_port *port)
+{
+    return port->class->has_pending(port);
+}
+
+bool
+ibb_port_is_up(const struct ibb_port *port)
+{
+    return port->class->is_up(port);
+}
+
+int
+ibb_port_recv(struct ibb_port *port, struct ibb_port_buf bufs[], size_t n,
+              size_t *n_recv)
+{
+    *n_recv = 0;
+    if (n > IBB_PORT_BURST) {
+        n = IBB_PORT_BURST;
+    }
+    return port->class->recv(port, bufs, n, n_recv);
+}
+
+int
+ibb_port_send(struct ibb_port *port, const struct ibb_port_buf bufs[],
+              size_t n, size_t *n_sent)
+{
+    *n_sent = 0;
+    if (n > IBB_PORT_BURST) {
+        return ibb_port_set_error(port, EINVAL, "%s: burst of %zu packets "
+                                  "exceeds %d", port->device, n,
+                                  IBB_PORT_BURST);
+    }
+    return n ? port->class->send(port, bufs, n, n_sent) : 0;
+}
+
+int
+ibb_port_query(struct ibb_port *port, struct ibb_port_attr *attr)
+{
+    memset(attr, 0, sizeof *attr);
+    return port->class->query(port, attr);
+}
+
+int
+ibb_port_path_query(struct ibb_port *port, const uint8_t gid[16],
+                    uint16_t *lid)
+{
+    *lid = 0;
+    return port->class->path_query(port, gid, lid);
+}
+
+static struct ibb_port_group *
+find_group(struct ibb_port *port, const uint8_t mgid[16])
+{
+    for (size_t i = 0; i < port->n_groups; i++) {
+        if (!memcmp(port->groups[i].mgid, mgid, 16)) {
+            return &port->groups[i];
+        }
+    }
+    return NULL;
+}
+
+int
+ibb_port_mcast_join(struct ibb_port *port, const uint8_t mgid[16],
+                    enum ibb_mcast_join join, uint32_t qkey, uint16_t pkey,
+                    uint16_t *mlid)
+{
+    struct ibb_port_group g, *gp;
+    int err;
+
+    memset(&g, 0, sizeof g);
+    memcpy(g.mgid, mgid, 16);
+    g.join = join;
+    g.qkey = qkey;
+    g.pkey = pkey ? pkey : port->opts.pkey;
+    err = port->class->mcast_join(port, &g, mlid);
+    if (err) {
+        return err;
+    }
+
+    gp = find_group(port, mgid);
+    if (!gp) {
+        gp = realloc(port->groups, (port->n_groups + 1) * sizeof *gp);
+        if (!gp) {
+            return ibb_port_set_error(port, ENOMEM, "out of memory");
+        }
+        port->groups = gp;
+        gp = &port->groups[port->n_groups++];
+    }
+    *gp = g;
+    return 0;
+}
+
+int
+ibb_port_mcast_leave(struct ibb_port *port, const uint8_t mgid[16])
+{
+    struct ibb_port_group *gp;
+    int err;
+
+    err = port->class->mcast_leave(port, mgid);
+    gp = find_group(port, mgid);
+    if (gp) {
+        *gp = port->groups[--port->n_groups];
+    }
+    return err;
+}
+
+int
+ibb_port_alias_add(struct ibb_port *port, const uint8_t gid[16])
+{
+    uint8_t (*aliases)[16];
+    int err;
+
+    err = port->class->alias(port, gid, true);
+    if (err) {
+        return err;
+    }
+    for (size_t i = 0; i < port->n_aliases; i++) {
+        if (!memcmp(port->aliases[i], gid, 16)) {
+            return 0;
+        }
+    }
+    aliases = realloc(port->aliases, (port->n_aliases + 1) * 16);
+    if (!aliases) {
+        return ibb_port_set_error(port, ENOMEM, "out of memory");
+    }
+    port->aliases = aliases;
+    memcpy(port->aliases[port->n_aliases++], gid, 16);
+    return 0;
+}
+
+int
+ibb_port_alias_del(struct ibb_port *port, const uint8_t gid[16])
+{
+    int err = port->class->alias(port, gid, false);
+
+    for (size_t i = 0; i < port->n_aliases; i++) {
+        if (!memcmp(port->aliases[i], gid, 16)) {
+            memcpy(port->aliases[i], port->aliases[--port->n_aliases], 16);
+            break;
+        }
+    }
+    return err;
+}
+
+int
+ibb_port_qp_open(struct ibb_port *port, uint32_t qpn, uint32_t qkey)
+{
+    struct ibb_port_qp *qps;
+    int err;
+
+    err = port->class->qp(port, qpn, qkey, true);
+    if (err) {
+        return err;
+    }
+    for (size_t i = 0; i < port->n_qps; i++) {
+        if (port->qps[i].qpn == qpn) {
+            port->qps[i].qkey = qkey;
+            return 0;
+        }
+    }
+    qps = realloc(port->qps, (port->n_qps + 1) * sizeof *qps);
+    if (!qps) {
+        return ibb_port_set_error(port, ENOMEM, "out of memory");
+    }
+    port->qps = qps;
+    port->qps[port->n_qps].qpn = qpn;
+    port->qps[port->n_qps].qkey = qkey;
+    port->n_qps++;
+    return 0;
+}
+
+int
+ibb_port_qp_close(struct ibb_port *port, uint32_t qpn)
+{
+    int err = port->class->qp(port, qpn, 0, false);
+
+    for (size_t i = 0; i < port->n_qps; i++) {
+        if (port->qps[i].qpn == qpn) {
+            port->qps[i] = port->qps[--port->n_qps];
+            break;
+        }
+    }
+    return err;
+}
+
+int
+ibb_port_reconnect(struct ibb_port *port)
+{
+    uint16_t mlid;
+    int err;
+
+    if (port->class->is_up(port)) {
+        return 0;
+    }
+    port->class->disconnect(port);
+    err = port->class->connect(port);
+    if (err) {
+        return err;
+    }
+    for (size_t i = 0; i < port->n_aliases; i++) {
+        err = port->class->alias(port, port->aliases[i], true);
+        if (err) {
+            goto fail;
+        }
+    }
+    for (size_t i = 0; i < port->n_qps; i++) {
+        err = port->class->qp(port, port->qps[i].qpn, port->qps[i].qkey,
+                              true);
+        if (err) {
+            goto fail;
+        }
+    }
+    for (size_t i = 0; i < port->n_groups; i++) {
+        err = port->class->mcast_join(port, &port->groups[i], &mlid);
+        if (err) {
+            goto fail;
+        }
+    }
+    return 0;
+
+fail:
+    port->class->disconnect(port);
+    return err;
+}

@@ -1,0 +1,141 @@
+/*
+ * IB port backends: one interface for the simulated fabric ("sim:PATH",
+ * lib/ibport-sim.c) and, later, an rdma-core HCA port ("verbs:DEV:PORT").
+ *
+ * A port moves whole native IB packets, LRH through VCRC, in bursts of up
+ * to IBB_PORT_BURST packets held in caller-provided buffers.  Receive and
+ * send never block: they return EAGAIN when there is nothing to read or no
+ * room to send, and the caller waits for ibb_port_fd() (readable for
+ * receive, writable for send).  Control operations (join, path query,
+ * aliases, QPs) are synchronous and may wait up to a few seconds for the
+ * fabric's answer.
+ *
+ * Errors: every function returns 0 or a positive errno value; a port keeps
+ * a human-readable message for its last error (ibb_port_error()).  When the
+ * fabric or HCA goes away, receive and send return ECONNRESET or EPIPE and
+ * ibb_port_is_up() becomes false; ibb_port_reconnect() then tries to attach
+ * again with the same LID and GUID and restores aliases, QPs and multicast
+ * memberships.  Nothing here logs or keeps global state.
+ */
+#ifndef IBPORT_H
+#define IBPORT_H 1
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define IBB_PORT_BURST 32       /* Most packets per recv/send call. */
+
+struct ibb_port;
+
+/* How a port receives. */
+enum ibb_port_mode {
+    IBB_PORT_STRICT,            /* By opened QPN and Q_Key, like an HCA. */
+    IBB_PORT_RAW,               /* Everything for the LID and alias GIDs. */
+};
+
+/* Options for ibb_port_open(); zero-initialise, then set what you need. */
+struct ibb_port_options {
+    enum ibb_port_mode mode;    /* Receive mode. */
+    uint64_t guid;              /* Requested port GUID, 0 = any. */
+    uint16_t lid;               /* Requested LID, 0 = any. */
+    uint16_t pkey;              /* Partition, 0 = default 0xFFFF. */
+    const char *name;           /* Name shown by the fabric, may be NULL. */
+};
+
+/* Port states, as in PortInfo. */
+enum ibb_port_state {
+    IBB_PORT_DOWN = 1,
+    IBB_PORT_ACTIVE = 4,
+};
+
+/* What ibb_port_query() reports. */
+struct ibb_port_attr {
+    enum ibb_port_state state;  /* IBB_PORT_ACTIVE while attached. */
+    uint64_t guid;              /* Port GUID. */
+    uint8_t gid[16];            /* Port GID (index 0). */
+    uint16_t lid;               /* Port LID. */
+    uint16_t sm_lid;            /* Subnet manager LID. */
+    uint16_t mtu;               /* Active MTU in bytes. */
+};
+
+/* One packet buffer of a burst. */
+struct ibb_port_buf {
+    uint8_t *data;              /* Packet bytes, LRH first. */
+    size_t size;                /* Capacity of 'data' (receive). */
+    size_t len;                 /* Packet length, LRH through VCRC. */
+};
+
+/* Multicast join states (JoinState bits of an MCMemberRecord). */
+enum ibb_mcast_join {
+    IBB_MCAST_FULL = 0x1,       /* Full member: sends and receives. */
+    IBB_MCAST_SEND_ONLY = 0x4,  /* Send-only non-member. */
+};
+
+/* Opens the port named by 'device' ("sim:PATH" or "verbs:DEV[:PORT]", see
+ * lib/ibb-options.h).  On success stores the port in '*portp' and returns
+ * 0.  On failure returns a positive errno value and, if 'errp' is nonnull,
+ * a malloc()ed message in '*errp' (the caller frees it). */
+int ibb_port_open(const char *device, const struct ibb_port_options *,
+                  struct ibb_port **portp, char **errp);
+void ibb_port_close(struct ibb_port *);
+
+/* The device string the port was opened with. */
+const char *ibb_port_device(const struct ibb_port *);
+
+/* Message for the last error, "" if none. */
+const char *ibb_port_error(const struct ibb_port *);
+
+/* File descriptor to poll: readable when ibb_port_recv() may return
+ * packets, writable when ibb_port_send() may take more.  -1 while down.
+ * It may change after ibb_port_reconnect(). */
+int ibb_port_fd(const struct ibb_port *);
+
+/* True if ibb_port_recv() has packets without reading the fd (packets
+ * read while waiting for a control reply): poll with zero timeout. */
+bool ibb_port_has_pending(const struct ibb_port *);
+
+bool ibb_port_is_up(const struct ibb_port *);
+
+/* Receives up to 'n' (at most IBB_PORT_BURST) packets into 'bufs' and sets
+ * '*n_recv'.  Returns 0 if at least one packet was received, EAGAIN if none
+ * was waiting, ECONNRESET if the fabric went away, or another errno.  A
+ * packet longer than its buffer's 'size' is dropped with EMSGSIZE. */
+int ibb_port_recv(struct ibb_port *, struct ibb_port_buf bufs[], size_t n,
+                  size_t *n_recv);
+
+/* Sends up to 'n' (at most IBB_PORT_BURST) packets and sets '*n_sent' to
+ * how many went out, in order.  Returns 0 if all were sent, EAGAIN if the
+ * fabric is back-pressuring (retry the rest when the fd is writable), EPIPE
+ * if the fabric went away, or another errno. */
+int ibb_port_send(struct ibb_port *, const struct ibb_port_buf bufs[],
+                  size_t n, size_t *n_sent);
+
+int ibb_port_query(struct ibb_port *, struct ibb_port_attr *);
+
+/* Resolves 'gid' to a DLID (unicast: the LID of the port that owns the GID
+ * or alias; multicast: the group's MLID).  ENOENT if unknown. */
+int ibb_port_path_query(struct ibb_port *, const uint8_t gid[16],
+                        uint16_t *lid);
+
+/* Joins 'mgid' ('join' is IBB_MCAST_*) and stores the MLID in '*mlid'. */
+int ibb_port_mcast_join(struct ibb_port *, const uint8_t mgid[16],
+                        enum ibb_mcast_join join, uint32_t qkey,
+                        uint16_t pkey, uint16_t *mlid);
+int ibb_port_mcast_leave(struct ibb_port *, const uint8_t mgid[16]);
+
+/* Makes the port stand for 'gid' too (raw mode receives for it). */
+int ibb_port_alias_add(struct ibb_port *, const uint8_t gid[16]);
+int ibb_port_alias_del(struct ibb_port *, const uint8_t gid[16]);
+
+/* Strict mode: receive unicast for 'qpn' when the Q_Key is 'qkey'. */
+int ibb_port_qp_open(struct ibb_port *, uint32_t qpn, uint32_t qkey);
+int ibb_port_qp_close(struct ibb_port *, uint32_t qpn);
+
+/* Re-attaches a port that went down, with the same GUID and LID, and
+ * restores its aliases, QPs and multicast memberships.  Returns 0 if the
+ * port is up afterwards (also if it already was), else a positive errno
+ * (e.g. ENOENT or ECONNREFUSED while the fabric is not running). */
+int ibb_port_reconnect(struct ibb_port *);
+
+#endif /* ibport.h */

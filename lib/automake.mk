@@ -5,6 +5,33 @@ lib_libibbridge_la_SOURCES = \
 	lib/ibb-version.h \
 	lib/ibb-options.c \
 	lib/ibb-options.h
+
+# Wire formats, CRCs, addresses and the two converters.
+lib_libibbridge_la_SOURCES += \
+	lib/addr-map.c \
+	lib/addr-map.h \
+	lib/ib-crc.c \
+	lib/ib-crc.h \
+	lib/ib-gid.c \
+	lib/ib-gid.h \
+	lib/ib-hdr.h \
+	lib/ib-icrc.c \
+	lib/ib-icrc.h \
+	lib/ib-mcast.c \
+	lib/ib-mcast.h \
+	lib/ib-opcode.c \
+	lib/ibb-bytes.h \
+	lib/ibb-conv.c \
+	lib/ibb-conv.h \
+	lib/ibb-csum.c \
+	lib/ibb-csum.h \
+	lib/ibb-drop.c \
+	lib/ibb-drop.h \
+	lib/roce-hdr.h \
+	lib/roce-to-ud.c \
+	lib/roce-to-ud.h \
+	lib/ud-to-roce.c \
+	lib/ud-to-roce.h
 lib_libibbridge_la_LIBADD = $(JANSSON_LIBS)
 lib_libibbridge_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 

@@ -1,6 +1,8 @@
 #include <config.h>
 #include "ibb-options.h"
 
+#include "ib-gid.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -219,5 +221,230 @@ ibb_parse_mac(const char *value, uint8_t mac[6], char **errp)
     for (i = 0; i < 6; i++) {
         mac[i] = b[i];
     }
+    return 0;
+}
+
+/* Parses an MGID format name: "ipoib", "rdma_cm" or "roce". */
+int
+ibb_parse_mgid_format(const char *value, enum ibb_mgid_format *format,
+                      char **errp)
+{
+    *errp = NULL;
+    if (!value || ibb_mgid_format_parse(value, format)) {
+        *errp = ibb_xasprintf("mgid-format \"%s\": expected ipoib, rdma_cm "
+                              "or roce", value ? value : "");
+        return EINVAL;
+    }
+    return 0;
+}
+
+/* Parses one "GROUP[/FORMAT][/full|/send-only]" entry of 'len' bytes. */
+static int
+parse_mcast_group(const char *entry, size_t len,
+                  enum ibb_mgid_format default_format,
+                  struct ibb_mcast_group_spec *spec, char **errp)
+{
+    char *copy = strndup(entry, len);
+    char *save = NULL;
+    char *field;
+    int error = 0;
+    int i = 0;
+
+    if (!copy) {
+        return ENOMEM;
+    }
+    memset(spec, 0, sizeof *spec);
+    spec->format = default_format;
+    for (field = strtok_r(copy, "/", &save); field && !error;
+         field = strtok_r(NULL, "/", &save), i++) {
+        enum ibb_mgid_format format;
+
+        if (i == 0) {
+            if (ibb_gid_parse(field, spec->ip)
+                || !ibb_ip_is_multicast(spec->ip)) {
+                *errp = ibb_xasprintf("mcast-groups \"%s\": \"%s\" is not "
+                                      "an IPv4 or IPv6 multicast group",
+                                      copy, field);
+                error = EINVAL;
+            }
+        } else if (!strcmp(field, "full")) {
+            spec->send_only = false;
+        } else if (!strcmp(field, "send-only")) {
+            spec->send_only = true;
+        } else if (!ibb_mgid_format_parse(field, &format)) {
+            spec->format = format;
+        } else {
+            *errp = ibb_xasprintf("mcast-groups: unknown \"%s\" after a "
+                                  "group (expected ipoib, rdma_cm, roce, full "
+                                  "or send-only)", field);
+            error = EINVAL;
+        }
+    }
+    if (!error && i == 0) {
+        *errp = ibb_xasprintf("mcast-groups: empty entry (expected "
+                              "GROUP[/FORMAT][/full|send-only],...)");
+        error = EINVAL;
+    }
+    free(copy);
+    return error;
+}
+
+/* Parses the "mcast-groups" option: a comma-separated list of
+ * "GROUP[/FORMAT][/full|send-only]", where GROUP is an IPv4 or IPv6
+ * multicast group, FORMAT its MGID format ('default_format' if absent) and
+ * the join full (default) or send-only.  An empty string is no group.  On
+ * success the caller frees '*groupsp'. */
+int
+ibb_parse_mcast_groups(const char *value,
+                       enum ibb_mgid_format default_format,
+                       struct ibb_mcast_group_spec **groupsp,
+                       size_t *n_groupsp, char **errp)
+{
+    struct ibb_mcast_group_spec *groups = NULL;
+    size_t n = 0;
+    const char *p = value ? value : "";
+
+    *errp = NULL;
+    *groupsp = NULL;
+    *n_groupsp = 0;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        struct ibb_mcast_group_spec *g;
+        int error;
+
+        g = realloc(groups, (n + 1) * sizeof *groups);
+        if (!g) {
+            free(groups);
+            return ENOMEM;
+        }
+        groups = g;
+        error = parse_mcast_group(p, len, default_format, &groups[n], errp);
+        if (error) {
+            free(groups);
+            return error;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (!memcmp(groups[i].ip, groups[n].ip, 16)) {
+                char buf[IBB_GID_STRLEN];
+                *errp = ibb_xasprintf("mcast-groups: group %s listed twice",
+                                      ibb_gid_format(groups[n].ip, buf,
+                                                     sizeof buf));
+                free(groups);
+                return EINVAL;
+            }
+        }
+        n++;
+        p += len;
+        if (*p == ',') {
+            p++;
+            if (!*p) {
+                *errp = ibb_xasprintf("mcast-groups: trailing comma");
+                free(groups);
+                return EINVAL;
+            }
+        }
+    }
+    *groupsp = groups;
+    *n_groupsp = n;
+    return 0;
+}
+
+/* Returns "GROUP/FORMAT/JOIN" for 'spec', malloc()ed. */
+char *
+ibb_mcast_group_spec_to_string(const struct ibb_mcast_group_spec *spec)
+{
+    char buf[IBB_GID_STRLEN];
+    uint8_t v4[4];
+    const char *ip = buf;
+
+    if (ibb_gid_to_ipv4(spec->ip, v4)) {
+        snprintf(buf, sizeof buf, "%u.%u.%u.%u", v4[0], v4[1], v4[2], v4[3]);
+    } else {
+        ip = ibb_gid_format(spec->ip, buf, sizeof buf);
+    }
+    return ibb_xasprintf("%s/%s/%s", ip, ibb_mgid_format_name(spec->format),
+                         spec->send_only ? "send-only" : "full");
+}
+
+/* Parses the "sl-map" option into 'sl_map', which holds the defaults on
+ * entry: comma-separated "DSCP:SL" pairs, DSCP 0..63 and SL 0..15, each
+ * DSCP at most once. */
+int
+ibb_parse_sl_map(const char *value, uint8_t sl_map[64], char **errp)
+{
+    bool seen[64] = { false };
+    const char *p = value ? value : "";
+
+    *errp = NULL;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        unsigned long long dscp, sl;
+        char pair[32];
+        char *colon;
+
+        if (len >= sizeof pair) {
+            goto bad;
+        }
+        memcpy(pair, p, len);
+        pair[len] = '\0';
+        colon = strchr(pair, ':');
+        if (!colon) {
+            goto bad;
+        }
+        *colon = '\0';
+        if (!ibb_parse_uint(pair, 63, &dscp)
+            || !ibb_parse_uint(colon + 1, 15, &sl)) {
+            goto bad;
+        }
+        if (seen[dscp]) {
+            *errp = ibb_xasprintf("sl-map: DSCP %llu mapped twice", dscp);
+            return EINVAL;
+        }
+        seen[dscp] = true;
+        sl_map[dscp] = sl;
+        p += len;
+        if (*p == ',' && *++p == '\0') {
+            goto bad;
+        }
+    }
+    return 0;
+
+bad:
+    *errp = ibb_xasprintf("sl-map \"%s\": expected DSCP:SL pairs separated "
+                          "by commas, DSCP 0-63 and SL 0-15 (e.g. 46:5,0:0)",
+                          value);
+    return EINVAL;
+}
+
+/* Parses a boolean option 'name': "true" or "false". */
+int
+ibb_parse_bool(const char *name, const char *value, bool *b, char **errp)
+{
+    *errp = NULL;
+    if (value && !strcmp(value, "true")) {
+        *b = true;
+    } else if (value && !strcmp(value, "false")) {
+        *b = false;
+    } else {
+        *errp = ibb_xasprintf("%s \"%s\": expected true or false", name,
+                              value ? value : "");
+        return EINVAL;
+    }
+    return 0;
+}
+
+/* Parses "gid-index": the port's GID table index, 0..255. */
+int
+ibb_parse_gid_index(const char *value, unsigned int *index, char **errp)
+{
+    unsigned long long v;
+
+    *errp = NULL;
+    if (!ibb_parse_uint(value, 255, &v)) {
+        *errp = ibb_xasprintf("gid-index \"%s\": expected a number from 0 "
+                              "to 255", value ? value : "");
+        return EINVAL;
+    }
+    *index = v;
     return 0;
 }

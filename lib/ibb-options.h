@@ -10,7 +10,10 @@
 #define IBB_OPTIONS_H 1
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "ib-mcast.h"
 
 /* Which backend an IB port is opened with. */
 enum ibb_device_kind {
@@ -39,6 +42,27 @@ char *ibb_device_spec_to_string(const struct ibb_device_spec *);
 int ibb_parse_pkey(const char *value, uint16_t *pkey, char **errp);
 int ibb_parse_qkey(const char *value, uint32_t *qkey, char **errp);
 int ibb_parse_mac(const char *value, uint8_t mac[6], char **errp);
+
+/* One entry of the "mcast-groups" option: an IP multicast group whose IB
+ * multicast group (MGID in 'format') the port joins at start. */
+struct ibb_mcast_group_spec {
+    uint8_t ip[16];                 /* IP group, IPv4 as ::ffff:a.b.c.d. */
+    enum ibb_mgid_format format;    /* How the MGID derives from 'ip'. */
+    bool send_only;                 /* Send-only non-member, not full. */
+};
+
+int ibb_parse_mgid_format(const char *value, enum ibb_mgid_format *,
+                          char **errp);
+int ibb_parse_mcast_groups(const char *value,
+                           enum ibb_mgid_format default_format,
+                           struct ibb_mcast_group_spec **groupsp,
+                           size_t *n_groupsp, char **errp);
+char *ibb_mcast_group_spec_to_string(const struct ibb_mcast_group_spec *);
+int ibb_parse_sl_map(const char *value, uint8_t sl_map[64], char **errp);
+int ibb_parse_bool(const char *name, const char *value, bool *,
+                   char **errp);
+int ibb_parse_gid_index(const char *value, unsigned int *index,
+                        char **errp);
 
 bool ibb_parse_uint(const char *s, unsigned long long max,
                     unsigned long long *valuep);

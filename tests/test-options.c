@@ -172,6 +172,106 @@ test_mac(void **state)
     }
 }
 
+static void
+test_mcast_groups(void **state)
+{
+    struct ibb_mcast_group_spec *groups;
+    size_t n;
+    char *err, *s;
+
+    (void) state;
+    assert_int_equal(ibb_parse_mcast_groups(
+                         "239.1.1.1,ff0e::1234/roce/send-only,"
+                         "224.0.0.251/rdma_cm/full",
+                         IBB_MGID_IPOIB, &groups, &n, &err), 0);
+    assert_int_equal(n, 3);
+    s = ibb_mcast_group_spec_to_string(&groups[0]);
+    assert_string_equal(s, "239.1.1.1/ipoib/full");
+    free(s);
+    s = ibb_mcast_group_spec_to_string(&groups[1]);
+    assert_string_equal(s, "ff0e::1234/roce/send-only");
+    free(s);
+    s = ibb_mcast_group_spec_to_string(&groups[2]);
+    assert_string_equal(s, "224.0.0.251/rdma_cm/full");
+    free(s);
+    free(groups);
+
+    assert_int_equal(ibb_parse_mcast_groups("", IBB_MGID_ROCE, &groups, &n,
+                                            &err), 0);
+    assert_int_equal(n, 0);
+
+    static const struct {
+        const char *value;
+        const char *needle;
+    } bad[] = {
+        { "10.0.0.1", "is not an IPv4 or IPv6 multicast group" },
+        { "fe80::1", "is not an IPv4 or IPv6 multicast group" },
+        { "239.1.1.1/ib", "unknown \"ib\" after a group" },
+        { "239.1.1.1,", "trailing comma" },
+        { ",239.1.1.1", "empty entry" },
+        { "239.1.1.1,239.1.1.1/roce", "group ::ffff:239.1.1.1 listed twice" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(ibb_parse_mcast_groups(bad[i].value, IBB_MGID_IPOIB,
+                                                &groups, &n, &err), EINVAL);
+        if (!strstr(err, bad[i].needle)) {
+            fail_msg("\"%s\": \"%s\" lacks \"%s\"", bad[i].value, err,
+                     bad[i].needle);
+        }
+        free(err);
+    }
+}
+
+static void
+test_sl_map(void **state)
+{
+    uint8_t sl_map[64];
+    char *err;
+
+    (void) state;
+    memset(sl_map, 7, sizeof sl_map);
+    assert_int_equal(ibb_parse_sl_map("46:5,0:0,63:15", sl_map, &err), 0);
+    assert_int_equal(sl_map[46], 5);
+    assert_int_equal(sl_map[0], 0);
+    assert_int_equal(sl_map[63], 15);
+    assert_int_equal(sl_map[1], 7);
+
+    static const char *const bad[] = {
+        "64:1", "1:16", "1", "1:", ":1", "a:b", "1:2,", "1:2,,3:4",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(ibb_parse_sl_map(bad[i], sl_map, &err), EINVAL);
+        assert_non_null(strstr(err, "expected DSCP:SL pairs"));
+        free(err);
+    }
+    assert_int_equal(ibb_parse_sl_map("1:2,1:3", sl_map, &err), EINVAL);
+    assert_string_equal(err, "sl-map: DSCP 1 mapped twice");
+    free(err);
+}
+
+static void
+test_bool_and_gid_index(void **state)
+{
+    unsigned int index;
+    bool b;
+    char *err;
+
+    (void) state;
+    assert_int_equal(ibb_parse_bool("icrc-check", "false", &b, &err), 0);
+    assert_false(b);
+    assert_int_equal(ibb_parse_bool("icrc-check", "true", &b, &err), 0);
+    assert_true(b);
+    assert_int_equal(ibb_parse_bool("icrc-check", "yes", &b, &err), EINVAL);
+    assert_string_equal(err, "icrc-check \"yes\": expected true or false");
+    free(err);
+
+    assert_int_equal(ibb_parse_gid_index("3", &index, &err), 0);
+    assert_int_equal(index, 3);
+    assert_int_equal(ibb_parse_gid_index("256", &index, &err), EINVAL);
+    assert_non_null(strstr(err, "expected a number from 0 to 255"));
+    free(err);
+}
+
 int
 main(void)
 {
@@ -182,6 +282,9 @@ main(void)
         cmocka_unit_test(test_pkey),
         cmocka_unit_test(test_qkey),
         cmocka_unit_test(test_mac),
+        cmocka_unit_test(test_mcast_groups),
+        cmocka_unit_test(test_sl_map),
+        cmocka_unit_test(test_bool_and_gid_index),
     };
     return cmocka_run_group_tests_name("options", tests, NULL, NULL);
 }

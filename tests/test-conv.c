@@ -1,0 +1,1023 @@
+/*
+ * Unit tests for the converters (lib/ud-to-roce.c, lib/roce-to-ud.c).
+ *
+ * Input packets come from tests/test-pkt.h, whose CRCs and checksums are
+ * computed independently of lib/ (zlib over hand-masked pseudo-packets,
+ * bitwise CRC-16, RFC 1071 loop); outputs are checked with the same
+ * reference functions and by byte offset.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "addr-map.h"
+#include "ib-gid.h"
+#include "ibb-conv.h"
+#include "ibb-drop.h"
+#include "roce-to-ud.h"
+#include "test-pkt.h"
+#include "test-vectors.h"
+#include "ud-to-roce.h"
+
+#define BUF_SIZE 16384
+#define OFS 64
+
+/* IB host A (native GID), RoCE host R, and host X that is reachable both
+ * ways (for round trips), groups. */
+static const char map_json[] =
+    "{ \"hosts\": ["
+    "  { \"gid\": \"fe80::2:c903:a:b\", \"lid\": 5,"
+    "    \"ipv4\": \"10.0.0.1\", \"ipv6\": \"fd00::1\" },"
+    "  { \"ipv4\": \"10.0.0.2\", \"ipv6\": \"fd00::2\","
+    "    \"mac\": \"02:00:00:00:00:02\" },"
+    "  { \"ipv4\": \"10.0.0.3\", \"mac\": \"02:00:00:00:00:03\","
+    "    \"lid\": 7 },"
+    "  { \"gid\": \"fe80::2:c903:a:c\", \"lid\": 6, \"ipv4\": \"10.0.1.6\","
+    "    \"ipv6\": \"fd00::6\", \"mac\": \"02:00:00:00:00:06\" },"
+    "  { \"gid\": \"fe80::2:c903:a:d\", \"lid\": 8, \"ipv6\": \"fd00::8\" }"
+    "  ],"
+    "  \"groups\": ["
+    "  { \"ip\": \"239.1.1.1\", \"mlid\": 49153 },"
+    "  { \"ip\": \"ff0e::1:2\", \"mlid\": 49154, \"format\": \"rdma_cm\","
+    "    \"pkey\": 32769, \"scope\": 5 },"
+    "  { \"ip\": \"239.2.2.2\", \"mlid\": 49155, \"format\": \"roce\" }"
+    "  ] }";
+
+struct fix {
+    struct ibb_addr_map *map;
+    struct ibb_conv_config cfg;
+    uint8_t *buf;
+};
+
+static const uint8_t bridge_mac[6] = { 0x02, 0xbb, 0, 0, 0, 1 };
+
+static void
+gid(const char *s, uint8_t g[16])
+{
+    assert_int_equal(ibb_gid_parse(s, g), 0);
+}
+
+static int
+setup(void **state)
+{
+    struct fix *fx = calloc(1, sizeof *fx);
+    char err[256];
+
+    fx->map = ibb_addr_map_create();
+    assert_int_equal(ibb_addr_map_load_json_str(fx->map, map_json, err,
+                                                sizeof err), 0);
+    ibb_conv_config_init(&fx->cfg);
+    memcpy(fx->cfg.bridge_mac, bridge_mac, 6);
+    fx->cfg.bridge_lid = 1;
+    gid("fe80::2:c903:0:1", fx->cfg.bridge_gid);
+    fx->buf = calloc(1, BUF_SIZE);
+    *state = fx;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fix *fx = *state;
+
+    ibb_addr_map_destroy(fx->map);
+    free(fx->buf);
+    free(fx);
+    return 0;
+}
+
+static void
+default_tr(struct tp_tr *t, uint8_t op, size_t plen)
+{
+    memset(t, 0, sizeof *t);
+    t->opcode = op;
+    t->pkey = 0xffff;
+    t->dqpn = 0x123;
+    t->psn = 0x42;
+    t->qkey = 0x11111111;
+    t->sqpn = 0xabc;
+    t->imm = 0xcafef00d;
+    t->plen = plen;
+    t->seed = 3;
+}
+
+/* IB packet from A (native GID) to 'dgid'. */
+static void
+default_ib(struct tp_ib *b, const char *dgid)
+{
+    memset(b, 0, sizeof *b);
+    b->grh = true;
+    b->sl = 2;
+    b->dlid = 1;
+    b->slid = 5;
+    b->tclass = 0x68;
+    b->flow = 0x12345;
+    b->hop = 64;
+    gid("fe80::2:c903:a:b", b->sgid);
+    gid(dgid, b->dgid);
+    default_tr(&b->tr, 0x64, 6);
+}
+
+/* RoCEv2 frame from R to 'dip'. */
+static void
+default_roce(struct tp_roce *b, bool v4, const char *dip)
+{
+    memset(b, 0, sizeof *b);
+    memcpy(b->smac, "\x02\0\0\0\0\x02", 6);
+    memcpy(b->dmac, bridge_mac, 6);
+    b->v4 = v4;
+    b->tos = 0xb8;
+    b->flow = v4 ? 0 : 0x54321;
+    b->ttl = 64;
+    b->ipid = 0x77;
+    gid(v4 ? "10.0.0.2" : "fd00::2", b->sip);
+    gid(dip, b->dip);
+    b->sport = 0xc123;
+    default_tr(&b->tr, 0x65, 13);
+}
+
+static struct ibb_buf
+put(struct fix *fx, const uint8_t *pkt, size_t len)
+{
+    struct ibb_buf b = { fx->buf, BUF_SIZE, OFS, len };
+
+    memset(fx->buf, 0xee, BUF_SIZE);
+    memcpy(fx->buf + OFS, pkt, len);
+    return b;
+}
+
+/* Checks a RoCEv2 frame made by the bridge against references. */
+static void
+check_roce_out(const uint8_t *f, size_t len, bool v4,
+               const uint8_t dmac[6])
+{
+    const uint8_t *ip = f + 14;
+
+    assert_memory_equal(f, dmac, 6);
+    assert_memory_equal(f + 6, bridge_mac, 6);
+    assert_int_equal((f[12] << 8) | f[13], v4 ? 0x0800 : 0x86dd);
+    assert_int_equal(tp_get_le32(f + len - 4),
+                     tp_ref_icrc_roce(ip, len - 14));
+    assert_int_equal(tp_udp_csum(ip, false), 0);
+    if (v4) {
+        assert_int_equal(ip[0], 0x45);
+        assert_int_equal(tp_csum(ip, 20, 0), 0);
+        assert_int_equal((ip[2] << 8) | ip[3], len - 14);
+        assert_int_equal(ip[9], 17);
+        assert_int_equal((ip[20 + 2] << 8) | ip[20 + 3], 4791);
+    } else {
+        assert_int_equal(ip[0] >> 4, 6);
+        assert_int_equal((ip[4] << 8) | ip[5], len - 54);
+        assert_int_equal(ip[6], 17);
+        assert_int_equal((ip[40 + 2] << 8) | ip[40 + 3], 4791);
+    }
+}
+
+static void
+check_ib_out(const uint8_t *p, size_t len)
+{
+    assert_int_equal(((p[4] << 8) | p[5]) * 4 + 2, len);
+    assert_int_equal(p[1] & 3, 3);
+    assert_int_equal(p[8] >> 4, 6);
+    assert_int_equal(p[8 + 6], 0x1b);
+    assert_int_equal((p[8 + 4] << 8) | p[8 + 5], len - 50);
+    assert_int_equal(tp_get_le32(p + len - 6), tp_ref_icrc_ib(p, len - 2));
+    assert_int_equal(p[len - 2] | (p[len - 1] << 8), tp_vcrc(p, len - 2));
+}
+
+/* IB host A -> RoCE host R over IPv4: A's native GID becomes 10.0.0.1. */
+static void
+test_ib_to_roce_v4(void **state)
+{
+    struct fix *fx = *state;
+    uint8_t pkt[256];
+    struct tp_ib b;
+    struct ibb_buf buf;
+    size_t len;
+    const uint8_t *f, *ip, *payload_before;
+
+    default_ib(&b, "::ffff:10.0.0.2");
+    len = tp_build_ib(&b, pkt);
+    buf = put(fx, pkt, len);
+    payload_before = fx->buf + OFS + 48;
+    assert_int_equal(ibb_ud_to_roce(&fx->cfg, fx->map, &buf),
+                     IBB_DROP_NONE);
+    f = ibb_buf_data(&buf);
+    ip = f + 14;
+    assert_int_equal(buf.ofs, OFS + 6);
+    assert_int_equal(buf.len, 42 + len - 50);
+    check_roce_out(f, buf.len, true, (const uint8_t *) "\x02\0\0\0\0\x02");
+    /* Transport untouched, in place. */
+    assert_ptr_equal(f + 42, payload_before);
+    assert_memory_equal(f + 42, pkt + 48, len - 48 - 6);
+    assert_memory_equal(ip + 12, "\x0a\x00\x00\x01", 4);
+    assert_memory_equal(ip + 16, "\x0a\x00\x00\x02", 4);
+    assert_int_equal(ip[1], 0x68);                      /* TOS. */
+    assert_int_equal(ip[8], 63);                        /* TTL. */
+    assert_int_equal((ip[6] << 8) | ip[7], 0x4000);     /* DF. */
+    /* sport = 0xC000 | (fl[13:0] ^ fl[19:14]) for fl 0x12345. */
+    assert_int_equal((ip[20] << 8) | ip[21], 0xc000 | (0x2345 ^ 0x4));
+
+    /* Same with the UDP checksum turned off for IPv4. */
+    fx->cfg.ipv4_udp_csum = false;
+    buf = put(fx, pkt, len);
+    assert_int_equal(ibb_ud_to_roce(&fx->cfg, fx->map, &buf),
+                     IBB_DROP_NONE);
+    f = ibb_buf_data(&buf);
+    assert_int_equal(f[14 + 26] | f[14 + 27], 0);
+    assert_int_equal(tp_get_le32(f + buf.len - 4),
+                     tp_ref_icrc_roce(f + 14, buf.len - 14));
+}
+
+/* IB host A -> RoCE host R over IPv6: A's native GID becomes fd00::1. */
+static void
+test_ib_to_roce_v6(void **state)
+{
+    struct fix *fx = *state;
+    uint8_t pkt[256], ip6[16];
+    struct tp_ib b;
+    struct ibb_buf buf;
+    size_t len;
+    const uint8_t *f, *ip;
+
+    default_ib(&b, "fd00::2");
+    b.tr.opcode = 0x65;
+    len = tp_build_ib(&b, pkt);
+    buf = put(fx, pkt, len);
+    assert_int_equal(ibb_ud_to_roce(&fx->cfg, fx->map, &buf),
+                     IBB_DROP_NONE);
+    f = ibb_buf_data(&buf);
+    ip = f + 14;
+    assert_int_equal(buf.ofs, OFS - 14);
+    check_roce_out(f, buf.len, false, (const uint8_t *) "\x02\0\0\0\0\x02");
+    assert_memory_equal(f + 62, pkt + 48, len - 48 - 6);
+    gid("fd00::1", ip6);
+    assert_memory_equal(ip + 8, ip6, 16);
+    gid("fd00::2", ip6);
+    assert_memory_equal(ip + 24, ip6, 16);
+    assert_int_equal(((ip[0] & 0xf) << 4) | (ip[1] >> 4), 0x68);
+    assert_int_equal(((ip[1] & 0xf) << 16) | (ip[2] << 8) | ip[3], 0x12345);
+    assert_int_equal(ip[7], 63);
+}
+
+/* RoCE host R -> IB host A: 10.0.0.1 becomes A's native GID and LID. */
+static void
+roce_to_ib(struct fix *fx, bool v4, bool vlan)
+{
+    uint8_t pkt[256], g[16];
+    struct tp_roce b;
+    struct ibb_buf buf;
+    size_t len;
+    const uint8_t *p;
+
+    default_roce(&b, v4, v4 ? "10.0.0.1" : "fd00::1");
+    b.vlan = vlan;
+    b.udp_csum = true;
+    len = tp_build_roce(&b, pkt);
+    fx->cfg.check_udp_csum = true;
+    buf = put(fx, pkt, len);
+    assert_int_equal(ibb_roce_to_ud(&fx->cfg, fx->map, &buf),
+                     IBB_DROP_NONE);
+    p = ibb_buf_data(&buf);
+    check_ib_out(p, buf.len);
+    assert_int_equal(buf.len, 48 + (len - (v4 ? 42 : 62) - (vlan ? 4 : 0))
+                              + 2);
+    assert_memory_equal(p + 48, pkt + len - (buf.len - 50), buf.len - 50 - 4);
+    assert_int_equal((p[2] << 8) | p[3], 5);            /* DLID = A. */
+    assert_int_equal((p[6] << 8) | p[7], 1);            /* SLID = bridge. */
+    assert_int_equal(p[1] >> 4, 0xb8 >> 5);             /* SL = DSCP>>3. */
+    assert_int_equal(p[0], 0);                          /* VL, LVer. */
+    gid(v4 ? "::ffff:10.0.0.2" : "fd00::2", g);
+    assert_memory_equal(p + 16, g, 16);                 /* SGID. */
+    gid("fe80::2:c903:a:b", g);
+    assert_memory_equal(p + 32, g, 16);                 /* DGID. */
+    assert_int_equal(p[8 + 7], 63);                     /* HopLmt. */
+    assert_int_equal(((p[8] & 0xf) << 4) | (p[9] >> 4), 0xb8);
+    assert_int_equal(((p[9] & 0xf) << 16) | (p[10] << 8) | p[11],
+                     v4 ? 0 : 0x54321);
+}
+
+static void
+test_roce_to_ib_v4(void **state)
+{
+    roce_to_ib(*state, true, false);
+}
+
+static void
+test_roce_to_ib_v6(void **state)
+{
+    roce_to_ib(*state, false, false);
+}
+
+static void
+test_roce_to_ib_vlan(void **state)
+{
+    roce_to_ib(*state, true, true);
+}
+
+/* The scapy-generated IPv4 frames convert (their ICRC is checked). */
+static void
+test_roce_to_ib_scapy(void **state)
+{
+    struct fix *fx = *state;
+    struct ibb_addr_map *map = ibb_addr_map_create();
+    struct ibb_host h;
+    struct ibb_group grp;
+
+    /* Map every destination of the vectors to an IB host. */
+    for (size_t i = 0; i < ARRAY_SIZE(scapy_vecs); i++) {
+        const uint8_t *ip = scapy_vecs[i].frame + 14;
+
+        memset(&h, 0, sizeof h);
+        h.has_gid = true;
+        gid("fe80::2:c903:0:100", h.gid);
+        h.gid[15] = i;
+        h.lid = 100 + i;
+        h.has_ipv4 = true;
+        ibb_gid_from_ipv4(h.ipv4, ip + 16);
+        if (ibb_ip_is_multicast(h.ipv4)) {
+            memset(&grp, 0, sizeof grp);
+            memcpy(grp.ip, h.ipv4, 16);
+            grp.mlid = 0xc100;
+            grp.pkey = 0xffff;
+            grp.scope = 2;
+            assert_int_equal(ibb_addr_map_add_group(map, &grp), 0);
+            continue;
+        }
+        if (!ibb_addr_map_find_ip(map, h.ipv4)) {
+            assert_int_equal(ibb_addr_map_add_host(map, &h), 0);
+        }
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(scapy_vecs); i++) {
+        struct ibb_buf buf = put(fx, scapy_vecs[i].frame, scapy_vecs[i].len);
+        const uint8_t *ip = scapy_vecs[i].frame + 14;
+        enum ibb_drop r = ibb_roce_to_ud(&fx->cfg, map, &buf);
+
+        if (ip[8] <= 1) {
+            assert_int_equal(r, IBB_DROP_HOP_LIMIT);
+            continue;
+        }
+        assert_int_equal(r, IBB_DROP_NONE);
+        check_ib_out(ibb_buf_data(&buf), buf.len);
+    }
+    ibb_addr_map_destroy(map);
+}
+
+/* IB -> RoCEv2 -> IB gives back the packet except LIDs, SL, HopLmt, CRCs.
+ * Source uses an IP-derived GID (as a RoCE host seen from IB does) and the
+ * destination is host X, known by GID, LID, IP and MAC. */
+static void
+round_trip(struct fix *fx, bool v4, uint8_t op, size_t plen)
+{
+    uint8_t pkt[8192], orig[8192];
+    struct tp_ib b;
+    struct ibb_buf buf;
+    size_t len;
+    uint8_t *p;
+
+    default_ib(&b, "fe80::2:c903:a:c");
+    gid(v4 ? "::ffff:10.9.9.9" : "fd00::99", b.sgid);
+    b.flow = v4 ? 0 : 0xabcde;
+    b.dlid = 6;
+    b.tr.opcode = op;
+    b.tr.plen = plen;
+    len = tp_build_ib(&b, pkt);
+    memcpy(orig, pkt, len);
+    buf = put(fx, pkt, len);
+    assert_int_equal(ibb_ud_to_roce(&fx->cfg, fx->map, &buf), 0);
+    check_roce_out(ibb_buf_data(&buf), buf.len, v4,
+                   (const uint8_t *) "\x02\0\0\0\0\x06");
+    assert_int_equal(ibb_roce_to_ud(&fx->cfg, fx->map, &buf), 0);
+    p = ibb_buf_data(&buf);
+    assert_int_equal(buf.ofs, OFS);
+    assert_int_equal(buf.len, len);
+    check_ib_out(p, buf.len);
+    assert_int_equal(p[8 + 7], 62);
+    /* Restore what may change and compare the rest. */
+    memcpy(p, orig, 8);                                 /* LRH. */
+    p[8 + 7] = orig[8 + 7];                             /* HopLmt. */
+    memcpy(p + len - 6, orig + len - 6, 6);             /* ICRC, VCRC. */
+    assert_memory_equal(p, orig, len);
+}
+
+static void
+test_round_trip(void **state)
+{
+    struct fix *fx = *state;
+
+    round_trip(fx, true, 0x64, 6);
+    round_trip(fx, false, 0x64, 6);
+    round_trip(fx, true, 0x65, 0);
+    round_trip(fx, false, 0x65, 4096);
+    round_trip(fx, true, 0x64, 4093);
+}
+
+static void
+test_ecn(void **state)
+{
+    struct fix *fx = *state;
+    uint8_t pkt[256];
+    struct tp_ib b;
+    struct tp_roce r;
+    struct ibb_buf buf;
+    size_t len;
+
+    /* FECN -> CE. */
+    default_ib(&b, "::ffff:10.0.0.2");
+    b.tr.fecn = true;
+    b.tclass = 0x02;
+    len = tp_build_ib(&b, pkt);
+    buf = put(fx, pkt, len);
+    assert_int_equal(ibb_ud_to_roce(&fx->cfg, fx->map, &buf), 0);
+    assert_int_equal(ibb_buf_data(&buf)[15], 0x03);
+
+    /* CE -> FECN. */
+    default_roce(&r, true, "10.0.0.1");
+    r.tos = 0x03;
+    len = tp_build_roce(&r, pkt);
+    buf = put(fx, pkt, len);
+    assert_int_equal(ibb_roce_to_ud(&fx->cfg, fx->map, &buf), 0);
+    assert_int_equal(ibb_buf_data(&buf)[48 + 4] & 0x80, 0x80);
+    check_ib_out(ibb_buf_data(&buf), buf.len);
+}
+
+static void
+test_multicast(void **state)
+{
+    struct fix *fx = *state;
+    uint8_t pkt[256], g[16];
+    struct tp_roce r;
+    struct tp_ib b;
+    struct ibb_buf buf;
+    size_t len;
+    const uint8_t *p;
+
+    /* RoCE -> IB, IPv4 group, IPoIB format. */
+    default_roce(&r, true, "239.1.1.1");
+    r.tr.dqpn = 0xffffff;
+    len = tp_build_roce(&r, pkt);
+    buf = put(fx, pkt, len);
+    assert_int_equal(ibb_roce_to_ud(&fx->cfg, fx->map, &buf), 0);
+    p = ibb_buf_data(&buf);
+    check_ib_out(p, buf.len);
+    gid("ff12:401b:ffff::f01:101", g);
+    assert_memory_equal(p + 32, g, 16);
+    assert_int_equal((p[2] << 8) | p[3], 0xc001);
+
+    /* RoCE -> IB, IPv6 group, rdma_cm format, pkey 0x8001, scope 5. */
+    default_roce(&r, false, "ff0e::1:2");
+    len = tp_build_roce(&r, pkt);
+    buf = put(fx, pkt, len);
+    assert_int_equal(ibb_roce_to_ud(&fx->cfg, fx->map, &buf), 0);
+    p = ibb_buf_data(&buf);
+    gid("ff15:6001:8001::1:2", g);
+    assert_memory_equal(p + 32, g, 16);
+    assert_int_equal((p[2] << 8) | p[3], 0xc002);
+
+    /* IB -> RoCE with the IPoIB MGID: 239.1.1.1, 01:00:5e:01:01:01. */
+    default_ib(&b, "ff12:401b:ffff::f01:101");
+    b.tr.dqpn = 0xffffff;
+    len = tp_build_ib(&b, pkt);
+    buf = put(fx, pkt, len);
+    assert_int_equal(ibb_ud_to_roce(&fx->cfg, fx->map, &buf), 0);
+    p = ibb_buf_data(&buf);
+    check_roce_out(p, buf.len, true,
+                   (const uint8_t *) "\x01\x00\x5e\x01\x01\x01");
+    assert_memory_equal(p + 14 + 16, "\xef\x01\x01\x01", 4);
+
+    /* IB -> RoCE with the IPv6 group: 33:33:00:01:00:02. */
+    default_ib(&b, "ff15:6001:8001::1:2");
+    len = tp_build_ib(&b, pkt);
+    buf = put(fx, pkt, len);
+    assert_int_equal(ibb_ud_to_roce(&fx->cfg, fx->map, &buf), 0);
+    check_roce_out(ibb_buf_data(&buf), buf.len, false,
+                   (const uint8_t *) "\x33\x33\x00\x01\x00\x02");
+
+    /* IB -> RoCE with a RoCE-format MGID ::ffff:239.2.2.2. */
+    default_ib(&b, "::ffff:239.2.2.2");
+    len = tp_build_ib(&b, pkt);
+    buf = put(fx, pkt, len);
+    assert_int_equal(ibb_ud_to_roce(&fx->cfg, fx->map, &buf), 0);
+    check_roce_out(ibb_buf_data(&buf), buf.len, true,
+                   (const uint8_t *) "\x01\x00\x5e\x02\x02\x02");
+}
+
+/* No GRH: SLID 5 (host A) -> DLID 7 (alias LID of RoCE host 10.0.0.3). */
+static void
+test_no_grh(void **state)
+{
+    struct fix *fx = *state;
+    uint8_t pkt[256];
+    struct tp_ib b;
+    struct ibb_buf buf;
+    size_t len;
+    const uint8_t *f;
+
+    default_ib(&b, "::");
+    b.grh = false;
+    b.dlid = 7;
+    len = tp_build_ib(&b, pkt);
+    buf = put(fx, pkt, len);
+    assert_int_equal(ibb_ud_to_roce(&fx->cfg, fx->map, &buf), 0);
+    f = ibb_buf_data(&buf);
+    check_roce_out(f, buf.len, true, (const uint8_t *) "\x02\0\0\0\0\x03");
+    assert_memory_equal(f + 14 + 12, "\x0a\x00\x00\x01\x0a\x00\x00\x03", 8);
+    assert_int_equal(f[14 + 8], 64);
+}
+
+/* ------------------------------------------------------------------ */
+/* Every drop reason, each from one input that triggers exactly it. */
+
+enum dir { IB, ROCE };
+
+struct drop_case {
+    const char *what;
+    enum ibb_drop reason;
+    enum dir dir;
+    void (*mutate)(uint8_t *p, size_t *len, struct ibb_conv_config *cfg,
+                   size_t *ofs);
+    bool v6;                    /* For ROCE: IPv6 frame. */
+};
+
+/* IB packet offsets. */
+#define G 8                     /* GRH. */
+#define B 48                    /* BTH. */
+
+static void m_ib_trunc(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                       size_t *o) { (void) p; (void) c; (void) o; *l = 5; }
+static void m_ib_trunc2(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                        size_t *o) { (void) p; (void) c; (void) o; *l -= 4; }
+static void m_ib_noroom(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                        size_t *o)
+{
+    (void) c;
+    gid("fd00::2", p + G + 24);
+    tp_fix_ib(p, *l);
+    *o = 0;
+}
+static void m_lver(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                   size_t *o) { (void) c; (void) o; p[0] |= 1;
+                                tp_fix_vcrc(p, *l); }
+static void m_lnh_raw(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                      size_t *o) { (void) c; (void) o; p[1] &= ~3;
+                                   tp_fix_vcrc(p, *l); }
+static void m_lnh_ip(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                     size_t *o) { (void) c; (void) o; p[1] = (p[1] & ~3) | 1;
+                                  tp_fix_vcrc(p, *l); }
+static void m_pktlen(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                     size_t *o) { (void) c; (void) o; (void) l; p[5] -= 1; }
+static void m_pktlen_small(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                           size_t *o)
+{
+    (void) c; (void) o;
+    p[4] = 0;
+    p[5] = 12;                  /* 48 bytes: no room for BTH. */
+    *l = 50;
+    tp_fix_vcrc(p, *l);
+}
+static void m_no_grh(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                     size_t *o)
+{
+    (void) c; (void) o;
+    memmove(p + 8, p + 48, *l - 48);
+    *l -= 40;
+    p[1] = (p[1] & ~3) | 2;
+    p[5] -= 10;
+    tp_fix_ib(p, *l);
+}
+static void m_ipver(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                    size_t *o) { (void) c; (void) o; p[G] = 0x46;
+                                 tp_fix_ib(p, *l); }
+static void m_nxthdr(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                     size_t *o) { (void) c; (void) o; p[G + 6] = 0x11;
+                                  tp_fix_ib(p, *l); }
+static void m_paylen(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                     size_t *o) { (void) c; (void) o; p[G + 5] += 4;
+                                  tp_fix_ib(p, *l); }
+static void m_vcrc(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                   size_t *o) { (void) c; (void) o; p[*l - 1] ^= 1; }
+static void m_tver(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                   size_t *o) { (void) c; (void) o; p[B + 1] |= 1;
+                                tp_fix_ib(p, *l); }
+static void m_opcode(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                     size_t *o) { (void) c; (void) o; p[B] = 0x04;
+                                  tp_fix_ib(p, *l); }
+static void m_cnp(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                  size_t *o) { (void) c; (void) o; p[B] = 0x81;
+                               tp_fix_ib(p, *l); }
+static void m_padcnt(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                     size_t *o)
+{
+    /* Payload "hello!"+2 pad is 8 bytes: claim 3 pad on a 0-byte payload by
+     * cutting the payload. */
+    (void) c; (void) o;
+    memmove(p + B + 20, p + B + 28, *l - (B + 28));
+    *l -= 8;
+    p[5] -= 2;
+    p[G + 5] -= 8;
+    p[B + 1] = (p[B + 1] & ~0x30) | 0x30;
+    tp_fix_ib(p, *l);
+}
+static void m_icrc(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                   size_t *o) { (void) c; (void) o; p[B + 21] ^= 0x40;
+                                tp_fix_vcrc(p, *l); }
+static void m_hop(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                  size_t *o) { (void) c; (void) o; p[G + 7] = 1;
+                               tp_fix_ib(p, *l); }
+static void m_hop0(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                   size_t *o) { (void) c; (void) o; p[G + 7] = 0;
+                                tp_fix_ib(p, *l); }
+static void m_srcmc(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                    size_t *o) { (void) c; (void) o;
+                                 gid("ff02::1", p + G + 8);
+                                 tp_fix_ib(p, *l); }
+static void m_nosrcip(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                      size_t *o) { (void) c; (void) o;
+                                   gid("fe80::2:c903:0:99", p + G + 8);
+                                   tp_fix_ib(p, *l); }
+static void m_nodstip(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                      size_t *o) { (void) c; (void) o;
+                                   gid("fe80::2:c903:0:98", p + G + 24);
+                                   tp_fix_ib(p, *l); }
+static void m_family(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                     size_t *o) { (void) c; (void) o;
+                                  gid("fe80::2:c903:a:d", p + G + 24);
+                                  gid("::ffff:10.5.5.5", p + G + 8);
+                                  tp_fix_ib(p, *l); }
+static void m_nomac(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                    size_t *o) { (void) c; (void) o;
+                                 gid("::ffff:10.0.0.77", p + G + 24);
+                                 tp_fix_ib(p, *l); }
+static void m_nogroup_ib(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                         size_t *o) { (void) c; (void) o;
+                                      gid("ff12:401b:ffff::9", p + G + 24);
+                                      tp_fix_ib(p, *l); }
+
+/* RoCEv2 frame mutations; IPv4 header at 14. */
+#define I 14
+static void m_r_trunc(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                      size_t *o) { (void) p; (void) c; (void) o; *l = 30; }
+static void m_r_trunc2(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                       size_t *o) { (void) p; (void) c; (void) o; *l -= 1; }
+static void m_r_noroom(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                       size_t *o) { (void) p; (void) c; (void) l; *o = 0; }
+static void m_r_big(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                    size_t *o)
+{
+    struct tp_roce b;
+
+    (void) c; (void) o;
+    default_roce(&b, true, "10.0.0.1");
+    b.tr.plen = 8200;
+    *l = tp_build_roce(&b, p);
+}
+static void m_r_ethtype(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                        size_t *o) { (void) c; (void) o; (void) l;
+                                     p[12] = 0x08; p[13] = 0x06; }
+static void m_r_ipver(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                      size_t *o) { (void) c; (void) o; (void) l;
+                                   p[I] = 0x65; }
+static void m_r_opts(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                     size_t *o) { (void) c; (void) o; p[I] = 0x46;
+                                  tp_fix_roce(p, *l); }
+static void m_r_ihl(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                    size_t *o) { (void) c; (void) o; (void) l;
+                                 p[I] = 0x44; }
+static void m_r_frag(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                     size_t *o) { (void) c; (void) o; p[I + 6] |= 0x20;
+                                  tp_fix_roce(p, *l); }
+static void m_r_csum(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                     size_t *o) { (void) c; (void) o; (void) l;
+                                  p[I + 11] ^= 1; }
+static void m_r_iplen(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                      size_t *o) { (void) c; (void) o; p[I + 2] = 0;
+                                   p[I + 3] = 20; tp_fix_roce(p, *l); }
+static void m_r_iptrunc(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                        size_t *o) { (void) c; (void) o; p[I + 3] += 4;
+                                     tp_fix_roce(p, *l); }
+static void m_r_proto(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                      size_t *o) { (void) c; (void) o; p[I + 9] = 6;
+                                   tp_fix_roce(p, *l); }
+static void m_r_port(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                     size_t *o) { (void) c; (void) o; p[I + 23] = 0xb6;
+                                  tp_fix_roce(p, *l); }
+static void m_r_udplen(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                       size_t *o) { (void) c; (void) o; p[I + 25] -= 4;
+                                    tp_fix_roce(p, *l); }
+static void m_r_udpcsum(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                        size_t *o) { (void) o; (void) l;
+                                     p[I + 26] = 0x12; p[I + 27] = 0x34;
+                                     c->check_udp_csum = true; }
+static void m_r_icrc(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                     size_t *o) { (void) c; (void) o; p[*l - 5] ^= 1; }
+static void m_r_ttl(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                    size_t *o) { (void) c; (void) o; p[I + 8] = 1;
+                                 tp_fix_roce(p, *l); }
+static void m_r_src(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                    size_t *o) { (void) c; (void) o;
+                                 memcpy(p + I + 12, "\xe0\0\0\x05", 4);
+                                 tp_fix_roce(p, *l); }
+static void m_r_nogid(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                      size_t *o) { (void) c; (void) o;
+                                   memcpy(p + I + 16, "\x0a\0\0\x4d", 4);
+                                   tp_fix_roce(p, *l); }
+static void m_r_nogid_roce(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                           size_t *o) { (void) c; (void) o;
+                                        memcpy(p + I + 16, "\x0a\0\0\x03",
+                                               4);
+                                        tp_fix_roce(p, *l); }
+static void m_r_nogroup(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                        size_t *o) { (void) c; (void) o;
+                                     memcpy(p + I + 16, "\xef\x09\x09\x09",
+                                            4);
+                                     tp_fix_roce(p, *l); }
+static void m_r_opcode(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                       size_t *o) { (void) c; (void) o; p[I + 28] = 0x0a;
+                                    tp_fix_roce(p, *l); }
+static void m_r_tver(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                     size_t *o) { (void) c; (void) o; p[I + 29] |= 2;
+                                  tp_fix_roce(p, *l); }
+static void m_r6_ver(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                     size_t *o) { (void) c; (void) o; (void) l;
+                                  p[I] = 0x40 | (p[I] & 0xf); }
+static void m_r6_nh(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                    size_t *o) { (void) c; (void) o; p[I + 6] = 0;
+                                 tp_fix_roce(p, *l); }
+static void m_r6_plen(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                      size_t *o) { (void) c; (void) o; p[I + 4] = 0;
+                                   p[I + 5] = 4; tp_fix_roce(p, *l); }
+static void m_r6_hlim(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                      size_t *o) { (void) c; (void) o; p[I + 7] = 0;
+                                   tp_fix_roce(p, *l); }
+static void m_r6_vlan_trunc(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                            size_t *o) { (void) c; (void) o; p[12] = 0x81;
+                                         p[13] = 0; *l = 16; }
+
+static const struct drop_case drop_cases[] = {
+    { "ib short", IBB_DROP_TRUNCATED, IB, m_ib_trunc, false },
+    { "ib cut", IBB_DROP_TRUNCATED, IB, m_ib_trunc2, false },
+    { "ib v6 no headroom", IBB_DROP_NO_ROOM, IB, m_ib_noroom, false },
+    { "lver", IBB_DROP_LRH_LVER, IB, m_lver, false },
+    { "lnh raw", IBB_DROP_LNH_RAW, IB, m_lnh_raw, false },
+    { "lnh ip", IBB_DROP_LNH_IP, IB, m_lnh_ip, false },
+    { "pktlen", IBB_DROP_LRH_PKTLEN, IB, m_pktlen, false },
+    { "pktlen small", IBB_DROP_LRH_PKTLEN, IB, m_pktlen_small, false },
+    { "no grh", IBB_DROP_NO_GRH_UNMAPPED, IB, m_no_grh, false },
+    { "ipver", IBB_DROP_GRH_IPVER, IB, m_ipver, false },
+    { "nxthdr", IBB_DROP_GRH_NXTHDR, IB, m_nxthdr, false },
+    { "paylen", IBB_DROP_GRH_PAYLEN, IB, m_paylen, false },
+    { "vcrc", IBB_DROP_BAD_VCRC, IB, m_vcrc, false },
+    { "tver", IBB_DROP_BTH_TVER, IB, m_tver, false },
+    { "rc opcode", IBB_DROP_OPCODE, IB, m_opcode, false },
+    { "cnp", IBB_DROP_OPCODE, IB, m_cnp, false },
+    { "padcnt", IBB_DROP_PADCNT, IB, m_padcnt, false },
+    { "icrc", IBB_DROP_BAD_ICRC, IB, m_icrc, false },
+    { "hop 1", IBB_DROP_HOP_LIMIT, IB, m_hop, false },
+    { "hop 0", IBB_DROP_HOP_LIMIT, IB, m_hop0, false },
+    { "src mcast", IBB_DROP_BAD_SRC_ADDR, IB, m_srcmc, false },
+    { "src unmapped", IBB_DROP_NO_SRC_IP, IB, m_nosrcip, false },
+    { "dst unmapped", IBB_DROP_NO_DST_IP, IB, m_nodstip, false },
+    { "family", IBB_DROP_NO_FAMILY, IB, m_family, false },
+    { "no mac", IBB_DROP_NO_DST_MAC, IB, m_nomac, false },
+    { "ib no group", IBB_DROP_NO_GROUP, IB, m_nogroup_ib, false },
+    { "roce short", IBB_DROP_TRUNCATED, ROCE, m_r_trunc, false },
+    { "roce cut", IBB_DROP_TRUNCATED, ROCE, m_r_trunc2, false },
+    { "roce vlan cut", IBB_DROP_TRUNCATED, ROCE, m_r6_vlan_trunc, false },
+    { "roce ip total > frame", IBB_DROP_TRUNCATED, ROCE, m_r_iptrunc,
+      false },
+    { "roce no headroom", IBB_DROP_NO_ROOM, ROCE, m_r_noroom, false },
+    { "too big", IBB_DROP_TOO_BIG, ROCE, m_r_big, false },
+    { "ethtype", IBB_DROP_ETH_TYPE, ROCE, m_r_ethtype, false },
+    { "ip version", IBB_DROP_IP_VERSION, ROCE, m_r_ipver, false },
+    { "ipv6 version", IBB_DROP_IP_VERSION, ROCE, m_r6_ver, true },
+    { "options", IBB_DROP_IPV4_OPTIONS, ROCE, m_r_opts, false },
+    { "ihl 4", IBB_DROP_IP_LEN, ROCE, m_r_ihl, false },
+    { "frag", IBB_DROP_IPV4_FRAG, ROCE, m_r_frag, false },
+    { "ip csum", IBB_DROP_IPV4_CSUM, ROCE, m_r_csum, false },
+    { "ip len", IBB_DROP_IP_LEN, ROCE, m_r_iplen, false },
+    { "ipv6 plen", IBB_DROP_IP_LEN, ROCE, m_r6_plen, true },
+    { "proto", IBB_DROP_IP_PROTO, ROCE, m_r_proto, false },
+    { "ipv6 nexthdr", IBB_DROP_IP_PROTO, ROCE, m_r6_nh, true },
+    { "port", IBB_DROP_UDP_PORT, ROCE, m_r_port, false },
+    { "udp len", IBB_DROP_UDP_LEN, ROCE, m_r_udplen, false },
+    { "udp csum", IBB_DROP_UDP_CSUM, ROCE, m_r_udpcsum, false },
+    { "roce opcode", IBB_DROP_OPCODE, ROCE, m_r_opcode, false },
+    { "roce tver", IBB_DROP_BTH_TVER, ROCE, m_r_tver, false },
+    { "roce icrc", IBB_DROP_BAD_ICRC, ROCE, m_r_icrc, false },
+    { "ttl 1", IBB_DROP_HOP_LIMIT, ROCE, m_r_ttl, false },
+    { "ipv6 hlim 0", IBB_DROP_HOP_LIMIT, ROCE, m_r6_hlim, true },
+    { "roce src mcast", IBB_DROP_BAD_SRC_ADDR, ROCE, m_r_src, false },
+    { "no gid", IBB_DROP_NO_DST_GID, ROCE, m_r_nogid, false },
+    { "dst is roce host", IBB_DROP_NO_DST_GID, ROCE, m_r_nogid_roce, false },
+    { "roce no group", IBB_DROP_NO_GROUP, ROCE, m_r_nogroup, false },
+};
+
+static void
+test_drop_reasons(void **state)
+{
+    struct fix *fx = *state;
+    bool covered[IBB_DROP_N_REASONS] = { false };
+    static uint8_t pkt[BUF_SIZE];
+
+    for (size_t i = 0; i < ARRAY_SIZE(drop_cases); i++) {
+        const struct drop_case *dc = &drop_cases[i];
+        struct ibb_conv_config cfg = fx->cfg;
+        size_t len, ofs = OFS;
+        struct ibb_buf buf;
+        enum ibb_drop r;
+        uint8_t *copy;
+
+        if (dc->dir == IB) {
+            struct tp_ib b;
+
+            default_ib(&b, "::ffff:10.0.0.2");
+            len = tp_build_ib(&b, pkt);
+        } else {
+            struct tp_roce b;
+
+            default_roce(&b, !dc->v6, dc->v6 ? "fd00::1" : "10.0.0.1");
+            len = tp_build_roce(&b, pkt);
+        }
+        /* Unmutated input converts. */
+        buf = put(fx, pkt, len);
+        r = (dc->dir == IB ? ibb_ud_to_roce(&cfg, fx->map, &buf)
+             : ibb_roce_to_ud(&cfg, fx->map, &buf));
+        assert_int_equal(r, IBB_DROP_NONE);
+
+        dc->mutate(pkt, &len, &cfg, &ofs);
+        buf = put(fx, pkt, len);
+        buf.ofs = ofs;
+        if (ofs != OFS) {
+            memmove(fx->buf + ofs, fx->buf + OFS, len);
+        }
+        copy = malloc(BUF_SIZE);
+        memcpy(copy, fx->buf, BUF_SIZE);
+        r = (dc->dir == IB ? ibb_ud_to_roce(&cfg, fx->map, &buf)
+             : ibb_roce_to_ud(&cfg, fx->map, &buf));
+        if (r != dc->reason) {
+            fail_msg("%s: got %s, expected %s", dc->what, ibb_drop_name(r),
+                     ibb_drop_name(dc->reason));
+        }
+        /* A dropped packet is left as it was. */
+        assert_memory_equal(copy, fx->buf, BUF_SIZE);
+        assert_int_equal(buf.ofs, ofs);
+        free(copy);
+        covered[r] = true;
+    }
+    for (int i = 1; i < IBB_DROP_N_REASONS; i++) {
+        if (!covered[i]) {
+            fail_msg("drop reason %s has no test", ibb_drop_name(i));
+        }
+    }
+}
+
+static void
+test_check_flags(void **state)
+{
+    struct fix *fx = *state;
+    struct ibb_conv_config cfg = fx->cfg;
+    uint8_t pkt[256];
+    struct tp_ib b;
+    struct tp_roce r;
+    struct ibb_buf buf;
+    size_t len;
+
+    default_ib(&b, "::ffff:10.0.0.2");
+    len = tp_build_ib(&b, pkt);
+    pkt[len - 3] ^= 1;                  /* ICRC. */
+    pkt[len - 1] ^= 1;                  /* VCRC. */
+    cfg.check_ib_icrc = false;
+    cfg.check_vcrc = false;
+    buf = put(fx, pkt, len);
+    assert_int_equal(ibb_ud_to_roce(&cfg, fx->map, &buf), 0);
+    check_roce_out(ibb_buf_data(&buf), buf.len, true,
+                   (const uint8_t *) "\x02\0\0\0\0\x02");
+
+    default_roce(&r, true, "10.0.0.1");
+    len = tp_build_roce(&r, pkt);
+    pkt[len - 1] ^= 1;
+    cfg.check_roce_icrc = false;
+    cfg.gen_ib_crcs = false;
+    buf = put(fx, pkt, len);
+    assert_int_equal(ibb_roce_to_ud(&cfg, fx->map, &buf), 0);
+    assert_int_equal(tp_get_le32(ibb_buf_data(&buf) + buf.len - 6), 0);
+}
+
+/* Truncated and mutated packets must not make the converters read or
+ * write outside the packet (ASan checks): each goes into a buffer
+ * allocated to the exact size. */
+static void
+fuzz_one(struct fix *fx, const uint8_t *pkt, size_t len, bool ib,
+         size_t head, size_t tail)
+{
+    uint8_t *mem = malloc(head + len + tail);
+    struct ibb_buf buf = { mem, head + len + tail, head, len };
+    enum ibb_drop r;
+
+    memcpy(mem + head, pkt, len);
+    r = (ib ? ibb_ud_to_roce(&fx->cfg, fx->map, &buf)
+         : ibb_roce_to_ud(&fx->cfg, fx->map, &buf));
+    assert_true((unsigned) r < IBB_DROP_N_REASONS);
+    assert_true(buf.ofs + buf.len <= buf.size);
+    free(mem);
+}
+
+static void
+test_fuzz(void **state)
+{
+    struct fix *fx = *state;
+    uint8_t seeds[6][512], pkt[512];
+    size_t lens[6];
+    bool is_ib[6] = { true, true, true, false, false, false };
+    uint32_t rnd = 12345;
+    struct tp_ib b;
+    struct tp_roce r;
+
+    default_ib(&b, "::ffff:10.0.0.2");
+    lens[0] = tp_build_ib(&b, seeds[0]);
+    default_ib(&b, "fd00::2");
+    lens[1] = tp_build_ib(&b, seeds[1]);
+    default_ib(&b, "::");
+    b.grh = false;
+    b.dlid = 7;
+    lens[2] = tp_build_ib(&b, seeds[2]);
+    default_roce(&r, true, "10.0.0.1");
+    lens[3] = tp_build_roce(&r, seeds[3]);
+    default_roce(&r, false, "fd00::1");
+    lens[4] = tp_build_roce(&r, seeds[4]);
+    default_roce(&r, true, "239.1.1.1");
+    r.vlan = true;
+    lens[5] = tp_build_roce(&r, seeds[5]);
+
+    fx->cfg.check_udp_csum = true;
+    for (int s = 0; s < 6; s++) {
+        /* Every truncation, with no room around. */
+        for (size_t l = 0; l <= lens[s]; l++) {
+            fuzz_one(fx, seeds[s], l, is_ib[s], 0, 0);
+            fuzz_one(fx, seeds[s], l, is_ib[s], IBB_CONV_HEADROOM,
+                     IBB_CONV_TAILROOM);
+        }
+        /* Random byte mutations, some of them with fixed-up CRCs so they
+         * get past the checks. */
+        for (int n = 0; n < 3000; n++) {
+            size_t len = lens[s];
+            int k;
+
+            memcpy(pkt, seeds[s], len);
+            for (k = 0; k < 1 + n % 4; k++) {
+                rnd = rnd * 1103515245 + 12345;
+                pkt[(rnd >> 8) % len] = rnd >> 20;
+            }
+            if (n & 1) {
+                if (is_ib[s]) {
+                    if ((pkt[1] & 3) >= 2 && len >= 8 + 12 + 6) {
+                        tp_fix_vcrc(pkt, len);
+                    }
+                } else if (len > 60 && (pkt[14] >> 4 == 4 || pkt[14] >> 4 == 6)
+                           && (pkt[14] >> 4 != 4 || (pkt[14] & 0xf) == 5)) {
+                    tp_fix_roce(pkt, len);
+                }
+            }
+            rnd = rnd * 1103515245 + 12345;
+            len -= (rnd >> 16) % 8 == 0 ? (rnd >> 4) % len : 0;
+            fuzz_one(fx, pkt, len, is_ib[s], IBB_CONV_HEADROOM,
+                     IBB_CONV_TAILROOM);
+        }
+    }
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_ib_to_roce_v4, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_ib_to_roce_v6, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_roce_to_ib_v4, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_roce_to_ib_v6, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_roce_to_ib_vlan, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_roce_to_ib_scapy, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ecn, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_multicast, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_grh, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_drop_reasons, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_check_flags, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fuzz, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,320 @@
+/*
+ * Unit tests for lib/ib-gid.c, lib/ib-mcast.c, lib/addr-map.c and
+ * lib/ibb-drop.c.
+ *
+ * MGID and MAC expectations are worked out by hand from the linux
+ * functions the reference cites (ip_ib_mc_map, ipv6_ib_mc_map,
+ * cma_set_mgid, ip_eth_mc_map, ipv6_eth_mc_map).
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "addr-map.h"
+#include "ib-gid.h"
+#include "ib-mcast.h"
+#include "ibb-drop.h"
+
+static void
+gid(const char *s, uint8_t g[16])
+{
+    assert_int_equal(ibb_gid_parse(s, g), 0);
+}
+
+static void
+test_gid(void **state)
+{
+    uint8_t g[16], v4[4];
+    char buf[IBB_GID_STRLEN];
+
+    (void) state;
+    gid("fe80::2:c903:a:b", g);
+    assert_memory_equal(g, "\xfe\x80\0\0\0\0\0\0\0\x02\xc9\x03\0\x0a\0\x0b",
+                        16);
+    assert_false(ibb_gid_is_v4mapped(g));
+    assert_string_equal(ibb_gid_format(g, buf, sizeof buf),
+                        "fe80::2:c903:a:b");
+
+    gid("192.168.1.2", g);
+    assert_true(ibb_gid_is_v4mapped(g));
+    assert_string_equal(ibb_gid_format(g, buf, sizeof buf),
+                        "::ffff:192.168.1.2");
+    assert_true(ibb_gid_to_ipv4(g, v4));
+    assert_memory_equal(v4, "\xc0\xa8\x01\x02", 4);
+
+    assert_int_equal(ibb_gid_parse("fe80::zz", g), EINVAL);
+    assert_int_equal(ibb_gid_parse("", g), EINVAL);
+
+    gid("ff02::1", g);
+    assert_true(ibb_gid_is_multicast(g));
+    assert_true(ibb_ip_is_multicast(g));
+    gid("239.255.0.1", g);
+    assert_false(ibb_gid_is_multicast(g));
+    assert_true(ibb_ip_is_multicast(g));
+    gid("0.0.0.0", g);
+    assert_true(ibb_ip_is_unspecified(g));
+    gid("::", g);
+    assert_true(ibb_ip_is_unspecified(g));
+    assert_true(ibb_gid_is_zero(g));
+}
+
+static void
+check_mgid(enum ibb_mgid_format f, const char *ip, uint16_t pkey,
+           uint8_t scope, const char *expect)
+{
+    uint8_t g[16], m[16], e[16];
+
+    gid(ip, g);
+    gid(expect, e);
+    assert_int_equal(ibb_mcast_ip_to_mgid(f, g, pkey, scope, m), 0);
+    assert_memory_equal(m, e, 16);
+}
+
+static void
+test_mgid(void **state)
+{
+    uint8_t g[16], m[16];
+
+    (void) state;
+    /* IPoIB IPv4: low 28 bits, pkey | 0x8000. */
+    check_mgid(IBB_MGID_IPOIB, "224.0.0.1", 0xffff, 2,
+               "ff12:401b:ffff::1");
+    check_mgid(IBB_MGID_IPOIB, "239.1.2.3", 0x7fff, 2,
+               "ff12:401b:ffff::f01:203");
+    check_mgid(IBB_MGID_IPOIB, "224.0.0.251", 0x0001, 5,
+               "ff15:401b:8001::fb");
+    /* IPoIB IPv6: group bytes 6-15. */
+    check_mgid(IBB_MGID_IPOIB, "ff02::1:ff00:1234", 0xffff, 2,
+               "ff12:601b:ffff::1:ff00:1234");
+    check_mgid(IBB_MGID_IPOIB, "ff0e:1:2:3:4:5:6:7", 0xffff, 2,
+               "ff12:601b:ffff:3:4:5:6:7");
+    /* rdma_cm on IB. */
+    check_mgid(IBB_MGID_RDMA_CM, "239.1.2.3", 0xffff, 2,
+               "ff12:4001:ffff::f01:203");
+    check_mgid(IBB_MGID_RDMA_CM, "ff0e::1:2", 0x8001, 14,
+               "ff1e:6001:8001::1:2");
+    /* RoCE. */
+    check_mgid(IBB_MGID_ROCE, "239.1.2.3", 0xffff, 2, "::ffff:239.1.2.3");
+    check_mgid(IBB_MGID_ROCE, "ff0e::1:2", 0xffff, 2, "ff0e::1:2");
+
+    gid("10.0.0.1", g);
+    assert_int_equal(ibb_mcast_ip_to_mgid(IBB_MGID_IPOIB, g, 0xffff, 2, m),
+                     EINVAL);
+    gid("239.0.0.1", g);
+    assert_int_equal(ibb_mcast_ip_to_mgid(IBB_MGID_IPOIB, g, 0xffff, 16, m),
+                     EINVAL);
+}
+
+static void
+test_mcast_mac(void **state)
+{
+    uint8_t g[16], mac[6];
+
+    (void) state;
+    gid("239.129.2.3", g);
+    assert_int_equal(ibb_mcast_ip_to_mac(g, mac), 0);
+    assert_memory_equal(mac, "\x01\x00\x5e\x01\x02\x03", 6);
+    gid("ff02::1:ff00:1234", g);
+    assert_int_equal(ibb_mcast_ip_to_mac(g, mac), 0);
+    assert_memory_equal(mac, "\x33\x33\xff\x00\x12\x34", 6);
+    gid("fd00::1", g);
+    assert_int_equal(ibb_mcast_ip_to_mac(g, mac), EINVAL);
+}
+
+static void
+test_mgid_format_names(void **state)
+{
+    enum ibb_mgid_format f;
+
+    (void) state;
+    assert_int_equal(ibb_mgid_format_parse("rdma_cm", &f), 0);
+    assert_int_equal(f, IBB_MGID_RDMA_CM);
+    assert_string_equal(ibb_mgid_format_name(IBB_MGID_ROCE), "roce");
+    assert_int_equal(ibb_mgid_format_parse("RoCE", &f), EINVAL);
+}
+
+static const char good_json[] =
+    "{ \"hosts\": ["
+    "  { \"gid\": \"fe80::2:c903:a:b\", \"lid\": 5,"
+    "    \"ipv4\": \"10.0.0.1\", \"ipv6\": \"fd00::1\" },"
+    "  { \"ipv4\": \"10.0.0.2\", \"mac\": \"02:00:00:00:00:02\" } ],"
+    "  \"groups\": ["
+    "  { \"ip\": \"239.1.1.1\", \"mlid\": 49153 },"
+    "  { \"ip\": \"ff0e::5\", \"mlid\": 49154, \"format\": \"roce\" },"
+    "  { \"ip\": \"239.3.3.3\", \"mlid\": 49155,"
+    "    \"mgid\": \"ff12:a01b::7\" } ] }";
+
+static void
+test_map_json(void **state)
+{
+    struct ibb_addr_map *map = ibb_addr_map_create();
+    const struct ibb_host *h;
+    const struct ibb_group *g;
+    uint8_t a[16];
+    char err[256];
+
+    (void) state;
+    assert_int_equal(ibb_addr_map_load_json_str(map, good_json, err,
+                                                sizeof err), 0);
+    assert_int_equal(ibb_addr_map_n_hosts(map), 2);
+    assert_int_equal(ibb_addr_map_n_groups(map), 3);
+
+    gid("fe80::2:c903:a:b", a);
+    h = ibb_addr_map_find_gid(map, a);
+    assert_non_null(h);
+    assert_int_equal(h->lid, 5);
+    assert_ptr_equal(ibb_addr_map_find_lid(map, 5), h);
+    gid("10.0.0.1", a);
+    assert_ptr_equal(ibb_addr_map_find_ip(map, a), h);
+    gid("fd00::1", a);
+    assert_ptr_equal(ibb_addr_map_find_ip(map, a), h);
+    assert_false(h->has_mac);
+
+    gid("10.0.0.2", a);
+    h = ibb_addr_map_find_ip(map, a);
+    assert_non_null(h);
+    assert_true(h->has_mac);
+    assert_memory_equal(h->mac, "\x02\0\0\0\0\x02", 6);
+    assert_null(ibb_addr_map_find_lid(map, 6));
+    gid("10.0.0.3", a);
+    assert_null(ibb_addr_map_find_ip(map, a));
+
+    gid("239.1.1.1", a);
+    g = ibb_addr_map_find_group_ip(map, a);
+    assert_non_null(g);
+    assert_int_equal(g->mlid, 0xc001);
+    gid("ff12:401b:ffff::f01:101", a);
+    assert_ptr_equal(ibb_addr_map_find_group_mgid(map, a), g);
+    gid("ff0e::5", a);
+    assert_ptr_equal(ibb_addr_map_find_group_mgid(map, a),
+                     ibb_addr_map_find_group_ip(map, a));
+    gid("ff12:a01b::7", a);
+    g = ibb_addr_map_find_group_mgid(map, a);
+    assert_non_null(g);
+    assert_int_equal(g->mlid, 0xc003);
+
+    ibb_addr_map_destroy(map);
+}
+
+static void
+check_bad(const char *json, const char *msg_part)
+{
+    struct ibb_addr_map *map = ibb_addr_map_create();
+    char err[256] = "";
+
+    assert_int_not_equal(ibb_addr_map_load_json_str(map, json, err,
+                                                    sizeof err), 0);
+    if (!strstr(err, msg_part)) {
+        fail_msg("error \"%s\" lacks \"%s\"", err, msg_part);
+    }
+    ibb_addr_map_destroy(map);
+}
+
+static void
+test_map_json_errors(void **state)
+{
+    struct ibb_addr_map *map;
+    char err[256];
+
+    (void) state;
+    check_bad("{", "line 1");
+    check_bad("[]", "expected an object");
+    check_bad("{\"hostz\": []}", "unknown key");
+    check_bad("{\"hosts\": {}}", "expected an array");
+    check_bad("{\"hosts\": [1]}", "hosts[0]: expected an object");
+    check_bad("{\"hosts\": [{\"lid\": 5}]}", "needs");
+    check_bad("{\"hosts\": [{\"ipv4\": \"10.0.0.1\", \"lid\": 0}]}",
+              "hosts[0].lid");
+    check_bad("{\"hosts\": [{\"ipv4\": \"10.0.0.1\", \"lid\": 49152}]}",
+              "hosts[0].lid");
+    check_bad("{\"hosts\": [{\"ipv4\": \"fd00::1\"}]}", "not an IPv4");
+    check_bad("{\"hosts\": [{\"ipv6\": \"10.0.0.1\"}]}", "IPv4-mapped");
+    check_bad("{\"hosts\": [{\"gid\": 5}]}", "hosts[0].gid");
+    check_bad("{\"hosts\": [{\"ipv4\": \"10.0.0.1\", \"mac\": \"zz\"}]}",
+              "hosts[0].mac");
+    check_bad("{\"hosts\": [{\"ipv4\": \"10.0.0.1\"},"
+              " {\"ipv4\": \"10.0.0.1\"}]}", "hosts[1]: GID, LID or IP");
+    check_bad("{\"hosts\": [{\"ipv4\": \"10.0.0.1\", \"ipv4\": \"1.2.3.4\"}]}",
+              "duplicate");
+    check_bad("{\"groups\": [{\"ip\": \"10.0.0.1\", \"mlid\": 49153}]}",
+              "not a multicast");
+    check_bad("{\"groups\": [{\"ip\": \"239.0.0.1\"}]}", "needs");
+    check_bad("{\"groups\": [{\"ip\": \"239.0.0.1\", \"mlid\": 5}]}",
+              "groups[0].mlid");
+    check_bad("{\"groups\": [{\"ip\": \"239.0.0.1\", \"mlid\": 49153,"
+              " \"format\": \"x\"}]}", "groups[0].format");
+    check_bad("{\"groups\": [{\"ip\": \"239.0.0.1\", \"mlid\": 49153},"
+              " {\"ip\": \"239.0.0.1\", \"mlid\": 49154}]}", "already");
+
+    map = ibb_addr_map_create();
+    assert_int_equal(ibb_addr_map_load_json_file(map, "/nonexistent.json",
+                                                 err, sizeof err), ENOENT);
+    assert_non_null(strstr(err, "/nonexistent.json"));
+    ibb_addr_map_destroy(map);
+}
+
+static void
+test_map_json_file(void **state)
+{
+    char name[] = "/tmp/test-addr-XXXXXX";
+    int fd = mkstemp(name);
+    struct ibb_addr_map *map = ibb_addr_map_create();
+    char err[256];
+
+    (void) state;
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, good_json, strlen(good_json)),
+                     (ssize_t) strlen(good_json));
+    close(fd);
+    assert_int_equal(ibb_addr_map_load_json_file(map, name, err, sizeof err),
+                     0);
+    assert_int_equal(ibb_addr_map_n_hosts(map), 2);
+    /* Loading again: every entry is a duplicate. */
+    assert_int_equal(ibb_addr_map_load_json_file(map, name, err, sizeof err),
+                     EEXIST);
+    assert_non_null(strstr(err, name));
+    unlink(name);
+    ibb_addr_map_destroy(map);
+}
+
+static void
+test_drop_names(void **state)
+{
+    (void) state;
+    assert_string_equal(ibb_drop_name(IBB_DROP_NONE), "ok");
+    assert_string_equal(ibb_drop_name(IBB_DROP_BAD_ICRC), "bad_icrc");
+    assert_string_equal(ibb_drop_desc(IBB_DROP_BAD_VCRC), "bad VCRC");
+    assert_string_equal(ibb_drop_name(IBB_DROP_N_REASONS), "unknown");
+    for (int i = 0; i < IBB_DROP_N_REASONS; i++) {
+        assert_non_null(ibb_drop_name(i));
+        for (int j = 0; j < i; j++) {
+            assert_string_not_equal(ibb_drop_name(i), ibb_drop_name(j));
+        }
+    }
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gid),
+        cmocka_unit_test(test_mgid),
+        cmocka_unit_test(test_mcast_mac),
+        cmocka_unit_test(test_mgid_format_names),
+        cmocka_unit_test(test_map_json),
+        cmocka_unit_test(test_map_json_errors),
+        cmocka_unit_test(test_map_json_file),
+        cmocka_unit_test(test_drop_names),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

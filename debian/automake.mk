@@ -1,1 +1,13 @@
-EXTRA_DIST +=
+# Debian packaging: "dpkg-buildpackage -us -uc -b" from the top of a git
+# checkout (see debian/rules).
+EXTRA_DIST += \
+	debian/changelog \
+	debian/control \
+	debian/copyright \
+	debian/openvswitch-switch-ibbridge.README.Debian \
+	debian/openvswitch-switch-ibbridge.docs \
+	debian/openvswitch-switch-ibbridge.postinst \
+	debian/openvswitch-switch-ibbridge.prerm \
+	debian/rules \
+	debian/source/format \
+	debian/source/options

@@ -5,3 +5,17 @@ EXTRA_DIST += \
 	utilities/ibbridge-build-ovs \
 	utilities/ibbridge-quickstart \
 	utilities/ibbridge-demo
+
+# Simulated IB fabric (links OVS's library: daemon, vlog, unixctl).
+bin_PROGRAMS += utilities/ibsim-fabric
+utilities_ibsim_fabric_SOURCES = utilities/ibsim-fabric.c
+utilities_ibsim_fabric_CPPFLAGS = $(OVS_PLUGIN_CPPFLAGS)
+utilities_ibsim_fabric_LDADD = lib/libibbridge.la $(OVS_LDADD) $(OVS_LIBS)
+
+# Test hosts: IB UD on the simulated fabric, RoCEv2 UD on a UDP socket.
+bin_PROGRAMS += utilities/ibsim-host
+utilities_ibsim_host_SOURCES = \
+	utilities/host-common.c \
+	utilities/host-common.h \
+	utilities/ibsim-host.c
+utilities_ibsim_host_LDADD = lib/libibbridge.la

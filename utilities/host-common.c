@@ -1,0 +1,498 @@
+/* Code shared by ibsim-host and roce-host: see host-common.h. */
+#include <config.h>
+
+#include "host-common.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ib-gid.h"
+#include "ib-hdr.h"
+#include "ibb-options.h"
+
+const char *host_program_name;
+
+void
+host_fatal(int exit_code, const char *format, ...)
+{
+    va_list args;
+
+    fprintf(stderr, "%s: ", host_program_name);
+    va_start(args, format);
+    vfprintf(stderr, format, args);
+    va_end(args);
+    fputc('\n', stderr);
+    exit(exit_code);
+}
+
+double
+host_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void
+usage(bool roce)
+{
+    const char *p = host_program_name;
+
+    if (roce) {
+        printf("%s: RoCEv2 UD test host on a plain UDP/raw socket "
+               "(port 4791)\n"
+               "usage: %s [--ip=ADDR] [--dev=IFNAME] COMMAND [OPTIONS]\n",
+               p, p);
+    } else {
+        printf("%s: IB UD test host on the simulated fabric\n"
+               "usage: %s --fabric=SOCK [--gid=GID] [--lid=N] [--raw] "
+               "COMMAND [OPTIONS]\n", p, p);
+    }
+    printf("\nCommands:\n"
+           "  send --%s=%s --dqpn=N --qkey=K [--imm=N] [--count=N]\n"
+           "       [--size=N | --payload=HEX]   send datagrams (to a "
+           "multicast\n"
+           "                                    %s: DestQP 0xFFFFFF)\n"
+           "  recv [--count=N] [--timeout=S] [--json]   print received "
+           "datagrams\n"
+           "  join %s [recv options]          join a multicast group, "
+           "then recv\n"
+           "  pingpong                          answer pings "
+           "(server)\n"
+           "  pingpong --%s=%s --dqpn=N [--count=N]   ping, print "
+           "latency\n"
+           "  flood --%s=%s --dqpn=N [--count=N] [--size=N]   send "
+           "as fast as\n"
+           "                                    possible, print the "
+           "rate\n",
+           roce ? "dip" : "dgid", roce ? "ADDR" : "GID",
+           roce ? "group" : "MGID", roce ? "GROUP" : "MGID",
+           roce ? "dip" : "dgid", roce ? "ADDR" : "GID",
+           roce ? "dip" : "dgid", roce ? "ADDR" : "GID");
+    printf("\nOptions:\n");
+    if (roce) {
+        printf("  --ip=ADDR          source IPv4/IPv6 address (default: "
+               "route lookup)\n"
+               "  --dev=IFNAME       interface for multicast (default: "
+               "route lookup)\n"
+               "  --dip=ADDR         destination IP address or group\n");
+    } else {
+        printf("  --fabric=SOCK      ibsim-fabric socket (required)\n"
+               "  --gid=GID          request this port GID (its low 64 "
+               "bits are the GUID)\n"
+               "  --lid=N            request this LID (default: assigned)\n"
+               "  --raw              raw mode: receive everything for the "
+               "LID\n"
+               "                     (default strict: by QPN and Q_Key)\n"
+               "  --reconnect=S      if the fabric goes away, retry for S "
+               "seconds\n"
+               "                     (default: exit with status 2)\n"
+               "  --dgid=GID         destination GID or MGID\n"
+               "  --dlid=N           destination LID (default: path query)"
+               "\n");
+    }
+    printf("  --qpn=N            own QPN (default 0x100)\n"
+           "  --dqpn=N           destination QPN\n"
+           "  --qkey=K           Q_Key (default 0x01234567)\n"
+           "  --pkey=P           P_Key (default 0xffff)\n"
+           "  --imm=N            send with immediate data N\n"
+           "  --count=N          datagrams to send (default 1) or receive "
+           "(default\n"
+           "                     unlimited)\n"
+           "  --size=N           payload size (default 64, at most 4096)\n"
+           "  --payload=HEX      payload bytes\n"
+           "  --timeout=S        recv: give up after S seconds (exit 1)\n"
+           "  --delay=US         wait US microseconds per datagram (slow "
+           "receiver)\n"
+           "  --json             one JSON object per datagram\n"
+           "  --send-only        join as a send-only member\n");
+    if (!roce) {
+        printf("  --inject=KIND      send a bad packet: icrc, vcrc, length, "
+               "lver, pkey,\n"
+               "                     slid\n");
+    }
+    printf("  -h, --help         display this help message\n"
+           "\nExit status: 0 ok, 1 usage error or timeout, 2 %s error.\n",
+           roce ? "network" : "fabric");
+    exit(0);
+}
+
+static unsigned long long
+parse_num(const char *name, const char *s, unsigned long long max)
+{
+    unsigned long long v;
+
+    if (!ibb_parse_uint(s, max, &v)) {
+        host_fatal(HOST_EXIT_USAGE, "--%s=%s: expected a number from 0 to "
+                   "%llu", name, s, max);
+    }
+    return v;
+}
+
+static double
+parse_seconds(const char *name, const char *s)
+{
+    char *end;
+    double v = strtod(s, &end);
+
+    if (*end || end == s || v < 0 || v > 1e6) {
+        host_fatal(HOST_EXIT_USAGE, "--%s=%s: expected seconds", name, s);
+    }
+    return v;
+}
+
+static void
+parse_gid(const char *name, const char *s, uint8_t gid[16])
+{
+    if (ibb_gid_parse(s, gid)) {
+        host_fatal(HOST_EXIT_USAGE, "--%s=%s: expected an IPv6-style GID or "
+                   "an IP address", name, s);
+    }
+}
+
+static uint8_t *
+parse_hex(const char *s, size_t *lenp)
+{
+    size_t n = strlen(s);
+    uint8_t *buf;
+
+    if (n % 2 || n / 2 > HOST_MAX_PAYLOAD) {
+        host_fatal(HOST_EXIT_USAGE, "--payload: expected an even number of "
+                   "hex digits, at most %d bytes", HOST_MAX_PAYLOAD);
+    }
+    buf = malloc(n / 2 + 1);
+    for (size_t i = 0; i < n / 2; i++) {
+        unsigned int byte;
+
+        if (sscanf(s + 2 * i, "%2x", &byte) != 1
+            || !strchr("0123456789abcdefABCDEF", s[2 * i])
+            || !strchr("0123456789abcdefABCDEF", s[2 * i + 1])) {
+            host_fatal(HOST_EXIT_USAGE, "--payload: \"%s\" is not hex", s);
+        }
+        buf[i] = byte;
+    }
+    *lenp = n / 2;
+    return buf;
+}
+
+void
+host_parse_options(int argc, char *argv[], bool roce, struct host_opts *o)
+{
+    enum {
+        OPT_FABRIC = 256, OPT_GID, OPT_LID, OPT_RAW, OPT_RECONNECT, OPT_IP,
+        OPT_DEV, OPT_DGID, OPT_DLID, OPT_QPN, OPT_DQPN, OPT_QKEY, OPT_PKEY,
+        OPT_IMM, OPT_COUNT, OPT_SIZE, OPT_PAYLOAD, OPT_TIMEOUT, OPT_JSON,
+        OPT_DELAY, OPT_INJECT, OPT_SEND_ONLY,
+    };
+    static const struct option ib_options[] = {
+        {"fabric", required_argument, NULL, OPT_FABRIC},
+        {"gid", required_argument, NULL, OPT_GID},
+        {"lid", required_argument, NULL, OPT_LID},
+        {"raw", no_argument, NULL, OPT_RAW},
+        {"reconnect", required_argument, NULL, OPT_RECONNECT},
+        {"dgid", required_argument, NULL, OPT_DGID},
+        {"dlid", required_argument, NULL, OPT_DLID},
+        {"inject", required_argument, NULL, OPT_INJECT},
+#define COMMON_OPTIONS                                              \
+        {"qpn", required_argument, NULL, OPT_QPN},                  \
+        {"dqpn", required_argument, NULL, OPT_DQPN},                \
+        {"qkey", required_argument, NULL, OPT_QKEY},                \
+        {"pkey", required_argument, NULL, OPT_PKEY},                \
+        {"imm", required_argument, NULL, OPT_IMM},                  \
+        {"count", required_argument, NULL, OPT_COUNT},              \
+        {"size", required_argument, NULL, OPT_SIZE},                \
+        {"payload", required_argument, NULL, OPT_PAYLOAD},          \
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},          \
+        {"json", no_argument, NULL, OPT_JSON},                      \
+        {"delay", required_argument, NULL, OPT_DELAY},              \
+        {"send-only", no_argument, NULL, OPT_SEND_ONLY},            \
+        {"help", no_argument, NULL, 'h'},                           \
+        {NULL, 0, NULL, 0}
+        COMMON_OPTIONS
+    };
+    static const struct option roce_options[] = {
+        {"ip", required_argument, NULL, OPT_IP},
+        {"dev", required_argument, NULL, OPT_DEV},
+        {"dip", required_argument, NULL, OPT_DGID},
+        COMMON_OPTIONS
+    };
+    size_t payload_len = 0;
+
+    host_program_name = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1
+                                              : argv[0];
+    memset(o, 0, sizeof *o);
+    o->roce = roce;
+    o->qpn = 0x100;
+    o->qkey = 0x01234567;
+    o->pkey = 0xffff;
+    o->size = 64;
+
+    for (;;) {
+        int c = getopt_long(argc, argv, "h", roce ? roce_options : ib_options,
+                            NULL);
+
+        if (c == -1) {
+            break;
+        }
+        switch (c) {
+        case OPT_FABRIC:
+            o->fabric = optarg;
+            break;
+        case OPT_GID:
+            parse_gid("gid", optarg, o->gid);
+            o->has_gid = true;
+            break;
+        case OPT_LID:
+            o->lid = parse_num("lid", optarg, 0xbfff);
+            break;
+        case OPT_RAW:
+            o->raw = true;
+            break;
+        case OPT_RECONNECT:
+            o->reconnect = parse_seconds("reconnect", optarg);
+            break;
+        case OPT_IP:
+            o->ip = optarg;
+            break;
+        case OPT_DEV:
+            o->dev = optarg;
+            break;
+        case OPT_DGID:
+            parse_gid(roce ? "dip" : "dgid", optarg, o->dgid);
+            o->has_dgid = true;
+            break;
+        case OPT_DLID:
+            o->dlid = parse_num("dlid", optarg, 0xffff);
+            o->has_dlid = true;
+            break;
+        case OPT_QPN:
+            o->qpn = parse_num("qpn", optarg, 0xffffff);
+            break;
+        case OPT_DQPN:
+            o->dqpn = parse_num("dqpn", optarg, 0xffffff);
+            o->has_dqpn = true;
+            break;
+        case OPT_QKEY:
+            o->qkey = parse_num("qkey", optarg, 0xffffffff);
+            break;
+        case OPT_PKEY:
+            o->pkey = parse_num("pkey", optarg, 0xffff);
+            break;
+        case OPT_IMM:
+            o->imm = parse_num("imm", optarg, 0xffffffff);
+            o->has_imm = true;
+            break;
+        case OPT_COUNT:
+            o->count = parse_num("count", optarg, 1ULL << 40);
+            o->has_count = true;
+            break;
+        case OPT_SIZE:
+            o->size = parse_num("size", optarg, HOST_MAX_PAYLOAD);
+            break;
+        case OPT_PAYLOAD:
+            free(o->payload);
+            o->payload = parse_hex(optarg, &payload_len);
+            o->size = payload_len;
+            break;
+        case OPT_TIMEOUT:
+            o->timeout = parse_seconds("timeout", optarg);
+            break;
+        case OPT_JSON:
+            o->json = true;
+            break;
+        case OPT_DELAY:
+            o->delay_us = parse_num("delay", optarg, 10000000);
+            break;
+        case OPT_INJECT:
+            o->inject = optarg;
+            break;
+        case OPT_SEND_ONLY:
+            o->send_only = true;
+            break;
+        case 'h':
+            usage(roce);
+            /* fall through */
+        default:
+            fprintf(stderr, "Try '%s --help' for more information.\n",
+                    host_program_name);
+            exit(HOST_EXIT_USAGE);
+        }
+    }
+
+    if (optind >= argc) {
+        host_fatal(HOST_EXIT_USAGE, "missing command (send, recv, join, "
+                   "pingpong, flood); use --help for usage");
+    }
+    o->cmd = argv[optind++];
+    if (!strcmp(o->cmd, "join")) {
+        if (optind >= argc) {
+            host_fatal(HOST_EXIT_USAGE, "join needs a %s argument",
+                       roce ? "GROUP" : "MGID");
+        }
+        o->arg = argv[optind++];
+    } else if (strcmp(o->cmd, "send") && strcmp(o->cmd, "recv")
+               && strcmp(o->cmd, "pingpong") && strcmp(o->cmd, "flood")) {
+        host_fatal(HOST_EXIT_USAGE, "unknown command \"%s\" (expected send, "
+                   "recv, join, pingpong or flood)", o->cmd);
+    }
+    if (optind < argc) {
+        host_fatal(HOST_EXIT_USAGE, "unexpected argument \"%s\"",
+                   argv[optind]);
+    }
+
+    if (!roce && !o->fabric) {
+        host_fatal(HOST_EXIT_USAGE, "--fabric=SOCK is required");
+    }
+    if (!strcmp(o->cmd, "send") || !strcmp(o->cmd, "flood")) {
+        if (!o->has_dgid) {
+            host_fatal(HOST_EXIT_USAGE, "%s needs --%s", o->cmd,
+                       roce ? "dip" : "dgid");
+        }
+        if (!o->has_dqpn && !ibb_gid_is_multicast(o->dgid)
+            && !(roce && ibb_ip_is_multicast(o->dgid))) {
+            host_fatal(HOST_EXIT_USAGE, "%s needs --dqpn for a unicast "
+                       "destination", o->cmd);
+        }
+        if (!o->has_count) {
+            o->count = !strcmp(o->cmd, "send") ? 1 : 100000;
+        }
+    }
+    if (!strcmp(o->cmd, "pingpong") && o->has_dgid && !o->has_count) {
+        o->count = 10;
+    }
+    if (o->inject && roce) {
+        host_fatal(HOST_EXIT_USAGE, "--inject is for ibsim-host");
+    }
+}
+
+size_t
+host_payload(const struct host_opts *o, uint8_t *buf, uint32_t seq)
+{
+    if (o->payload) {
+        memcpy(buf, o->payload, o->size);
+    } else {
+        for (size_t i = 0; i < o->size; i++) {
+            buf[i] = i;
+        }
+        /* The sequence number, so a receiver can see order and loss. */
+        for (size_t i = 0; i < 4 && i < o->size; i++) {
+            buf[i] = seq >> (24 - 8 * i);
+        }
+    }
+    return o->size;
+}
+
+size_t
+host_build_transport(uint8_t *p, const struct host_opts *o, uint32_t dqpn,
+                     uint32_t psn, const uint8_t *payload, size_t len)
+{
+    struct ibb_bth *bth = (struct ibb_bth *) p;
+    struct ibb_deth *deth = (struct ibb_deth *) (p + IBB_BTH_LEN);
+    size_t ofs = IBB_BTH_LEN + IBB_DETH_LEN;
+    uint8_t pad = ibb_pad_for_len(len);
+
+    memset(p, 0, ofs);
+    ibb_bth_set_opcode(bth, o->has_imm ? IBB_OP_UD_SEND_ONLY_WITH_IMM
+                                       : IBB_OP_UD_SEND_ONLY);
+    ibb_bth_set_se(bth, false);
+    ibb_bth_set_pad(bth, pad);
+    ibb_bth_set_pkey(bth, o->pkey);
+    ibb_bth_set_qpn(bth, dqpn);
+    ibb_bth_set_psn(bth, psn & 0xffffff);
+    ibb_deth_set_qkey(deth, o->qkey);
+    ibb_deth_set_sqpn(deth, o->qpn);
+    if (o->has_imm) {
+        ibb_immdt_set_imm((struct ibb_immdt *) (p + ofs), o->imm);
+        ofs += IBB_IMMDT_LEN;
+    }
+    memcpy(p + ofs, payload, len);
+    ofs += len;
+    memset(p + ofs, 0, pad);
+    return ofs + pad;
+}
+
+int
+host_parse_transport(const uint8_t *p, size_t len, struct host_msg *m)
+{
+    const struct ibb_bth *bth = (const struct ibb_bth *) p;
+    const struct ibb_deth *deth;
+    size_t hdr_len = IBB_BTH_LEN + IBB_DETH_LEN;
+    uint8_t op, pad;
+
+    if (len < hdr_len + IBB_ICRC_LEN) {
+        return EINVAL;
+    }
+    op = ibb_bth_opcode(bth);
+    if (op != IBB_OP_UD_SEND_ONLY && op != IBB_OP_UD_SEND_ONLY_WITH_IMM) {
+        return EINVAL;
+    }
+    deth = (const struct ibb_deth *) (p + IBB_BTH_LEN);
+    m->has_imm = op == IBB_OP_UD_SEND_ONLY_WITH_IMM;
+    if (m->has_imm) {
+        if (len < hdr_len + IBB_IMMDT_LEN + IBB_ICRC_LEN) {
+            return EINVAL;
+        }
+        m->imm = ibb_immdt_imm((const struct ibb_immdt *) (p + hdr_len));
+        hdr_len += IBB_IMMDT_LEN;
+    }
+    pad = ibb_bth_pad(bth);
+    if (len < hdr_len + pad + IBB_ICRC_LEN) {
+        return EINVAL;
+    }
+    m->dqpn = ibb_bth_qpn(bth);
+    m->pkey = ibb_bth_pkey(bth);
+    m->psn = ibb_bth_psn(bth);
+    m->qkey = ibb_deth_qkey(deth);
+    m->sqpn = ibb_deth_sqpn(deth);
+    m->payload = p + hdr_len;
+    m->len = len - hdr_len - pad - IBB_ICRC_LEN;
+    return 0;
+}
+
+void
+host_print_msg(const struct host_opts *o, const struct host_msg *m)
+{
+    char sgid[IBB_GID_STRLEN], dgid[IBB_GID_STRLEN];
+
+    ibb_gid_format(m->sgid, sgid, sizeof sgid);
+    ibb_gid_format(m->dgid, dgid, sizeof dgid);
+    if (o->json) {
+        printf("{\"sgid\":\"%s\",\"dgid\":\"%s\",", sgid, dgid);
+        if (m->slid >= 0) {
+            printf("\"slid\":%d,\"dlid\":%d,", m->slid, m->dlid);
+        } else {
+            printf("\"slid\":null,\"dlid\":null,");
+        }
+        printf("\"sqpn\":%u,\"dqpn\":%u,\"qkey\":%u,\"pkey\":%u,"
+               "\"psn\":%u,", m->sqpn, m->dqpn, m->qkey, m->pkey, m->psn);
+        if (m->has_imm) {
+            printf("\"imm\":%u,", m->imm);
+        } else {
+            printf("\"imm\":null,");
+        }
+        printf("\"len\":%zu,\"payload\":\"", m->len);
+        for (size_t i = 0; i < m->len; i++) {
+            printf("%02x", m->payload[i]);
+        }
+        printf("\",\"icrc_ok\":%s}\n", m->icrc_ok ? "true" : "false");
+    } else {
+        printf("%s -> %s", sgid, dgid);
+        if (m->slid >= 0) {
+            printf(" slid=%d dlid=%d", m->slid, m->dlid);
+        }
+        printf(" sqpn=0x%x dqpn=0x%x qkey=0x%08x pkey=0x%04x len=%zu",
+               m->sqpn, m->dqpn, m->qkey, m->pkey, m->len);
+        if (m->has_imm) {
+            printf(" imm=0x%08x", m->imm);
+        }
+        printf(" icrc=%s\n", m->icrc_ok ? "ok" : "BAD");
+    }
+    fflush(stdout);
+}

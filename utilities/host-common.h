@@ -1,0 +1,110 @@
+/*
+ * Code shared by the two test hosts, ibsim-host (IB UD on the simulated
+ * fabric) and roce-host (RoCEv2 UD over a UDP socket): one option table,
+ * one usage text style, one JSON format, and the transport part of a UD
+ * packet (BTH, DETH, ImmDt, payload, pad) that both build and parse.
+ *
+ * Exit codes of both programs: 0 success, 1 bad usage or a receive timeout,
+ * 2 a failure of the fabric or network (e.g. the fabric went away and did
+ * not come back).
+ */
+#ifndef HOST_COMMON_H
+#define HOST_COMMON_H 1
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HOST_EXIT_USAGE 1
+#define HOST_EXIT_FABRIC 2
+
+/* Largest payload a host sends (the largest IB MTU). */
+#define HOST_MAX_PAYLOAD 4096
+
+/* Command-line settings of either host. */
+struct host_opts {
+    bool roce;                  /* roce-host (else ibsim-host). */
+    const char *cmd;            /* send, recv, join, pingpong, flood. */
+    const char *arg;            /* join: the group. */
+
+    /* ibsim-host's own port. */
+    const char *fabric;         /* --fabric: fabric socket path. */
+    uint8_t gid[16];            /* --gid: requested GID (GUID part used). */
+    bool has_gid;
+    unsigned int lid;           /* --lid: requested LID, 0 = any. */
+    bool raw;                   /* --raw: raw instead of strict mode. */
+    double reconnect;           /* --reconnect: seconds to retry, 0 = no. */
+
+    /* roce-host's own address. */
+    const char *ip;             /* --ip: source address. */
+    const char *dev;            /* --dev: interface for multicast. */
+
+    /* Peer and transport. */
+    uint8_t dgid[16];           /* --dgid / --dip. */
+    bool has_dgid;
+    unsigned int dlid;          /* --dlid (ibsim-host). */
+    bool has_dlid;
+    uint32_t qpn;               /* --qpn: own QPN (DETH SrcQP). */
+    uint32_t dqpn;              /* --dqpn. */
+    bool has_dqpn;
+    uint32_t qkey;              /* --qkey. */
+    uint16_t pkey;              /* --pkey. */
+    uint32_t imm;               /* --imm: send with immediate. */
+    bool has_imm;
+    bool send_only;             /* join --send-only. */
+
+    /* Amount and pacing. */
+    unsigned long long count;   /* --count, 0 = unlimited (recv). */
+    bool has_count;
+    double timeout;             /* --timeout in seconds, 0 = none. */
+    bool json;                  /* --json. */
+    size_t size;                /* --size: payload bytes. */
+    uint8_t *payload;           /* --payload: bytes, or NULL. */
+    unsigned int delay_us;      /* --delay: microseconds per packet. */
+    const char *inject;         /* --inject: kind of bad packet. */
+};
+
+/* A received (or parsed) UD datagram. */
+struct host_msg {
+    uint8_t sgid[16];           /* Source GID (RoCE: IP as GID). */
+    uint8_t dgid[16];           /* Destination GID. */
+    int slid, dlid;             /* LIDs, -1 for RoCE. */
+    uint32_t sqpn, dqpn;        /* Source and destination QPN. */
+    uint32_t qkey;              /* DETH Q_Key. */
+    uint16_t pkey;              /* BTH P_Key. */
+    uint32_t psn;               /* BTH PSN. */
+    bool has_imm;               /* ImmDt present. */
+    uint32_t imm;               /* ImmDt. */
+    const uint8_t *payload;     /* Payload, without pad. */
+    size_t len;                 /* Payload length. */
+    bool icrc_ok;               /* ICRC verified. */
+};
+
+/* Parses the command line into 'o' or exits with HOST_EXIT_USAGE. */
+void host_parse_options(int argc, char *argv[], bool roce,
+                        struct host_opts *o);
+
+/* Fills 'buf' with the payload to send; returns its length. */
+size_t host_payload(const struct host_opts *, uint8_t *buf, uint32_t seq);
+
+/* Writes BTH, DETH, [ImmDt], payload and pad at 'p'; returns the length
+ * (the ICRC follows and is not written). */
+size_t host_build_transport(uint8_t *p, const struct host_opts *,
+                            uint32_t dqpn, uint32_t psn,
+                            const uint8_t *payload, size_t len);
+
+/* Parses the transport part 'p' of 'len' bytes (BTH through ICRC) into
+ * 'm'.  Returns 0 or EINVAL. */
+int host_parse_transport(const uint8_t *p, size_t len, struct host_msg *m);
+
+/* Prints 'm' as one JSON object per line (--json) or as text. */
+void host_print_msg(const struct host_opts *, const struct host_msg *);
+
+double host_now(void);
+
+void host_fatal(int exit_code, const char *format, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
+
+extern const char *host_program_name;
+
+#endif /* host-common.h */

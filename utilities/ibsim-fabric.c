@@ -1,0 +1,1420 @@
+/*
+ * ibsim-fabric: a simulated InfiniBand subnet (one switch, its subnet
+ * manager and subnet administrator) on a Unix SOCK_SEQPACKET socket.  Each
+ * connection is one HCA port; the protocol is in lib/fabric-proto.h.
+ *
+ * Follows OVS daemon conventions (links OVS's library): --detach,
+ * --pidfile, --log-file, -v, and a unixctl socket answering fabric/show,
+ * fabric/ports, fabric/groups, fabric/counters and exit via ovs-appctl.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "command-line.h"
+#include "daemon.h"
+#include "fatal-signal.h"
+#include "hash.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/hmap.h"
+#include "openvswitch/list.h"
+#include "openvswitch/poll-loop.h"
+#include "openvswitch/vlog.h"
+#include "unixctl.h"
+#include "util.h"
+
+#include "fabric-proto.h"
+#include "ib-crc.h"
+#include "ib-gid.h"
+#include "ib-hdr.h"
+#include "ib-icrc.h"
+
+VLOG_DEFINE_THIS_MODULE(ibsim_fabric);
+
+static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
+
+/* The switch's own LID, also the subnet manager's. */
+#define SM_LID 1
+
+/* GUIDs the fabric assigns: base plus LID. */
+#define GUID_BASE 0x0002c90300000000ULL
+
+/* QP1 is always open in strict mode, with the GSI Q_Key. */
+#define GSI_QKEY 0x80010000
+
+/* Most messages read from one port per main-loop iteration. */
+#define READ_BURST 32
+
+/* Counters: X(NAME, DESCRIPTION).  Drops first, then traffic. */
+#define FABRIC_DROPS                                                    \
+    X(too_short, "shorter than LRH+BTH+DETH+ICRC+VCRC")                 \
+    X(bad_lver, "LRH LVer not 0")                                       \
+    X(bad_lnh, "LRH LNH not IBA local/global")                          \
+    X(bad_length, "LRH PktLen disagrees with message size")             \
+    X(bad_vcrc, "bad VCRC")                                             \
+    X(bad_icrc, "bad ICRC")                                             \
+    X(bad_header, "bad GRH or BTH (IPVer, NxtHdr, PayLen, TVer, pad)")  \
+    X(bad_opcode, "opcode not UD SEND_ONLY[_WITH_IMMEDIATE]")           \
+    X(mtu_exceeded, "payload larger than the MTU")                      \
+    X(bad_slid, "SLID is not the sending port's LID")                   \
+    X(pkey_violation, "P_Key not shared by sender and receiver")        \
+    X(permissive_lid, "DLID is the permissive LID")                     \
+    X(invalid_lid, "DLID is 0")                                         \
+    X(unknown_lid, "no port has the DLID")                              \
+    X(unknown_mlid, "no multicast group has the DLID")                  \
+    X(bad_mcast_qpn, "multicast DLID without DestQP 0xFFFFFF")          \
+    X(no_qp, "strict receiver has no such QP open")                     \
+    X(bad_qkey, "strict receiver's Q_Key differs")                      \
+    X(dest_gone, "receiver detached while the packet waited")
+
+#define FABRIC_TRAFFIC                                                  \
+    X(rx_packets, "packets received from ports")                        \
+    X(rx_control, "control requests received")                          \
+    X(forwarded, "packets accepted and forwarded")                      \
+    X(tx_unicast, "unicast copies queued to receivers")                 \
+    X(tx_multicast, "multicast copies queued to receivers")             \
+    X(mcast_no_receivers, "multicast packets no port received")         \
+    X(backpressure, "times a sender waited for a full receiver queue")
+
+struct counters {
+#define X(NAME, DESC) unsigned long long NAME;
+    FABRIC_DROPS
+    FABRIC_TRAFFIC
+#undef X
+};
+
+/* A message waiting to be sent to a port. */
+struct msg {
+    struct ovs_list node;       /* In port's 'txq'. */
+    bool is_packet;             /* Counts against the queue bound. */
+    size_t len;                 /* Length of 'data'. */
+    uint8_t data[];             /* Header and body. */
+};
+
+struct qp {
+    uint32_t qpn;               /* QP number. */
+    uint32_t qkey;              /* Its Q_Key. */
+};
+
+struct port {
+    struct ovs_list node;       /* In 'ports'. */
+    struct hmap_node lid_node;  /* In 'ports_by_lid' once attached. */
+    int fd;                     /* Connection. */
+    unsigned int num;           /* Switch port number. */
+    bool attached;              /* ATTACH done. */
+    bool dead;                  /* Connection failed, close soon. */
+    char name[32];              /* Name from ATTACH. */
+    enum ibb_fmsg_mode mode;    /* Raw or strict. */
+    uint64_t guid;              /* Port GUID. */
+    uint8_t gid[16];            /* Port GID. */
+    uint16_t lid;               /* Port LID. */
+    uint16_t pkey;              /* Partition. */
+    uint8_t (*aliases)[16];     /* Alias GIDs. */
+    size_t n_aliases;           /* Number of 'aliases'. */
+    struct qp *qps;             /* Open QPs (strict mode). */
+    size_t n_qps;               /* Number of 'qps'. */
+
+    struct ovs_list txq;        /* "struct msg"s to send to the port. */
+    size_t n_queued;            /* Packets in 'txq'. */
+
+    /* A packet from this port that waits for room at some receivers: the
+     * fabric reads nothing more from this port meanwhile. */
+    struct msg *held;           /* The packet, or NULL. */
+    unsigned int *held_dests;   /* Port numbers still to deliver to. */
+    size_t n_held_dests;        /* Number of 'held_dests'. */
+
+    unsigned long long rx, tx;  /* Packets from and to the port. */
+};
+
+struct member {
+    unsigned int port_num;      /* Member port. */
+    uint8_t join_state;         /* IBB_FMCAST_*. */
+};
+
+struct group {
+    struct ovs_list node;       /* In 'groups'. */
+    uint8_t mgid[16];           /* Multicast GID. */
+    uint16_t mlid;              /* Multicast LID. */
+    uint32_t qkey;              /* Q_Key. */
+    uint16_t pkey;              /* P_Key. */
+    struct member *members;     /* Members. */
+    size_t n_members;           /* Number of 'members'. */
+};
+
+static char *socket_path;
+static int listen_fd = -1;
+static unsigned int mtu = 4096;
+static size_t queue_len = 64;
+static char *pcap_file;
+static FILE *pcap;
+static char *unixctl_path;
+static struct ovs_list ports = OVS_LIST_INITIALIZER(&ports);
+static struct hmap ports_by_lid = HMAP_INITIALIZER(&ports_by_lid);
+static struct ovs_list groups = OVS_LIST_INITIALIZER(&groups);
+static unsigned int next_port_num = 1;
+static struct counters counters;
+static bool exiting;
+
+OVS_NO_RETURN static void usage(void);
+static void parse_options(int argc, char *argv[]);
+
+/* ------------------------------------------------------------------ */
+/* Lookups. */
+
+static struct port *
+port_by_lid(uint16_t lid)
+{
+    struct port *port;
+
+    HMAP_FOR_EACH_WITH_HASH (port, lid_node, hash_int(lid, 0),
+                             &ports_by_lid) {
+        if (port->lid == lid) {
+            return port;
+        }
+    }
+    return NULL;
+}
+
+static struct port *
+port_by_num(unsigned int num)
+{
+    struct port *port;
+
+    LIST_FOR_EACH (port, node, &ports) {
+        if (port->num == num) {
+            return port->dead ? NULL : port;
+        }
+    }
+    return NULL;
+}
+
+static bool
+port_has_gid(const struct port *port, const uint8_t gid[16])
+{
+    if (!memcmp(port->gid, gid, 16)) {
+        return true;
+    }
+    for (size_t i = 0; i < port->n_aliases; i++) {
+        if (!memcmp(port->aliases[i], gid, 16)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static struct port *
+port_by_gid(const uint8_t gid[16])
+{
+    struct port *port;
+
+    LIST_FOR_EACH (port, node, &ports) {
+        if (port->attached && !port->dead && port_has_gid(port, gid)) {
+            return port;
+        }
+    }
+    return NULL;
+}
+
+static struct group *
+group_by_mgid(const uint8_t mgid[16])
+{
+    struct group *g;
+
+    LIST_FOR_EACH (g, node, &groups) {
+        if (!memcmp(g->mgid, mgid, 16)) {
+            return g;
+        }
+    }
+    return NULL;
+}
+
+static struct group *
+group_by_mlid(uint16_t mlid)
+{
+    struct group *g;
+
+    LIST_FOR_EACH (g, node, &groups) {
+        if (g->mlid == mlid) {
+            return g;
+        }
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Sending to ports. */
+
+static struct msg *
+msg_create(uint16_t type, uint16_t status, uint32_t xid, const void *body,
+           size_t body_len)
+{
+    struct ibb_fmsg_hdr hdr = { .type = type, .status = status, .xid = xid };
+    struct msg *m = xmalloc(sizeof *m + sizeof hdr + body_len);
+
+    m->is_packet = type == IBB_FMSG_PACKET;
+    m->len = sizeof hdr + body_len;
+    memcpy(m->data, &hdr, sizeof hdr);
+    if (body_len) {
+        memcpy(m->data + sizeof hdr, body, body_len);
+    }
+    return m;
+}
+
+static void
+port_enqueue(struct port *port, struct msg *m)
+{
+    ovs_list_push_back(&port->txq, &m->node);
+    if (m->is_packet) {
+        port->n_queued++;
+    }
+}
+
+static void
+reply(struct port *port, const struct ibb_fmsg_hdr *req, int status,
+      const void *body, size_t body_len)
+{
+    port_enqueue(port, msg_create(req->type, status, req->xid, body,
+                                  body_len));
+}
+
+static bool
+port_has_room(const struct port *port)
+{
+    return port->n_queued < queue_len;
+}
+
+/* Sends what the port's socket takes.  Returns true if anything went. */
+static bool
+port_flush(struct port *port)
+{
+    bool progress = false;
+
+    while (!port->dead && !ovs_list_is_empty(&port->txq)) {
+        struct msg *m = CONTAINER_OF(ovs_list_front(&port->txq),
+                                     struct msg, node);
+        ssize_t n = send(port->fd, m->data, m->len,
+                         MSG_DONTWAIT | MSG_NOSIGNAL);
+
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR) {
+                break;
+            }
+            VLOG_INFO("port %u (%s): send failed (%s), detaching",
+                      port->num, port->name, ovs_strerror(errno));
+            port->dead = true;
+            break;
+        }
+        ovs_list_remove(&m->node);
+        if (m->is_packet) {
+            port->n_queued--;
+            port->tx++;
+        }
+        free(m);
+        progress = true;
+    }
+    return progress;
+}
+
+/* Tries to deliver 'port''s held packet to its remaining receivers.
+ * Returns true if any copy was queued or the packet was released. */
+static bool
+port_retry_held(struct port *port)
+{
+    bool progress = false;
+    size_t i = 0;
+
+    if (!port->held) {
+        return false;
+    }
+    while (i < port->n_held_dests) {
+        struct port *dst = port_by_num(port->held_dests[i]);
+
+        if (!dst) {
+            counters.dest_gone++;
+        } else if (port_has_room(dst)) {
+            struct msg *copy = xmemdup(port->held, sizeof *port->held
+                                       + port->held->len);
+
+            port_enqueue(dst, copy);
+        } else {
+            i++;
+            continue;
+        }
+        port->held_dests[i] = port->held_dests[--port->n_held_dests];
+        progress = true;
+    }
+    if (!port->n_held_dests) {
+        free(port->held);
+        port->held = NULL;
+        progress = true;
+    }
+    return progress;
+}
+
+/* ------------------------------------------------------------------ */
+/* pcap: LINKTYPE_ERF with ERF record type 21 (InfiniBand), as Mellanox
+ * ibdump writes; tshark dissects it as InfiniBand. */
+
+#define LINKTYPE_ERF 197
+#define ERF_TYPE_INFINIBAND 21
+#define ERF_FLAG_VLEN 0x04
+
+static void
+pcap_open(void)
+{
+    struct {
+        uint32_t magic;
+        uint16_t major, minor;
+        int32_t thiszone;
+        uint32_t sigfigs, snaplen, network;
+    } fh = { 0xa1b2c3d4, 2, 4, 0, 0, 65535, LINKTYPE_ERF };
+
+    pcap = fopen(pcap_file, "wb");
+    if (!pcap) {
+        ovs_fatal(errno, "%s: could not create pcap file", pcap_file);
+    }
+    fwrite(&fh, sizeof fh, 1, pcap);
+    fflush(pcap);
+}
+
+static void
+pcap_write(const uint8_t *pkt, size_t len)
+{
+    uint32_t rec[4];
+    uint8_t erf[16];
+    struct timeval tv;
+    uint64_t ts;
+
+    gettimeofday(&tv, NULL);
+    rec[0] = tv.tv_sec;
+    rec[1] = tv.tv_usec;
+    rec[2] = rec[3] = sizeof erf + len;
+
+    /* ERF header: little-endian 32.32 fixed-point timestamp, type, flags,
+     * then big-endian rlen, lctr, wlen. */
+    ts = ((uint64_t) tv.tv_sec << 32)
+         + (((uint64_t) tv.tv_usec << 32) / 1000000);
+    for (int i = 0; i < 8; i++) {
+        erf[i] = ts >> (8 * i);
+    }
+    erf[8] = ERF_TYPE_INFINIBAND;
+    erf[9] = ERF_FLAG_VLEN;
+    ibb_put_be16(&erf[10], sizeof erf + len);
+    ibb_put_be16(&erf[12], 0);
+    ibb_put_be16(&erf[14], len);
+
+    fwrite(rec, sizeof rec, 1, pcap);
+    fwrite(erf, sizeof erf, 1, pcap);
+    fwrite(pkt, len, 1, pcap);
+}
+
+/* ------------------------------------------------------------------ */
+/* Forwarding. */
+
+static bool
+pkey_match(uint16_t a, uint16_t b)
+{
+    /* Same partition, and at least one full member. */
+    return (a & 0x7fff) == (b & 0x7fff) && ((a | b) & 0x8000);
+}
+
+/* Checks that the packet is a well-formed UD packet.  Returns a pointer to
+ * the drop counter to bump, or NULL if the packet is good; stores the BTH
+ * and DETH offsets. */
+static unsigned long long *
+check_packet(const struct port *src, const uint8_t *pkt, size_t len,
+             size_t *bth_ofs)
+{
+    const struct ibb_lrh *lrh = (const struct ibb_lrh *) pkt;
+    const struct ibb_bth *bth;
+    size_t hdr_len, payload;
+    uint8_t op;
+
+    if (len < IBB_LRH_LEN + IBB_BTH_LEN + IBB_DETH_LEN + IBB_ICRC_LEN
+              + IBB_VCRC_LEN) {
+        return &counters.too_short;
+    }
+    if (ibb_lrh_lver(lrh)) {
+        return &counters.bad_lver;
+    }
+    if (ibb_lrh_lnh(lrh) != IBB_LNH_LOCAL
+        && ibb_lrh_lnh(lrh) != IBB_LNH_GLOBAL) {
+        return &counters.bad_lnh;
+    }
+    if (ibb_lrh_pktlen(lrh) * 4 + IBB_VCRC_LEN != len) {
+        return &counters.bad_length;
+    }
+    if (ibb_vcrc16(0, pkt, len - IBB_VCRC_LEN)
+        != ibb_vcrc_get(pkt + len - IBB_VCRC_LEN)) {
+        return &counters.bad_vcrc;
+    }
+
+    *bth_ofs = IBB_LRH_LEN;
+    if (ibb_lrh_lnh(lrh) == IBB_LNH_GLOBAL) {
+        const struct ibb_grh *grh;
+
+        if (len < IBB_LRH_LEN + IBB_GRH_LEN + IBB_BTH_LEN + IBB_DETH_LEN
+                  + IBB_ICRC_LEN + IBB_VCRC_LEN) {
+            return &counters.too_short;
+        }
+        grh = (const struct ibb_grh *) (pkt + IBB_LRH_LEN);
+        if (ibb_grh_ipver(grh) != IBB_GRH_IPVER
+            || ibb_grh_nxthdr(grh) != IBB_GRH_NXTHDR
+            || ibb_grh_paylen(grh) != len - IBB_LRH_LEN - IBB_GRH_LEN
+                                      - IBB_VCRC_LEN) {
+            return &counters.bad_header;
+        }
+        *bth_ofs += IBB_GRH_LEN;
+    }
+
+    switch (ibb_icrc_ib_check(pkt, len - IBB_VCRC_LEN)) {
+    case 0:
+        break;
+    case EBADMSG:
+        return &counters.bad_icrc;
+    default:
+        return &counters.bad_header;
+    }
+
+    bth = (const struct ibb_bth *) (pkt + *bth_ofs);
+    op = ibb_bth_opcode(bth);
+    if (op != IBB_OP_UD_SEND_ONLY && op != IBB_OP_UD_SEND_ONLY_WITH_IMM) {
+        return &counters.bad_opcode;
+    }
+    hdr_len = *bth_ofs + IBB_BTH_LEN + IBB_DETH_LEN
+              + (op == IBB_OP_UD_SEND_ONLY_WITH_IMM ? IBB_IMMDT_LEN : 0);
+    if (ibb_bth_tver(bth)
+        || len < hdr_len + IBB_ICRC_LEN + IBB_VCRC_LEN + ibb_bth_pad(bth)) {
+        return &counters.bad_header;
+    }
+    payload = len - hdr_len - IBB_ICRC_LEN - IBB_VCRC_LEN - ibb_bth_pad(bth);
+    if (payload > mtu) {
+        return &counters.mtu_exceeded;
+    }
+    if (ibb_lrh_slid(lrh) != src->lid) {
+        return &counters.bad_slid;
+    }
+    if (!pkey_match(ibb_bth_pkey(bth), src->pkey)) {
+        return &counters.pkey_violation;
+    }
+    return NULL;
+}
+
+static unsigned long long *
+check_strict(const struct port *dst, uint32_t dqpn, uint32_t qkey)
+{
+    if (dst->mode != IBB_FMODE_STRICT) {
+        return NULL;
+    }
+    if (dqpn == 1) {
+        return qkey == GSI_QKEY ? NULL : &counters.bad_qkey;
+    }
+    for (size_t i = 0; i < dst->n_qps; i++) {
+        if (dst->qps[i].qpn == dqpn) {
+            return dst->qps[i].qkey == qkey ? NULL : &counters.bad_qkey;
+        }
+    }
+    return &counters.no_qp;
+}
+
+static void
+drop(struct port *src, unsigned long long *counter, const char *why)
+{
+    (*counter)++;
+    VLOG_DBG_RL(&rl, "port %u (%s): dropped packet: %s", src->num, src->name,
+                why);
+}
+
+/* Handles a packet from 'src'; may hold it there. */
+static void
+handle_packet(struct port *src, const uint8_t *msg, size_t msg_len)
+{
+    const uint8_t *pkt = msg + sizeof(struct ibb_fmsg_hdr);
+    size_t len = msg_len - sizeof(struct ibb_fmsg_hdr);
+    const struct ibb_lrh *lrh = (const struct ibb_lrh *) pkt;
+    const struct ibb_bth *bth;
+    const struct ibb_deth *deth;
+    unsigned long long *bad;
+    unsigned int *dests;
+    size_t n_dests = 0;
+    size_t bth_ofs = 0;
+    uint16_t dlid;
+    struct msg *m;
+
+    counters.rx_packets++;
+    src->rx++;
+    bad = check_packet(src, pkt, len, &bth_ofs);
+    if (bad) {
+        drop(src, bad, "failed check");
+        return;
+    }
+    bth = (const struct ibb_bth *) (pkt + bth_ofs);
+    deth = (const struct ibb_deth *) (pkt + bth_ofs + IBB_BTH_LEN);
+
+    dlid = ibb_lrh_dlid(lrh);
+    if (dlid == IBB_LID_PERMISSIVE) {
+        drop(src, &counters.permissive_lid, "permissive DLID");
+        return;
+    } else if (!dlid) {
+        drop(src, &counters.invalid_lid, "DLID 0");
+        return;
+    }
+
+    if (dlid >= IBB_LID_MCAST_MIN) {
+        struct group *g = group_by_mlid(dlid);
+
+        if (!g) {
+            drop(src, &counters.unknown_mlid, "unknown MLID");
+            return;
+        }
+        if (ibb_bth_qpn(bth) != IBB_MULTICAST_QPN) {
+            drop(src, &counters.bad_mcast_qpn, "multicast DestQP");
+            return;
+        }
+        dests = xmalloc((g->n_members + 1) * sizeof *dests);
+        for (size_t i = 0; i < g->n_members; i++) {
+            struct port *dst = port_by_num(g->members[i].port_num);
+
+            if (!dst || dst == src
+                || !(g->members[i].join_state & IBB_FMCAST_FULL)) {
+                continue;
+            }
+            if (!pkey_match(ibb_bth_pkey(bth), dst->pkey)) {
+                counters.pkey_violation++;
+                continue;
+            }
+            if (dst->mode == IBB_FMODE_STRICT
+                && ibb_deth_qkey(deth) != g->qkey) {
+                counters.bad_qkey++;
+                continue;
+            }
+            dests[n_dests++] = dst->num;
+        }
+        counters.forwarded++;
+        counters.tx_multicast += n_dests;
+        if (!n_dests) {
+            counters.mcast_no_receivers++;
+        }
+    } else {
+        struct port *dst = port_by_lid(dlid);
+
+        if (!dst || dst->dead) {
+            drop(src, &counters.unknown_lid, "unknown DLID");
+            return;
+        }
+        if (!pkey_match(ibb_bth_pkey(bth), dst->pkey)) {
+            drop(src, &counters.pkey_violation, "receiver P_Key");
+            return;
+        }
+        bad = check_strict(dst, ibb_bth_qpn(bth), ibb_deth_qkey(deth));
+        if (bad) {
+            drop(src, bad, "QPN/Q_Key");
+            return;
+        }
+        dests = xmalloc(sizeof *dests);
+        dests[n_dests++] = dst->num;
+        counters.forwarded++;
+        counters.tx_unicast++;
+    }
+
+    if (pcap) {
+        pcap_write(pkt, len);
+    }
+
+    m = msg_create(IBB_FMSG_PACKET, 0, 0, pkt, len);
+    src->held = m;
+    src->held_dests = dests;
+    src->n_held_dests = n_dests;
+    port_retry_held(src);
+    if (src->held) {
+        counters.backpressure++;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Control requests. */
+
+static uint16_t
+assign_lid(void)
+{
+    for (uint16_t lid = SM_LID + 1; lid < IBB_LID_MCAST_MIN; lid++) {
+        if (!port_by_lid(lid)) {
+            return lid;
+        }
+    }
+    return 0;
+}
+
+static bool
+guid_in_use(uint64_t guid)
+{
+    struct port *port;
+
+    LIST_FOR_EACH (port, node, &ports) {
+        if (port->attached && !port->dead && port->guid == guid) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void
+handle_attach(struct port *port, const struct ibb_fmsg_hdr *hdr,
+              const uint8_t *body, size_t len)
+{
+    struct ibb_fmsg_attach_reply ar;
+    struct ibb_fmsg_attach a;
+    char gidbuf[IBB_GID_STRLEN];
+    uint16_t lid;
+    uint64_t guid;
+
+    memset(&a, 0, sizeof a);
+    memcpy(&a, body, MIN(len, sizeof a));
+    a.name[sizeof a.name - 1] = '\0';
+    if (port->attached || a.version != IBB_FABRIC_VERSION
+        || a.mode > IBB_FMODE_RAW) {
+        reply(port, hdr, EINVAL, NULL, 0);
+        return;
+    }
+
+    lid = a.lid;
+    if (lid == SM_LID || lid >= IBB_LID_MCAST_MIN
+        || (lid && port_by_lid(lid))) {
+        VLOG_WARN_RL(&rl, "port %u (%s): LID %u refused", port->num, a.name,
+                     lid);
+        reply(port, hdr, EADDRINUSE, NULL, 0);
+        return;
+    } else if (!lid) {
+        lid = assign_lid();
+        if (!lid) {
+            reply(port, hdr, ENOSPC, NULL, 0);
+            return;
+        }
+    }
+    guid = a.guid;
+    if (guid && guid_in_use(guid)) {
+        VLOG_WARN_RL(&rl, "port %u (%s): GUID 0x%016"PRIx64" in use",
+                     port->num, a.name, guid);
+        reply(port, hdr, EADDRINUSE, NULL, 0);
+        return;
+    } else if (!guid) {
+        for (guid = GUID_BASE + lid; guid_in_use(guid); guid += 0x10000) {
+            continue;
+        }
+    }
+
+    port->attached = true;
+    port->mode = a.mode;
+    port->lid = lid;
+    port->guid = guid;
+    port->pkey = a.pkey ? a.pkey : IBB_DEF_PKEY;
+    memset(port->gid, 0, 16);
+    port->gid[0] = 0xfe;
+    port->gid[1] = 0x80;
+    for (int i = 0; i < 8; i++) {
+        port->gid[8 + i] = guid >> (56 - 8 * i);
+    }
+    snprintf(port->name, sizeof port->name, "%s",
+             a.name[0] ? a.name : "port");
+    hmap_insert(&ports_by_lid, &port->lid_node, hash_int(lid, 0));
+
+    memset(&ar, 0, sizeof ar);
+    ar.guid = guid;
+    memcpy(ar.gid, port->gid, 16);
+    ar.lid = lid;
+    ar.sm_lid = SM_LID;
+    ar.mtu = mtu;
+    ar.port_num = port->num;
+    reply(port, hdr, 0, &ar, sizeof ar);
+    VLOG_INFO("port %u (%s): attached, LID %u, GID %s, %s mode", port->num,
+              port->name, lid, ibb_gid_format(port->gid, gidbuf,
+                                              sizeof gidbuf),
+              port->mode == IBB_FMODE_RAW ? "raw" : "strict");
+}
+
+static void
+group_remove_member(struct group *g, unsigned int port_num)
+{
+    for (size_t i = 0; i < g->n_members; i++) {
+        if (g->members[i].port_num == port_num) {
+            g->members[i] = g->members[--g->n_members];
+            break;
+        }
+    }
+    if (!g->n_members) {
+        ovs_list_remove(&g->node);
+        free(g->members);
+        free(g);
+    }
+}
+
+static uint16_t
+assign_mlid(void)
+{
+    for (uint32_t mlid = IBB_LID_MCAST_MIN; mlid <= IBB_LID_MCAST_MAX;
+         mlid++) {
+        if (!group_by_mlid(mlid)) {
+            return mlid;
+        }
+    }
+    return 0;
+}
+
+static void
+handle_mcast(struct port *port, const struct ibb_fmsg_hdr *hdr,
+             const struct ibb_fmsg_mcast *m)
+{
+    struct ibb_fmsg_mcast_reply mr;
+    struct group *g = group_by_mgid(m->mgid);
+
+    memset(&mr, 0, sizeof mr);
+    if (hdr->type == IBB_FMSG_MCAST_LEAVE) {
+        if (!g) {
+            reply(port, hdr, ENOENT, NULL, 0);
+            return;
+        }
+        mr.mlid = g->mlid;
+        mr.qkey = g->qkey;
+        group_remove_member(g, port->num);
+        reply(port, hdr, 0, &mr, sizeof mr);
+        return;
+    }
+
+    if (!ibb_gid_is_multicast(m->mgid)
+        || !(m->join_state & (IBB_FMCAST_FULL | IBB_FMCAST_SEND_ONLY))) {
+        reply(port, hdr, EINVAL, NULL, 0);
+        return;
+    }
+    if (!g) {
+        uint16_t mlid = assign_mlid();
+
+        if (!mlid) {
+            reply(port, hdr, ENOSPC, NULL, 0);
+            return;
+        }
+        g = xzalloc(sizeof *g);
+        memcpy(g->mgid, m->mgid, 16);
+        g->mlid = mlid;
+        g->qkey = m->qkey;
+        g->pkey = m->pkey ? m->pkey : IBB_DEF_PKEY;
+        ovs_list_push_back(&groups, &g->node);
+    }
+
+    size_t i;
+    for (i = 0; i < g->n_members; i++) {
+        if (g->members[i].port_num == port->num) {
+            break;
+        }
+    }
+    if (i == g->n_members) {
+        g->members = xrealloc(g->members, (i + 1) * sizeof *g->members);
+        g->members[i].port_num = port->num;
+        g->n_members++;
+    }
+    g->members[i].join_state = m->join_state;
+    mr.mlid = g->mlid;
+    mr.qkey = g->qkey;
+    reply(port, hdr, 0, &mr, sizeof mr);
+}
+
+static void
+handle_alias(struct port *port, const struct ibb_fmsg_hdr *hdr,
+             const uint8_t gid[16])
+{
+    struct port *owner = port_by_gid(gid);
+
+    if (hdr->type == IBB_FMSG_ALIAS_ADD) {
+        if (owner == port) {
+            reply(port, hdr, 0, NULL, 0);
+        } else if (owner || ibb_gid_is_multicast(gid)) {
+            reply(port, hdr, owner ? EADDRINUSE : EINVAL, NULL, 0);
+        } else {
+            port->aliases = xrealloc(port->aliases,
+                                     (port->n_aliases + 1) * 16);
+            memcpy(port->aliases[port->n_aliases++], gid, 16);
+            reply(port, hdr, 0, NULL, 0);
+        }
+        return;
+    }
+
+    for (size_t i = 0; i < port->n_aliases; i++) {
+        if (!memcmp(port->aliases[i], gid, 16)) {
+            memcpy(port->aliases[i], port->aliases[--port->n_aliases], 16);
+            reply(port, hdr, 0, NULL, 0);
+            return;
+        }
+    }
+    reply(port, hdr, ENOENT, NULL, 0);
+}
+
+static void
+handle_qp(struct port *port, const struct ibb_fmsg_hdr *hdr,
+          const struct ibb_fmsg_qp *q)
+{
+    size_t i;
+
+    if (!q->qpn || q->qpn >= IBB_MULTICAST_QPN) {
+        reply(port, hdr, EINVAL, NULL, 0);
+        return;
+    }
+    for (i = 0; i < port->n_qps; i++) {
+        if (port->qps[i].qpn == q->qpn) {
+            break;
+        }
+    }
+    if (hdr->type == IBB_FMSG_QP_OPEN) {
+        if (i == port->n_qps) {
+            port->qps = xrealloc(port->qps, (i + 1) * sizeof *port->qps);
+            port->n_qps++;
+        }
+        port->qps[i].qpn = q->qpn;
+        port->qps[i].qkey = q->qkey;
+        reply(port, hdr, 0, NULL, 0);
+    } else if (i < port->n_qps) {
+        port->qps[i] = port->qps[--port->n_qps];
+        reply(port, hdr, 0, NULL, 0);
+    } else {
+        reply(port, hdr, ENOENT, NULL, 0);
+    }
+}
+
+static void
+handle_path_query(struct port *port, const struct ibb_fmsg_hdr *hdr,
+                  const uint8_t gid[16])
+{
+    struct ibb_fmsg_path_reply pr;
+
+    memset(&pr, 0, sizeof pr);
+    pr.mtu = mtu;
+    if (ibb_gid_is_multicast(gid)) {
+        struct group *g = group_by_mgid(gid);
+
+        if (g) {
+            pr.lid = g->mlid;
+        }
+    } else {
+        struct port *owner = port_by_gid(gid);
+
+        if (owner) {
+            pr.lid = owner->lid;
+        }
+    }
+    reply(port, hdr, pr.lid ? 0 : ENOENT, &pr, sizeof pr);
+}
+
+static void
+handle_message(struct port *port, const uint8_t *msg, size_t len)
+{
+    struct ibb_fmsg_hdr hdr;
+    const uint8_t *body = msg + sizeof hdr;
+    size_t body_len = len - sizeof hdr;
+
+    if (len < sizeof hdr) {
+        port->dead = true;
+        return;
+    }
+    memcpy(&hdr, msg, sizeof hdr);
+    if (!port->attached && hdr.type != IBB_FMSG_ATTACH) {
+        VLOG_WARN_RL(&rl, "port %u: message %u before ATTACH, closing",
+                     port->num, hdr.type);
+        port->dead = true;
+        return;
+    }
+    if (hdr.type != IBB_FMSG_PACKET) {
+        counters.rx_control++;
+    }
+
+    switch (hdr.type) {
+    case IBB_FMSG_ATTACH:
+        handle_attach(port, &hdr, body, body_len);
+        break;
+
+    case IBB_FMSG_PACKET:
+        handle_packet(port, msg, len);
+        break;
+
+    case IBB_FMSG_PATH_QUERY:
+    case IBB_FMSG_ALIAS_ADD:
+    case IBB_FMSG_ALIAS_DEL:
+        if (body_len < sizeof(struct ibb_fmsg_gid)) {
+            reply(port, &hdr, EINVAL, NULL, 0);
+        } else if (hdr.type == IBB_FMSG_PATH_QUERY) {
+            handle_path_query(port, &hdr, body);
+        } else {
+            handle_alias(port, &hdr, body);
+        }
+        break;
+
+    case IBB_FMSG_MCAST_JOIN:
+    case IBB_FMSG_MCAST_LEAVE: {
+        struct ibb_fmsg_mcast m;
+
+        if (body_len < sizeof m) {
+            reply(port, &hdr, EINVAL, NULL, 0);
+        } else {
+            memcpy(&m, body, sizeof m);
+            handle_mcast(port, &hdr, &m);
+        }
+        break;
+    }
+
+    case IBB_FMSG_QP_OPEN:
+    case IBB_FMSG_QP_CLOSE: {
+        struct ibb_fmsg_qp q;
+
+        if (body_len < sizeof q) {
+            reply(port, &hdr, EINVAL, NULL, 0);
+        } else {
+            memcpy(&q, body, sizeof q);
+            handle_qp(port, &hdr, &q);
+        }
+        break;
+    }
+
+    default:
+        reply(port, &hdr, EOPNOTSUPP, NULL, 0);
+        break;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Ports. */
+
+static void
+port_read(struct port *port)
+{
+    static uint8_t buf[IBB_FABRIC_MAX_MSG];
+
+    for (int i = 0; i < READ_BURST && !port->held && !port->dead; i++) {
+        ssize_t n = recv(port->fd, buf, sizeof buf, MSG_DONTWAIT);
+
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EINTR) {
+                VLOG_INFO("port %u (%s): recv failed (%s), detaching",
+                          port->num, port->name, ovs_strerror(errno));
+                port->dead = true;
+            }
+            break;
+        } else if (n == 0) {
+            VLOG_INFO("port %u (%s): disconnected", port->num, port->name);
+            port->dead = true;
+            break;
+        }
+        handle_message(port, buf, n);
+    }
+}
+
+static void
+port_destroy(struct port *port)
+{
+    struct group *g;
+    struct msg *m;
+
+    LIST_FOR_EACH_SAFE (g, node, &groups) {
+        group_remove_member(g, port->num);
+    }
+    LIST_FOR_EACH_POP (m, node, &port->txq) {
+        free(m);
+    }
+    if (port->attached) {
+        hmap_remove(&ports_by_lid, &port->lid_node);
+    }
+    ovs_list_remove(&port->node);
+    close(port->fd);
+    free(port->held);
+    free(port->held_dests);
+    free(port->aliases);
+    free(port->qps);
+    free(port);
+}
+
+static void
+accept_ports(void)
+{
+    for (;;) {
+        int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct port *port;
+
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EINTR) {
+                VLOG_WARN_RL(&rl, "%s: accept failed (%s)", socket_path,
+                             ovs_strerror(errno));
+            }
+            return;
+        }
+        port = xzalloc(sizeof *port);
+        port->fd = fd;
+        port->num = next_port_num++;
+        snprintf(port->name, sizeof port->name, "port%u", port->num);
+        ovs_list_init(&port->txq);
+        ovs_list_push_back(&ports, &port->node);
+    }
+}
+
+static void
+open_listener(void)
+{
+    struct sockaddr_un sun;
+    int fd;
+
+    memset(&sun, 0, sizeof sun);
+    sun.sun_family = AF_UNIX;
+    if (strlen(socket_path) >= sizeof sun.sun_path) {
+        ovs_fatal(0, "%s: socket path too long", socket_path);
+    }
+    strcpy(sun.sun_path, socket_path);
+
+    /* A stale socket from a fabric that died is replaced, a live one is
+     * not. */
+    fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        ovs_fatal(errno, "socket failed");
+    }
+    if (!connect(fd, (struct sockaddr *) &sun, sizeof sun)) {
+        ovs_fatal(0, "%s: another fabric is already listening there",
+                  socket_path);
+    }
+    close(fd);
+    unlink(socket_path);
+
+    listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                       0);
+    if (listen_fd < 0) {
+        ovs_fatal(errno, "socket failed");
+    }
+    if (bind(listen_fd, (struct sockaddr *) &sun, sizeof sun) < 0) {
+        ovs_fatal(errno, "%s: bind failed", socket_path);
+    }
+    if (listen(listen_fd, 64) < 0) {
+        ovs_fatal(errno, "%s: listen failed", socket_path);
+    }
+    fatal_signal_add_file_to_unlink(socket_path);
+}
+
+/* ------------------------------------------------------------------ */
+/* unixctl. */
+
+static void
+fabric_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
+            const char *argv[] OVS_UNUSED, void *aux OVS_UNUSED)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+    size_t n_ports = 0, n_groups = ovs_list_size(&groups);
+    struct port *port;
+
+    LIST_FOR_EACH (port, node, &ports) {
+        n_ports += port->attached && !port->dead;
+    }
+    ds_put_format(&s, "socket: %s\n", socket_path);
+    ds_put_format(&s, "sm_lid: %d\n", SM_LID);
+    ds_put_format(&s, "mtu: %u\n", mtu);
+    ds_put_format(&s, "queue_len: %zu\n", queue_len);
+    ds_put_format(&s, "ports: %zu\n", n_ports);
+    ds_put_format(&s, "groups: %zu\n", n_groups);
+    ds_put_format(&s, "pcap: %s\n", pcap_file ? pcap_file : "(none)");
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static void
+fabric_ports(struct unixctl_conn *conn, int argc OVS_UNUSED,
+             const char *argv[] OVS_UNUSED, void *aux OVS_UNUSED)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+    char gidbuf[IBB_GID_STRLEN];
+    struct port *port;
+
+    LIST_FOR_EACH (port, node, &ports) {
+        if (!port->attached || port->dead) {
+            continue;
+        }
+        ds_put_format(&s, "port %u: name=%s lid=%u guid=0x%016"PRIx64
+                      " gid=%s mode=%s pkey=0x%04x rx=%llu tx=%llu"
+                      " queued=%zu held=%s\n", port->num, port->name,
+                      port->lid, port->guid,
+                      ibb_gid_format(port->gid, gidbuf, sizeof gidbuf),
+                      port->mode == IBB_FMODE_RAW ? "raw" : "strict",
+                      port->pkey, port->rx, port->tx, port->n_queued,
+                      port->held ? "yes" : "no");
+        for (size_t i = 0; i < port->n_aliases; i++) {
+            ds_put_format(&s, "  alias %s\n",
+                          ibb_gid_format(port->aliases[i], gidbuf,
+                                         sizeof gidbuf));
+        }
+        for (size_t i = 0; i < port->n_qps; i++) {
+            ds_put_format(&s, "  qp %u qkey=0x%08x\n", port->qps[i].qpn,
+                          port->qps[i].qkey);
+        }
+    }
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static void
+fabric_groups(struct unixctl_conn *conn, int argc OVS_UNUSED,
+              const char *argv[] OVS_UNUSED, void *aux OVS_UNUSED)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+    char gidbuf[IBB_GID_STRLEN];
+    struct group *g;
+
+    LIST_FOR_EACH (g, node, &groups) {
+        ds_put_format(&s, "%s mlid=0x%04x qkey=0x%08x pkey=0x%04x:",
+                      ibb_gid_format(g->mgid, gidbuf, sizeof gidbuf),
+                      g->mlid, g->qkey, g->pkey);
+        for (size_t i = 0; i < g->n_members; i++) {
+            struct port *port = port_by_num(g->members[i].port_num);
+
+            ds_put_format(&s, " %s(%s)", port ? port->name : "?",
+                          g->members[i].join_state & IBB_FMCAST_FULL
+                          ? "full" : "send-only");
+        }
+        ds_put_char(&s, '\n');
+    }
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static void
+fabric_counters(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                const char *argv[] OVS_UNUSED, void *aux OVS_UNUSED)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+#define X(NAME, DESC) ds_put_format(&s, "%s: %llu\n", #NAME, counters.NAME);
+    FABRIC_TRAFFIC
+#undef X
+#define X(NAME, DESC) \
+    ds_put_format(&s, "drop.%s: %llu\n", #NAME, counters.NAME);
+    FABRIC_DROPS
+#undef X
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static void
+fabric_exit(struct unixctl_conn *conn, int argc OVS_UNUSED,
+            const char *argv[] OVS_UNUSED, void *aux OVS_UNUSED)
+{
+    exiting = true;
+    unixctl_command_reply(conn, NULL);
+}
+
+/* ------------------------------------------------------------------ */
+
+int
+main(int argc, char *argv[])
+{
+    struct unixctl_server *unixctl;
+    int retval;
+
+    ovs_cmdl_proctitle_init(argc, argv);
+    set_program_name(argv[0]);
+    parse_options(argc, argv);
+    fatal_ignore_sigpipe();
+
+    open_listener();
+    if (pcap_file) {
+        pcap_open();
+    }
+
+    daemonize_start(false);
+    retval = unixctl_server_create(unixctl_path, &unixctl);
+    if (retval) {
+        exit(EXIT_FAILURE);
+    }
+    unixctl_command_register("fabric/show", "", 0, 0, fabric_show, NULL);
+    unixctl_command_register("fabric/ports", "", 0, 0, fabric_ports, NULL);
+    unixctl_command_register("fabric/groups", "", 0, 0, fabric_groups,
+                             NULL);
+    unixctl_command_register("fabric/counters", "", 0, 0, fabric_counters,
+                             NULL);
+    unixctl_command_register("exit", "", 0, 0, fabric_exit, NULL);
+    daemonize_complete();
+    VLOG_INFO("listening on %s, MTU %u, queue length %zu", socket_path, mtu,
+              queue_len);
+
+    while (!exiting) {
+        struct port *port;
+        bool progress;
+
+        accept_ports();
+
+        LIST_FOR_EACH (port, node, &ports) {
+            port_read(port);
+        }
+        do {
+            progress = false;
+            LIST_FOR_EACH (port, node, &ports) {
+                progress |= port_flush(port);
+            }
+            LIST_FOR_EACH (port, node, &ports) {
+                progress |= port_retry_held(port);
+            }
+        } while (progress);
+
+        LIST_FOR_EACH_SAFE (port, node, &ports) {
+            if (port->dead) {
+                port_destroy(port);
+            }
+        }
+        /* Receivers may have gone: senders held for them move on. */
+        LIST_FOR_EACH (port, node, &ports) {
+            if (port_retry_held(port)) {
+                poll_immediate_wake();
+            }
+        }
+        if (pcap) {
+            fflush(pcap);
+        }
+
+        unixctl_server_run(unixctl);
+
+        poll_fd_wait(listen_fd, POLLIN);
+        LIST_FOR_EACH (port, node, &ports) {
+            short events = port->held ? 0 : POLLIN;
+
+            if (!ovs_list_is_empty(&port->txq)) {
+                events |= POLLOUT;
+            }
+            if (events) {
+                poll_fd_wait(port->fd, events);
+            }
+        }
+        unixctl_server_wait(unixctl);
+        if (exiting) {
+            poll_immediate_wake();
+        }
+        poll_block();
+    }
+
+    if (pcap) {
+        fclose(pcap);
+    }
+    unixctl_server_destroy(unixctl);
+    return 0;
+}
+
+static void
+parse_options(int argc, char *argv[])
+{
+    enum {
+        OPT_MTU = UCHAR_MAX + 1,
+        OPT_QUEUE_LEN,
+        OPT_PCAP,
+        OPT_UNIXCTL,
+        VLOG_OPTION_ENUMS,
+        DAEMON_OPTION_ENUMS,
+    };
+    static const struct option long_options[] = {
+        {"mtu", required_argument, NULL, OPT_MTU},
+        {"queue-len", required_argument, NULL, OPT_QUEUE_LEN},
+        {"pcap", required_argument, NULL, OPT_PCAP},
+        {"unixctl", required_argument, NULL, OPT_UNIXCTL},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        DAEMON_LONG_OPTIONS,
+        VLOG_LONG_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    char *short_options = ovs_cmdl_long_options_to_short_options(long_options);
+    char *end;
+    long v;
+
+    for (;;) {
+        int c = getopt_long(argc, argv, short_options, long_options, NULL);
+
+        if (c == -1) {
+            break;
+        }
+
+        switch (c) {
+        case OPT_MTU:
+            v = strtol(optarg, &end, 10);
+            if (*end || (v != 256 && v != 512 && v != 1024 && v != 2048
+                         && v != 4096)) {
+                ovs_fatal(0, "--mtu=%s: must be 256, 512, 1024, 2048 or 4096",
+                          optarg);
+            }
+            mtu = v;
+            break;
+
+        case OPT_QUEUE_LEN:
+            v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 65536) {
+                ovs_fatal(0, "--queue-len=%s: must be a number from 1 to "
+                          "65536", optarg);
+            }
+            queue_len = v;
+            break;
+
+        case OPT_PCAP:
+            pcap_file = optarg;
+            break;
+
+        case OPT_UNIXCTL:
+            unixctl_path = optarg;
+            break;
+
+        case 'h':
+            usage();
+
+        case 'V':
+            ovs_print_version(0, 0);
+            exit(EXIT_SUCCESS);
+
+        VLOG_OPTION_HANDLERS
+        DAEMON_OPTION_HANDLERS
+
+        case '?':
+            exit(EXIT_FAILURE);
+
+        default:
+            abort();
+        }
+    }
+    free(short_options);
+
+    if (argc - optind != 1) {
+        ovs_fatal(0, "exactly one argument required (the fabric socket "
+                  "path); use --help for usage");
+    }
+    socket_path = xstrdup(argv[optind]);
+}
+
+static void
+usage(void)
+{
+    printf("%s: simulated InfiniBand fabric (switch, SM and SA)\n"
+           "usage: %s [OPTIONS] SOCKET\n"
+           "\nPorts (ibsim-host, the ibbridge netdev with device=sim:SOCKET)\n"
+           "attach to the SOCK_SEQPACKET Unix socket SOCKET.\n"
+           "\nFabric options:\n"
+           "  --mtu=N                 MTU: 256, 512, 1024, 2048 or 4096 "
+           "(default 4096)\n"
+           "  --queue-len=N           packets queued per receiving port "
+           "before\n"
+           "                          senders are back-pressured "
+           "(default 64)\n"
+           "  --pcap=FILE             record forwarded packets (pcap, ERF "
+           "type 21)\n"
+           "  --unixctl=SOCKET        override default control socket name\n"
+           "  -h, --help              display this help message\n"
+           "  -V, --version           display version information\n",
+           program_name, program_name);
+    daemon_usage();
+    vlog_usage();
+    printf("\nControl (ovs-appctl -t ibsim-fabric): fabric/show, "
+           "fabric/ports,\nfabric/groups, fabric/counters, exit.\n");
+    exit(EXIT_SUCCESS);
+}

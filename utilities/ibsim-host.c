@@ -1,0 +1,479 @@
+/*
+ * ibsim-host: an IB UD endpoint on the simulated fabric (ibsim-fabric), the
+ * test and demo client of the IB side, in the manner of perftest's UD tests
+ * and ibv_ud_pingpong.  Uses lib/ibport.h, as the bridge does.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "host-common.h"
+#include "ib-crc.h"
+#include "ib-gid.h"
+#include "ib-hdr.h"
+#include "ib-icrc.h"
+#include "ibport.h"
+
+#define PKT_SIZE (IBB_LRH_LEN + IBB_GRH_LEN + IBB_BTH_LEN + IBB_DETH_LEN \
+                  + IBB_IMMDT_LEN + HOST_MAX_PAYLOAD + 3 + IBB_ICRC_LEN \
+                  + IBB_VCRC_LEN)
+
+static struct host_opts o;
+static struct ibb_port *port;
+static struct ibb_port_attr attr;
+static bool joined;
+static uint8_t joined_mgid[16];
+
+/* Where packets go. */
+struct dest {
+    uint8_t dgid[16];           /* DGID. */
+    uint16_t dlid;              /* DLID. */
+    uint32_t dqpn;              /* DestQP. */
+};
+
+/* The fabric went away: reconnect if --reconnect allows, else exit. */
+static void
+handle_loss(void)
+{
+    double deadline;
+
+    fprintf(stderr, "%s: %s\n", host_program_name, ibb_port_error(port));
+    if (o.reconnect <= 0) {
+        host_fatal(HOST_EXIT_FABRIC, "fabric at %s is gone, exiting (use "
+                   "--reconnect=S to wait for it)", o.fabric);
+    }
+    deadline = host_now() + o.reconnect;
+    while (host_now() < deadline) {
+        if (!ibb_port_reconnect(port)) {
+            ibb_port_query(port, &attr);
+            fprintf(stderr, "%s: reconnected to fabric at %s (LID %u)\n",
+                    host_program_name, o.fabric, attr.lid);
+            return;
+        }
+        usleep(100 * 1000);
+    }
+    host_fatal(HOST_EXIT_FABRIC, "fabric at %s did not come back within "
+               "%g s: %s", o.fabric, o.reconnect, ibb_port_error(port));
+}
+
+static bool
+is_loss(int err)
+{
+    return err == ECONNRESET || err == EPIPE || err == ENOTCONN;
+}
+
+/* Applies --inject to a finished packet. */
+static void
+inject(uint8_t *pkt, size_t *lenp)
+{
+    struct ibb_lrh *lrh = (struct ibb_lrh *) pkt;
+    struct ibb_bth *bth = (struct ibb_bth *) (pkt + IBB_LRH_LEN
+                                              + IBB_GRH_LEN);
+    size_t len = *lenp;
+    const char *k = o.inject;
+
+    if (!strcmp(k, "icrc")) {
+        pkt[len - IBB_VCRC_LEN - 1] ^= 0xff;
+    } else if (!strcmp(k, "vcrc")) {
+        pkt[len - 1] ^= 0xff;
+        return;
+    } else if (!strcmp(k, "length")) {
+        ibb_lrh_set_pktlen(lrh, ibb_lrh_pktlen(lrh) + 1);
+    } else if (!strcmp(k, "lver")) {
+        ibb_lrh_set_lver(lrh, 1);
+    } else if (!strcmp(k, "slid")) {
+        ibb_lrh_set_slid(lrh, ibb_lrh_slid(lrh) + 1000);
+    } else if (!strcmp(k, "pkey")) {
+        ibb_bth_set_pkey(bth, 0x8123);
+        ibb_icrc_ib_generate(pkt, len - IBB_VCRC_LEN);
+    } else {
+        host_fatal(HOST_EXIT_USAGE, "--inject=%s: expected icrc, vcrc, "
+                   "length, lver, slid or pkey", k);
+    }
+    /* Keep the VCRC right so that only the injected fault is seen. */
+    ibb_vcrc_put(pkt + len - IBB_VCRC_LEN,
+                 ibb_vcrc16(0, pkt, len - IBB_VCRC_LEN));
+}
+
+/* Builds a whole IB packet (LRH, GRH, transport, ICRC, VCRC) in 'pkt' and
+ * returns its length. */
+static size_t
+build_packet(uint8_t *pkt, const struct dest *d, uint32_t psn,
+             const uint8_t *payload, size_t len)
+{
+    struct ibb_lrh *lrh = (struct ibb_lrh *) pkt;
+    struct ibb_grh *grh = (struct ibb_grh *) (pkt + IBB_LRH_LEN);
+    size_t ofs = IBB_LRH_LEN + IBB_GRH_LEN;
+    size_t tlen, total;
+
+    tlen = host_build_transport(pkt + ofs, &o, d->dqpn, psn, payload, len);
+    total = ofs + tlen + IBB_ICRC_LEN + IBB_VCRC_LEN;
+
+    memset(pkt, 0, ofs);
+    ibb_lrh_set_lnh(lrh, IBB_LNH_GLOBAL);
+    ibb_lrh_set_dlid(lrh, d->dlid);
+    ibb_lrh_set_slid(lrh, attr.lid);
+    ibb_lrh_set_pktlen(lrh, (total - IBB_VCRC_LEN) / 4);
+    ibb_grh_set_ipver(grh, IBB_GRH_IPVER);
+    ibb_grh_set_paylen(grh, tlen + IBB_ICRC_LEN);
+    ibb_grh_set_nxthdr(grh, IBB_GRH_NXTHDR);
+    ibb_grh_set_hoplmt(grh, 64);
+    memcpy(grh->sgid, attr.gid, 16);
+    memcpy(grh->dgid, d->dgid, 16);
+
+    ibb_icrc_ib_generate(pkt, total - IBB_VCRC_LEN);
+    ibb_vcrc_put(pkt + total - IBB_VCRC_LEN,
+                 ibb_vcrc16(0, pkt, total - IBB_VCRC_LEN));
+    if (o.inject) {
+        inject(pkt, &total);
+    }
+    return total;
+}
+
+/* Parses a received packet into 'm'.  Returns 0 or EINVAL. */
+static int
+parse_packet(const uint8_t *pkt, size_t len, struct host_msg *m)
+{
+    const struct ibb_lrh *lrh = (const struct ibb_lrh *) pkt;
+    size_t ofs = IBB_LRH_LEN;
+
+    memset(m, 0, sizeof *m);
+    if (len < IBB_LRH_LEN + IBB_VCRC_LEN) {
+        return EINVAL;
+    }
+    m->slid = ibb_lrh_slid(lrh);
+    m->dlid = ibb_lrh_dlid(lrh);
+    if (ibb_lrh_lnh(lrh) == IBB_LNH_GLOBAL) {
+        const struct ibb_grh *grh = (const struct ibb_grh *) (pkt + ofs);
+
+        if (len < ofs + IBB_GRH_LEN) {
+            return EINVAL;
+        }
+        memcpy(m->sgid, grh->sgid, 16);
+        memcpy(m->dgid, grh->dgid, 16);
+        ofs += IBB_GRH_LEN;
+    }
+    m->icrc_ok = !ibb_icrc_ib_check(pkt, len - IBB_VCRC_LEN);
+    return host_parse_transport(pkt + ofs, len - ofs - IBB_VCRC_LEN, m);
+}
+
+/* Sends one packet, waiting while the fabric back-pressures. */
+static void
+send_packet(uint8_t *pkt, size_t len)
+{
+    struct ibb_port_buf buf = { .data = pkt, .size = len, .len = len };
+
+    for (;;) {
+        size_t n;
+        int err = ibb_port_send(port, &buf, 1, &n);
+
+        if (!err) {
+            return;
+        } else if (err == EAGAIN) {
+            struct pollfd pfd = { .fd = ibb_port_fd(port), .events = POLLOUT };
+
+            poll(&pfd, 1, 1000);
+        } else if (is_loss(err)) {
+            handle_loss();
+        } else {
+            host_fatal(HOST_EXIT_FABRIC, "send failed: %s",
+                       ibb_port_error(port));
+        }
+    }
+}
+
+/* Receives one packet into 'pkt', waiting until 'deadline' (0 = forever).
+ * Returns its length, or 0 on timeout. */
+static size_t
+recv_packet(uint8_t *pkt, double deadline)
+{
+    for (;;) {
+        struct ibb_port_buf buf = { .data = pkt, .size = PKT_SIZE };
+        size_t n;
+        int err = ibb_port_recv(port, &buf, 1, &n);
+
+        if (!err) {
+            return buf.len;
+        } else if (err == EAGAIN) {
+            struct pollfd pfd = { .fd = ibb_port_fd(port), .events = POLLIN };
+            int ms = 1000;
+
+            if (deadline) {
+                double left = deadline - host_now();
+
+                if (left <= 0) {
+                    return 0;
+                }
+                ms = left * 1000 + 1 < 1000 ? left * 1000 + 1 : 1000;
+            }
+            poll(&pfd, 1, ms);
+        } else if (is_loss(err)) {
+            handle_loss();
+        } else {
+            fprintf(stderr, "%s: receive failed: %s\n", host_program_name,
+                    ibb_port_error(port));
+        }
+    }
+}
+
+static void
+resolve_dest(struct dest *d)
+{
+    int err;
+
+    memcpy(d->dgid, o.dgid, 16);
+    d->dqpn = o.dqpn;
+    if (ibb_gid_is_multicast(o.dgid)) {
+        d->dqpn = IBB_MULTICAST_QPN;
+    }
+    if (o.has_dlid) {
+        d->dlid = o.dlid;
+        return;
+    }
+    if (ibb_gid_is_multicast(o.dgid)) {
+        /* A sender joins as a send-only member to learn the MLID, as an
+         * HCA's user would through the SA. */
+        err = ibb_port_mcast_join(port, o.dgid, IBB_MCAST_SEND_ONLY, o.qkey,
+                                  o.pkey, &d->dlid);
+        if (!err) {
+            joined = true;
+            memcpy(joined_mgid, o.dgid, 16);
+        }
+    } else {
+        err = ibb_port_path_query(port, o.dgid, &d->dlid);
+    }
+    if (err) {
+        char gid[IBB_GID_STRLEN];
+
+        host_fatal(err == ENOENT ? HOST_EXIT_USAGE : HOST_EXIT_FABRIC,
+                   "no path to %s: %s", ibb_gid_format(o.dgid, gid,
+                                                       sizeof gid),
+                   err == ENOENT ? "no such GID on the fabric"
+                                 : ibb_port_error(port));
+    }
+}
+
+static int
+cmd_send(bool flood)
+{
+    static uint8_t pkt[PKT_SIZE];
+    uint8_t payload[HOST_MAX_PAYLOAD];
+    struct dest d;
+    double start;
+
+    resolve_dest(&d);
+    start = host_now();
+    for (unsigned long long i = 0; i < o.count; i++) {
+        size_t plen = host_payload(&o, payload, i);
+        size_t len = build_packet(pkt, &d, i, payload, plen);
+
+        send_packet(pkt, len);
+        if (o.delay_us) {
+            usleep(o.delay_us);
+        }
+    }
+    if (flood) {
+        double t = host_now() - start;
+
+        printf("flood: sent %llu packets of %zu bytes in %.3f s: %.0f pkt/s, "
+               "%.1f Mbit/s\n", o.count, o.size, t, o.count / t,
+               o.count * o.size * 8 / t / 1e6);
+    } else {
+        printf("sent %llu\n", o.count);
+    }
+    return 0;
+}
+
+static int
+cmd_recv(void)
+{
+    static uint8_t pkt[PKT_SIZE];
+    double deadline = o.timeout ? host_now() + o.timeout : 0;
+    unsigned long long n = 0;
+    double start = 0;
+
+    while (!o.count || n < o.count) {
+        struct host_msg m;
+        size_t len = recv_packet(pkt, deadline);
+
+        if (!len) {
+            break;
+        }
+        if (!n) {
+            start = host_now();
+        }
+        if (parse_packet(pkt, len, &m)) {
+            fprintf(stderr, "%s: malformed %zu-byte packet\n",
+                    host_program_name, len);
+            continue;
+        }
+        n++;
+        host_print_msg(&o, &m);
+        if (o.delay_us) {
+            usleep(o.delay_us);
+        }
+    }
+    if (joined) {
+        ibb_port_mcast_leave(port, joined_mgid);
+    }
+    if (n > 1) {
+        double t = host_now() - start;
+
+        fprintf(stderr, "%s: received %llu packets in %.3f s (%.0f pkt/s)\n",
+                host_program_name, n, t, t > 0 ? (n - 1) / t : 0);
+    }
+    if (o.count && n < o.count) {
+        fprintf(stderr, "%s: timed out after %g s: received %llu of %llu\n",
+                host_program_name, o.timeout, n, o.count);
+        return HOST_EXIT_USAGE;
+    }
+    return 0;
+}
+
+static int
+cmd_join(void)
+{
+    uint8_t mgid[16];
+    uint16_t mlid;
+    char buf[IBB_GID_STRLEN];
+
+    if (ibb_gid_parse(o.arg, mgid) || !ibb_gid_is_multicast(mgid)) {
+        host_fatal(HOST_EXIT_USAGE, "join: \"%s\" is not a multicast GID",
+                   o.arg);
+    }
+    if (ibb_port_mcast_join(port, mgid, o.send_only ? IBB_MCAST_SEND_ONLY
+                                                    : IBB_MCAST_FULL,
+                            o.qkey, o.pkey, &mlid)) {
+        host_fatal(HOST_EXIT_FABRIC, "join %s failed: %s", o.arg,
+                   ibb_port_error(port));
+    }
+    joined = true;
+    memcpy(joined_mgid, mgid, 16);
+    fprintf(stderr, "%s: joined %s, MLID 0x%04x\n", host_program_name,
+            ibb_gid_format(mgid, buf, sizeof buf), mlid);
+    return cmd_recv();
+}
+
+static int
+cmd_pingpong(void)
+{
+    static uint8_t pkt[PKT_SIZE];
+    uint8_t payload[HOST_MAX_PAYLOAD];
+    struct host_msg m;
+    struct dest d;
+
+    if (!o.has_dgid) {
+        /* Server: echo every datagram to its sender. */
+        unsigned long long n = 0;
+
+        while (!o.has_count || n < o.count) {
+            size_t len = recv_packet(pkt, o.timeout ? host_now() + o.timeout
+                                                    : 0);
+
+            if (!len) {
+                break;
+            }
+            if (parse_packet(pkt, len, &m)) {
+                continue;
+            }
+            memcpy(d.dgid, m.sgid, 16);
+            d.dlid = m.slid;
+            d.dqpn = m.sqpn;
+            memcpy(payload, m.payload, m.len);
+            len = build_packet(pkt, &d, m.psn, payload, m.len);
+            send_packet(pkt, len);
+            n++;
+        }
+        return 0;
+    }
+
+    double min = 1e9, max = 0, sum = 0;
+    unsigned long long lost = 0;
+
+    resolve_dest(&d);
+    for (unsigned long long i = 0; i < o.count; i++) {
+        size_t plen = host_payload(&o, payload, i);
+        double t0 = host_now(), rtt;
+        size_t len = build_packet(pkt, &d, i, payload, plen);
+
+        send_packet(pkt, len);
+        for (;;) {
+            len = recv_packet(pkt, t0 + (o.timeout ? o.timeout : 1.0));
+            if (!len || (!parse_packet(pkt, len, &m) && m.psn == i)) {
+                break;
+            }
+        }
+        if (!len) {
+            lost++;
+            continue;
+        }
+        rtt = (host_now() - t0) * 1e6;
+        min = rtt < min ? rtt : min;
+        max = rtt > max ? rtt : max;
+        sum += rtt;
+    }
+    if (o.count > lost) {
+        printf("pingpong: %llu pings, %llu lost, rtt min/avg/max = "
+               "%.1f/%.1f/%.1f us\n", o.count, lost, min,
+               sum / (o.count - lost), max);
+    } else {
+        printf("pingpong: %llu pings, all lost\n", o.count);
+    }
+    return lost ? HOST_EXIT_USAGE : 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+    struct ibb_port_options popts;
+    char *device, *error;
+    int err, rc;
+
+    host_parse_options(argc, argv, false, &o);
+
+    memset(&popts, 0, sizeof popts);
+    popts.mode = o.raw ? IBB_PORT_RAW : IBB_PORT_STRICT;
+    popts.lid = o.lid;
+    popts.pkey = o.pkey;
+    popts.name = "ibsim-host";
+    if (o.has_gid) {
+        for (int i = 0; i < 8; i++) {
+            popts.guid = (popts.guid << 8) | o.gid[8 + i];
+        }
+    }
+    device = malloc(strlen(o.fabric) + 5);
+    sprintf(device, "sim:%s", o.fabric);
+    err = ibb_port_open(device, &popts, &port, &error);
+    if (err) {
+        host_fatal(HOST_EXIT_FABRIC, "%s", error);
+    }
+    free(device);
+    ibb_port_query(port, &attr);
+    if (o.has_gid && memcmp(attr.gid, o.gid, 16)) {
+        host_fatal(HOST_EXIT_USAGE, "--gid: the fabric's subnet prefix is "
+                   "fe80::/64, the GID must be in it");
+    }
+    if (!o.raw && ibb_port_qp_open(port, o.qpn, o.qkey)) {
+        host_fatal(HOST_EXIT_FABRIC, "%s", ibb_port_error(port));
+    }
+
+    if (!strcmp(o.cmd, "send")) {
+        rc = cmd_send(false);
+    } else if (!strcmp(o.cmd, "flood")) {
+        rc = cmd_send(true);
+    } else if (!strcmp(o.cmd, "recv")) {
+        rc = cmd_recv();
+    } else if (!strcmp(o.cmd, "join")) {
+        rc = cmd_join();
+    } else {
+        rc = cmd_pingpong();
+    }
+    ibb_port_close(port);
+    free(o.payload);
+    return rc;
+}

@@ -2,7 +2,6 @@
 # address maps, option parsing and the IB port backends.
 noinst_LTLIBRARIES += lib/libibbridge.la
 lib_libibbridge_la_SOURCES = \
-	lib/ibb-version.h \
 	lib/ibb-options.c \
 	lib/ibb-options.h
 
@@ -42,3 +41,4 @@ lib_libibbridge_la_SOURCES += \
 	lib/ibport.h \
 	lib/ibport-provider.h \
 	lib/ibport-sim.c
+EXTRA_DIST += lib/ibb-version.h.in

@@ -4,45 +4,140 @@
  * datapath.  Modelled on lib/netdev-dummy.c: this file is glue between
  * OVS's netdev provider interface and lib/, which holds everything that
  * knows about IB.
+ *
+ * Receive: IB packets from the port become RoCEv2 frames (lib/ud-to-roce.h)
+ * for the datapath.  Send: RoCEv2 frames from the datapath become IB
+ * packets (lib/roce-to-ud.h) for the port.  Both convert in place, in the
+ * dp_packet's own buffer.  Every packet refused on the way is counted under
+ * its reason (custom stats "rx_<reason>" and "tx_<reason>").
  */
 #include <config.h>
 #include "netdev-ibbridge.h"
 
 #include <errno.h>
+#include <poll.h>
 
+#include "dp-packet.h"
 #include "hash.h"
 #include "netdev-provider.h"
 #include "openvswitch/dynamic-string.h"
+#include "openvswitch/list.h"
+#include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
 #include "packets.h"
 #include "smap.h"
+#include "timeval.h"
+#include "unixctl.h"
 #include "util.h"
 
+#include "addr-map.h"
+#include "ib-gid.h"
+#include "ib-mcast.h"
+#include "ibb-conv.h"
+#include "ibb-drop.h"
 #include "ibb-options.h"
 #include "ibb-version.h"
+#include "ibport.h"
+#include "roce-to-ud.h"
+#include "ud-to-roce.h"
 
 VLOG_DEFINE_THIS_MODULE(netdev_ibbridge);
 
-/* The MTU of the Ethernet side: a 4096-byte IB MTU plus the RoCEv2 headers
- * that replace LRH and GRH fits a jumbo frame.  Reported, not enforced,
- * until packet I/O comes. */
-#define IBBRIDGE_DEFAULT_MTU 4200
+static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
+
+/* Largest native IB packet: LRH, GRH, BTH, DETH, ImmDt, a 4096-byte
+ * payload, ICRC and VCRC. */
+#define IBBRIDGE_MAX_IB_PKT (8 + 40 + 12 + 8 + 4 + 4096 + 4 + 2)
+
+/* What a RoCEv2 frame adds to an IB payload on the IP side (IPv6 header,
+ * UDP, BTH, DETH, ImmDt, ICRC): the MTU the Ethernet side needs. */
+#define IBBRIDGE_IP_OVERHEAD (40 + 8 + 12 + 8 + 4 + 4)
+
+/* How long send() waits, at most, for a back-pressuring fabric before it
+ * gives up on the rest of a batch. */
+#define IBBRIDGE_TX_WAIT_MS 50
+
+/* How often a port whose fabric went away tries to attach again. */
+#define IBBRIDGE_RECONNECT_MS 1000
+
+/* Counters besides the per-reason drops. */
+#define IBBRIDGE_CSTATS                                                     \
+    IBBRIDGE_CSTAT(rx_port_errors)    /* recv() failed. */                  \
+    IBBRIDGE_CSTAT(tx_backpressure)   /* Fabric stayed full: dropped. */    \
+    IBBRIDGE_CSTAT(tx_port_down)      /* No port to send on: dropped. */    \
+    IBBRIDGE_CSTAT(tx_not_eth)        /* Not an Ethernet frame. */          \
+    IBBRIDGE_CSTAT(reconnects)        /* Times the port re-attached. */
+
+struct ibbridge_cstats {
+#define IBBRIDGE_CSTAT(NAME) uint64_t NAME;
+    IBBRIDGE_CSTATS
+#undef IBBRIDGE_CSTAT
+};
+
+/* A multicast group the port joined because of "mcast-groups". */
+struct ibbridge_group {
+    struct ibb_mcast_group_spec spec;   /* As configured. */
+    uint8_t mgid[16];                   /* MGID derived from 'spec'. */
+    uint16_t mlid;                      /* MLID the fabric gave. */
+};
+
+/* The options, parsed and checked before any of them is applied, so that a
+ * rejected configuration leaves the port as it was. */
+struct ibbridge_config {
+    struct ibb_device_spec device;
+    char *device_str;
+    uint16_t pkey;
+    uint32_t qkey;
+    struct eth_addr mac;
+    bool mac_configured;
+    unsigned int gid_index;
+    enum ibb_mgid_format mgid_format;
+    struct ibb_mcast_group_spec *groups;
+    size_t n_groups;
+    uint8_t sl_map[64];
+    char *map_file;
+    bool icrc_check;
+};
 
 struct netdev_ibbridge {
     struct netdev up;
 
+    /* In 'ibbridge_list'. */
+    struct ovs_list list_node OVS_GUARDED_BY(ibbridge_list_mutex);
+
     /* Protects all members below. */
     struct ovs_mutex mutex;
 
-    /* The options in force, as last accepted by set_config(). */
-    char *device_str OVS_GUARDED;               /* Canonical "device". */
-    struct ibb_device_spec device OVS_GUARDED;  /* Parsed "device". */
-    uint16_t pkey OVS_GUARDED;                  /* P_Key of our datagrams. */
-    uint32_t qkey OVS_GUARDED;                  /* Q_Key of our QP. */
-    struct eth_addr mac OVS_GUARDED;            /* MAC shown for IB hosts. */
-    bool mac_configured OVS_GUARDED;            /* "mac" was set. */
+    struct smap options OVS_GUARDED;            /* As last accepted. */
+    struct ibbridge_config cfg OVS_GUARDED;     /* Parsed 'options'. */
+    bool configured OVS_GUARDED;                /* 'cfg' is valid. */
     enum netdev_flags flags OVS_GUARDED;        /* NETDEV_UP etc. */
+
+    /* The IB port and what the converters need. */
+    struct ibb_port *port OVS_GUARDED;          /* NULL until configured. */
+    struct ibb_port_attr attr OVS_GUARDED;      /* Last ibb_port_query(). */
+    struct ibb_addr_map *map OVS_GUARDED;       /* Hosts and groups. */
+    struct ibb_conv_config conv OVS_GUARDED;    /* Converter settings. */
+    struct ibbridge_group *groups OVS_GUARDED;  /* Joined groups. */
+    size_t n_groups OVS_GUARDED;
+    bool carrier OVS_GUARDED;                   /* Port attached. */
+    long long int next_reconnect OVS_GUARDED;   /* When to try again. */
+
+    /* Statistics. */
+    struct netdev_stats stats OVS_GUARDED;
+    uint64_t rx_drops[IBB_DROP_N_REASONS] OVS_GUARDED;
+    uint64_t tx_drops[IBB_DROP_N_REASONS] OVS_GUARDED;
+    struct ibbridge_cstats cstats OVS_GUARDED;
 };
+
+struct netdev_rxq_ibbridge {
+    struct netdev_rxq up;
+};
+
+/* Every ibbridge netdev, for ibbridge/show and for reconnecting. */
+static struct ovs_mutex ibbridge_list_mutex = OVS_MUTEX_INITIALIZER;
+static struct ovs_list ibbridge_list OVS_GUARDED_BY(ibbridge_list_mutex)
+    = OVS_LIST_INITIALIZER(&ibbridge_list);
 
 static int netdev_ibbridge_construct(struct netdev *);
 
@@ -59,11 +154,11 @@ netdev_ibbridge_cast(const struct netdev *netdev)
     return CONTAINER_OF(netdev, struct netdev_ibbridge, up);
 }
 
-static struct netdev *
-netdev_ibbridge_alloc(void)
+static struct netdev_rxq_ibbridge *
+netdev_rxq_ibbridge_cast(const struct netdev_rxq *rx)
 {
-    struct netdev_ibbridge *dev = xzalloc(sizeof *dev);
-    return &dev->up;
+    ovs_assert(is_netdev_ibbridge_class(netdev_get_class(rx->netdev)));
+    return CONTAINER_OF(rx, struct netdev_rxq_ibbridge, up);
 }
 
 /* A locally administered MAC derived from the port name, so that it stays
@@ -81,6 +176,44 @@ netdev_ibbridge_default_mac(const char *name)
     return mac;
 }
 
+static void
+ibbridge_config_destroy(struct ibbridge_config *cfg)
+{
+    ibb_device_spec_destroy(&cfg->device);
+    free(cfg->device_str);
+    free(cfg->groups);
+    free(cfg->map_file);
+    memset(cfg, 0, sizeof *cfg);
+}
+
+/* Frees what the port holds: the IB port, the map and the groups (leaving
+ * them on the fabric).  Counters stay. */
+static void
+netdev_ibbridge_close_port(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    if (dev->port) {
+        for (size_t i = 0; i < dev->n_groups; i++) {
+            ibb_port_mcast_leave(dev->port, dev->groups[i].mgid);
+        }
+        ibb_port_close(dev->port);
+        dev->port = NULL;
+    }
+    free(dev->groups);
+    dev->groups = NULL;
+    dev->n_groups = 0;
+    ibb_addr_map_destroy(dev->map);
+    dev->map = NULL;
+    dev->carrier = false;
+}
+
+static struct netdev *
+netdev_ibbridge_alloc(void)
+{
+    struct netdev_ibbridge *dev = xzalloc(sizeof *dev);
+    return &dev->up;
+}
+
 static int
 netdev_ibbridge_construct(struct netdev *netdev_)
 {
@@ -88,11 +221,14 @@ netdev_ibbridge_construct(struct netdev *netdev_)
 
     ovs_mutex_init(&dev->mutex);
     ovs_mutex_lock(&dev->mutex);
-    dev->pkey = IBB_DEFAULT_PKEY;
-    dev->qkey = IBB_DEFAULT_QKEY;
-    dev->mac = netdev_ibbridge_default_mac(netdev_get_name(netdev_));
+    smap_init(&dev->options);
     dev->flags = NETDEV_UP;
+    ibb_conv_config_init(&dev->conv);
     ovs_mutex_unlock(&dev->mutex);
+
+    ovs_mutex_lock(&ibbridge_list_mutex);
+    ovs_list_push_back(&ibbridge_list, &dev->list_node);
+    ovs_mutex_unlock(&ibbridge_list_mutex);
     return 0;
 }
 
@@ -101,9 +237,14 @@ netdev_ibbridge_destruct(struct netdev *netdev_)
 {
     struct netdev_ibbridge *dev = netdev_ibbridge_cast(netdev_);
 
+    ovs_mutex_lock(&ibbridge_list_mutex);
+    ovs_list_remove(&dev->list_node);
+    ovs_mutex_unlock(&ibbridge_list_mutex);
+
     ovs_mutex_lock(&dev->mutex);
-    free(dev->device_str);
-    ibb_device_spec_destroy(&dev->device);
+    netdev_ibbridge_close_port(dev);
+    ibbridge_config_destroy(&dev->cfg);
+    smap_destroy(&dev->options);
     ovs_mutex_unlock(&dev->mutex);
     ovs_mutex_destroy(&dev->mutex);
 }
@@ -116,73 +257,286 @@ netdev_ibbridge_dealloc(struct netdev *netdev_)
 
 /* The options set_config() knows; anything else is a typo worth reporting
  * rather than ignoring. */
-static const char *const netdev_ibbridge_options[] = {
-    "device", "pkey", "qkey", "mac",
-};
+#define IBBRIDGE_OPTIONS "device, pkey, qkey, mac, gid-index, mcast-groups, " \
+    "mgid-format, sl-map, map, icrc-check"
 
 static bool
 is_known_option(const char *key)
 {
-    for (size_t i = 0; i < ARRAY_SIZE(netdev_ibbridge_options); i++) {
-        if (!strcmp(key, netdev_ibbridge_options[i])) {
+    static const char *const options[] = {
+        "device", "pkey", "qkey", "mac", "gid-index", "mcast-groups",
+        "mgid-format", "sl-map", "map", "icrc-check",
+    };
+
+    for (size_t i = 0; i < ARRAY_SIZE(options); i++) {
+        if (!strcmp(key, options[i])) {
             return true;
         }
     }
     return false;
 }
 
-/* The options, parsed and checked before any of them is applied, so that a
- * rejected configuration leaves the port as it was. */
-struct ibbridge_config {
-    struct ibb_device_spec device;
-    uint16_t pkey;
-    uint32_t qkey;
-    struct eth_addr mac;
-    bool mac_configured;
-};
-
+/* Parses every option in 'args' into 'cfg'.  On error returns a positive
+ * errno and stores the message, without the port name, in '*errp'. */
 static int
-parse_config(const char *name, const struct smap *args,
-             struct ibbridge_config *cfg, char **errp)
+parse_options(const char *name, const struct smap *args,
+              struct ibbridge_config *cfg, char **errp)
 {
     struct smap_node *node;
-    const char *mac;
-    char *err = NULL;
+    const char *value;
     int error;
 
     memset(cfg, 0, sizeof *cfg);
     SMAP_FOR_EACH (node, args) {
         if (!is_known_option(node->key)) {
-            *errp = xasprintf("%s: unknown option \"%s\" (known: device, "
-                              "pkey, qkey, mac)", name, node->key);
+            *errp = xasprintf("unknown option \"%s\" (known: %s)", node->key,
+                              IBBRIDGE_OPTIONS);
             return EINVAL;
         }
     }
 
-    error = ibb_parse_device(smap_get(args, "device"), &cfg->device, &err);
-    if (!error) {
-        cfg->pkey = IBB_DEFAULT_PKEY;
-        if (smap_get(args, "pkey")) {
-            error = ibb_parse_pkey(smap_get(args, "pkey"), &cfg->pkey, &err);
+    error = ibb_parse_device(smap_get(args, "device"), &cfg->device, errp);
+    if (error) {
+        return error;
+    }
+    cfg->device_str = ibb_device_spec_to_string(&cfg->device);
+
+    cfg->pkey = IBB_DEFAULT_PKEY;
+    value = smap_get(args, "pkey");
+    if (value && (error = ibb_parse_pkey(value, &cfg->pkey, errp))) {
+        return error;
+    }
+    cfg->qkey = IBB_DEFAULT_QKEY;
+    value = smap_get(args, "qkey");
+    if (value && (error = ibb_parse_qkey(value, &cfg->qkey, errp))) {
+        return error;
+    }
+    value = smap_get(args, "mac");
+    if (value) {
+        error = ibb_parse_mac(value, cfg->mac.ea, errp);
+        if (error) {
+            return error;
+        }
+        cfg->mac_configured = true;
+    } else {
+        cfg->mac = netdev_ibbridge_default_mac(name);
+    }
+    value = smap_get(args, "gid-index");
+    if (value && (error = ibb_parse_gid_index(value, &cfg->gid_index,
+                                              errp))) {
+        return error;
+    }
+    if (cfg->gid_index && cfg->device.kind == IBB_DEVICE_SIM) {
+        *errp = xasprintf("gid-index %u: a simulated port has only GID "
+                          "index 0", cfg->gid_index);
+        return EINVAL;
+    }
+    cfg->mgid_format = IBB_MGID_IPOIB;
+    value = smap_get(args, "mgid-format");
+    if (value && (error = ibb_parse_mgid_format(value, &cfg->mgid_format,
+                                                errp))) {
+        return error;
+    }
+    error = ibb_parse_mcast_groups(smap_get(args, "mcast-groups"),
+                                   cfg->mgid_format, &cfg->groups,
+                                   &cfg->n_groups, errp);
+    if (error) {
+        return error;
+    }
+    for (int dscp = 0; dscp < 64; dscp++) {
+        cfg->sl_map[dscp] = dscp >> 3;
+    }
+    value = smap_get(args, "sl-map");
+    if (value && (error = ibb_parse_sl_map(value, cfg->sl_map, errp))) {
+        return error;
+    }
+    value = smap_get(args, "map");
+    if (value) {
+        if (!value[0]) {
+            *errp = xstrdup("map \"\": expected the path of a JSON address "
+                            "map file");
+            return EINVAL;
+        }
+        cfg->map_file = xstrdup(value);
+    }
+    cfg->icrc_check = true;
+    value = smap_get(args, "icrc-check");
+    if (value && (error = ibb_parse_bool("icrc-check", value,
+                                         &cfg->icrc_check, errp))) {
+        return error;
+    }
+    return 0;
+}
+
+/* Loads the address map named in 'cfg' (an empty map if none). */
+static int
+load_map(const struct ibbridge_config *cfg, struct ibb_addr_map **mapp,
+         char **errp)
+{
+    struct ibb_addr_map *map = ibb_addr_map_create();
+    char err[256];
+    int error;
+
+    *mapp = NULL;
+    if (cfg->map_file) {
+        error = ibb_addr_map_load_json_file(map, cfg->map_file, err,
+                                            sizeof err);
+        if (error) {
+            *errp = xasprintf("map %s: %s", cfg->map_file, err);
+            ibb_addr_map_destroy(map);
+            return error;
         }
     }
-    if (!error) {
-        cfg->qkey = IBB_DEFAULT_QKEY;
-        if (smap_get(args, "qkey")) {
-            error = ibb_parse_qkey(smap_get(args, "qkey"), &cfg->qkey, &err);
+    *mapp = map;
+    return 0;
+}
+
+/* Joins every group in 'cfg' on 'port' and records it in 'map' (keeping a
+ * group the map already has) and in '*groupsp'. */
+static int
+join_groups(struct ibb_port *port, const struct ibbridge_config *cfg,
+            struct ibb_addr_map *map, struct ibbridge_group **groupsp,
+            size_t *n_groupsp, char **errp)
+{
+    struct ibbridge_group *groups = xcalloc(cfg->n_groups + 1,
+                                            sizeof *groups);
+    size_t n = 0;
+    int error = 0;
+
+    for (size_t i = 0; i < cfg->n_groups; i++) {
+        struct ibbridge_group *g = &groups[n];
+        const struct ibb_group *known;
+        char *s;
+
+        g->spec = cfg->groups[i];
+        known = ibb_addr_map_find_group_ip(map, g->spec.ip);
+        if (known) {
+            memcpy(g->mgid, known->mgid, 16);
+        } else {
+            ibb_mcast_ip_to_mgid(g->spec.format, g->spec.ip, cfg->pkey,
+                                 IBB_MCAST_SCOPE_LINK, g->mgid);
         }
-    }
-    mac = smap_get(args, "mac");
-    if (!error && mac) {
-        error = ibb_parse_mac(mac, cfg->mac.ea, &err);
-        cfg->mac_configured = !error;
+        error = ibb_port_mcast_join(port, g->mgid,
+                                    (g->spec.send_only
+                                     ? IBB_MCAST_SEND_ONLY : IBB_MCAST_FULL),
+                                    cfg->qkey, cfg->pkey, &g->mlid);
+        if (error) {
+            s = ibb_mcast_group_spec_to_string(&g->spec);
+            *errp = xasprintf("cannot join multicast group %s: %s", s,
+                              ibb_port_error(port));
+            free(s);
+            break;
+        }
+        n++;
+        if (!known) {
+            struct ibb_group entry = {
+                .mlid = g->mlid,
+                .format = g->spec.format,
+                .pkey = cfg->pkey,
+                .scope = IBB_MCAST_SCOPE_LINK,
+                .explicit_mgid = true,
+            };
+            memcpy(entry.ip, g->spec.ip, 16);
+            memcpy(entry.mgid, g->mgid, 16);
+            error = ibb_addr_map_add_group(map, &entry);
+            if (error) {
+                s = ibb_mcast_group_spec_to_string(&g->spec);
+                *errp = xasprintf("cannot add multicast group %s to the "
+                                  "address map (%s)", s,
+                                  ovs_strerror(error));
+                free(s);
+                break;
+            }
+        }
     }
     if (error) {
-        *errp = xasprintf("%s: %s", name, err ? err : ovs_strerror(error));
-        free(err);
-        ibb_device_spec_destroy(&cfg->device);
+        for (size_t i = 0; i < n; i++) {
+            ibb_port_mcast_leave(port, groups[i].mgid);
+        }
+        free(groups);
+        return error;
     }
+    *groupsp = groups;
+    *n_groupsp = n;
+    return 0;
+}
+
+/* Opens the IB port of 'cfg', loads its map and joins its groups, and on
+ * success replaces what 'dev' had. */
+static int
+netdev_ibbridge_open_port(struct netdev_ibbridge *dev,
+                          const struct ibbridge_config *cfg, char **errp)
+    OVS_REQUIRES(dev->mutex)
+{
+    struct ibb_port_options opts = {
+        .mode = IBB_PORT_RAW,
+        .pkey = cfg->pkey,
+        .name = netdev_get_name(&dev->up),
+    };
+    struct ibbridge_group *groups = NULL;
+    struct ibb_addr_map *map;
+    struct ibb_port_attr attr;
+    struct ibb_port *port;
+    size_t n_groups = 0;
+    char *err = NULL;
+    int error;
+
+    error = load_map(cfg, &map, errp);
+    if (error) {
+        return error;
+    }
+
+    /* The old port goes first, so that a new one on the same fabric can
+     * take over its LID and groups. */
+    netdev_ibbridge_close_port(dev);
+
+    error = ibb_port_open(cfg->device_str, &opts, &port, &err);
+    if (error) {
+        /* The backend's message names the device already. */
+        *errp = err ? err : xasprintf("cannot open %s (%s)", cfg->device_str,
+                                      ovs_strerror(error));
+        ibb_addr_map_destroy(map);
+        return error;
+    }
+    error = ibb_port_query(port, &attr);
+    if (error) {
+        *errp = xasprintf("cannot query %s: %s", cfg->device_str,
+                          ibb_port_error(port));
+        goto error;
+    }
+    error = join_groups(port, cfg, map, &groups, &n_groups, errp);
+    if (error) {
+        goto error;
+    }
+
+    dev->port = port;
+    dev->attr = attr;
+    dev->map = map;
+    dev->groups = groups;
+    dev->n_groups = n_groups;
+    dev->carrier = attr.state == IBB_PORT_ACTIVE;
+    return 0;
+
+error:
+    ibb_port_close(port);
+    ibb_addr_map_destroy(map);
     return error;
+}
+
+/* Fills the converter settings from the options and the port. */
+static void
+netdev_ibbridge_update_conv(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    struct ibb_conv_config *conv = &dev->conv;
+
+    ibb_conv_config_init(conv);
+    memcpy(conv->bridge_mac, dev->cfg.mac.ea, ETH_ADDR_LEN);
+    conv->bridge_lid = dev->attr.lid;
+    memcpy(conv->bridge_gid, dev->attr.gid, 16);
+    memcpy(conv->sl_map, dev->cfg.sl_map, sizeof conv->sl_map);
+    conv->check_ib_icrc = dev->cfg.icrc_check;
+    conv->check_roce_icrc = dev->cfg.icrc_check;
 }
 
 static int
@@ -192,35 +546,41 @@ netdev_ibbridge_set_config(struct netdev *netdev_, const struct smap *args,
     struct netdev_ibbridge *dev = netdev_ibbridge_cast(netdev_);
     const char *name = netdev_get_name(netdev_);
     struct ibbridge_config cfg;
+    char *err = NULL;
     int error;
 
-    error = parse_config(name, args, &cfg, errp);
+    ovs_mutex_lock(&dev->mutex);
+    if (dev->configured && smap_equal(args, &dev->options)) {
+        ovs_mutex_unlock(&dev->mutex);
+        return 0;
+    }
+
+    error = parse_options(name, args, &cfg, &err);
+    if (!error) {
+        error = netdev_ibbridge_open_port(dev, &cfg, &err);
+    }
     if (error) {
+        ibbridge_config_destroy(&cfg);
+        *errp = xasprintf("%s: %s", name, err ? err : ovs_strerror(error));
+        free(err);
+        ovs_mutex_unlock(&dev->mutex);
         VLOG_WARN("%s", *errp);
         return error;
     }
 
-    ovs_mutex_lock(&dev->mutex);
-    free(dev->device_str);
-    ibb_device_spec_destroy(&dev->device);
-    dev->device = cfg.device;
-    dev->device_str = ibb_device_spec_to_string(&dev->device);
-    dev->pkey = cfg.pkey;
-    dev->qkey = cfg.qkey;
-    dev->mac_configured = cfg.mac_configured;
-    dev->mac = (cfg.mac_configured ? cfg.mac
-                : netdev_ibbridge_default_mac(name));
+    ibbridge_config_destroy(&dev->cfg);
+    dev->cfg = cfg;
+    dev->configured = true;
+    smap_destroy(&dev->options);
+    smap_clone(&dev->options, args);
+    netdev_ibbridge_update_conv(dev);
     netdev_change_seq_changed(netdev_);
-
-    /* The options are good, but this build cannot carry packets through
-     * an IB port yet: refuse the port, so the Interface's error column
-     * says so, instead of adding a port that silently drops everything. */
-    *errp = xasprintf("%s: cannot open %s: packet I/O through IB ports is "
-                      "not implemented yet", name, dev->device_str);
-    error = EOPNOTSUPP;
+    VLOG_INFO("%s: attached to %s as LID %"PRIu16" (%zu hosts, %zu groups "
+              "in the address map)", name, dev->cfg.device_str,
+              dev->attr.lid, ibb_addr_map_n_hosts(dev->map),
+              ibb_addr_map_n_groups(dev->map));
     ovs_mutex_unlock(&dev->mutex);
-    VLOG_WARN("%s", *errp);
-    return error;
+    return 0;
 }
 
 static int
@@ -229,37 +589,60 @@ netdev_ibbridge_get_config(const struct netdev *netdev_, struct smap *args)
     struct netdev_ibbridge *dev = netdev_ibbridge_cast(netdev_);
 
     ovs_mutex_lock(&dev->mutex);
-    if (dev->device_str) {
-        smap_add(args, "device", dev->device_str);
-    }
-    if (dev->pkey != IBB_DEFAULT_PKEY) {
-        smap_add_format(args, "pkey", "0x%04"PRIx16, dev->pkey);
-    }
-    if (dev->qkey != IBB_DEFAULT_QKEY) {
-        smap_add_format(args, "qkey", "0x%08"PRIx32, dev->qkey);
-    }
-    if (dev->mac_configured) {
-        smap_add_format(args, "mac", ETH_ADDR_FMT, ETH_ADDR_ARGS(dev->mac));
-    }
+    smap_clone(args, &dev->options);
     ovs_mutex_unlock(&dev->mutex);
     return 0;
+}
+
+/* Appends "GROUP/FORMAT/JOIN mlid=0xNNNN" for each joined group. */
+static void
+format_groups(const struct netdev_ibbridge *dev, struct ds *s)
+    OVS_REQUIRES(dev->mutex)
+{
+    for (size_t i = 0; i < dev->n_groups; i++) {
+        char *spec = ibb_mcast_group_spec_to_string(&dev->groups[i].spec);
+        char mgid[IBB_GID_STRLEN];
+
+        ds_put_format(s, "%s%s mgid=%s mlid=0x%04"PRIx16, i ? ", " : "",
+                      spec, ibb_gid_format(dev->groups[i].mgid, mgid,
+                                           sizeof mgid),
+                      dev->groups[i].mlid);
+        free(spec);
+    }
 }
 
 static int
 netdev_ibbridge_get_status(const struct netdev *netdev_, struct smap *smap)
 {
     struct netdev_ibbridge *dev = netdev_ibbridge_cast(netdev_);
+    char gid[IBB_GID_STRLEN];
+    struct ds groups = DS_EMPTY_INITIALIZER;
 
     ovs_mutex_lock(&dev->mutex);
-    smap_add(smap, "device", dev->device_str ? dev->device_str : "");
-    smap_add(smap, "backend",
-             !dev->device_str ? "none"
-             : dev->device.kind == IBB_DEVICE_SIM ? "sim" : "verbs");
-    smap_add_format(smap, "pkey", "0x%04"PRIx16, dev->pkey);
-    smap_add_format(smap, "qkey", "0x%08"PRIx32, dev->qkey);
-    smap_add_format(smap, "mac", ETH_ADDR_FMT, ETH_ADDR_ARGS(dev->mac));
+    if (dev->configured) {
+        smap_add(smap, "device", dev->cfg.device_str);
+        smap_add(smap, "backend", (dev->cfg.device.kind == IBB_DEVICE_SIM
+                                   ? "sim" : "verbs"));
+        smap_add(smap, "state", dev->carrier ? "active" : "down");
+        smap_add_format(smap, "lid", "%"PRIu16, dev->attr.lid);
+        smap_add(smap, "gid", ibb_gid_format(dev->attr.gid, gid,
+                                             sizeof gid));
+        smap_add_format(smap, "ib_mtu", "%"PRIu16, dev->attr.mtu);
+        smap_add_format(smap, "pkey", "0x%04"PRIx16, dev->cfg.pkey);
+        smap_add_format(smap, "qkey", "0x%08"PRIx32, dev->cfg.qkey);
+        smap_add_format(smap, "mac", ETH_ADDR_FMT,
+                        ETH_ADDR_ARGS(dev->cfg.mac));
+        format_groups(dev, &groups);
+        smap_add(smap, "mcast_groups", ds_cstr(&groups));
+        smap_add_format(smap, "map_hosts", "%zu",
+                        ibb_addr_map_n_hosts(dev->map));
+        smap_add_format(smap, "map_groups", "%zu",
+                        ibb_addr_map_n_groups(dev->map));
+        smap_add(smap, "icrc_check", dev->cfg.icrc_check ? "true" : "false");
+    }
     smap_add(smap, "ibbridge_version", IBB_VERSION);
     ovs_mutex_unlock(&dev->mutex);
+    ds_destroy(&groups);
     return 0;
 }
 
@@ -270,15 +653,33 @@ netdev_ibbridge_get_etheraddr(const struct netdev *netdev_,
     struct netdev_ibbridge *dev = netdev_ibbridge_cast(netdev_);
 
     ovs_mutex_lock(&dev->mutex);
-    *mac = dev->mac;
+    *mac = dev->configured ? dev->cfg.mac
+           : netdev_ibbridge_default_mac(netdev_get_name(netdev_));
+    ovs_mutex_unlock(&dev->mutex);
+    return 0;
+}
+
+/* The MTU of the Ethernet side: the fabric's IB MTU plus the headers a
+ * RoCEv2 packet carries above IP. */
+static int
+netdev_ibbridge_get_mtu(const struct netdev *netdev_, int *mtup)
+{
+    struct netdev_ibbridge *dev = netdev_ibbridge_cast(netdev_);
+
+    ovs_mutex_lock(&dev->mutex);
+    *mtup = (dev->attr.mtu ? dev->attr.mtu : 4096) + IBBRIDGE_IP_OVERHEAD;
     ovs_mutex_unlock(&dev->mutex);
     return 0;
 }
 
 static int
-netdev_ibbridge_get_mtu(const struct netdev *netdev_ OVS_UNUSED, int *mtup)
+netdev_ibbridge_get_carrier(const struct netdev *netdev_, bool *carrier)
 {
-    *mtup = IBBRIDGE_DEFAULT_MTU;
+    struct netdev_ibbridge *dev = netdev_ibbridge_cast(netdev_);
+
+    ovs_mutex_lock(&dev->mutex);
+    *carrier = dev->carrier;
+    ovs_mutex_unlock(&dev->mutex);
     return 0;
 }
 
@@ -302,19 +703,491 @@ netdev_ibbridge_update_flags(struct netdev *netdev_, enum netdev_flags off,
     return 0;
 }
 
+static int
+netdev_ibbridge_get_stats(const struct netdev *netdev_,
+                          struct netdev_stats *stats)
+{
+    struct netdev_ibbridge *dev = netdev_ibbridge_cast(netdev_);
+
+    ovs_mutex_lock(&dev->mutex);
+    *stats = dev->stats;
+    ovs_mutex_unlock(&dev->mutex);
+    return 0;
+}
+
+static int
+netdev_ibbridge_get_custom_stats(const struct netdev *netdev_,
+                                 struct netdev_custom_stats *custom)
+{
+    struct netdev_ibbridge *dev = netdev_ibbridge_cast(netdev_);
+    enum { N_CSTATS = 0
+#define IBBRIDGE_CSTAT(NAME) + 1
+        IBBRIDGE_CSTATS
+#undef IBBRIDGE_CSTAT
+    };
+    size_t n = 0;
+
+    custom->counters = xcalloc(2 * IBB_DROP_N_REASONS + N_CSTATS,
+                               sizeof *custom->counters);
+    ovs_mutex_lock(&dev->mutex);
+    for (int r = IBB_DROP_NONE + 1; r < IBB_DROP_N_REASONS; r++) {
+        snprintf(custom->counters[n].name, NETDEV_CUSTOM_STATS_NAME_SIZE,
+                 "rx_%s", ibb_drop_name(r));
+        custom->counters[n++].value = dev->rx_drops[r];
+        snprintf(custom->counters[n].name, NETDEV_CUSTOM_STATS_NAME_SIZE,
+                 "tx_%s", ibb_drop_name(r));
+        custom->counters[n++].value = dev->tx_drops[r];
+    }
+#define IBBRIDGE_CSTAT(NAME)                                            \
+    ovs_strlcpy(custom->counters[n].name, #NAME,                        \
+                NETDEV_CUSTOM_STATS_NAME_SIZE);                         \
+    custom->counters[n++].value = dev->cstats.NAME;
+    IBBRIDGE_CSTATS
+#undef IBBRIDGE_CSTAT
+    ovs_mutex_unlock(&dev->mutex);
+    custom->size = n;
+    return 0;
+}
+
+/* Marks the port down after 'error' from the backend, so that run() tries
+ * to attach again. */
+static void
+netdev_ibbridge_port_lost(struct netdev_ibbridge *dev, int error)
+    OVS_REQUIRES(dev->mutex)
+{
+    if (dev->carrier) {
+        VLOG_WARN("%s: lost %s (%s): %s; will reattach",
+                  netdev_get_name(&dev->up), dev->cfg.device_str,
+                  ovs_strerror(error), ibb_port_error(dev->port));
+        dev->carrier = false;
+        dev->next_reconnect = time_msec();
+        netdev_change_seq_changed(&dev->up);
+    }
+}
+
+/* Tries to re-attach a port that went down, at most once a second.  The
+ * backend restores the port's LID and multicast memberships. */
+static void
+netdev_ibbridge_try_reconnect(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    struct ibb_port_attr attr;
+
+    if (!dev->port || dev->carrier || time_msec() < dev->next_reconnect) {
+        return;
+    }
+    dev->next_reconnect = time_msec() + IBBRIDGE_RECONNECT_MS;
+    if (ibb_port_reconnect(dev->port)
+        || ibb_port_query(dev->port, &attr)) {
+        VLOG_DBG_RL(&rl, "%s: cannot reattach to %s yet: %s",
+                    netdev_get_name(&dev->up), dev->cfg.device_str,
+                    ibb_port_error(dev->port));
+        return;
+    }
+    dev->attr = attr;
+    dev->carrier = attr.state == IBB_PORT_ACTIVE;
+    dev->cstats.reconnects++;
+    netdev_ibbridge_update_conv(dev);
+    netdev_change_seq_changed(&dev->up);
+    VLOG_INFO("%s: reattached to %s as LID %"PRIu16", %zu groups rejoined",
+              netdev_get_name(&dev->up), dev->cfg.device_str, attr.lid,
+              dev->n_groups);
+}
+
+static void
+netdev_ibbridge_run(const struct netdev_class *class OVS_UNUSED)
+{
+    struct netdev_ibbridge *dev;
+
+    ovs_mutex_lock(&ibbridge_list_mutex);
+    LIST_FOR_EACH (dev, list_node, &ibbridge_list) {
+        ovs_mutex_lock(&dev->mutex);
+        netdev_ibbridge_try_reconnect(dev);
+        ovs_mutex_unlock(&dev->mutex);
+    }
+    ovs_mutex_unlock(&ibbridge_list_mutex);
+}
+
+static void
+netdev_ibbridge_wait(const struct netdev_class *class OVS_UNUSED)
+{
+    struct netdev_ibbridge *dev;
+
+    ovs_mutex_lock(&ibbridge_list_mutex);
+    LIST_FOR_EACH (dev, list_node, &ibbridge_list) {
+        ovs_mutex_lock(&dev->mutex);
+        if (dev->port && !dev->carrier) {
+            poll_timer_wait_until(dev->next_reconnect);
+        }
+        ovs_mutex_unlock(&dev->mutex);
+    }
+    ovs_mutex_unlock(&ibbridge_list_mutex);
+}
+
+static struct netdev_rxq *
+netdev_ibbridge_rxq_alloc(void)
+{
+    struct netdev_rxq_ibbridge *rx = xzalloc(sizeof *rx);
+    return &rx->up;
+}
+
+static int
+netdev_ibbridge_rxq_construct(struct netdev_rxq *rxq_ OVS_UNUSED)
+{
+    return 0;
+}
+
+static void
+netdev_ibbridge_rxq_destruct(struct netdev_rxq *rxq_ OVS_UNUSED)
+{
+}
+
+static void
+netdev_ibbridge_rxq_dealloc(struct netdev_rxq *rxq_)
+{
+    free(netdev_rxq_ibbridge_cast(rxq_));
+}
+
+/* Receives up to NETDEV_MAX_BURST IB packets, each straight into a
+ * dp_packet with room for the longer RoCEv2 headers, and converts them
+ * there. */
+static int
+netdev_ibbridge_rxq_recv(struct netdev_rxq *rxq_,
+                         struct dp_packet_batch *batch, int *qfill)
+{
+    struct netdev_ibbridge *dev = netdev_ibbridge_cast(rxq_->netdev);
+    struct ibb_port_buf bufs[NETDEV_MAX_BURST];
+    struct dp_packet *pkts[NETDEV_MAX_BURST];
+    size_t n_recv = 0;
+    int error;
+
+    ovs_mutex_lock(&dev->mutex);
+    if (!dev->port || !dev->carrier) {
+        ovs_mutex_unlock(&dev->mutex);
+        return EAGAIN;
+    }
+    for (size_t i = 0; i < NETDEV_MAX_BURST; i++) {
+        pkts[i] = dp_packet_new_with_headroom(IBBRIDGE_MAX_IB_PKT,
+                                              IBB_CONV_HEADROOM);
+        bufs[i].data = dp_packet_data(pkts[i]);
+        bufs[i].size = IBBRIDGE_MAX_IB_PKT;
+        bufs[i].len = 0;
+    }
+
+    error = ibb_port_recv(dev->port, bufs, NETDEV_MAX_BURST, &n_recv);
+    if (error && error != EAGAIN) {
+        dev->cstats.rx_port_errors++;
+        if (!ibb_port_is_up(dev->port)) {
+            netdev_ibbridge_port_lost(dev, error);
+        } else {
+            VLOG_WARN_RL(&rl, "%s: receive failed (%s): %s",
+                         netdev_get_name(rxq_->netdev), ovs_strerror(error),
+                         ibb_port_error(dev->port));
+        }
+    }
+
+    dp_packet_batch_init(batch);
+    for (size_t i = 0; i < NETDEV_MAX_BURST; i++) {
+        struct dp_packet *pkt = pkts[i];
+        struct ibb_buf buf;
+        enum ibb_drop reason;
+
+        if (i >= n_recv) {
+            dp_packet_delete(pkt);
+            continue;
+        }
+        buf.base = dp_packet_base(pkt);
+        buf.size = dp_packet_get_allocated(pkt);
+        buf.ofs = (uint8_t *) dp_packet_data(pkt) - buf.base;
+        buf.len = bufs[i].len;
+        reason = ibb_ud_to_roce(&dev->conv, dev->map, &buf);
+        if (reason != IBB_DROP_NONE) {
+            dev->rx_drops[reason]++;
+            dev->stats.rx_dropped++;
+            dp_packet_delete(pkt);
+            continue;
+        }
+        dp_packet_set_data(pkt, buf.base + buf.ofs);
+        dp_packet_set_size(pkt, buf.len);
+        dev->stats.rx_packets++;
+        dev->stats.rx_bytes += buf.len;
+        dp_packet_batch_add(batch, pkt);
+    }
+    ovs_mutex_unlock(&dev->mutex);
+
+    if (qfill) {
+        *qfill = -ENOTSUP;
+    }
+    return dp_packet_batch_is_empty(batch) ? EAGAIN : 0;
+}
+
+static void
+netdev_ibbridge_rxq_wait(struct netdev_rxq *rxq_)
+{
+    struct netdev_ibbridge *dev = netdev_ibbridge_cast(rxq_->netdev);
+
+    ovs_mutex_lock(&dev->mutex);
+    if (dev->port && dev->carrier) {
+        if (ibb_port_has_pending(dev->port)) {
+            poll_immediate_wake();
+        } else if (ibb_port_fd(dev->port) >= 0) {
+            poll_fd_wait(ibb_port_fd(dev->port), POLLIN);
+        }
+    }
+    ovs_mutex_unlock(&dev->mutex);
+}
+
+/* Converts 'pkt' to an IB packet in its own buffer and points 'buf' at it.
+ * Returns IBB_DROP_NONE or why it cannot be bridged. */
+static enum ibb_drop
+netdev_ibbridge_prepare_tx(struct netdev_ibbridge *dev,
+                           struct dp_packet *pkt, struct ibb_port_buf *out)
+    OVS_REQUIRES(dev->mutex)
+{
+    struct ibb_buf buf;
+    enum ibb_drop reason;
+
+    /* Packets from OVS's own ports have headroom to spare; only others are
+     * moved, once. */
+    dp_packet_prealloc_headroom(pkt, IBB_CONV_HEADROOM);
+    dp_packet_prealloc_tailroom(pkt, IBB_CONV_TAILROOM);
+
+    buf.base = dp_packet_base(pkt);
+    buf.size = dp_packet_get_allocated(pkt);
+    buf.ofs = (uint8_t *) dp_packet_data(pkt) - buf.base;
+    buf.len = dp_packet_size(pkt);
+    reason = ibb_roce_to_ud(&dev->conv, dev->map, &buf);
+    if (reason == IBB_DROP_NONE) {
+        out->data = buf.base + buf.ofs;
+        out->len = buf.len;
+        out->size = buf.len;
+    }
+    return reason;
+}
+
+/* Sends 'n' packets, waiting up to IBBRIDGE_TX_WAIT_MS while the fabric
+ * back-pressures.  Returns how many were sent. */
+static size_t
+netdev_ibbridge_send_bufs(struct netdev_ibbridge *dev,
+                          const struct ibb_port_buf *bufs, size_t n)
+    OVS_REQUIRES(dev->mutex)
+{
+    long long int deadline = time_msec() + IBBRIDGE_TX_WAIT_MS;
+    size_t done = 0;
+
+    while (done < n) {
+        size_t sent = 0;
+        int error = ibb_port_send(dev->port, bufs + done, n - done, &sent);
+
+        done += sent;
+        if (!error) {
+            continue;
+        } else if (error == EAGAIN) {
+            long long int now = time_msec();
+            struct pollfd pfd = {
+                .fd = ibb_port_fd(dev->port),
+                .events = POLLOUT,
+            };
+
+            if (now >= deadline) {
+                dev->cstats.tx_backpressure += n - done;
+                VLOG_WARN_RL(&rl, "%s: fabric stayed full for %d ms, "
+                             "dropped %zu packets", netdev_get_name(&dev->up),
+                             IBBRIDGE_TX_WAIT_MS, n - done);
+                break;
+            }
+            poll(&pfd, 1, deadline - now);
+        } else {
+            dev->cstats.tx_port_down += n - done;
+            if (!ibb_port_is_up(dev->port)) {
+                netdev_ibbridge_port_lost(dev, error);
+            } else {
+                VLOG_WARN_RL(&rl, "%s: send failed (%s): %s",
+                             netdev_get_name(&dev->up), ovs_strerror(error),
+                             ibb_port_error(dev->port));
+            }
+            break;
+        }
+    }
+    return done;
+}
+
+static int
+netdev_ibbridge_send(struct netdev *netdev_, int qid OVS_UNUSED,
+                     struct dp_packet_batch *batch,
+                     bool concurrent_txq OVS_UNUSED)
+{
+    struct netdev_ibbridge *dev = netdev_ibbridge_cast(netdev_);
+    struct ibb_port_buf bufs[NETDEV_MAX_BURST];
+    struct dp_packet *packet;
+    size_t n = 0;
+    size_t sent;
+    uint64_t bytes = 0;
+
+    ovs_mutex_lock(&dev->mutex);
+    DP_PACKET_BATCH_FOR_EACH (i, packet, batch) {
+        enum ibb_drop reason;
+
+        if (!dp_packet_is_eth(packet)) {
+            dev->cstats.tx_not_eth++;
+            dev->stats.tx_dropped++;
+            continue;
+        }
+        reason = netdev_ibbridge_prepare_tx(dev, packet, &bufs[n]);
+        if (reason != IBB_DROP_NONE) {
+            dev->tx_drops[reason]++;
+            dev->stats.tx_dropped++;
+            continue;
+        }
+        n++;
+    }
+
+    if (!dev->port || !dev->carrier) {
+        dev->cstats.tx_port_down += n;
+        sent = 0;
+    } else {
+        sent = netdev_ibbridge_send_bufs(dev, bufs, n);
+    }
+    for (size_t i = 0; i < sent; i++) {
+        bytes += bufs[i].len;
+    }
+    dev->stats.tx_packets += sent;
+    dev->stats.tx_bytes += bytes;
+    dev->stats.tx_dropped += n - sent;
+    ovs_mutex_unlock(&dev->mutex);
+
+    dp_packet_delete_batch(batch, true);
+    return 0;
+}
+
+static void
+netdev_ibbridge_send_wait(struct netdev *netdev_, int qid OVS_UNUSED)
+{
+    struct netdev_ibbridge *dev = netdev_ibbridge_cast(netdev_);
+
+    ovs_mutex_lock(&dev->mutex);
+    if (dev->port && dev->carrier && ibb_port_fd(dev->port) >= 0) {
+        poll_fd_wait(ibb_port_fd(dev->port), POLLOUT);
+    }
+    ovs_mutex_unlock(&dev->mutex);
+}
+
+/* ibbridge/show [PORT]: state, groups and the counters that are not zero,
+ * for one port or all. */
+static void
+ibbridge_show_port(struct netdev_ibbridge *dev, struct ds *s)
+    OVS_REQUIRES(dev->mutex)
+{
+    char gid[IBB_GID_STRLEN];
+
+    ds_put_format(s, "%s:\n", netdev_get_name(&dev->up));
+    if (!dev->configured) {
+        ds_put_cstr(s, "  not configured\n");
+        return;
+    }
+    ds_put_format(s, "  device: %s (%s)\n", dev->cfg.device_str,
+                  dev->carrier ? "active" : "down");
+    ds_put_format(s, "  lid: %"PRIu16"  gid: %s  mtu: %"PRIu16"\n",
+                  dev->attr.lid,
+                  ibb_gid_format(dev->attr.gid, gid, sizeof gid),
+                  dev->attr.mtu);
+    ds_put_format(s, "  pkey: 0x%04"PRIx16"  qkey: 0x%08"PRIx32
+                  "  mac: "ETH_ADDR_FMT"  icrc-check: %s\n",
+                  dev->cfg.pkey, dev->cfg.qkey, ETH_ADDR_ARGS(dev->cfg.mac),
+                  dev->cfg.icrc_check ? "true" : "false");
+    ds_put_format(s, "  address map: %zu hosts, %zu groups%s%s\n",
+                  ibb_addr_map_n_hosts(dev->map),
+                  ibb_addr_map_n_groups(dev->map),
+                  dev->cfg.map_file ? " from " : "",
+                  dev->cfg.map_file ? dev->cfg.map_file : "");
+    ds_put_cstr(s, "  multicast groups:");
+    for (size_t i = 0; i < dev->n_groups; i++) {
+        char *spec = ibb_mcast_group_spec_to_string(&dev->groups[i].spec);
+
+        ds_put_format(s, "\n    %s mgid %s mlid 0x%04"PRIx16, spec,
+                      ibb_gid_format(dev->groups[i].mgid, gid, sizeof gid),
+                      dev->groups[i].mlid);
+        free(spec);
+    }
+    ds_put_cstr(s, dev->n_groups ? "\n" : " none\n");
+    ds_put_format(s, "  rx: %"PRIu64" packets, %"PRIu64" bytes, %"PRIu64
+                  " dropped\n", dev->stats.rx_packets, dev->stats.rx_bytes,
+                  dev->stats.rx_dropped);
+    ds_put_format(s, "  tx: %"PRIu64" packets, %"PRIu64" bytes, %"PRIu64
+                  " dropped\n", dev->stats.tx_packets, dev->stats.tx_bytes,
+                  dev->stats.tx_dropped);
+    for (int r = IBB_DROP_NONE + 1; r < IBB_DROP_N_REASONS; r++) {
+        if (dev->rx_drops[r]) {
+            ds_put_format(s, "  rx dropped, %s: %"PRIu64"\n",
+                          ibb_drop_desc(r), dev->rx_drops[r]);
+        }
+        if (dev->tx_drops[r]) {
+            ds_put_format(s, "  tx dropped, %s: %"PRIu64"\n",
+                          ibb_drop_desc(r), dev->tx_drops[r]);
+        }
+    }
+#define IBBRIDGE_CSTAT(NAME)                                            \
+    if (dev->cstats.NAME) {                                             \
+        ds_put_format(s, "  %s: %"PRIu64"\n", #NAME, dev->cstats.NAME); \
+    }
+    IBBRIDGE_CSTATS
+#undef IBBRIDGE_CSTAT
+}
+
+static void
+ibbridge_unixctl_show(struct unixctl_conn *conn, int argc,
+                      const char *argv[], void *aux OVS_UNUSED)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+    struct netdev_ibbridge *dev;
+    bool found = false;
+
+    ovs_mutex_lock(&ibbridge_list_mutex);
+    LIST_FOR_EACH (dev, list_node, &ibbridge_list) {
+        if (argc > 1 && strcmp(argv[1], netdev_get_name(&dev->up))) {
+            continue;
+        }
+        found = true;
+        ovs_mutex_lock(&dev->mutex);
+        ibbridge_show_port(dev, &s);
+        ovs_mutex_unlock(&dev->mutex);
+    }
+    ovs_mutex_unlock(&ibbridge_list_mutex);
+
+    if (argc > 1 && !found) {
+        unixctl_command_reply_error(conn, "no such ibbridge port");
+    } else {
+        unixctl_command_reply(conn, ds_cstr(&s));
+    }
+    ds_destroy(&s);
+}
+
 static const struct netdev_class netdev_ibbridge_class = {
     .type = "ibbridge",
     .is_pmd = false,
+    .run = netdev_ibbridge_run,
+    .wait = netdev_ibbridge_wait,
     .alloc = netdev_ibbridge_alloc,
     .construct = netdev_ibbridge_construct,
     .destruct = netdev_ibbridge_destruct,
     .dealloc = netdev_ibbridge_dealloc,
     .get_config = netdev_ibbridge_get_config,
     .set_config = netdev_ibbridge_set_config,
-    .get_status = netdev_ibbridge_get_status,
+    .send = netdev_ibbridge_send,
+    .send_wait = netdev_ibbridge_send_wait,
     .get_etheraddr = netdev_ibbridge_get_etheraddr,
     .get_mtu = netdev_ibbridge_get_mtu,
+    .get_carrier = netdev_ibbridge_get_carrier,
+    .get_stats = netdev_ibbridge_get_stats,
+    .get_custom_stats = netdev_ibbridge_get_custom_stats,
+    .get_status = netdev_ibbridge_get_status,
     .update_flags = netdev_ibbridge_update_flags,
+    .rxq_alloc = netdev_ibbridge_rxq_alloc,
+    .rxq_construct = netdev_ibbridge_rxq_construct,
+    .rxq_destruct = netdev_ibbridge_rxq_destruct,
+    .rxq_dealloc = netdev_ibbridge_rxq_dealloc,
+    .rxq_recv = netdev_ibbridge_rxq_recv,
+    .rxq_wait = netdev_ibbridge_rxq_wait,
 };
 
 void
@@ -328,6 +1201,8 @@ netdev_ibbridge_register(void)
             VLOG_ERR("failed to register the ibbridge netdev class (%s)",
                      ovs_strerror(error));
         }
+        unixctl_command_register("ibbridge/show", "[PORT]", 0, 1,
+                                 ibbridge_unixctl_show, NULL);
         ovsthread_once_done(&once);
     }
 }

@@ -29,6 +29,26 @@ ibb_icrc_common(const uint8_t *bth, size_t len)
 }
 
 uint32_t
+ibb_icrc_seeded(uint32_t prefix_crc, const uint8_t *bth, size_t len)
+{
+    uint8_t masked[IBB_BTH_LEN];
+    uint32_t crc;
+
+    memcpy(masked, bth, IBB_BTH_LEN);
+    masked[IBB_BTH_RESV8A_OFS] = 0xff;
+    crc = ibb_crc32(prefix_crc, masked, IBB_BTH_LEN);
+    return ibb_crc32(crc, bth + IBB_BTH_LEN, len - IBB_BTH_LEN);
+}
+
+uint32_t
+ibb_icrc_reprefix(uint32_t icrc, uint32_t old_prefix, uint32_t new_prefix,
+                  size_t len)
+{
+    /* crc(P || C) = shift_len(crc(P)) ^ crc(C), shift linear. */
+    return icrc ^ ibb_crc32_combine(old_prefix ^ new_prefix, 0, len);
+}
+
+uint32_t
 ibb_icrc_prefix_grh(const struct ibb_grh *grh)
 {
     uint8_t buf[IBB_ICRC_ONES_LEN + IBB_GRH_LEN];
@@ -137,8 +157,7 @@ ibb_icrc_ib_calc(const uint8_t *pkt, size_t len, uint32_t *icrc)
         return EINVAL;
     }
     clen = len - bth_ofs - IBB_ICRC_LEN;
-    *icrc = ibb_icrc_finish(prefix, ibb_icrc_common(pkt + bth_ofs, clen),
-                            clen);
+    *icrc = ibb_icrc_seeded(prefix, pkt + bth_ofs, clen);
     return 0;
 }
 
@@ -213,8 +232,7 @@ ibb_icrc_roce_calc(const uint8_t *pkt, size_t len, uint32_t *icrc)
         return EINVAL;
     }
     clen = len - bth_ofs - IBB_ICRC_LEN;
-    *icrc = ibb_icrc_finish(prefix, ibb_icrc_common(pkt + bth_ofs, clen),
-                            clen);
+    *icrc = ibb_icrc_seeded(prefix, pkt + bth_ofs, clen);
     return 0;
 }
 

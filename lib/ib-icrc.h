@@ -50,6 +50,18 @@ uint32_t ibb_icrc_prefix_ipv6(const struct ibb_ipv6 *ip6,
 uint32_t ibb_icrc_finish(uint32_t prefix_crc, uint32_t common_crc,
                          size_t common_len);
 
+/* Faster path, no combining: the ICRC of a packet whose prefix CRC is
+ * 'prefix_crc' and whose transport part is the 'len' bytes at 'bth'. */
+uint32_t ibb_icrc_seeded(uint32_t prefix_crc, const uint8_t *bth,
+                         size_t len);
+
+/* Given 'icrc', the ICRC of prefix A (CRC 'old_prefix') followed by 'len'
+ * transport bytes, returns the ICRC of prefix B (CRC 'new_prefix')
+ * followed by the same bytes, without reading them (CRC linearity: one
+ * zlib crc32_combine of the prefix difference). */
+uint32_t ibb_icrc_reprefix(uint32_t icrc, uint32_t old_prefix,
+                           uint32_t new_prefix, size_t len);
+
 /* Whole-packet helpers.  'pkt' is a native IB packet starting at the LRH,
  * or a RoCEv2 packet starting at the IPv4/IPv6 header (no Ethernet).
  * 'len' runs through the ICRC (for IB: not the VCRC).  They parse only what

@@ -175,15 +175,19 @@ resolve(const struct ibb_addr_map *map, struct r2u *u)
     return IBB_DROP_NONE;
 }
 
+/* Writes LRH and GRH at 'p' and the ICRC and VCRC.  If 'have_icrc', 'icrc'
+ * is the RoCEv2 ICRC computed over the same transport bytes with prefix
+ * CRC 'old_prefix'. */
 static void
 write_ib(const struct ibb_conv_config *cfg, const struct r2u *u,
-         uint8_t *p, uint32_t common, size_t clen)
+         uint8_t *p, bool have_icrc, uint32_t icrc, uint32_t old_prefix,
+         size_t clen)
 {
     struct ibb_lrh *lrh = (struct ibb_lrh *) p;
     struct ibb_grh *grh = (struct ibb_grh *) (lrh + 1);
     struct ibb_bth *bth = (struct ibb_bth *) (grh + 1);
     size_t pktbytes = IBB_LRH_LEN + IBB_GRH_LEN + u->tlen;
-    uint8_t *icrc = p + pktbytes - IBB_ICRC_LEN;
+    uint8_t *icrc_p = p + pktbytes - IBB_ICRC_LEN;
 
     memset(lrh, 0, sizeof *lrh);
     ibb_lrh_set_sl(lrh, cfg->sl_map[u->tclass >> 2] & 0x0f);
@@ -207,11 +211,15 @@ write_ib(const struct ibb_conv_config *cfg, const struct r2u *u,
     }
 
     if (cfg->gen_ib_crcs) {
-        ibb_icrc_put(icrc, ibb_icrc_finish(ibb_icrc_prefix_grh(grh),
-                                           common, clen));
+        uint32_t new_prefix = ibb_icrc_prefix_grh(grh);
+
+        icrc = (have_icrc
+                ? ibb_icrc_reprefix(icrc, old_prefix, new_prefix, clen)
+                : ibb_icrc_seeded(new_prefix, (const uint8_t *) bth, clen));
+        ibb_icrc_put(icrc_p, icrc);
         ibb_vcrc_put(p + pktbytes, ibb_vcrc16(0, p, pktbytes));
     } else {
-        ibb_icrc_put(icrc, 0);
+        ibb_icrc_put(icrc_p, 0);
         ibb_vcrc_put(p + pktbytes, 0);
     }
 }
@@ -223,7 +231,7 @@ ibb_roce_to_ud(const struct ibb_conv_config *cfg,
     const uint8_t *f = ibb_buf_data(buf);
     const uint8_t *bth;
     struct r2u u;
-    uint32_t common;
+    uint32_t icrc = 0, old_prefix = 0;
     size_t clen, new_ofs, new_len;
     enum ibb_drop r;
 
@@ -247,21 +255,21 @@ ibb_roce_to_ud(const struct ibb_conv_config *cfg,
         }
     }
 
-    /* One CRC pass over BTH..pad serves the check and the new ICRC. */
+    /* One CRC pass over BTH..pad, seeded with the RoCEv2 prefix, checks
+     * the RoCEv2 ICRC; the IB ICRC follows from it by CRC linearity. */
     clen = u.tlen - IBB_ICRC_LEN;
-    common = ibb_icrc_common(bth, clen);
     if (cfg->check_roce_icrc) {
         const uint8_t *l3 = f + u.l3_ofs;
         const struct ibb_udp *udp = (const struct ibb_udp *)
                                     (bth - IBB_UDP_LEN);
-        uint32_t prefix = (u.v4
-                           ? ibb_icrc_prefix_ipv4((const struct ibb_ipv4 *)
-                                                  l3, udp)
-                           : ibb_icrc_prefix_ipv6((const struct ibb_ipv6 *)
-                                                  l3, udp));
 
-        if (ibb_icrc_finish(prefix, common, clen)
-            != ibb_icrc_get(bth + clen)) {
+        old_prefix = (u.v4
+                      ? ibb_icrc_prefix_ipv4((const struct ibb_ipv4 *) l3,
+                                             udp)
+                      : ibb_icrc_prefix_ipv6((const struct ibb_ipv6 *) l3,
+                                             udp));
+        icrc = ibb_icrc_seeded(old_prefix, bth, clen);
+        if (icrc != ibb_icrc_get(bth + clen)) {
             return IBB_DROP_BAD_ICRC;
         }
     }
@@ -286,6 +294,7 @@ ibb_roce_to_ud(const struct ibb_conv_config *cfg,
     }
     buf->ofs = new_ofs;
     buf->len = new_len;
-    write_ib(cfg, &u, ibb_buf_data(buf), common, clen);
+    write_ib(cfg, &u, ibb_buf_data(buf), cfg->check_roce_icrc, icrc,
+             old_prefix, clen);
     return IBB_DROP_NONE;
 }

@@ -229,18 +229,19 @@ parse_ib(const struct ibb_conv_config *cfg, const uint8_t *p, size_t len,
     return IBB_DROP_NONE;
 }
 
+/* Builds Eth, IP and UDP (checksum 0) for 'u' into 'hdr'.  'bth' is the
+ * packet's BTH, for the QPNs that pick a UDP port when there is no flow
+ * label. */
 static void
-write_roce(const struct ibb_conv_config *cfg, const struct u2r *u,
-           uint8_t *f, size_t hdr_len, uint32_t common, size_t clen)
+build_roce_hdr(const struct ibb_conv_config *cfg, const struct u2r *u,
+               const struct ibb_bth *bth, uint8_t *hdr)
 {
-    struct ibb_eth *eth = (struct ibb_eth *) f;
-    struct ibb_udp *udp;
-    uint8_t *l3 = f + IBB_ETH_LEN;
-    const struct ibb_bth *bth = (const struct ibb_bth *) (f + hdr_len);
     const struct ibb_deth *deth = (const struct ibb_deth *) (bth + 1);
-    uint32_t flow, prefix;
-    uint8_t *icrc = f + hdr_len + u->tlen - IBB_ICRC_LEN;
+    struct ibb_eth *eth = (struct ibb_eth *) hdr;
+    uint8_t *l3 = hdr + IBB_ETH_LEN;
     size_t udp_len = IBB_UDP_LEN + u->tlen;
+    struct ibb_udp *udp;
+    uint32_t flow;
 
     memcpy(eth->dst, u->dmac, 6);
     memcpy(eth->src, cfg->bridge_mac, 6);
@@ -278,16 +279,6 @@ write_roce(const struct ibb_conv_config *cfg, const struct u2r *u,
     ibb_udp_set_dport(udp, IBB_ROCE_V2_PORT);
     ibb_udp_set_len(udp, udp_len);
     ibb_udp_set_csum(udp, 0);
-
-    prefix = (u->v4
-              ? ibb_icrc_prefix_ipv4((const struct ibb_ipv4 *) l3, udp)
-              : ibb_icrc_prefix_ipv6((const struct ibb_ipv6 *) l3, udp));
-    ibb_icrc_put(icrc, ibb_icrc_finish(prefix, common, clen));
-
-    if (!u->v4 || cfg->ipv4_udp_csum) {
-        ibb_udp_set_csum(udp, ibb_csum_udp(u->sip, u->dip,
-                                           (const uint8_t *) udp, udp_len));
-    }
 }
 
 enum ibb_drop
@@ -298,10 +289,14 @@ ibb_ud_to_roce(const struct ibb_conv_config *cfg,
     const struct ibb_lrh *lrh = (const struct ibb_lrh *) p;
     const struct ibb_grh *grh = (const struct ibb_grh *) (p + IBB_LRH_LEN);
     const struct ibb_bth *bth;
+    uint8_t hdr[IBB_ETH_LEN + IBB_IPV6_LEN + IBB_UDP_LEN];
+    uint32_t icrc = 0, old_prefix = 0, new_prefix;
+    const uint8_t *l3;
+    const struct ibb_udp *udp;
     struct u2r u;
-    uint32_t common;
     size_t clen, hdr_len;
     enum ibb_drop r;
+    uint8_t *f;
 
     memset(&u, 0, sizeof u);
     r = parse_ib(cfg, p, buf->len, &u);
@@ -314,16 +309,16 @@ ibb_ud_to_roce(const struct ibb_conv_config *cfg,
         return r;
     }
 
-    /* One CRC pass over BTH..pad serves the check and the new ICRC. */
+    /* One CRC pass over BTH..pad: seeded with the IB prefix when the IB
+     * ICRC is checked (the new ICRC then follows by CRC linearity), else
+     * with the new RoCEv2 prefix. */
     clen = u.tlen - IBB_ICRC_LEN;
-    common = ibb_icrc_common((const uint8_t *) bth, clen);
     if (cfg->check_ib_icrc) {
-        uint32_t prefix = (u.bth_ofs > IBB_LRH_LEN
-                           ? ibb_icrc_prefix_grh(grh)
-                           : ibb_icrc_prefix_lrh(lrh));
-
-        if (ibb_icrc_finish(prefix, common, clen)
-            != ibb_icrc_get(p + u.bth_ofs + clen)) {
+        old_prefix = (u.bth_ofs > IBB_LRH_LEN
+                      ? ibb_icrc_prefix_grh(grh)
+                      : ibb_icrc_prefix_lrh(lrh));
+        icrc = ibb_icrc_seeded(old_prefix, (const uint8_t *) bth, clen);
+        if (icrc != ibb_icrc_get(p + u.bth_ofs + clen)) {
             return IBB_DROP_BAD_ICRC;
         }
     }
@@ -352,8 +347,29 @@ ibb_ud_to_roce(const struct ibb_conv_config *cfg,
     if (buf->ofs + u.bth_ofs < hdr_len) {
         return IBB_DROP_NO_ROOM;
     }
+
+    build_roce_hdr(cfg, &u, bth, hdr);
+    l3 = hdr + IBB_ETH_LEN;
+    udp = (struct ibb_udp *) (l3 + hdr_len - IBB_ETH_LEN - IBB_UDP_LEN);
+    new_prefix = (u.v4
+                  ? ibb_icrc_prefix_ipv4((const struct ibb_ipv4 *) l3, udp)
+                  : ibb_icrc_prefix_ipv6((const struct ibb_ipv6 *) l3, udp));
+    icrc = (cfg->check_ib_icrc
+            ? ibb_icrc_reprefix(icrc, old_prefix, new_prefix, clen)
+            : ibb_icrc_seeded(new_prefix, (const uint8_t *) bth, clen));
+
+    /* Write: headers over the old LRH/GRH, ICRC over the old one. */
     buf->ofs = buf->ofs + u.bth_ofs - hdr_len;
     buf->len = hdr_len + u.tlen;
-    write_roce(cfg, &u, ibb_buf_data(buf), hdr_len, common, clen);
+    f = ibb_buf_data(buf);
+    memcpy(f, hdr, hdr_len);
+    ibb_icrc_put(f + buf->len - IBB_ICRC_LEN, icrc);
+    if (!u.v4 || cfg->ipv4_udp_csum) {
+        uint8_t *udp_out = f + hdr_len - IBB_UDP_LEN;
+        uint16_t csum = ibb_csum_udp(u.sip, u.dip, udp_out,
+                                     IBB_UDP_LEN + u.tlen);
+
+        ibb_udp_set_csum((struct ibb_udp *) udp_out, csum);
+    }
     return IBB_DROP_NONE;
 }

@@ -76,3 +76,6 @@ check-unit: $(UNIT_TESTS)
 	UNIT_TESTS_ONLY=yes $(SHELL) $(srcdir)/tests/run-suite \
 	    $(TESTSUITE) $(UNIT_TESTS)
 .PHONY: check-unit
+
+# Simulated fabric and test hosts (utilities/ibsim-*, utilities/roce-host).
+TESTSUITE_AT += tests/ibsim.at

@@ -19,3 +19,9 @@ utilities_ibsim_host_SOURCES = \
 	utilities/host-common.h \
 	utilities/ibsim-host.c
 utilities_ibsim_host_LDADD = lib/libibbridge.la
+bin_PROGRAMS += utilities/roce-host
+utilities_roce_host_SOURCES = \
+	utilities/host-common.c \
+	utilities/host-common.h \
+	utilities/roce-host.c
+utilities_roce_host_LDADD = lib/libibbridge.la

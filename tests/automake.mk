@@ -9,7 +9,8 @@ EXTRA_DIST += tests/run-suite tests/atlocal.in $(TESTSUITE_AT)
 TESTSUITE_AT += \
 	tests/testsuite.at \
 	tests/ibbridge-macros.at \
-	tests/netdev-ibbridge.at
+	tests/netdev-ibbridge.at \
+	tests/bridge.at
 
 UNIT_TESTS += tests/test-options
 tests_test_options_SOURCES = tests/test-options.c

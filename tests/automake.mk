@@ -80,3 +80,9 @@ check-unit: $(UNIT_TESTS)
 
 # Simulated fabric and test hosts (utilities/ibsim-*, utilities/roce-host).
 TESTSUITE_AT += tests/ibsim.at
+
+# Fabric throughput beside a Unix-socket echo baseline ("make bench").
+BENCHMARKS += tests/bench-fabric
+noinst_PROGRAMS += tests/bench-fabric
+tests_bench_fabric_SOURCES = tests/bench-fabric.c
+tests_bench_fabric_LDADD = lib/libibbridge.la

@@ -42,3 +42,8 @@ lib_libibbridge_la_SOURCES += \
 	lib/ibport-provider.h \
 	lib/ibport-sim.c
 EXTRA_DIST += lib/ibb-version.h.in
+
+# pcap files: Ethernet, ERF (InfiniBand records) and raw InfiniBand.
+lib_libibbridge_la_SOURCES += \
+	lib/ibb-pcap.c \
+	lib/ibb-pcap.h

@@ -25,3 +25,10 @@ utilities_roce_host_SOURCES = \
 	utilities/host-common.h \
 	utilities/roce-host.c
 utilities_roce_host_LDADD = lib/libibbridge.la
+
+# Offline converter between IB and RoCEv2 captures (plain C, lib/ only).
+bin_PROGRAMS += utilities/ibbridge-pcap
+utilities_ibbridge_pcap_SOURCES = utilities/ibbridge-pcap.c
+utilities_ibbridge_pcap_LDADD = lib/libibbridge.la
+man_MANS += utilities/ibbridge-pcap.1
+EXTRA_DIST += utilities/ibbridge-pcap.1

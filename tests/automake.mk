@@ -86,3 +86,8 @@ BENCHMARKS += tests/bench-fabric
 noinst_PROGRAMS += tests/bench-fabric
 tests_bench_fabric_SOURCES = tests/bench-fabric.c
 tests_bench_fabric_LDADD = lib/libibbridge.la
+
+# ibbridge-pcap (utilities/ibbridge-pcap.c): captures built and checked by
+# tests/pcap-tool.py, outputs dissected by tshark.
+TESTSUITE_AT += tests/pcap.at
+EXTRA_DIST += tests/pcap-tool.py

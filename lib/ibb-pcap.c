@@ -271,7 +271,8 @@ ibb_pcap_read(struct ibb_pcap_reader *r, struct ibb_pcap_rec *rec,
         wlen = ibb_get_be16(&erf[14]);
 
         /* Extension headers. */
-        for (ext = erf[8] & IBB_ERF_TYPE_EXT; ext; ) {
+        ext = erf[8] & IBB_ERF_TYPE_EXT;
+        while (ext) {
             uint8_t eh[IBB_ERF_EXT_LEN];
 
             if (left < IBB_ERF_EXT_LEN) {

@@ -416,6 +416,19 @@ join_groups(struct ibb_port *port, const struct ibbridge_config *cfg,
             ibb_mcast_ip_to_mgid(g->spec.format, g->spec.ip, cfg->pkey,
                                  IBB_MCAST_SCOPE_LINK, g->mgid);
         }
+        if (!ibb_gid_is_multicast(g->mgid)) {
+            /* An IPv4 group in RoCE format is ::ffff:a.b.c.d, which no
+             * subnet administrator takes as an MGID. */
+            char mgid[IBB_GID_STRLEN];
+
+            s = ibb_mcast_group_spec_to_string(&g->spec);
+            *errp = xasprintf("mcast-groups %s: MGID %s is not an IB "
+                              "multicast GID (use ipoib or rdma_cm)", s,
+                              ibb_gid_format(g->mgid, mgid, sizeof mgid));
+            free(s);
+            error = EINVAL;
+            break;
+        }
         error = ibb_port_mcast_join(port, g->mgid,
                                     (g->spec.send_only
                                      ? IBB_MCAST_SEND_ONLY : IBB_MCAST_FULL),

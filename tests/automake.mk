@@ -9,6 +9,7 @@ EXTRA_DIST += tests/run-suite tests/atlocal.in $(TESTSUITE_AT)
 TESTSUITE_AT += \
 	tests/testsuite.at \
 	tests/ibbridge-macros.at \
+	tests/build.at \
 	tests/netdev-ibbridge.at \
 	tests/bridge.at
 

@@ -21,6 +21,7 @@
 #include "hash.h"
 #include "netdev-provider.h"
 #include "openvswitch/dynamic-string.h"
+#include "openvswitch/json.h"
 #include "openvswitch/list.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
@@ -1147,10 +1148,85 @@ ibbridge_show_port(struct netdev_ibbridge *dev, struct ds *s)
 #undef IBBRIDGE_CSTAT
 }
 
+/* The same as ibbridge_show_port(), as a JSON object, with every counter
+ * (zero or not) for programs to read. */
+static struct json *
+ibbridge_port_to_json(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    struct json *port = json_object_create();
+    struct json *groups, *counters;
+    char gid[IBB_GID_STRLEN];
+
+    json_object_put(port, "configured", json_boolean_create(dev->configured));
+    if (!dev->configured) {
+        return port;
+    }
+    json_object_put_string(port, "device", dev->cfg.device_str);
+    json_object_put_string(port, "state", dev->carrier ? "active" : "down");
+    json_object_put(port, "lid", json_integer_create(dev->attr.lid));
+    json_object_put_string(port, "gid", ibb_gid_format(dev->attr.gid, gid,
+                                                      sizeof gid));
+    json_object_put(port, "ib_mtu", json_integer_create(dev->attr.mtu));
+    json_object_put(port, "pkey", json_integer_create(dev->cfg.pkey));
+    json_object_put(port, "qkey", json_integer_create(dev->cfg.qkey));
+    json_object_put_format(port, "mac", ETH_ADDR_FMT,
+                           ETH_ADDR_ARGS(dev->cfg.mac));
+    json_object_put(port, "icrc_check",
+                    json_boolean_create(dev->cfg.icrc_check));
+    json_object_put(port, "map_hosts",
+                    json_integer_create(ibb_addr_map_n_hosts(dev->map)));
+    json_object_put(port, "map_groups",
+                    json_integer_create(ibb_addr_map_n_groups(dev->map)));
+
+    groups = json_array_create_empty();
+    for (size_t i = 0; i < dev->n_groups; i++) {
+        const struct ibbridge_group *g = &dev->groups[i];
+        struct json *group = json_object_create();
+        char *spec = ibb_mcast_group_spec_to_string(&g->spec);
+
+        json_object_put_string(group, "group", spec);
+        json_object_put_string(group, "mgid",
+                               ibb_gid_format(g->mgid, gid, sizeof gid));
+        json_object_put(group, "mlid", json_integer_create(g->mlid));
+        json_array_add(groups, group);
+        free(spec);
+    }
+    json_object_put(port, "mcast_groups", groups);
+
+    counters = json_object_create();
+#define PUT_STAT(NAME)                                                  \
+    json_object_put(counters, #NAME, json_integer_create(dev->stats.NAME))
+    PUT_STAT(rx_packets);
+    PUT_STAT(rx_bytes);
+    PUT_STAT(rx_dropped);
+    PUT_STAT(tx_packets);
+    PUT_STAT(tx_bytes);
+    PUT_STAT(tx_dropped);
+#undef PUT_STAT
+    for (int r = IBB_DROP_NONE + 1; r < IBB_DROP_N_REASONS; r++) {
+        char *rx = xasprintf("rx_%s", ibb_drop_name(r));
+        char *tx = xasprintf("tx_%s", ibb_drop_name(r));
+
+        json_object_put(counters, rx, json_integer_create(dev->rx_drops[r]));
+        json_object_put(counters, tx, json_integer_create(dev->tx_drops[r]));
+        free(rx);
+        free(tx);
+    }
+#define IBBRIDGE_CSTAT(NAME)                                            \
+    json_object_put(counters, #NAME, json_integer_create(dev->cstats.NAME));
+    IBBRIDGE_CSTATS
+#undef IBBRIDGE_CSTAT
+    json_object_put(port, "counters", counters);
+    return port;
+}
+
+/* ibbridge/show and ibbridge/show-json: one port ('argv[1]') or all. */
 static void
 ibbridge_unixctl_show(struct unixctl_conn *conn, int argc,
-                      const char *argv[], void *aux OVS_UNUSED)
+                      const char *argv[], void *as_json)
 {
+    struct json *ports = json_object_create();
     struct ds s = DS_EMPTY_INITIALIZER;
     struct netdev_ibbridge *dev;
     bool found = false;
@@ -1162,16 +1238,27 @@ ibbridge_unixctl_show(struct unixctl_conn *conn, int argc,
         }
         found = true;
         ovs_mutex_lock(&dev->mutex);
-        ibbridge_show_port(dev, &s);
+        if (as_json) {
+            json_object_put(ports, netdev_get_name(&dev->up),
+                            ibbridge_port_to_json(dev));
+        } else {
+            ibbridge_show_port(dev, &s);
+        }
         ovs_mutex_unlock(&dev->mutex);
     }
     ovs_mutex_unlock(&ibbridge_list_mutex);
 
     if (argc > 1 && !found) {
         unixctl_command_reply_error(conn, "no such ibbridge port");
+    } else if (as_json) {
+        char *text = json_to_string(ports, JSSF_SORT);
+
+        unixctl_command_reply(conn, text);
+        free(text);
     } else {
         unixctl_command_reply(conn, ds_cstr(&s));
     }
+    json_destroy(ports);
     ds_destroy(&s);
 }
 
@@ -1216,6 +1303,8 @@ netdev_ibbridge_register(void)
         }
         unixctl_command_register("ibbridge/show", "[PORT]", 0, 1,
                                  ibbridge_unixctl_show, NULL);
+        unixctl_command_register("ibbridge/show-json", "[PORT]", 0, 1,
+                                 ibbridge_unixctl_show, (void *) 1);
         ovsthread_once_done(&once);
     }
 }

@@ -441,6 +441,17 @@ error:
     return w->error;
 }
 
+/* Pushes what 'w' buffered to its file, so that a reader of a file still
+ * being written (a capture of a running daemon) sees whole records. */
+int
+ibb_pcap_writer_flush(struct ibb_pcap_writer *w)
+{
+    if (fflush(w->file) && !w->error) {
+        w->error = errno ? errno : EIO;
+    }
+    return w->error;
+}
+
 int
 ibb_pcap_writer_close(struct ibb_pcap_writer *w)
 {

@@ -123,6 +123,7 @@ int ibb_pcap_write(struct ibb_pcap_writer *, const struct ibb_pcap_rec *rec,
 
 /* Flushes and, if the writer opened the file, closes it.  Returns 0 or the
  * positive errno of the first failed write, flush or close. */
+int ibb_pcap_writer_flush(struct ibb_pcap_writer *);
 int ibb_pcap_writer_close(struct ibb_pcap_writer *);
 
 /* Returns a short name for 'linktype' ("Ethernet", "ERF", "InfiniBand"),

@@ -38,6 +38,7 @@
 #include "ib-gid.h"
 #include "ib-hdr.h"
 #include "ib-icrc.h"
+#include "ibb-pcap.h"
 
 VLOG_DEFINE_THIS_MODULE(ibsim_fabric);
 
@@ -156,7 +157,7 @@ static int listen_fd = -1;
 static unsigned int mtu = 4096;
 static size_t queue_len = 64;
 static char *pcap_file;
-static FILE *pcap;
+static struct ibb_pcap_writer *pcap;
 static char *unixctl_path;
 static struct ovs_list ports = OVS_LIST_INITIALIZER(&ports);
 static struct hmap ports_by_lid = HMAP_INITIALIZER(&ports_by_lid);
@@ -365,57 +366,33 @@ port_retry_held(struct port *port)
 /* pcap: LINKTYPE_ERF with ERF record type 21 (InfiniBand), as Mellanox
  * ibdump writes; tshark dissects it as InfiniBand. */
 
-#define LINKTYPE_ERF 197
-#define ERF_TYPE_INFINIBAND 21
-#define ERF_FLAG_VLEN 0x04
-
 static void
 pcap_open(void)
 {
-    struct {
-        uint32_t magic;
-        uint16_t major, minor;
-        int32_t thiszone;
-        uint32_t sigfigs, snaplen, network;
-    } fh = { 0xa1b2c3d4, 2, 4, 0, 0, 65535, LINKTYPE_ERF };
+    char err[256];
 
-    pcap = fopen(pcap_file, "wb");
-    if (!pcap) {
-        ovs_fatal(errno, "%s: could not create pcap file", pcap_file);
+    if (ibb_pcap_writer_open(pcap_file, IBB_PCAP_LINKTYPE_ERF, &pcap, err,
+                             sizeof err)) {
+        ovs_fatal(0, "%s", err);
     }
-    fwrite(&fh, sizeof fh, 1, pcap);
-    fflush(pcap);
+    /* The file header goes out now: with --detach, a header still in the
+     * stdio buffer would be written by both processes of the fork. */
+    ibb_pcap_writer_flush(pcap);
 }
 
 static void
 pcap_write(const uint8_t *pkt, size_t len)
 {
-    uint32_t rec[4];
-    uint8_t erf[16];
+    struct ibb_pcap_rec rec = { .len = len, .wire_len = len };
     struct timeval tv;
-    uint64_t ts;
 
     gettimeofday(&tv, NULL);
-    rec[0] = tv.tv_sec;
-    rec[1] = tv.tv_usec;
-    rec[2] = rec[3] = sizeof erf + len;
-
-    /* ERF header: little-endian 32.32 fixed-point timestamp, type, flags,
-     * then big-endian rlen, lctr, wlen. */
-    ts = ((uint64_t) tv.tv_sec << 32)
-         + (((uint64_t) tv.tv_usec << 32) / 1000000);
-    for (int i = 0; i < 8; i++) {
-        erf[i] = ts >> (8 * i);
+    rec.ts_sec = tv.tv_sec;
+    rec.ts_nsec = tv.tv_usec * 1000;
+    if (ibb_pcap_write(pcap, &rec, pkt, len)) {
+        VLOG_WARN_RL(&rl, "%s: write failed, capture incomplete",
+                     pcap_file);
     }
-    erf[8] = ERF_TYPE_INFINIBAND;
-    erf[9] = ERF_FLAG_VLEN;
-    ibb_put_be16(&erf[10], sizeof erf + len);
-    ibb_put_be16(&erf[12], 0);
-    ibb_put_be16(&erf[14], len);
-
-    fwrite(rec, sizeof rec, 1, pcap);
-    fwrite(erf, sizeof erf, 1, pcap);
-    fwrite(pkt, len, 1, pcap);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1275,7 +1252,7 @@ main(int argc, char *argv[])
             }
         }
         if (pcap) {
-            fflush(pcap);
+            ibb_pcap_writer_flush(pcap);
         }
 
         unixctl_server_run(unixctl);
@@ -1299,7 +1276,7 @@ main(int argc, char *argv[])
     }
 
     if (pcap) {
-        fclose(pcap);
+        ibb_pcap_writer_close(pcap);
     }
     unixctl_server_destroy(unixctl);
     return 0;

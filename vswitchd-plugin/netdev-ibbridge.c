@@ -133,6 +133,12 @@ struct netdev_ibbridge {
 
 struct netdev_rxq_ibbridge {
     struct netdev_rxq up;
+
+    /* Empty packets for the next receive, kept from one call to the next:
+     * a slot is refilled only once its packet went into a batch or was
+     * dropped, so that a poll that finds little or nothing allocates and
+     * frees nothing.  Only the thread that polls the queue touches it. */
+    struct dp_packet *spare[NETDEV_MAX_BURST];
 };
 
 /* Every ibbridge netdev, for ibbridge/show and for reconnecting. */
@@ -852,8 +858,14 @@ netdev_ibbridge_rxq_construct(struct netdev_rxq *rxq_ OVS_UNUSED)
 }
 
 static void
-netdev_ibbridge_rxq_destruct(struct netdev_rxq *rxq_ OVS_UNUSED)
+netdev_ibbridge_rxq_destruct(struct netdev_rxq *rxq_)
 {
+    struct netdev_rxq_ibbridge *rx = netdev_rxq_ibbridge_cast(rxq_);
+
+    for (size_t i = 0; i < NETDEV_MAX_BURST; i++) {
+        dp_packet_delete(rx->spare[i]);
+        rx->spare[i] = NULL;
+    }
 }
 
 static void
@@ -869,9 +881,10 @@ static int
 netdev_ibbridge_rxq_recv(struct netdev_rxq *rxq_,
                          struct dp_packet_batch *batch, int *qfill)
 {
+    struct netdev_rxq_ibbridge *rx = netdev_rxq_ibbridge_cast(rxq_);
     struct netdev_ibbridge *dev = netdev_ibbridge_cast(rxq_->netdev);
     struct ibb_port_buf bufs[NETDEV_MAX_BURST];
-    struct dp_packet *pkts[NETDEV_MAX_BURST];
+    struct dp_packet **pkts = rx->spare;
     size_t n_recv = 0;
     int error;
 
@@ -881,8 +894,10 @@ netdev_ibbridge_rxq_recv(struct netdev_rxq *rxq_,
         return EAGAIN;
     }
     for (size_t i = 0; i < NETDEV_MAX_BURST; i++) {
-        pkts[i] = dp_packet_new_with_headroom(IBBRIDGE_MAX_IB_PKT,
-                                              IBB_CONV_HEADROOM);
+        if (!pkts[i]) {
+            pkts[i] = dp_packet_new_with_headroom(IBBRIDGE_MAX_IB_PKT,
+                                                  IBB_CONV_HEADROOM);
+        }
         bufs[i].data = dp_packet_data(pkts[i]);
         bufs[i].size = IBBRIDGE_MAX_IB_PKT;
         bufs[i].len = 0;
@@ -900,16 +915,14 @@ netdev_ibbridge_rxq_recv(struct netdev_rxq *rxq_,
         }
     }
 
+    /* Packets past 'n_recv' stay spare for the next call. */
     dp_packet_batch_init(batch);
-    for (size_t i = 0; i < NETDEV_MAX_BURST; i++) {
+    for (size_t i = 0; i < n_recv; i++) {
         struct dp_packet *pkt = pkts[i];
         struct ibb_buf buf;
         enum ibb_drop reason;
 
-        if (i >= n_recv) {
-            dp_packet_delete(pkt);
-            continue;
-        }
+        pkts[i] = NULL;
         buf.base = dp_packet_base(pkt);
         buf.size = dp_packet_get_allocated(pkt);
         buf.ofs = (uint8_t *) dp_packet_data(pkt) - buf.base;

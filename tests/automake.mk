@@ -39,8 +39,15 @@ BENCHMARKS += tests/bench-wire
 noinst_PROGRAMS += tests/bench-wire
 tests_bench_wire_SOURCES = tests/bench-wire.c tests/test-pkt.h
 tests_bench_wire_LDADD = lib/libibbridge.la
-bench: $(BENCHMARKS)
+# End to end through ovs-vswitchd, IB host -> ib0 -> veth beside veth ->
+# veth (a script: needs root and the daemons, so it runs after the rest).
+E2E_BENCHMARKS = tests/bench-e2e
+EXTRA_DIST += $(E2E_BENCHMARKS)
+bench: $(BENCHMARKS) vswitchd-plugin/ovs-vswitchd utilities/ibsim-fabric \
+	utilities/ibsim-host utilities/roce-host
 	@for b in $(BENCHMARKS); do echo "== $$b"; ./$$b || exit 1; done
+	@for b in $(E2E_BENCHMARKS); do echo "== $$b"; \
+	    bash $(srcdir)/$$b --builddir=. || exit 1; done
 .PHONY: bench
 
 check_PROGRAMS += $(UNIT_TESTS)

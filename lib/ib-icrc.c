@@ -15,19 +15,8 @@
 /* Length of the all-ones prefix that stands for a masked LRH. */
 #define IBB_ICRC_ONES_LEN 8
 
-/* CRC of the BTH..pad part, BTH byte 4 masked.  'len' >= IBB_BTH_LEN. */
-uint32_t
-ibb_icrc_common(const uint8_t *bth, size_t len)
-{
-    uint8_t masked[IBB_BTH_LEN];
-    uint32_t crc;
-
-    memcpy(masked, bth, IBB_BTH_LEN);
-    masked[IBB_BTH_RESV8A_OFS] = 0xff;
-    crc = ibb_crc32(0, masked, IBB_BTH_LEN);
-    return ibb_crc32(crc, bth + IBB_BTH_LEN, len - IBB_BTH_LEN);
-}
-
+/* CRC of the BTH..pad part, BTH byte 4 masked, continuing 'prefix_crc'.
+ * 'len' >= IBB_BTH_LEN. */
 uint32_t
 ibb_icrc_seeded(uint32_t prefix_crc, const uint8_t *bth, size_t len)
 {
@@ -38,6 +27,13 @@ ibb_icrc_seeded(uint32_t prefix_crc, const uint8_t *bth, size_t len)
     masked[IBB_BTH_RESV8A_OFS] = 0xff;
     crc = ibb_crc32(prefix_crc, masked, IBB_BTH_LEN);
     return ibb_crc32(crc, bth + IBB_BTH_LEN, len - IBB_BTH_LEN);
+}
+
+/* The same CRC, started from no prefix. */
+uint32_t
+ibb_icrc_common(const uint8_t *bth, size_t len)
+{
+    return ibb_icrc_seeded(0, bth, len);
 }
 
 uint32_t
@@ -146,45 +142,6 @@ ib_prefix(const uint8_t *pkt, size_t len, uint32_t *prefix)
     }
 }
 
-int
-ibb_icrc_ib_calc(const uint8_t *pkt, size_t len, uint32_t *icrc)
-{
-    uint32_t prefix;
-    size_t bth_ofs = ib_prefix(pkt, len, &prefix);
-    size_t clen;
-
-    if (!bth_ofs) {
-        return EINVAL;
-    }
-    clen = len - bth_ofs - IBB_ICRC_LEN;
-    *icrc = ibb_icrc_seeded(prefix, pkt + bth_ofs, clen);
-    return 0;
-}
-
-int
-ibb_icrc_ib_check(const uint8_t *pkt, size_t len)
-{
-    uint32_t icrc;
-    int error = ibb_icrc_ib_calc(pkt, len, &icrc);
-
-    if (error) {
-        return error;
-    }
-    return icrc == ibb_icrc_get(pkt + len - IBB_ICRC_LEN) ? 0 : EBADMSG;
-}
-
-int
-ibb_icrc_ib_generate(uint8_t *pkt, size_t len)
-{
-    uint32_t icrc;
-    int error = ibb_icrc_ib_calc(pkt, len, &icrc);
-
-    if (!error) {
-        ibb_icrc_put(pkt + len - IBB_ICRC_LEN, icrc);
-    }
-    return error;
-}
-
 /* As ib_prefix() for a RoCEv2 packet that starts at the IP header. */
 static size_t
 roce_prefix(const uint8_t *pkt, size_t len, uint32_t *prefix)
@@ -221,11 +178,17 @@ roce_prefix(const uint8_t *pkt, size_t len, uint32_t *prefix)
     }
 }
 
-int
-ibb_icrc_roce_calc(const uint8_t *pkt, size_t len, uint32_t *icrc)
+/* Finds where a packet's transport part starts and computes the CRC of its
+ * prefix: ib_prefix() or roce_prefix(). */
+typedef size_t icrc_prefix_func(const uint8_t *pkt, size_t len,
+                                uint32_t *prefix);
+
+static int
+icrc_calc(icrc_prefix_func *prefix_func, const uint8_t *pkt, size_t len,
+          uint32_t *icrc)
 {
     uint32_t prefix;
-    size_t bth_ofs = roce_prefix(pkt, len, &prefix);
+    size_t bth_ofs = prefix_func(pkt, len, &prefix);
     size_t clen;
 
     if (!bth_ofs) {
@@ -236,11 +199,11 @@ ibb_icrc_roce_calc(const uint8_t *pkt, size_t len, uint32_t *icrc)
     return 0;
 }
 
-int
-ibb_icrc_roce_check(const uint8_t *pkt, size_t len)
+static int
+icrc_check(icrc_prefix_func *prefix_func, const uint8_t *pkt, size_t len)
 {
     uint32_t icrc;
-    int error = ibb_icrc_roce_calc(pkt, len, &icrc);
+    int error = icrc_calc(prefix_func, pkt, len, &icrc);
 
     if (error) {
         return error;
@@ -248,14 +211,50 @@ ibb_icrc_roce_check(const uint8_t *pkt, size_t len)
     return icrc == ibb_icrc_get(pkt + len - IBB_ICRC_LEN) ? 0 : EBADMSG;
 }
 
-int
-ibb_icrc_roce_generate(uint8_t *pkt, size_t len)
+static int
+icrc_generate(icrc_prefix_func *prefix_func, uint8_t *pkt, size_t len)
 {
     uint32_t icrc;
-    int error = ibb_icrc_roce_calc(pkt, len, &icrc);
+    int error = icrc_calc(prefix_func, pkt, len, &icrc);
 
     if (!error) {
         ibb_icrc_put(pkt + len - IBB_ICRC_LEN, icrc);
     }
     return error;
+}
+
+int
+ibb_icrc_ib_calc(const uint8_t *pkt, size_t len, uint32_t *icrc)
+{
+    return icrc_calc(ib_prefix, pkt, len, icrc);
+}
+
+int
+ibb_icrc_ib_check(const uint8_t *pkt, size_t len)
+{
+    return icrc_check(ib_prefix, pkt, len);
+}
+
+int
+ibb_icrc_ib_generate(uint8_t *pkt, size_t len)
+{
+    return icrc_generate(ib_prefix, pkt, len);
+}
+
+int
+ibb_icrc_roce_calc(const uint8_t *pkt, size_t len, uint32_t *icrc)
+{
+    return icrc_calc(roce_prefix, pkt, len, icrc);
+}
+
+int
+ibb_icrc_roce_check(const uint8_t *pkt, size_t len)
+{
+    return icrc_check(roce_prefix, pkt, len);
+}
+
+int
+ibb_icrc_roce_generate(uint8_t *pkt, size_t len)
+{
+    return icrc_generate(roce_prefix, pkt, len);
 }

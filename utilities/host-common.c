@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ib-gid.h"
 #include "ib-hdr.h"
@@ -495,4 +496,98 @@ host_print_msg(const struct host_opts *o, const struct host_msg *m)
         printf(" icrc=%s\n", m->icrc_ok ? "ok" : "BAD");
     }
     fflush(stdout);
+}
+
+int
+host_cmd_send(const struct host_opts *o, const struct host_io *io,
+              bool flood)
+{
+    uint8_t payload[HOST_MAX_PAYLOAD];
+    double start = host_now();
+
+    for (unsigned long long i = 0; i < o->count; i++) {
+        size_t plen = host_payload(o, payload, i);
+
+        io->send(NULL, i, payload, plen);
+        if (o->delay_us) {
+            usleep(o->delay_us);
+        }
+    }
+    if (flood) {
+        double t = host_now() - start;
+
+        printf("flood: sent %llu packets of %zu bytes in %.3f s: %.0f pkt/s, "
+               "%.1f Mbit/s\n", o->count, o->size, t, o->count / t,
+               o->count * o->size * 8 / t / 1e6);
+    } else {
+        printf("sent %llu\n", o->count);
+    }
+    return 0;
+}
+
+int
+host_cmd_pingpong(const struct host_opts *o, const struct host_io *io)
+{
+    uint8_t payload[HOST_MAX_PAYLOAD];
+    double min = 1e9, max = 0, sum = 0;
+    unsigned long long lost = 0;
+    struct host_msg m;
+
+    if (!o->has_dgid) {
+        /* Server: echo every datagram to its sender. */
+        unsigned long long n = 0;
+
+        while (!o->has_count || n < o->count) {
+            int error = io->recv(&m, o->timeout ? host_now() + o->timeout
+                                                : 0);
+
+            if (error == ETIMEDOUT) {
+                break;
+            } else if (error) {
+                continue;
+            }
+            memcpy(payload, m.payload, m.len);
+            io->send(&m, m.psn, payload, m.len);
+            n++;
+        }
+        return 0;
+    }
+
+    for (unsigned long long i = 0; i < o->count; i++) {
+        size_t plen = host_payload(o, payload, i);
+        double t0 = host_now(), rtt;
+        int error;
+
+        io->send(NULL, i, payload, plen);
+        do {
+            error = io->recv(&m, t0 + (o->timeout ? o->timeout : 1.0));
+        } while (error == EINVAL || (!error && m.psn != i));
+        if (error) {
+            lost++;
+            continue;
+        }
+        rtt = (host_now() - t0) * 1e6;
+        min = rtt < min ? rtt : min;
+        max = rtt > max ? rtt : max;
+        sum += rtt;
+    }
+    if (o->count > lost) {
+        printf("pingpong: %llu pings, %llu lost, rtt min/avg/max = "
+               "%.1f/%.1f/%.1f us\n", o->count, lost, min,
+               sum / (o->count - lost), max);
+    } else {
+        printf("pingpong: %llu pings, all lost\n", o->count);
+    }
+    return lost ? HOST_EXIT_USAGE : 0;
+}
+
+int
+host_recv_result(const struct host_opts *o, unsigned long long n)
+{
+    if (o->count && n < o->count) {
+        fprintf(stderr, "%s: timed out after %g s: received %llu of %llu\n",
+                host_program_name, o->timeout, n, o->count);
+        return HOST_EXIT_USAGE;
+    }
+    return 0;
 }

@@ -100,6 +100,35 @@ int host_parse_transport(const uint8_t *p, size_t len, struct host_msg *m);
 /* Prints 'm' as one JSON object per line (--json) or as text. */
 void host_print_msg(const struct host_opts *, const struct host_msg *);
 
+/* How a host sends and receives UD datagrams, for the commands that
+ * host-common.c runs on its behalf. */
+struct host_io {
+    /* Sends a datagram with PSN 'psn' and the 'len' bytes at 'payload' to
+     * the sender of 'to' or, if 'to' is NULL, to the command line's
+     * destination. */
+    void (*send)(const struct host_msg *to, uint32_t psn,
+                 const uint8_t *payload, size_t len);
+
+    /* Receives one datagram into 'm', waiting until 'deadline' (0 =
+     * forever).  Returns 0, ETIMEDOUT if 'deadline' passed, or EINVAL for
+     * a packet that could not be parsed (the caller skips it). */
+    int (*recv)(struct host_msg *m, double deadline);
+};
+
+/* The commands "send" ('flood' false) and "flood": sends --count
+ * datagrams and reports on stdout.  Returns the exit code. */
+int host_cmd_send(const struct host_opts *, const struct host_io *,
+                  bool flood);
+
+/* The command "pingpong": without --dgid/--dip the server, which echoes
+ * every datagram to its sender, else the client, which reports the round
+ * trip times.  Returns the exit code. */
+int host_cmd_pingpong(const struct host_opts *, const struct host_io *);
+
+/* Ends a receive command that got 'n' datagrams: reports a timeout if
+ * fewer than --count came.  Returns the exit code. */
+int host_recv_result(const struct host_opts *, unsigned long long n);
+
 double host_now(void);
 
 void host_fatal(int exit_code, const char *format, ...)

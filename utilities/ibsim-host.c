@@ -36,6 +36,10 @@ struct dest {
     uint32_t dqpn;              /* DestQP. */
 };
 
+/* send and flood, and the pingpong client: the command line's
+ * destination, from resolve_dest(). */
+static struct dest dest;
+
 /* The fabric went away: reconnect if --reconnect allows, else exit. */
 static void
 handle_loss(void)
@@ -258,36 +262,38 @@ resolve_dest(struct dest *d)
     }
 }
 
-static int
-cmd_send(bool flood)
+/* host_io's send(). */
+static void
+ib_send(const struct host_msg *to, uint32_t psn, const uint8_t *payload,
+        size_t len)
 {
     static uint8_t pkt[PKT_SIZE];
-    uint8_t payload[HOST_MAX_PAYLOAD];
-    struct dest d;
-    double start;
+    const struct dest *d = &dest;
+    struct dest reply;
 
-    resolve_dest(&d);
-    start = host_now();
-    for (unsigned long long i = 0; i < o.count; i++) {
-        size_t plen = host_payload(&o, payload, i);
-        size_t len = build_packet(pkt, &d, i, payload, plen);
-
-        send_packet(pkt, len);
-        if (o.delay_us) {
-            usleep(o.delay_us);
-        }
+    if (to) {
+        memcpy(reply.dgid, to->sgid, 16);
+        reply.dlid = to->slid;
+        reply.dqpn = to->sqpn;
+        d = &reply;
     }
-    if (flood) {
-        double t = host_now() - start;
-
-        printf("flood: sent %llu packets of %zu bytes in %.3f s: %.0f pkt/s, "
-               "%.1f Mbit/s\n", o.count, o.size, t, o.count / t,
-               o.count * o.size * 8 / t / 1e6);
-    } else {
-        printf("sent %llu\n", o.count);
-    }
-    return 0;
+    send_packet(pkt, build_packet(pkt, d, psn, payload, len));
 }
+
+/* host_io's recv(). */
+static int
+ib_recv(struct host_msg *m, double deadline)
+{
+    static uint8_t pkt[PKT_SIZE];
+    size_t len = recv_packet(pkt, deadline);
+
+    if (!len) {
+        return ETIMEDOUT;
+    }
+    return parse_packet(pkt, len, m) ? EINVAL : 0;
+}
+
+static const struct host_io io = { .send = ib_send, .recv = ib_recv };
 
 static int
 cmd_recv(void)
@@ -327,12 +333,7 @@ cmd_recv(void)
         fprintf(stderr, "%s: received %llu packets in %.3f s (%.0f pkt/s)\n",
                 host_program_name, n, t, t > 0 ? (n - 1) / t : 0);
     }
-    if (o.count && n < o.count) {
-        fprintf(stderr, "%s: timed out after %g s: received %llu of %llu\n",
-                host_program_name, o.timeout, n, o.count);
-        return HOST_EXIT_USAGE;
-    }
-    return 0;
+    return host_recv_result(&o, n);
 }
 
 static int
@@ -357,74 +358,6 @@ cmd_join(void)
     fprintf(stderr, "%s: joined %s, MLID 0x%04x\n", host_program_name,
             ibb_gid_format(mgid, buf, sizeof buf), mlid);
     return cmd_recv();
-}
-
-static int
-cmd_pingpong(void)
-{
-    static uint8_t pkt[PKT_SIZE];
-    uint8_t payload[HOST_MAX_PAYLOAD];
-    struct host_msg m;
-    struct dest d;
-
-    if (!o.has_dgid) {
-        /* Server: echo every datagram to its sender. */
-        unsigned long long n = 0;
-
-        while (!o.has_count || n < o.count) {
-            size_t len = recv_packet(pkt, o.timeout ? host_now() + o.timeout
-                                                    : 0);
-
-            if (!len) {
-                break;
-            }
-            if (parse_packet(pkt, len, &m)) {
-                continue;
-            }
-            memcpy(d.dgid, m.sgid, 16);
-            d.dlid = m.slid;
-            d.dqpn = m.sqpn;
-            memcpy(payload, m.payload, m.len);
-            len = build_packet(pkt, &d, m.psn, payload, m.len);
-            send_packet(pkt, len);
-            n++;
-        }
-        return 0;
-    }
-
-    double min = 1e9, max = 0, sum = 0;
-    unsigned long long lost = 0;
-
-    resolve_dest(&d);
-    for (unsigned long long i = 0; i < o.count; i++) {
-        size_t plen = host_payload(&o, payload, i);
-        double t0 = host_now(), rtt;
-        size_t len = build_packet(pkt, &d, i, payload, plen);
-
-        send_packet(pkt, len);
-        for (;;) {
-            len = recv_packet(pkt, t0 + (o.timeout ? o.timeout : 1.0));
-            if (!len || (!parse_packet(pkt, len, &m) && m.psn == i)) {
-                break;
-            }
-        }
-        if (!len) {
-            lost++;
-            continue;
-        }
-        rtt = (host_now() - t0) * 1e6;
-        min = rtt < min ? rtt : min;
-        max = rtt > max ? rtt : max;
-        sum += rtt;
-    }
-    if (o.count > lost) {
-        printf("pingpong: %llu pings, %llu lost, rtt min/avg/max = "
-               "%.1f/%.1f/%.1f us\n", o.count, lost, min,
-               sum / (o.count - lost), max);
-    } else {
-        printf("pingpong: %llu pings, all lost\n", o.count);
-    }
-    return lost ? HOST_EXIT_USAGE : 0;
 }
 
 int
@@ -462,16 +395,18 @@ main(int argc, char *argv[])
         host_fatal(HOST_EXIT_FABRIC, "%s", ibb_port_error(port));
     }
 
-    if (!strcmp(o.cmd, "send")) {
-        rc = cmd_send(false);
-    } else if (!strcmp(o.cmd, "flood")) {
-        rc = cmd_send(true);
+    if (!strcmp(o.cmd, "send") || !strcmp(o.cmd, "flood")) {
+        resolve_dest(&dest);
+        rc = host_cmd_send(&o, &io, !strcmp(o.cmd, "flood"));
     } else if (!strcmp(o.cmd, "recv")) {
         rc = cmd_recv();
     } else if (!strcmp(o.cmd, "join")) {
         rc = cmd_join();
     } else {
-        rc = cmd_pingpong();
+        if (o.has_dgid) {
+            resolve_dest(&dest);
+        }
+        rc = host_cmd_pingpong(&o, &io);
     }
     ibb_port_close(port);
     free(o.payload);

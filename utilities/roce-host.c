@@ -391,33 +391,27 @@ dest_qpn(const uint8_t dst[16])
     return ibb_ip_is_multicast(dst) ? IBB_MULTICAST_QPN : o.dqpn;
 }
 
-static int
-cmd_send(bool flood)
+/* host_io's send(). */
+static void
+roce_send(const struct host_msg *to, uint32_t psn, const uint8_t *payload,
+          size_t len)
 {
-    uint8_t payload[HOST_MAX_PAYLOAD];
     static uint8_t tp[PKT_SIZE];
-    uint32_t dqpn = dest_qpn(o.dgid);
-    double start = host_now(), t;
+    const uint8_t *dst = to ? to->sgid : o.dgid;
+    uint32_t dqpn = to ? to->sqpn : dest_qpn(o.dgid);
+    size_t tlen = host_build_transport(tp, &o, dqpn, psn, payload, len);
 
-    for (unsigned long long i = 0; i < o.count; i++) {
-        size_t plen = host_payload(&o, payload, i);
-        size_t tlen = host_build_transport(tp, &o, dqpn, i, payload, plen);
-
-        send_roce(o.dgid, dqpn, tp, tlen);
-        if (o.delay_us) {
-            usleep(o.delay_us);
-        }
-    }
-    t = host_now() - start;
-    if (flood) {
-        printf("flood: sent %llu packets of %zu bytes in %.3f s: %.0f pkt/s, "
-               "%.1f Mbit/s\n", o.count, o.size, t, o.count / t,
-               o.count * o.size * 8 / t / 1e6);
-    } else {
-        printf("sent %llu\n", o.count);
-    }
-    return 0;
+    send_roce(dst, dqpn, tp, tlen);
 }
+
+/* host_io's recv(). */
+static int
+roce_recv(struct host_msg *m, double deadline)
+{
+    return recv_roce(m, deadline) ? 0 : ETIMEDOUT;
+}
+
+static const struct host_io io = { .send = roce_send, .recv = roce_recv };
 
 static int
 cmd_recv(void)
@@ -437,70 +431,7 @@ cmd_recv(void)
             usleep(o.delay_us);
         }
     }
-    if (o.count && n < o.count) {
-        fprintf(stderr, "%s: timed out after %g s: received %llu of %llu\n",
-                host_program_name, o.timeout, n, o.count);
-        return HOST_EXIT_USAGE;
-    }
-    return 0;
-}
-
-static int
-cmd_pingpong(void)
-{
-    uint8_t payload[HOST_MAX_PAYLOAD];
-    static uint8_t tp[PKT_SIZE];
-    double min = 1e9, max = 0, sum = 0;
-    unsigned long long lost = 0;
-    struct host_msg m;
-
-    if (!o.has_dgid) {
-        unsigned long long n = 0;
-
-        while (!o.has_count || n < o.count) {
-            size_t tlen;
-
-            if (!recv_roce(&m, o.timeout ? host_now() + o.timeout : 0)) {
-                break;
-            }
-            memcpy(payload, m.payload, m.len);
-            tlen = host_build_transport(tp, &o, m.sqpn, m.psn, payload,
-                                        m.len);
-            send_roce(m.sgid, m.sqpn, tp, tlen);
-            n++;
-        }
-        return 0;
-    }
-
-    for (unsigned long long i = 0; i < o.count; i++) {
-        size_t plen = host_payload(&o, payload, i);
-        uint32_t dqpn = dest_qpn(o.dgid);
-        size_t tlen = host_build_transport(tp, &o, dqpn, i, payload, plen);
-        double t0 = host_now(), rtt;
-        bool got;
-
-        send_roce(o.dgid, dqpn, tp, tlen);
-        while ((got = recv_roce(&m, t0 + (o.timeout ? o.timeout : 1.0)))
-               && m.psn != i) {
-            continue;
-        }
-        if (!got) {
-            lost++;
-            continue;
-        }
-        rtt = (host_now() - t0) * 1e6;
-        min = rtt < min ? rtt : min;
-        max = rtt > max ? rtt : max;
-        sum += rtt;
-    }
-    if (o.count > lost) {
-        printf("pingpong: %llu pings, %llu lost, rtt min/avg/max = "
-               "%.1f/%.1f/%.1f us\n", o.count, lost, min,
-               sum / (o.count - lost), max);
-    } else {
-        printf("pingpong: %llu pings, all lost\n", o.count);
-    }
-    return lost ? HOST_EXIT_USAGE : 0;
+    return host_recv_result(&o, n);
 }
 
 int
@@ -542,10 +473,8 @@ main(int argc, char *argv[])
     }
     open_sockets();
 
-    if (!strcmp(o.cmd, "send")) {
-        return cmd_send(false);
-    } else if (!strcmp(o.cmd, "flood")) {
-        return cmd_send(true);
+    if (!strcmp(o.cmd, "send") || !strcmp(o.cmd, "flood")) {
+        return host_cmd_send(&o, &io, !strcmp(o.cmd, "flood"));
     } else if (!strcmp(o.cmd, "recv")) {
         return cmd_recv();
     } else if (!strcmp(o.cmd, "join")) {
@@ -554,5 +483,5 @@ main(int argc, char *argv[])
         fprintf(stderr, "%s: joined %s\n", host_program_name, o.arg);
         return cmd_recv();
     }
-    return cmd_pingpong();
+    return host_cmd_pingpong(&o, &io);
 }

@@ -34,6 +34,10 @@ import zlib
 
 from scapy.all import Ether, IP, IPv6, UDP, Dot1Q, Raw, raw
 
+# The script's own folder is on sys.path; no bytecode in the source tree.
+sys.dont_write_bytecode = True
+from roce_ref import icrc_roce  # noqa: E402
+
 LINKTYPE_ETHERNET = 1
 LINKTYPE_ERF = 197
 LINKTYPE_INFINIBAND = 247
@@ -84,24 +88,6 @@ def icrc_ib(pkt):
         b[12] = 0xff
         data = bytes(b)
     return zlib.crc32(data) & 0xffffffff
-
-
-def icrc_roce(ip_and_rest, v6):
-    """ICRC of a RoCEv2 packet given from its IP header through the pad."""
-    b = bytearray(ip_and_rest)
-    if v6:
-        b[0] |= 0x0f
-        b[1:4] = b"\xff\xff\xff"
-        b[7] = 0xff
-        udp = 40
-    else:
-        b[1] = 0xff
-        b[8] = 0xff
-        b[10:12] = b"\xff\xff"
-        udp = 20
-    b[udp + 6:udp + 8] = b"\xff\xff"
-    b[udp + 8 + 4] = 0xff
-    return zlib.crc32(b"\xff" * 8 + bytes(b)) & 0xffffffff
 
 
 def transport(d):

@@ -111,6 +111,8 @@ tp_transport(const struct tp_tr *t, uint8_t *p)
     return n + pad;
 }
 
+/* Bitwise reference for the VCRC: poly 0x100B reflected (0xD008), init and
+ * final XOR 0xFFFF, written independently of the table in ib-crc.c. */
 static inline uint16_t
 tp_vcrc(const uint8_t *p, size_t len)
 {

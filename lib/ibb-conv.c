@@ -16,6 +16,7 @@ ibb_conv_config_init(struct ibb_conv_config *cfg)
     for (int dscp = 0; dscp < 64; dscp++) {
         cfg->sl_map[dscp] = dscp >> 3;
     }
+    memset(cfg->dscp_map, IBB_DSCP_KEEP, sizeof cfg->dscp_map);
     cfg->no_grh_hop_limit = 64;
     cfg->check_ib_icrc = true;
     cfg->check_vcrc = true;

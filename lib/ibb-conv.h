@@ -17,6 +17,9 @@
 #define IBB_CONV_HEADROOM 16
 #define IBB_CONV_TAILROOM 2
 
+/* dscp_map[] entry: the DSCP comes from the GRH traffic class. */
+#define IBB_DSCP_KEEP 0xff
+
 struct ibb_conv_config {
     uint8_t bridge_mac[6];      /* Ethernet source of RoCEv2 frames. */
     uint16_t bridge_lid;        /* SLID of the IB packets the bridge
@@ -26,6 +29,9 @@ struct ibb_conv_config {
                                  * with this prefix is native and converts
                                  * to an IP only through the map. */
     uint8_t sl_map[64];         /* LRH SL for each IP DSCP value. */
+    uint8_t dscp_map[16];       /* IP DSCP for each LRH SL, or
+                                 * IBB_DSCP_KEEP to keep the GRH's traffic
+                                 * class (IB -> RoCEv2). */
     uint8_t no_grh_hop_limit;   /* TTL/hop limit for IB packets without a
                                  * GRH (default 64). */
     bool check_ib_icrc;         /* Drop IB packets with a bad ICRC
@@ -45,7 +51,8 @@ struct ibb_conv_config {
 };
 
 /* Fills 'cfg' with the defaults above, a zero MAC, LID and GID (callers
- * set those) and an SL map of SL = DSCP >> 3 (class selector). */
+ * set those), an SL map of SL = DSCP >> 3 (class selector) and a DSCP map
+ * that keeps every traffic class. */
 void ibb_conv_config_init(struct ibb_conv_config *cfg);
 
 /* A packet in a buffer, with room around it ('ofs' + 'len' <= 'size').

@@ -366,11 +366,14 @@ ibb_mcast_group_spec_to_string(const struct ibb_mcast_group_spec *spec)
                          spec->send_only ? "send-only" : "full");
 }
 
-/* Parses the "sl-map" option into 'sl_map', which holds the defaults on
- * entry: comma-separated "DSCP:SL" pairs, DSCP 0..63 and SL 0..15, each
- * DSCP at most once. */
-int
-ibb_parse_sl_map(const char *value, uint8_t sl_map[64], char **errp)
+/* Parses 'value', comma-separated "KEY:VALUE" pairs with KEY 0..'max_key'
+ * and VALUE 0..'max_value', each KEY at most once, into 'table' (which holds
+ * the defaults on entry).  'name', 'key' and 'val' name the option and the
+ * two sides in messages; 'example' shows a good value. */
+static int
+parse_pairs(const char *name, const char *key, const char *val,
+            int max_key, int max_value, const char *example,
+            const char *value, uint8_t table[], char **errp)
 {
     bool seen[64] = { false };
     const char *p = value ? value : "";
@@ -378,7 +381,7 @@ ibb_parse_sl_map(const char *value, uint8_t sl_map[64], char **errp)
     *errp = NULL;
     while (*p) {
         size_t len = strcspn(p, ",");
-        unsigned long long dscp, sl;
+        unsigned long long k, v;
         char pair[32];
         char *colon;
 
@@ -392,16 +395,16 @@ ibb_parse_sl_map(const char *value, uint8_t sl_map[64], char **errp)
             goto bad;
         }
         *colon = '\0';
-        if (!ibb_parse_uint(pair, 63, &dscp)
-            || !ibb_parse_uint(colon + 1, 15, &sl)) {
+        if (!ibb_parse_uint(pair, max_key, &k)
+            || !ibb_parse_uint(colon + 1, max_value, &v)) {
             goto bad;
         }
-        if (seen[dscp]) {
-            *errp = ibb_xasprintf("sl-map: DSCP %llu mapped twice", dscp);
+        if (seen[k]) {
+            *errp = ibb_xasprintf("%s: %s %llu mapped twice", name, key, k);
             return EINVAL;
         }
-        seen[dscp] = true;
-        sl_map[dscp] = sl;
+        seen[k] = true;
+        table[k] = v;
         p += len;
         if (*p == ',' && *++p == '\0') {
             goto bad;
@@ -410,10 +413,30 @@ ibb_parse_sl_map(const char *value, uint8_t sl_map[64], char **errp)
     return 0;
 
 bad:
-    *errp = ibb_xasprintf("sl-map \"%s\": expected DSCP:SL pairs separated "
-                          "by commas, DSCP 0-63 and SL 0-15 (e.g. 46:5,0:0)",
-                          value);
+    *errp = ibb_xasprintf("%s \"%s\": expected %s:%s pairs separated by "
+                          "commas, %s 0-%d and %s 0-%d (e.g. %s)", name, value,
+                          key, val, key, max_key, val, max_value, example);
     return EINVAL;
+}
+
+/* Parses the "sl-map" option into 'sl_map', which holds the defaults on
+ * entry: comma-separated "DSCP:SL" pairs, DSCP 0..63 and SL 0..15, each
+ * DSCP at most once. */
+int
+ibb_parse_sl_map(const char *value, uint8_t sl_map[64], char **errp)
+{
+    return parse_pairs("sl-map", "DSCP", "SL", 63, 15, "46:5,0:0", value,
+                       sl_map, errp);
+}
+
+/* Parses the "dscp-map" option into 'dscp_map', which holds the defaults on
+ * entry: comma-separated "SL:DSCP" pairs, SL 0..15 and DSCP 0..63, each SL
+ * at most once. */
+int
+ibb_parse_dscp_map(const char *value, uint8_t dscp_map[16], char **errp)
+{
+    return parse_pairs("dscp-map", "SL", "DSCP", 15, 63, "5:46,0:0", value,
+                       dscp_map, errp);
 }
 
 /* Parses a boolean option 'name': "true" or "false". */

@@ -59,6 +59,8 @@ int ibb_parse_mcast_groups(const char *value,
                            size_t *n_groupsp, char **errp);
 char *ibb_mcast_group_spec_to_string(const struct ibb_mcast_group_spec *);
 int ibb_parse_sl_map(const char *value, uint8_t sl_map[64], char **errp);
+int ibb_parse_dscp_map(const char *value, uint8_t dscp_map[16],
+                       char **errp);
 int ibb_parse_bool(const char *name, const char *value, bool *,
                    char **errp);
 int ibb_parse_gid_index(const char *value, unsigned int *index,

@@ -338,6 +338,10 @@ ibb_ud_to_roce(const struct ibb_conv_config *cfg,
     if (r) {
         return r;
     }
+    if (cfg->dscp_map[ibb_lrh_sl(lrh)] != IBB_DSCP_KEEP) {
+        /* The fabric's service level decides the DSCP; ECN stays. */
+        u.tclass = (cfg->dscp_map[ibb_lrh_sl(lrh)] << 2) | (u.tclass & 0x03);
+    }
     if (ibb_bth_fecn(bth)) {
         u.tclass |= 0x03;       /* ECN CE. */
     }

@@ -22,7 +22,9 @@
  *    IPv6 when both have one, else the packet is dropped (no_family).
  *    Packets without a GRH are converted only if the map knows both the
  *    SLID and the DLID (an alias LID of the bridge for the RoCE host).
- *  - TClass -> IPv4 TOS / IPv6 traffic class; BTH FECN sets ECN to CE.
+ *  - TClass -> IPv4 TOS / IPv6 traffic class, except that the DSCP comes
+ *    from cfg->dscp_map[LRH SL] where that is not IBB_DSCP_KEEP; BTH FECN
+ *    sets ECN to CE.
  *  - HopLmt -> TTL/hop limit, decremented as a router does: a packet
  *    arriving with HopLmt 0 or 1 would leave with 0 or less and is dropped
  *    (hop_limit).  Without a GRH the TTL is cfg->no_grh_hop_limit.

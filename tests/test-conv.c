@@ -449,6 +449,34 @@ test_ecn(void **state)
     check_ib_out(ibb_buf_data(&buf), buf.len);
 }
 
+/* dscp-map: the LRH SL picks the DSCP, the GRH keeps the ECN bits; an SL
+ * without an entry keeps the GRH traffic class. */
+static void
+test_dscp_map(void **state)
+{
+    struct fix *fx = *state;
+    struct ibb_conv_config cfg = fx->cfg;
+    uint8_t pkt[256];
+    struct tp_ib b;
+    struct ibb_buf buf;
+    size_t len;
+
+    cfg.dscp_map[2] = 46;
+    default_ib(&b, "::ffff:10.0.0.2");
+    b.sl = 2;
+    b.tclass = 0x69;            /* DSCP 26, ECN 1. */
+    len = tp_build_ib(&b, pkt);
+    buf = put(fx, pkt, len);
+    assert_int_equal(ibb_ud_to_roce(&cfg, fx->map, &buf), 0);
+    assert_int_equal(ibb_buf_data(&buf)[15], (46 << 2) | 1);
+
+    b.sl = 3;
+    len = tp_build_ib(&b, pkt);
+    buf = put(fx, pkt, len);
+    assert_int_equal(ibb_ud_to_roce(&cfg, fx->map, &buf), 0);
+    assert_int_equal(ibb_buf_data(&buf)[15], 0x69);
+}
+
 static void
 test_multicast(void **state)
 {
@@ -1011,6 +1039,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_roce_to_ib_scapy, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dscp_map, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ecn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_multicast, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_grh, setup, teardown),

@@ -250,6 +250,35 @@ test_sl_map(void **state)
 }
 
 static void
+test_dscp_map(void **state)
+{
+    uint8_t dscp_map[16];
+    char *err;
+
+    (void) state;
+    memset(dscp_map, 0xff, sizeof dscp_map);
+    assert_int_equal(ibb_parse_dscp_map("5:46,0:0,15:63", dscp_map, &err),
+                     0);
+    assert_int_equal(dscp_map[5], 46);
+    assert_int_equal(dscp_map[0], 0);
+    assert_int_equal(dscp_map[15], 63);
+    assert_int_equal(dscp_map[1], 0xff);
+
+    static const char *const bad[] = {
+        "16:1", "1:64", "1", "1:", ":1", "a:b", "1:2,", "1:2,,3:4",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(ibb_parse_dscp_map(bad[i], dscp_map, &err), EINVAL);
+        assert_non_null(strstr(err, "expected SL:DSCP pairs separated by "
+                                    "commas, SL 0-15 and DSCP 0-63"));
+        free(err);
+    }
+    assert_int_equal(ibb_parse_dscp_map("3:2,3:3", dscp_map, &err), EINVAL);
+    assert_string_equal(err, "dscp-map: SL 3 mapped twice");
+    free(err);
+}
+
+static void
 test_bool_and_gid_index(void **state)
 {
     unsigned int index;
@@ -284,6 +313,7 @@ main(void)
         cmocka_unit_test(test_mac),
         cmocka_unit_test(test_mcast_groups),
         cmocka_unit_test(test_sl_map),
+        cmocka_unit_test(test_dscp_map),
         cmocka_unit_test(test_bool_and_gid_index),
     };
     return cmocka_run_group_tests_name("options", tests, NULL, NULL);

@@ -96,6 +96,7 @@ struct ibbridge_config {
     struct ibb_mcast_group_spec *groups;
     size_t n_groups;
     uint8_t sl_map[64];
+    uint8_t dscp_map[16];
     char *map_file;
     bool icrc_check;
 };
@@ -265,14 +266,14 @@ netdev_ibbridge_dealloc(struct netdev *netdev_)
 /* The options set_config() knows; anything else is a typo worth reporting
  * rather than ignoring. */
 #define IBBRIDGE_OPTIONS "device, pkey, qkey, mac, gid-index, mcast-groups, " \
-    "mgid-format, sl-map, map, icrc-check"
+    "mgid-format, sl-map, dscp-map, map, icrc-check"
 
 static bool
 is_known_option(const char *key)
 {
     static const char *const options[] = {
         "device", "pkey", "qkey", "mac", "gid-index", "mcast-groups",
-        "mgid-format", "sl-map", "map", "icrc-check",
+        "mgid-format", "sl-map", "dscp-map", "map", "icrc-check",
     };
 
     for (size_t i = 0; i < ARRAY_SIZE(options); i++) {
@@ -355,6 +356,11 @@ parse_options(const char *name, const struct smap *args,
     }
     value = smap_get(args, "sl-map");
     if (value && (error = ibb_parse_sl_map(value, cfg->sl_map, errp))) {
+        return error;
+    }
+    memset(cfg->dscp_map, IBB_DSCP_KEEP, sizeof cfg->dscp_map);
+    value = smap_get(args, "dscp-map");
+    if (value && (error = ibb_parse_dscp_map(value, cfg->dscp_map, errp))) {
         return error;
     }
     value = smap_get(args, "map");
@@ -555,6 +561,7 @@ netdev_ibbridge_update_conv(struct netdev_ibbridge *dev)
     conv->bridge_lid = dev->attr.lid;
     memcpy(conv->bridge_gid, dev->attr.gid, 16);
     memcpy(conv->sl_map, dev->cfg.sl_map, sizeof conv->sl_map);
+    memcpy(conv->dscp_map, dev->cfg.dscp_map, sizeof conv->dscp_map);
     conv->check_ib_icrc = dev->cfg.icrc_check;
     conv->check_roce_icrc = dev->cfg.icrc_check;
 }

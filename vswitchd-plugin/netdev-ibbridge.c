@@ -265,23 +265,34 @@ netdev_ibbridge_dealloc(struct netdev *netdev_)
 
 /* The options set_config() knows; anything else is a typo worth reporting
  * rather than ignoring. */
-#define IBBRIDGE_OPTIONS "device, pkey, qkey, mac, gid-index, mcast-groups, " \
-    "mgid-format, sl-map, dscp-map, map, icrc-check"
+static const char *const netdev_ibbridge_options[] = {
+    "device", "pkey", "qkey", "mac", "gid-index", "mcast-groups",
+    "mgid-format", "sl-map", "dscp-map", "map", "icrc-check",
+};
 
 static bool
 is_known_option(const char *key)
 {
-    static const char *const options[] = {
-        "device", "pkey", "qkey", "mac", "gid-index", "mcast-groups",
-        "mgid-format", "sl-map", "dscp-map", "map", "icrc-check",
-    };
-
-    for (size_t i = 0; i < ARRAY_SIZE(options); i++) {
-        if (!strcmp(key, options[i])) {
+    for (size_t i = 0; i < ARRAY_SIZE(netdev_ibbridge_options); i++) {
+        if (!strcmp(key, netdev_ibbridge_options[i])) {
             return true;
         }
     }
     return false;
+}
+
+/* Returns the message for unknown option 'key', listing the known ones. */
+static char *
+unknown_option_error(const char *key)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    ds_put_format(&s, "unknown option \"%s\" (known: ", key);
+    for (size_t i = 0; i < ARRAY_SIZE(netdev_ibbridge_options); i++) {
+        ds_put_format(&s, "%s%s", i ? ", " : "", netdev_ibbridge_options[i]);
+    }
+    ds_put_char(&s, ')');
+    return ds_steal_cstr(&s);
 }
 
 /* Parses every option in 'args' into 'cfg'.  On error returns a positive
@@ -297,8 +308,7 @@ parse_options(const char *name, const struct smap *args,
     memset(cfg, 0, sizeof *cfg);
     SMAP_FOR_EACH (node, args) {
         if (!is_known_option(node->key)) {
-            *errp = xasprintf("unknown option \"%s\" (known: %s)", node->key,
-                              IBBRIDGE_OPTIONS);
+            *errp = unknown_option_error(node->key);
             return EINVAL;
         }
     }

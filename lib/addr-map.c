@@ -252,6 +252,20 @@ ibb_addr_map_find_group_mgid(const struct ibb_addr_map *map,
     return mg ? &mg->g : NULL;
 }
 
+int
+ibb_addr_map_set_group_mlid(struct ibb_addr_map *map, const uint8_t mgid[16],
+                            uint16_t mlid)
+{
+    struct map_group *mg;
+
+    HASH_FIND(hh_mgid, map->groups_by_mgid, mgid, 16, mg);
+    if (!mg) {
+        return ENOENT;
+    }
+    mg->g.mlid = mlid;
+    return 0;
+}
+
 size_t
 ibb_addr_map_n_hosts(const struct ibb_addr_map *map)
 {

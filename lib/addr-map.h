@@ -102,6 +102,11 @@ const struct ibb_group *ibb_addr_map_find_group_ip(
 const struct ibb_group *ibb_addr_map_find_group_mgid(
     const struct ibb_addr_map *, const uint8_t mgid[16]);
 
+/* Sets the MLID of the group with 'mgid' (known once a join completes).
+ * Returns 0 or ENOENT. */
+int ibb_addr_map_set_group_mlid(struct ibb_addr_map *, const uint8_t mgid[16],
+                                uint16_t mlid);
+
 size_t ibb_addr_map_n_hosts(const struct ibb_addr_map *);
 size_t ibb_addr_map_n_groups(const struct ibb_addr_map *);
 

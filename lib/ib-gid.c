@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 static const uint8_t v4mapped_prefix[12] = {
@@ -96,4 +97,14 @@ ibb_ip_is_unspecified(const uint8_t ip[16])
 
     return ibb_gid_is_zero(ip)
            || (ibb_gid_is_v4mapped(ip) && !memcmp(ip + 12, zero4, 4));
+}
+
+char *
+ibb_ip_format(const uint8_t ip[16], char *buf, size_t size)
+{
+    if (ibb_gid_is_v4mapped(ip)) {
+        snprintf(buf, size, "%u.%u.%u.%u", ip[12], ip[13], ip[14], ip[15]);
+        return buf;
+    }
+    return ibb_gid_format(ip, buf, size);
 }

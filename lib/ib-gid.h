@@ -27,6 +27,10 @@ int ibb_gid_parse(const char *s, uint8_t gid[16]);
  * GIDs as "::ffff:a.b.c.d".  Returns 'buf'. */
 char *ibb_gid_format(const uint8_t gid[16], char *buf, size_t size);
 
+/* Formats IP address 'ip' (16-byte form) as dotted IPv4 if it is
+ * IPv4-mapped, else as IPv6.  Returns 'buf'. */
+char *ibb_ip_format(const uint8_t ip[16], char *buf, size_t size);
+
 bool ibb_gid_is_v4mapped(const uint8_t gid[16]);
 bool ibb_gid_is_multicast(const uint8_t gid[16]);
 bool ibb_gid_is_zero(const uint8_t gid[16]);

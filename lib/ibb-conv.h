@@ -11,6 +11,8 @@
 
 #include "ibb-drop.h"
 
+struct ibb_proxy_table;
+
 /* Room the converters need around a packet: IB -> RoCEv2/IPv6 grows the
  * headers by 14 bytes (48 -> 62), RoCEv2/IPv4 -> IB by 6 (42 -> 48) and adds
  * the 2-byte VCRC at the end. */
@@ -48,6 +50,11 @@ struct ibb_conv_config {
     bool check_udp_csum;        /* Drop RoCEv2 frames whose nonzero UDP
                                  * checksum is wrong (default false: the
                                  * ICRC already covers the payload). */
+    struct ibb_proxy_table *proxies;  /* Unicast through proxy QPs
+                                 * (lib/ibb-proxy.h), as on an HCA, or
+                                 * NULL (default) for direct addressing:
+                                 * IB hosts send to a RoCE host's own QPN
+                                 * and IP-derived GID (raw-mode ports). */
 };
 
 /* Fills 'cfg' with the defaults above, a zero MAC, LID and GID (callers

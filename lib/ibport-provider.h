@@ -16,6 +16,7 @@ struct ibb_port_group {
     enum ibb_mcast_join join;   /* Join state. */
     uint32_t qkey;              /* Q_Key given at join. */
     uint16_t pkey;              /* P_Key given at join. */
+    uint16_t mlid;              /* MLID once joined, 0 while joining. */
 };
 
 /* A QP opened in strict mode, restored on reconnect. */
@@ -68,9 +69,22 @@ struct ibb_port_class {
     int (*mcast_leave)(struct ibb_port *, const uint8_t mgid[16]);
     int (*alias)(struct ibb_port *, const uint8_t gid[16], bool add);
     int (*qp)(struct ibb_port *, uint32_t qpn, uint32_t qkey, bool open);
+
+    /* Optional (NULL: not supported, or see ibport.c's defaults). */
+    int (*qp_create)(struct ibb_port *, uint32_t qkey, uint32_t *qpn);
+    int (*qp_destroy)(struct ibb_port *, uint32_t qpn);
+    uint32_t (*main_qpn)(const struct ibb_port *);
+    bool hw_crcs;                       /* HCA makes/checks ICRC, VCRC. */
+    int (*mcast_status)(struct ibb_port *, const uint8_t mgid[16],
+                        struct ibb_mcast_status *);
+    bool (*run)(struct ibb_port *);
+    int (*ctl_fd)(const struct ibb_port *);
 };
 
 extern const struct ibb_port_class ibb_port_sim_class;
+#ifdef HAVE_IBVERBS
+extern const struct ibb_port_class ibb_port_verbs_class;
+#endif
 
 /* Stores a message for 'error' in 'port' and returns 'error'. */
 int ibb_port_set_error(struct ibb_port *port, int error,

@@ -29,6 +29,9 @@ lookup_class(enum ibb_device_kind kind)
     case IBB_DEVICE_SIM:
         return &ibb_port_sim_class;
     case IBB_DEVICE_VERBS:
+#ifdef HAVE_IBVERBS
+        return &ibb_port_verbs_class;
+#endif
     default:
         return NULL;
     }
@@ -228,6 +231,7 @@ ibb_port_mcast_join(struct ibb_port *port, const uint8_t mgid[16],
         port->groups = gp;
         gp = &port->groups[port->n_groups++];
     }
+    g.mlid = *mlid;
     *gp = g;
     return 0;
 }
@@ -325,6 +329,110 @@ ibb_port_qp_close(struct ibb_port *port, uint32_t qpn)
     return err;
 }
 
+/* Sim ports number their QPs themselves: the lowest free QPN from 0x100
+ * up (below are QP0, QP1 and room for hosts' fixed numbers). */
+static uint32_t
+pick_free_qpn(const struct ibb_port *port)
+{
+    for (uint32_t qpn = 0x100; qpn < 0xffffff; qpn++) {
+        bool used = false;
+
+        for (size_t i = 0; i < port->n_qps && !used; i++) {
+            used = port->qps[i].qpn == qpn;
+        }
+        if (!used) {
+            return qpn;
+        }
+    }
+    return 0;
+}
+
+int
+ibb_port_qp_create(struct ibb_port *port, uint32_t qkey, uint32_t *qpn)
+{
+    *qpn = 0;
+    if (port->class->qp_create) {
+        return port->class->qp_create(port, qkey, qpn);
+    }
+    if (port->opts.mode != IBB_PORT_STRICT) {
+        return ibb_port_set_error(port, EOPNOTSUPP, "%s: a raw-mode port "
+                                  "has no QPs of its own", port->device);
+    }
+    *qpn = pick_free_qpn(port);
+    if (!*qpn) {
+        return ibb_port_set_error(port, ENOSPC, "%s: no free QPN",
+                                  port->device);
+    }
+    return ibb_port_qp_open(port, *qpn, qkey);
+}
+
+int
+ibb_port_qp_destroy(struct ibb_port *port, uint32_t qpn)
+{
+    return (port->class->qp_destroy
+            ? port->class->qp_destroy(port, qpn)
+            : ibb_port_qp_close(port, qpn));
+}
+
+uint32_t
+ibb_port_main_qpn(const struct ibb_port *port)
+{
+    return port->class->main_qpn ? port->class->main_qpn(port) : 0;
+}
+
+bool
+ibb_port_hw_crcs(const struct ibb_port *port)
+{
+    return port->class->hw_crcs;
+}
+
+const char *
+ibb_mcast_state_name(enum ibb_mcast_state state)
+{
+    switch (state) {
+    case IBB_MCAST_JOINING:
+        return "joining";
+    case IBB_MCAST_JOINED:
+        return "joined";
+    case IBB_MCAST_FAILED:
+        return "failed";
+    default:
+        return "unknown";
+    }
+}
+
+int
+ibb_port_mcast_status(struct ibb_port *port, const uint8_t mgid[16],
+                      struct ibb_mcast_status *st)
+{
+    const struct ibb_port_group *g;
+
+    memset(st, 0, sizeof *st);
+    if (port->class->mcast_status) {
+        return port->class->mcast_status(port, mgid, st);
+    }
+    /* Synchronous backends: a membership exists only once joined. */
+    g = find_group(port, mgid);
+    if (!g) {
+        return ENOENT;
+    }
+    st->state = IBB_MCAST_JOINED;
+    st->mlid = g->mlid;
+    return 0;
+}
+
+bool
+ibb_port_run(struct ibb_port *port)
+{
+    return port->class->run ? port->class->run(port) : false;
+}
+
+int
+ibb_port_ctl_fd(const struct ibb_port *port)
+{
+    return port->class->ctl_fd ? port->class->ctl_fd(port) : -1;
+}
+
 int
 ibb_port_reconnect(struct ibb_port *port)
 {
@@ -333,6 +441,12 @@ ibb_port_reconnect(struct ibb_port *port)
 
     if (port->class->is_up(port)) {
         return 0;
+    }
+    if (port->class->run) {
+        /* Event-driven backends (an HCA) recover by themselves: the QPs
+         * stay, and ibb_port_run() rejoins groups when the port is up. */
+        ibb_port_run(port);
+        return port->class->is_up(port) ? 0 : ENETDOWN;
     }
     port->class->disconnect(port);
     err = port->class->connect(port);

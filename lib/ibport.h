@@ -41,6 +41,10 @@ struct ibb_port_options {
     uint16_t lid;               /* Requested LID, 0 = any. */
     uint16_t pkey;              /* Partition, 0 = default 0xFFFF. */
     const char *name;           /* Name shown by the fabric, may be NULL. */
+    uint32_t qkey;              /* Q_Key of the port's own UD QP, which
+                                 * receives multicast (verbs), 0 = default
+                                 * IBB_DEFAULT_QKEY. */
+    unsigned int gid_index;     /* GID table index of the SGID (verbs). */
 };
 
 /* Port states, as in PortInfo. */
@@ -131,6 +135,52 @@ int ibb_port_alias_del(struct ibb_port *, const uint8_t gid[16]);
 /* Strict mode: receive unicast for 'qpn' when the Q_Key is 'qkey'. */
 int ibb_port_qp_open(struct ibb_port *, uint32_t qpn, uint32_t qkey);
 int ibb_port_qp_close(struct ibb_port *, uint32_t qpn);
+
+/* QPs the port creates and numbers itself, as an HCA does: a UD QP that
+ * receives unicast for its QPN when the Q_Key is 'qkey', and whose QPN
+ * the port stamps as DETH SrcQP on what ibb_port_send() sends with that
+ * SrcQP.  Sim ports (strict mode) pick a free QPN and open it on the
+ * fabric; verbs ports create a real UD QP (see lib/ibport-verbs.c). */
+int ibb_port_qp_create(struct ibb_port *, uint32_t qkey, uint32_t *qpn);
+int ibb_port_qp_destroy(struct ibb_port *, uint32_t qpn);
+
+/* The QPN of the port's own QP: the one attached to multicast groups, and
+ * the SrcQP of packets that no created QP sends.  0 if the backend has
+ * none (sim). */
+uint32_t ibb_port_main_qpn(const struct ibb_port *);
+
+/* True if the hardware checks and makes the ICRC and VCRC: received
+ * packets carry zeros there (already checked), and packets to send need
+ * none. */
+bool ibb_port_hw_crcs(const struct ibb_port *);
+
+/* Multicast membership as the port sees it.  Backends whose joins are
+ * asynchronous (verbs) return 0 from ibb_port_mcast_join() with '*mlid' 0
+ * and the group JOINING; ibb_port_run() completes it. */
+enum ibb_mcast_state {
+    IBB_MCAST_JOINING,
+    IBB_MCAST_JOINED,
+    IBB_MCAST_FAILED,
+};
+
+struct ibb_mcast_status {
+    enum ibb_mcast_state state;
+    uint16_t mlid;              /* When JOINED. */
+    char why[128];              /* When FAILED: the reason. */
+};
+
+/* ENOENT if the port has no such membership. */
+int ibb_port_mcast_status(struct ibb_port *, const uint8_t mgid[16],
+                          struct ibb_mcast_status *);
+const char *ibb_mcast_state_name(enum ibb_mcast_state);
+
+/* Control events (HCA async events, join completions): ibb_port_run()
+ * handles what is waiting, without blocking, and returns true if the
+ * port's state (up/down, LID, group states) changed.  Poll
+ * ibb_port_ctl_fd() (readable) to know when to call it; -1 if the backend
+ * has none. */
+bool ibb_port_run(struct ibb_port *);
+int ibb_port_ctl_fd(const struct ibb_port *);
 
 /* Re-attaches a port that went down, with the same GUID and LID, and
  * restores its aliases, QPs and multicast memberships.  Returns 0 if the

@@ -13,6 +13,7 @@
 #include "ib-hdr.h"
 #include "ib-icrc.h"
 #include "ibb-csum.h"
+#include "ibb-proxy.h"
 #include "roce-hdr.h"
 
 /* What parsing and resolution learn before anything is written. */
@@ -28,6 +29,7 @@ struct r2u {
     uint8_t dip[16];            /* Destination IP. */
     uint8_t dgid[16];           /* Destination GID. */
     uint16_t dlid;              /* Destination LID. */
+    struct ibb_proxy *proxy;    /* Proxy QP the source sends from. */
 };
 
 static enum ibb_drop
@@ -203,8 +205,14 @@ write_ib(const struct ibb_conv_config *cfg, const struct r2u *u,
     ibb_grh_set_paylen(grh, u->tlen);
     ibb_grh_set_nxthdr(grh, IBB_GRH_NXTHDR);
     ibb_grh_set_hoplmt(grh, u->ttl - 1);
-    memcpy(grh->sgid, u->sip, 16);
+    /* Through a proxy, the source is the bridge's own GID and the proxy's
+     * QPN, as an HCA stamps them. */
+    memcpy(grh->sgid, u->proxy ? cfg->bridge_gid : u->sip, 16);
     memcpy(grh->dgid, u->dgid, 16);
+    if (u->proxy) {
+        ibb_deth_set_sqpn((struct ibb_deth *) (bth + 1),
+                          u->proxy->proxy_qpn);
+    }
 
     if ((u->tclass & 0x03) == 0x03) {
         ibb_bth_set_fecn(bth, true);
@@ -280,6 +288,18 @@ ibb_roce_to_ud(const struct ibb_conv_config *cfg,
     if (r) {
         return r;
     }
+    if (cfg->proxies) {
+        const struct ibb_deth *deth = (const struct ibb_deth *)
+                                      (bth + IBB_BTH_LEN);
+
+        u.proxy = ibb_proxy_find_endpoint(cfg->proxies, u.sip,
+                                          ibb_deth_sqpn(deth));
+        if (!u.proxy) {
+            ibb_proxy_note_missing(cfg->proxies, u.sip, ibb_deth_sqpn(deth),
+                                   ibb_deth_qkey(deth));
+            return IBB_DROP_NO_PROXY;
+        }
+    }
 
     new_len = IBB_LRH_LEN + IBB_GRH_LEN + u.tlen + IBB_VCRC_LEN;
     if ((new_len - IBB_VCRC_LEN) / 4 > IBB_LRH_PKTLEN_MASK) {
@@ -294,7 +314,11 @@ ibb_roce_to_ud(const struct ibb_conv_config *cfg,
     }
     buf->ofs = new_ofs;
     buf->len = new_len;
-    write_ib(cfg, &u, ibb_buf_data(buf), cfg->check_roce_icrc, icrc,
-             old_prefix, clen);
+    if (u.proxy) {
+        u.proxy->to_ib++;
+    }
+    /* A new SrcQP changes the bytes the ICRC covers: no reuse then. */
+    write_ib(cfg, &u, ibb_buf_data(buf), cfg->check_roce_icrc && !u.proxy,
+             icrc, old_prefix, clen);
     return IBB_DROP_NONE;
 }

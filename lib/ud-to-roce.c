@@ -14,6 +14,7 @@
 #include "ib-icrc.h"
 #include "ib-mcast.h"
 #include "ibb-csum.h"
+#include "ibb-proxy.h"
 #include "roce-hdr.h"
 
 /* What parsing and resolution learn before anything is written. */
@@ -104,10 +105,24 @@ resolve_dmac(const struct ibb_addr_map *map, struct u2r *u)
     return IBB_DROP_NONE;
 }
 
+/* The destination a proxy QP stands for. */
+static void
+ips_from_proxy(struct ips *ips, const struct ibb_proxy *proxy)
+{
+    memset(ips, 0, sizeof *ips);
+    if (ibb_gid_is_v4mapped(proxy->ep.ip)) {
+        ips->has4 = true;
+        memcpy(ips->v4, proxy->ep.ip, 16);
+    } else {
+        ips->has6 = true;
+        memcpy(ips->v6, proxy->ep.ip, 16);
+    }
+}
+
 static enum ibb_drop
 resolve_global(const struct ibb_conv_config *cfg,
                const struct ibb_addr_map *map, const struct ibb_grh *grh,
-               struct u2r *u)
+               const struct ibb_proxy *proxy, struct u2r *u)
 {
     struct ips s, d;
     enum ibb_drop r;
@@ -135,6 +150,9 @@ resolve_global(const struct ibb_conv_config *cfg,
             d.has6 = true;
             memcpy(d.v6, g->ip, 16);
         }
+    } else if (proxy) {
+        /* The DGID is the bridge's own: the proxy QP says who. */
+        ips_from_proxy(&d, proxy);
     } else {
         resolve_gid(cfg, map, grh->dgid, &d);
         if (!d.has4 && !d.has6) {
@@ -147,20 +165,25 @@ resolve_global(const struct ibb_conv_config *cfg,
 
 static enum ibb_drop
 resolve_local(const struct ibb_addr_map *map, const struct ibb_lrh *lrh,
-              struct u2r *u)
+              const struct ibb_proxy *proxy, struct u2r *u)
 {
     const struct ibb_host *sh = ibb_addr_map_find_lid(map,
                                                       ibb_lrh_slid(lrh));
-    const struct ibb_host *dh = ibb_addr_map_find_lid(map,
-                                                      ibb_lrh_dlid(lrh));
+    const struct ibb_host *dh = (proxy ? NULL
+                                 : ibb_addr_map_find_lid(map,
+                                                         ibb_lrh_dlid(lrh)));
     struct ips s, d;
     enum ibb_drop r;
 
-    if (!sh || !dh) {
+    if (!sh || (!dh && !proxy)) {
         return IBB_DROP_NO_GRH_UNMAPPED;
     }
     ips_from_host(&s, sh);
-    ips_from_host(&d, dh);
+    if (proxy) {
+        ips_from_proxy(&d, proxy);
+    } else {
+        ips_from_host(&d, dh);
+    }
     if (!s.has4 && !s.has6) {
         return IBB_DROP_NO_SRC_IP;
     }
@@ -289,6 +312,7 @@ ibb_ud_to_roce(const struct ibb_conv_config *cfg,
     const struct ibb_lrh *lrh = (const struct ibb_lrh *) p;
     const struct ibb_grh *grh = (const struct ibb_grh *) (p + IBB_LRH_LEN);
     const struct ibb_bth *bth;
+    struct ibb_proxy *proxy = NULL;
     uint8_t hdr[IBB_ETH_LEN + IBB_IPV6_LEN + IBB_UDP_LEN];
     uint32_t icrc = 0, old_prefix = 0, new_prefix;
     const uint8_t *l3;
@@ -323,6 +347,13 @@ ibb_ud_to_roce(const struct ibb_conv_config *cfg,
         }
     }
 
+    if (cfg->proxies && ibb_bth_qpn(bth) != IBB_MULTICAST_QPN) {
+        proxy = ibb_proxy_find_qpn(cfg->proxies, ibb_bth_qpn(bth));
+        if (!proxy) {
+            return IBB_DROP_NO_PROXY;
+        }
+    }
+
     if (u.bth_ofs > IBB_LRH_LEN) {
         if (ibb_grh_hoplmt(grh) <= 1) {
             return IBB_DROP_HOP_LIMIT;
@@ -330,10 +361,10 @@ ibb_ud_to_roce(const struct ibb_conv_config *cfg,
         u.hop = ibb_grh_hoplmt(grh) - 1;
         u.tclass = ibb_grh_tclass(grh);
         u.flow = ibb_grh_flow(grh);
-        r = resolve_global(cfg, map, grh, &u);
+        r = resolve_global(cfg, map, grh, proxy, &u);
     } else {
         u.hop = cfg->no_grh_hop_limit;
-        r = resolve_local(map, lrh, &u);
+        r = resolve_local(map, lrh, proxy, &u);
     }
     if (r) {
         return r;
@@ -351,6 +382,12 @@ ibb_ud_to_roce(const struct ibb_conv_config *cfg,
     if (buf->ofs + u.bth_ofs < hdr_len) {
         return IBB_DROP_NO_ROOM;
     }
+    if (proxy) {
+        /* The endpoint's own QPN goes on the wire; the BTH changes, so
+         * the ICRC below takes a pass of its own. */
+        ibb_bth_set_qpn((struct ibb_bth *) bth, proxy->ep.qpn);
+        proxy->to_roce++;
+    }
 
     build_roce_hdr(cfg, &u, bth, hdr);
     l3 = hdr + IBB_ETH_LEN;
@@ -358,7 +395,7 @@ ibb_ud_to_roce(const struct ibb_conv_config *cfg,
     new_prefix = (u.v4
                   ? ibb_icrc_prefix_ipv4((const struct ibb_ipv4 *) l3, udp)
                   : ibb_icrc_prefix_ipv6((const struct ibb_ipv6 *) l3, udp));
-    icrc = (cfg->check_ib_icrc
+    icrc = (cfg->check_ib_icrc && !proxy
             ? ibb_icrc_reprefix(icrc, old_prefix, new_prefix, clen)
             : ibb_icrc_seeded(new_prefix, (const uint8_t *) bth, clen));
 

@@ -76,6 +76,9 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
     X(bad_mcast_qpn, "multicast DLID without DestQP 0xFFFFFF")          \
     X(no_qp, "strict receiver has no such QP open")                     \
     X(bad_qkey, "strict receiver's Q_Key differs")                      \
+    X(bad_dgid, "strict receiver's GID table lacks the DGID")           \
+    X(bad_sgid, "strict sender's GID table lacks the SGID")             \
+    X(bad_sqpn, "strict sender has no QP with the SrcQP open")          \
     X(dest_gone, "receiver detached while the packet waited")
 
 #define FABRIC_TRAFFIC                                                  \
@@ -487,11 +490,55 @@ check_packet(const struct port *src, const uint8_t *pkt, size_t len,
     return NULL;
 }
 
-static unsigned long long *
-check_strict(const struct port *dst, uint32_t dqpn, uint32_t qkey)
+static bool
+port_has_qp(const struct port *port, uint32_t qpn)
 {
+    for (size_t i = 0; i < port->n_qps; i++) {
+        if (port->qps[i].qpn == qpn) {
+            return true;
+        }
+    }
+    return qpn == 1;
+}
+
+/* A strict port is an HCA: it stamps its own QPN as SrcQP and an SGID of
+ * its GID table; nothing else can leave it. */
+static unsigned long long *
+check_strict_sender(const struct port *src, const uint8_t *pkt,
+                    const struct ibb_deth *deth)
+{
+    const struct ibb_lrh *lrh = (const struct ibb_lrh *) pkt;
+
+    if (src->mode != IBB_FMODE_STRICT) {
+        return NULL;
+    }
+    if (ibb_lrh_lnh(lrh) == IBB_LNH_GLOBAL) {
+        const struct ibb_grh *grh = (const struct ibb_grh *)
+                                    (pkt + IBB_LRH_LEN);
+
+        if (!port_has_gid(src, grh->sgid)) {
+            return &counters.bad_sgid;
+        }
+    }
+    if (!port_has_qp(src, ibb_deth_sqpn(deth))) {
+        return &counters.bad_sqpn;
+    }
+    return NULL;
+}
+
+static unsigned long long *
+check_strict(const struct port *dst, const uint8_t *pkt, uint32_t dqpn,
+             uint32_t qkey)
+{
+    const struct ibb_lrh *lrh = (const struct ibb_lrh *) pkt;
+
     if (dst->mode != IBB_FMODE_STRICT) {
         return NULL;
+    }
+    if (ibb_lrh_lnh(lrh) == IBB_LNH_GLOBAL
+        && !port_has_gid(dst, ((const struct ibb_grh *)
+                               (pkt + IBB_LRH_LEN))->dgid)) {
+        return &counters.bad_dgid;
     }
     if (dqpn == 1) {
         return qkey == GSI_QKEY ? NULL : &counters.bad_qkey;
@@ -537,6 +584,11 @@ handle_packet(struct port *src, const uint8_t *msg, size_t msg_len)
     }
     bth = (const struct ibb_bth *) (pkt + bth_ofs);
     deth = (const struct ibb_deth *) (pkt + bth_ofs + IBB_BTH_LEN);
+    bad = check_strict_sender(src, pkt, deth);
+    if (bad) {
+        drop(src, bad, "strict sender's SGID/SrcQP");
+        return;
+    }
 
     dlid = ibb_lrh_dlid(lrh);
     if (dlid == IBB_LID_PERMISSIVE) {
@@ -593,7 +645,7 @@ handle_packet(struct port *src, const uint8_t *msg, size_t msg_len)
             drop(src, &counters.pkey_violation, "receiver P_Key");
             return;
         }
-        bad = check_strict(dst, ibb_bth_qpn(bth), ibb_deth_qkey(deth));
+        bad = check_strict(dst, pkt, ibb_bth_qpn(bth), ibb_deth_qkey(deth));
         if (bad) {
             drop(src, bad, "QPN/Q_Key");
             return;

@@ -37,6 +37,7 @@
 #include "ibb-conv.h"
 #include "ibb-drop.h"
 #include "ibb-options.h"
+#include "ibb-proxy.h"
 #include "ibb-version.h"
 #include "ibport.h"
 #include "roce-to-ud.h"
@@ -67,6 +68,9 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
     IBBRIDGE_CSTAT(tx_backpressure)   /* Fabric stayed full: dropped. */    \
     IBBRIDGE_CSTAT(tx_port_down)      /* No port to send on: dropped. */    \
     IBBRIDGE_CSTAT(tx_not_eth)        /* Not an Ethernet frame. */          \
+    IBBRIDGE_CSTAT(tx_proxy_limit)    /* No proxy QP: at max-proxies. */    \
+    IBBRIDGE_CSTAT(tx_proxy_errors)   /* No proxy QP: the port refused. */  \
+    IBBRIDGE_CSTAT(proxies_created)   /* Proxy QPs opened. */               \
     IBBRIDGE_CSTAT(reconnects)        /* Times the port re-attached. */
 
 struct ibbridge_cstats {
@@ -99,6 +103,8 @@ struct ibbridge_config {
     uint8_t dscp_map[16];
     char *map_file;
     bool icrc_check;
+    enum ibb_port_mode port_mode;
+    size_t max_proxies;
 };
 
 struct netdev_ibbridge {
@@ -120,6 +126,8 @@ struct netdev_ibbridge {
     struct ibb_port_attr attr OVS_GUARDED;      /* Last ibb_port_query(). */
     struct ibb_addr_map *map OVS_GUARDED;       /* Hosts and groups. */
     struct ibb_conv_config conv OVS_GUARDED;    /* Converter settings. */
+    struct ibb_proxy_table *proxies OVS_GUARDED; /* Strict mode: proxy QPs
+                                                 * of RoCE endpoints. */
     struct ibbridge_group *groups OVS_GUARDED;  /* Joined groups. */
     size_t n_groups OVS_GUARDED;
     bool carrier OVS_GUARDED;                   /* Port attached. */
@@ -212,6 +220,8 @@ netdev_ibbridge_close_port(struct netdev_ibbridge *dev)
     dev->n_groups = 0;
     ibb_addr_map_destroy(dev->map);
     dev->map = NULL;
+    ibb_proxy_table_destroy(dev->proxies);
+    dev->proxies = NULL;
     dev->carrier = false;
 }
 
@@ -267,7 +277,8 @@ netdev_ibbridge_dealloc(struct netdev *netdev_)
  * rather than ignoring. */
 static const char *const netdev_ibbridge_options[] = {
     "device", "pkey", "qkey", "mac", "gid-index", "mcast-groups",
-    "mgid-format", "sl-map", "dscp-map", "map", "icrc-check",
+    "mgid-format", "sl-map", "dscp-map", "map", "icrc-check", "port-mode",
+    "max-proxies",
 };
 
 static bool
@@ -388,6 +399,35 @@ parse_options(const char *name, const struct smap *args,
                                          &cfg->icrc_check, errp))) {
         return error;
     }
+    cfg->port_mode = IBB_PORT_STRICT;
+    value = smap_get(args, "port-mode");
+    if (value && !strcmp(value, "raw")) {
+        if (cfg->device.kind != IBB_DEVICE_SIM) {
+            *errp = xstrdup("port-mode raw: only a simulated port has a raw "
+                            "mode (an HCA delivers by QPN and Q_Key)");
+            return EINVAL;
+        }
+        cfg->port_mode = IBB_PORT_RAW;
+    } else if (value && strcmp(value, "strict")) {
+        *errp = xasprintf("port-mode \"%s\": expected strict or raw", value);
+        return EINVAL;
+    }
+    cfg->max_proxies = IBB_PROXY_DEFAULT_MAX;
+    value = smap_get(args, "max-proxies");
+    if (value) {
+        unsigned long long n;
+        char *end;
+
+        errno = 0;
+        n = strtoull(value, &end, 10);
+        if (errno || end == value || *end || value[0] == '-' || !n
+            || n > 1 << 20) {
+            *errp = xasprintf("max-proxies \"%s\": expected a number from "
+                              "1 to %d", value, 1 << 20);
+            return EINVAL;
+        }
+        cfg->max_proxies = n;
+    }
     return 0;
 }
 
@@ -505,10 +545,13 @@ netdev_ibbridge_open_port(struct netdev_ibbridge *dev,
     OVS_REQUIRES(dev->mutex)
 {
     struct ibb_port_options opts = {
-        .mode = IBB_PORT_RAW,
+        .mode = cfg->port_mode,
         .pkey = cfg->pkey,
         .name = netdev_get_name(&dev->up),
+        .qkey = cfg->qkey,
+        .gid_index = cfg->gid_index,
     };
+    struct ibb_proxy_table *proxies = NULL;
     struct ibbridge_group *groups = NULL;
     struct ibb_addr_map *map;
     struct ibb_port_attr attr;
@@ -540,12 +583,21 @@ netdev_ibbridge_open_port(struct netdev_ibbridge *dev,
                           ibb_port_error(port));
         goto error;
     }
+    if (cfg->port_mode == IBB_PORT_STRICT) {
+        proxies = ibb_proxy_table_create(cfg->max_proxies);
+        if (!proxies) {
+            *errp = xstrdup("out of memory");
+            error = ENOMEM;
+            goto error;
+        }
+    }
     error = join_groups(port, cfg, map, &groups, &n_groups, errp);
     if (error) {
         goto error;
     }
 
     dev->port = port;
+    dev->proxies = proxies;
     dev->attr = attr;
     dev->map = map;
     dev->groups = groups;
@@ -554,6 +606,7 @@ netdev_ibbridge_open_port(struct netdev_ibbridge *dev,
     return 0;
 
 error:
+    ibb_proxy_table_destroy(proxies);
     ibb_port_close(port);
     ibb_addr_map_destroy(map);
     return error;
@@ -574,6 +627,14 @@ netdev_ibbridge_update_conv(struct netdev_ibbridge *dev)
     memcpy(conv->dscp_map, dev->cfg.dscp_map, sizeof conv->dscp_map);
     conv->check_ib_icrc = dev->cfg.icrc_check;
     conv->check_roce_icrc = dev->cfg.icrc_check;
+    conv->proxies = dev->proxies;
+    if (dev->port && ibb_port_hw_crcs(dev->port)) {
+        /* The HCA checked the ICRC and VCRC of what it delivers and makes
+         * them for what it sends. */
+        conv->check_ib_icrc = false;
+        conv->check_vcrc = false;
+        conv->gen_ib_crcs = false;
+    }
 }
 
 static int
@@ -631,7 +692,25 @@ netdev_ibbridge_get_config(const struct netdev *netdev_, struct smap *args)
     return 0;
 }
 
-/* Appends "GROUP/FORMAT/JOIN mlid=0xNNNN" for each joined group. */
+/* Appends the membership state of 'g': "joined", "joining" or "failed
+ * (REASON)". */
+static void
+format_group_state(const struct netdev_ibbridge *dev,
+                   const struct ibbridge_group *g, struct ds *s)
+    OVS_REQUIRES(dev->mutex)
+{
+    struct ibb_mcast_status st;
+
+    if (ibb_port_mcast_status(dev->port, g->mgid, &st)) {
+        ds_put_cstr(s, "not joined");
+    } else if (st.state == IBB_MCAST_FAILED) {
+        ds_put_format(s, "failed (%s)", st.why);
+    } else {
+        ds_put_cstr(s, ibb_mcast_state_name(st.state));
+    }
+}
+
+/* Appends "GROUP/FORMAT/JOIN mgid=MGID mlid=0xNNNN STATE" for each group. */
 static void
 format_groups(const struct netdev_ibbridge *dev, struct ds *s)
     OVS_REQUIRES(dev->mutex)
@@ -640,10 +719,11 @@ format_groups(const struct netdev_ibbridge *dev, struct ds *s)
         char *spec = ibb_mcast_group_spec_to_string(&dev->groups[i].spec);
         char mgid[IBB_GID_STRLEN];
 
-        ds_put_format(s, "%s%s mgid=%s mlid=0x%04"PRIx16, i ? ", " : "",
+        ds_put_format(s, "%s%s mgid=%s mlid=0x%04"PRIx16" ", i ? ", " : "",
                       spec, ibb_gid_format(dev->groups[i].mgid, mgid,
                                            sizeof mgid),
                       dev->groups[i].mlid);
+        format_group_state(dev, &dev->groups[i], s);
         free(spec);
     }
 }
@@ -676,6 +756,12 @@ netdev_ibbridge_get_status(const struct netdev *netdev_, struct smap *smap)
         smap_add_format(smap, "map_groups", "%zu",
                         ibb_addr_map_n_groups(dev->map));
         smap_add(smap, "icrc_check", dev->cfg.icrc_check ? "true" : "false");
+        smap_add(smap, "port_mode", (dev->cfg.port_mode == IBB_PORT_RAW
+                                     ? "raw" : "strict"));
+        if (dev->proxies) {
+            smap_add_format(smap, "proxies", "%zu",
+                            ibb_proxy_table_count(dev->proxies));
+        }
     }
     smap_add(smap, "ibbridge_version", IBB_VERSION);
     ovs_mutex_unlock(&dev->mutex);
@@ -831,6 +917,53 @@ netdev_ibbridge_try_reconnect(struct netdev_ibbridge *dev)
               dev->n_groups);
 }
 
+/* Takes in what an event-driven port (an HCA) reports: port up or down,
+ * a new LID, joins that completed or failed. */
+static void
+netdev_ibbridge_port_events(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    struct ibb_port_attr attr;
+    bool up;
+
+    if (!dev->port || !ibb_port_run(dev->port)) {
+        return;
+    }
+    up = ibb_port_is_up(dev->port);
+    if (up != dev->carrier) {
+        VLOG_INFO("%s: port %s", netdev_get_name(&dev->up),
+                  up ? "up" : "down");
+        if (up) {
+            dev->cstats.reconnects++;
+        }
+    }
+    dev->carrier = up;
+    if (up && !ibb_port_query(dev->port, &attr)) {
+        dev->attr = attr;
+    }
+    for (size_t i = 0; i < dev->n_groups; i++) {
+        struct ibbridge_group *g = &dev->groups[i];
+        struct ibb_mcast_status st;
+
+        if (ibb_port_mcast_status(dev->port, g->mgid, &st)) {
+            continue;
+        }
+        if (st.state == IBB_MCAST_JOINED && st.mlid != g->mlid) {
+            g->mlid = st.mlid;
+            ibb_addr_map_set_group_mlid(dev->map, g->mgid, st.mlid);
+        } else if (st.state == IBB_MCAST_FAILED) {
+            char mgid[IBB_GID_STRLEN];
+
+            VLOG_WARN_RL(&rl, "%s: multicast group %s: join failed: %s",
+                         netdev_get_name(&dev->up),
+                         ibb_gid_format(g->mgid, mgid, sizeof mgid),
+                         st.why);
+        }
+    }
+    netdev_ibbridge_update_conv(dev);
+    netdev_change_seq_changed(&dev->up);
+}
+
 static void
 netdev_ibbridge_run(const struct netdev_class *class OVS_UNUSED)
 {
@@ -839,6 +972,7 @@ netdev_ibbridge_run(const struct netdev_class *class OVS_UNUSED)
     ovs_mutex_lock(&ibbridge_list_mutex);
     LIST_FOR_EACH (dev, list_node, &ibbridge_list) {
         ovs_mutex_lock(&dev->mutex);
+        netdev_ibbridge_port_events(dev);
         netdev_ibbridge_try_reconnect(dev);
         ovs_mutex_unlock(&dev->mutex);
     }
@@ -853,7 +987,9 @@ netdev_ibbridge_wait(const struct netdev_class *class OVS_UNUSED)
     ovs_mutex_lock(&ibbridge_list_mutex);
     LIST_FOR_EACH (dev, list_node, &ibbridge_list) {
         ovs_mutex_lock(&dev->mutex);
-        if (dev->port && !dev->carrier) {
+        if (dev->port && ibb_port_ctl_fd(dev->port) >= 0) {
+            poll_fd_wait(ibb_port_ctl_fd(dev->port), POLLIN);
+        } else if (dev->port && !dev->carrier) {
             poll_timer_wait_until(dev->next_reconnect);
         }
         ovs_mutex_unlock(&dev->mutex);
@@ -1009,6 +1145,41 @@ netdev_ibbridge_prepare_tx(struct netdev_ibbridge *dev,
     return reason;
 }
 
+/* Opens a proxy QP for the RoCE endpoint the converter found none for.
+ * Returns true if there is one now. */
+static bool
+netdev_ibbridge_open_missing_proxy(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    struct ibb_proxy_endpoint ep;
+    struct ibb_proxy *proxy;
+    uint32_t qkey;
+    int error;
+
+    if (!dev->proxies || !dev->port
+        || !ibb_proxy_take_missing(dev->proxies, &ep, &qkey)) {
+        return false;
+    }
+    error = ibb_proxy_open(dev->proxies, dev->port, &ep, qkey, false,
+                           &proxy);
+    if (error == ENOSPC) {
+        dev->cstats.tx_proxy_limit++;
+        VLOG_WARN_RL(&rl, "%s: no proxy QP for a new RoCE endpoint: "
+                     "max-proxies (%zu) reached", netdev_get_name(&dev->up),
+                     ibb_proxy_table_max(dev->proxies));
+        return false;
+    } else if (error) {
+        dev->cstats.tx_proxy_errors++;
+        VLOG_WARN_RL(&rl, "%s: cannot open a proxy QP (%s): %s",
+                     netdev_get_name(&dev->up), ovs_strerror(error),
+                     ibb_port_error(dev->port));
+        return false;
+    }
+    dev->cstats.proxies_created++;
+    netdev_change_seq_changed(&dev->up);
+    return true;
+}
+
 /* Sends 'n' packets, waiting up to IBBRIDGE_TX_WAIT_MS while the fabric
  * back-pressures.  Returns how many were sent. */
 static size_t
@@ -1078,6 +1249,11 @@ netdev_ibbridge_send(struct netdev *netdev_, int qid OVS_UNUSED,
             continue;
         }
         reason = netdev_ibbridge_prepare_tx(dev, packet, &bufs[n]);
+        if (reason == IBB_DROP_NO_PROXY
+            && netdev_ibbridge_open_missing_proxy(dev)) {
+            /* The frame is as it was: convert it again. */
+            reason = netdev_ibbridge_prepare_tx(dev, packet, &bufs[n]);
+        }
         if (reason != IBB_DROP_NONE) {
             dev->tx_drops[reason]++;
             dev->stats.tx_dropped++;
@@ -1116,6 +1292,31 @@ netdev_ibbridge_send_wait(struct netdev *netdev_, int qid OVS_UNUSED)
     ovs_mutex_unlock(&dev->mutex);
 }
 
+/* Appends the proxy QPs, one line each: "QPN -> IP qpn N". */
+static void
+ibbridge_show_proxies(struct netdev_ibbridge *dev, struct ds *s)
+    OVS_REQUIRES(dev->mutex)
+{
+    const struct ibb_proxy *p = NULL;
+    char ip[IBB_GID_STRLEN];
+
+    if (!dev->proxies) {
+        ds_put_cstr(s, "  proxy QPs: none (raw port)\n");
+        return;
+    }
+    ds_put_format(s, "  proxy QPs: %zu of %zu\n",
+                  ibb_proxy_table_count(dev->proxies),
+                  ibb_proxy_table_max(dev->proxies));
+    while ((p = ibb_proxy_next(dev->proxies, p)) != NULL) {
+        ds_put_format(s, "    qpn 0x%06"PRIx32" -> %s qpn 0x%06"PRIx32
+                      " qkey 0x%08"PRIx32" %s to_ib %"PRIu64" to_roce %"
+                      PRIu64"\n", p->proxy_qpn,
+                      ibb_ip_format(p->ep.ip, ip, sizeof ip), p->ep.qpn,
+                      p->qkey, p->configured ? "configured" : "learned",
+                      p->to_ib, p->to_roce);
+    }
+}
+
 /* ibbridge/show [PORT]: state, groups and the counters that are not zero,
  * for one port or all. */
 static void
@@ -1148,12 +1349,14 @@ ibbridge_show_port(struct netdev_ibbridge *dev, struct ds *s)
     for (size_t i = 0; i < dev->n_groups; i++) {
         char *spec = ibb_mcast_group_spec_to_string(&dev->groups[i].spec);
 
-        ds_put_format(s, "\n    %s mgid %s mlid 0x%04"PRIx16, spec,
+        ds_put_format(s, "\n    %s mgid %s mlid 0x%04"PRIx16" ", spec,
                       ibb_gid_format(dev->groups[i].mgid, gid, sizeof gid),
                       dev->groups[i].mlid);
+        format_group_state(dev, &dev->groups[i], s);
         free(spec);
     }
     ds_put_cstr(s, dev->n_groups ? "\n" : " none\n");
+    ibbridge_show_proxies(dev, s);
     ds_put_format(s, "  rx: %"PRIu64" packets, %"PRIu64" bytes, %"PRIu64
                   " dropped\n", dev->stats.rx_packets, dev->stats.rx_bytes,
                   dev->stats.rx_dropped);
@@ -1292,6 +1495,89 @@ ibbridge_unixctl_show(struct unixctl_conn *conn, int argc,
     ds_destroy(&s);
 }
 
+/* Finds ibbridge port 'name'; on success returns it with its mutex held. */
+static struct netdev_ibbridge *
+ibbridge_lock_port(const char *name)
+{
+    struct netdev_ibbridge *dev, *found = NULL;
+
+    ovs_mutex_lock(&ibbridge_list_mutex);
+    LIST_FOR_EACH (dev, list_node, &ibbridge_list) {
+        if (!strcmp(name, netdev_get_name(&dev->up))) {
+            found = dev;
+            ovs_mutex_lock(&dev->mutex);
+            break;
+        }
+    }
+    ovs_mutex_unlock(&ibbridge_list_mutex);
+    return found;
+}
+
+/* ibbridge/proxy/add PORT IP QPN [QKEY]: opens (or finds) the proxy QP of
+ * a RoCE endpoint, so that IB hosts can send to it first, and prints its
+ * QPN. */
+static void
+ibbridge_unixctl_proxy_add(struct unixctl_conn *conn, int argc,
+                           const char *argv[], void *aux OVS_UNUSED)
+{
+    struct netdev_ibbridge *dev = ibbridge_lock_port(argv[1]);
+    struct ibb_proxy_endpoint ep;
+    struct ibb_proxy *proxy;
+    unsigned long long qpn;
+    char *err = NULL;
+    char *end;
+    uint32_t qkey;
+    int error;
+
+    if (!dev) {
+        unixctl_command_reply_error(conn, "no such ibbridge port");
+        return;
+    }
+    memset(&ep, 0, sizeof ep);
+    qkey = dev->cfg.qkey;
+    errno = 0;
+    qpn = strtoull(argv[3], &end, 0);
+    if (!dev->proxies) {
+        unixctl_command_reply_error(conn, "port has no proxy QPs (raw mode "
+                                    "or not configured)");
+    } else if (ibb_gid_parse(argv[2], ep.ip) || ibb_ip_is_multicast(ep.ip)
+               || ibb_ip_is_unspecified(ep.ip)) {
+        unixctl_command_reply_error(conn, "IP: expected a unicast IPv4 or "
+                                    "IPv6 address");
+    } else if (errno || *end || end == argv[3] || argv[3][0] == '-'
+               || qpn < 2 || qpn >= 0xffffff) {
+        unixctl_command_reply_error(conn, "QPN: expected 2 to 0xfffffe");
+    } else if (argc > 4 && ibb_parse_qkey(argv[4], &qkey, &err)) {
+        unixctl_command_reply_error(conn, err);
+    } else {
+        size_t n_before = ibb_proxy_table_count(dev->proxies);
+
+        ep.qpn = qpn;
+        error = ibb_proxy_open(dev->proxies, dev->port, &ep, qkey, true,
+                               &proxy);
+        if (error == ENOSPC) {
+            unixctl_command_reply_error(conn, "max-proxies reached");
+        } else if (error) {
+            char *msg = xasprintf("cannot open a proxy QP (%s): %s",
+                                  ovs_strerror(error),
+                                  ibb_port_error(dev->port));
+            unixctl_command_reply_error(conn, msg);
+            free(msg);
+        } else {
+            char *reply = xasprintf("0x%06"PRIx32, proxy->proxy_qpn);
+
+            if (ibb_proxy_table_count(dev->proxies) > n_before) {
+                dev->cstats.proxies_created++;
+                netdev_change_seq_changed(&dev->up);
+            }
+            unixctl_command_reply(conn, reply);
+            free(reply);
+        }
+    }
+    free(err);
+    ovs_mutex_unlock(&dev->mutex);
+}
+
 static const struct netdev_class netdev_ibbridge_class = {
     .type = "ibbridge",
     .is_pmd = false,
@@ -1335,6 +1621,8 @@ netdev_ibbridge_register(void)
                                  ibbridge_unixctl_show, NULL);
         unixctl_command_register("ibbridge/show-json", "[PORT]", 0, 1,
                                  ibbridge_unixctl_show, (void *) 1);
+        unixctl_command_register("ibbridge/proxy/add", "PORT IP QPN [QKEY]",
+                                 3, 4, ibbridge_unixctl_proxy_add, NULL);
         ovsthread_once_done(&once);
     }
 }

@@ -22,6 +22,7 @@
 #include "ib-gid.h"
 #include "ibb-conv.h"
 #include "ibb-drop.h"
+#include "ibb-proxy.h"
 #include "roce-to-ud.h"
 #include "test-pkt.h"
 #include "test-vectors.h"
@@ -420,6 +421,82 @@ test_round_trip(void **state)
     round_trip(fx, true, 0x64, 4093);
 }
 
+/* Proxy QPs: IB host A sends to proxy 0x200 at the bridge's own GID, which
+ * stands for R's QP 0x123 at 10.0.0.2; R's datagrams from its QP 0xabc
+ * leave from proxy 0x201 with the bridge's GID.  The BTH/DETH change, so
+ * both ICRCs are checked against the references. */
+static void
+test_proxy(void **state)
+{
+    struct fix *fx = *state;
+    struct ibb_conv_config cfg = fx->cfg;
+    struct ibb_proxy_table *t = ibb_proxy_table_create(4);
+    struct ibb_proxy_endpoint ep;
+    uint8_t pkt[256];
+    struct tp_ib b;
+    struct tp_roce r;
+    struct ibb_buf buf;
+    uint32_t qkey;
+    size_t len;
+    const uint8_t *f, *p;
+
+    cfg.proxies = t;
+    gid("10.0.0.2", ep.ip);
+    ep.qpn = 0x123;
+    assert_int_equal(ibb_proxy_add(t, &ep, 0x200, 0x11111111, true), 0);
+    assert_int_equal(ibb_proxy_add(t, &ep, 0x202, 1, true), EEXIST);
+
+    /* IB -> RoCE through proxy 0x200. */
+    default_ib(&b, "fe80::2:c903:0:1");
+    b.tr.dqpn = 0x200;
+    len = tp_build_ib(&b, pkt);
+    buf = put(fx, pkt, len);
+    assert_int_equal(ibb_ud_to_roce(&cfg, fx->map, &buf), 0);
+    f = ibb_buf_data(&buf);
+    check_roce_out(f, buf.len, true, (const uint8_t *) "\x02\0\0\0\0\x02");
+    assert_memory_equal(f + 14 + 16, "\x0a\0\0\x02", 4);
+    assert_int_equal((f[42 + 5] << 16) | (f[42 + 6] << 8) | f[42 + 7],
+                     0x123);
+    assert_int_equal(ibb_proxy_find_qpn(t, 0x200)->to_roce, 1);
+
+    /* A DestQP that is no proxy is refused. */
+    b.tr.dqpn = 0x300;
+    len = tp_build_ib(&b, pkt);
+    buf = put(fx, pkt, len);
+    assert_int_equal(ibb_ud_to_roce(&cfg, fx->map, &buf), IBB_DROP_NO_PROXY);
+
+    /* RoCE -> IB: no proxy for 10.0.0.2/0xabc yet; the converter notes it,
+     * then converts once it exists. */
+    default_roce(&r, true, "10.0.0.1");
+    len = tp_build_roce(&r, pkt);
+    buf = put(fx, pkt, len);
+    assert_int_equal(ibb_roce_to_ud(&cfg, fx->map, &buf), IBB_DROP_NO_PROXY);
+    assert_true(ibb_proxy_take_missing(t, &ep, &qkey));
+    assert_int_equal(ep.qpn, 0xabc);
+    assert_int_equal(qkey, 0x11111111);
+    assert_false(ibb_proxy_take_missing(t, &ep, &qkey));
+    assert_int_equal(ibb_proxy_add(t, &ep, 0x201, qkey, false), 0);
+    buf = put(fx, pkt, len);
+    assert_int_equal(ibb_roce_to_ud(&cfg, fx->map, &buf), 0);
+    p = ibb_buf_data(&buf);
+    check_ib_out(p, buf.len);
+    assert_memory_equal(p + 8 + 8, cfg.bridge_gid, 16);
+    assert_int_equal((p[48 + 12 + 5] << 16) | (p[48 + 12 + 6] << 8)
+                     | p[48 + 12 + 7], 0x201);
+
+    /* The bound. */
+    ep.qpn = 1;
+    assert_int_equal(ibb_proxy_add(t, &ep, 0x203, 1, false), 0);
+    ep.qpn = 2;
+    assert_int_equal(ibb_proxy_add(t, &ep, 0x204, 1, false), 0);
+    ep.qpn = 3;
+    assert_int_equal(ibb_proxy_add(t, &ep, 0x205, 1, false), ENOSPC);
+    assert_int_equal(ibb_proxy_del(t, 0x203), 0);
+    assert_null(ibb_proxy_find_qpn(t, 0x203));
+    assert_int_equal(ibb_proxy_table_count(t), 3);
+    ibb_proxy_table_destroy(t);
+}
+
 static void
 test_ecn(void **state)
 {
@@ -753,6 +830,20 @@ static void m_r_src(uint8_t *p, size_t *l, struct ibb_conv_config *c,
                     size_t *o) { (void) c; (void) o;
                                  memcpy(p + I + 12, "\xe0\0\0\x05", 4);
                                  tp_fix_roce(p, *l); }
+/* An empty proxy table: the bridge is strict, nobody has a proxy. */
+static struct ibb_proxy_table *
+empty_proxies(void)
+{
+    static struct ibb_proxy_table *t;
+
+    if (!t) {
+        t = ibb_proxy_table_create(1);
+    }
+    return t;
+}
+static void m_noproxy(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                      size_t *o) { (void) p; (void) l; (void) o;
+                                   c->proxies = empty_proxies(); }
 static void m_r_nogid(uint8_t *p, size_t *l, struct ibb_conv_config *c,
                       size_t *o) { (void) c; (void) o;
                                    memcpy(p + I + 16, "\x0a\0\0\x4d", 4);
@@ -846,6 +937,8 @@ static const struct drop_case drop_cases[] = {
     { "no gid", IBB_DROP_NO_DST_GID, ROCE, m_r_nogid, false },
     { "dst is roce host", IBB_DROP_NO_DST_GID, ROCE, m_r_nogid_roce, false },
     { "roce no group", IBB_DROP_NO_GROUP, ROCE, m_r_nogroup, false },
+    { "ib no proxy", IBB_DROP_NO_PROXY, IB, m_noproxy, false },
+    { "roce no proxy", IBB_DROP_NO_PROXY, ROCE, m_noproxy, false },
 };
 
 static void
@@ -1041,6 +1134,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dscp_map, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ecn, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proxy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_multicast, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_grh, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drop_reasons, setup, teardown),

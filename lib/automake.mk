@@ -49,3 +49,9 @@ EXTRA_DIST += lib/ibb-version.h.in
 lib_libibbridge_la_SOURCES += \
 	lib/ibb-pcap.c \
 	lib/ibb-pcap.h
+
+# rdma-core backend: the only file that includes rdma-core headers.
+if HAVE_IBVERBS
+lib_libibbridge_la_SOURCES += lib/ibport-verbs.c
+lib_libibbridge_la_LIBADD += $(VERBS_LIBS)
+endif

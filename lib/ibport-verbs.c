@@ -1,0 +1,2251 @@
+/*
+ * IB port backend for an rdma-core HCA port ("verbs:DEV[:PORT]").
+ *
+ * The port is one HCA port seen through libibverbs.  An HCA never hands
+ * whole packets to software, so this backend turns what it does hand over
+ * back into the native IB packets (LRH .. VCRC) that the rest of ibbridge
+ * converts, and turns such packets into UD sends:
+ *
+ *   - Receive: every QP of the port shares one SRQ, whose buffers (40 GRH
+ *     bytes + 4096 payload bytes each, all in one MR) complete on one
+ *     receive CQ with a completion channel.  ibb_port_recv() rebuilds LRH,
+ *     GRH, BTH, DETH and ImmDt from each work completion and the GRH the
+ *     HCA scattered, copies the payload and leaves ICRC and VCRC zero: the
+ *     HCA has checked them (the class sets hw_crcs).
+ *
+ *   - Send: a packet's DETH SrcQP picks the QP it is posted on (the main
+ *     QP or a proxy QP made by qp_create), its LRH/GRH give an address
+ *     handle (cached), its BTH DestQP and DETH Q_Key the remote QP and
+ *     Q_Key.  The payload is copied into a slot of a registered send ring;
+ *     the HCA builds the headers and CRCs itself.  Proxy QPs are real QPs:
+ *     each stands on IB for one remote RoCE endpoint, so replies to it
+ *     arrive on its QPN.  IBV_QP_CREATE_SOURCE_QPN (mlx5, the IPoIB
+ *     enhanced offload, needs CAP_NET_RAW) would let one QP send with any
+ *     SrcQP, but it is not portable and is not used.
+ *
+ *   - Multicast goes through librdmacm with AF_IB addresses (struct
+ *     sockaddr_ib), so any MGID can be joined, not only those derived from
+ *     IP addresses.  Compared with sending MCMemberRecords to the SA
+ *     ourselves through libibumad, the kernel's ib_sa multicast module
+ *     reference-counts memberships per port, shares them with IPoIB on the
+ *     same node (a leave by one does not drop the other), re-joins by
+ *     itself after SM changes, needs no access to the umad device, and
+ *     rdma_cm reports results on a file descriptor.  Joins are
+ *     asynchronous: ibb_port_mcast_join() starts one, ibb_port_run()
+ *     completes it and attaches the main QP for full members.
+ *
+ *   - HCA asynchronous events (port up/down, LID change, client
+ *     reregister, fatal errors) are read by ibb_port_run(), which re-joins
+ *     the groups when the SM asks for it.  ibb_port_ctl_fd() is an epoll fd
+ *     over the async fd and the rdma_cm channel.
+ *
+ * This is the only file in the tree that includes rdma-core headers.  It
+ * uses only the verbs and rdma_cm entry points that the HCA model
+ * (utilities/ibsim-verbs.c) provides.
+ */
+#include <config.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <infiniband/ib.h>
+#include <infiniband/verbs.h>
+#include <rdma/rdma_cma.h>
+
+/* uthash must not exit the process on allocation failure: each add checks
+ * the 'oom' variable it declares. */
+#define HASH_NONFATAL_OOM 1
+#define uthash_nonfatal_oom(OBJ) (oom = true)
+#include <uthash.h>
+
+#include "ib-gid.h"
+#include "ib-hdr.h"
+#include "ibport-provider.h"
+
+/* Most QPs per port, the main QP included. */
+#define IBB_VERBS_MAX_QPS 4096
+
+/* Receive: SRQ buffers, each room for the GRH plus the largest payload. */
+#define VERBS_MAX_PAYLOAD 4096
+#define VERBS_RECV_BUF_SIZE (IBB_GRH_LEN + VERBS_MAX_PAYLOAD)
+#define VERBS_N_RECV_BUFS 512
+#define VERBS_RECV_REPOST 16            /* Repost in batches this big. */
+
+/* Send: a ring of registered slots, one per outstanding send. */
+#define VERBS_N_SEND_SLOTS 256
+#define VERBS_SEND_SLOT_SIZE VERBS_MAX_PAYLOAD
+#define VERBS_MAIN_QP_SEND_WR 256       /* Send queue depth, main QP. */
+#define VERBS_PROXY_QP_SEND_WR 64       /* Send queue depth, proxy QPs. */
+#define VERBS_SEND_SPIN_NS 200000       /* Wait this long for a free slot
+                                         * before returning EAGAIN. */
+
+/* Address handles cached before the cache is flushed. */
+#define VERBS_MAX_AHS 4096
+
+/* Sizes of the per-type counter arrays (enum values beyond are lumped
+ * into the last entry). */
+#define VERBS_N_WC_STATUS 32
+#define VERBS_N_EVENT_TYPES 32
+
+/* A QP of the port, the main one or a proxy. */
+struct verbs_qp {
+    UT_hash_handle hh;          /* In 'qps', keyed on 'qpn'. */
+    uint32_t qpn;               /* QP number, the key. */
+    uint32_t qkey;              /* Q_Key the QP accepts. */
+    struct ibv_qp *qp;          /* The QP. */
+};
+
+/* What an address handle is made of.  Only bytes and naturally aligned
+ * fields, without padding, so it can be hashed as memory. */
+struct verbs_ah_key {
+    uint8_t dgid[16];           /* Destination GID, if 'is_global'. */
+    uint32_t flow_label;        /* GRH flow label, if 'is_global'. */
+    uint16_t dlid;              /* Destination LID. */
+    uint8_t sl;                 /* Service level. */
+    uint8_t is_global;          /* 1 if the packet has a GRH. */
+    uint8_t tclass;             /* GRH traffic class, if 'is_global'. */
+    uint8_t hop_limit;          /* GRH hop limit, if 'is_global'. */
+    uint8_t zero[2];            /* Always zero. */
+};
+_Static_assert(sizeof(struct verbs_ah_key) == 28, "AH key has padding");
+
+/* A cached address handle. */
+struct verbs_ah {
+    UT_hash_handle hh;          /* In 'ahs', keyed on 'key'. */
+    struct verbs_ah_key key;    /* The key. */
+    struct ibv_ah *ah;          /* The address handle. */
+};
+
+/* A multicast membership. */
+struct verbs_group {
+    UT_hash_handle hh;          /* In 'groups', keyed on 'mgid'. */
+    uint8_t mgid[16];           /* Multicast GID, the key. */
+    enum ibb_mcast_join join;   /* IBB_MCAST_FULL or IBB_MCAST_SEND_ONLY. */
+    uint16_t pkey;              /* P_Key of the join. */
+    uint32_t qkey;              /* Q_Key asked for by the caller. */
+    struct rdma_cm_id *id;      /* rdma_cm id of the join, NULL if none. */
+    bool join_posted;           /* rdma_join_multicast_ex() succeeded. */
+    bool attached;              /* Main QP attached, with 'mlid'. */
+    enum ibb_mcast_state state; /* Where the join stands. */
+    uint16_t mlid;              /* MLID once JOINED. */
+    char why[128];              /* Reason, when FAILED. */
+};
+
+/* Counters, kept for debugging (not exported yet). */
+struct verbs_counters {
+    uint64_t rx_wc_errors[VERBS_N_WC_STATUS]; /* Failed receive
+                                               * completions by status. */
+    uint64_t tx_wc_errors[VERBS_N_WC_STATUS]; /* Failed send completions
+                                               * by status. */
+    uint64_t rx_bad_opcode;     /* Receive completions not IBV_WC_RECV. */
+    uint64_t rx_runt;           /* byte_len shorter than the GRH space. */
+    uint64_t rx_too_big;        /* Rebuilt packet larger than its buffer. */
+    uint64_t rx_unknown_qp;     /* Completion for a QP we no longer have. */
+    uint64_t rx_self_loop;      /* Our own multicast looped back. */
+    uint64_t tx_malformed;      /* Packet to send could not be parsed. */
+    uint64_t tx_unknown_srcqp;  /* DETH SrcQP is none of our QPs. */
+    uint64_t tx_too_big;        /* Payload larger than the MTU or slot. */
+    uint64_t tx_ah_errors;      /* ibv_create_ah() failed. */
+    uint64_t ah_flushes;        /* Times the AH cache was flushed. */
+    uint64_t async_events[VERBS_N_EVENT_TYPES]; /* HCA events by type. */
+    uint64_t cm_events[VERBS_N_EVENT_TYPES];    /* rdma_cm events by type. */
+};
+
+struct ibb_port_verbs {
+    struct ibb_port up;         /* Common state, must be first. */
+
+    /* Device and port. */
+    struct ibv_context *ctx;    /* Open device, NULL if not connected. */
+    char devname[IBV_SYSFS_NAME_MAX]; /* Its name. */
+    unsigned int port_num;      /* HCA port number. */
+    bool active;                /* Port state is ACTIVE. */
+    bool fatal;                 /* A fatal async event was seen. */
+    uint16_t lid;               /* Port LID. */
+    uint8_t lmc;                /* LID mask count. */
+    uint16_t sm_lid;            /* SM LID. */
+    uint16_t mtu;               /* Active MTU in bytes. */
+    uint8_t gid[16];            /* GID at opts.gid_index. */
+    int gid_tbl_len;            /* Size of the GID table. */
+    uint16_t *pkeys;            /* P_Key table, host order. */
+    int n_pkeys;                /* Entries in 'pkeys'. */
+    uint16_t pkey_index;        /* Index of opts.pkey in 'pkeys'. */
+    uint32_t qkey;              /* Main QP's Q_Key. */
+
+    /* Queues and buffers. */
+    struct ibv_pd *pd;          /* Protection domain. */
+    struct ibv_comp_channel *channel; /* Completion channel, recv CQ. */
+    struct ibv_cq *recv_cq;     /* Receive CQ, armed on 'channel'. */
+    struct ibv_cq *send_cq;     /* Send CQ, polled. */
+    struct ibv_srq *srq;        /* Receive queue shared by every QP. */
+    uint8_t *recv_bufs;         /* n_recv_bufs * VERBS_RECV_BUF_SIZE. */
+    struct ibv_mr *recv_mr;     /* Registration of 'recv_bufs'. */
+    unsigned int n_recv_bufs;   /* Buffers in 'recv_bufs'. */
+    uint32_t *repost;           /* Indexes of buffers to post again. */
+    unsigned int n_repost;      /* Entries in 'repost'. */
+    bool rx_more;               /* Last recv stopped full, CQ not armed. */
+    uint8_t *send_bufs;         /* VERBS_N_SEND_SLOTS send slots. */
+    struct ibv_mr *send_mr;     /* Registration of 'send_bufs'. */
+    uint16_t free_slots[VERBS_N_SEND_SLOTS]; /* Stack of free slots. */
+    unsigned int n_free_slots;  /* Entries in 'free_slots'. */
+    uint32_t slot_seq[VERBS_N_SEND_SLOTS]; /* Per slot: generation of its
+                                            * current send, in wr_id. */
+    bool slot_busy[VERBS_N_SEND_SLOTS];    /* Per slot: send in flight. */
+    uint32_t slot_qpn[VERBS_N_SEND_SLOTS]; /* Per slot: QP it went on. */
+
+    /* QPs and address handles. */
+    struct verbs_qp *qps;       /* All QPs, by QPN. */
+    unsigned int n_qps;         /* Entries in 'qps'. */
+    struct verbs_qp *main_qp;   /* The main QP (also in 'qps'). */
+    bool no_block_lb;           /* HCA refused BLOCK_SELF_MCAST_LB. */
+    struct verbs_ah *ahs;       /* Cached AHs. */
+    unsigned int n_ahs;         /* Entries in 'ahs'. */
+
+    /* Control: multicast and events. */
+    struct rdma_event_channel *cm_channel; /* rdma_cm events. */
+    struct verbs_group *groups; /* Memberships, by MGID. */
+    int epoll_fd;               /* Async fd + cm channel, -1 if none. */
+    bool changed;               /* State changed since the last run(). */
+
+    struct verbs_counters c;    /* Counters. */
+};
+
+static struct ibb_port_verbs *
+verbs_cast(const struct ibb_port *port)
+{
+    return (struct ibb_port_verbs *) port;
+}
+
+static int
+set_nonblock(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+        return errno;
+    }
+    return 0;
+}
+
+static uint16_t
+mtu_bytes(enum ibv_mtu mtu)
+{
+    return mtu >= IBV_MTU_256 && mtu <= IBV_MTU_4096 ? 128 << mtu : 0;
+}
+
+static void
+count_type(uint64_t *counters, unsigned int type)
+{
+    counters[type < VERBS_N_EVENT_TYPES ? type : VERBS_N_EVENT_TYPES - 1]++;
+}
+
+static struct verbs_qp *
+find_qp(const struct ibb_port_verbs *vp, uint32_t qpn)
+{
+    struct verbs_qp *q;
+
+    HASH_FIND(hh, vp->qps, &qpn, sizeof qpn, q);
+    return q;
+}
+
+static struct verbs_group *
+find_group(const struct ibb_port_verbs *vp, const uint8_t mgid[16])
+{
+    struct verbs_group *g;
+
+    HASH_FIND(hh, vp->groups, mgid, 16, g);
+    return g;
+}
+
+static struct ibb_port *
+verbs_alloc(void)
+{
+    struct ibb_port_verbs *vp = calloc(1, sizeof *vp);
+
+    if (!vp) {
+        return NULL;
+    }
+    vp->epoll_fd = -1;
+    return &vp->up;
+}
+
+static void
+verbs_dealloc(struct ibb_port *port)
+{
+    free(verbs_cast(port));
+}
+
+/* ------------------------------------------------------------------ */
+/* Device and port. */
+
+/* If 'netdev' is a network interface of 'dev', stores its HCA port
+ * (sysfs dev_port + 1) in '*portp' and returns true. */
+static bool
+netdev_port(const struct ibv_device *dev, const char *netdev,
+            unsigned int *portp)
+{
+    char path[PATH_MAX];
+    unsigned int dev_port = 0;
+    FILE *f;
+    int n;
+
+    if (!netdev[0] || strchr(netdev, '/') || !strcmp(netdev, "..")) {
+        return false;
+    }
+    n = snprintf(path, sizeof path, "%s/device/net/%s", dev->ibdev_path,
+                 netdev);
+    if (n < 0 || n >= (int) sizeof path || access(path, F_OK)) {
+        return false;
+    }
+    n = snprintf(path, sizeof path, "%s/device/net/%s/dev_port",
+                 dev->ibdev_path, netdev);
+    if (n > 0 && n < (int) sizeof path) {
+        f = fopen(path, "r");
+        if (f) {
+            if (fscanf(f, "%u", &dev_port) != 1) {
+                dev_port = 0;
+            }
+            fclose(f);
+        }
+    }
+    *portp = dev_port + 1;
+    return true;
+}
+
+/* True if the device string gave a port explicitly ("verbs:DEV:PORT"). */
+static bool
+port_is_explicit(const struct ibb_port *port)
+{
+    const char *rest = strchr(port->device, ':');
+
+    return rest && strchr(rest + 1, ':') != NULL;
+}
+
+/* Finds the device named by port->spec.ibdev (an RDMA device or one of
+ * its network interfaces) and opens it. */
+static int
+verbs_open_device(struct ibb_port_verbs *vp)
+{
+    struct ibb_port *port = &vp->up;
+    const char *name = port->spec.ibdev;
+    unsigned int port_num = port->spec.port;
+    struct ibv_device **list, *dev = NULL;
+    char found[192];
+    size_t len = 0;
+    int n = 0;
+
+    errno = 0;
+    list = ibv_get_device_list(&n);
+    if (!list) {
+        int err = errno ? errno : ENODEV;
+
+        return ibb_port_set_error(port, ENODEV, "%s: no RDMA device "
+                                  "\"%s\": ibv_get_device_list failed "
+                                  "(%s): is the RDMA stack (ib_uverbs) "
+                                  "loaded?", port->device, name,
+                                  strerror(err));
+    }
+    for (int i = 0; i < n && !dev; i++) {
+        if (!strcmp(ibv_get_device_name(list[i]), name)) {
+            dev = list[i];
+        }
+    }
+    for (int i = 0; i < n && !dev; i++) {
+        unsigned int p;
+
+        if (netdev_port(list[i], name, &p)) {
+            dev = list[i];
+            if (!port_is_explicit(port)) {
+                port_num = p;
+            }
+        }
+    }
+    if (!dev) {
+        found[0] = '\0';
+        for (int i = 0; i < n && len < sizeof found; i++) {
+            int w = snprintf(found + len, sizeof found - len, "%s%s",
+                             i ? ", " : "", ibv_get_device_name(list[i]));
+            len += w > 0 ? w : 0;
+        }
+        ibv_free_device_list(list);
+        return ibb_port_set_error(port, ENODEV, "%s: no RDMA device or "
+                                  "network interface named \"%s\" "
+                                  "(devices found: %s)", port->device,
+                                  name, n ? found : "none");
+    }
+
+    snprintf(vp->devname, sizeof vp->devname, "%s",
+             ibv_get_device_name(dev));
+    vp->port_num = port_num;
+    vp->ctx = ibv_open_device(dev);
+    if (!vp->ctx) {
+        int err = errno ? errno : ENODEV;
+
+        ibv_free_device_list(list);
+        return ibb_port_set_error(port, err, "%s: ibv_open_device %s "
+                                  "failed (%s)", port->device, vp->devname,
+                                  strerror(err));
+    }
+    ibv_free_device_list(list);
+    return 0;
+}
+
+static void
+verbs_close_device(struct ibb_port_verbs *vp)
+{
+    free(vp->pkeys);
+    vp->pkeys = NULL;
+    vp->n_pkeys = 0;
+    if (vp->ctx) {
+        ibv_close_device(vp->ctx);
+        vp->ctx = NULL;
+    }
+}
+
+/* Reads the P_Key table and finds opts.pkey in it (low 15 bits, full
+ * membership preferred). */
+static int
+verbs_read_pkeys(struct ibb_port_verbs *vp, int tbl_len)
+{
+    struct ibb_port *port = &vp->up;
+    uint16_t want = port->opts.pkey & 0x7fff;
+    int found = -1;
+
+    free(vp->pkeys);
+    vp->n_pkeys = 0;
+    vp->pkeys = calloc(tbl_len > 0 ? tbl_len : 1, sizeof *vp->pkeys);
+    if (!vp->pkeys) {
+        return ibb_port_set_error(port, ENOMEM, "%s: out of memory",
+                                  port->device);
+    }
+    for (int i = 0; i < tbl_len; i++) {
+        __be16 pkey;
+        int err = ibv_query_pkey(vp->ctx, vp->port_num, i, &pkey);
+
+        if (err) {
+            err = err > 0 ? err : errno ? errno : EIO;
+            return ibb_port_set_error(port, err, "%s: ibv_query_pkey %s "
+                                      "port %u index %d failed (%s)",
+                                      port->device, vp->devname,
+                                      vp->port_num, i, strerror(err));
+        }
+        vp->pkeys[i] = ntohs(pkey);
+        vp->n_pkeys = i + 1;
+        if ((vp->pkeys[i] & 0x7fff) != want) {
+            continue;
+        }
+        /* The first match, or a full member after a limited one. */
+        if (found < 0 || ((vp->pkeys[i] & 0x8000)
+                          && !(vp->pkeys[found] & 0x8000))) {
+            found = i;
+        }
+    }
+    if (found < 0) {
+        return ibb_port_set_error(port, ENOENT, "%s: P_Key 0x%04x is not "
+                                  "in the P_Key table of %s port %u (%d "
+                                  "entries): ask the SM to add the port "
+                                  "to that partition", port->device,
+                                  port->opts.pkey, vp->devname,
+                                  vp->port_num, tbl_len);
+    }
+    vp->pkey_index = found;
+    return 0;
+}
+
+/* Queries the port: state, LID, MTU and the GID at opts.gid_index.  If
+ * 'check' is true, any problem that keeps the port from working is an
+ * error. */
+static int
+verbs_query_port(struct ibb_port_verbs *vp, bool check)
+{
+    struct ibb_port *port = &vp->up;
+    struct ibv_port_attr pattr;
+    union ibv_gid gid;
+    int err;
+
+    memset(&pattr, 0, sizeof pattr);
+    err = ibv_query_port(vp->ctx, vp->port_num, &pattr);
+    if (err) {
+        err = err > 0 ? err : errno ? errno : EIO;
+        return ibb_port_set_error(port, err, "%s: ibv_query_port %s port "
+                                  "%u failed (%s)", port->device,
+                                  vp->devname, vp->port_num, strerror(err));
+    }
+    vp->active = pattr.state == IBV_PORT_ACTIVE;
+    vp->lid = pattr.lid;
+    vp->lmc = pattr.lmc;
+    vp->sm_lid = pattr.sm_lid;
+    vp->mtu = mtu_bytes(pattr.active_mtu);
+    vp->gid_tbl_len = pattr.gid_tbl_len;
+    if (check && !vp->active) {
+        return ibb_port_set_error(port, ENETDOWN, "%s: %s port %u is %s, "
+                                  "not ACTIVE (is the cable in and a "
+                                  "subnet manager running?)", port->device,
+                                  vp->devname, vp->port_num,
+                                  ibv_port_state_str(pattr.state));
+    }
+    if (check && pattr.link_layer != IBV_LINK_LAYER_INFINIBAND) {
+        return ibb_port_set_error(port, EPROTONOSUPPORT, "%s: %s port %u "
+                                  "has link layer %s, not InfiniBand",
+                                  port->device, vp->devname, vp->port_num,
+                                  pattr.link_layer == IBV_LINK_LAYER_ETHERNET
+                                  ? "Ethernet" : "unspecified");
+    }
+    if (port->opts.gid_index >= (unsigned int) pattr.gid_tbl_len) {
+        return ibb_port_set_error(port, EINVAL, "%s: GID index %u out of "
+                                  "range (%s port %u has %d GIDs)",
+                                  port->device, port->opts.gid_index,
+                                  vp->devname, vp->port_num,
+                                  pattr.gid_tbl_len);
+    }
+    err = ibv_query_gid(vp->ctx, vp->port_num, port->opts.gid_index, &gid);
+    if (err) {
+        err = err > 0 ? err : errno ? errno : EIO;
+        return ibb_port_set_error(port, err, "%s: ibv_query_gid %s port %u "
+                                  "index %u failed (%s)", port->device,
+                                  vp->devname, vp->port_num,
+                                  port->opts.gid_index, strerror(err));
+    }
+    if (ibb_gid_is_zero(gid.raw)) {
+        return ibb_port_set_error(port, EADDRNOTAVAIL, "%s: GID index %u "
+                                  "of %s port %u is empty", port->device,
+                                  port->opts.gid_index, vp->devname,
+                                  vp->port_num);
+    }
+    memcpy(vp->gid, gid.raw, 16);
+    return verbs_read_pkeys(vp, pattr.pkey_tbl_len);
+}
+
+/* Opens the device and checks the port. */
+static int
+verbs_open(struct ibb_port_verbs *vp)
+{
+    struct ibb_port *port = &vp->up;
+    struct ibv_device_attr dattr;
+    int err;
+
+    err = verbs_open_device(vp);
+    if (err) {
+        return err;
+    }
+    memset(&dattr, 0, sizeof dattr);
+    err = ibv_query_device(vp->ctx, &dattr);
+    if (err) {
+        err = err > 0 ? err : errno ? errno : EIO;
+        ibb_port_set_error(port, err, "%s: ibv_query_device %s failed (%s)",
+                           port->device, vp->devname, strerror(err));
+        goto err_close;
+    }
+    if (vp->port_num < 1 || vp->port_num > dattr.phys_port_cnt) {
+        err = ibb_port_set_error(port, ERANGE, "%s: %s has no port %u "
+                                 "(ports 1 to %u)", port->device,
+                                 vp->devname, vp->port_num,
+                                 dattr.phys_port_cnt);
+        goto err_close;
+    }
+    err = verbs_query_port(vp, true);
+    if (err) {
+        goto err_close;
+    }
+    return 0;
+
+err_close:
+    verbs_close_device(vp);
+    return err;
+}
+
+/* ------------------------------------------------------------------ */
+/* Queues and buffers. */
+
+/* Posts the receive buffers whose indexes are in 'idx' to the SRQ. */
+static int
+post_recv_bufs(struct ibb_port_verbs *vp, const uint32_t *idx,
+               unsigned int n)
+{
+    struct ibv_recv_wr wrs[VERBS_RECV_REPOST], *bad;
+    struct ibv_sge sges[VERBS_RECV_REPOST];
+
+    while (n) {
+        unsigned int k = n < VERBS_RECV_REPOST ? n : VERBS_RECV_REPOST;
+        int err;
+
+        for (unsigned int i = 0; i < k; i++) {
+            sges[i].addr = (uintptr_t) (vp->recv_bufs
+                                        + (size_t) idx[i]
+                                          * VERBS_RECV_BUF_SIZE);
+            sges[i].length = VERBS_RECV_BUF_SIZE;
+            sges[i].lkey = vp->recv_mr->lkey;
+            wrs[i].wr_id = idx[i];
+            wrs[i].sg_list = &sges[i];
+            wrs[i].num_sge = 1;
+            wrs[i].next = i + 1 < k ? &wrs[i + 1] : NULL;
+        }
+        err = ibv_post_srq_recv(vp->srq, wrs, &bad);
+        if (err) {
+            return ibb_port_set_error(&vp->up, err, "%s: ibv_post_srq_recv "
+                                      "failed (%s)", vp->up.device,
+                                      strerror(err));
+        }
+        idx += k;
+        n -= k;
+    }
+    return 0;
+}
+
+static void
+verbs_destroy_queues(struct ibb_port_verbs *vp)
+{
+    if (vp->send_mr) {
+        ibv_dereg_mr(vp->send_mr);
+        vp->send_mr = NULL;
+    }
+    free(vp->send_bufs);
+    vp->send_bufs = NULL;
+    if (vp->recv_mr) {
+        ibv_dereg_mr(vp->recv_mr);
+        vp->recv_mr = NULL;
+    }
+    free(vp->recv_bufs);
+    vp->recv_bufs = NULL;
+    free(vp->repost);
+    vp->repost = NULL;
+    vp->n_repost = 0;
+    if (vp->srq) {
+        ibv_destroy_srq(vp->srq);
+        vp->srq = NULL;
+    }
+    if (vp->send_cq) {
+        ibv_destroy_cq(vp->send_cq);
+        vp->send_cq = NULL;
+    }
+    if (vp->recv_cq) {
+        ibv_destroy_cq(vp->recv_cq);
+        vp->recv_cq = NULL;
+    }
+    if (vp->channel) {
+        ibv_destroy_comp_channel(vp->channel);
+        vp->channel = NULL;
+    }
+    if (vp->pd) {
+        ibv_dealloc_pd(vp->pd);
+        vp->pd = NULL;
+    }
+}
+
+/* Sets an error for failed call 'what' and returns its errno. */
+static int
+call_failed(struct ibb_port_verbs *vp, const char *what)
+{
+    int err = errno ? errno : ENOMEM;
+
+    return ibb_port_set_error(&vp->up, err, "%s: %s on %s failed (%s)",
+                              vp->up.device, what, vp->devname,
+                              strerror(err));
+}
+
+/* Creates PD, completion channel, CQs, SRQ and the buffers, and posts the
+ * receive buffers. */
+static int
+verbs_create_queues(struct ibb_port_verbs *vp)
+{
+    struct ibv_device_attr dattr;
+    struct ibv_srq_init_attr sattr;
+    size_t recv_size, send_size;
+    unsigned int n_bufs = VERBS_N_RECV_BUFS;
+    int err;
+
+    memset(&dattr, 0, sizeof dattr);
+    if (!ibv_query_device(vp->ctx, &dattr) && dattr.max_srq_wr > 1
+        && (unsigned int) dattr.max_srq_wr - 1 < n_bufs) {
+        n_bufs = dattr.max_srq_wr - 1;
+    }
+
+    errno = 0;
+    vp->pd = ibv_alloc_pd(vp->ctx);
+    if (!vp->pd) {
+        return call_failed(vp, "ibv_alloc_pd");
+    }
+
+    errno = 0;
+    vp->channel = ibv_create_comp_channel(vp->ctx);
+    if (!vp->channel) {
+        err = call_failed(vp, "ibv_create_comp_channel");
+        goto err_pd;
+    }
+    err = set_nonblock(vp->channel->fd);
+    if (err) {
+        ibb_port_set_error(&vp->up, err, "%s: making the completion "
+                           "channel non-blocking failed (%s)",
+                           vp->up.device, strerror(err));
+        goto err_channel;
+    }
+
+    errno = 0;
+    /* Twice the entries that can be outstanding: an overrun CQ is
+     * fatal. */
+    vp->recv_cq = ibv_create_cq(vp->ctx, 2 * n_bufs, vp, vp->channel, 0);
+    if (!vp->recv_cq) {
+        err = call_failed(vp, "ibv_create_cq (receive)");
+        goto err_channel;
+    }
+
+    errno = 0;
+    vp->send_cq = ibv_create_cq(vp->ctx, 2 * VERBS_N_SEND_SLOTS, vp, NULL,
+                                0);
+    if (!vp->send_cq) {
+        err = call_failed(vp, "ibv_create_cq (send)");
+        goto err_recv_cq;
+    }
+
+    memset(&sattr, 0, sizeof sattr);
+    sattr.srq_context = vp;
+    sattr.attr.max_wr = n_bufs;
+    sattr.attr.max_sge = 1;
+    errno = 0;
+    vp->srq = ibv_create_srq(vp->pd, &sattr);
+    if (!vp->srq) {
+        err = call_failed(vp, "ibv_create_srq");
+        goto err_send_cq;
+    }
+
+    recv_size = (size_t) n_bufs * VERBS_RECV_BUF_SIZE;
+    vp->repost = calloc(n_bufs, sizeof *vp->repost);
+    if (!vp->repost || posix_memalign((void **) &vp->recv_bufs, 4096,
+                                      recv_size)) {
+        vp->recv_bufs = NULL;
+        err = ibb_port_set_error(&vp->up, ENOMEM, "%s: out of memory for "
+                                 "receive buffers", vp->up.device);
+        goto err_srq;
+    }
+    memset(vp->recv_bufs, 0, recv_size);
+    errno = 0;
+    vp->recv_mr = ibv_reg_mr(vp->pd, vp->recv_bufs, recv_size,
+                             IBV_ACCESS_LOCAL_WRITE);
+    if (!vp->recv_mr) {
+        err = call_failed(vp, "ibv_reg_mr (receive buffers)");
+        goto err_recv_bufs;
+    }
+    vp->n_recv_bufs = n_bufs;
+
+    send_size = (size_t) VERBS_N_SEND_SLOTS * VERBS_SEND_SLOT_SIZE;
+    if (posix_memalign((void **) &vp->send_bufs, 4096, send_size)) {
+        vp->send_bufs = NULL;
+        err = ibb_port_set_error(&vp->up, ENOMEM, "%s: out of memory for "
+                                 "send buffers", vp->up.device);
+        goto err_recv_mr;
+    }
+    memset(vp->send_bufs, 0, send_size);
+    errno = 0;
+    vp->send_mr = ibv_reg_mr(vp->pd, vp->send_bufs, send_size,
+                             IBV_ACCESS_LOCAL_WRITE);
+    if (!vp->send_mr) {
+        err = call_failed(vp, "ibv_reg_mr (send buffers)");
+        goto err_send_bufs;
+    }
+    for (unsigned int i = 0; i < VERBS_N_SEND_SLOTS; i++) {
+        vp->free_slots[i] = VERBS_N_SEND_SLOTS - 1 - i;
+        vp->slot_busy[i] = false;
+    }
+    vp->n_free_slots = VERBS_N_SEND_SLOTS;
+
+    for (unsigned int i = 0; i < n_bufs; i++) {
+        vp->repost[i] = i;
+    }
+    err = post_recv_bufs(vp, vp->repost, n_bufs);
+    if (err) {
+        goto err_send_mr;
+    }
+    vp->n_repost = 0;
+    return 0;
+
+err_send_mr:
+    ibv_dereg_mr(vp->send_mr);
+    vp->send_mr = NULL;
+err_send_bufs:
+    free(vp->send_bufs);
+    vp->send_bufs = NULL;
+err_recv_mr:
+    ibv_dereg_mr(vp->recv_mr);
+    vp->recv_mr = NULL;
+err_recv_bufs:
+    free(vp->recv_bufs);
+    vp->recv_bufs = NULL;
+err_srq:
+    free(vp->repost);
+    vp->repost = NULL;
+    ibv_destroy_srq(vp->srq);
+    vp->srq = NULL;
+err_send_cq:
+    ibv_destroy_cq(vp->send_cq);
+    vp->send_cq = NULL;
+err_recv_cq:
+    ibv_destroy_cq(vp->recv_cq);
+    vp->recv_cq = NULL;
+err_channel:
+    ibv_destroy_comp_channel(vp->channel);
+    vp->channel = NULL;
+err_pd:
+    ibv_dealloc_pd(vp->pd);
+    vp->pd = NULL;
+    return err;
+}
+
+/* ------------------------------------------------------------------ */
+/* QPs. */
+
+/* Moves a new UD QP through INIT and RTR to RTS. */
+static int
+verbs_qp_to_rts(struct ibb_port_verbs *vp, struct ibv_qp *qp, uint32_t qkey)
+{
+    struct ibv_qp_attr attr;
+    int err;
+
+    memset(&attr, 0, sizeof attr);
+    attr.qp_state = IBV_QPS_INIT;
+    attr.pkey_index = vp->pkey_index;
+    attr.port_num = vp->port_num;
+    attr.qkey = qkey;
+    err = ibv_modify_qp(qp, &attr, (IBV_QP_STATE | IBV_QP_PKEY_INDEX
+                                    | IBV_QP_PORT | IBV_QP_QKEY));
+    if (err) {
+        return ibb_port_set_error(&vp->up, err, "%s: ibv_modify_qp QP "
+                                  "0x%06x to INIT failed (%s)",
+                                  vp->up.device, qp->qp_num, strerror(err));
+    }
+
+    memset(&attr, 0, sizeof attr);
+    attr.qp_state = IBV_QPS_RTR;
+    err = ibv_modify_qp(qp, &attr, IBV_QP_STATE);
+    if (err) {
+        return ibb_port_set_error(&vp->up, err, "%s: ibv_modify_qp QP "
+                                  "0x%06x to RTR failed (%s)",
+                                  vp->up.device, qp->qp_num, strerror(err));
+    }
+
+    memset(&attr, 0, sizeof attr);
+    attr.qp_state = IBV_QPS_RTS;
+    attr.sq_psn = 0;
+    err = ibv_modify_qp(qp, &attr, IBV_QP_STATE | IBV_QP_SQ_PSN);
+    if (err) {
+        return ibb_port_set_error(&vp->up, err, "%s: ibv_modify_qp QP "
+                                  "0x%06x to RTS failed (%s)",
+                                  vp->up.device, qp->qp_num, strerror(err));
+    }
+    return 0;
+}
+
+/* Creates a UD QP on the shared SRQ and CQs, brings it to RTS and adds it
+ * to 'qps'. */
+static int
+verbs_create_qp(struct ibb_port_verbs *vp, uint32_t qkey,
+                unsigned int send_wr, struct verbs_qp **qpp)
+{
+    struct ibv_qp_init_attr_ex attr;
+    struct verbs_qp *q;
+    struct ibv_qp *qp;
+    bool oom = false;
+    int err;
+
+    if (vp->n_qps >= IBB_VERBS_MAX_QPS) {
+        return ibb_port_set_error(&vp->up, ENOSPC, "%s: limit of %d QPs "
+                                  "per port reached", vp->up.device,
+                                  IBB_VERBS_MAX_QPS);
+    }
+
+    memset(&attr, 0, sizeof attr);
+    attr.qp_context = vp;
+    attr.send_cq = vp->send_cq;
+    attr.recv_cq = vp->recv_cq;
+    attr.srq = vp->srq;
+    attr.cap.max_send_wr = send_wr;
+    attr.cap.max_send_sge = 1;
+    attr.qp_type = IBV_QPT_UD;
+    attr.sq_sig_all = 0;
+    attr.pd = vp->pd;
+    /* Keep IBV_QP_INIT_ATTR_CREATE_FLAGS even with no flag: with the PD
+     * bit alone, ibv_create_qp_ex() falls back to ibv_create_qp(). */
+    attr.comp_mask = IBV_QP_INIT_ATTR_PD | IBV_QP_INIT_ATTR_CREATE_FLAGS;
+    attr.create_flags = (vp->no_block_lb ? 0
+                         : IBV_QP_CREATE_BLOCK_SELF_MCAST_LB);
+    errno = 0;
+    qp = ibv_create_qp_ex(vp->ctx, &attr);
+    if (!qp && !vp->no_block_lb && (errno == EOPNOTSUPP || errno == EINVAL
+                                    || errno == ENOTSUP)) {
+        /* Our own multicast may then loop back: verbs_recv() drops it. */
+        vp->no_block_lb = true;
+        attr.create_flags = 0;
+        errno = 0;
+        qp = ibv_create_qp_ex(vp->ctx, &attr);
+    }
+    if (!qp) {
+        return call_failed(vp, "ibv_create_qp_ex (UD)");
+    }
+
+    err = verbs_qp_to_rts(vp, qp, qkey);
+    if (err) {
+        ibv_destroy_qp(qp);
+        return err;
+    }
+
+    q = calloc(1, sizeof *q);
+    if (!q) {
+        ibv_destroy_qp(qp);
+        return ibb_port_set_error(&vp->up, ENOMEM, "%s: out of memory",
+                                  vp->up.device);
+    }
+    q->qpn = qp->qp_num;
+    q->qkey = qkey;
+    q->qp = qp;
+    HASH_ADD(hh, vp->qps, qpn, sizeof q->qpn, q);
+    if (oom) {
+        ibv_destroy_qp(qp);
+        free(q);
+        return ibb_port_set_error(&vp->up, ENOMEM, "%s: out of memory",
+                                  vp->up.device);
+    }
+    vp->n_qps++;
+    *qpp = q;
+    return 0;
+}
+
+static void
+verbs_free_qp(struct ibb_port_verbs *vp, struct verbs_qp *q)
+{
+    HASH_DEL(vp->qps, q);
+    vp->n_qps--;
+    if (q == vp->main_qp) {
+        vp->main_qp = NULL;
+    }
+    ibv_destroy_qp(q->qp);
+    free(q);
+}
+
+static void
+verbs_destroy_qps(struct ibb_port_verbs *vp)
+{
+    struct verbs_qp *q, *next;
+
+    HASH_ITER(hh, vp->qps, q, next) {
+        verbs_free_qp(vp, q);
+    }
+}
+
+static int
+verbs_qp_create(struct ibb_port *port, uint32_t qkey, uint32_t *qpn)
+{
+    struct ibb_port_verbs *vp = verbs_cast(port);
+    struct verbs_qp *q;
+    int err;
+
+    if (!vp->ctx) {
+        return ibb_port_set_error(port, ENOTCONN, "%s: not connected",
+                                  port->device);
+    }
+    err = verbs_create_qp(vp, qkey, VERBS_PROXY_QP_SEND_WR, &q);
+    if (!err) {
+        *qpn = q->qpn;
+    }
+    return err;
+}
+
+/* Returns free slots of completed sends to the ring. */
+static void reap_sends(struct ibb_port_verbs *);
+
+static int
+verbs_qp_destroy(struct ibb_port *port, uint32_t qpn)
+{
+    struct ibb_port_verbs *vp = verbs_cast(port);
+    struct verbs_qp *q = find_qp(vp, qpn);
+
+    if (!q) {
+        return ibb_port_set_error(port, ENOENT, "%s: no QP 0x%06x",
+                                  port->device, qpn);
+    }
+    if (q == vp->main_qp) {
+        return ibb_port_set_error(port, EINVAL, "%s: QP 0x%06x is the "
+                                  "port's main QP, which stays while the "
+                                  "port is open", port->device, qpn);
+    }
+    reap_sends(vp);
+    verbs_free_qp(vp, q);
+    /* Completions of sends still in flight on the QP may have been
+     * discarded with it (mlx5 cleans them from the CQ): the HCA is done
+     * with those slots.  A late completion no longer matches its slot's
+     * sequence number and is ignored. */
+    reap_sends(vp);
+    for (unsigned int i = 0; i < VERBS_N_SEND_SLOTS; i++) {
+        if (vp->slot_busy[i] && vp->slot_qpn[i] == qpn) {
+            vp->slot_busy[i] = false;
+            vp->free_slots[vp->n_free_slots++] = i;
+        }
+    }
+    return 0;
+}
+
+static uint32_t
+verbs_main_qpn(const struct ibb_port *port)
+{
+    const struct ibb_port_verbs *vp = verbs_cast(port);
+
+    return vp->main_qp ? vp->main_qp->qpn : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Events and connection. */
+
+static void
+verbs_close_events(struct ibb_port_verbs *vp)
+{
+    if (vp->epoll_fd >= 0) {
+        close(vp->epoll_fd);
+        vp->epoll_fd = -1;
+    }
+    if (vp->cm_channel) {
+        rdma_destroy_event_channel(vp->cm_channel);
+        vp->cm_channel = NULL;
+    }
+}
+
+/* Sets up the async fd, the rdma_cm channel and the epoll fd over both. */
+static int
+verbs_open_events(struct ibb_port_verbs *vp)
+{
+    struct ibb_port *port = &vp->up;
+    struct epoll_event ev;
+    int err;
+
+    err = set_nonblock(vp->ctx->async_fd);
+    if (err) {
+        return ibb_port_set_error(port, err, "%s: making the async event "
+                                  "fd of %s non-blocking failed (%s)",
+                                  port->device, vp->devname, strerror(err));
+    }
+
+    errno = 0;
+    vp->cm_channel = rdma_create_event_channel();
+    if (!vp->cm_channel) {
+        err = errno ? errno : ENODEV;
+        return ibb_port_set_error(port, err, "%s: "
+                                  "rdma_create_event_channel failed (%s): "
+                                  "is rdma_ucm loaded?", port->device,
+                                  strerror(err));
+    }
+    err = set_nonblock(vp->cm_channel->fd);
+    if (err) {
+        ibb_port_set_error(port, err, "%s: making the rdma_cm channel "
+                           "non-blocking failed (%s)", port->device,
+                           strerror(err));
+        goto err_channel;
+    }
+
+    vp->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (vp->epoll_fd < 0) {
+        err = errno;
+        ibb_port_set_error(port, err, "%s: epoll_create1 failed (%s)",
+                           port->device, strerror(err));
+        goto err_channel;
+    }
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN;
+    ev.data.fd = vp->ctx->async_fd;
+    if (epoll_ctl(vp->epoll_fd, EPOLL_CTL_ADD, vp->ctx->async_fd, &ev)) {
+        err = errno;
+        ibb_port_set_error(port, err, "%s: epoll_ctl (async fd) failed "
+                           "(%s)", port->device, strerror(err));
+        goto err_epoll;
+    }
+    ev.data.fd = vp->cm_channel->fd;
+    if (epoll_ctl(vp->epoll_fd, EPOLL_CTL_ADD, vp->cm_channel->fd, &ev)) {
+        err = errno;
+        ibb_port_set_error(port, err, "%s: epoll_ctl (rdma_cm channel) "
+                           "failed (%s)", port->device, strerror(err));
+        goto err_epoll;
+    }
+    return 0;
+
+err_epoll:
+    close(vp->epoll_fd);
+    vp->epoll_fd = -1;
+err_channel:
+    rdma_destroy_event_channel(vp->cm_channel);
+    vp->cm_channel = NULL;
+    return err;
+}
+
+static void verbs_destroy_groups(struct ibb_port_verbs *);
+static void verbs_flush_ahs(struct ibb_port_verbs *);
+
+static int
+verbs_connect(struct ibb_port *port)
+{
+    struct ibb_port_verbs *vp = verbs_cast(port);
+    int err;
+
+    vp->qkey = port->opts.qkey ? port->opts.qkey : IBB_DEFAULT_QKEY;
+    vp->fatal = false;
+    vp->rx_more = false;
+
+    err = verbs_open(vp);
+    if (err) {
+        return err;
+    }
+    err = verbs_create_queues(vp);
+    if (err) {
+        goto err_close;
+    }
+    err = verbs_create_qp(vp, vp->qkey, VERBS_MAIN_QP_SEND_WR,
+                          &vp->main_qp);
+    if (err) {
+        goto err_queues;
+    }
+    err = verbs_open_events(vp);
+    if (err) {
+        goto err_qps;
+    }
+    err = ibv_req_notify_cq(vp->recv_cq, 0);
+    if (err) {
+        ibb_port_set_error(port, err, "%s: ibv_req_notify_cq failed (%s)",
+                           port->device, strerror(err));
+        goto err_events;
+    }
+    port->errbuf[0] = '\0';
+    return 0;
+
+err_events:
+    verbs_close_events(vp);
+err_qps:
+    verbs_destroy_qps(vp);
+err_queues:
+    verbs_destroy_queues(vp);
+err_close:
+    verbs_close_device(vp);
+    return err;
+}
+
+static void
+verbs_disconnect(struct ibb_port *port)
+{
+    struct ibb_port_verbs *vp = verbs_cast(port);
+
+    verbs_destroy_groups(vp);
+    verbs_close_events(vp);
+    verbs_destroy_qps(vp);
+    verbs_flush_ahs(vp);
+    verbs_destroy_queues(vp);
+    verbs_close_device(vp);
+    vp->active = false;
+    vp->rx_more = false;
+    vp->n_free_slots = 0;
+}
+
+static bool
+verbs_is_up(const struct ibb_port *port)
+{
+    const struct ibb_port_verbs *vp = verbs_cast(port);
+
+    return vp->ctx && vp->active && !vp->fatal;
+}
+
+static int
+verbs_get_fd(const struct ibb_port *port)
+{
+    const struct ibb_port_verbs *vp = verbs_cast(port);
+
+    return vp->channel && !vp->fatal ? vp->channel->fd : -1;
+}
+
+/* True if the last receive stopped at a full burst without arming the
+ * CQ: more completions may be waiting that the fd will not signal. */
+static bool
+verbs_has_pending(const struct ibb_port *port)
+{
+    return verbs_cast(port)->rx_more;
+}
+
+static int
+verbs_ctl_fd(const struct ibb_port *port)
+{
+    return verbs_cast(port)->epoll_fd;
+}
+
+/* ------------------------------------------------------------------ */
+/* Receive. */
+
+enum rx_result {
+    RX_OK,                      /* Packet rebuilt. */
+    RX_DROPPED,                 /* Dropped and counted. */
+    RX_TOO_BIG,                 /* Does not fit the caller's buffer. */
+};
+
+/* Rebuilds the native IB packet of successful receive completion 'wc'
+ * into 'buf'. */
+static enum rx_result
+rebuild_packet(struct ibb_port_verbs *vp, const struct ibv_wc *wc,
+               struct ibb_port_buf *buf)
+{
+    const uint8_t *rbuf = vp->recv_bufs + wc->wr_id * VERBS_RECV_BUF_SIZE;
+    bool has_grh = (wc->wc_flags & IBV_WC_GRH) != 0;
+    bool has_imm = (wc->wc_flags & IBV_WC_WITH_IMM) != 0;
+    uint8_t op = (has_imm ? IBB_OP_UD_SEND_ONLY_WITH_IMM
+                          : IBB_OP_UD_SEND_ONLY);
+    const struct ibb_opcode_info *info = &ibb_opcode[op];
+    size_t payload_len, hdr_len, total;
+    const struct verbs_qp *q;
+    struct verbs_group *g = NULL;
+    struct ibb_lrh *lrh;
+    struct ibb_bth *bth;
+    bool mcast = false;
+    uint16_t dlid;
+    uint8_t *p;
+    uint8_t pad;
+
+    if (wc->byte_len < IBB_GRH_LEN
+        || wc->byte_len > VERBS_RECV_BUF_SIZE) {
+        vp->c.rx_runt++;
+        return RX_DROPPED;
+    }
+    q = find_qp(vp, wc->qp_num);
+    if (!q) {
+        vp->c.rx_unknown_qp++;
+        return RX_DROPPED;
+    }
+    if (has_grh) {
+        const struct ibb_grh *rgrh = (const struct ibb_grh *) rbuf;
+
+        mcast = ibb_gid_is_multicast(rgrh->dgid);
+        if (mcast) {
+            g = find_group(vp, rgrh->dgid);
+        }
+    }
+    if (mcast && find_qp(vp, wc->src_qp) && vp->lid
+        && (wc->slid & ~((1u << vp->lmc) - 1)) == vp->lid) {
+        /* Our own multicast, looped back by an HCA that cannot block it
+         * (or sent by another of our QPs). */
+        vp->c.rx_self_loop++;
+        return RX_DROPPED;
+    }
+
+    payload_len = wc->byte_len - IBB_GRH_LEN;
+    pad = ibb_pad_for_len(payload_len);
+    hdr_len = IBB_LRH_LEN + (has_grh ? IBB_GRH_LEN : 0) + info->length;
+    total = hdr_len + payload_len + pad + IBB_ICRC_LEN + IBB_VCRC_LEN;
+    if (total > buf->size) {
+        vp->c.rx_too_big++;
+        return RX_TOO_BIG;
+    }
+
+    p = buf->data;
+    memset(p, 0, hdr_len);
+
+    lrh = (struct ibb_lrh *) p;
+    dlid = (g && g->state == IBB_MCAST_JOINED && g->mlid
+            ? g->mlid : vp->lid | wc->dlid_path_bits);
+    ibb_lrh_set_vl(lrh, 0);
+    ibb_lrh_set_lver(lrh, 0);
+    ibb_lrh_set_sl(lrh, wc->sl);
+    ibb_lrh_set_lnh(lrh, has_grh ? IBB_LNH_GLOBAL : IBB_LNH_LOCAL);
+    ibb_lrh_set_dlid(lrh, dlid);
+    ibb_lrh_set_pktlen(lrh, (total - IBB_VCRC_LEN) / 4);
+    ibb_lrh_set_slid(lrh, wc->slid);
+    p += IBB_LRH_LEN;
+
+    if (has_grh) {
+        memcpy(p, rbuf, IBB_GRH_LEN);
+        p += IBB_GRH_LEN;
+    }
+
+    bth = (struct ibb_bth *) p;
+    ibb_bth_set_opcode(bth, op);
+    ibb_bth_set_pad(bth, pad);
+    ibb_bth_set_tver(bth, 0);
+    ibb_bth_set_pkey(bth, (wc->pkey_index < vp->n_pkeys
+                           ? vp->pkeys[wc->pkey_index]
+                           : vp->pkeys[vp->pkey_index]));
+    ibb_bth_set_qpn(bth, mcast ? IBB_MULTICAST_QPN : wc->qp_num);
+    ibb_bth_set_psn(bth, 0);
+
+    struct ibb_deth *deth = (struct ibb_deth *) (p + info->offset[IBB_DETH]);
+    ibb_deth_set_qkey(deth, q->qkey);
+    ibb_deth_set_sqpn(deth, wc->src_qp);
+    if (has_imm) {
+        struct ibb_immdt *immdt = (struct ibb_immdt *)
+                                  (p + info->offset[IBB_IMMDT]);
+
+        ibb_immdt_set_imm(immdt, ntohl(wc->imm_data));
+    }
+    p += info->offset[IBB_PAYLOAD];
+
+    memcpy(p, rbuf + IBB_GRH_LEN, payload_len);
+    p += payload_len;
+    /* Pad, then ICRC and VCRC as zeros: the HCA checked them. */
+    memset(p, 0, pad + IBB_ICRC_LEN + IBB_VCRC_LEN);
+
+    buf->len = total;
+    return RX_OK;
+}
+
+/* Empties the completion channel and arms the receive CQ. */
+static int
+arm_recv_cq(struct ibb_port_verbs *vp)
+{
+    struct ibv_cq *cq;
+    void *cq_ctx;
+    int err;
+
+    while (!ibv_get_cq_event(vp->channel, &cq, &cq_ctx)) {
+        ibv_ack_cq_events(cq, 1);
+    }
+    err = ibv_req_notify_cq(vp->recv_cq, 0);
+    if (err) {
+        return ibb_port_set_error(&vp->up, err, "%s: ibv_req_notify_cq "
+                                  "failed (%s)", vp->up.device,
+                                  strerror(err));
+    }
+    return 0;
+}
+
+static int
+verbs_recv(struct ibb_port *port, struct ibb_port_buf bufs[], size_t n,
+           size_t *n_recv)
+{
+    struct ibb_port_verbs *vp = verbs_cast(port);
+    struct ibv_wc wcs[IBB_PORT_BURST];
+    bool armed = false, too_big = false;
+    size_t done = 0;
+    int err = 0;
+
+    *n_recv = 0;
+    if (!vp->recv_cq || vp->fatal) {
+        return vp->fatal ? ECONNRESET
+               : ibb_port_set_error(port, ENOTCONN, "%s: not connected",
+                                    port->device);
+    }
+
+    vp->rx_more = false;
+    while (done < n) {
+        int got = ibv_poll_cq(vp->recv_cq, n - done, wcs);
+
+        if (got < 0) {
+            err = ibb_port_set_error(port, EIO, "%s: ibv_poll_cq (receive) "
+                                     "failed", port->device);
+            break;
+        } else if (!got) {
+            if (armed) {
+                break;
+            }
+            /* Arm, then poll once more: a completion that came between
+             * the empty poll and the arm would otherwise wait unseen. */
+            err = arm_recv_cq(vp);
+            if (err) {
+                break;
+            }
+            armed = true;
+            continue;
+        }
+
+        for (int i = 0; i < got; i++) {
+            const struct ibv_wc *wc = &wcs[i];
+
+            if (wc->wr_id >= vp->n_recv_bufs) {
+                vp->c.rx_wc_errors[VERBS_N_WC_STATUS - 1]++;
+                continue;
+            }
+            vp->repost[vp->n_repost++] = wc->wr_id;
+            if (wc->status != IBV_WC_SUCCESS) {
+                vp->c.rx_wc_errors[wc->status < VERBS_N_WC_STATUS
+                                   ? wc->status
+                                   : VERBS_N_WC_STATUS - 1]++;
+            } else if (wc->opcode != IBV_WC_RECV) {
+                vp->c.rx_bad_opcode++;
+            } else {
+                switch (rebuild_packet(vp, wc, &bufs[done])) {
+                case RX_OK:
+                    done++;
+                    break;
+                case RX_TOO_BIG:
+                    too_big = true;
+                    break;
+                case RX_DROPPED:
+                default:
+                    break;
+                }
+            }
+        }
+    }
+    if (done == n && !armed) {
+        vp->rx_more = true;
+    }
+
+    if (vp->n_repost >= VERBS_RECV_REPOST) {
+        int perr = post_recv_bufs(vp, vp->repost, vp->n_repost);
+
+        vp->n_repost = 0;
+        if (perr && !err) {
+            err = perr;
+        }
+    }
+
+    *n_recv = done;
+    if (done) {
+        return 0;
+    } else if (err) {
+        return err;
+    } else if (too_big) {
+        return ibb_port_set_error(port, EMSGSIZE, "%s: received packet "
+                                  "exceeds buffer", port->device);
+    }
+    return EAGAIN;
+}
+
+/* ------------------------------------------------------------------ */
+/* Send. */
+
+static void
+reap_sends(struct ibb_port_verbs *vp)
+{
+    struct ibv_wc wcs[32];
+    int got;
+
+    if (!vp->send_cq) {
+        return;
+    }
+    do {
+        got = ibv_poll_cq(vp->send_cq, 32, wcs);
+        for (int i = 0; i < got; i++) {
+            uint32_t slot = wcs[i].wr_id & 0xffffffff;
+            uint32_t seq = wcs[i].wr_id >> 32;
+
+            if (wcs[i].status != IBV_WC_SUCCESS) {
+                vp->c.tx_wc_errors[wcs[i].status < VERBS_N_WC_STATUS
+                                   ? wcs[i].status
+                                   : VERBS_N_WC_STATUS - 1]++;
+            }
+            if (slot < VERBS_N_SEND_SLOTS && vp->slot_busy[slot]
+                && vp->slot_seq[slot] == seq) {
+                vp->slot_busy[slot] = false;
+                vp->free_slots[vp->n_free_slots++] = slot;
+            }
+        }
+    } while (got == 32);
+}
+
+static long long
+now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Returns a free send slot, or -1 if none freed up in a short while. */
+static int
+get_send_slot(struct ibb_port_verbs *vp)
+{
+    long long deadline = 0;
+
+    while (!vp->n_free_slots) {
+        reap_sends(vp);
+        if (vp->n_free_slots) {
+            break;
+        } else if (!deadline) {
+            deadline = now_ns() + VERBS_SEND_SPIN_NS;
+        } else if (now_ns() >= deadline) {
+            return -1;
+        }
+    }
+    return vp->free_slots[--vp->n_free_slots];
+}
+
+static void
+put_send_slot(struct ibb_port_verbs *vp, int slot)
+{
+    vp->free_slots[vp->n_free_slots++] = slot;
+}
+
+static void
+verbs_flush_ahs(struct ibb_port_verbs *vp)
+{
+    struct verbs_ah *a, *next;
+
+    HASH_ITER(hh, vp->ahs, a, next) {
+        HASH_DEL(vp->ahs, a);
+        ibv_destroy_ah(a->ah);
+        free(a);
+    }
+    vp->n_ahs = 0;
+}
+
+/* Returns the cached AH for 'key', creating it if needed; NULL on
+ * failure (counted). */
+static struct ibv_ah *
+get_ah(struct ibb_port_verbs *vp, const struct verbs_ah_key *key)
+{
+    struct ibv_ah_attr attr;
+    struct verbs_ah *a;
+    bool oom = false;
+
+    HASH_FIND(hh, vp->ahs, key, sizeof *key, a);
+    if (a) {
+        return a->ah;
+    }
+
+    if (vp->n_ahs >= VERBS_MAX_AHS) {
+        /* Flush only when no send is in flight, which may still use an
+         * AH; until then the cache grows past its bound. */
+        reap_sends(vp);
+        if (vp->n_free_slots == VERBS_N_SEND_SLOTS) {
+            verbs_flush_ahs(vp);
+            vp->c.ah_flushes++;
+        }
+    }
+
+    memset(&attr, 0, sizeof attr);
+    attr.dlid = key->dlid;
+    attr.sl = key->sl;
+    attr.src_path_bits = 0;
+    attr.static_rate = 0;
+    attr.is_global = key->is_global;
+    attr.port_num = vp->port_num;
+    if (key->is_global) {
+        memcpy(attr.grh.dgid.raw, key->dgid, 16);
+        attr.grh.flow_label = key->flow_label;
+        attr.grh.sgid_index = vp->up.opts.gid_index;
+        attr.grh.hop_limit = key->hop_limit;
+        attr.grh.traffic_class = key->tclass;
+    }
+
+    a = calloc(1, sizeof *a);
+    if (!a) {
+        vp->c.tx_ah_errors++;
+        return NULL;
+    }
+    a->key = *key;
+    a->ah = ibv_create_ah(vp->pd, &attr);
+    if (!a->ah) {
+        free(a);
+        vp->c.tx_ah_errors++;
+        return NULL;
+    }
+    HASH_ADD(hh, vp->ahs, key, sizeof a->key, a);
+    if (oom) {
+        ibv_destroy_ah(a->ah);
+        free(a);
+        vp->c.tx_ah_errors++;
+        return NULL;
+    }
+    vp->n_ahs++;
+    return a->ah;
+}
+
+/* A native IB packet to send, parsed. */
+struct tx_pkt {
+    struct verbs_ah_key key;    /* Address handle fields. */
+    uint8_t opcode;             /* BTH opcode. */
+    bool se;                    /* BTH solicited event. */
+    uint32_t dqpn;              /* BTH DestQP. */
+    uint32_t qkey;              /* DETH Q_Key. */
+    uint32_t sqpn;              /* DETH SrcQP. */
+    const struct ibb_immdt *immdt; /* ImmDt, if any. */
+    const uint8_t *payload;     /* Payload. */
+    size_t payload_len;         /* Its length, without pad. */
+};
+
+/* Parses 'data' (LRH .. VCRC) into 'pkt'.  Returns false if it is not a
+ * UD SEND packet we can post. */
+static bool
+parse_tx_packet(const uint8_t *data, size_t len, struct tx_pkt *pkt)
+{
+    const struct ibb_opcode_info *info;
+    const struct ibb_lrh *lrh;
+    const struct ibb_bth *bth;
+    const struct ibb_deth *deth;
+    size_t ofs = IBB_LRH_LEN, end;
+
+    memset(pkt, 0, sizeof *pkt);
+    if (len < IBB_LRH_LEN) {
+        return false;
+    }
+    lrh = (const struct ibb_lrh *) data;
+    pkt->key.dlid = ibb_lrh_dlid(lrh);
+    pkt->key.sl = ibb_lrh_sl(lrh);
+    if (ibb_lrh_lnh(lrh) == IBB_LNH_GLOBAL) {
+        const struct ibb_grh *grh;
+
+        if (len < IBB_LRH_LEN + IBB_GRH_LEN) {
+            return false;
+        }
+        grh = (const struct ibb_grh *) (data + ofs);
+        pkt->key.is_global = 1;
+        pkt->key.tclass = ibb_grh_tclass(grh);
+        pkt->key.flow_label = ibb_grh_flow(grh);
+        pkt->key.hop_limit = ibb_grh_hoplmt(grh);
+        memcpy(pkt->key.dgid, grh->dgid, 16);
+        ofs += IBB_GRH_LEN;
+    } else if (ibb_lrh_lnh(lrh) != IBB_LNH_LOCAL) {
+        return false;
+    }
+
+    if (len < ofs + IBB_BTH_LEN) {
+        return false;
+    }
+    bth = (const struct ibb_bth *) (data + ofs);
+    pkt->opcode = ibb_bth_opcode(bth);
+    if (pkt->opcode != IBB_OP_UD_SEND_ONLY
+        && pkt->opcode != IBB_OP_UD_SEND_ONLY_WITH_IMM) {
+        return false;
+    }
+    info = &ibb_opcode[pkt->opcode];
+    end = IBB_ICRC_LEN + IBB_VCRC_LEN + ibb_bth_pad(bth);
+    if (len < ofs + info->length + end) {
+        return false;
+    }
+    pkt->se = ibb_bth_se(bth);
+    pkt->dqpn = ibb_bth_qpn(bth);
+    deth = (const struct ibb_deth *) (data + ofs + info->offset[IBB_DETH]);
+    pkt->qkey = ibb_deth_qkey(deth);
+    pkt->sqpn = ibb_deth_sqpn(deth);
+    if (info->flags & IBB_OPF_IMMDT) {
+        pkt->immdt = (const struct ibb_immdt *)
+                     (data + ofs + info->offset[IBB_IMMDT]);
+    }
+    pkt->payload = data + ofs + info->offset[IBB_PAYLOAD];
+    pkt->payload_len = len - (ofs + info->offset[IBB_PAYLOAD]) - end;
+    return true;
+}
+
+static int
+verbs_send(struct ibb_port *port, const struct ibb_port_buf bufs[],
+           size_t n, size_t *n_sent)
+{
+    struct ibb_port_verbs *vp = verbs_cast(port);
+    size_t i;
+
+    *n_sent = 0;
+    if (!vp->send_cq || vp->fatal) {
+        return ibb_port_set_error(port, EPIPE, "%s: %s", port->device,
+                                  vp->fatal ? "HCA reported a fatal error"
+                                            : "not connected");
+    }
+    reap_sends(vp);
+
+    for (i = 0; i < n; i++) {
+        struct ibv_send_wr wr, *bad;
+        const struct verbs_qp *q;
+        struct ibv_sge sge;
+        struct tx_pkt pkt;
+        struct ibv_ah *ah;
+        uint8_t *slot_buf;
+        int slot, err;
+
+        if (!parse_tx_packet(bufs[i].data, bufs[i].len, &pkt)) {
+            vp->c.tx_malformed++;
+            continue;
+        }
+        q = find_qp(vp, pkt.sqpn);
+        if (!q) {
+            vp->c.tx_unknown_srcqp++;
+            continue;
+        }
+        if (pkt.payload_len > VERBS_SEND_SLOT_SIZE
+            || (vp->mtu && pkt.payload_len > vp->mtu)) {
+            vp->c.tx_too_big++;
+            continue;
+        }
+        ah = get_ah(vp, &pkt.key);
+        if (!ah) {
+            continue;
+        }
+        slot = get_send_slot(vp);
+        if (slot < 0) {
+            *n_sent = i;
+            return EAGAIN;
+        }
+
+        slot_buf = vp->send_bufs + (size_t) slot * VERBS_SEND_SLOT_SIZE;
+        memcpy(slot_buf, pkt.payload, pkt.payload_len);
+        sge.addr = (uintptr_t) slot_buf;
+        sge.length = pkt.payload_len;
+        sge.lkey = vp->send_mr->lkey;
+
+        memset(&wr, 0, sizeof wr);
+        vp->slot_seq[slot]++;
+        wr.wr_id = ((uint64_t) vp->slot_seq[slot] << 32) | (uint32_t) slot;
+        wr.sg_list = &sge;
+        wr.num_sge = pkt.payload_len ? 1 : 0;
+        wr.send_flags = IBV_SEND_SIGNALED | (pkt.se ? IBV_SEND_SOLICITED
+                                                    : 0);
+        if (pkt.immdt) {
+            wr.opcode = IBV_WR_SEND_WITH_IMM;
+            wr.imm_data = htonl(ibb_immdt_imm(pkt.immdt));
+        } else {
+            wr.opcode = IBV_WR_SEND;
+        }
+        wr.wr.ud.ah = ah;
+        wr.wr.ud.remote_qpn = pkt.dqpn;
+        wr.wr.ud.remote_qkey = pkt.qkey;
+
+        vp->slot_busy[slot] = true;
+        vp->slot_qpn[slot] = q->qpn;
+        err = ibv_post_send(q->qp, &wr, &bad);
+        if (err) {
+            vp->slot_busy[slot] = false;
+            put_send_slot(vp, slot);
+            *n_sent = i;
+            if (err == ENOMEM) {
+                return EAGAIN;
+            }
+            return ibb_port_set_error(port, err, "%s: ibv_post_send on QP "
+                                      "0x%06x failed (%s)", port->device,
+                                      q->qpn, strerror(err));
+        }
+    }
+    *n_sent = i;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Query and unsupported operations. */
+
+static int
+verbs_query(struct ibb_port *port, struct ibb_port_attr *attr)
+{
+    struct ibb_port_verbs *vp = verbs_cast(port);
+    struct ibv_port_attr pattr;
+    union ibv_gid gid;
+    int err;
+
+    if (!vp->ctx) {
+        attr->state = IBB_PORT_DOWN;
+        return ibb_port_set_error(port, ENOTCONN, "%s: not connected",
+                                  port->device);
+    }
+    memset(&pattr, 0, sizeof pattr);
+    err = ibv_query_port(vp->ctx, vp->port_num, &pattr);
+    if (err) {
+        err = err > 0 ? err : errno ? errno : EIO;
+        return ibb_port_set_error(port, err, "%s: ibv_query_port %s port "
+                                  "%u failed (%s)", port->device,
+                                  vp->devname, vp->port_num, strerror(err));
+    }
+    err = ibv_query_gid(vp->ctx, vp->port_num, port->opts.gid_index, &gid);
+    if (err) {
+        err = err > 0 ? err : errno ? errno : EIO;
+        return ibb_port_set_error(port, err, "%s: ibv_query_gid %s port %u "
+                                  "index %u failed (%s)", port->device,
+                                  vp->devname, vp->port_num,
+                                  port->opts.gid_index, strerror(err));
+    }
+    vp->lid = pattr.lid;
+    vp->lmc = pattr.lmc;
+    vp->sm_lid = pattr.sm_lid;
+    vp->mtu = mtu_bytes(pattr.active_mtu);
+
+    attr->state = (pattr.state == IBV_PORT_ACTIVE && !vp->fatal
+                   ? IBB_PORT_ACTIVE : IBB_PORT_DOWN);
+    attr->lid = pattr.lid;
+    attr->sm_lid = pattr.sm_lid;
+    attr->mtu = vp->mtu;
+    memcpy(attr->gid, gid.raw, 16);
+    attr->guid = 0;
+    for (int i = 8; i < 16; i++) {
+        attr->guid = (attr->guid << 8) | gid.raw[i];
+    }
+    return 0;
+}
+
+static int
+verbs_path_query(struct ibb_port *port, const uint8_t gid[16],
+                 uint16_t *lid)
+{
+    return ibb_port_set_error(port, EOPNOTSUPP, "%s: path queries are not "
+                              "supported on an HCA port: path records "
+                              "come from the SA (use the address map)",
+                              port->device);
+}
+
+static int
+verbs_alias(struct ibb_port *port, const uint8_t gid[16], bool add)
+{
+    return ibb_port_set_error(port, EOPNOTSUPP, "%s: alias GIDs are not "
+                              "supported on an HCA port: its GID table is "
+                              "set by the SM", port->device);
+}
+
+static int
+verbs_qp(struct ibb_port *port, uint32_t qpn, uint32_t qkey, bool open)
+{
+    return ibb_port_set_error(port, EOPNOTSUPP, "%s: cannot open QP "
+                              "0x%06x by number on an HCA port: the HCA "
+                              "numbers its own QPs (use qp_create)",
+                              port->device, qpn);
+}
+
+/* ------------------------------------------------------------------ */
+/* Multicast. */
+
+static void
+group_fail(struct ibb_port_verbs *vp, struct verbs_group *g,
+           const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+group_fail(struct ibb_port_verbs *vp, struct verbs_group *g,
+           const char *format, ...)
+{
+    va_list args;
+
+    va_start(args, format);
+    vsnprintf(g->why, sizeof g->why, format, args);
+    va_end(args);
+    g->state = IBB_MCAST_FAILED;
+    g->mlid = 0;
+    vp->changed = true;
+}
+
+static void
+make_sib(struct sockaddr_ib *sib, uint16_t pkey, const uint8_t gid[16])
+{
+    memset(sib, 0, sizeof *sib);
+    sib->sib_family = AF_IB;
+    sib->sib_pkey = htons(pkey);
+    memcpy(sib->sib_addr.sib_raw, gid, 16);
+}
+
+/* Leaves 'g' on the fabric and detaches the main QP, keeping the entry. */
+static void
+group_stop(struct ibb_port_verbs *vp, struct verbs_group *g)
+{
+    struct sockaddr_ib mc;
+
+    if (g->attached && vp->main_qp) {
+        union ibv_gid mgid;
+
+        memcpy(mgid.raw, g->mgid, 16);
+        ibv_detach_mcast(vp->main_qp->qp, &mgid, g->mlid);
+    }
+    g->attached = false;
+    if (g->id) {
+        if (g->join_posted) {
+            make_sib(&mc, g->pkey, g->mgid);
+            rdma_leave_multicast(g->id, (struct sockaddr *) &mc);
+        }
+        rdma_destroy_id(g->id);
+        g->id = NULL;
+    }
+    g->join_posted = false;
+    g->mlid = 0;
+}
+
+/* Starts joining 'g'.  Returns 0 or a positive errno with the port error
+ * set (and the group FAILED). */
+static int
+group_start(struct ibb_port_verbs *vp, struct verbs_group *g)
+{
+    struct ibb_port *port = &vp->up;
+    struct rdma_cm_join_mc_attr_ex mattr;
+    struct sockaddr_ib src, mc;
+    char mgid_s[IBB_GID_STRLEN];
+    int err;
+
+    ibb_gid_format(g->mgid, mgid_s, sizeof mgid_s);
+    g->state = IBB_MCAST_JOINING;
+    g->mlid = 0;
+    g->why[0] = '\0';
+    vp->changed = true;
+    if (!vp->active) {
+        /* verbs_run() joins when the port becomes ACTIVE. */
+        return 0;
+    }
+
+    errno = 0;
+    if (rdma_create_id(vp->cm_channel, &g->id, g, RDMA_PS_UDP)) {
+        err = errno ? errno : ENOMEM;
+        g->id = NULL;
+        goto fail_call;
+    }
+    make_sib(&src, g->pkey, vp->gid);
+    errno = 0;
+    if (rdma_bind_addr(g->id, (struct sockaddr *) &src)) {
+        err = errno ? errno : EINVAL;
+        rdma_destroy_id(g->id);
+        g->id = NULL;
+        ibb_port_set_error(port, err, "%s: rdma_bind_addr to the port GID "
+                           "with P_Key 0x%04x for group %s failed (%s)",
+                           port->device, g->pkey, mgid_s, strerror(err));
+        goto fail;
+    }
+    make_sib(&mc, g->pkey, g->mgid);
+    memset(&mattr, 0, sizeof mattr);
+    mattr.comp_mask = (RDMA_CM_JOIN_MC_ATTR_ADDRESS
+                       | RDMA_CM_JOIN_MC_ATTR_JOIN_FLAGS);
+    mattr.join_flags = (g->join == IBB_MCAST_SEND_ONLY
+                        ? RDMA_MC_JOIN_FLAG_SENDONLY_FULLMEMBER
+                        : RDMA_MC_JOIN_FLAG_FULLMEMBER);
+    mattr.addr = (struct sockaddr *) &mc;
+    errno = 0;
+    if (rdma_join_multicast_ex(g->id, &mattr, g)) {
+        err = errno ? errno : EINVAL;
+        rdma_destroy_id(g->id);
+        g->id = NULL;
+        ibb_port_set_error(port, err, "%s: rdma_join_multicast_ex %s "
+                           "failed (%s)", port->device, mgid_s,
+                           strerror(err));
+        goto fail;
+    }
+    g->join_posted = true;
+    return 0;
+
+fail_call:
+    ibb_port_set_error(port, err, "%s: rdma_create_id for group %s failed "
+                       "(%s)", port->device, mgid_s, strerror(err));
+fail:
+    group_fail(vp, g, "%s", port->errbuf);
+    return err;
+}
+
+/* Leaves and joins every group again (after the SM asked for it). */
+static void
+rejoin_all(struct ibb_port_verbs *vp)
+{
+    struct verbs_group *g, *next;
+
+    HASH_ITER(hh, vp->groups, g, next) {
+        group_stop(vp, g);
+        group_start(vp, g);
+    }
+}
+
+static void
+verbs_destroy_groups(struct ibb_port_verbs *vp)
+{
+    struct verbs_group *g, *next;
+
+    HASH_ITER(hh, vp->groups, g, next) {
+        group_stop(vp, g);
+        HASH_DEL(vp->groups, g);
+        free(g);
+    }
+}
+
+/* Completes a join: checks the Q_Key, attaches full members. */
+static void
+join_done(struct ibb_port_verbs *vp, struct verbs_group *g,
+          const struct rdma_ud_param *ud)
+{
+    uint16_t mlid = ud->ah_attr.dlid;
+
+    if (ud->qkey != vp->qkey) {
+        group_fail(vp, g, "group Q_Key 0x%08x differs from the port's "
+                   "Q_Key 0x%08x", ud->qkey, vp->qkey);
+        return;
+    }
+    if (g->join == IBB_MCAST_FULL && !g->attached && vp->main_qp) {
+        union ibv_gid mgid;
+        int err;
+
+        memcpy(mgid.raw, g->mgid, 16);
+        err = ibv_attach_mcast(vp->main_qp->qp, &mgid, mlid);
+        if (err) {
+            group_fail(vp, g, "ibv_attach_mcast with MLID 0x%04x failed "
+                       "(%s)", mlid, strerror(err));
+            return;
+        }
+        g->attached = true;
+    }
+    g->state = IBB_MCAST_JOINED;
+    g->mlid = mlid;
+    g->why[0] = '\0';
+    vp->changed = true;
+}
+
+/* Handles every waiting rdma_cm event. */
+static void
+handle_cm_events(struct ibb_port_verbs *vp)
+{
+    struct rdma_cm_event *event;
+
+    if (!vp->cm_channel) {
+        return;
+    }
+    while (!rdma_get_cm_event(vp->cm_channel, &event)) {
+        enum rdma_cm_event_type type = event->event;
+        struct rdma_ud_param ud = event->param.ud;
+        struct rdma_cm_id *id = event->id;
+        int status = event->status;
+        struct verbs_group *g;
+
+        /* Ack first: a later rdma_destroy_id() waits for it. */
+        rdma_ack_cm_event(event);
+        count_type(vp->c.cm_events, type);
+
+        /* An event is only read for an id that exists, and ids are
+         * destroyed together with their group, so the context is live;
+         * but a rejoin may have replaced the id since. */
+        g = id ? id->context : NULL;
+        if (!g || g->id != id) {
+            continue;
+        }
+        switch (type) {
+        case RDMA_CM_EVENT_MULTICAST_JOIN:
+            join_done(vp, g, &ud);
+            break;
+        case RDMA_CM_EVENT_MULTICAST_ERROR:
+        case RDMA_CM_EVENT_UNREACHABLE:
+        case RDMA_CM_EVENT_ADDR_ERROR:
+            if (status < 0) {
+                group_fail(vp, g, "%s (%s)", rdma_event_str(type),
+                           strerror(-status));
+            } else {
+                group_fail(vp, g, "%s (status %d)", rdma_event_str(type),
+                           status);
+            }
+            break;
+        case RDMA_CM_EVENT_DEVICE_REMOVAL:
+            vp->fatal = true;
+            vp->changed = true;
+            ibb_port_set_error(&vp->up, ENODEV, "%s: device %s was "
+                               "removed", vp->up.device, vp->devname);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+static int
+verbs_mcast_join(struct ibb_port *port, const struct ibb_port_group *pg,
+                 uint16_t *mlid)
+{
+    struct ibb_port_verbs *vp = verbs_cast(port);
+    struct verbs_group *g;
+    bool oom = false;
+    int err;
+
+    *mlid = 0;
+    if (!vp->cm_channel) {
+        return ibb_port_set_error(port, ENOTCONN, "%s: not connected",
+                                  port->device);
+    }
+    if (pg->join != IBB_MCAST_FULL && pg->join != IBB_MCAST_SEND_ONLY) {
+        return ibb_port_set_error(port, EINVAL, "%s: unsupported join "
+                                  "state 0x%x (full or send-only)",
+                                  port->device, pg->join);
+    }
+    if (!ibb_gid_is_multicast(pg->mgid)) {
+        char s[IBB_GID_STRLEN];
+
+        return ibb_port_set_error(port, EINVAL, "%s: %s is not a multicast "
+                                  "GID", port->device,
+                                  ibb_gid_format(pg->mgid, s, sizeof s));
+    }
+
+    handle_cm_events(vp);
+    g = find_group(vp, pg->mgid);
+    if (g && g->join == pg->join && g->pkey == pg->pkey
+        && g->state != IBB_MCAST_FAILED) {
+        *mlid = g->state == IBB_MCAST_JOINED ? g->mlid : 0;
+        return 0;
+    }
+    if (g) {
+        group_stop(vp, g);
+    } else {
+        g = calloc(1, sizeof *g);
+        if (!g) {
+            return ibb_port_set_error(port, ENOMEM, "%s: out of memory",
+                                      port->device);
+        }
+        memcpy(g->mgid, pg->mgid, 16);
+        HASH_ADD(hh, vp->groups, mgid, 16, g);
+        if (oom) {
+            free(g);
+            return ibb_port_set_error(port, ENOMEM, "%s: out of memory",
+                                      port->device);
+        }
+    }
+    g->join = pg->join;
+    g->pkey = pg->pkey;
+    g->qkey = pg->qkey;
+    err = group_start(vp, g);
+    if (err) {
+        HASH_DEL(vp->groups, g);
+        free(g);
+        return err;
+    }
+    return 0;
+}
+
+static int
+verbs_mcast_leave(struct ibb_port *port, const uint8_t mgid[16])
+{
+    struct ibb_port_verbs *vp = verbs_cast(port);
+    struct verbs_group *g;
+
+    handle_cm_events(vp);
+    g = find_group(vp, mgid);
+    if (!g) {
+        char s[IBB_GID_STRLEN];
+
+        return ibb_port_set_error(port, ENOENT, "%s: not a member of %s",
+                                  port->device,
+                                  ibb_gid_format(mgid, s, sizeof s));
+    }
+    group_stop(vp, g);
+    HASH_DEL(vp->groups, g);
+    free(g);
+    vp->changed = true;
+    return 0;
+}
+
+static int
+verbs_mcast_status(struct ibb_port *port, const uint8_t mgid[16],
+                   struct ibb_mcast_status *st)
+{
+    struct ibb_port_verbs *vp = verbs_cast(port);
+    struct verbs_group *g = find_group(vp, mgid);
+
+    if (!g) {
+        return ENOENT;
+    }
+    st->state = g->state;
+    st->mlid = g->state == IBB_MCAST_JOINED ? g->mlid : 0;
+    snprintf(st->why, sizeof st->why, "%s", g->why);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* HCA asynchronous events. */
+
+/* Re-reads the port after an event; rejoins if 'rejoin' or the GID
+ * changed. */
+static void
+port_changed(struct ibb_port_verbs *vp, bool rejoin)
+{
+    uint8_t old_gid[16];
+    bool was_active = vp->active;
+
+    memcpy(old_gid, vp->gid, 16);
+    if (verbs_query_port(vp, false)) {
+        /* The message stays in the port's error text. */
+        vp->active = false;
+    }
+    vp->changed = true;
+    if (vp->active
+        && (rejoin || !was_active || memcmp(old_gid, vp->gid, 16))) {
+        rejoin_all(vp);
+    }
+}
+
+static void
+handle_async_events(struct ibb_port_verbs *vp)
+{
+    struct ibv_async_event event;
+
+    if (!vp->ctx) {
+        return;
+    }
+    while (!ibv_get_async_event(vp->ctx, &event)) {
+        enum ibv_event_type type = event.event_type;
+        int port_num = -1;
+
+        switch (type) {
+        case IBV_EVENT_PORT_ACTIVE:
+        case IBV_EVENT_PORT_ERR:
+        case IBV_EVENT_LID_CHANGE:
+        case IBV_EVENT_PKEY_CHANGE:
+        case IBV_EVENT_SM_CHANGE:
+        case IBV_EVENT_CLIENT_REREGISTER:
+        case IBV_EVENT_GID_CHANGE:
+            port_num = event.element.port_num;
+            break;
+        default:
+            break;
+        }
+        ibv_ack_async_event(&event);
+        count_type(vp->c.async_events, type);
+
+        switch (type) {
+        case IBV_EVENT_PORT_ERR:
+            if (port_num == vp->port_num) {
+                vp->active = false;
+                vp->changed = true;
+            }
+            break;
+        case IBV_EVENT_PORT_ACTIVE:
+        case IBV_EVENT_LID_CHANGE:
+        case IBV_EVENT_CLIENT_REREGISTER:
+            if (port_num == vp->port_num) {
+                port_changed(vp, true);
+            }
+            break;
+        case IBV_EVENT_SM_CHANGE:
+        case IBV_EVENT_GID_CHANGE:
+        case IBV_EVENT_PKEY_CHANGE:
+            if (port_num == vp->port_num) {
+                port_changed(vp, false);
+            }
+            break;
+        case IBV_EVENT_CQ_ERR:
+        case IBV_EVENT_QP_FATAL:
+        case IBV_EVENT_QP_REQ_ERR:
+        case IBV_EVENT_QP_ACCESS_ERR:
+        case IBV_EVENT_SRQ_ERR:
+        case IBV_EVENT_DEVICE_FATAL:
+            vp->fatal = true;
+            vp->changed = true;
+            ibb_port_set_error(&vp->up, EIO, "%s: %s reported %s: the port "
+                               "must be reopened", vp->up.device,
+                               vp->devname, ibv_event_type_str(type));
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+static bool
+verbs_run(struct ibb_port *port)
+{
+    struct ibb_port_verbs *vp = verbs_cast(port);
+    bool changed;
+
+    handle_cm_events(vp);
+    handle_async_events(vp);
+    changed = vp->changed;
+    vp->changed = false;
+    return changed;
+}
+
+const struct ibb_port_class ibb_port_verbs_class = {
+    .type = "verbs",
+    .alloc = verbs_alloc,
+    .dealloc = verbs_dealloc,
+    .connect = verbs_connect,
+    .disconnect = verbs_disconnect,
+    .is_up = verbs_is_up,
+    .get_fd = verbs_get_fd,
+    .has_pending = verbs_has_pending,
+    .recv = verbs_recv,
+    .send = verbs_send,
+    .query = verbs_query,
+    .path_query = verbs_path_query,
+    .mcast_join = verbs_mcast_join,
+    .mcast_leave = verbs_mcast_leave,
+    .alias = verbs_alias,
+    .qp = verbs_qp,
+    .qp_create = verbs_qp_create,
+    .qp_destroy = verbs_qp_destroy,
+    .main_qpn = verbs_main_qpn,
+    .hw_crcs = true,
+    .mcast_status = verbs_mcast_status,
+    .run = verbs_run,
+    .ctl_fd = verbs_ctl_fd,
+};

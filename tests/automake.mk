@@ -99,3 +99,12 @@ tests_bench_fabric_LDADD = lib/libibbridge.la
 # tests/pcap-tool.py, outputs dissected by tshark.
 TESTSUITE_AT += tests/pcap.at
 EXTRA_DIST += tests/pcap-tool.py tests/roce-tool.py tests/roce_ref.py
+
+# HCA model (utilities/ibsim-verbs.c) under LD_PRELOAD, driven by a plain
+# rdma-core client.
+TESTSUITE_AT += tests/ibsim-verbs.at
+if HAVE_IBVERBS
+noinst_PROGRAMS += tests/ibsim-verbs-client
+tests_ibsim_verbs_client_SOURCES = tests/ibsim-verbs-client.c
+tests_ibsim_verbs_client_LDADD = $(VERBS_LIBS)
+endif

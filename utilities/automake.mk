@@ -32,3 +32,28 @@ utilities_ibbridge_pcap_SOURCES = utilities/ibbridge-pcap.c
 utilities_ibbridge_pcap_LDADD = lib/libibbridge.la
 man_MANS += utilities/ibbridge-pcap.1
 EXTRA_DIST += utilities/ibbridge-pcap.1
+
+# HCA model: libibverbs/librdmacm entry points over the simulated fabric,
+# loaded with LD_PRELOAD (tests/ibsim-verbs.at).  Built as a shared object
+# although libtool is configured static-only, so as a "program" with its
+# own link command, from position-independent copies of lib/'s objects.  It
+# exports only the ibv_* and rdma_* symbols (utilities/ibsim-verbs.map) and
+# binds its own copy of lib/ to itself (-Bsymbolic): ovs-vswitchd has
+# another.
+if HAVE_IBVERBS
+noinst_PROGRAMS += utilities/libibsim-verbs.so
+utilities_libibsim_verbs_so_SOURCES = \
+	utilities/ibsim-verbs.c \
+	$(lib_libibbridge_la_SOURCES)
+utilities_libibsim_verbs_so_CFLAGS = \
+	$(AM_CFLAGS) $(JANSSON_CFLAGS) -fPIC
+utilities_libibsim_verbs_so_LDADD = \
+	$(lib_libibbridge_la_LIBADD) $(VERBS_LIBS) -lpthread
+utilities_libibsim_verbs_so_LINK = \
+	$(CCLD) -shared -fPIC $(AM_CFLAGS) $(CFLAGS) $(AM_LDFLAGS) $(LDFLAGS) \
+	-Wl,-Bsymbolic -Wl,--no-undefined \
+	-Wl,--version-script=$(srcdir)/utilities/ibsim-verbs.map -o $@
+EXTRA_utilities_libibsim_verbs_so_DEPENDENCIES = \
+	utilities/ibsim-verbs.map
+endif
+EXTRA_DIST += utilities/ibsim-verbs.map

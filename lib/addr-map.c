@@ -164,8 +164,8 @@ ibb_addr_map_add_group(struct ibb_addr_map *map,
     bool oom = false;
 
     if (!ibb_ip_is_multicast(group->ip)
-        || group->mlid < IBB_LID_MCAST_MIN
-        || group->mlid > IBB_LID_MCAST_MAX) {
+        || (group->mlid && (group->mlid < IBB_LID_MCAST_MIN
+                            || group->mlid > IBB_LID_MCAST_MAX))) {
         return EINVAL;
     }
     mg = calloc(1, sizeof *mg);

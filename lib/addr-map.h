@@ -88,7 +88,9 @@ int ibb_addr_map_add_host(struct ibb_addr_map *, const struct ibb_host *);
 
 /* Adds a group; computes group->mgid from ip/format/pkey/scope unless
  * 'explicit_mgid'.  Returns 0, EINVAL if 'ip' is not multicast or the MLID
- * not multicast, or EEXIST if the IP or MGID is already in the map. */
+ * not multicast, or EEXIST if the IP or MGID is already in the map.  MLID
+ * 0 means "not known yet" (a join under way): RoCE -> IB datagrams to the
+ * group are dropped until ibb_addr_map_set_group_mlid(). */
 int ibb_addr_map_add_group(struct ibb_addr_map *, const struct ibb_group *);
 
 const struct ibb_host *ibb_addr_map_find_gid(const struct ibb_addr_map *,

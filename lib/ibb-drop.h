@@ -46,6 +46,7 @@
     X(NO_DST_MAC, "no_dst_mac", "no MAC address for destination IP")        \
     X(NO_DST_GID, "no_dst_gid", "no IB GID and LID for destination IP")     \
     X(NO_GROUP, "no_group", "multicast group not in the address map")       \
+    X(GROUP_JOINING, "group_joining", "multicast group not joined yet")     \
     X(NO_PROXY, "no_proxy", "no proxy QP for the DestQP or the source")    \
     /* Ethernet, IP, UDP. */                                                \
     X(ETH_TYPE, "eth_type", "EtherType not IPv4 or IPv6")                   \

@@ -163,6 +163,9 @@ resolve(const struct ibb_addr_map *map, struct r2u *u)
         if (!g) {
             return IBB_DROP_NO_GROUP;
         }
+        if (!g->mlid) {
+            return IBB_DROP_GROUP_JOINING;
+        }
         memcpy(u->dgid, g->mgid, 16);
         u->dlid = g->mlid;
     } else {

@@ -75,6 +75,13 @@ setup(void **state)
     fx->map = ibb_addr_map_create();
     assert_int_equal(ibb_addr_map_load_json_str(fx->map, map_json, err,
                                                 sizeof err), 0);
+    /* A group whose join is under way: no MLID yet. */
+    {
+        struct ibb_group g = { .pkey = 0xffff, .scope = 2 };
+
+        gid("239.4.4.4", g.ip);
+        assert_int_equal(ibb_addr_map_add_group(fx->map, &g), 0);
+    }
     ibb_conv_config_init(&fx->cfg);
     memcpy(fx->cfg.bridge_mac, bridge_mac, 6);
     fx->cfg.bridge_lid = 1;
@@ -844,6 +851,19 @@ empty_proxies(void)
 static void m_noproxy(uint8_t *p, size_t *l, struct ibb_conv_config *c,
                       size_t *o) { (void) p; (void) l; (void) o;
                                    c->proxies = empty_proxies(); }
+/* A frame to 239.4.4.4, whose join has not completed (MLID 0, see
+ * setup()). */
+static void m_r_joining(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                        size_t *o)
+{
+    struct tp_roce b;
+
+    (void) o; (void) c;
+    default_roce(&b, true, "239.4.4.4");
+    memcpy(b.dmac, "\x01\x00\x5e\x04\x04\x04", 6);
+    b.tr.dqpn = 0xffffff;
+    *l = tp_build_roce(&b, p);
+}
 static void m_r_nogid(uint8_t *p, size_t *l, struct ibb_conv_config *c,
                       size_t *o) { (void) c; (void) o;
                                    memcpy(p + I + 16, "\x0a\0\0\x4d", 4);
@@ -939,6 +959,8 @@ static const struct drop_case drop_cases[] = {
     { "roce no group", IBB_DROP_NO_GROUP, ROCE, m_r_nogroup, false },
     { "ib no proxy", IBB_DROP_NO_PROXY, IB, m_noproxy, false },
     { "roce no proxy", IBB_DROP_NO_PROXY, ROCE, m_noproxy, false },
+    { "roce group joining", IBB_DROP_GROUP_JOINING, ROCE, m_r_joining,
+      false },
 };
 
 static void

@@ -88,7 +88,8 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
     X(tx_unicast, "unicast copies queued to receivers")                 \
     X(tx_multicast, "multicast copies queued to receivers")             \
     X(mcast_no_receivers, "multicast packets no port received")         \
-    X(backpressure, "times a sender waited for a full receiver queue")
+    X(backpressure, "times a sender waited for a full receiver queue")  \
+    X(join_refused, "joins refused: P_Key not the group's")
 
 struct counters {
 #define X(NAME, DESC) unsigned long long NAME;
@@ -821,6 +822,13 @@ handle_mcast(struct port *port, const struct ibb_fmsg_hdr *hdr,
 
     if (!ibb_gid_is_multicast(m->mgid)
         || !(m->join_state & (IBB_FMCAST_FULL | IBB_FMCAST_SEND_ONLY))) {
+        reply(port, hdr, EINVAL, NULL, 0);
+        return;
+    }
+    if (g && m->pkey && (m->pkey & 0x7fff) != (g->pkey & 0x7fff)) {
+        /* An SA refuses a join whose P_Key is not the group's
+         * (MCMemberRecord component mismatch). */
+        counters.join_refused++;
         reply(port, hdr, EINVAL, NULL, 0);
         return;
     }

@@ -1211,7 +1211,10 @@ netdev_ibbridge_send_bufs(struct netdev_ibbridge *dev,
                              IBBRIDGE_TX_WAIT_MS, n - done);
                 break;
             }
-            poll(&pfd, 1, deadline - now);
+            /* An HCA's send queue frees up as completions come back,
+             * which no fd announces: look again shortly. */
+            poll(&pfd, ibb_port_hw_crcs(dev->port) ? 0 : 1,
+                 ibb_port_hw_crcs(dev->port) ? 1 : deadline - now);
         } else {
             dev->cstats.tx_port_down += n - done;
             if (!ibb_port_is_up(dev->port)) {

@@ -39,6 +39,7 @@ struct ibb_port {
     size_t n_qps;                       /* Number of 'qps'. */
     struct ibb_port_group *groups;      /* Multicast memberships. */
     size_t n_groups;                    /* Number of 'groups'. */
+    bool qps_lost;                      /* Reopened: created QPs gone. */
 };
 
 /* A backend.  Every int function returns 0 or a positive errno value and,
@@ -79,6 +80,12 @@ struct ibb_port_class {
                         struct ibb_mcast_status *);
     bool (*run)(struct ibb_port *);
     int (*ctl_fd)(const struct ibb_port *);
+    size_t (*counters)(const struct ibb_port *, struct ibb_port_counter *,
+                       size_t max);
+    long long (*next_wakeup)(const struct ibb_port *);
+    bool (*needs_reopen)(const struct ibb_port *); /* Event-driven backends:
+                                                    * only a new open can
+                                                    * bring it back. */
 };
 
 extern const struct ibb_port_class ibb_port_sim_class;

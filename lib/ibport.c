@@ -5,6 +5,7 @@
 #include "ibport.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -433,6 +434,29 @@ ibb_port_ctl_fd(const struct ibb_port *port)
     return port->class->ctl_fd ? port->class->ctl_fd(port) : -1;
 }
 
+size_t
+ibb_port_counters(const struct ibb_port *port, struct ibb_port_counter *out,
+                  size_t max)
+{
+    return port->class->counters ? port->class->counters(port, out, max) : 0;
+}
+
+long long
+ibb_port_next_wakeup(const struct ibb_port *port)
+{
+    return (port->class->next_wakeup
+            ? port->class->next_wakeup(port) : LLONG_MAX);
+}
+
+bool
+ibb_port_take_qps_lost(struct ibb_port *port)
+{
+    bool lost = port->qps_lost;
+
+    port->qps_lost = false;
+    return lost;
+}
+
 int
 ibb_port_reconnect(struct ibb_port *port)
 {
@@ -443,10 +467,26 @@ ibb_port_reconnect(struct ibb_port *port)
         return 0;
     }
     if (port->class->run) {
-        /* Event-driven backends (an HCA) recover by themselves: the QPs
-         * stay, and ibb_port_run() rejoins groups when the port is up. */
+        /* Event-driven backends (an HCA) recover by themselves from a port
+         * going down and up: the QPs stay, and ibb_port_run() rejoins
+         * groups.  After a fatal error only a new open helps. */
         ibb_port_run(port);
-        return port->class->is_up(port) ? 0 : ENETDOWN;
+        if (port->class->is_up(port)) {
+            return 0;
+        }
+        if (!port->class->needs_reopen || !port->class->needs_reopen(port)) {
+            return ENETDOWN;
+        }
+        port->class->disconnect(port);
+        err = port->class->connect(port);
+        if (err) {
+            return err;
+        }
+        port->qps_lost = true;
+        for (size_t i = 0; i < port->n_groups; i++) {
+            port->class->mcast_join(port, &port->groups[i], &mlid);
+        }
+        return 0;
     }
     port->class->disconnect(port);
     err = port->class->connect(port);

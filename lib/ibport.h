@@ -182,6 +182,26 @@ const char *ibb_mcast_state_name(enum ibb_mcast_state);
 bool ibb_port_run(struct ibb_port *);
 int ibb_port_ctl_fd(const struct ibb_port *);
 
+/* A backend's own counter (events, drops inside the backend). */
+struct ibb_port_counter {
+    const char *name;           /* Static string, a statistics key. */
+    uint64_t value;
+};
+
+/* Fills up to 'max' counters into 'out' and returns how many the backend
+ * has (which may exceed 'max'). */
+size_t ibb_port_counters(const struct ibb_port *, struct ibb_port_counter *out,
+                         size_t max);
+
+/* When ibb_port_run() next has timed work to do (a join retry, say), in
+ * CLOCK_MONOTONIC milliseconds, or LLONG_MAX. */
+long long ibb_port_next_wakeup(const struct ibb_port *);
+
+/* True once after ibb_port_reconnect() had to open the device anew (after
+ * a fatal error): every QP made by ibb_port_qp_create() is gone, and the
+ * caller must create again what it needs. */
+bool ibb_port_take_qps_lost(struct ibb_port *);
+
 /* Re-attaches a port that went down, with the same GUID and LID, and
  * restores its aliases, QPs and multicast memberships.  Returns 0 if the
  * port is up afterwards (also if it already was), else a positive errno

@@ -152,6 +152,42 @@ ibb_proxy_open(struct ibb_proxy_table *t, struct ibb_port *port,
 }
 
 int
+ibb_proxy_close(struct ibb_proxy_table *t, struct ibb_port *port,
+                uint32_t proxy_qpn)
+{
+    int error;
+
+    if (!ibb_proxy_find_qpn(t, proxy_qpn)) {
+        return ENOENT;
+    }
+    error = ibb_port_qp_destroy(port, proxy_qpn);
+    return error ? error : ibb_proxy_del(t, proxy_qpn);
+}
+
+size_t
+ibb_proxy_expire(struct ibb_proxy_table *t, struct ibb_port *port,
+                 long long now_ms, long long idle_ms)
+{
+    struct proxy_entry *e, *next;
+    size_t n = 0;
+
+    for (e = t->head; e; e = next) {
+        struct ibb_proxy *p = &e->p;
+        uint64_t count = p->to_ib + p->to_roce;
+
+        next = e->next;
+        if (count != p->seen || !p->idle_since) {
+            p->seen = count;
+            p->idle_since = now_ms;
+        } else if (!p->configured && now_ms - p->idle_since >= idle_ms
+                   && !ibb_proxy_close(t, port, p->proxy_qpn)) {
+            n++;
+        }
+    }
+    return n;
+}
+
+int
 ibb_proxy_del(struct ibb_proxy_table *t, uint32_t proxy_qpn)
 {
     struct proxy_entry *e = (struct proxy_entry *)

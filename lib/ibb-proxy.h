@@ -40,6 +40,8 @@ struct ibb_proxy {
     bool configured;                /* Added by an operator, not learned. */
     uint64_t to_ib;                 /* Packets sent from it. */
     uint64_t to_roce;               /* Packets received on it. */
+    uint64_t seen;                  /* to_ib + to_roce at the last sweep. */
+    long long idle_since;           /* When 'seen' last changed (ms). */
 };
 
 struct ibb_port;
@@ -64,6 +66,16 @@ int ibb_proxy_add(struct ibb_proxy_table *,
 int ibb_proxy_open(struct ibb_proxy_table *, struct ibb_port *,
                    const struct ibb_proxy_endpoint *, uint32_t qkey,
                    bool configured, struct ibb_proxy **proxyp);
+
+/* Destroys the QP of the proxy with 'proxy_qpn' on 'port' and removes
+ * the proxy.  Returns 0, ENOENT, or the port's error (the proxy stays). */
+int ibb_proxy_close(struct ibb_proxy_table *, struct ibb_port *,
+                    uint32_t proxy_qpn);
+
+/* Closes learned proxies that carried no packet for 'idle_ms' by 'now_ms'
+ * (operator-added ones stay).  Returns how many it closed. */
+size_t ibb_proxy_expire(struct ibb_proxy_table *, struct ibb_port *,
+                        long long now_ms, long long idle_ms);
 
 /* Removes the proxy with 'proxy_qpn'; returns 0 or ENOENT. */
 int ibb_proxy_del(struct ibb_proxy_table *, uint32_t proxy_qpn);

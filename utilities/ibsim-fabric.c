@@ -89,7 +89,7 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
     X(tx_multicast, "multicast copies queued to receivers")             \
     X(mcast_no_receivers, "multicast packets no port received")         \
     X(backpressure, "times a sender waited for a full receiver queue")  \
-    X(join_refused, "joins refused: P_Key not the group's")
+    X(join_refused, "joins refused: P_Key or Q_Key not the group's")
 
 struct counters {
 #define X(NAME, DESC) unsigned long long NAME;
@@ -825,8 +825,9 @@ handle_mcast(struct port *port, const struct ibb_fmsg_hdr *hdr,
         reply(port, hdr, EINVAL, NULL, 0);
         return;
     }
-    if (g && m->pkey && (m->pkey & 0x7fff) != (g->pkey & 0x7fff)) {
-        /* An SA refuses a join whose P_Key is not the group's
+    if (g && ((m->pkey && (m->pkey & 0x7fff) != (g->pkey & 0x7fff))
+              || (m->qkey && m->qkey != g->qkey))) {
+        /* An SA refuses a join whose P_Key or Q_Key is not the group's
          * (MCMemberRecord component mismatch). */
         counters.join_refused++;
         reply(port, hdr, EINVAL, NULL, 0);

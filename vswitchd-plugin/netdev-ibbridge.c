@@ -15,6 +15,7 @@
 #include "netdev-ibbridge.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 
 #include "dp-packet.h"
@@ -59,6 +60,12 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
  * gives up on the rest of a batch. */
 #define IBBRIDGE_TX_WAIT_MS 50
 
+/* How often idle learned proxy QPs are looked for. */
+#define IBBRIDGE_PROXY_SWEEP_MS 1000
+
+/* Default idle time after which a learned proxy QP is closed. */
+#define IBBRIDGE_PROXY_IDLE_S 300
+
 /* How often a port whose fabric went away tries to attach again. */
 #define IBBRIDGE_RECONNECT_MS 1000
 
@@ -71,6 +78,7 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
     IBBRIDGE_CSTAT(tx_proxy_limit)    /* No proxy QP: at max-proxies. */    \
     IBBRIDGE_CSTAT(tx_proxy_errors)   /* No proxy QP: the port refused. */  \
     IBBRIDGE_CSTAT(proxies_created)   /* Proxy QPs opened. */               \
+    IBBRIDGE_CSTAT(proxies_expired)   /* Learned proxy QPs closed, idle. */ \
     IBBRIDGE_CSTAT(reconnects)        /* Times the port re-attached. */
 
 struct ibbridge_cstats {
@@ -105,6 +113,7 @@ struct ibbridge_config {
     bool icrc_check;
     enum ibb_port_mode port_mode;
     size_t max_proxies;
+    unsigned int proxy_idle_s;          /* 0: learned proxies stay. */
 };
 
 struct netdev_ibbridge {
@@ -132,6 +141,7 @@ struct netdev_ibbridge {
     size_t n_groups OVS_GUARDED;
     bool carrier OVS_GUARDED;                   /* Port attached. */
     long long int next_reconnect OVS_GUARDED;   /* When to try again. */
+    long long int next_proxy_sweep OVS_GUARDED; /* When to expire proxies. */
 
     /* Statistics. */
     struct netdev_stats stats OVS_GUARDED;
@@ -222,6 +232,7 @@ netdev_ibbridge_close_port(struct netdev_ibbridge *dev)
     dev->map = NULL;
     ibb_proxy_table_destroy(dev->proxies);
     dev->proxies = NULL;
+    dev->conv.proxies = NULL;
     dev->carrier = false;
 }
 
@@ -278,7 +289,7 @@ netdev_ibbridge_dealloc(struct netdev *netdev_)
 static const char *const netdev_ibbridge_options[] = {
     "device", "pkey", "qkey", "mac", "gid-index", "mcast-groups",
     "mgid-format", "sl-map", "dscp-map", "map", "icrc-check", "port-mode",
-    "max-proxies",
+    "max-proxies", "proxy-idle-timeout",
 };
 
 static bool
@@ -339,6 +350,13 @@ parse_options(const char *name, const struct smap *args,
     value = smap_get(args, "qkey");
     if (value && (error = ibb_parse_qkey(value, &cfg->qkey, errp))) {
         return error;
+    }
+    if (cfg->device.kind == IBB_DEVICE_VERBS && cfg->qkey != IBB_DEFAULT_QKEY) {
+        /* rdma_cm joins in the UDP port space with this Q_Key only. */
+        *errp = xasprintf("qkey 0x%08"PRIx32": on an HCA the multicast "
+                          "Q_Key is rdma_cm's 0x%08x", cfg->qkey,
+                          IBB_DEFAULT_QKEY);
+        return EINVAL;
     }
     value = smap_get(args, "mac");
     if (value) {
@@ -427,6 +445,21 @@ parse_options(const char *name, const struct smap *args,
             return EINVAL;
         }
         cfg->max_proxies = n;
+    }
+    cfg->proxy_idle_s = IBBRIDGE_PROXY_IDLE_S;
+    value = smap_get(args, "proxy-idle-timeout");
+    if (value) {
+        unsigned long long n;
+        char *end;
+
+        errno = 0;
+        n = strtoull(value, &end, 10);
+        if (errno || end == value || *end || value[0] == '-' || n > 86400) {
+            *errp = xasprintf("proxy-idle-timeout \"%s\": expected seconds "
+                              "from 0 (never) to 86400", value);
+            return EINVAL;
+        }
+        cfg->proxy_idle_s = n;
     }
     return 0;
 }
@@ -888,6 +921,36 @@ netdev_ibbridge_port_lost(struct netdev_ibbridge *dev, int error)
     }
 }
 
+/* After the port was opened anew its QPs are gone: operator-added proxies
+ * get new QPs (and QPNs), learned ones are learned again from traffic. */
+static void
+netdev_ibbridge_reopen_proxies(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    struct ibb_proxy_table *old = dev->proxies;
+    const struct ibb_proxy *p = NULL;
+    size_t n_old, n_new = 0;
+
+    if (!old) {
+        return;
+    }
+    n_old = ibb_proxy_table_count(old);
+    dev->proxies = ibb_proxy_table_create(dev->cfg.max_proxies);
+    while (dev->proxies && (p = ibb_proxy_next(old, p)) != NULL) {
+        struct ibb_proxy *proxy;
+
+        if (p->configured
+            && !ibb_proxy_open(dev->proxies, dev->port, &p->ep, p->qkey,
+                               true, &proxy)) {
+            n_new++;
+        }
+    }
+    ibb_proxy_table_destroy(old);
+    VLOG_WARN("%s: the port was opened anew: %zu proxy QPs lost, %zu "
+              "operator-added ones opened again with new QPNs",
+              netdev_get_name(&dev->up), n_old, n_new);
+}
+
 /* Tries to re-attach a port that went down, at most once a second.  The
  * backend restores the port's LID and multicast memberships. */
 static void
@@ -910,6 +973,9 @@ netdev_ibbridge_try_reconnect(struct netdev_ibbridge *dev)
     dev->attr = attr;
     dev->carrier = attr.state == IBB_PORT_ACTIVE;
     dev->cstats.reconnects++;
+    if (ibb_port_take_qps_lost(dev->port)) {
+        netdev_ibbridge_reopen_proxies(dev);
+    }
     netdev_ibbridge_update_conv(dev);
     netdev_change_seq_changed(&dev->up);
     VLOG_INFO("%s: reattached to %s as LID %"PRIu16", %zu groups rejoined",
@@ -964,6 +1030,31 @@ netdev_ibbridge_port_events(struct netdev_ibbridge *dev)
     netdev_change_seq_changed(&dev->up);
 }
 
+/* Closes learned proxy QPs that stayed idle for proxy-idle-timeout, once
+ * a second, so that restarted RoCE applications (new QPNs) do not use up
+ * the HCA's QPs. */
+static void
+netdev_ibbridge_expire_proxies(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    long long int now = time_msec();
+    size_t n;
+
+    if (!dev->proxies || !dev->port || !dev->cfg.proxy_idle_s
+        || now < dev->next_proxy_sweep) {
+        return;
+    }
+    dev->next_proxy_sweep = now + IBBRIDGE_PROXY_SWEEP_MS;
+    n = ibb_proxy_expire(dev->proxies, dev->port, now,
+                         dev->cfg.proxy_idle_s * 1000LL);
+    if (n) {
+        dev->cstats.proxies_expired += n;
+        netdev_change_seq_changed(&dev->up);
+        VLOG_DBG("%s: closed %zu idle proxy QPs", netdev_get_name(&dev->up),
+                 n);
+    }
+}
+
 static void
 netdev_ibbridge_run(const struct netdev_class *class OVS_UNUSED)
 {
@@ -974,6 +1065,7 @@ netdev_ibbridge_run(const struct netdev_class *class OVS_UNUSED)
         ovs_mutex_lock(&dev->mutex);
         netdev_ibbridge_port_events(dev);
         netdev_ibbridge_try_reconnect(dev);
+        netdev_ibbridge_expire_proxies(dev);
         ovs_mutex_unlock(&dev->mutex);
     }
     ovs_mutex_unlock(&ibbridge_list_mutex);
@@ -988,9 +1080,19 @@ netdev_ibbridge_wait(const struct netdev_class *class OVS_UNUSED)
     LIST_FOR_EACH (dev, list_node, &ibbridge_list) {
         ovs_mutex_lock(&dev->mutex);
         if (dev->port && ibb_port_ctl_fd(dev->port) >= 0) {
+            long long int next = ibb_port_next_wakeup(dev->port);
+
             poll_fd_wait(ibb_port_ctl_fd(dev->port), POLLIN);
-        } else if (dev->port && !dev->carrier) {
+            if (next != LLONG_MAX) {
+                poll_timer_wait_until(next);
+            }
+        }
+        if (dev->port && !dev->carrier) {
             poll_timer_wait_until(dev->next_reconnect);
+        }
+        if (dev->proxies && dev->cfg.proxy_idle_s
+            && ibb_proxy_table_count(dev->proxies)) {
+            poll_timer_wait_until(dev->next_proxy_sweep);
         }
         ovs_mutex_unlock(&dev->mutex);
     }
@@ -1162,7 +1264,8 @@ netdev_ibbridge_open_missing_proxy(struct netdev_ibbridge *dev)
     }
     error = ibb_proxy_open(dev->proxies, dev->port, &ep, qkey, false,
                            &proxy);
-    if (error == ENOSPC) {
+    if (error == ENOSPC && ibb_proxy_table_count(dev->proxies)
+                           >= ibb_proxy_table_max(dev->proxies)) {
         dev->cstats.tx_proxy_limit++;
         VLOG_WARN_RL(&rl, "%s: no proxy QP for a new RoCE endpoint: "
                      "max-proxies (%zu) reached", netdev_get_name(&dev->up),
@@ -1204,17 +1307,18 @@ netdev_ibbridge_send_bufs(struct netdev_ibbridge *dev,
                 .events = POLLOUT,
             };
 
-            if (now >= deadline) {
+            if (now >= deadline || ibb_port_hw_crcs(dev->port)) {
+                /* An HCA's full send queue frees up as completions come
+                 * back, which no fd announces: drop rather than stall the
+                 * datapath thread. */
                 dev->cstats.tx_backpressure += n - done;
-                VLOG_WARN_RL(&rl, "%s: fabric stayed full for %d ms, "
-                             "dropped %zu packets", netdev_get_name(&dev->up),
-                             IBBRIDGE_TX_WAIT_MS, n - done);
+                VLOG_WARN_RL(&rl, "%s: %s stayed full, dropped %zu packets",
+                             netdev_get_name(&dev->up),
+                             ibb_port_hw_crcs(dev->port)
+                             ? "send queue" : "fabric", n - done);
                 break;
             }
-            /* An HCA's send queue frees up as completions come back,
-             * which no fd announces: look again shortly. */
-            poll(&pfd, ibb_port_hw_crcs(dev->port) ? 0 : 1,
-                 ibb_port_hw_crcs(dev->port) ? 1 : deadline - now);
+            poll(&pfd, 1, deadline - now);
         } else {
             dev->cstats.tx_port_down += n - done;
             if (!ibb_port_is_up(dev->port)) {
@@ -1243,6 +1347,14 @@ netdev_ibbridge_send(struct netdev *netdev_, int qid OVS_UNUSED,
     uint64_t bytes = 0;
 
     ovs_mutex_lock(&dev->mutex);
+    if (!dev->port || !dev->map) {
+        /* No port (a reconfiguration failed): nothing to convert for. */
+        dev->cstats.tx_port_down += dp_packet_batch_size(batch);
+        dev->stats.tx_dropped += dp_packet_batch_size(batch);
+        ovs_mutex_unlock(&dev->mutex);
+        dp_packet_delete_batch(batch, true);
+        return 0;
+    }
     DP_PACKET_BATCH_FOR_EACH (i, packet, batch) {
         enum ibb_drop reason;
 
@@ -1558,7 +1670,8 @@ ibbridge_unixctl_proxy_add(struct unixctl_conn *conn, int argc,
         ep.qpn = qpn;
         error = ibb_proxy_open(dev->proxies, dev->port, &ep, qkey, true,
                                &proxy);
-        if (error == ENOSPC) {
+        if (error == ENOSPC && ibb_proxy_table_count(dev->proxies)
+                               >= ibb_proxy_table_max(dev->proxies)) {
             unixctl_command_reply_error(conn, "max-proxies reached");
         } else if (error) {
             char *msg = xasprintf("cannot open a proxy QP (%s): %s",
@@ -1578,6 +1691,44 @@ ibbridge_unixctl_proxy_add(struct unixctl_conn *conn, int argc,
         }
     }
     free(err);
+    ovs_mutex_unlock(&dev->mutex);
+}
+
+/* ibbridge/proxy/del PORT QPN: closes a proxy QP. */
+static void
+ibbridge_unixctl_proxy_del(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                           const char *argv[], void *aux OVS_UNUSED)
+{
+    struct netdev_ibbridge *dev = ibbridge_lock_port(argv[1]);
+    unsigned long long qpn;
+    char *end;
+    int error;
+
+    if (!dev) {
+        unixctl_command_reply_error(conn, "no such ibbridge port");
+        return;
+    }
+    errno = 0;
+    qpn = strtoull(argv[2], &end, 0);
+    if (errno || *end || end == argv[2] || argv[2][0] == '-'
+        || qpn > 0xffffff) {
+        unixctl_command_reply_error(conn, "QPN: expected a 24-bit number");
+    } else if (!dev->proxies || !dev->port) {
+        unixctl_command_reply_error(conn, "port has no proxy QPs (raw mode "
+                                    "or not configured)");
+    } else if ((error = ibb_proxy_close(dev->proxies, dev->port, qpn))) {
+        char *msg = (error == ENOENT
+                     ? xasprintf("no proxy QP 0x%06llx", qpn)
+                     : xasprintf("cannot close proxy QP 0x%06llx (%s): %s",
+                                 qpn, ovs_strerror(error),
+                                 ibb_port_error(dev->port)));
+
+        unixctl_command_reply_error(conn, msg);
+        free(msg);
+    } else {
+        netdev_change_seq_changed(&dev->up);
+        unixctl_command_reply(conn, NULL);
+    }
     ovs_mutex_unlock(&dev->mutex);
 }
 
@@ -1626,6 +1777,8 @@ netdev_ibbridge_register(void)
                                  ibbridge_unixctl_show, (void *) 1);
         unixctl_command_register("ibbridge/proxy/add", "PORT IP QPN [QKEY]",
                                  3, 4, ibbridge_unixctl_proxy_add, NULL);
+        unixctl_command_register("ibbridge/proxy/del", "PORT QPN", 2, 2,
+                                 ibbridge_unixctl_proxy_del, NULL);
         ovsthread_once_done(&once);
     }
 }

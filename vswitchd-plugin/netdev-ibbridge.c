@@ -60,6 +60,9 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
  * gives up on the rest of a batch. */
 #define IBBRIDGE_TX_WAIT_MS 50
 
+/* Most backend counters shown (lib/ibport.h ibb_port_counters()). */
+#define IBBRIDGE_MAX_PORT_COUNTERS 64
+
 /* How often idle learned proxy QPs are looked for. */
 #define IBBRIDGE_PROXY_SWEEP_MS 1000
 
@@ -881,11 +884,17 @@ netdev_ibbridge_get_custom_stats(const struct netdev *netdev_,
         IBBRIDGE_CSTATS
 #undef IBBRIDGE_CSTAT
     };
+    struct ibb_port_counter pc[IBBRIDGE_MAX_PORT_COUNTERS];
+    size_t n_pc = 0;
     size_t n = 0;
 
-    custom->counters = xcalloc(2 * IBB_DROP_N_REASONS + N_CSTATS,
-                               sizeof *custom->counters);
     ovs_mutex_lock(&dev->mutex);
+    if (dev->port) {
+        n_pc = MIN(ibb_port_counters(dev->port, pc, ARRAY_SIZE(pc)),
+                   ARRAY_SIZE(pc));
+    }
+    custom->counters = xcalloc(2 * IBB_DROP_N_REASONS + N_CSTATS + n_pc,
+                               sizeof *custom->counters);
     for (int r = IBB_DROP_NONE + 1; r < IBB_DROP_N_REASONS; r++) {
         snprintf(custom->counters[n].name, NETDEV_CUSTOM_STATS_NAME_SIZE,
                  "rx_%s", ibb_drop_name(r));
@@ -900,6 +909,12 @@ netdev_ibbridge_get_custom_stats(const struct netdev *netdev_,
     custom->counters[n++].value = dev->cstats.NAME;
     IBBRIDGE_CSTATS
 #undef IBBRIDGE_CSTAT
+    /* The backend's own: HCA events, drops inside the verbs backend. */
+    for (size_t i = 0; i < n_pc; i++) {
+        snprintf(custom->counters[n].name, NETDEV_CUSTOM_STATS_NAME_SIZE,
+                 "port_%s", pc[i].name);
+        custom->counters[n++].value = pc[i].value;
+    }
     ovs_mutex_unlock(&dev->mutex);
     custom->size = n;
     return 0;
@@ -1494,6 +1509,18 @@ ibbridge_show_port(struct netdev_ibbridge *dev, struct ds *s)
     }
     IBBRIDGE_CSTATS
 #undef IBBRIDGE_CSTAT
+    if (dev->port) {
+        struct ibb_port_counter pc[IBBRIDGE_MAX_PORT_COUNTERS];
+        size_t n_pc = MIN(ibb_port_counters(dev->port, pc, ARRAY_SIZE(pc)),
+                          ARRAY_SIZE(pc));
+
+        for (size_t i = 0; i < n_pc; i++) {
+            if (pc[i].value) {
+                ds_put_format(s, "  port_%s: %"PRIu64"\n", pc[i].name,
+                              pc[i].value);
+            }
+        }
+    }
 }
 
 /* The same as ibbridge_show_port(), as a JSON object, with every counter

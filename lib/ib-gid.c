@@ -99,6 +99,20 @@ ibb_ip_is_unspecified(const uint8_t ip[16])
            || (ibb_gid_is_v4mapped(ip) && !memcmp(ip + 12, zero4, 4));
 }
 
+bool
+ibb_ip_is_bad_source(const uint8_t ip[16])
+{
+    static const uint8_t loopback6[16] = { [15] = 1 };
+
+    if (ibb_gid_is_v4mapped(ip)) {
+        /* 0/8 "this network", 127/8 loopback, 224/4 multicast and 240/4
+         * reserved, with 255.255.255.255 (RFC 1812 5.3.7). */
+        return ip[12] == 0 || ip[12] == 127 || ip[12] >= 224;
+    }
+    return (ibb_gid_is_zero(ip) || ip[0] == 0xff
+            || !memcmp(ip, loopback6, 16));
+}
+
 char *
 ibb_ip_format(const uint8_t ip[16], char *buf, size_t size)
 {

@@ -48,4 +48,9 @@ bool ibb_gid_to_ipv4(const uint8_t gid[16], uint8_t ipv4[4]);
 bool ibb_ip_is_multicast(const uint8_t ip[16]);
 bool ibb_ip_is_unspecified(const uint8_t ip[16]);
 
+/* True if no packet may come from 'ip': unspecified, multicast, loopback,
+ * broadcast or otherwise reserved (IPv4 0/8, 127/8, 224/3; IPv6 ::, ::1,
+ * ff00::/8), as a router's source checks (RFC 1812 5.3.7). */
+bool ibb_ip_is_bad_source(const uint8_t ip[16]);
+
 #endif /* ib-gid.h */

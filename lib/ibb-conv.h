@@ -14,9 +14,9 @@
 struct ibb_proxy_table;
 
 /* Room the converters need around a packet: IB -> RoCEv2/IPv6 grows the
- * headers by 14 bytes (48 -> 62), RoCEv2/IPv4 -> IB by 6 (42 -> 48) and adds
- * the 2-byte VCRC at the end. */
-#define IBB_CONV_HEADROOM 16
+ * headers by up to 54 bytes (an 8-byte LRH without GRH -> 62), RoCEv2/IPv4
+ * -> IB by 6 (42 -> 48) and adds the 2-byte VCRC at the end. */
+#define IBB_CONV_HEADROOM 56
 #define IBB_CONV_TAILROOM 2
 
 /* dscp_map[] entry: the DSCP comes from the GRH traffic class. */

@@ -39,7 +39,11 @@
     X(BAD_ICRC, "bad_icrc", "bad ICRC")                                     \
     X(HOP_LIMIT, "hop_limit", "hop limit exceeded")                         \
     /* Addressing. */                                                       \
-    X(BAD_SRC_ADDR, "bad_src_addr", "multicast or unspecified source")      \
+    X(BAD_SRC_ADDR, "bad_src_addr",                                         \
+      "source address no host may have")                                    \
+    X(BAD_DST_ADDR, "bad_dst_addr", "IPv4-mapped destination in IPv6")      \
+    X(SPOOFED_SRC, "spoofed_src", "source address of the other side")       \
+    X(SRC_MISMATCH, "src_mismatch", "SLID and SGID disagree with the map")  \
     X(NO_SRC_IP, "no_src_ip", "no IP address for source GID")               \
     X(NO_DST_IP, "no_dst_ip", "no IP address for destination GID")          \
     X(NO_FAMILY, "no_family", "source and destination IP families differ")  \

@@ -105,6 +105,14 @@ parse_ipv6(const uint8_t *f, size_t len, struct r2u *u)
     u->ttl = ibb_ipv6_hlim(ip6);
     memcpy(u->sip, ip6->saddr, 16);
     memcpy(u->dip, ip6->daddr, 16);
+    /* An IPv4-mapped address in an IPv6 header would turn the frame into
+     * IPv4 on the way back (RFC 4291 2.5.5.2: never on the wire). */
+    if (ibb_gid_is_v4mapped(u->sip)) {
+        return IBB_DROP_BAD_SRC_ADDR;
+    }
+    if (ibb_gid_is_v4mapped(u->dip)) {
+        return IBB_DROP_BAD_DST_ADDR;
+    }
     u->bth_ofs = u->l3_ofs + IBB_IPV6_LEN + IBB_UDP_LEN;
     u->tlen = plen - IBB_UDP_LEN;
     return IBB_DROP_NONE;
@@ -151,11 +159,34 @@ parse_frame(const uint8_t *f, size_t len, struct r2u *u)
     return IBB_DROP_NONE;
 }
 
+/* The Ethernet side may speak only for itself: no source that no host may
+ * have, none with the IB subnet prefix, none the map gives to an IB host
+ * (a host with a GID). */
 static enum ibb_drop
-resolve(const struct ibb_addr_map *map, struct r2u *u)
+check_roce_source(const struct ibb_conv_config *cfg,
+                  const struct ibb_addr_map *map, const uint8_t sip[16])
 {
-    if (ibb_ip_is_multicast(u->sip) || ibb_ip_is_unspecified(u->sip)) {
+    const struct ibb_host *h;
+
+    if (ibb_ip_is_bad_source(sip)) {
         return IBB_DROP_BAD_SRC_ADDR;
+    }
+    if (!ibb_gid_is_v4mapped(sip) && ibb_gid_same_prefix(sip,
+                                                         cfg->bridge_gid)) {
+        return IBB_DROP_SPOOFED_SRC;
+    }
+    h = ibb_addr_map_find_ip(map, sip);
+    return h && h->has_gid ? IBB_DROP_SPOOFED_SRC : IBB_DROP_NONE;
+}
+
+static enum ibb_drop
+resolve(const struct ibb_conv_config *cfg, const struct ibb_addr_map *map,
+        struct r2u *u)
+{
+    enum ibb_drop r = check_roce_source(cfg, map, u->sip);
+
+    if (r) {
+        return r;
     }
     if (ibb_ip_is_multicast(u->dip)) {
         const struct ibb_group *g = ibb_addr_map_find_group_ip(map, u->dip);
@@ -287,7 +318,7 @@ ibb_roce_to_ud(const struct ibb_conv_config *cfg,
     if (u.ttl <= 1) {
         return IBB_DROP_HOP_LIMIT;
     }
-    r = resolve(map, &u);
+    r = resolve(cfg, map, &u);
     if (r) {
         return r;
     }

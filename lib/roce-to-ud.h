@@ -16,8 +16,15 @@
  * only), RoCEv2 ICRC (cfg->check_roce_icrc), TTL, addresses.
  *
  * Mapping:
- *  - GRH SGID = the source IP's GID (::ffff:a.b.c.d or the IPv6 address);
- *    a multicast or unspecified source is dropped.
+ *  - GRH SGID = the source IP's GID (::ffff:a.b.c.d or the IPv6 address),
+ *    or with proxy QPs (cfg->proxies) the bridge's GID, and DETH SrcQP
+ *    the endpoint's proxy QPN.
+ *  - Sources (the Ethernet side speaks only for itself): an address no
+ *    host may have (0/8, 127/8, 224/3, ::, ::1, ff00::/8) or an
+ *    IPv4-mapped one in an IPv6 header is bad_src_addr (an IPv4-mapped
+ *    destination there, bad_dst_addr); one with the IB subnet prefix (the
+ *    bridge GID's upper 64 bits) or that the map gives to an IB host is
+ *    spoofed_src.
  *  - Unicast destination: the map's host for the IP gives DGID (its GID)
  *    and DLID (its LID); both are needed.
  *  - Multicast destination: the map's group for the IP gives DGID (its

@@ -119,10 +119,34 @@ ips_from_proxy(struct ips *ips, const struct ibb_proxy *proxy)
     }
 }
 
+/* The IB side may speak only for itself: an SGID must not be the bridge's
+ * own GID nor stand for an address the map gives to a RoCE host (a host
+ * without a GID), and where the map knows the SGID's host and its LID,
+ * the SLID must be that LID. */
+static enum ibb_drop
+check_ib_source(const struct ibb_conv_config *cfg,
+                const struct ibb_addr_map *map, const struct ibb_lrh *lrh,
+                const uint8_t sgid[16])
+{
+    const struct ibb_host *h;
+
+    if (!memcmp(sgid, cfg->bridge_gid, 16)) {
+        return IBB_DROP_SPOOFED_SRC;
+    }
+    h = ibb_addr_map_find_gid(map, sgid);
+    if (h) {
+        return (h->lid && h->lid != ibb_lrh_slid(lrh)
+                ? IBB_DROP_SRC_MISMATCH : IBB_DROP_NONE);
+    }
+    h = ibb_addr_map_find_ip(map, sgid);
+    return h && !h->has_gid ? IBB_DROP_SPOOFED_SRC : IBB_DROP_NONE;
+}
+
 static enum ibb_drop
 resolve_global(const struct ibb_conv_config *cfg,
-               const struct ibb_addr_map *map, const struct ibb_grh *grh,
-               const struct ibb_proxy *proxy, struct u2r *u)
+               const struct ibb_addr_map *map, const struct ibb_lrh *lrh,
+               const struct ibb_grh *grh, const struct ibb_proxy *proxy,
+               struct u2r *u)
 {
     struct ips s, d;
     enum ibb_drop r;
@@ -130,9 +154,17 @@ resolve_global(const struct ibb_conv_config *cfg,
     if (ibb_gid_is_multicast(grh->sgid) || ibb_gid_is_zero(grh->sgid)) {
         return IBB_DROP_BAD_SRC_ADDR;
     }
+    r = check_ib_source(cfg, map, lrh, grh->sgid);
+    if (r) {
+        return r;
+    }
     resolve_gid(cfg, map, grh->sgid, &s);
     if (!s.has4 && !s.has6) {
         return IBB_DROP_NO_SRC_IP;
+    }
+    if ((s.has4 && ibb_ip_is_bad_source(s.v4))
+        || (s.has6 && ibb_ip_is_bad_source(s.v6))) {
+        return IBB_DROP_BAD_SRC_ADDR;
     }
 
     memset(&d, 0, sizeof d);
@@ -361,7 +393,7 @@ ibb_ud_to_roce(const struct ibb_conv_config *cfg,
         u.hop = ibb_grh_hoplmt(grh) - 1;
         u.tclass = ibb_grh_tclass(grh);
         u.flow = ibb_grh_flow(grh);
-        r = resolve_global(cfg, map, grh, proxy, &u);
+        r = resolve_global(cfg, map, lrh, grh, proxy, &u);
     } else {
         u.hop = cfg->no_grh_hop_limit;
         r = resolve_local(map, lrh, proxy, &u);
@@ -373,8 +405,10 @@ ibb_ud_to_roce(const struct ibb_conv_config *cfg,
         /* The fabric's service level decides the DSCP; ECN stays. */
         u.tclass = (cfg->dscp_map[ibb_lrh_sl(lrh)] << 2) | (u.tclass & 0x03);
     }
-    if (ibb_bth_fecn(bth)) {
-        u.tclass |= 0x03;       /* ECN CE. */
+    if (ibb_bth_fecn(bth) && (u.tclass & 0x03)) {
+        /* Congestion met on IB: CE, but only for an ECN-capable
+         * transport (RFC 3168 5); a Not-ECT packet stays Not-ECT. */
+        u.tclass |= 0x03;
     }
 
     hdr_len = IBB_ETH_LEN + (u.v4 ? IBB_IPV4_LEN : IBB_IPV6_LEN)

@@ -24,7 +24,14 @@
  *    SLID and the DLID (an alias LID of the bridge for the RoCE host).
  *  - TClass -> IPv4 TOS / IPv6 traffic class, except that the DSCP comes
  *    from cfg->dscp_map[LRH SL] where that is not IBB_DSCP_KEEP; BTH FECN
- *    sets ECN to CE.
+ *    sets ECN to CE if the class is ECN-capable (ECT(0) or ECT(1)) and
+ *    leaves a Not-ECT class alone (RFC 3168 reserves CE for ECN-capable
+ *    transports).
+ *  - Sources (the IB side speaks only for itself): an SGID that is the
+ *    bridge's own GID or stands for a RoCE host's address in the map is
+ *    spoofed_src; one the map knows with another LID than the SLID is
+ *    src_mismatch; one whose IP no host may have (0/8, 127/8, 224/3, ::,
+ *    ::1, ff00::/8) is bad_src_addr.
  *  - HopLmt -> TTL/hop limit, decremented as a router does: a packet
  *    arriving with HopLmt 0 or 1 would leave with 0 or less and is dropped
  *    (hop_limit).  Without a GRH the TTL is cfg->no_grh_hop_limit.

@@ -523,6 +523,16 @@ test_ecn(void **state)
     assert_int_equal(ibb_ud_to_roce(&fx->cfg, fx->map, &buf), 0);
     assert_int_equal(ibb_buf_data(&buf)[15], 0x03);
 
+    /* FECN on a Not-ECT class: no CE for a transport that cannot take it
+     * (RFC 3168 5). */
+    default_ib(&b, "::ffff:10.0.0.2");
+    b.tr.fecn = true;
+    b.tclass = 0x68;
+    len = tp_build_ib(&b, pkt);
+    buf = put(fx, pkt, len);
+    assert_int_equal(ibb_ud_to_roce(&fx->cfg, fx->map, &buf), 0);
+    assert_int_equal(ibb_buf_data(&buf)[15], 0x68);
+
     /* CE -> FECN. */
     default_roce(&r, true, "10.0.0.1");
     r.tos = 0x03;
@@ -645,6 +655,66 @@ test_no_grh(void **state)
     assert_int_equal(f[14 + 8], 64);
 }
 
+/* Parses hex string 'hex' into 'out'; returns the length. */
+static size_t
+unhex(const char *hex, uint8_t *out)
+{
+    size_t n = strlen(hex) / 2;
+
+    for (size_t i = 0; i < n; i++) {
+        sscanf(hex + 2 * i, "%2hhx", &out[i]);
+    }
+    return n;
+}
+
+/* Packets reported against the bridge, converted with no more room around
+ * them than the netdev and ibbridge-pcap give. */
+static void
+test_reported(void **state)
+{
+    struct fix *fx = *state;
+    struct ibb_addr_map *map = ibb_addr_map_create();
+    struct ibb_buf buf;
+    uint8_t pkt[256];
+    char err[128];
+    size_t len;
+
+    /* An IB packet without a GRH, LIDs resolved through the map: it needs
+     * 34 bytes of headroom for IPv4. */
+    assert_int_equal(ibb_addr_map_load_json_str(map,
+        "{\"hosts\": [{\"gid\": \"fe80::2:c903:a:b\", \"lid\": 5,"
+        " \"ipv4\": \"10.0.0.1\"}, {\"ipv4\": \"10.0.0.3\", \"lid\": 7,"
+        " \"mac\": \"02:00:00:00:00:03\"}]}", err, sizeof err), 0);
+    len = unhex("00020007000a00056420ffff000001230000000101234567"
+                "00000abc68656c6c6f210000f97bdf71967c", pkt);
+    buf = put(fx, pkt, len);
+    buf.ofs = IBB_CONV_HEADROOM;
+    memmove(fx->buf + IBB_CONV_HEADROOM, fx->buf + OFS, len);
+    assert_int_equal(ibb_ud_to_roce(&fx->cfg, map, &buf), IBB_DROP_NONE);
+    check_roce_out(ibb_buf_data(&buf), buf.len, true,
+                   (const uint8_t *) "\x02\0\0\0\0\x03");
+    ibb_addr_map_destroy(map);
+
+    /* An Ethernet host that claims host A's native GID as its IPv6
+     * source. */
+    len = unhex("02000000000102000000000286dd6000000000281140fe80000000000000"
+                "0002c903000a000bfd000000000000000000000000000005c12312b70028"
+                "19b46430ffff00000123000000010123456700000abc73706f6f66000000"
+                "fc4451ae", pkt);
+    buf = put(fx, pkt, len);
+    assert_int_equal(ibb_roce_to_ud(&fx->cfg, fx->map, &buf),
+                     IBB_DROP_SPOOFED_SRC);
+
+    /* IPv6 with an IPv4-mapped source (and a correct IPv6 checksum). */
+    len = unhex("02000000000102000000000286dd600000000024114000000000000000000"
+                "000ffff0000000cfd000000000000000000000000000005c12312b70024ab"
+                "b26400ffff00000123000000010123456700000abc72646d614c18a0be",
+                pkt);
+    buf = put(fx, pkt, len);
+    assert_int_equal(ibb_roce_to_ud(&fx->cfg, fx->map, &buf),
+                     IBB_DROP_BAD_SRC_ADDR);
+}
+
 /* ------------------------------------------------------------------ */
 /* Every drop reason, each from one input that triggers exactly it. */
 
@@ -751,6 +821,33 @@ static void m_srcmc(uint8_t *p, size_t *l, struct ibb_conv_config *c,
                     size_t *o) { (void) c; (void) o;
                                  gid("ff02::1", p + G + 8);
                                  tp_fix_ib(p, *l); }
+static void m_sgid_bridge(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                          size_t *o) { (void) o;
+                                       memcpy(p + G + 8, c->bridge_gid, 16);
+                                       tp_fix_ib(p, *l); }
+static void m_sgid_roce(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                        size_t *o) { (void) c; (void) o;
+                                     gid("10.0.0.2", p + G + 8);
+                                     tp_fix_ib(p, *l); }
+static void m_slid_other(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                         size_t *o) { (void) c; (void) o; p[7] = 9;
+                                      tp_fix_ib(p, *l); }
+static void m_sgid_v4zero(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                          size_t *o) { (void) c; (void) o;
+                                       gid("0.0.0.0", p + G + 8);
+                                       tp_fix_ib(p, *l); }
+static void m_sgid_v4mc(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                        size_t *o) { (void) c; (void) o;
+                                     gid("224.0.0.1", p + G + 8);
+                                     tp_fix_ib(p, *l); }
+static void m_sgid_v4bc(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                        size_t *o) { (void) c; (void) o;
+                                     gid("255.255.255.255", p + G + 8);
+                                     tp_fix_ib(p, *l); }
+static void m_sgid_lo6(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                       size_t *o) { (void) c; (void) o;
+                                    gid("::1", p + G + 8);
+                                    tp_fix_ib(p, *l); }
 static void m_nosrcip(uint8_t *p, size_t *l, struct ibb_conv_config *c,
                       size_t *o) { (void) c; (void) o;
                                    gid("fe80::2:c903:0:99", p + G + 8);
@@ -887,6 +984,26 @@ static void m_r_tver(uint8_t *p, size_t *l, struct ibb_conv_config *c,
 static void m_r6_ver(uint8_t *p, size_t *l, struct ibb_conv_config *c,
                      size_t *o) { (void) c; (void) o; (void) l;
                                   p[I] = 0x40 | (p[I] & 0xf); }
+static void m_r6_sip4(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                      size_t *o) { (void) c; (void) o;
+                                   gid("::ffff:0.0.0.12", p + I + 8);
+                                   tp_fix_roce(p, *l); }
+static void m_r6_dip4(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                      size_t *o) { (void) c; (void) o;
+                                   gid("::ffff:10.0.0.1", p + I + 24);
+                                   tp_fix_roce(p, *l); }
+static void m_r6_ibprefix(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                          size_t *o) { (void) c; (void) o;
+                                       gid("fe80::2:c903:a:b", p + I + 8);
+                                       tp_fix_roce(p, *l); }
+static void m_r_ibhost(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                       size_t *o) { (void) c; (void) o;
+                                    memcpy(p + I + 12, "\x0a\0\x01\x06", 4);
+                                    tp_fix_roce(p, *l); }
+static void m_r_loop(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                     size_t *o) { (void) c; (void) o;
+                                  memcpy(p + I + 12, "\x7f\0\0\x01", 4);
+                                  tp_fix_roce(p, *l); }
 static void m_r6_nh(uint8_t *p, size_t *l, struct ibb_conv_config *c,
                     size_t *o) { (void) c; (void) o; p[I + 6] = 0;
                                  tp_fix_roce(p, *l); }
@@ -958,6 +1075,18 @@ static const struct drop_case drop_cases[] = {
     { "dst is roce host", IBB_DROP_NO_DST_GID, ROCE, m_r_nogid_roce, false },
     { "roce no group", IBB_DROP_NO_GROUP, ROCE, m_r_nogroup, false },
     { "ib no proxy", IBB_DROP_NO_PROXY, IB, m_noproxy, false },
+    { "sgid is the bridge's", IBB_DROP_SPOOFED_SRC, IB, m_sgid_bridge, false },
+    { "sgid is a roce host's", IBB_DROP_SPOOFED_SRC, IB, m_sgid_roce, false },
+    { "slid not the sgid's", IBB_DROP_SRC_MISMATCH, IB, m_slid_other, false },
+    { "sgid 0.0.0.0", IBB_DROP_BAD_SRC_ADDR, IB, m_sgid_v4zero, false },
+    { "sgid 224.0.0.1", IBB_DROP_BAD_SRC_ADDR, IB, m_sgid_v4mc, false },
+    { "sgid 255.255.255.255", IBB_DROP_BAD_SRC_ADDR, IB, m_sgid_v4bc, false },
+    { "sgid ::1", IBB_DROP_BAD_SRC_ADDR, IB, m_sgid_lo6, false },
+    { "ipv6 v4-mapped src", IBB_DROP_BAD_SRC_ADDR, ROCE, m_r6_sip4, true },
+    { "ipv6 v4-mapped dst", IBB_DROP_BAD_DST_ADDR, ROCE, m_r6_dip4, true },
+    { "ipv6 src ib prefix", IBB_DROP_SPOOFED_SRC, ROCE, m_r6_ibprefix, true },
+    { "src is an ib host's", IBB_DROP_SPOOFED_SRC, ROCE, m_r_ibhost, false },
+    { "src loopback", IBB_DROP_BAD_SRC_ADDR, ROCE, m_r_loop, false },
     { "roce no proxy", IBB_DROP_NO_PROXY, ROCE, m_noproxy, false },
     { "roce group joining", IBB_DROP_GROUP_JOINING, ROCE, m_r_joining,
       false },
@@ -1159,6 +1288,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_proxy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_multicast, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_grh, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drop_reasons, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_flags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fuzz, setup, teardown),

@@ -392,6 +392,14 @@ ibb_bth_set_pkey(struct ibb_bth *bth, uint16_t pkey)
     ibb_put_be16(bth->pkey, pkey);
 }
 
+/* True if P_Keys 'a' and 'b' may talk: the same partition (low 15 bits)
+ * and at least one of them a full member (IBA 10.9.3). */
+static inline bool
+ibb_pkey_match(uint16_t a, uint16_t b)
+{
+    return (a & 0x7fff) == (b & 0x7fff) && ((a | b) & 0x8000);
+}
+
 static inline bool
 ibb_bth_fecn(const struct ibb_bth *bth)
 {

@@ -27,6 +27,15 @@ ibb_conv_config_init(struct ibb_conv_config *cfg)
 }
 
 enum ibb_drop
+ibb_conv_check_pkey(const struct ibb_conv_config *cfg, const uint8_t *bth)
+{
+    return (!cfg->pkey
+            || ibb_pkey_match(ibb_bth_pkey((const struct ibb_bth *) bth),
+                              cfg->pkey)
+            ? IBB_DROP_NONE : IBB_DROP_PKEY);
+}
+
+enum ibb_drop
 ibb_conv_check_transport(const uint8_t *bth_, size_t len)
 {
     const struct ibb_bth *bth = (const struct ibb_bth *) bth_;

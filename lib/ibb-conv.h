@@ -50,6 +50,9 @@ struct ibb_conv_config {
     bool check_udp_csum;        /* Drop RoCEv2 frames whose nonzero UDP
                                  * checksum is wrong (default false: the
                                  * ICRC already covers the payload). */
+    uint16_t pkey;              /* The port's P_Key: only datagrams of its
+                                 * partition cross, either way (0, the
+                                 * default: no check). */
     struct ibb_proxy_table *proxies;  /* Unicast through proxy QPs
                                  * (lib/ibb-proxy.h), as on an HCA, or
                                  * NULL (default) for direct addressing:
@@ -82,5 +85,11 @@ ibb_buf_data(const struct ibb_buf *b)
  * the ICRC: TVer, opcode (UD SEND only), room for DETH/ImmDt and ICRC, and
  * PadCnt.  Both converters use it.  Returns IBB_DROP_NONE or a reason. */
 enum ibb_drop ibb_conv_check_transport(const uint8_t *bth, size_t len);
+
+/* Checks that the BTH P_Key at 'bth' may talk to cfg->pkey (same
+ * partition, not both limited members).  Returns IBB_DROP_NONE or
+ * IBB_DROP_PKEY. */
+enum ibb_drop ibb_conv_check_pkey(const struct ibb_conv_config *cfg,
+                                  const uint8_t *bth);
 
 #endif /* ibb-conv.h */

@@ -44,6 +44,7 @@
     X(BAD_DST_ADDR, "bad_dst_addr", "IPv4-mapped destination in IPv6")      \
     X(SPOOFED_SRC, "spoofed_src", "source address of the other side")       \
     X(SRC_MISMATCH, "src_mismatch", "SLID and SGID disagree with the map")  \
+    X(PKEY, "pkey", "P_Key not of the port's partition")                    \
     X(NO_SRC_IP, "no_src_ip", "no IP address for source GID")               \
     X(NO_DST_IP, "no_dst_ip", "no IP address for destination GID")          \
     X(NO_FAMILY, "no_family", "source and destination IP families differ")  \

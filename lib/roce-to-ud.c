@@ -284,6 +284,9 @@ ibb_roce_to_ud(const struct ibb_conv_config *cfg,
     }
     bth = f + u.bth_ofs;
     r = ibb_conv_check_transport(bth, u.tlen);
+    if (!r) {
+        r = ibb_conv_check_pkey(cfg, bth);
+    }
     if (r) {
         return r;
     }

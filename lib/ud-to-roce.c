@@ -361,6 +361,9 @@ ibb_ud_to_roce(const struct ibb_conv_config *cfg,
     }
     bth = (const struct ibb_bth *) (p + u.bth_ofs);
     r = ibb_conv_check_transport((const uint8_t *) bth, u.tlen);
+    if (!r) {
+        r = ibb_conv_check_pkey(cfg, (const uint8_t *) bth);
+    }
     if (r) {
         return r;
     }

@@ -34,7 +34,7 @@ def build(args):
     opcode = args.opcode
     if opcode is None:
         opcode = 0x65 if args.imm is not None else 0x64
-    bth = struct.pack("!BBHII", opcode, pad << 4, 0xffff, args.dqpn & 0xffffff,
+    bth = struct.pack("!BBHII", opcode, pad << 4, args.pkey, args.dqpn & 0xffffff,
                       1)
     deth = struct.pack("!II", args.qkey, args.sqpn & 0xffffff)
     imm = struct.pack("!I", args.imm) if args.imm is not None else b""
@@ -111,6 +111,7 @@ def main():
     f.add_argument("--dqpn", type=lambda s: int(s, 0), required=True)
     f.add_argument("--sqpn", type=lambda s: int(s, 0), default=0xabc)
     f.add_argument("--qkey", type=lambda s: int(s, 0), default=0x01234567)
+    f.add_argument("--pkey", type=lambda s: int(s, 0), default=0xffff)
     f.add_argument("--imm", type=lambda s: int(s, 0))
     f.add_argument("--payload", default="68656c6c6f21")
     f.add_argument("--tos", type=lambda s: int(s, 0), default=0)

@@ -848,6 +848,17 @@ static void m_sgid_lo6(uint8_t *p, size_t *l, struct ibb_conv_config *c,
                        size_t *o) { (void) c; (void) o;
                                     gid("::1", p + G + 8);
                                     tp_fix_ib(p, *l); }
+/* The port is in the default partition as a limited member: a limited
+ * member of it cannot talk to it, another partition neither. */
+static void m_pkey_limited(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                           size_t *o) { (void) o; c->pkey = 0x7fff;
+                                        p[B + 2] = 0x7f; p[B + 3] = 0xff;
+                                        tp_fix_ib(p, *l); }
+static void m_r_pkey_other(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                           size_t *o) { (void) o; c->pkey = 0xffff;
+                                        p[I + 28 + 2] = 0x80;
+                                        p[I + 28 + 3] = 0x01;
+                                        tp_fix_roce(p, *l); }
 static void m_nosrcip(uint8_t *p, size_t *l, struct ibb_conv_config *c,
                       size_t *o) { (void) c; (void) o;
                                    gid("fe80::2:c903:0:99", p + G + 8);
@@ -1087,6 +1098,8 @@ static const struct drop_case drop_cases[] = {
     { "ipv6 src ib prefix", IBB_DROP_SPOOFED_SRC, ROCE, m_r6_ibprefix, true },
     { "src is an ib host's", IBB_DROP_SPOOFED_SRC, ROCE, m_r_ibhost, false },
     { "src loopback", IBB_DROP_BAD_SRC_ADDR, ROCE, m_r_loop, false },
+    { "both limited", IBB_DROP_PKEY, IB, m_pkey_limited, false },
+    { "roce other partition", IBB_DROP_PKEY, ROCE, m_r_pkey_other, false },
     { "roce no proxy", IBB_DROP_NO_PROXY, ROCE, m_noproxy, false },
     { "roce group joining", IBB_DROP_GROUP_JOINING, ROCE, m_r_joining,
       false },

@@ -663,6 +663,7 @@ netdev_ibbridge_update_conv(struct netdev_ibbridge *dev)
     memcpy(conv->dscp_map, dev->cfg.dscp_map, sizeof conv->dscp_map);
     conv->check_ib_icrc = dev->cfg.icrc_check;
     conv->check_roce_icrc = dev->cfg.icrc_check;
+    conv->pkey = dev->cfg.pkey;
     conv->proxies = dev->proxies;
     if (dev->port && ibb_port_hw_crcs(dev->port)) {
         /* The HCA checked the ICRC and VCRC of what it delivers and makes

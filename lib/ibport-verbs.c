@@ -32,12 +32,33 @@
  *     itself after SM changes, needs no access to the umad device, and
  *     rdma_cm reports results on a file descriptor.  Joins are
  *     asynchronous: ibb_port_mcast_join() starts one, ibb_port_run()
- *     completes it and attaches the main QP for full members.
+ *     completes it and attaches the main QP for full members.  A join
+ *     that fails is retried by ibb_port_run() after 1 s, then after twice
+ *     as long each time up to 30 s (ibb_port_next_wakeup() says when).
+ *
+ *   - Multicast Q_Key: with RDMA_PS_UDP the kernel always joins with
+ *     rdma_cm's Q_Key 0x01234567, whatever the group's creator chose, and
+ *     the main QP receives the group's packets only if its own Q_Key
+ *     matches.  So on an HCA the port's qkey option must be 0x01234567
+ *     (the plugin refuses other values for verbs ports), and a join whose
+ *     Q_Key differs from the main QP's fails with that reason.  Groups
+ *     made by IPoIB carry IPoIB's own Q_Key and would need RDMA_PS_IPOIB
+ *     (which takes the Q_Key from the SA's record); that is left for
+ *     later.
  *
  *   - HCA asynchronous events (port up/down, LID change, client
  *     reregister, fatal errors) are read by ibb_port_run(), which re-joins
  *     the groups when the SM asks for it.  ibb_port_ctl_fd() is an epoll fd
- *     over the async fd and the rdma_cm channel.
+ *     over the async fd and the rdma_cm channel.  A QP whose send failed
+ *     (an error completion leaves it in the error state, where every later
+ *     send is flushed), or that got a QP error event, is taken through
+ *     RESET back to RTS by ibb_port_run() or before the next send on it.
+ *     Errors that break the whole port (CQ or SRQ error, device fatal or
+ *     removed, a fatal error on the main QP) make the needs_reopen op
+ *     true: ibb_port_reconnect() then closes and opens the device again.
+ *
+ *   - Drops and events inside the backend are counted and exported as
+ *     named counters (ibb_port_counters(), VERBS_COUNTERS below).
  *
  * This is the only file in the tree that includes rdma-core headers.  It
  * uses only the verbs and rdma_cm entry points that the HCA model
@@ -85,27 +106,88 @@
 #define VERBS_SEND_SLOT_SIZE VERBS_MAX_PAYLOAD
 #define VERBS_MAIN_QP_SEND_WR 256       /* Send queue depth, main QP. */
 #define VERBS_PROXY_QP_SEND_WR 64       /* Send queue depth, proxy QPs. */
-#define VERBS_SEND_SPIN_NS 200000       /* Wait this long for a free slot
-                                         * before returning EAGAIN. */
 
-/* Address handles cached before the cache is flushed. */
+/* Most address handles cached.  When the cache is full, idle entries (no
+ * send in flight) are evicted, up to VERBS_AH_EVICT at a time. */
 #define VERBS_MAX_AHS 4096
+#define VERBS_AH_EVICT (VERBS_MAX_AHS / 4)
 
-/* Sizes of the per-type counter arrays (enum values beyond are lumped
- * into the last entry). */
-#define VERBS_N_WC_STATUS 32
-#define VERBS_N_EVENT_TYPES 32
+/* Retries of failed multicast joins: after 1 s, then twice as long each
+ * time, up to 30 s. */
+#define VERBS_JOIN_RETRY_MIN_MS 1000
+#define VERBS_JOIN_RETRY_MAX_MS 30000
+
+/* A QP that could not be brought back from the error state is tried again
+ * after this long. */
+#define VERBS_RECOVER_RETRY_MS 1000
+
+/* The backend's counters, exported by verbs_counters() under these names
+ * (static strings, so statistics keys stay stable). */
+#define VERBS_COUNTERS                                                       \
+    /* Receive drops. */                                                     \
+    VERBS_COUNTER(rx_wc_error)          /* Failed receive completion. */     \
+    VERBS_COUNTER(rx_bad_opcode)        /* Completion not IBV_WC_RECV. */    \
+    VERBS_COUNTER(rx_runt)              /* byte_len below the GRH room. */   \
+    VERBS_COUNTER(rx_too_big)           /* Rebuilt packet > its buffer. */   \
+    VERBS_COUNTER(rx_unknown_qp)        /* For a QP we no longer have. */    \
+    VERBS_COUNTER(rx_self_loop)         /* Our own multicast, looped. */     \
+    VERBS_COUNTER(rx_repost_error)      /* ibv_post_srq_recv() failed. */    \
+    /* Send drops, by reason. */                                             \
+    VERBS_COUNTER(tx_malformed)         /* Not a UD SEND we can post. */     \
+    VERBS_COUNTER(tx_no_qp)             /* DETH SrcQP is none of ours. */    \
+    VERBS_COUNTER(tx_too_big)           /* Payload > MTU or slot. */         \
+    VERBS_COUNTER(tx_ah_error)          /* ibv_create_ah() failed. */        \
+    VERBS_COUNTER(tx_ah_cache_full)     /* No AH could be evicted. */        \
+    VERBS_COUNTER(tx_qp_error)          /* QP stuck in the error state. */   \
+    VERBS_COUNTER(tx_ring_full)         /* No send slot: EAGAIN. */          \
+    VERBS_COUNTER(tx_wc_error)          /* Error completion, not flush. */   \
+    VERBS_COUNTER(tx_wc_flush)          /* Flushed send completion. */       \
+    /* Recovery. */                                                          \
+    VERBS_COUNTER(ah_evictions)         /* AHs evicted from the cache. */    \
+    VERBS_COUNTER(qp_recoveries)        /* QPs brought back to RTS. */       \
+    VERBS_COUNTER(qp_recovery_errors)   /* Failed attempts at that. */       \
+    VERBS_COUNTER(join_retries)         /* Failed joins tried again. */      \
+    /* HCA asynchronous events, by type. */                                  \
+    VERBS_COUNTER(ev_port_active)                                            \
+    VERBS_COUNTER(ev_port_err)                                               \
+    VERBS_COUNTER(ev_lid_change)                                             \
+    VERBS_COUNTER(ev_pkey_change)                                            \
+    VERBS_COUNTER(ev_sm_change)                                              \
+    VERBS_COUNTER(ev_client_reregister)                                      \
+    VERBS_COUNTER(ev_gid_change)                                             \
+    VERBS_COUNTER(ev_cq_err)                                                 \
+    VERBS_COUNTER(ev_qp_fatal)                                               \
+    VERBS_COUNTER(ev_qp_req_err)                                             \
+    VERBS_COUNTER(ev_qp_access_err)                                          \
+    VERBS_COUNTER(ev_srq_err)                                                \
+    VERBS_COUNTER(ev_srq_limit_reached)                                      \
+    VERBS_COUNTER(ev_device_fatal)                                           \
+    VERBS_COUNTER(ev_other)             /* Any other async event. */         \
+    /* rdma_cm events, by type. */                                           \
+    VERBS_COUNTER(cm_multicast_join)                                         \
+    VERBS_COUNTER(cm_multicast_error)                                        \
+    VERBS_COUNTER(cm_unreachable)                                            \
+    VERBS_COUNTER(cm_addr_error)                                             \
+    VERBS_COUNTER(cm_device_removal)                                         \
+    VERBS_COUNTER(cm_addr_change)                                            \
+    VERBS_COUNTER(cm_other)             /* Any other rdma_cm event. */
 
 /* A QP of the port, the main one or a proxy. */
 struct verbs_qp {
     UT_hash_handle hh;          /* In 'qps', keyed on 'qpn'. */
     uint32_t qpn;               /* QP number, the key. */
     uint32_t qkey;              /* Q_Key the QP accepts. */
+    uint16_t pkey_index;        /* P_Key index the QP was set up with. */
     struct ibv_qp *qp;          /* The QP. */
+    bool broken;                /* In the error state: needs RESET and
+                                 * RTS again (verbs_recover_qp()). */
 };
 
 /* What an address handle is made of.  Only bytes and naturally aligned
- * fields, without padding, so it can be hashed as memory. */
+ * fields, without padding, so it can be hashed as memory.  The flow label
+ * is part of it because the AH is the only place a UD send takes it from;
+ * RoCE peers that vary it per flow make more entries, which the cache's
+ * bound and eviction (get_ah()) keep in check. */
 struct verbs_ah_key {
     uint8_t dgid[16];           /* Destination GID, if 'is_global'. */
     uint32_t flow_label;        /* GRH flow label, if 'is_global'. */
@@ -123,6 +205,9 @@ struct verbs_ah {
     UT_hash_handle hh;          /* In 'ahs', keyed on 'key'. */
     struct verbs_ah_key key;    /* The key. */
     struct ibv_ah *ah;          /* The address handle. */
+    unsigned int inflight;      /* Sends posted with it, not yet reaped:
+                                 * it must not be destroyed before. */
+    bool referenced;            /* Used since the last eviction sweep. */
 };
 
 /* A multicast membership. */
@@ -138,26 +223,16 @@ struct verbs_group {
     enum ibb_mcast_state state; /* Where the join stands. */
     uint16_t mlid;              /* MLID once JOINED. */
     char why[128];              /* Reason, when FAILED. */
+    long long retry_at;         /* When FAILED: CLOCK_MONOTONIC ms of the
+                                 * next try, else LLONG_MAX. */
+    int backoff_ms;             /* Wait before the try after that one. */
 };
 
-/* Counters, kept for debugging (not exported yet). */
+/* Counters (see VERBS_COUNTERS). */
 struct verbs_counters {
-    uint64_t rx_wc_errors[VERBS_N_WC_STATUS]; /* Failed receive
-                                               * completions by status. */
-    uint64_t tx_wc_errors[VERBS_N_WC_STATUS]; /* Failed send completions
-                                               * by status. */
-    uint64_t rx_bad_opcode;     /* Receive completions not IBV_WC_RECV. */
-    uint64_t rx_runt;           /* byte_len shorter than the GRH space. */
-    uint64_t rx_too_big;        /* Rebuilt packet larger than its buffer. */
-    uint64_t rx_unknown_qp;     /* Completion for a QP we no longer have. */
-    uint64_t rx_self_loop;      /* Our own multicast looped back. */
-    uint64_t tx_malformed;      /* Packet to send could not be parsed. */
-    uint64_t tx_unknown_srcqp;  /* DETH SrcQP is none of our QPs. */
-    uint64_t tx_too_big;        /* Payload larger than the MTU or slot. */
-    uint64_t tx_ah_errors;      /* ibv_create_ah() failed. */
-    uint64_t ah_flushes;        /* Times the AH cache was flushed. */
-    uint64_t async_events[VERBS_N_EVENT_TYPES]; /* HCA events by type. */
-    uint64_t cm_events[VERBS_N_EVENT_TYPES];    /* rdma_cm events by type. */
+#define VERBS_COUNTER(NAME) uint64_t NAME;
+    VERBS_COUNTERS
+#undef VERBS_COUNTER
 };
 
 struct ibb_port_verbs {
@@ -191,7 +266,9 @@ struct ibb_port_verbs {
     unsigned int n_recv_bufs;   /* Buffers in 'recv_bufs'. */
     uint32_t *repost;           /* Indexes of buffers to post again. */
     unsigned int n_repost;      /* Entries in 'repost'. */
-    bool rx_more;               /* Last recv stopped full, CQ not armed. */
+    bool rx_more;               /* Last recv stopped full. */
+    bool repost_retry;          /* Posting 'repost' failed: run() tries
+                                 * again. */
     uint8_t *send_bufs;         /* VERBS_N_SEND_SLOTS send slots. */
     struct ibv_mr *send_mr;     /* Registration of 'send_bufs'. */
     uint16_t free_slots[VERBS_N_SEND_SLOTS]; /* Stack of free slots. */
@@ -200,6 +277,9 @@ struct ibb_port_verbs {
                                             * current send, in wr_id. */
     bool slot_busy[VERBS_N_SEND_SLOTS];    /* Per slot: send in flight. */
     uint32_t slot_qpn[VERBS_N_SEND_SLOTS]; /* Per slot: QP it went on. */
+    struct verbs_ah *slot_ah[VERBS_N_SEND_SLOTS]; /* Per slot: the AH its
+                                                   * send uses, whose
+                                                   * 'inflight' it holds. */
 
     /* QPs and address handles. */
     struct verbs_qp *qps;       /* All QPs, by QPN. */
@@ -213,7 +293,12 @@ struct ibb_port_verbs {
     struct rdma_event_channel *cm_channel; /* rdma_cm events. */
     struct verbs_group *groups; /* Memberships, by MGID. */
     int epoll_fd;               /* Async fd + cm channel, -1 if none. */
-    bool changed;               /* State changed since the last run(). */
+    bool changed;               /* State changed since the last run()
+                                 * reported it: sticky until then. */
+    long long recover_at;       /* CLOCK_MONOTONIC ms at which run() next
+                                 * recovers broken QPs and reposts
+                                 * receive buffers, LLONG_MAX if none
+                                 * needs it. */
 
     struct verbs_counters c;    /* Counters. */
 };
@@ -241,10 +326,94 @@ mtu_bytes(enum ibv_mtu mtu)
     return mtu >= IBV_MTU_256 && mtu <= IBV_MTU_4096 ? 128 << mtu : 0;
 }
 
-static void
-count_type(uint64_t *counters, unsigned int type)
+/* CLOCK_MONOTONIC in milliseconds, the clock of ibb_port_next_wakeup(). */
+static long long
+now_ms(void)
 {
-    counters[type < VERBS_N_EVENT_TYPES ? type : VERBS_N_EVENT_TYPES - 1]++;
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static void
+count_async_event(struct verbs_counters *c, enum ibv_event_type type)
+{
+    switch (type) {
+    case IBV_EVENT_PORT_ACTIVE:
+        c->ev_port_active++;
+        break;
+    case IBV_EVENT_PORT_ERR:
+        c->ev_port_err++;
+        break;
+    case IBV_EVENT_LID_CHANGE:
+        c->ev_lid_change++;
+        break;
+    case IBV_EVENT_PKEY_CHANGE:
+        c->ev_pkey_change++;
+        break;
+    case IBV_EVENT_SM_CHANGE:
+        c->ev_sm_change++;
+        break;
+    case IBV_EVENT_CLIENT_REREGISTER:
+        c->ev_client_reregister++;
+        break;
+    case IBV_EVENT_GID_CHANGE:
+        c->ev_gid_change++;
+        break;
+    case IBV_EVENT_CQ_ERR:
+        c->ev_cq_err++;
+        break;
+    case IBV_EVENT_QP_FATAL:
+        c->ev_qp_fatal++;
+        break;
+    case IBV_EVENT_QP_REQ_ERR:
+        c->ev_qp_req_err++;
+        break;
+    case IBV_EVENT_QP_ACCESS_ERR:
+        c->ev_qp_access_err++;
+        break;
+    case IBV_EVENT_SRQ_ERR:
+        c->ev_srq_err++;
+        break;
+    case IBV_EVENT_SRQ_LIMIT_REACHED:
+        c->ev_srq_limit_reached++;
+        break;
+    case IBV_EVENT_DEVICE_FATAL:
+        c->ev_device_fatal++;
+        break;
+    default:
+        c->ev_other++;
+        break;
+    }
+}
+
+static void
+count_cm_event(struct verbs_counters *c, enum rdma_cm_event_type type)
+{
+    switch (type) {
+    case RDMA_CM_EVENT_MULTICAST_JOIN:
+        c->cm_multicast_join++;
+        break;
+    case RDMA_CM_EVENT_MULTICAST_ERROR:
+        c->cm_multicast_error++;
+        break;
+    case RDMA_CM_EVENT_UNREACHABLE:
+        c->cm_unreachable++;
+        break;
+    case RDMA_CM_EVENT_ADDR_ERROR:
+        c->cm_addr_error++;
+        break;
+    case RDMA_CM_EVENT_DEVICE_REMOVAL:
+        c->cm_device_removal++;
+        break;
+    case RDMA_CM_EVENT_ADDR_CHANGE:
+        c->cm_addr_change++;
+        break;
+    default:
+        c->cm_other++;
+        break;
+    }
 }
 
 static struct verbs_qp *
@@ -274,6 +443,7 @@ verbs_alloc(void)
         return NULL;
     }
     vp->epoll_fd = -1;
+    vp->recover_at = LLONG_MAX;
     return &vp->up;
 }
 
@@ -565,14 +735,17 @@ err_close:
 /* ------------------------------------------------------------------ */
 /* Queues and buffers. */
 
-/* Posts the receive buffers whose indexes are in 'idx' to the SRQ. */
+/* Posts the receive buffers whose indexes are in 'idx' to the SRQ and
+ * stores in '*n_posted' how many were posted: on failure, the first
+ * '*n_posted' were, and the rest still belong to the caller. */
 static int
 post_recv_bufs(struct ibb_port_verbs *vp, const uint32_t *idx,
-               unsigned int n)
+               unsigned int n, unsigned int *n_posted)
 {
     struct ibv_recv_wr wrs[VERBS_RECV_REPOST], *bad;
     struct ibv_sge sges[VERBS_RECV_REPOST];
 
+    *n_posted = 0;
     while (n) {
         unsigned int k = n < VERBS_RECV_REPOST ? n : VERBS_RECV_REPOST;
         int err;
@@ -588,12 +761,23 @@ post_recv_bufs(struct ibb_port_verbs *vp, const uint32_t *idx,
             wrs[i].num_sge = 1;
             wrs[i].next = i + 1 < k ? &wrs[i + 1] : NULL;
         }
+        bad = NULL;
         err = ibv_post_srq_recv(vp->srq, wrs, &bad);
         if (err) {
+            /* The WRs before 'bad' were posted; 'bad' and those after it
+             * were not.  (Providers always set 'bad' on failure; without
+             * it, take none of this chunk as posted.) */
+            for (unsigned int i = 0; i < k; i++) {
+                if (bad == &wrs[i]) {
+                    *n_posted += i;
+                    break;
+                }
+            }
             return ibb_port_set_error(&vp->up, err, "%s: ibv_post_srq_recv "
                                       "failed (%s)", vp->up.device,
                                       strerror(err));
         }
+        *n_posted += k;
         idx += k;
         n -= k;
     }
@@ -660,6 +844,7 @@ verbs_create_queues(struct ibb_port_verbs *vp)
     struct ibv_srq_init_attr sattr;
     size_t recv_size, send_size;
     unsigned int n_bufs = VERBS_N_RECV_BUFS;
+    unsigned int n_posted;
     int err;
 
     memset(&dattr, 0, sizeof dattr);
@@ -753,13 +938,14 @@ verbs_create_queues(struct ibb_port_verbs *vp)
     for (unsigned int i = 0; i < VERBS_N_SEND_SLOTS; i++) {
         vp->free_slots[i] = VERBS_N_SEND_SLOTS - 1 - i;
         vp->slot_busy[i] = false;
+        vp->slot_ah[i] = NULL;
     }
     vp->n_free_slots = VERBS_N_SEND_SLOTS;
 
     for (unsigned int i = 0; i < n_bufs; i++) {
         vp->repost[i] = i;
     }
-    err = post_recv_bufs(vp, vp->repost, n_bufs);
+    err = post_recv_bufs(vp, vp->repost, n_bufs, &n_posted);
     if (err) {
         goto err_send_mr;
     }
@@ -903,6 +1089,7 @@ verbs_create_qp(struct ibb_port_verbs *vp, uint32_t qkey,
     }
     q->qpn = qp->qp_num;
     q->qkey = qkey;
+    q->pkey_index = vp->pkey_index;
     q->qp = qp;
     HASH_ADD(hh, vp->qps, qpn, sizeof q->qpn, q);
     if (oom) {
@@ -916,16 +1103,34 @@ verbs_create_qp(struct ibb_port_verbs *vp, uint32_t qkey,
     return 0;
 }
 
+/* Removes 'q' from 'qps' and frees it (its QP must be destroyed). */
 static void
-verbs_free_qp(struct ibb_port_verbs *vp, struct verbs_qp *q)
+verbs_forget_qp(struct ibb_port_verbs *vp, struct verbs_qp *q)
 {
     HASH_DEL(vp->qps, q);
     vp->n_qps--;
     if (q == vp->main_qp) {
         vp->main_qp = NULL;
     }
-    ibv_destroy_qp(q->qp);
     free(q);
+}
+
+/* Destroys the QP of 'q' and forgets it.  If ibv_destroy_qp() fails, the
+ * QP still exists and may still use its send slots, so 'q' stays as it is
+ * and the error is returned. */
+static int
+verbs_free_qp(struct ibb_port_verbs *vp, struct verbs_qp *q)
+{
+    int err = ibv_destroy_qp(q->qp);
+
+    if (err) {
+        err = err > 0 ? err : errno ? errno : EIO;
+        return ibb_port_set_error(&vp->up, err, "%s: ibv_destroy_qp QP "
+                                  "0x%06x failed (%s)", vp->up.device,
+                                  q->qpn, strerror(err));
+    }
+    verbs_forget_qp(vp, q);
+    return 0;
 }
 
 static void
@@ -934,8 +1139,13 @@ verbs_destroy_qps(struct ibb_port_verbs *vp)
     struct verbs_qp *q, *next;
 
     HASH_ITER(hh, vp->qps, q, next) {
-        verbs_free_qp(vp, q);
+        if (verbs_free_qp(vp, q)) {
+            /* Only on disconnect: closing the device right after releases
+             * what is left of the QP, so forget it anyway. */
+            verbs_forget_qp(vp, q);
+        }
     }
+    vp->recover_at = LLONG_MAX;
 }
 
 static int
@@ -958,12 +1168,14 @@ verbs_qp_create(struct ibb_port *port, uint32_t qkey, uint32_t *qpn)
 
 /* Returns free slots of completed sends to the ring. */
 static void reap_sends(struct ibb_port_verbs *);
+static void release_qp_slots(struct ibb_port_verbs *, uint32_t qpn);
 
 static int
 verbs_qp_destroy(struct ibb_port *port, uint32_t qpn)
 {
     struct ibb_port_verbs *vp = verbs_cast(port);
     struct verbs_qp *q = find_qp(vp, qpn);
+    int err;
 
     if (!q) {
         return ibb_port_set_error(port, ENOENT, "%s: no QP 0x%06x",
@@ -975,19 +1187,116 @@ verbs_qp_destroy(struct ibb_port *port, uint32_t qpn)
                                   "port is open", port->device, qpn);
     }
     reap_sends(vp);
-    verbs_free_qp(vp, q);
+    err = verbs_free_qp(vp, q);
+    if (err) {
+        /* The QP is still there, its sends possibly in flight: keep their
+         * slots. */
+        return err;
+    }
     /* Completions of sends still in flight on the QP may have been
      * discarded with it (mlx5 cleans them from the CQ): the HCA is done
      * with those slots.  A late completion no longer matches its slot's
      * sequence number and is ignored. */
     reap_sends(vp);
-    for (unsigned int i = 0; i < VERBS_N_SEND_SLOTS; i++) {
-        if (vp->slot_busy[i] && vp->slot_qpn[i] == qpn) {
-            vp->slot_busy[i] = false;
-            vp->free_slots[vp->n_free_slots++] = i;
+    release_qp_slots(vp, qpn);
+    return 0;
+}
+
+/* Marks 'q' as in the error state, for verbs_recover_qp(), and asks for
+ * a recovery pass as soon as possible. */
+static void
+mark_qp_broken(struct ibb_port_verbs *vp, struct verbs_qp *q)
+{
+    q->broken = true;
+    vp->recover_at = 0;
+}
+
+/* Brings 'q' back from the error state (after a send error completion or
+ * a QP error event): RESET, then INIT, RTR and RTS again with its Q_Key.
+ * RESET discards the sends the QP still had, without completions, so
+ * their slots (and AH references) are taken back here; a late completion
+ * no longer matches its slot's sequence number.  Multicast attachments
+ * belong to the QP, not to its state, and stay. */
+static int
+verbs_recover_qp(struct ibb_port_verbs *vp, struct verbs_qp *q)
+{
+    struct ibv_qp_attr attr;
+    int err;
+
+    reap_sends(vp);
+    memset(&attr, 0, sizeof attr);
+    attr.qp_state = IBV_QPS_RESET;
+    err = ibv_modify_qp(q->qp, &attr, IBV_QP_STATE);
+    if (err) {
+        ibb_port_set_error(&vp->up, err, "%s: ibv_modify_qp QP 0x%06x to "
+                           "RESET failed (%s)", vp->up.device, q->qpn,
+                           strerror(err));
+    } else {
+        reap_sends(vp);
+        release_qp_slots(vp, q->qpn);
+        /* With the P_Key index of now: the table may have changed. */
+        err = verbs_qp_to_rts(vp, q->qp, q->qkey);
+    }
+    if (err) {
+        vp->c.qp_recovery_errors++;
+        return err;
+    }
+    q->pkey_index = vp->pkey_index;
+    q->broken = false;
+    vp->c.qp_recoveries++;
+    return 0;
+}
+
+static void repost_failed(struct ibb_port_verbs *, unsigned int posted);
+
+/* Tries to recover every broken QP, and to post receive buffers that
+ * could not be posted, if it is time to. */
+static void
+recover_qps(struct ibb_port_verbs *vp)
+{
+    struct verbs_qp *q, *next;
+    long long now = now_ms();
+
+    if (now < vp->recover_at) {
+        return;
+    }
+    vp->recover_at = LLONG_MAX;
+    HASH_ITER(hh, vp->qps, q, next) {
+        if (q->broken && verbs_recover_qp(vp, q)) {
+            vp->recover_at = now + VERBS_RECOVER_RETRY_MS;
         }
     }
-    return 0;
+    if (vp->repost_retry && vp->srq && vp->n_repost) {
+        unsigned int posted;
+
+        vp->repost_retry = false;
+        if (post_recv_bufs(vp, vp->repost, vp->n_repost, &posted)) {
+            repost_failed(vp, posted);
+        } else {
+            vp->n_repost = 0;
+        }
+    }
+}
+
+/* True if 'q' can take a send: not broken, or recovered now.  After a
+ * failed recovery, sends are dropped until the next try is due. */
+static bool
+qp_usable(struct ibb_port_verbs *vp, struct verbs_qp *q)
+{
+    long long now;
+
+    if (!q->broken) {
+        return true;
+    }
+    now = now_ms();
+    if (now < vp->recover_at) {
+        return false;
+    }
+    if (verbs_recover_qp(vp, q)) {
+        vp->recover_at = now + VERBS_RECOVER_RETRY_MS;
+        return false;
+    }
+    return true;
 }
 
 static uint32_t
@@ -1089,9 +1398,22 @@ verbs_connect(struct ibb_port *port)
     struct ibb_port_verbs *vp = verbs_cast(port);
     int err;
 
+    /* Start from a clean slate: after a fatal error lib/ibport.c calls
+     * disconnect() and then connect() on the same port, and nothing of the
+     * old device may leak into the new one.  (Counters stay: they count
+     * over the port's whole life.) */
     vp->qkey = port->opts.qkey ? port->opts.qkey : IBB_DEFAULT_QKEY;
     vp->fatal = false;
+    vp->active = false;
     vp->rx_more = false;
+    vp->no_block_lb = false;
+    vp->n_repost = 0;
+    vp->repost_retry = false;
+    vp->n_free_slots = 0;
+    vp->recover_at = LLONG_MAX;
+    vp->lid = vp->sm_lid = vp->mtu = 0;
+    vp->lmc = 0;
+    vp->pkey_index = 0;
 
     err = verbs_open(vp);
     if (err) {
@@ -1144,6 +1466,9 @@ verbs_disconnect(struct ibb_port *port)
     vp->active = false;
     vp->rx_more = false;
     vp->n_free_slots = 0;
+    vp->n_qps = 0;
+    vp->main_qp = NULL;
+    vp->recover_at = LLONG_MAX;
 }
 
 static bool
@@ -1162,8 +1487,8 @@ verbs_get_fd(const struct ibb_port *port)
     return vp->channel && !vp->fatal ? vp->channel->fd : -1;
 }
 
-/* True if the last receive stopped at a full burst without arming the
- * CQ: more completions may be waiting that the fd will not signal. */
+/* True if the last receive stopped at a full burst: more completions may
+ * be waiting that the fd will not signal. */
 static bool
 verbs_has_pending(const struct ibb_port *port)
 {
@@ -1174,6 +1499,17 @@ static int
 verbs_ctl_fd(const struct ibb_port *port)
 {
     return verbs_cast(port)->epoll_fd;
+}
+
+/* True after a fatal event (CQ or SRQ error, device fatal or removed, a
+ * fatal error on the main QP), or if a reopen failed half-way: only
+ * closing and opening the device again can bring the port back. */
+static bool
+verbs_needs_reopen(const struct ibb_port *port)
+{
+    const struct ibb_port_verbs *vp = verbs_cast(port);
+
+    return vp->fatal || !vp->ctx;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1266,9 +1602,12 @@ rebuild_packet(struct ibb_port_verbs *vp, const struct ibv_wc *wc,
     ibb_bth_set_opcode(bth, op);
     ibb_bth_set_pad(bth, pad);
     ibb_bth_set_tver(bth, 0);
-    ibb_bth_set_pkey(bth, (wc->pkey_index < vp->n_pkeys
-                           ? vp->pkeys[wc->pkey_index]
-                           : vp->pkeys[vp->pkey_index]));
+    /* The P_Key of the receiving QP: a UD QP only takes packets of its
+     * own partition, and wc->pkey_index is valid for GSI QPs only
+     * (ibv_poll_cq(3)). */
+    ibb_bth_set_pkey(bth, (q->pkey_index < vp->n_pkeys
+                           ? vp->pkeys[q->pkey_index]
+                           : vp->up.opts.pkey));
     ibb_bth_set_qpn(bth, mcast ? IBB_MULTICAST_QPN : wc->qp_num);
     ibb_bth_set_psn(bth, 0);
 
@@ -1310,6 +1649,22 @@ arm_recv_cq(struct ibb_port_verbs *vp)
                                   strerror(err));
     }
     return 0;
+}
+
+/* After post_recv_bufs() posted only the first 'posted' of 'repost':
+ * keeps the others for the next try, which run() makes too (if no
+ * completion comes to call recv() again, the SRQ could run dry). */
+static void
+repost_failed(struct ibb_port_verbs *vp, unsigned int posted)
+{
+    vp->c.rx_repost_error++;
+    vp->n_repost -= posted;
+    memmove(vp->repost, vp->repost + posted,
+            vp->n_repost * sizeof *vp->repost);
+    vp->repost_retry = true;
+    if (vp->recover_at == LLONG_MAX) {
+        vp->recover_at = now_ms() + VERBS_RECOVER_RETRY_MS;
+    }
 }
 
 static int
@@ -1355,14 +1710,12 @@ verbs_recv(struct ibb_port *port, struct ibb_port_buf bufs[], size_t n,
             const struct ibv_wc *wc = &wcs[i];
 
             if (wc->wr_id >= vp->n_recv_bufs) {
-                vp->c.rx_wc_errors[VERBS_N_WC_STATUS - 1]++;
+                vp->c.rx_wc_error++;
                 continue;
             }
             vp->repost[vp->n_repost++] = wc->wr_id;
             if (wc->status != IBV_WC_SUCCESS) {
-                vp->c.rx_wc_errors[wc->status < VERBS_N_WC_STATUS
-                                   ? wc->status
-                                   : VERBS_N_WC_STATUS - 1]++;
+                vp->c.rx_wc_error++;
             } else if (wc->opcode != IBV_WC_RECV) {
                 vp->c.rx_bad_opcode++;
             } else {
@@ -1380,16 +1733,24 @@ verbs_recv(struct ibb_port *port, struct ibb_port_buf bufs[], size_t n,
             }
         }
     }
-    if (done == n && !armed) {
+    /* A full burst may have left completions behind, armed or not (one
+     * that came before the arm does not signal the fd): ask for another
+     * call without waiting. */
+    if (done == n) {
         vp->rx_more = true;
     }
 
     if (vp->n_repost >= VERBS_RECV_REPOST) {
-        int perr = post_recv_bufs(vp, vp->repost, vp->n_repost);
+        unsigned int posted;
+        int perr = post_recv_bufs(vp, vp->repost, vp->n_repost, &posted);
 
-        vp->n_repost = 0;
-        if (perr && !err) {
-            err = perr;
+        if (perr) {
+            repost_failed(vp, posted);
+            if (!err) {
+                err = perr;
+            }
+        } else {
+            vp->n_repost = 0;
         }
     }
 
@@ -1408,6 +1769,31 @@ verbs_recv(struct ibb_port *port, struct ibb_port_buf bufs[], size_t n,
 /* ------------------------------------------------------------------ */
 /* Send. */
 
+/* Frees send slot 'slot': drops its reference on its AH and puts it back
+ * on the free stack. */
+static void
+release_slot(struct ibb_port_verbs *vp, unsigned int slot)
+{
+    vp->slot_busy[slot] = false;
+    if (vp->slot_ah[slot]) {
+        vp->slot_ah[slot]->inflight--;
+        vp->slot_ah[slot] = NULL;
+    }
+    vp->free_slots[vp->n_free_slots++] = slot;
+}
+
+/* Frees the slots of every send still in flight on QP 'qpn', after the
+ * HCA dropped them (QP destroyed or reset). */
+static void
+release_qp_slots(struct ibb_port_verbs *vp, uint32_t qpn)
+{
+    for (unsigned int i = 0; i < VERBS_N_SEND_SLOTS; i++) {
+        if (vp->slot_busy[i] && vp->slot_qpn[i] == qpn) {
+            release_slot(vp, i);
+        }
+    }
+}
+
 static void
 reap_sends(struct ibb_port_verbs *vp)
 {
@@ -1422,43 +1808,41 @@ reap_sends(struct ibb_port_verbs *vp)
         for (int i = 0; i < got; i++) {
             uint32_t slot = wcs[i].wr_id & 0xffffffff;
             uint32_t seq = wcs[i].wr_id >> 32;
+            bool current = (slot < VERBS_N_SEND_SLOTS && vp->slot_busy[slot]
+                            && vp->slot_seq[slot] == seq);
 
-            if (wcs[i].status != IBV_WC_SUCCESS) {
-                vp->c.tx_wc_errors[wcs[i].status < VERBS_N_WC_STATUS
-                                   ? wcs[i].status
-                                   : VERBS_N_WC_STATUS - 1]++;
+            if (wcs[i].status == IBV_WC_WR_FLUSH_ERR) {
+                vp->c.tx_wc_flush++;
+            } else if (wcs[i].status != IBV_WC_SUCCESS) {
+                /* The error moved the QP to SQE or ERR, where every later
+                 * send is flushed: recover it.  (Not for a stale
+                 * completion, from before a reset that already did.) */
+                struct verbs_qp *q = (current
+                                      ? find_qp(vp, vp->slot_qpn[slot])
+                                      : NULL);
+
+                vp->c.tx_wc_error++;
+                if (q) {
+                    mark_qp_broken(vp, q);
+                }
             }
-            if (slot < VERBS_N_SEND_SLOTS && vp->slot_busy[slot]
-                && vp->slot_seq[slot] == seq) {
-                vp->slot_busy[slot] = false;
-                vp->free_slots[vp->n_free_slots++] = slot;
+            if (current) {
+                release_slot(vp, slot);
             }
         }
     } while (got == 32);
 }
 
-static long long
-now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-/* Returns a free send slot, or -1 if none freed up in a short while. */
+/* Returns a free send slot, or -1 if none is free even after reaping the
+ * send CQ once.  Never waits: the caller's main loop must not stall, and
+ * it counts the packet as dropped. */
 static int
 get_send_slot(struct ibb_port_verbs *vp)
 {
-    long long deadline = 0;
-
-    while (!vp->n_free_slots) {
+    if (!vp->n_free_slots) {
         reap_sends(vp);
-        if (vp->n_free_slots) {
-            break;
-        } else if (!deadline) {
-            deadline = now_ns() + VERBS_SEND_SPIN_NS;
-        } else if (now_ns() >= deadline) {
+        if (!vp->n_free_slots) {
+            vp->c.tx_ring_full++;
             return -1;
         }
     }
@@ -1466,9 +1850,12 @@ get_send_slot(struct ibb_port_verbs *vp)
 }
 
 static void
-put_send_slot(struct ibb_port_verbs *vp, int slot)
+destroy_ah(struct ibb_port_verbs *vp, struct verbs_ah *a)
 {
-    vp->free_slots[vp->n_free_slots++] = slot;
+    HASH_DEL(vp->ahs, a);
+    vp->n_ahs--;
+    ibv_destroy_ah(a->ah);
+    free(a);
 }
 
 static void
@@ -1477,16 +1864,44 @@ verbs_flush_ahs(struct ibb_port_verbs *vp)
     struct verbs_ah *a, *next;
 
     HASH_ITER(hh, vp->ahs, a, next) {
-        HASH_DEL(vp->ahs, a);
-        ibv_destroy_ah(a->ah);
-        free(a);
+        destroy_ah(vp, a);
     }
     vp->n_ahs = 0;
 }
 
-/* Returns the cached AH for 'key', creating it if needed; NULL on
- * failure (counted). */
-static struct ibv_ah *
+/* Makes room in the full AH cache: evicts up to VERBS_AH_EVICT entries
+ * that no send in flight uses, oldest first, sparing on a first pass
+ * those used since the last sweep (a CLOCK approximation of LRU).
+ * Returns how many were evicted. */
+static unsigned int
+evict_ahs(struct ibb_port_verbs *vp)
+{
+    unsigned int evicted = 0;
+
+    reap_sends(vp);
+    for (int pass = 0; pass < 2 && evicted < VERBS_AH_EVICT; pass++) {
+        struct verbs_ah *a, *next;
+
+        HASH_ITER(hh, vp->ahs, a, next) {
+            if (evicted >= VERBS_AH_EVICT) {
+                break;
+            } else if (a->inflight) {
+                continue;
+            } else if (a->referenced && !pass) {
+                a->referenced = false;
+                continue;
+            }
+            destroy_ah(vp, a);
+            evicted++;
+        }
+    }
+    vp->c.ah_evictions += evicted;
+    return evicted;
+}
+
+/* Returns the cached AH for 'key', creating it if needed; NULL if it
+ * cannot (counted). */
+static struct verbs_ah *
 get_ah(struct ibb_port_verbs *vp, const struct verbs_ah_key *key)
 {
     struct ibv_ah_attr attr;
@@ -1495,17 +1910,15 @@ get_ah(struct ibb_port_verbs *vp, const struct verbs_ah_key *key)
 
     HASH_FIND(hh, vp->ahs, key, sizeof *key, a);
     if (a) {
-        return a->ah;
+        a->referenced = true;
+        return a;
     }
 
-    if (vp->n_ahs >= VERBS_MAX_AHS) {
-        /* Flush only when no send is in flight, which may still use an
-         * AH; until then the cache grows past its bound. */
-        reap_sends(vp);
-        if (vp->n_free_slots == VERBS_N_SEND_SLOTS) {
-            verbs_flush_ahs(vp);
-            vp->c.ah_flushes++;
-        }
+    /* A real bound: an AH is destroyed only when no send in flight uses
+     * it.  If every cached AH is in use, the packet is dropped. */
+    if (vp->n_ahs >= VERBS_MAX_AHS && !evict_ahs(vp)) {
+        vp->c.tx_ah_cache_full++;
+        return NULL;
     }
 
     memset(&attr, 0, sizeof attr);
@@ -1525,25 +1938,26 @@ get_ah(struct ibb_port_verbs *vp, const struct verbs_ah_key *key)
 
     a = calloc(1, sizeof *a);
     if (!a) {
-        vp->c.tx_ah_errors++;
+        vp->c.tx_ah_error++;
         return NULL;
     }
     a->key = *key;
+    a->referenced = true;
     a->ah = ibv_create_ah(vp->pd, &attr);
     if (!a->ah) {
         free(a);
-        vp->c.tx_ah_errors++;
+        vp->c.tx_ah_error++;
         return NULL;
     }
     HASH_ADD(hh, vp->ahs, key, sizeof a->key, a);
     if (oom) {
         ibv_destroy_ah(a->ah);
         free(a);
-        vp->c.tx_ah_errors++;
+        vp->c.tx_ah_error++;
         return NULL;
     }
     vp->n_ahs++;
-    return a->ah;
+    return a;
 }
 
 /* A native IB packet to send, parsed. */
@@ -1639,10 +2053,10 @@ verbs_send(struct ibb_port *port, const struct ibb_port_buf bufs[],
 
     for (i = 0; i < n; i++) {
         struct ibv_send_wr wr, *bad;
-        const struct verbs_qp *q;
+        struct verbs_qp *q;
         struct ibv_sge sge;
         struct tx_pkt pkt;
-        struct ibv_ah *ah;
+        struct verbs_ah *ah;
         uint8_t *slot_buf;
         int slot, err;
 
@@ -1652,7 +2066,12 @@ verbs_send(struct ibb_port *port, const struct ibb_port_buf bufs[],
         }
         q = find_qp(vp, pkt.sqpn);
         if (!q) {
-            vp->c.tx_unknown_srcqp++;
+            vp->c.tx_no_qp++;
+            continue;
+        }
+        if (!qp_usable(vp, q)) {
+            /* In the error state, it would only flush the send. */
+            vp->c.tx_qp_error++;
             continue;
         }
         if (pkt.payload_len > VERBS_SEND_SLOT_SIZE
@@ -1689,16 +2108,19 @@ verbs_send(struct ibb_port *port, const struct ibb_port_buf bufs[],
         } else {
             wr.opcode = IBV_WR_SEND;
         }
-        wr.wr.ud.ah = ah;
+        wr.wr.ud.ah = ah->ah;
         wr.wr.ud.remote_qpn = pkt.dqpn;
         wr.wr.ud.remote_qkey = pkt.qkey;
 
+        /* The slot holds a reference on the AH until its completion is
+         * reaped (or the QP reset or destroyed). */
         vp->slot_busy[slot] = true;
         vp->slot_qpn[slot] = q->qpn;
+        vp->slot_ah[slot] = ah;
+        ah->inflight++;
         err = ibv_post_send(q->qp, &wr, &bad);
         if (err) {
-            vp->slot_busy[slot] = false;
-            put_send_slot(vp, slot);
+            release_slot(vp, slot);
             *n_sent = i;
             if (err == ENOMEM) {
                 return EAGAIN;
@@ -1809,6 +2231,15 @@ group_fail(struct ibb_port_verbs *vp, struct verbs_group *g,
     g->state = IBB_MCAST_FAILED;
     g->mlid = 0;
     vp->changed = true;
+
+    /* verbs_run() tries again after 1 s, then twice as long each time, up
+     * to 30 s, until a join succeeds (join_done() resets the wait). */
+    if (g->backoff_ms < VERBS_JOIN_RETRY_MIN_MS) {
+        g->backoff_ms = VERBS_JOIN_RETRY_MIN_MS;
+    }
+    g->retry_at = now_ms() + g->backoff_ms;
+    g->backoff_ms = (g->backoff_ms > VERBS_JOIN_RETRY_MAX_MS / 2
+                     ? VERBS_JOIN_RETRY_MAX_MS : g->backoff_ms * 2);
 }
 
 static void
@@ -1845,10 +2276,12 @@ group_stop(struct ibb_port_verbs *vp, struct verbs_group *g)
     g->mlid = 0;
 }
 
-/* Starts joining 'g'.  Returns 0 or a positive errno with the port error
- * set (and the group FAILED). */
+/* Starts joining 'g' (stopped by group_stop()).  Returns 0 or a positive
+ * errno with the port error set (and the group FAILED).  A 'retry' of a
+ * FAILED group keeps it FAILED, with its reason, until the new join
+ * completes, so that the reason stays visible while it is retried. */
 static int
-group_start(struct ibb_port_verbs *vp, struct verbs_group *g)
+group_start(struct ibb_port_verbs *vp, struct verbs_group *g, bool retry)
 {
     struct ibb_port *port = &vp->up;
     struct rdma_cm_join_mc_attr_ex mattr;
@@ -1857,10 +2290,13 @@ group_start(struct ibb_port_verbs *vp, struct verbs_group *g)
     int err;
 
     ibb_gid_format(g->mgid, mgid_s, sizeof mgid_s);
-    g->state = IBB_MCAST_JOINING;
+    g->retry_at = LLONG_MAX;
     g->mlid = 0;
-    g->why[0] = '\0';
-    vp->changed = true;
+    if (!retry || g->state != IBB_MCAST_FAILED) {
+        g->state = IBB_MCAST_JOINING;
+        g->why[0] = '\0';
+        vp->changed = true;
+    }
     if (!vp->active) {
         /* verbs_run() joins when the port becomes ACTIVE. */
         return 0;
@@ -1920,7 +2356,24 @@ rejoin_all(struct ibb_port_verbs *vp)
 
     HASH_ITER(hh, vp->groups, g, next) {
         group_stop(vp, g);
-        group_start(vp, g);
+        group_start(vp, g, false);
+    }
+}
+
+/* Joins again the FAILED groups whose retry is due.  A retry leaves the
+ * old join and destroys its rdma_cm id first (group_stop()). */
+static void
+retry_joins(struct ibb_port_verbs *vp)
+{
+    struct verbs_group *g, *next;
+    long long now = now_ms();
+
+    HASH_ITER(hh, vp->groups, g, next) {
+        if (g->state == IBB_MCAST_FAILED && now >= g->retry_at) {
+            vp->c.join_retries++;
+            group_stop(vp, g);
+            group_start(vp, g, true);
+        }
     }
 }
 
@@ -1944,8 +2397,11 @@ join_done(struct ibb_port_verbs *vp, struct verbs_group *g,
     uint16_t mlid = ud->ah_attr.dlid;
 
     if (ud->qkey != vp->qkey) {
-        group_fail(vp, g, "group Q_Key 0x%08x differs from the port's "
-                   "Q_Key 0x%08x", ud->qkey, vp->qkey);
+        /* With RDMA_PS_UDP the kernel joins with rdma_cm's Q_Key
+         * 0x01234567; the main QP would not receive the group's packets
+         * (see the comment at the top of this file). */
+        group_fail(vp, g, "group Q_Key 0x%08x (rdma_cm's) differs from the "
+                   "port's Q_Key 0x%08x", ud->qkey, vp->qkey);
         return;
     }
     if (g->join == IBB_MCAST_FULL && !g->attached && vp->main_qp) {
@@ -1964,6 +2420,8 @@ join_done(struct ibb_port_verbs *vp, struct verbs_group *g,
     g->state = IBB_MCAST_JOINED;
     g->mlid = mlid;
     g->why[0] = '\0';
+    g->retry_at = LLONG_MAX;
+    g->backoff_ms = VERBS_JOIN_RETRY_MIN_MS;
     vp->changed = true;
 }
 
@@ -1985,7 +2443,16 @@ handle_cm_events(struct ibb_port_verbs *vp)
 
         /* Ack first: a later rdma_destroy_id() waits for it. */
         rdma_ack_cm_event(event);
-        count_type(vp->c.cm_events, type);
+        count_cm_event(&vp->c, type);
+
+        if (type == RDMA_CM_EVENT_DEVICE_REMOVAL) {
+            /* Whichever id it came on: the device is gone. */
+            vp->fatal = true;
+            vp->changed = true;
+            ibb_port_set_error(&vp->up, ENODEV, "%s: device %s was "
+                               "removed", vp->up.device, vp->devname);
+            continue;
+        }
 
         /* An event is only read for an id that exists, and ids are
          * destroyed together with their group, so the context is live;
@@ -2008,12 +2475,6 @@ handle_cm_events(struct ibb_port_verbs *vp)
                 group_fail(vp, g, "%s (status %d)", rdma_event_str(type),
                            status);
             }
-            break;
-        case RDMA_CM_EVENT_DEVICE_REMOVAL:
-            vp->fatal = true;
-            vp->changed = true;
-            ibb_port_set_error(&vp->up, ENODEV, "%s: device %s was "
-                               "removed", vp->up.device, vp->devname);
             break;
         default:
             break;
@@ -2074,7 +2535,9 @@ verbs_mcast_join(struct ibb_port *port, const struct ibb_port_group *pg,
     g->join = pg->join;
     g->pkey = pg->pkey;
     g->qkey = pg->qkey;
-    err = group_start(vp, g);
+    g->retry_at = LLONG_MAX;
+    g->backoff_ms = VERBS_JOIN_RETRY_MIN_MS;
+    err = group_start(vp, g, false);
     if (err) {
         HASH_DEL(vp->groups, g);
         free(g);
@@ -2144,6 +2607,17 @@ port_changed(struct ibb_port_verbs *vp, bool rejoin)
     }
 }
 
+/* Marks the port dead after fatal event 'type': only a reopen helps. */
+static void
+port_fatal(struct ibb_port_verbs *vp, enum ibv_event_type type)
+{
+    vp->fatal = true;
+    vp->changed = true;
+    ibb_port_set_error(&vp->up, EIO, "%s: %s reported %s: the port must be "
+                       "reopened", vp->up.device, vp->devname,
+                       ibv_event_type_str(type));
+}
+
 static void
 handle_async_events(struct ibb_port_verbs *vp)
 {
@@ -2154,6 +2628,7 @@ handle_async_events(struct ibb_port_verbs *vp)
     }
     while (!ibv_get_async_event(vp->ctx, &event)) {
         enum ibv_event_type type = event.event_type;
+        struct verbs_qp *q = NULL;
         int port_num = -1;
 
         switch (type) {
@@ -2166,11 +2641,17 @@ handle_async_events(struct ibb_port_verbs *vp)
         case IBV_EVENT_GID_CHANGE:
             port_num = event.element.port_num;
             break;
+        case IBV_EVENT_QP_FATAL:
+        case IBV_EVENT_QP_REQ_ERR:
+        case IBV_EVENT_QP_ACCESS_ERR:
+            /* Read the QP before the ack: only unacked, it cannot go. */
+            q = find_qp(vp, event.element.qp->qp_num);
+            break;
         default:
             break;
         }
         ibv_ack_async_event(&event);
-        count_type(vp->c.async_events, type);
+        count_async_event(&vp->c, type);
 
         switch (type) {
         case IBV_EVENT_PORT_ERR:
@@ -2193,17 +2674,23 @@ handle_async_events(struct ibb_port_verbs *vp)
                 port_changed(vp, false);
             }
             break;
-        case IBV_EVENT_CQ_ERR:
         case IBV_EVENT_QP_FATAL:
         case IBV_EVENT_QP_REQ_ERR:
         case IBV_EVENT_QP_ACCESS_ERR:
+            /* The QP is in the error state.  A proxy QP (or the main QP
+             * after a request or access error) comes back through RESET;
+             * a fatal error on the main QP, which holds the multicast
+             * attachments, needs the port reopened. */
+            if (q && type == IBV_EVENT_QP_FATAL && q == vp->main_qp) {
+                port_fatal(vp, type);
+            } else if (q) {
+                mark_qp_broken(vp, q);
+            }
+            break;
+        case IBV_EVENT_CQ_ERR:
         case IBV_EVENT_SRQ_ERR:
         case IBV_EVENT_DEVICE_FATAL:
-            vp->fatal = true;
-            vp->changed = true;
-            ibb_port_set_error(&vp->up, EIO, "%s: %s reported %s: the port "
-                               "must be reopened", vp->up.device,
-                               vp->devname, ibv_event_type_str(type));
+            port_fatal(vp, type);
             break;
         default:
             break;
@@ -2219,9 +2706,65 @@ verbs_run(struct ibb_port *port)
 
     handle_cm_events(vp);
     handle_async_events(vp);
+    if (vp->ctx && !vp->fatal) {
+        retry_joins(vp);
+        recover_qps(vp);
+    }
+    /* 'changed' may have been set outside run() too (mcast_join() and
+     * mcast_leave() read rdma_cm events): it stays set until reported
+     * here. */
     changed = vp->changed;
     vp->changed = false;
     return changed;
+}
+
+/* When run() next has work: at once if a change waits to be reported
+ * (its events were read outside run(), so the ctl fd will not wake the
+ * caller), else the earliest join retry or QP recovery. */
+static long long
+verbs_next_wakeup(const struct ibb_port *port)
+{
+    const struct ibb_port_verbs *vp = verbs_cast(port);
+    const struct verbs_group *g, *next;
+    long long when;
+
+    if (vp->changed) {
+        return 0;
+    } else if (!vp->ctx || vp->fatal) {
+        return LLONG_MAX;
+    }
+    when = vp->recover_at;
+    HASH_ITER(hh, vp->groups, g, next) {
+        if (g->state == IBB_MCAST_FAILED && g->retry_at < when) {
+            when = g->retry_at;
+        }
+    }
+    return when;
+}
+
+/* Exports every counter of VERBS_COUNTERS, in that order. */
+static size_t
+verbs_counters(const struct ibb_port *port, struct ibb_port_counter *out,
+               size_t max)
+{
+    const struct ibb_port_verbs *vp = verbs_cast(port);
+    static const char *const names[] = {
+#define VERBS_COUNTER(NAME) #NAME,
+        VERBS_COUNTERS
+#undef VERBS_COUNTER
+    };
+    const uint64_t values[] = {
+#define VERBS_COUNTER(NAME) vp->c.NAME,
+        VERBS_COUNTERS
+#undef VERBS_COUNTER
+    };
+    size_t n = sizeof names / sizeof names[0];
+
+    for (size_t i = 0; i < n && i < max; i++) {
+        out[i].name = names[i];
+        out[i].value = values[i];
+    }
+    return n;
 }
 
 const struct ibb_port_class ibb_port_verbs_class = {
@@ -2248,4 +2791,7 @@ const struct ibb_port_class ibb_port_verbs_class = {
     .mcast_status = verbs_mcast_status,
     .run = verbs_run,
     .ctl_fd = verbs_ctl_fd,
+    .counters = verbs_counters,
+    .next_wakeup = verbs_next_wakeup,
+    .needs_reopen = verbs_needs_reopen,
 };

@@ -6,10 +6,13 @@
 #include "addr-map.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -491,12 +494,23 @@ load_group(struct ibb_addr_map *map, json_t *obj, size_t idx,
 static int
 load_json(struct ibb_addr_map *map, json_t *root, char *err, size_t err_size)
 {
+    size_t n_entries = 0;
     const char *key;
     json_t *v;
 
     if (!json_is_object(root)) {
         set_err(err, err_size, "top level: expected an object");
         return EINVAL;
+    }
+    json_object_foreach (root, key, v) {
+        n_entries += json_array_size(v);
+    }
+    if (n_entries > IBB_ADDR_MAP_MAX_ENTRIES) {
+        set_err(err, err_size, "%zu hosts and groups, more than the %d a map "
+                "may have (loading a larger map would stall ovs-vswitchd; the "
+                "limit is IBB_ADDR_MAP_MAX_ENTRIES in lib/addr-map.h)",
+                n_entries, IBB_ADDR_MAP_MAX_ENTRIES);
+        return EFBIG;
     }
     json_object_foreach (root, key, v) {
         bool hosts = !strcmp(key, "hosts");
@@ -541,23 +555,129 @@ ibb_addr_map_load_json_str(struct ibb_addr_map *map, const char *json,
     return error;
 }
 
+/* Reads all of 'fd' (whose size fstat() gave as 'size') into a malloc()ed
+ * buffer '*bufp' of '*lenp' bytes.  Reads at most IBB_ADDR_MAP_MAX_BYTES + 1
+ * bytes, so that a file that grew since fstat() is still caught as too
+ * large.  Returns 0 or a positive errno. */
+static int
+read_map_file(int fd, off_t size, char **bufp, size_t *lenp)
+{
+    size_t cap = (size < IBB_ADDR_MAP_MAX_BYTES
+                  ? size : IBB_ADDR_MAP_MAX_BYTES) + 1;
+    size_t len = 0;
+    char *buf = malloc(cap);
+
+    if (!buf) {
+        return ENOMEM;
+    }
+    for (;;) {
+        ssize_t n;
+
+        if (len == cap) {
+            char *p;
+
+            if (cap > IBB_ADDR_MAP_MAX_BYTES) {
+                break;
+            }
+            cap = IBB_ADDR_MAP_MAX_BYTES + 1;
+            p = realloc(buf, cap);
+            if (!p) {
+                free(buf);
+                return ENOMEM;
+            }
+            buf = p;
+        }
+        n = read(fd, buf + len, cap - len);
+        if (n < 0) {
+            int error = errno;
+
+            if (error == EINTR) {
+                continue;
+            }
+            free(buf);
+            return error;
+        } else if (!n) {
+            break;
+        }
+        len += n;
+    }
+    *bufp = buf;
+    *lenp = len;
+    return 0;
+}
+
+/* Sets the message for a map file of 'size' bytes, too large. */
+static void
+set_too_big(char *err, size_t err_size, const char *file_name,
+            long long int size)
+{
+    set_err(err, err_size, "%s: %lld bytes, more than the %d a map file may "
+            "have (loading a larger map would stall ovs-vswitchd; the limit "
+            "is IBB_ADDR_MAP_MAX_BYTES in lib/addr-map.h)", file_name, size,
+            IBB_ADDR_MAP_MAX_BYTES);
+}
+
 int
 ibb_addr_map_load_json_file(struct ibb_addr_map *map, const char *file_name,
                             char *err, size_t err_size)
 {
     json_error_t jerr;
+    struct stat st;
     json_t *root;
-    FILE *f;
+    size_t len;
+    char *buf;
     int error;
+    int fd;
 
-    f = fopen(file_name, "r");
-    if (!f) {
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer.  It changes
+     * nothing for the regular files that are all we read. */
+    fd = open(file_name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
         error = errno;
         set_err(err, err_size, "%s: %s", file_name, strerror(error));
         return error;
     }
-    root = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
-    fclose(f);
+    if (fstat(fd, &st)) {
+        error = errno;
+        set_err(err, err_size, "%s: %s", file_name, strerror(error));
+        close(fd);
+        return error;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        set_err(err, err_size, "%s: is a directory, not a JSON map file",
+                file_name);
+        close(fd);
+        return EISDIR;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        set_err(err, err_size, "%s: not a regular file (a map must be a "
+                "JSON file)", file_name);
+        close(fd);
+        return EINVAL;
+    }
+    if (st.st_size > IBB_ADDR_MAP_MAX_BYTES) {
+        set_too_big(err, err_size, file_name, st.st_size);
+        close(fd);
+        return EFBIG;
+    }
+    error = read_map_file(fd, st.st_size, &buf, &len);
+    close(fd);
+    if (error) {
+        set_err(err, err_size, "%s: %s", file_name, strerror(error));
+        return error;
+    }
+    if (len > IBB_ADDR_MAP_MAX_BYTES) {
+        /* The file grew after fstat(): 'len' is only a lower bound. */
+        set_err(err, err_size, "%s: more than the %d bytes a map file may "
+                "have (loading a larger map would stall ovs-vswitchd; the "
+                "limit is IBB_ADDR_MAP_MAX_BYTES in lib/addr-map.h)",
+                file_name, IBB_ADDR_MAP_MAX_BYTES);
+        free(buf);
+        return EFBIG;
+    }
+
+    root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    free(buf);
     if (!root) {
         set_err(err, err_size, "%s:%d:%d: %s", file_name, jerr.line,
                 jerr.column, jerr.text);

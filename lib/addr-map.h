@@ -45,6 +45,13 @@
  *   }
  *
  * Both top-level keys are optional.
+ *
+ * Limits: a map file may have at most IBB_ADDR_MAP_MAX_BYTES bytes (4 MiB)
+ * and a map document at most IBB_ADDR_MAP_MAX_ENTRIES (20000) hosts and
+ * groups together.  ovs-vswitchd loads the map in its main loop, where a
+ * map ten times larger takes seconds; the loaders refuse larger ones with
+ * EFBIG and a message rather than stall it.  The file must be a regular
+ * file (a directory is refused with EISDIR, a FIFO or device with EINVAL).
  */
 #ifndef ADDR_MAP_H
 #define ADDR_MAP_H 1
@@ -76,6 +83,11 @@ struct ibb_group {
     bool explicit_mgid;         /* 'mgid' given, not derived. */
     uint8_t mgid[16];           /* The group's MGID. */
 };
+
+/* The largest map file, in bytes, and the most hosts and groups (together)
+ * one map document may list.  See the limits above. */
+#define IBB_ADDR_MAP_MAX_BYTES (4 * 1024 * 1024)
+#define IBB_ADDR_MAP_MAX_ENTRIES 20000
 
 struct ibb_addr_map;
 
@@ -114,9 +126,11 @@ size_t ibb_addr_map_n_groups(const struct ibb_addr_map *);
 
 /* Loads JSON (format above) from file 'file_name' or string 'json' into
  * the map, adding to what it holds.  Returns 0 or a positive errno (EINVAL
- * for bad JSON or values, EEXIST for duplicates, or the error opening the
- * file); on error writes a message into 'err' (if 'err_size' > 0) and the
- * map holds the entries added before the bad one. */
+ * for bad JSON or values or a file that is not a regular file, EISDIR for a
+ * directory, EFBIG for a map over the limits above, EEXIST for duplicates,
+ * or the error opening or reading the file); on error writes a message
+ * into 'err' (if 'err_size' > 0) and the map holds the entries added before
+ * the bad one (none if the map is over the limits). */
 int ibb_addr_map_load_json_file(struct ibb_addr_map *, const char *file_name,
                                 char *err, size_t err_size);
 int ibb_addr_map_load_json_str(struct ibb_addr_map *, const char *json,

@@ -35,18 +35,24 @@
  * first message is anything else.  It asks for a port GUID and a LID (0 =
  * let the fabric assign one; EADDRINUSE if taken) and the mode:
  *
- *   strict  the port receives a unicast packet only if its DestQP was opened
- *           with QP_OPEN, the packet's Q_Key equals that QP's Q_Key and its
- *           DGID (if it has a GRH) is the port GID or an alias, and a
- *           multicast packet only for groups it joined as a full member
- *           with the group's Q_Key: what a real HCA delivers to its QPs.  It
- *           may send only from an opened QP (DETH SrcQP) and with its own
- *           GID or an alias as SGID, as an HCA stamps them.
+ *   strict  the port receives a unicast packet only if its ICRC is right,
+ *           its DestQP was opened with QP_OPEN, the packet's Q_Key equals
+ *           that QP's Q_Key and its DGID (if it has a GRH) is the port GID
+ *           or an alias, and a multicast packet only with a right ICRC, for
+ *           groups it joined as a full member and with the group's Q_Key:
+ *           what a real HCA delivers to its QPs.  It may send only from an
+ *           opened QP (DETH SrcQP) and with its own GID or an alias as
+ *           SGID, as an HCA stamps them.
  *   raw     the port receives every unicast packet whose DLID is its LID
  *           (so also those for its alias GIDs) and every multicast packet of
- *           the groups it joined, whatever the QPN and Q_Key, and may send
- *           any SrcQP and SGID: what real HCAs offer only as a sniffer mode.
- *           The bridge uses it only when asked (port-mode=raw).
+ *           the groups it joined, whatever the QPN, Q_Key and ICRC, and may
+ *           send any SrcQP and SGID: what real HCAs offer only as a sniffer
+ *           mode.  The bridge uses it only when asked (port-mode=raw).
+ *
+ * Like a real IB switch, the fabric checks each packet's VCRC (per link)
+ * and headers, but not its ICRC (end to end): it forwards a packet with a
+ * bad ICRC, and the receiving port decides, as above.  A strict receiver's
+ * drop counts once per dropped copy in the fabric's drop.bad_icrc.
  *
  * The port GID is the default subnet prefix fe80::/64 followed by the GUID.
  * An alias GID (ALIAS_ADD) is another GID that PATH_QUERY resolves to this

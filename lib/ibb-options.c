@@ -28,12 +28,13 @@ ibb_xasprintf(const char *format, ...)
 
 /* Parses all of 's' as a decimal or 0x-prefixed hexadecimal number no
  * larger than 'max'.  Unlike a bare strtoull(), rejects signs, blanks,
- * trailing garbage and overflow. */
+ * trailing garbage, a second "0x" prefix ("0x0x5") and overflow. */
 bool
 ibb_parse_uint(const char *s, unsigned long long max,
                unsigned long long *valuep)
 {
     unsigned long long value;
+    const char *p;
     char *end;
     int base = 10;
 
@@ -43,7 +44,17 @@ ibb_parse_uint(const char *s, unsigned long long max,
     if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
         base = 16;
         s += 2;
-        if (!isxdigit((unsigned char) s[0])) {
+    }
+
+    /* strtoull() itself would skip blanks, take a sign and, in base 16,
+     * skip another "0x", so only hand it a string of digits. */
+    if (!s[0]) {
+        return false;
+    }
+    for (p = s; *p; p++) {
+        if (base == 16
+            ? !isxdigit((unsigned char) *p)
+            : !isdigit((unsigned char) *p)) {
             return false;
         }
     }

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -286,6 +287,176 @@ test_map_json_file(void **state)
     ibb_addr_map_destroy(map);
 }
 
+/* Writes 'len' bytes of 'data' into a new temporary file, whose name it
+ * stores in 'name' (at least 32 bytes). */
+static void
+write_temp(char *name, const char *data, size_t len)
+{
+    int fd;
+
+    snprintf(name, 32, "/tmp/test-addr-XXXXXX");
+    fd = mkstemp(name);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, data, len), (ssize_t) len);
+    close(fd);
+}
+
+/* Loads 'file_name' into a new map, expecting 'error' and a message that
+ * contains 'file_name' and 'needle', and no entry loaded. */
+static void
+check_bad_file(const char *file_name, int error, const char *needle)
+{
+    struct ibb_addr_map *map = ibb_addr_map_create();
+    char err[512];
+
+    err[0] = '\0';
+    assert_int_equal(ibb_addr_map_load_json_file(map, file_name, err,
+                                                 sizeof err), error);
+    if (!strstr(err, file_name) || !strstr(err, needle)) {
+        fail_msg("%s: \"%s\" lacks \"%s\"", file_name, err, needle);
+    }
+    assert_int_equal(ibb_addr_map_n_hosts(map), 0);
+    assert_int_equal(ibb_addr_map_n_groups(map), 0);
+    ibb_addr_map_destroy(map);
+}
+
+/* A map given as a directory, or as something else than a regular file,
+ * is refused as such, not as bad JSON. */
+static void
+test_map_json_not_a_file(void **state)
+{
+    char dir[] = "/tmp/test-addr-dir-XXXXXX";
+    char fifo[64];
+
+    (void) state;
+    assert_non_null(mkdtemp(dir));
+    check_bad_file(dir, EISDIR, ": is a directory, not a JSON map file");
+
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    check_bad_file(fifo, EINVAL, ": not a regular file");
+    unlink(fifo);
+    rmdir(dir);
+
+    /* A JSON syntax error in a file still names the line and column. */
+    write_temp(fifo, "{ \"hosts\": [\n", 13);
+    check_bad_file(fifo, EINVAL, ":2:0: ']' expected near end of file");
+    unlink(fifo);
+
+    /* An empty file is bad JSON, not an empty map. */
+    write_temp(fifo, "", 0);
+    check_bad_file(fifo, EINVAL, ":1:0:");
+    unlink(fifo);
+}
+
+/* Returns a malloc()ed JSON map with 'n_hosts' hosts and 'n_groups' groups,
+ * padded with blanks to at least 'min_len' bytes; stores its length in
+ * '*lenp'. */
+static char *
+big_json(size_t n_hosts, size_t n_groups, size_t min_len, size_t *lenp)
+{
+    size_t cap = 64 + n_hosts * 48 + n_groups * 64 + min_len;
+    char *json = malloc(cap);
+    size_t len = 0;
+
+    assert_non_null(json);
+    len += snprintf(json + len, cap - len, "{\"hosts\": [");
+    for (size_t i = 0; i < n_hosts; i++) {
+        len += snprintf(json + len, cap - len,
+                        "%s{\"ipv4\": \"10.%zu.%zu.%zu\"}", i ? "," : "",
+                        (i >> 16) & 255, (i >> 8) & 255, i & 255);
+    }
+    len += snprintf(json + len, cap - len, "], \"groups\": [");
+    for (size_t i = 0; i < n_groups; i++) {
+        len += snprintf(json + len, cap - len,
+                        "%s{\"ip\": \"239.1.%zu.%zu\", \"mlid\": %zu}",
+                        i ? "," : "", (i >> 8) & 255, i & 255, 0xc001 + i);
+    }
+    len += snprintf(json + len, cap - len, "]}");
+    while (len < min_len) {
+        json[len++] = ' ';
+    }
+    json[len] = '\0';
+    *lenp = len;
+    return json;
+}
+
+/* Maps over IBB_ADDR_MAP_MAX_BYTES or IBB_ADDR_MAP_MAX_ENTRIES are refused
+ * with EFBIG and a message that gives the size and the limit; maps right
+ * at the limits load. */
+static void
+test_map_json_limits(void **state)
+{
+    struct ibb_addr_map *map;
+    char name[32], err[512], want[128];
+    size_t len;
+    char *json;
+
+    (void) state;
+
+    /* Hosts and groups together: the limit exactly, then one more. */
+    json = big_json(IBB_ADDR_MAP_MAX_ENTRIES - 100, 100, 0, &len);
+    map = ibb_addr_map_create();
+    assert_int_equal(ibb_addr_map_load_json_str(map, json, err, sizeof err),
+                     0);
+    assert_int_equal(ibb_addr_map_n_hosts(map),
+                     IBB_ADDR_MAP_MAX_ENTRIES - 100);
+    assert_int_equal(ibb_addr_map_n_groups(map), 100);
+    ibb_addr_map_destroy(map);
+    free(json);
+
+    json = big_json(IBB_ADDR_MAP_MAX_ENTRIES - 100, 101, 0, &len);
+    map = ibb_addr_map_create();
+    assert_int_equal(ibb_addr_map_load_json_str(map, json, err, sizeof err),
+                     EFBIG);
+    assert_string_equal(err, "20001 hosts and groups, more than the 20000 a "
+                        "map may have (loading a larger map would stall "
+                        "ovs-vswitchd; the limit is IBB_ADDR_MAP_MAX_ENTRIES "
+                        "in lib/addr-map.h)");
+    assert_int_equal(ibb_addr_map_n_hosts(map), 0);
+    ibb_addr_map_destroy(map);
+
+    /* The same from a file, whose name starts the message. */
+    write_temp(name, json, len);
+    snprintf(want, sizeof want, "%s: 20001 hosts and groups, more than the "
+             "20000 a map may have", name);
+    check_bad_file(name, EFBIG, want);
+    unlink(name);
+    free(json);
+
+    /* 200000 hosts in 10 MiB, as in the report. */
+    json = big_json(200000, 0, 10 * 1024 * 1024, &len);
+    assert_int_equal(len, 10485760);
+    write_temp(name, json, len);
+    snprintf(want, sizeof want, "%s: 10485760 bytes, more than the 4194304 "
+             "a map file may have (", name);
+    check_bad_file(name, EFBIG, want);
+    unlink(name);
+    free(json);
+
+    /* Bytes: a few hosts padded to exactly the limit load; one more byte
+     * is too many. */
+    json = big_json(3, 1, IBB_ADDR_MAP_MAX_BYTES, &len);
+    assert_int_equal(len, IBB_ADDR_MAP_MAX_BYTES);
+    write_temp(name, json, len);
+    map = ibb_addr_map_create();
+    assert_int_equal(ibb_addr_map_load_json_file(map, name, err, sizeof err),
+                     0);
+    assert_int_equal(ibb_addr_map_n_hosts(map), 3);
+    assert_int_equal(ibb_addr_map_n_groups(map), 1);
+    ibb_addr_map_destroy(map);
+    unlink(name);
+    free(json);
+
+    json = big_json(3, 1, IBB_ADDR_MAP_MAX_BYTES + 1, &len);
+    write_temp(name, json, len);
+    snprintf(want, sizeof want, "%s: 4194305 bytes, more than the 4194304 "
+             "a map file may have (", name);
+    check_bad_file(name, EFBIG, want);
+    unlink(name);
+    free(json);
+}
+
 static void
 test_drop_names(void **state)
 {
@@ -313,6 +484,8 @@ main(void)
         cmocka_unit_test(test_map_json),
         cmocka_unit_test(test_map_json_errors),
         cmocka_unit_test(test_map_json_file),
+        cmocka_unit_test(test_map_json_not_a_file),
+        cmocka_unit_test(test_map_json_limits),
         cmocka_unit_test(test_drop_names),
     };
 

@@ -2,6 +2,8 @@
 #include <config.h>
 
 #include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -102,11 +104,14 @@ test_pkey(void **state)
 
     static const char *const bad[] = {
         "0", "0x0000", "0x8000", "0x10000", "-1", "ffff", "0x", " 1", "1 ",
-        "", "0xfffff",
+        "", "0xfffff", "0x0X7fff", "0x0x7fff", "0X0x1", "+5", "0x+5",
+        "0x-1", "0x 5", "0x5 ", "5\n", "\t5",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         pkey = 0x1234;
-        assert_int_equal(ibb_parse_pkey(bad[i], &pkey, &err), EINVAL);
+        if (ibb_parse_pkey(bad[i], &pkey, &err) != EINVAL) {
+            fail_msg("pkey \"%s\" accepted as %#x", bad[i], pkey);
+        }
         assert_non_null(strstr(err, "expected a P_Key"));
         assert_int_equal(pkey, 0x1234);
         free(err);
@@ -129,13 +134,22 @@ test_qkey(void **state)
 
     static const char *const bad[] = {
         "0x100000000", "4294967296", "-5", "0x1g", "qkey", "",
-        "99999999999999999999999",
+        "99999999999999999999999", "0x0x5", "0x0X5", "0X0x5", "-1", "+5",
+        " 5", "5 ", "0x-1", "0x+1", "0x 1", "0x", "0x0x", "1e3",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        assert_int_equal(ibb_parse_qkey(bad[i], &qkey, &err), EINVAL);
+        qkey = 0x1234;
+        if (ibb_parse_qkey(bad[i], &qkey, &err) != EINVAL) {
+            fail_msg("qkey \"%s\" accepted as %#"PRIx32, bad[i], qkey);
+        }
         assert_non_null(strstr(err, "expected a 32-bit Q_Key"));
+        assert_int_equal(qkey, 0x1234);
         free(err);
     }
+    assert_int_equal(ibb_parse_qkey("0x0x5", &qkey, &err), EINVAL);
+    assert_string_equal(err, "qkey \"0x0x5\": expected a 32-bit Q_Key such "
+                        "as 0x01234567");
+    free(err);
 }
 
 static void
@@ -210,6 +224,12 @@ test_mcast_groups(void **state)
         { "239.1.1.1,", "trailing comma" },
         { ",239.1.1.1", "empty entry" },
         { "239.1.1.1,239.1.1.1/roce", "group ::ffff:239.1.1.1 listed twice" },
+        { " 239.1.1.1", "is not an IPv4 or IPv6 multicast group" },
+        { "239.1.1.1 ", "is not an IPv4 or IPv6 multicast group" },
+        { "239.1.1.1, 239.2.2.2", "is not an IPv4 or IPv6 multicast group" },
+        { "+239.1.1.1", "is not an IPv4 or IPv6 multicast group" },
+        { "0x0xef010101", "is not an IPv4 or IPv6 multicast group" },
+        { "239.1.1.1/ roce", "unknown \" roce\" after a group" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         assert_int_equal(ibb_parse_mcast_groups(bad[i].value, IBB_MGID_IPOIB,
@@ -238,9 +258,13 @@ test_sl_map(void **state)
 
     static const char *const bad[] = {
         "64:1", "1:16", "1", "1:", ":1", "a:b", "1:2,", "1:2,,3:4",
+        "0x0x1:2", "1:0x0x2", "0x0X1:2", "-1:2", "1:-2", "+1:2", "1:+2",
+        " 1:2", "1 :2", "1: 2", "1:2 ", "1:2, 3:4", "0x:1", "1:0x",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        assert_int_equal(ibb_parse_sl_map(bad[i], sl_map, &err), EINVAL);
+        if (ibb_parse_sl_map(bad[i], sl_map, &err) != EINVAL) {
+            fail_msg("sl-map \"%s\" accepted", bad[i]);
+        }
         assert_non_null(strstr(err, "expected DSCP:SL pairs"));
         free(err);
     }
@@ -266,9 +290,13 @@ test_dscp_map(void **state)
 
     static const char *const bad[] = {
         "16:1", "1:64", "1", "1:", ":1", "a:b", "1:2,", "1:2,,3:4",
+        "0x0x1:2", "1:0x0x2", "1:0X0x2", "-1:2", "1:-2", "+1:2", "1:+2",
+        " 1:2", "1 :2", "1: 2", "1:2 ", "1:2, 3:4", "0x:1", "1:0x",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        assert_int_equal(ibb_parse_dscp_map(bad[i], dscp_map, &err), EINVAL);
+        if (ibb_parse_dscp_map(bad[i], dscp_map, &err) != EINVAL) {
+            fail_msg("dscp-map \"%s\" accepted", bad[i]);
+        }
         assert_non_null(strstr(err, "expected SL:DSCP pairs separated by "
                                     "commas, SL 0-15 and DSCP 0-63"));
         free(err);
@@ -296,9 +324,60 @@ test_bool_and_gid_index(void **state)
 
     assert_int_equal(ibb_parse_gid_index("3", &index, &err), 0);
     assert_int_equal(index, 3);
-    assert_int_equal(ibb_parse_gid_index("256", &index, &err), EINVAL);
-    assert_non_null(strstr(err, "expected a number from 0 to 255"));
-    free(err);
+    assert_int_equal(ibb_parse_gid_index("0x0a", &index, &err), 0);
+    assert_int_equal(index, 10);
+
+    static const char *const bad[] = {
+        "256", "-1", "+5", " 5", "5 ", "0x0x5", "0X0x5", "0x", "", "x5",
+        "0x-1", "0x 5",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        index = 77;
+        if (ibb_parse_gid_index(bad[i], &index, &err) != EINVAL) {
+            fail_msg("gid-index \"%s\" accepted as %u", bad[i], index);
+        }
+        assert_non_null(strstr(err, "expected a number from 0 to 255"));
+        assert_int_equal(index, 77);
+        free(err);
+    }
+}
+
+/* ibb_parse_uint() itself, which the tools' numeric options use too. */
+static void
+test_parse_uint(void **state)
+{
+    unsigned long long v;
+
+    (void) state;
+    assert_true(ibb_parse_uint("0", 10, &v));
+    assert_int_equal(v, 0);
+    assert_true(ibb_parse_uint("0x0", 10, &v));
+    assert_int_equal(v, 0);
+    assert_true(ibb_parse_uint("0XaB", 0xff, &v));
+    assert_int_equal(v, 0xab);
+    assert_true(ibb_parse_uint("007", 10, &v));
+    assert_int_equal(v, 7);
+    assert_true(ibb_parse_uint("0x00ff", 0xff, &v));
+    assert_int_equal(v, 0xff);
+    assert_true(ibb_parse_uint("18446744073709551615", ULLONG_MAX, &v));
+    assert_true(v == ULLONG_MAX);
+
+    static const char *const bad[] = {
+        "", "0x", "0X", "0x0x5", "0x0X5", "0X0x5", "0x0x", "-1", "+1",
+        "0x-1", "0x+1", " 1", "1 ", "0x 1", "0x1 ", "\t1", "1\n", "1.0",
+        "1e3", "08x", "ab", "0b1", "18446744073709551616",
+        "0x1ffffffffffffffff",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        v = 42;
+        if (ibb_parse_uint(bad[i], ULLONG_MAX, &v)) {
+            fail_msg("\"%s\" accepted as %llu", bad[i], v);
+        }
+        assert_int_equal(v, 42);
+    }
+    assert_false(ibb_parse_uint(NULL, 10, &v));
+    assert_false(ibb_parse_uint("11", 10, &v));
+    assert_false(ibb_parse_uint("0xb", 10, &v));
 }
 
 int
@@ -315,6 +394,7 @@ main(void)
         cmocka_unit_test(test_sl_map),
         cmocka_unit_test(test_dscp_map),
         cmocka_unit_test(test_bool_and_gid_index),
+        cmocka_unit_test(test_parse_uint),
     };
     return cmocka_run_group_tests_name("options", tests, NULL, NULL);
 }

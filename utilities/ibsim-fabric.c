@@ -63,7 +63,6 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
     X(bad_lnh, "LRH LNH not IBA local/global")                          \
     X(bad_length, "LRH PktLen disagrees with message size")             \
     X(bad_vcrc, "bad VCRC")                                             \
-    X(bad_icrc, "bad ICRC")                                             \
     X(bad_header, "bad GRH or BTH (IPVer, NxtHdr, PayLen, TVer, pad)")  \
     X(bad_opcode, "opcode not UD SEND_ONLY[_WITH_IMMEDIATE]")           \
     X(mtu_exceeded, "payload larger than the MTU")                      \
@@ -74,6 +73,7 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
     X(unknown_lid, "no port has the DLID")                              \
     X(unknown_mlid, "no multicast group has the DLID")                  \
     X(bad_mcast_qpn, "multicast DLID without DestQP 0xFFFFFF")          \
+    X(bad_icrc, "strict receiver: bad ICRC (switches forward it)")      \
     X(no_qp, "strict receiver has no such QP open")                     \
     X(bad_qkey, "strict receiver's Q_Key differs")                      \
     X(bad_dgid, "strict receiver's GID table lacks the DGID")           \
@@ -409,12 +409,17 @@ pkey_match(uint16_t a, uint16_t b)
     return (a & 0x7fff) == (b & 0x7fff) && ((a | b) & 0x8000);
 }
 
-/* Checks that the packet is a well-formed UD packet.  Returns a pointer to
- * the drop counter to bump, or NULL if the packet is good; stores the BTH
- * and DETH offsets. */
+/* Checks that the packet is a well-formed UD packet, as a switch does.
+ * Returns a pointer to the drop counter to bump, or NULL if the packet is
+ * good; stores the BTH offset, and in '*icrc_ok' whether the ICRC is right.
+ *
+ * A switch checks the VCRC, which covers one link, but not the ICRC, which
+ * covers the packet end to end: a bad ICRC does not stop forwarding.  The
+ * receiving HCA checks it (see check_strict()); a raw port, a sniffer,
+ * receives the packet as it is. */
 static unsigned long long *
 check_packet(const struct port *src, const uint8_t *pkt, size_t len,
-             size_t *bth_ofs)
+             size_t *bth_ofs, bool *icrc_ok)
 {
     const struct ibb_lrh *lrh = (const struct ibb_lrh *) pkt;
     const struct ibb_bth *bth;
@@ -458,11 +463,15 @@ check_packet(const struct port *src, const uint8_t *pkt, size_t len,
         *bth_ofs += IBB_GRH_LEN;
     }
 
+    /* ibb_icrc_ib_check() also finds headers too malformed to compute the
+     * ICRC over; those are bad whoever receives them. */
     switch (ibb_icrc_ib_check(pkt, len - IBB_VCRC_LEN)) {
     case 0:
+        *icrc_ok = true;
         break;
     case EBADMSG:
-        return &counters.bad_icrc;
+        *icrc_ok = false;
+        break;
     default:
         return &counters.bad_header;
     }
@@ -527,14 +536,20 @@ check_strict_sender(const struct port *src, const uint8_t *pkt,
     return NULL;
 }
 
+/* A strict port is an HCA: it drops a packet with a bad ICRC, and delivers
+ * a unicast packet only to an open QP with its Q_Key and for a GID of its
+ * table.  Returns the drop counter to bump, or NULL to deliver. */
 static unsigned long long *
-check_strict(const struct port *dst, const uint8_t *pkt, uint32_t dqpn,
-             uint32_t qkey)
+check_strict(const struct port *dst, const uint8_t *pkt, bool icrc_ok,
+             uint32_t dqpn, uint32_t qkey)
 {
     const struct ibb_lrh *lrh = (const struct ibb_lrh *) pkt;
 
     if (dst->mode != IBB_FMODE_STRICT) {
         return NULL;
+    }
+    if (!icrc_ok) {
+        return &counters.bad_icrc;
     }
     if (ibb_lrh_lnh(lrh) == IBB_LNH_GLOBAL
         && !port_has_gid(dst, ((const struct ibb_grh *)
@@ -573,12 +588,13 @@ handle_packet(struct port *src, const uint8_t *msg, size_t msg_len)
     unsigned int *dests;
     size_t n_dests = 0;
     size_t bth_ofs = 0;
+    bool icrc_ok = false;
     uint16_t dlid;
     struct msg *m;
 
     counters.rx_packets++;
     src->rx++;
-    bad = check_packet(src, pkt, len, &bth_ofs);
+    bad = check_packet(src, pkt, len, &bth_ofs, &icrc_ok);
     if (bad) {
         drop(src, bad, "failed check");
         return;
@@ -623,6 +639,12 @@ handle_packet(struct port *src, const uint8_t *msg, size_t msg_len)
                 counters.pkey_violation++;
                 continue;
             }
+            /* Each strict member drops its own copy of a packet with a
+             * bad ICRC: one count per dropped copy. */
+            if (dst->mode == IBB_FMODE_STRICT && !icrc_ok) {
+                counters.bad_icrc++;
+                continue;
+            }
             if (dst->mode == IBB_FMODE_STRICT
                 && ibb_deth_qkey(deth) != g->qkey) {
                 counters.bad_qkey++;
@@ -646,9 +668,10 @@ handle_packet(struct port *src, const uint8_t *msg, size_t msg_len)
             drop(src, &counters.pkey_violation, "receiver P_Key");
             return;
         }
-        bad = check_strict(dst, pkt, ibb_bth_qpn(bth), ibb_deth_qkey(deth));
+        bad = check_strict(dst, pkt, icrc_ok, ibb_bth_qpn(bth),
+                           ibb_deth_qkey(deth));
         if (bad) {
-            drop(src, bad, "QPN/Q_Key");
+            drop(src, bad, "strict receiver's ICRC/GID/QPN/Q_Key");
             return;
         }
         dests = xmalloc(sizeof *dests);

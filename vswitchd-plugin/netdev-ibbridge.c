@@ -437,12 +437,8 @@ parse_options(const char *name, const struct smap *args,
     value = smap_get(args, "max-proxies");
     if (value) {
         unsigned long long n;
-        char *end;
 
-        errno = 0;
-        n = strtoull(value, &end, 10);
-        if (errno || end == value || *end || value[0] == '-' || !n
-            || n > 1 << 20) {
+        if (!ibb_parse_uint(value, 1 << 20, &n) || !n) {
             *errp = xasprintf("max-proxies \"%s\": expected a number from "
                               "1 to %d", value, 1 << 20);
             return EINVAL;
@@ -453,11 +449,8 @@ parse_options(const char *name, const struct smap *args,
     value = smap_get(args, "proxy-idle-timeout");
     if (value) {
         unsigned long long n;
-        char *end;
 
-        errno = 0;
-        n = strtoull(value, &end, 10);
-        if (errno || end == value || *end || value[0] == '-' || n > 86400) {
+        if (!ibb_parse_uint(value, 86400, &n)) {
             *errp = xasprintf("proxy-idle-timeout \"%s\": expected seconds "
                               "from 0 (never) to 86400", value);
             return EINVAL;
@@ -481,7 +474,8 @@ load_map(const struct ibbridge_config *cfg, struct ibb_addr_map **mapp,
         error = ibb_addr_map_load_json_file(map, cfg->map_file, err,
                                             sizeof err);
         if (error) {
-            *errp = xasprintf("map %s: %s", cfg->map_file, err);
+            /* The loader's message names the file. */
+            *errp = xasprintf("map: %s", err);
             ibb_addr_map_destroy(map);
             return error;
         }

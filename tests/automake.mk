@@ -57,7 +57,7 @@ check_PROGRAMS += $(UNIT_TESTS)
 TESTSUITE = tests/testsuite
 AUTOM4TE = autom4te
 AUTOTEST = $(AUTOM4TE) -l autotest
-AUTOTEST_PATH = vswitchd-plugin:utilities:tests:$(srcdir)/utilities
+AUTOTEST_PATH = vswitchd-plugin:utilities:tests:tests/fuzz:$(srcdir)/utilities
 DISTCLEANFILES += tests/atconfig tests/atlocal
 CLEANFILES += tests/testsuite tests/package.m4 tests/testsuite.out \
 	tests/unit-*.tap
@@ -77,7 +77,8 @@ $(TESTSUITE): tests/package.m4 $(TESTSUITE_AT)
 	    -o $@.tmp $(srcdir)/tests/testsuite.at && mv $@.tmp $@
 
 # TESTSUITEFLAGS, e.g. make check TESTSUITEFLAGS='-j2 -k ibbridge'.
-check-local: tests/atconfig tests/atlocal $(TESTSUITE) $(UNIT_TESTS)
+check-local: tests/atconfig tests/atlocal $(TESTSUITE) $(UNIT_TESTS) \
+		$(FUZZ_BINS)
 	$(SHELL) $(srcdir)/tests/run-suite $(TESTSUITE) $(UNIT_TESTS) -- \
 	    AUTOTEST_PATH='$(AUTOTEST_PATH)' $(TESTSUITEFLAGS)
 
@@ -108,3 +109,63 @@ noinst_PROGRAMS += tests/ibsim-verbs-client
 tests_ibsim_verbs_client_SOURCES = tests/ibsim-verbs-client.c
 tests_ibsim_verbs_client_LDADD = $(VERBS_LIBS)
 endif
+
+# Fuzz targets (tests/fuzz/, modelled on OVS's tests/oss-fuzz/): libFuzzer
+# programs built with $(FUZZ_CC) straight from lib/'s sources.  "make fuzz"
+# runs each for FUZZ_SECONDS (default 60) from seeds that make-seeds writes;
+# tests/fuzz.at runs a short, fixed number of inputs in the suite.
+FUZZ_TARGETS = fuzz-ud-to-roce fuzz-roce-to-ud fuzz-options fuzz-map \
+	fuzz-pcap
+FUZZ_LIB_FILES = lib/addr-map.c lib/ib-crc.c lib/ib-gid.c lib/ib-icrc.c \
+	lib/ib-mcast.c lib/ib-opcode.c lib/ibb-conv.c lib/ibb-csum.c \
+	lib/ibb-drop.c lib/ibb-options.c lib/ibb-pcap.c lib/ibb-proxy.c \
+	lib/ibport.c lib/ibport-sim.c lib/roce-to-ud.c lib/ud-to-roce.c
+EXTRA_DIST += $(FUZZ_TARGETS:%=tests/fuzz/%.c) tests/fuzz/fuzz-common.h \
+	tests/fuzz/fuzz-options.dict tests/fuzz/fuzz-map.dict
+TESTSUITE_AT += tests/fuzz.at
+check_PROGRAMS += tests/fuzz/make-seeds
+tests_fuzz_make_seeds_SOURCES = tests/fuzz/make-seeds.c \
+	tests/fuzz/fuzz-common.h tests/test-pkt.h
+tests_fuzz_make_seeds_CPPFLAGS = $(AM_CPPFLAGS) -I$(srcdir)/tests
+tests_fuzz_make_seeds_LDADD = lib/libibbridge.la
+FUZZ_SECONDS = 60
+FUZZ_BINS =
+if HAVE_FUZZER
+FUZZ_BINS += $(FUZZ_TARGETS:%=tests/fuzz/%)
+CLEANFILES += $(FUZZ_BINS)
+FUZZ_CFLAGS = -g -O1 -fsanitize=address,undefined -I. -Ilib -I$(srcdir)/lib \
+	-I$(srcdir)/tests $(JANSSON_CFLAGS)
+CLEANFILES += tests/fuzz/libfuzz-lib.a $(FUZZ_LIB_FILES:%=tests/fuzz/%.o)
+# lib/ compiled once for all targets, instrumented for coverage.
+tests/fuzz/libfuzz-lib.a: $(FUZZ_LIB_FILES:%=$(srcdir)/%) config.h
+	@$(MKDIR_P) tests/fuzz/lib
+	$(AM_V_CC)for f in $(FUZZ_LIB_FILES); do \
+	    $(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c \
+	        -o tests/fuzz/$$f.o $(srcdir)/$$f || exit 1; \
+	done
+	$(AM_V_AR)rm -f $@ && $(AR) cr $@ $(FUZZ_LIB_FILES:%=tests/fuzz/%.o)
+$(FUZZ_BINS): tests/fuzz/%: $(srcdir)/tests/fuzz/%.c \
+		$(srcdir)/tests/fuzz/fuzz-common.h tests/fuzz/libfuzz-lib.a
+	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
+	    tests/fuzz/libfuzz-lib.a $(JANSSON_LIBS) $(LIBS)
+fuzz: $(FUZZ_BINS) tests/fuzz/make-seeds
+	@rm -rf tests/fuzz/corpus
+	@tests/fuzz/make-seeds tests/fuzz/corpus
+	@for t in $(FUZZ_TARGETS); do \
+	    echo "== $$t ($(FUZZ_SECONDS) s)"; \
+	    dict=; \
+	    if test -f $(srcdir)/tests/fuzz/$$t.dict; then \
+	        dict=-dict=$(srcdir)/tests/fuzz/$$t.dict; fi; \
+	    tests/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) \
+	        -print_final_stats=1 $$dict $(FUZZ_FLAGS) \
+	        tests/fuzz/corpus/$$t > tests/fuzz/$$t.log 2>&1; \
+	    rc=$$?; \
+	    grep -E 'number_of_executed_units|ERROR|SUMMARY|property' \
+	        tests/fuzz/$$t.log; \
+	    if test $$rc -ne 0; then tail -30 tests/fuzz/$$t.log; exit 1; fi; \
+	done
+else
+fuzz:
+	@echo "make fuzz: no libFuzzer (install clang and libclang-rt-dev, then configure again)"; exit 1
+endif
+.PHONY: fuzz

@@ -1,0 +1,205 @@
+/*
+ * Writes the seed corpora of the fuzz targets into DIR/<target>/: packets
+ * and frames that convert under fuzz-common.h's map (direct, through a
+ * proxy, multicast, without GRH), option values, maps and capture files,
+ * each converter input with several configuration selector bytes.
+ *
+ * usage: make-seeds DIR
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <sys/stat.h>
+
+#include "fuzz-common.h"
+#include "ib-mcast.h"
+#include "ibb-pcap.h"
+
+static const char *dir;
+static int n_seeds;
+
+static void
+put(const char *target, const void *data, size_t len)
+{
+    char name[512];
+    FILE *f;
+
+    snprintf(name, sizeof name, "%s/%s", dir, target);
+    mkdir(name, 0755);
+    snprintf(name, sizeof name, "%s/%s/seed-%03d", dir, target, n_seeds++);
+    f = fopen(name, "wb");
+    if (!f || fwrite(data, 1, len, f) != len || fclose(f)) {
+        fprintf(stderr, "make-seeds: %s: %s\n", name, strerror(errno));
+        exit(1);
+    }
+}
+
+/* Writes 'pkt' once per selector, the selector byte first. */
+static void
+put_sel(const char *target, const uint8_t *pkt, size_t len)
+{
+    static const uint8_t sels[] = { 0x00, 0x07, 0x27, 0x4f, 0x97 };
+    uint8_t buf[9000];
+
+    for (size_t i = 0; i < sizeof sels; i++) {
+        buf[0] = sels[i];
+        memcpy(buf + 1, pkt, len);
+        put(target, buf, len + 1);
+    }
+}
+
+static void
+tr(struct tp_tr *t, uint32_t dqpn, uint8_t op, size_t plen)
+{
+    memset(t, 0, sizeof *t);
+    t->opcode = op;
+    t->pkey = 0xffff;
+    t->dqpn = dqpn;
+    t->psn = 1;
+    t->qkey = 0x11111111;
+    t->sqpn = 0xabc;
+    t->imm = 0xcafef00d;
+    t->plen = plen;
+    t->seed = 7;
+}
+
+static void
+ib(const char *sgid, uint16_t slid, const char *dgid, uint16_t dlid,
+   uint32_t dqpn, bool grh, uint8_t op, size_t plen)
+{
+    uint8_t pkt[9000];
+    struct tp_ib b;
+
+    memset(&b, 0, sizeof b);
+    b.grh = grh;
+    b.sl = 2;
+    b.slid = slid;
+    b.dlid = dlid;
+    b.tclass = 0x68;
+    b.flow = 0x12345;
+    b.hop = 64;
+    ibb_gid_parse(sgid, b.sgid);
+    ibb_gid_parse(dgid, b.dgid);
+    tr(&b.tr, dqpn, op, plen);
+    put_sel("fuzz-ud-to-roce", pkt, tp_build_ib(&b, pkt));
+}
+
+static void
+roce(bool v4, const char *sip, const char *dip, uint32_t dqpn, uint8_t op,
+     size_t plen)
+{
+    uint8_t f[9000];
+    struct tp_roce b;
+
+    memset(&b, 0, sizeof b);
+    memcpy(b.smac, "\x02\0\0\0\0\x02", 6);
+    memcpy(b.dmac, "\x02\x1b\0\0\0\x01", 6);
+    b.v4 = v4;
+    b.tos = 0x68;
+    b.flow = v4 ? 0 : 0x54321;
+    b.ttl = 64;
+    ibb_gid_parse(sip, b.sip);
+    ibb_gid_parse(dip, b.dip);
+    b.sport = 0xc123;
+    b.udp_csum = true;
+    tr(&b.tr, dqpn, op, plen);
+    put_sel("fuzz-roce-to-ud", f, tp_build_roce(&b, f));
+}
+
+static void
+pcap(uint32_t linktype, const uint8_t *pkt, size_t len)
+{
+    struct ibb_pcap_rec rec = { .ts_sec = 1 };
+    struct ibb_pcap_writer *w;
+    char name[512], err[128];
+    size_t n;
+    FILE *f;
+    static uint8_t data[20000];
+
+    snprintf(name, sizeof name, "%s/pcap.tmp", dir);
+    if (ibb_pcap_writer_open(name, linktype, &w, err, sizeof err)
+        || ibb_pcap_write(w, &rec, pkt, len)
+        || ibb_pcap_write(w, &rec, pkt, len / 2)
+        || ibb_pcap_writer_close(w)) {
+        fprintf(stderr, "make-seeds: %s: %s\n", name, err);
+        exit(1);
+    }
+    f = fopen(name, "rb");
+    n = fread(data, 1, sizeof data, f);
+    fclose(f);
+    remove(name);
+    put("fuzz-pcap", data, n);
+}
+
+int
+main(int argc, char *argv[])
+{
+    static const char *const options[] = {
+        "sim:/run/ibsim/fabric.sock", "verbs:mlx5_0:1", "verbs:ib0",
+        "0x7fff", "0xffff", "0x01234567", "02:1b:00:00:00:01",
+        "239.1.1.1,239.2.2.2/rdma_cm/send-only,ff0e::1:2/roce",
+        "ipoib", "26:5,46:7,0:0", "0:46,5:26", "true", "false", "3",
+    };
+    uint8_t mgid[16], ip[16], pkt[9000];
+    struct tp_ib b;
+
+    if (argc != 2) {
+        fprintf(stderr, "usage: make-seeds DIR\n");
+        return 1;
+    }
+    dir = argv[1];
+    mkdir(dir, 0755);
+
+    /* IB -> RoCEv2: A to R over IPv4 and IPv6, to host X, through proxy
+     * 0x200 at the bridge's GID, to each group, and without GRH. */
+    ib("fe80::2:c903:a:b", 5, "::ffff:10.0.0.2", 1, 0x123, true, 0x64, 6);
+    ib("fe80::2:c903:a:b", 5, "fd00::2", 1, 0x123, true, 0x65, 4096);
+    ib("::ffff:10.9.9.9", 9, "fe80::2:c903:a:c", 1, 0x123, true, 0x64, 13);
+    ib("fe80::2:c903:a:b", 5, "fe80::2:c903:0:1", 1, 0x200, true, 0x65, 0);
+    ibb_gid_parse("239.1.1.1", ip);
+    ibb_mcast_ip_to_mgid(IBB_MGID_IPOIB, ip, 0xffff, 2, mgid);
+    {
+        char s[64];
+
+        ib("fe80::2:c903:a:b", 5, ibb_gid_format(mgid, s, sizeof s),
+           0xc001, 0xffffff, true, 0x64, 100);
+    }
+    ib("fe80::2:c903:a:b", 5, "::", 7, 0x123, false, 0x64, 5);
+
+    /* RoCEv2 -> IB: R to A, R to X, an unknown host to X, to a group. */
+    roce(true, "10.0.0.2", "10.0.0.1", 0x100, 0x64, 6);
+    roce(false, "fd00::2", "fd00::1", 0x100, 0x65, 1000);
+    roce(true, "10.9.9.9", "10.0.1.6", 0x100, 0x64, 0);
+    roce(true, "10.0.0.2", "239.1.1.1", 0xffffff, 0x64, 64);
+    roce(false, "fd00::2", "ff0e::1:2", 0xffffff, 0x65, 3);
+
+    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
+        put("fuzz-options", options[i], strlen(options[i]));
+    }
+    put("fuzz-map", fuzz_map_json, strlen(fuzz_map_json));
+    put("fuzz-map", "{\"hosts\": [{\"gid\": \"fe80::1\", \"lid\": 3}]}", 41);
+
+    memset(&b, 0, sizeof b);
+    b.grh = true;
+    b.slid = 5;
+    b.dlid = 1;
+    b.hop = 64;
+    ibb_gid_parse("fe80::2:c903:a:b", b.sgid);
+    ibb_gid_parse("::ffff:10.0.0.2", b.dgid);
+    tr(&b.tr, 0x123, 0x64, 32);
+    pcap(IBB_PCAP_LINKTYPE_ERF, pkt, tp_build_ib(&b, pkt));
+    pcap(IBB_PCAP_LINKTYPE_INFINIBAND, pkt, tp_build_ib(&b, pkt));
+    {
+        struct tp_roce r;
+
+        memset(&r, 0, sizeof r);
+        r.v4 = true;
+        r.ttl = 64;
+        ibb_gid_parse("10.0.0.2", r.sip);
+        ibb_gid_parse("10.0.0.1", r.dip);
+        tr(&r.tr, 0x100, 0x64, 32);
+        pcap(IBB_PCAP_LINKTYPE_ETHERNET, pkt, tp_build_roce(&r, pkt));
+    }
+    printf("%d seeds in %s\n", n_seeds, dir);
+    return 0;
+}

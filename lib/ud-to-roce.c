@@ -210,6 +210,11 @@ resolve_local(const struct ibb_addr_map *map, const struct ibb_lrh *lrh,
     if (!sh || (!dh && !proxy)) {
         return IBB_DROP_NO_GRH_UNMAPPED;
     }
+    if (!sh->has_gid) {
+        /* The SLID is an alias LID of the bridge for a RoCE host: no IB
+         * host may speak for it. */
+        return IBB_DROP_SPOOFED_SRC;
+    }
     ips_from_host(&s, sh);
     if (proxy) {
         ips_from_proxy(&d, proxy);
@@ -218,6 +223,10 @@ resolve_local(const struct ibb_addr_map *map, const struct ibb_lrh *lrh,
     }
     if (!s.has4 && !s.has6) {
         return IBB_DROP_NO_SRC_IP;
+    }
+    if ((s.has4 && ibb_ip_is_bad_source(s.v4))
+        || (s.has6 && ibb_ip_is_bad_source(s.v6))) {
+        return IBB_DROP_BAD_SRC_ADDR;
     }
     if (!d.has4 && !d.has6) {
         return IBB_DROP_NO_DST_IP;

@@ -856,9 +856,23 @@ static void m_pkey_limited(uint8_t *p, size_t *l, struct ibb_conv_config *c,
                                         tp_fix_ib(p, *l); }
 static void m_r_pkey_other(uint8_t *p, size_t *l, struct ibb_conv_config *c,
                            size_t *o) { (void) o; c->pkey = 0xffff;
-                                        p[I + 28 + 2] = 0x80;
-                                        p[I + 28 + 3] = 0x01;
+                                        p[14 + 28 + 2] = 0x80;
+                                        p[14 + 28 + 3] = 0x01;
                                         tp_fix_roce(p, *l); }
+/* Found by fuzz-ud-to-roce: without a GRH, an SLID that is the bridge's
+ * alias LID for RoCE host 10.0.0.3 (LID 7) spoke for that host. */
+static void m_nogrh_roce_slid(uint8_t *p, size_t *l,
+                              struct ibb_conv_config *c, size_t *o)
+{
+    struct tp_ib b;
+
+    (void) c; (void) o;
+    default_ib(&b, "::");
+    b.grh = false;
+    b.slid = 7;
+    b.dlid = 5;
+    *l = tp_build_ib(&b, p);
+}
 static void m_nosrcip(uint8_t *p, size_t *l, struct ibb_conv_config *c,
                       size_t *o) { (void) c; (void) o;
                                    gid("fe80::2:c903:0:99", p + G + 8);
@@ -1098,6 +1112,8 @@ static const struct drop_case drop_cases[] = {
     { "ipv6 src ib prefix", IBB_DROP_SPOOFED_SRC, ROCE, m_r6_ibprefix, true },
     { "src is an ib host's", IBB_DROP_SPOOFED_SRC, ROCE, m_r_ibhost, false },
     { "src loopback", IBB_DROP_BAD_SRC_ADDR, ROCE, m_r_loop, false },
+    { "no grh, slid a roce host's", IBB_DROP_SPOOFED_SRC, IB,
+      m_nogrh_roce_slid, false },
     { "both limited", IBB_DROP_PKEY, IB, m_pkey_limited, false },
     { "roce other partition", IBB_DROP_PKEY, ROCE, m_r_pkey_other, false },
     { "roce no proxy", IBB_DROP_NO_PROXY, ROCE, m_noproxy, false },

@@ -157,7 +157,8 @@ fuzz: $(FUZZ_BINS) tests/fuzz/make-seeds
 	    if test -f $(srcdir)/tests/fuzz/$$t.dict; then \
 	        dict=-dict=$(srcdir)/tests/fuzz/$$t.dict; fi; \
 	    tests/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) \
-	        -print_final_stats=1 $$dict $(FUZZ_FLAGS) \
+	        -print_final_stats=1 -artifact_prefix=tests/fuzz/ $$dict \
+	        $(FUZZ_FLAGS) \
 	        tests/fuzz/corpus/$$t > tests/fuzz/$$t.log 2>&1; \
 	    rc=$$?; \
 	    grep -E 'number_of_executed_units|ERROR|SUMMARY|property' \

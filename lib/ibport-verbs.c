@@ -219,7 +219,8 @@ struct verbs_group {
     uint32_t qkey;              /* Q_Key asked for by the caller. */
     struct rdma_cm_id *id;      /* rdma_cm id of the join, NULL if none. */
     bool join_posted;           /* rdma_join_multicast_ex() succeeded. */
-    bool attached;              /* Main QP attached, with 'mlid'. */
+    bool attached;              /* Main QP attached, with 'attach_mlid'. */
+    uint16_t attach_mlid;       /* MLID given to ibv_attach_mcast(). */
     enum ibb_mcast_state state; /* Where the join stands. */
     uint16_t mlid;              /* MLID once JOINED. */
     char why[128];              /* Reason, when FAILED. */
@@ -2261,7 +2262,7 @@ group_stop(struct ibb_port_verbs *vp, struct verbs_group *g)
         union ibv_gid mgid;
 
         memcpy(mgid.raw, g->mgid, 16);
-        ibv_detach_mcast(vp->main_qp->qp, &mgid, g->mlid);
+        ibv_detach_mcast(vp->main_qp->qp, &mgid, g->attach_mlid);
     }
     g->attached = false;
     if (g->id) {
@@ -2416,6 +2417,7 @@ join_done(struct ibb_port_verbs *vp, struct verbs_group *g,
             return;
         }
         g->attached = true;
+        g->attach_mlid = mlid;
     }
     g->state = IBB_MCAST_JOINED;
     g->mlid = mlid;
@@ -2466,6 +2468,17 @@ handle_cm_events(struct ibb_port_verbs *vp)
             join_done(vp, g, &ud);
             break;
         case RDMA_CM_EVENT_MULTICAST_ERROR:
+            if (status == -ENETRESET) {
+                /* A port event (port error, LID change, client
+                 * reregister) ended the membership; that event's handler
+                 * joins again when the port is ACTIVE (as IPoIB ignores
+                 * -ENETRESET in ipoib_mcast_join_complete()). */
+                g->state = IBB_MCAST_JOINING;
+                g->mlid = 0;
+                vp->changed = true;
+                break;
+            }
+            /* Fall through. */
         case RDMA_CM_EVENT_UNREACHABLE:
         case RDMA_CM_EVENT_ADDR_ERROR:
             if (status < 0) {

@@ -1024,10 +1024,16 @@ netdev_ibbridge_port_events(struct netdev_ibbridge *dev)
         if (ibb_port_mcast_status(dev->port, g->mgid, &st)) {
             continue;
         }
-        if (st.state == IBB_MCAST_JOINED && st.mlid != g->mlid) {
+        if (st.state != IBB_MCAST_JOINED) {
+            /* Until it is joined (again), datagrams to the group are
+             * counted as group_joining, not sent to a stale MLID. */
+            st.mlid = 0;
+        }
+        if (st.mlid != g->mlid) {
             g->mlid = st.mlid;
             ibb_addr_map_set_group_mlid(dev->map, g->mgid, st.mlid);
-        } else if (st.state == IBB_MCAST_FAILED) {
+        }
+        if (st.state == IBB_MCAST_FAILED) {
             char mgid[IBB_GID_STRLEN];
 
             VLOG_WARN_RL(&rl, "%s: multicast group %s: join failed: %s",

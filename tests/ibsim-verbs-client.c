@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <infiniband/ib.h>
 #include <infiniband/verbs.h>
 #include <poll.h>
@@ -31,7 +32,7 @@ static const char *program_name = "ibsim-verbs-client";
 /* Command-line settings. */
 struct opts {
     const char *cmd;            /* recv, send, sq-full, cq-overrun,
-                                 * events. */
+                                 * events, qp-error, checks. */
     unsigned long count;        /* --count: completions or events. */
     double timeout;             /* --timeout in seconds. */
     uint32_t qkey;              /* --qkey: the QP's Q_Key. */
@@ -137,6 +138,13 @@ usage(void)
            "  sq-full   post sends until post_send fails\n"
            "  cq-overrun  overrun a --cq-size CQ, wait for CQ_ERR\n"
            "  events    print --count async events with the port state\n"
+           "            (with --join, rdma_cm events of a join too)\n"
+           "  qp-error  send 4 datagrams to --dlid/--dgid/--dqpn, taking the "
+           "QP\n"
+           "            through RESET to RTS again after the third\n"
+           "  checks    multicast attach, QP destroy and rdma_cm bind "
+           "arguments\n"
+           "            that the kernel refuses\n"
            "\nOptions:\n"
            "  --count=N        completions or events (default 1)\n"
            "  --timeout=S      give up after S seconds (default 10)\n"
@@ -149,7 +157,8 @@ usage(void)
            "  --rtr-delay=S    recv: stay in INIT for S seconds first\n"
            "  --join=MGID      recv: join MGID via rdma_cm, attach QP 1 "
            "(QP 2 not);\n"
-           "                   send: join send-only and send to it\n"
+           "                   send: join send-only and send to it;\n"
+           "                   events: join MGID and print its events\n"
            "  --sq-size=N      send queue size (default 16)\n"
            "  --cq-size=N      CQ size (default 64)\n"
            "  -h, --help       this help\n", program_name, program_name);
@@ -492,8 +501,10 @@ static void
 join(struct ctx *c, bool send_only, uint16_t *mlid, uint32_t *qkey)
 {
     struct rdma_cm_join_mc_attr_ex attr;
+    struct pollfd pfd;
     struct sockaddr_ib sib, mc;
     struct rdma_cm_event *ev;
+    bool immediate;
 
     cm_ch = rdma_create_event_channel();
     if (!cm_ch || rdma_create_id(cm_ch, &cm_id, NULL, RDMA_PS_UDP)) {
@@ -518,6 +529,11 @@ join(struct ctx *c, bool send_only, uint16_t *mlid, uint32_t *qkey)
     if (rdma_join_multicast_ex(cm_id, &attr, NULL)) {
         fatal("rdma_join_multicast_ex failed (%s)", strerror(errno));
     }
+    /* As with the kernel, the join completes later: is its event there
+     * already? */
+    pfd.fd = cm_ch->fd;
+    pfd.events = POLLIN;
+    immediate = poll(&pfd, 1, 0) > 0;
     if (rdma_get_cm_event(cm_ch, &ev)) {
         fatal("rdma_get_cm_event failed (%s)", strerror(errno));
     }
@@ -528,8 +544,9 @@ join(struct ctx *c, bool send_only, uint16_t *mlid, uint32_t *qkey)
     *mlid = ev->param.ud.ah_attr.dlid;
     *qkey = ev->param.ud.qkey;
     printf("{\"event\":\"joined\",\"mlid\":%u,\"qkey\":%u,\"qp_num\":%u,"
-           "\"is_global\":%u}\n", *mlid, *qkey, ev->param.ud.qp_num,
-           ev->param.ud.ah_attr.is_global);
+           "\"is_global\":%u,\"immediate\":%s}\n", *mlid, *qkey,
+           ev->param.ud.qp_num, ev->param.ud.ah_attr.is_global,
+           immediate ? "true" : "false");
     fflush(stdout);
     rdma_ack_cm_event(ev);
 }
@@ -727,7 +744,25 @@ port_state_name(struct ibv_context *ctx)
     return ibv_port_state_str(a.state);
 }
 
-/* Prints async events until 'n' arrived or the timeout. */
+/* Prints the rdma_cm events waiting on 'cm_ch'; returns how many. */
+static unsigned long
+print_cm_events(void)
+{
+    struct rdma_cm_event *ev;
+    unsigned long got = 0;
+
+    while (!rdma_get_cm_event(cm_ch, &ev)) {
+        printf("{\"event\":\"cm\",\"type\":\"%s\",\"status\":%d}\n",
+               rdma_event_str(ev->event), ev->status);
+        fflush(stdout);
+        rdma_ack_cm_event(ev);
+        got++;
+    }
+    return got;
+}
+
+/* Prints async events (and the rdma_cm events of the join, if any) until
+ * 'n' arrived or the timeout. */
 static unsigned long
 wait_async(struct ibv_context *ctx, unsigned long n)
 {
@@ -736,18 +771,27 @@ wait_async(struct ibv_context *ctx, unsigned long n)
 
     fcntl(ctx->async_fd, F_SETFL,
           fcntl(ctx->async_fd, F_GETFL) | O_NONBLOCK);
+    if (cm_ch) {
+        fcntl(cm_ch->fd, F_SETFL, fcntl(cm_ch->fd, F_GETFL) | O_NONBLOCK);
+    }
     while (got < n) {
-        struct pollfd pfd = { .fd = ctx->async_fd, .events = POLLIN };
+        struct pollfd pfd[2] = {
+            { .fd = ctx->async_fd, .events = POLLIN },
+            { .fd = cm_ch ? cm_ch->fd : -1, .events = POLLIN },
+        };
         struct ibv_async_event ev;
         double left = deadline - now();
 
         if (left <= 0) {
             break;
         }
-        if (poll(&pfd, 1, left * 1000 + 1) <= 0) {
+        if (poll(pfd, 2, left * 1000 + 1) <= 0) {
             continue;
         }
-        if (ibv_get_async_event(ctx, &ev)) {
+        if (pfd[1].revents & POLLIN) {
+            got += print_cm_events();
+        }
+        if (!(pfd[0].revents & POLLIN) || ibv_get_async_event(ctx, &ev)) {
             continue;
         }
         printf("{\"event\":\"async\",\"type\":\"%s\",\"port_state\":\"%s\"}"
@@ -791,14 +835,137 @@ cmd_events(void)
 {
     struct ctx c;
 
+    uint16_t mlid;
+    uint32_t qkey;
+
     memset(&c, 0, sizeof c);
     open_device(&c);
+    if (o.has_mgid) {
+        join(&c, false, &mlid, &qkey);
+    }
     printf("{\"event\":\"ready\",\"lid\":%u,\"state\":\"%s\"}\n",
            c.port.lid, ibv_port_state_str(c.port.state));
     fflush(stdout);
     printf("{\"event\":\"done\",\"events\":%lu}\n",
            wait_async(c.ctx, o.count));
+    if (o.has_mgid) {
+        /* The membership outlives its error event until it is left. */
+        leave();
+    }
     ibv_close_device(c.ctx);
+    return 0;
+}
+
+/* Posts send 'i' and prints its completion. */
+static void
+send_one(struct ctx *c, struct ibv_ah *ah, uint64_t i)
+{
+    int err = post_send(c, ah, o.dqpn, i);
+
+    if (err) {
+        fatal("Couldn't post send %"PRIu64" (%s)", i, strerror(err));
+    }
+    if (wait_completions(c, 1, false) != 1) {
+        fatal("no completion for send %"PRIu64, i);
+    }
+}
+
+static int
+cmd_qp_error(void)
+{
+    struct ibv_ah *ah;
+    struct ctx c;
+
+    memset(&c, 0, sizeof c);
+    setup(&c, 0);
+    c.qp[0] = create_qp(&c, true);
+    modify(c.qp[0], IBV_QPS_INIT);
+    modify(c.qp[0], IBV_QPS_RTR);
+    modify(c.qp[0], IBV_QPS_RTS);
+    print_ready(&c);
+    ah = make_ah(&c, o.dlid, o.has_dgid ? o.dgid : NULL);
+    for (uint64_t i = 1; i <= 3; i++) {
+        send_one(&c, ah, i);
+    }
+    /* An error completion left the QP in ERR (sends are flushed): back to
+     * RTS through RESET, as ibport-verbs does. */
+    modify(c.qp[0], IBV_QPS_RESET);
+    modify(c.qp[0], IBV_QPS_INIT);
+    modify(c.qp[0], IBV_QPS_RTR);
+    modify(c.qp[0], IBV_QPS_RTS);
+    printf("{\"event\":\"rts\"}\n");
+    send_one(&c, ah, 4);
+    ibv_destroy_ah(ah);
+    teardown(&c);
+    return 0;
+}
+
+static void
+print_check(const char *call, int err)
+{
+    printf("{\"event\":\"check\",\"call\":\"%s\",\"err\":\"%s\"}\n", call,
+           err ? strerror(err) : "none");
+    fflush(stdout);
+}
+
+/* Binds a new rdma_cm id to the port GID with P_Key 'pkey'. */
+static void
+check_bind(struct ctx *c, const char *call, uint16_t pkey)
+{
+    struct rdma_event_channel *ch = rdma_create_event_channel();
+    struct rdma_cm_id *id;
+    struct sockaddr_ib sib;
+    int err = 0;
+
+    if (!ch || rdma_create_id(ch, &id, NULL, RDMA_PS_UDP)) {
+        fatal("rdma_create_id failed (%s)", strerror(errno));
+    }
+    memset(&sib, 0, sizeof sib);
+    sib.sib_family = AF_IB;
+    sib.sib_pkey = htobe16(pkey);
+    memcpy(sib.sib_addr.sib_raw, c->gid.raw, 16);
+    if (rdma_bind_addr(id, (struct sockaddr *) &sib)) {
+        err = errno;
+    }
+    print_check(call, err);
+    rdma_destroy_id(id);
+    rdma_destroy_event_channel(ch);
+}
+
+static int
+cmd_checks(void)
+{
+    static const uint8_t def_mgid[16] = { 0xff, 0x12, 0x40, 0x1b, 0xff, 0xff,
+                                          [15] = 0x01 };
+    union ibv_gid mgid;
+    struct ctx c;
+
+    memset(&c, 0, sizeof c);
+    memcpy(mgid.raw, o.has_mgid ? o.mgid : def_mgid, 16);
+    setup(&c, 0);
+    c.qp[0] = create_qp(&c, true);
+    modify(c.qp[0], IBV_QPS_INIT);
+
+    /* Attach: a multicast GID and a multicast LID only. */
+    print_check("attach_lid_0", ibv_attach_mcast(c.qp[0], &mgid, 0));
+    print_check("attach_lid_unicast", ibv_attach_mcast(c.qp[0], &mgid,
+                                                       0xbfff));
+    print_check("attach_lid_permissive", ibv_attach_mcast(c.qp[0], &mgid,
+                                                          0xffff));
+    print_check("attach_gid_unicast", ibv_attach_mcast(c.qp[0], &c.gid,
+                                                       0xc001));
+    print_check("attach", ibv_attach_mcast(c.qp[0], &mgid, 0xc001));
+
+    /* An attached QP cannot be destroyed. */
+    print_check("destroy_attached", ibv_destroy_qp(c.qp[0]));
+    print_check("detach_lid_0", ibv_detach_mcast(c.qp[0], &mgid, 0));
+    print_check("detach", ibv_detach_mcast(c.qp[0], &mgid, 0xc001));
+
+    /* Bind: the P_Key must be in the P_Key table (0: the default). */
+    check_bind(&c, "bind_pkey_0x8001", 0x8001);
+    check_bind(&c, "bind_pkey_0", 0);
+    check_bind(&c, "bind_pkey_0x7fff", 0x7fff);
+    teardown(&c);
     return 0;
 }
 
@@ -817,6 +984,10 @@ main(int argc, char *argv[])
         return cmd_cq_overrun();
     } else if (!strcmp(o.cmd, "events")) {
         return cmd_events();
+    } else if (!strcmp(o.cmd, "qp-error")) {
+        return cmd_qp_error();
+    } else if (!strcmp(o.cmd, "checks")) {
+        return cmd_checks();
     }
     fprintf(stderr, "%s: unknown command \"%s\"; use --help\n",
             program_name, o.cmd);

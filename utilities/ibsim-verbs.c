@@ -18,6 +18,24 @@
  *   IBSIM_VERBS_PKEY    the one P_Key table entry (default 0xffff).
  *   IBSIM_VERBS_NAME    port name shown by the fabric (default: device).
  *   IBSIM_VERBS_LOG     file to append drops, events and counters to.
+ *   IBSIM_VERBS_JOIN_DELAY  milliseconds the SA takes to answer an rdma_cm
+ *                       join (default 0: as soon as the background thread
+ *                       gets to it).
+ *   IBSIM_VERBS_FAIL_SEND  N: the Nth send work request posted to a QP in
+ *                       RTS (counting from 1, over all QPs, once) completes
+ *                       with IBV_WC_LOC_QP_OP_ERR instead of being sent,
+ *                       in order after the sends posted before it, and
+ *                       moves its QP to ERR, as a local QP error in
+ *                       hardware does.  The QP works again once taken
+ *                       through RESET, INIT, RTR to RTS.
+ *
+ * rdma_cm joins are asynchronous as with the kernel's ib_sa multicast
+ * module: rdma_join_multicast_ex() only queues the request; the background
+ * thread does the SA exchange (on the fabric port) and queues
+ * RDMA_CM_EVENT_MULTICAST_JOIN or _ERROR afterwards.  A port loss ends
+ * every completed join with RDMA_CM_EVENT_MULTICAST_ERROR, status
+ * -ENETRESET, after IBV_EVENT_PORT_ERR; the application leaves and joins
+ * again (when the port is back).
  *
  * Locking: one mutex, 'hca.mutex', guards all state, including the
  * ibb_port object (lib/ibport.h is not thread-safe).  A background thread
@@ -29,6 +47,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <infiniband/ib.h>
 #include <infiniband/verbs.h>
 #include <poll.h>
@@ -88,6 +107,11 @@
     X(tx_port_down, "sends discarded while the port was down")          \
     X(tx_prot_err, "send completions with IBV_WC_LOC_PROT_ERR")         \
     X(tx_len_err, "send completions with IBV_WC_LOC_LEN_ERR")           \
+    X(tx_qp_op_err, "send completions with IBV_WC_LOC_QP_OP_ERR "       \
+      "(IBSIM_VERBS_FAIL_SEND)")                                        \
+    X(mcast_joins, "rdma_cm joins answered by the SA")                  \
+    X(mcast_join_err, "rdma_cm joins that failed")                      \
+    X(mcast_reset, "rdma_cm joins ended by a port loss (ENETRESET)")    \
     X(cq_overrun, "completions lost to a CQ overrun")                   \
     X(port_err, "fabric connection losses")
 
@@ -97,6 +121,7 @@ struct hca_counters {
 #undef X
 };
 
+struct cm_id;
 struct hca_ctx;
 struct hca_qp;
 
@@ -225,6 +250,8 @@ struct hca_txpkt {
     uint64_t wr_id;             /* For the completion. */
     uint64_t sq_seq;            /* Sequence number of the WQE. */
     bool signaled;              /* Completion wanted. */
+    bool fail;                  /* Injected fault: no packet, the WQE
+                                 * completes with IBV_WC_LOC_QP_OP_ERR. */
     size_t len;                 /* Packet length. */
     uint8_t data[];             /* LRH .. VCRC. */
 };
@@ -248,6 +275,9 @@ struct hca {
     uint16_t pkey;              /* P_Key table[0]. */
     char *name;                 /* Name shown by the fabric. */
     FILE *log;                  /* IBSIM_VERBS_LOG, or NULL. */
+    uint32_t join_delay_ms;     /* IBSIM_VERBS_JOIN_DELAY. */
+    uint32_t fail_send;         /* IBSIM_VERBS_FAIL_SEND, 0 if none. */
+    uint64_t n_sends;           /* Sends posted to QPs in RTS. */
 
     unsigned int n_open;        /* Open contexts (incl. rdma_cm's). */
     struct ibb_port *port;      /* Fabric port while open. */
@@ -269,7 +299,8 @@ struct hca {
     unsigned int n_cqs;         /* Number of 'cqs'. */
     uint32_t next_qpn;          /* QPN allocator. */
     uint32_t next_key;          /* MR key allocator. */
-    uint32_t cm_gen;            /* Bumped when SA memberships are lost. */
+    struct cm_id *cm_ids;       /* All rdma_cm ids. */
+    uint64_t next_join_seq;     /* Orders the rdma_cm joins. */
     struct hca_ctx *cm_ctx;     /* rdma_cm's own context. */
     unsigned int cm_binds;      /* rdma_cm ids bound to 'cm_ctx'. */
 
@@ -454,6 +485,8 @@ hca_configure(void)
     hca.pkey = pkey;
     s = getenv("IBSIM_VERBS_NAME");
     hca.name = strdup(s && *s ? s : hca.dev.name);
+    env_u32("IBSIM_VERBS_JOIN_DELAY", 600000, &hca.join_delay_ms);
+    env_u32("IBSIM_VERBS_FAIL_SEND", UINT32_MAX, &hca.fail_send);
     s = getenv("IBSIM_VERBS_LOG");
     if (s && *s) {
         hca.log = fopen(s, "ae");
@@ -671,6 +704,7 @@ sge_ok(const struct ibv_sge *sge, struct hca_pd *pd, int access)
 }
 
 static void close_qpn(struct hca_qp *);
+static void tx_fail(struct hca_qp *, uint64_t wr_id, uint64_t seq);
 
 /* Moves 'qp' to the error state: closes its QPN on the fabric and flushes
  * its own RQ and its unsent sends. */
@@ -717,6 +751,9 @@ qp_to_error(struct hca_qp *qp)
 /* ------------------------------------------------------------------ */
 /* Fabric port: open, loss, reconnect. */
 
+static void cm_port_lost(void);
+static long long cm_run_joins(void);
+
 static void
 open_qpn(struct hca_qp *qp)
 {
@@ -756,6 +793,14 @@ tx_discard(void)
         struct hca_qp *qp = find_qp(t->qpn);
 
         hca.tx_head = t->next;
+        if (t->fail) {
+            /* A local error does not depend on the link. */
+            if (qp) {
+                tx_fail(qp, t->wr_id, t->sq_seq);
+            }
+            free(t);
+            continue;
+        }
         hca.c.tx_port_down++;
         if (qp && t->signaled) {
             send_completion(qp, t->wr_id, t->sq_seq, IBV_WC_SUCCESS, 0);
@@ -788,8 +833,8 @@ port_lost(void)
         ibb_port_mcast_leave(hca.port, g->mgid);
         free(g);
     }
-    hca.cm_gen++;
     async_event(NULL, IBV_EVENT_PORT_ERR, NULL);
+    cm_port_lost();
 }
 
 static void
@@ -1081,6 +1126,42 @@ rx_packet(const uint8_t *pkt, size_t len)
 /* ------------------------------------------------------------------ */
 /* Send. */
 
+/* The injected local QP operation error (IBSIM_VERBS_FAIL_SEND) of the
+ * send WQE 'wr_id', 'seq' on 'qp': an error completion, whether signaled
+ * or not, and the QP in ERR. */
+static void
+tx_fail(struct hca_qp *qp, uint64_t wr_id, uint64_t seq)
+{
+    hca.c.tx_qp_op_err++;
+    hca_log("QP 0x%06x: injected local QP operation error", qp->qp.qp_num);
+    send_completion(qp, wr_id, seq, IBV_WC_LOC_QP_OP_ERR, 0);
+    qp_to_error(qp);
+}
+
+static bool tx_flush(void);
+
+/* Queues the injected fault for 'wr' behind the sends before it, or fails
+ * at once if nothing waits (the port is down or the backlog empty). */
+static void
+tx_queue_fail(struct hca_qp *qp, const struct ibv_send_wr *wr, uint64_t seq)
+{
+    struct hca_txpkt *t;
+
+    if (!hca.up || !hca.tx_head || !(t = calloc(1, sizeof *t))) {
+        tx_fail(qp, wr->wr_id, seq);
+        return;
+    }
+    t->qpn = qp->qp.qp_num;
+    t->wr_id = wr->wr_id;
+    t->sq_seq = seq;
+    t->fail = true;
+    *hca.tx_tail = t;
+    hca.tx_tail = &t->next;
+    if (!tx_flush()) {
+        hca_kick();
+    }
+}
+
 /* Sends what waits in the backlog.  Returns true if all went out. */
 static bool
 tx_flush(void)
@@ -1093,6 +1174,19 @@ tx_flush(void)
         size_t n;
         int err;
 
+        if (t->fail) {
+            /* The sends before it went out; this one fails the QP. */
+            hca.tx_head = t->next;
+            if (!hca.tx_head) {
+                hca.tx_tail = &hca.tx_head;
+            }
+            qp = find_qp(t->qpn);
+            if (qp) {
+                tx_fail(qp, t->wr_id, t->sq_seq);
+            }
+            free(t);
+            continue;
+        }
         err = ibb_port_send(hca.port, &buf, 1, &n);
         if (err == EAGAIN) {
             return false;
@@ -1253,6 +1347,10 @@ hca_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr,
             send_completion(qp, wr->wr_id, seq, IBV_WC_WR_FLUSH_ERR, 0);
             continue;
         }
+        if (hca.fail_send && ++hca.n_sends == hca.fail_send) {
+            tx_queue_fail(qp, wr, seq);
+            continue;
+        }
         if (len > hca.attr.mtu || len > IBB_FABRIC_MAX_PACKET - 128) {
             hca.c.tx_len_err++;
             send_completion(qp, wr->wr_id, seq, IBV_WC_LOC_LEN_ERR, 0);
@@ -1298,6 +1396,7 @@ hca_thread(void *arg)
     for (;;) {
         struct pollfd pfd[2];
         int timeout = HCA_RETRY_MS;
+        long long next_join;
         nfds_t n = 1;
 
         pthread_mutex_lock(&hca.mutex);
@@ -1307,6 +1406,12 @@ hca_thread(void *arg)
         }
         if (!hca.up && now_ms() >= hca.next_retry) {
             port_try_reconnect();
+        }
+        next_join = cm_run_joins();
+        if (next_join != LLONG_MAX) {
+            long long wait = next_join - now_ms();
+
+            timeout = wait <= 0 ? 0 : wait < timeout ? wait : timeout;
         }
         pfd[0].fd = hca.wake[0];
         pfd[0].events = POLLIN;
@@ -2433,6 +2538,14 @@ ibv_destroy_qp(struct ibv_qp *ibqp)
         pthread_mutex_unlock(&hca.mutex);
         return EBUSY;
     }
+    if (qp->n_attach) {
+        /* Each attachment holds a reference on the QP (the kernel's
+         * ib_attach_mcast() takes qp->usecnt): detach first. */
+        hca_log("QP 0x%06x: not destroyed, still attached to %zu "
+                "multicast group(s)", ibqp->qp_num, qp->n_attach);
+        pthread_mutex_unlock(&hca.mutex);
+        return EBUSY;
+    }
     qp_reset(qp);
     for (struct hca_qp **pp = &hca.qps; *pp; pp = &(*pp)->next) {
         if (*pp == qp) {
@@ -2474,6 +2587,25 @@ hca_post_recv(struct ibv_qp *ibqp, struct ibv_recv_wr *wr,
     return err;
 }
 
+/* True if 'gid' and 'lid' may be given to ibv_attach_mcast() and
+ * ibv_detach_mcast(): a multicast GID and a multicast LID (0xC000 to
+ * 0xFFFE; the kernel's is_valid_mcast_lid() for an IB port). */
+static bool
+mcast_addr_ok(const union ibv_gid *gid, uint16_t lid, const char *what)
+{
+    if (!ibb_gid_is_multicast(gid->raw)
+        || lid < IBB_LID_MCAST_MIN || lid == IBB_LID_PERMISSIVE) {
+        char buf[IBB_GID_STRLEN];
+
+        pthread_mutex_lock(&hca.mutex);
+        hca_log("%s: refused GID %s with LID 0x%04x", what,
+                ibb_gid_format(gid->raw, buf, sizeof buf), lid);
+        pthread_mutex_unlock(&hca.mutex);
+        return false;
+    }
+    return true;
+}
+
 int
 ibv_attach_mcast(struct ibv_qp *ibqp, const union ibv_gid *gid, uint16_t lid)
 {
@@ -2481,7 +2613,7 @@ ibv_attach_mcast(struct ibv_qp *ibqp, const union ibv_gid *gid, uint16_t lid)
     struct hca_attach *a;
     int err = 0;
 
-    if (!ibb_gid_is_multicast(gid->raw)) {
+    if (!mcast_addr_ok(gid, lid, "ibv_attach_mcast")) {
         return EINVAL;
     }
     pthread_mutex_lock(&hca.mutex);
@@ -2514,7 +2646,9 @@ ibv_detach_mcast(struct ibv_qp *ibqp, const union ibv_gid *gid, uint16_t lid)
     struct hca_qp *qp = qp_cast(ibqp);
     int err = EINVAL;
 
-    (void) lid;
+    if (!mcast_addr_ok(gid, lid, "ibv_detach_mcast")) {
+        return EINVAL;
+    }
     pthread_mutex_lock(&hca.mutex);
     for (size_t i = 0; i < qp->n_attach; i++) {
         if (!memcmp(qp->attach[i].mgid, gid->raw, 16)) {
@@ -2613,19 +2747,39 @@ struct cm_channel {
     int wfd;                        /* Write end. */
 };
 
-/* A multicast membership made through an id. */
-struct cm_mc {
-    struct cm_mc *next;         /* In the id's list. */
-    uint8_t mgid[16];           /* Group. */
-    bool full;                  /* Full member (else send-only). */
-    bool joined;                /* Counted in an hca_group. */
-    uint32_t gen;               /* 'hca.cm_gen' when joined. */
+/* State of a multicast membership made through an id. */
+enum cm_mc_state {
+    CM_MC_JOINING,              /* Waiting for the SA (background thread). */
+    CM_MC_JOINED,               /* Counted in an hca_group. */
+    CM_MC_FAILED,               /* Refused, or reset by a port loss. */
 };
 
+/* A multicast membership made through an id. */
+struct cm_mc {
+    struct cm_mc *next;         /* In the id's list, oldest first. */
+    uint8_t mgid[16];           /* Group. */
+    bool full;                  /* Full member (else send-only). */
+    enum cm_mc_state state;     /* Where the join stands. */
+    uint64_t seq;               /* Order of the join requests. */
+    long long due;              /* JOINING: when the SA answers (ms). */
+    void *context;              /* The join's context, for its events. */
+};
+
+/* An rdma_cm id (UD port spaces only). */
 struct cm_id {
     struct rdma_cm_id id;       /* What the application sees. */
+    struct cm_id *next;         /* In 'hca.cm_ids'. */
     struct cm_mc *mcs;          /* Memberships. */
     bool bound;                 /* Holds a 'hca.cm_ctx' reference. */
+};
+
+/* An event as queued: what the application sees, then the membership it
+ * is about, so that rdma_leave_multicast() can drop the unread ones (as
+ * the kernel's ucma does). */
+struct cm_event {
+    struct rdma_cm_event ev;    /* What the application sees; first, so
+                                 * rdma_ack_cm_event() frees the whole. */
+    const struct cm_mc *mc;     /* Membership, or NULL. */
 };
 
 struct rdma_event_channel *
@@ -2686,6 +2840,10 @@ rdma_create_id(struct rdma_event_channel *channel, struct rdma_cm_id **idp,
     id->id.context = context;
     id->id.ps = ps;
     id->id.qp_type = IBV_QPT_UD;
+    pthread_mutex_lock(&hca.mutex);
+    id->next = hca.cm_ids;
+    hca.cm_ids = id;
+    pthread_mutex_unlock(&hca.mutex);
     *idp = &id->id;
     return 0;
 }
@@ -2701,6 +2859,19 @@ find_group(const uint8_t mgid[16])
     return NULL;
 }
 
+/* Removes 'g' from 'hca.groups' and frees it. */
+static void
+group_free(struct hca_group *g)
+{
+    for (struct hca_group **pp = &hca.groups; *pp; pp = &(*pp)->next) {
+        if (*pp == g) {
+            *pp = g->next;
+            break;
+        }
+    }
+    free(g);
+}
+
 /* Makes the port's SA membership of 'g' match its joins; frees 'g' when
  * none is left.  Returns 0 or a positive errno. */
 static int
@@ -2710,17 +2881,11 @@ group_sync(struct hca_group *g)
     int err = 0;
 
     if (!g->n_full && !g->n_send_only) {
-        for (struct hca_group **pp = &hca.groups; *pp; pp = &(*pp)->next) {
-            if (*pp == g) {
-                *pp = g->next;
-                break;
-            }
-        }
         if (hca.up) {
             ibb_port_mcast_leave(hca.port, g->mgid);
             hca_kick();
         }
-        free(g);
+        group_free(g);
         return 0;
     }
     want = g->n_full ? IBB_MCAST_FULL : IBB_MCAST_SEND_ONLY;
@@ -2737,16 +2902,16 @@ group_sync(struct hca_group *g)
     return err;
 }
 
-/* Drops 'mc''s share of its SA membership, if it still has one. */
+/* Drops 'mc''s share of its SA membership, if it has one. */
 static void
 mc_unjoin(struct cm_mc *mc)
 {
     struct hca_group *g;
 
-    if (!mc->joined || mc->gen != hca.cm_gen) {
+    if (mc->state != CM_MC_JOINED) {
         return;
     }
-    mc->joined = false;
+    mc->state = CM_MC_FAILED;
     g = find_group(mc->mgid);
     if (g) {
         if (mc->full) {
@@ -2758,14 +2923,15 @@ mc_unjoin(struct cm_mc *mc)
     }
 }
 
-/* Frees the events for 'id' that the application has not read: after
- * rdma_destroy_id() none may be delivered (the kernel's ucma drops them
- * too).  Caller holds the mutex. */
+/* Frees the events that the application has not read for 'id' (if 'mc'
+ * is NULL) or for membership 'mc': after rdma_destroy_id() or
+ * rdma_leave_multicast() none may be delivered (the kernel's ucma drops
+ * them too).  Caller holds the mutex. */
 static void
-cm_purge_events(struct cm_id *id)
+cm_purge_events(struct cm_id *id, const struct cm_mc *mc)
 {
     struct cm_channel *ch = (struct cm_channel *) id->id.channel;
-    struct rdma_cm_event *evs[1024];
+    struct cm_event *evs[1024];
     int flags = fcntl(ch->ch.fd, F_GETFL);
     size_t n = 0;
 
@@ -2776,7 +2942,7 @@ cm_purge_events(struct cm_id *id)
     }
     fcntl(ch->ch.fd, F_SETFL, flags);
     for (size_t i = 0; i < n; i++) {
-        if (evs[i]->id == &id->id) {
+        if (mc ? evs[i]->mc == mc : evs[i]->ev.id == &id->id) {
             free(evs[i]);
         } else {
             write_all(ch->wfd, &evs[i], sizeof evs[i]);
@@ -2790,7 +2956,13 @@ rdma_destroy_id(struct rdma_cm_id *cmid)
     struct cm_id *id = (struct cm_id *) cmid;
 
     pthread_mutex_lock(&hca.mutex);
-    cm_purge_events(id);
+    for (struct cm_id **pp = &hca.cm_ids; *pp; pp = &(*pp)->next) {
+        if (*pp == id) {
+            *pp = id->next;
+            break;
+        }
+    }
+    cm_purge_events(id, NULL);
     while (id->mcs) {
         struct cm_mc *mc = id->mcs;
 
@@ -2807,6 +2979,15 @@ rdma_destroy_id(struct rdma_cm_id *cmid)
     pthread_mutex_unlock(&hca.mutex);
     free(id);
     return 0;
+}
+
+/* True if 'pkey' (host order) of an AF_IB address is in the P_Key table:
+ * 0 stands for the default entry; otherwise the low 15 bits must match,
+ * as the kernel's ib_find_cached_pkey() compares them. */
+static bool
+cm_pkey_ok(uint16_t pkey)
+{
+    return !pkey || (pkey & 0x7fff) == (hca.pkey & 0x7fff);
 }
 
 int
@@ -2828,6 +3009,12 @@ rdma_bind_addr(struct rdma_cm_id *cmid, struct sockaddr *addr)
     pthread_mutex_lock(&hca.mutex);
     if (!hca_configure()) {
         err = ENODEV;
+        goto out;
+    }
+    if (!cm_pkey_ok(be16toh(sib->sib_pkey))) {
+        hca_log("rdma_bind_addr: P_Key 0x%04x is not in the P_Key table",
+                be16toh(sib->sib_pkey));
+        err = EINVAL;
         goto out;
     }
     if (!hca.cm_ctx) {
@@ -2859,22 +3046,27 @@ out:
     return 0;
 }
 
+/* Queues event 'type' with 'status' about membership 'mc' of 'id'; 'g'
+ * (the group, for a completed join) fills in the UD parameters. */
 static void
-cm_queue_event(struct cm_id *id, enum rdma_cm_event_type type, int status,
-               const struct hca_group *g, const uint8_t mgid[16],
-               void *context)
+cm_queue_event(struct cm_id *id, const struct cm_mc *mc,
+               enum rdma_cm_event_type type, int status,
+               const struct hca_group *g)
 {
     struct cm_channel *ch = (struct cm_channel *) id->id.channel;
-    struct rdma_cm_event *ev = calloc(1, sizeof *ev);
+    struct cm_event *e = calloc(1, sizeof *e);
+    struct rdma_cm_event *ev;
 
-    if (!ev) {
+    if (!e) {
         return;
     }
+    e->mc = mc;
+    ev = &e->ev;
     ev->id = &id->id;
     ev->event = type;
     ev->status = status;
     /* librdmacm hands the join's context back in private_data. */
-    ev->param.ud.private_data = context;
+    ev->param.ud.private_data = mc->context;
     if (g) {
         struct ibv_ah_attr *ah = &ev->param.ud.ah_attr;
 
@@ -2882,7 +3074,7 @@ cm_queue_event(struct cm_id *id, enum rdma_cm_event_type type, int status,
         ah->sl = 0;
         ah->port_num = HCA_PORT_NUM;
         ah->is_global = 1;
-        memcpy(ah->grh.dgid.raw, mgid, 16);
+        memcpy(ah->grh.dgid.raw, mc->mgid, 16);
         ah->grh.sgid_index = 0;
         ah->grh.hop_limit = 0;
         ev->param.ud.qp_num = IBB_MULTICAST_QPN;
@@ -2890,7 +3082,106 @@ cm_queue_event(struct cm_id *id, enum rdma_cm_event_type type, int status,
          * creates groups with the requested one. */
         ev->param.ud.qkey = HCA_CM_UDP_QKEY;
     }
-    write_all(ch->wfd, &ev, sizeof ev);
+    hca_log("rdma_cm event %s, status %d", rdma_event_str(type), status);
+    write_all(ch->wfd, &e, sizeof e);
+}
+
+/* The SA exchange of the join 'mc' of 'id', on the background thread:
+ * joins the port to the group at the fabric if it is not yet a member
+ * (or only a send-only one for a full join), then queues the result. */
+static void
+cm_join(struct cm_id *id, struct cm_mc *mc)
+{
+    struct hca_group *g = find_group(mc->mgid);
+    int err;
+
+    if (!g) {
+        g = calloc(1, sizeof *g);
+        if (!g) {
+            err = ENOMEM;
+            goto fail;
+        }
+        memcpy(g->mgid, mc->mgid, 16);
+        g->next = hca.groups;
+        hca.groups = g;
+    }
+    if (mc->full) {
+        g->n_full++;
+    } else {
+        g->n_send_only++;
+    }
+    err = group_sync(g);
+    if (err) {
+        if (mc->full) {
+            g->n_full--;
+        } else {
+            g->n_send_only--;
+        }
+        if (!g->n_full && !g->n_send_only) {
+            group_free(g);
+        }
+        goto fail;
+    }
+    hca.c.mcast_joins++;
+    mc->state = CM_MC_JOINED;
+    cm_queue_event(id, mc, RDMA_CM_EVENT_MULTICAST_JOIN, 0, g);
+    return;
+
+fail:
+    hca.c.mcast_join_err++;
+    hca_log("multicast join failed: %s", strerror(err));
+    mc->state = CM_MC_FAILED;
+    cm_queue_event(id, mc, RDMA_CM_EVENT_MULTICAST_ERROR, -err, NULL);
+}
+
+/* Does the joins whose SA answer is due, in the order they were asked
+ * for.  Returns when the next one is due, LLONG_MAX if none waits.
+ * Called by the background thread with the mutex held. */
+static long long
+cm_run_joins(void)
+{
+    for (;;) {
+        long long now = now_ms(), next = LLONG_MAX;
+        struct cm_mc *first = NULL;
+        struct cm_id *first_id = NULL;
+
+        for (struct cm_id *id = hca.cm_ids; id; id = id->next) {
+            for (struct cm_mc *mc = id->mcs; mc; mc = mc->next) {
+                if (mc->state != CM_MC_JOINING) {
+                    continue;
+                }
+                if (mc->due > now) {
+                    next = mc->due < next ? mc->due : next;
+                } else if (!first || mc->seq < first->seq) {
+                    first = mc;
+                    first_id = id;
+                }
+            }
+        }
+        if (!first) {
+            return next;
+        }
+        cm_join(first_id, first);
+    }
+}
+
+/* The port is gone and the SA memberships with it: as the kernel's
+ * ib_sa multicast module does on a port event, ends every completed join
+ * with RDMA_CM_EVENT_MULTICAST_ERROR, status -ENETRESET.  Caller freed
+ * 'hca.groups' and queued IBV_EVENT_PORT_ERR. */
+static void
+cm_port_lost(void)
+{
+    for (struct cm_id *id = hca.cm_ids; id; id = id->next) {
+        for (struct cm_mc *mc = id->mcs; mc; mc = mc->next) {
+            if (mc->state == CM_MC_JOINED) {
+                mc->state = CM_MC_FAILED;
+                hca.c.mcast_reset++;
+                cm_queue_event(id, mc, RDMA_CM_EVENT_MULTICAST_ERROR,
+                               -ENETRESET, NULL);
+            }
+        }
+    }
 }
 
 int
@@ -2901,9 +3192,7 @@ rdma_join_multicast_ex(struct rdma_cm_id *cmid,
                     | RDMA_CM_JOIN_MC_ATTR_JOIN_FLAGS;
     struct cm_id *id = (struct cm_id *) cmid;
     const struct sockaddr_ib *sib;
-    struct hca_group *g;
-    struct cm_mc *mc;
-    int err;
+    struct cm_mc *mc, **tail;
 
     if ((attr->comp_mask & need) != need
         || (attr->comp_mask & ~need)
@@ -2928,8 +3217,8 @@ rdma_join_multicast_ex(struct rdma_cm_id *cmid,
     }
 
     pthread_mutex_lock(&hca.mutex);
-    for (mc = id->mcs; mc; mc = mc->next) {
-        if (!memcmp(mc->mgid, sib->sib_addr.sib_raw, 16)) {
+    for (tail = &id->mcs; *tail; tail = &(*tail)->next) {
+        if (!memcmp((*tail)->mgid, sib->sib_addr.sib_raw, 16)) {
             pthread_mutex_unlock(&hca.mutex);
             errno = EADDRINUSE;
             return -1;
@@ -2943,53 +3232,15 @@ rdma_join_multicast_ex(struct rdma_cm_id *cmid,
     }
     memcpy(mc->mgid, sib->sib_addr.sib_raw, 16);
     mc->full = attr->join_flags == RDMA_MC_JOIN_FLAG_FULLMEMBER;
-    mc->next = id->mcs;
-    id->mcs = mc;
+    mc->state = CM_MC_JOINING;
+    mc->seq = hca.next_join_seq++;
+    mc->due = now_ms() + hca.join_delay_ms;
+    mc->context = context;
+    *tail = mc;
 
-    /* The SA request. */
-    g = find_group(mc->mgid);
-    if (!g) {
-        g = calloc(1, sizeof *g);
-        if (!g) {
-            pthread_mutex_unlock(&hca.mutex);
-            errno = ENOMEM;
-            return -1;
-        }
-        memcpy(g->mgid, mc->mgid, 16);
-        g->next = hca.groups;
-        hca.groups = g;
-    }
-    if (mc->full) {
-        g->n_full++;
-    } else {
-        g->n_send_only++;
-    }
-    err = group_sync(g);
-    if (err) {
-        if (mc->full) {
-            g->n_full--;
-        } else {
-            g->n_send_only--;
-        }
-        if (!g->n_full && !g->n_send_only) {
-            for (struct hca_group **pp = &hca.groups; *pp;
-                 pp = &(*pp)->next) {
-                if (*pp == g) {
-                    *pp = g->next;
-                    break;
-                }
-            }
-            free(g);
-        }
-        hca_log("multicast join failed: %s", strerror(err));
-        cm_queue_event(id, RDMA_CM_EVENT_MULTICAST_ERROR, -err, NULL,
-                       mc->mgid, context);
-    } else {
-        mc->joined = true;
-        mc->gen = hca.cm_gen;
-        cm_queue_event(id, RDMA_CM_EVENT_MULTICAST_JOIN, 0, g, mc->mgid,
-                       context);
-    }
+    /* The background thread sends the SA request and queues the event,
+     * after this returns. */
+    hca_kick();
     pthread_mutex_unlock(&hca.mutex);
     return 0;
 }
@@ -3009,8 +3260,10 @@ rdma_leave_multicast(struct rdma_cm_id *cmid, struct sockaddr *addr)
         struct cm_mc *mc = *pp;
 
         if (!memcmp(mc->mgid, sib->sib_addr.sib_raw, 16)) {
+            /* A join still waiting for the SA is cancelled. */
             *pp = mc->next;
             mc_unjoin(mc);
+            cm_purge_events(id, mc);
             free(mc);
             pthread_mutex_unlock(&hca.mutex);
             return 0;

@@ -5,8 +5,10 @@
 # binary.
 pkglibexec_PROGRAMS += vswitchd-plugin/ovs-vswitchd
 vswitchd_plugin_ovs_vswitchd_SOURCES = \
+	vswitchd-plugin/ibbridge-unixctl.c \
 	vswitchd-plugin/netdev-ibbridge.c \
 	vswitchd-plugin/netdev-ibbridge.h \
+	vswitchd-plugin/netdev-ibbridge-private.h \
 	vswitchd-plugin/plugin-init.c
 vswitchd_plugin_ovs_vswitchd_CPPFLAGS = $(OVS_PLUGIN_CPPFLAGS)
 vswitchd_plugin_ovs_vswitchd_LDADD = \

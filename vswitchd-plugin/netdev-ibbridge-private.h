@@ -1,0 +1,123 @@
+/*
+ * What the ibbridge netdev class (netdev-ibbridge.c) shares with its
+ * ovs-appctl commands (ibbridge-unixctl.c): the port's state and the list
+ * of ports.  Private to vswitchd-plugin/.
+ */
+#ifndef NETDEV_IBBRIDGE_PRIVATE_H
+#define NETDEV_IBBRIDGE_PRIVATE_H 1
+
+#include "netdev-provider.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/list.h"
+#include "openvswitch/thread.h"
+#include "packets.h"
+#include "smap.h"
+
+#include "ibb-drop.h"
+#include "ibb-conv.h"
+#include "ibb-options.h"
+#include "ibport.h"
+
+struct ibb_addr_map;
+struct ibb_proxy_table;
+
+/* Most backend counters shown (lib/ibport.h ibb_port_counters()). */
+#define IBBRIDGE_MAX_PORT_COUNTERS 64
+
+/* Counters besides the per-reason drops. */
+#define IBBRIDGE_CSTATS                                                     \
+    IBBRIDGE_CSTAT(rx_port_errors)    /* recv() failed. */                  \
+    IBBRIDGE_CSTAT(tx_backpressure)   /* Fabric stayed full: dropped. */    \
+    IBBRIDGE_CSTAT(tx_port_down)      /* No port to send on: dropped. */    \
+    IBBRIDGE_CSTAT(tx_not_eth)        /* Not an Ethernet frame. */          \
+    IBBRIDGE_CSTAT(tx_proxy_limit)    /* No proxy QP: at max-proxies. */    \
+    IBBRIDGE_CSTAT(tx_proxy_errors)   /* No proxy QP: the port refused. */  \
+    IBBRIDGE_CSTAT(proxies_created)   /* Proxy QPs opened. */               \
+    IBBRIDGE_CSTAT(proxies_expired)   /* Learned proxy QPs closed, idle. */ \
+    IBBRIDGE_CSTAT(reconnects)        /* Times the port re-attached. */
+
+struct ibbridge_cstats {
+#define IBBRIDGE_CSTAT(NAME) uint64_t NAME;
+    IBBRIDGE_CSTATS
+#undef IBBRIDGE_CSTAT
+};
+
+/* A multicast group the port joined because of "mcast-groups". */
+struct ibbridge_group {
+    struct ibb_mcast_group_spec spec;   /* As configured. */
+    uint8_t mgid[16];                   /* MGID derived from 'spec'. */
+    uint16_t mlid;                      /* MLID the fabric gave. */
+};
+
+/* The options, parsed and checked before any of them is applied, so that a
+ * rejected configuration leaves the port as it was. */
+struct ibbridge_config {
+    struct ibb_device_spec device;
+    char *device_str;
+    uint16_t pkey;
+    uint32_t qkey;
+    struct eth_addr mac;
+    bool mac_configured;
+    unsigned int gid_index;
+    enum ibb_mgid_format mgid_format;
+    struct ibb_mcast_group_spec *groups;
+    size_t n_groups;
+    uint8_t sl_map[64];
+    uint8_t dscp_map[16];
+    char *map_file;
+    bool icrc_check;
+    enum ibb_port_mode port_mode;
+    size_t max_proxies;
+    unsigned int proxy_idle_s;          /* 0: learned proxies stay. */
+};
+
+struct netdev_ibbridge {
+    struct netdev up;
+
+    /* In 'ibbridge_list'. */
+    struct ovs_list list_node OVS_GUARDED_BY(ibbridge_list_mutex);
+
+    /* Protects all members below. */
+    struct ovs_mutex mutex;
+
+    struct smap options OVS_GUARDED;            /* As last accepted. */
+    struct ibbridge_config cfg OVS_GUARDED;     /* Parsed 'options'. */
+    bool configured OVS_GUARDED;                /* 'cfg' is valid. */
+    enum netdev_flags flags OVS_GUARDED;        /* NETDEV_UP etc. */
+
+    /* The IB port and what the converters need. */
+    struct ibb_port *port OVS_GUARDED;          /* NULL until configured. */
+    struct ibb_port_attr attr OVS_GUARDED;      /* Last ibb_port_query(). */
+    struct ibb_addr_map *map OVS_GUARDED;       /* Hosts and groups. */
+    struct ibb_conv_config conv OVS_GUARDED;    /* Converter settings. */
+    struct ibb_proxy_table *proxies OVS_GUARDED; /* Strict mode: proxy QPs
+                                                 * of RoCE endpoints. */
+    struct ibbridge_group *groups OVS_GUARDED;  /* Joined groups. */
+    size_t n_groups OVS_GUARDED;
+    bool carrier OVS_GUARDED;                   /* Port attached. */
+    long long int next_reconnect OVS_GUARDED;   /* When to try again. */
+    long long int next_proxy_sweep OVS_GUARDED; /* When to expire proxies. */
+
+    /* Statistics. */
+    struct netdev_stats stats OVS_GUARDED;
+    uint64_t rx_drops[IBB_DROP_N_REASONS] OVS_GUARDED;
+    uint64_t tx_drops[IBB_DROP_N_REASONS] OVS_GUARDED;
+    struct ibbridge_cstats cstats OVS_GUARDED;
+};
+
+/* Every ibbridge netdev, for ibbridge/show and for reconnecting; lock
+ * order: the list's mutex, then a port's. */
+extern struct ovs_mutex ibbridge_list_mutex;
+extern struct ovs_list ibbridge_list OVS_GUARDED_BY(ibbridge_list_mutex);
+
+/* Appends the membership state of 'g': "joined", "joining" or "failed
+ * (REASON)". */
+void netdev_ibbridge_format_group_state(const struct netdev_ibbridge *dev,
+                                        const struct ibbridge_group *g,
+                                        struct ds *s)
+    OVS_REQUIRES(dev->mutex);
+
+/* Registers the ibbridge/ ovs-appctl commands (ibbridge-unixctl.c). */
+void ibbridge_unixctl_register(void);
+
+#endif /* netdev-ibbridge-private.h */

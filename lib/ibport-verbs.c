@@ -864,14 +864,14 @@ verbs_create_queues(struct ibb_port_verbs *vp)
     vp->channel = ibv_create_comp_channel(vp->ctx);
     if (!vp->channel) {
         err = call_failed(vp, "ibv_create_comp_channel");
-        goto err_pd;
+        goto error;
     }
     err = set_nonblock(vp->channel->fd);
     if (err) {
         ibb_port_set_error(&vp->up, err, "%s: making the completion "
                            "channel non-blocking failed (%s)",
                            vp->up.device, strerror(err));
-        goto err_channel;
+        goto error;
     }
 
     errno = 0;
@@ -880,7 +880,7 @@ verbs_create_queues(struct ibb_port_verbs *vp)
     vp->recv_cq = ibv_create_cq(vp->ctx, 2 * n_bufs, vp, vp->channel, 0);
     if (!vp->recv_cq) {
         err = call_failed(vp, "ibv_create_cq (receive)");
-        goto err_channel;
+        goto error;
     }
 
     errno = 0;
@@ -888,7 +888,7 @@ verbs_create_queues(struct ibb_port_verbs *vp)
                                 0);
     if (!vp->send_cq) {
         err = call_failed(vp, "ibv_create_cq (send)");
-        goto err_recv_cq;
+        goto error;
     }
 
     memset(&sattr, 0, sizeof sattr);
@@ -899,7 +899,7 @@ verbs_create_queues(struct ibb_port_verbs *vp)
     vp->srq = ibv_create_srq(vp->pd, &sattr);
     if (!vp->srq) {
         err = call_failed(vp, "ibv_create_srq");
-        goto err_send_cq;
+        goto error;
     }
 
     recv_size = (size_t) n_bufs * VERBS_RECV_BUF_SIZE;
@@ -909,7 +909,7 @@ verbs_create_queues(struct ibb_port_verbs *vp)
         vp->recv_bufs = NULL;
         err = ibb_port_set_error(&vp->up, ENOMEM, "%s: out of memory for "
                                  "receive buffers", vp->up.device);
-        goto err_srq;
+        goto error;
     }
     memset(vp->recv_bufs, 0, recv_size);
     errno = 0;
@@ -917,7 +917,7 @@ verbs_create_queues(struct ibb_port_verbs *vp)
                              IBV_ACCESS_LOCAL_WRITE);
     if (!vp->recv_mr) {
         err = call_failed(vp, "ibv_reg_mr (receive buffers)");
-        goto err_recv_bufs;
+        goto error;
     }
     vp->n_recv_bufs = n_bufs;
 
@@ -926,7 +926,7 @@ verbs_create_queues(struct ibb_port_verbs *vp)
         vp->send_bufs = NULL;
         err = ibb_port_set_error(&vp->up, ENOMEM, "%s: out of memory for "
                                  "send buffers", vp->up.device);
-        goto err_recv_mr;
+        goto error;
     }
     memset(vp->send_bufs, 0, send_size);
     errno = 0;
@@ -934,7 +934,7 @@ verbs_create_queues(struct ibb_port_verbs *vp)
                              IBV_ACCESS_LOCAL_WRITE);
     if (!vp->send_mr) {
         err = call_failed(vp, "ibv_reg_mr (send buffers)");
-        goto err_send_bufs;
+        goto error;
     }
     for (unsigned int i = 0; i < VERBS_N_SEND_SLOTS; i++) {
         vp->free_slots[i] = VERBS_N_SEND_SLOTS - 1 - i;
@@ -948,40 +948,14 @@ verbs_create_queues(struct ibb_port_verbs *vp)
     }
     err = post_recv_bufs(vp, vp->repost, n_bufs, &n_posted);
     if (err) {
-        goto err_send_mr;
+        goto error;
     }
     vp->n_repost = 0;
     return 0;
 
-err_send_mr:
-    ibv_dereg_mr(vp->send_mr);
-    vp->send_mr = NULL;
-err_send_bufs:
-    free(vp->send_bufs);
-    vp->send_bufs = NULL;
-err_recv_mr:
-    ibv_dereg_mr(vp->recv_mr);
-    vp->recv_mr = NULL;
-err_recv_bufs:
-    free(vp->recv_bufs);
-    vp->recv_bufs = NULL;
-err_srq:
-    free(vp->repost);
-    vp->repost = NULL;
-    ibv_destroy_srq(vp->srq);
-    vp->srq = NULL;
-err_send_cq:
-    ibv_destroy_cq(vp->send_cq);
-    vp->send_cq = NULL;
-err_recv_cq:
-    ibv_destroy_cq(vp->recv_cq);
-    vp->recv_cq = NULL;
-err_channel:
-    ibv_destroy_comp_channel(vp->channel);
-    vp->channel = NULL;
-err_pd:
-    ibv_dealloc_pd(vp->pd);
-    vp->pd = NULL;
+error:
+    /* verbs_destroy_queues() takes what was made so far. */
+    verbs_destroy_queues(vp);
     return err;
 }
 

@@ -43,6 +43,9 @@ EXTRA_DIST += utilities/ibbridge-pcap.1
 if HAVE_IBVERBS
 noinst_PROGRAMS += utilities/libibsim-verbs.so
 utilities_libibsim_verbs_so_SOURCES = \
+	utilities/ibsim-rdmacm.c \
+	utilities/ibsim-verbs-private.h \
+	utilities/ibsim-verbs-wire.c \
 	utilities/ibsim-verbs.c \
 	$(lib_libibbridge_la_SOURCES)
 utilities_libibsim_verbs_so_CFLAGS = \

@@ -41,18 +41,20 @@
  * ibb_port object (lib/ibport.h is not thread-safe).  A background thread
  * per open device receives from the fabric, delivers into CQs, retries the
  * connection while the fabric is away and flushes the transmit backlog.
+ *
+ * The model is split by job: this file holds the verbs API objects;
+ * ibsim-verbs-wire.c the "hardware" (the fabric port, sends, receives and
+ * the background thread); ibsim-rdmacm.c librdmacm; what they share is in
+ * ibsim-verbs-private.h.
  */
 #include <config.h>
+#include "ibsim-verbs-private.h"
 
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <infiniband/ib.h>
 #include <infiniband/verbs.h>
-#include <poll.h>
 #include <pthread.h>
-#include <rdma/rdma_cma.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,11 +62,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fabric-proto.h"
-#include "ib-crc.h"
 #include "ib-gid.h"
 #include "ib-hdr.h"
-#include "ib-icrc.h"
 #include "ibport.h"
 
 /* Device limits, reported by ibv_query_device() and enforced. */
@@ -77,53 +76,6 @@
 #define HCA_MAX_MCAST_QP_ATTACH 240
 #define HCA_MAX_SRQ_WR 8192
 #define HCA_MAX_SRQ_SGE 31
-
-/* Port and protocol constants. */
-#define HCA_PORT_NUM 1
-#define HCA_RETRY_MS 200            /* Reconnect interval while down. */
-#define HCA_CM_UDP_QKEY 0x01234567  /* rdma_cm's Q_Key for RDMA_PS_UDP. */
-#define HCA_CONTROLLED_QKEY 0x80000000u
-#define HCA_PKT_SIZE (IBB_FABRIC_MAX_PACKET)
-
-/* Drop and event counters, one X-macro list for names and values. */
-#define HCA_COUNTERS                                                    \
-    X(rx_packets, "packets read from the fabric")                       \
-    X(rx_delivered, "receive completions written")                      \
-    X(rx_bad_vcrc, "dropped: bad VCRC")                                 \
-    X(rx_bad_icrc, "dropped: bad ICRC")                                 \
-    X(rx_malformed, "dropped: bad LRH/GRH/BTH or length")               \
-    X(rx_bad_opcode, "dropped: not a UD SEND")                          \
-    X(rx_bad_pkey, "dropped: P_Key not in the P_Key table")             \
-    X(rx_bad_dlid, "dropped: DLID is not the port LID")                 \
-    X(rx_no_qp, "dropped: no QP with that DestQP")                      \
-    X(rx_qp_state, "dropped: QP not in RTR or RTS")                     \
-    X(rx_bad_qkey, "dropped: Q_Key mismatch")                           \
-    X(rx_bad_dgid, "dropped: DGID not in the GID table")                \
-    X(rx_mcast_no_qp, "dropped: no QP attached to the MGID")            \
-    X(rx_rnr, "dropped: no receive WQE posted (UD RNR)")                \
-    X(rx_len_err, "receive completions with IBV_WC_LOC_LEN_ERR")        \
-    X(rx_prot_err, "receive completions with IBV_WC_LOC_PROT_ERR")      \
-    X(tx_packets, "packets sent to the fabric")                         \
-    X(tx_port_down, "sends discarded while the port was down")          \
-    X(tx_prot_err, "send completions with IBV_WC_LOC_PROT_ERR")         \
-    X(tx_len_err, "send completions with IBV_WC_LOC_LEN_ERR")           \
-    X(tx_qp_op_err, "send completions with IBV_WC_LOC_QP_OP_ERR "       \
-      "(IBSIM_VERBS_FAIL_SEND)")                                        \
-    X(mcast_joins, "rdma_cm joins answered by the SA")                  \
-    X(mcast_join_err, "rdma_cm joins that failed")                      \
-    X(mcast_reset, "rdma_cm joins ended by a port loss (ENETRESET)")    \
-    X(cq_overrun, "completions lost to a CQ overrun")                   \
-    X(port_err, "fabric connection losses")
-
-struct hca_counters {
-#define X(NAME, DESC) unsigned long long NAME;
-    HCA_COUNTERS
-#undef X
-};
-
-struct cm_id;
-struct hca_ctx;
-struct hca_qp;
 
 /* A protection domain. */
 struct hca_pd {
@@ -138,24 +90,11 @@ struct hca_mr {
     int access;                 /* IBV_ACCESS_* flags. */
 };
 
-/* An address handle. */
-struct hca_ah {
-    struct ibv_ah ah;           /* What the application sees. */
-    struct ibv_ah_attr attr;    /* Its attributes. */
-};
-
 /* A completion channel: a pipe, readable while events wait. */
 struct hca_channel {
     struct ibv_comp_channel ch; /* ch.fd is the read end. */
     int wfd;                    /* Write end. */
     unsigned int refs;          /* CQs using it. */
-};
-
-/* One CQ entry: the completion plus what polling it retires. */
-struct hca_cqe {
-    struct ibv_wc wc;           /* The completion. */
-    bool is_send;               /* Send (retires SQ WQEs) or receive. */
-    uint64_t sq_seq;            /* Send: sequence number of the WQE. */
 };
 
 /* A completion queue. */
@@ -174,24 +113,6 @@ struct hca_cq {
     uint32_t async_events;      /* Async events sent. */
 };
 
-/* One posted receive WQE. */
-struct hca_rwqe {
-    uint64_t wr_id;             /* Application's id. */
-    int num_sge;                /* Used entries of 'sge'. */
-    struct ibv_sge *sge;        /* 'max_sge' entries. */
-};
-
-/* A receive queue (a QP's own, or an SRQ). */
-struct hca_rq {
-    struct hca_rwqe *wqes;      /* 'max_wr' slots. */
-    struct ibv_sge *sges;       /* Storage for the WQEs' SGEs. */
-    unsigned int max_wr;        /* Queue size. */
-    unsigned int max_sge;       /* SGEs per WQE. */
-    unsigned int head;          /* Oldest posted WQE. */
-    unsigned int posted;        /* Posted WQEs not yet consumed. */
-    unsigned int used;          /* Posted plus consumed but not polled. */
-};
-
 /* A shared receive queue. */
 struct hca_srq {
     struct ibv_srq srq;         /* What the application sees. */
@@ -200,114 +121,13 @@ struct hca_srq {
     uint32_t async_events;      /* Async events sent. */
 };
 
-/* A multicast attachment of a QP. */
-struct hca_attach {
-    uint8_t mgid[16];           /* Group. */
-    uint16_t mlid;              /* MLID given at attach. */
-};
-
-/* A queue pair (UD only). */
-struct hca_qp {
-    struct ibv_qp qp;           /* What the application sees. */
-    struct hca_qp *next;        /* In 'hca.qps'. */
-    struct hca_ctx *ctx;        /* Owner. */
-    struct hca_pd *pd;          /* Protection domain. */
-    struct hca_cq *scq, *rcq;   /* Send and receive CQs. */
-    struct hca_srq *srq;        /* SRQ, or NULL for the own RQ. */
-    struct hca_rq rq;           /* Own RQ when 'srq' is NULL. */
-    struct ibv_qp_cap cap;      /* Queue sizes. */
-    bool sq_sig_all;            /* Every send WR is signaled. */
-    bool block_self_mcast;      /* IBV_QP_CREATE_BLOCK_SELF_MCAST_LB. */
-    enum ibv_qp_state state;    /* Current state. */
-    uint32_t qkey;              /* Q_Key (from INIT). */
-    uint16_t pkey_index;        /* P_Key index (from INIT). */
-    uint32_t sq_psn;            /* Next PSN to send. */
-    bool fabric_open;           /* QPN opened on the fabric. */
-    uint64_t sq_head;           /* Sequence number of the next WQE. */
-    uint64_t sq_retired;        /* WQEs before this one are retired. */
-    struct hca_attach *attach;  /* Multicast attachments. */
-    size_t n_attach;            /* Number of 'attach'. */
-    uint32_t async_events;      /* Async events sent. */
-};
-
-/* A device context. */
-struct hca_ctx {
-    struct verbs_context vctx;  /* vctx.context is what the app sees. */
-    struct hca_ctx *next;       /* In 'hca.ctxs'. */
-    int async_wfd;              /* Write end of the async event pipe. */
-};
-
 /* An async event as written to a context's pipe. */
 struct hca_async_msg {
     enum ibv_event_type type;   /* Event. */
     void *element;              /* CQ, QP or SRQ, or NULL for the port. */
 };
 
-/* A send waiting for room at the fabric. */
-struct hca_txpkt {
-    struct hca_txpkt *next;     /* In 'hca.tx_head'. */
-    uint32_t qpn;               /* Sending QP. */
-    uint64_t wr_id;             /* For the completion. */
-    uint64_t sq_seq;            /* Sequence number of the WQE. */
-    bool signaled;              /* Completion wanted. */
-    bool fail;                  /* Injected fault: no packet, the WQE
-                                 * completes with IBV_WC_LOC_QP_OP_ERR. */
-    size_t len;                 /* Packet length. */
-    uint8_t data[];             /* LRH .. VCRC. */
-};
-
-/* A multicast membership of the port at the SA (fabric). */
-struct hca_group {
-    struct hca_group *next;     /* In 'hca.groups'. */
-    uint8_t mgid[16];           /* Group. */
-    unsigned int n_full;        /* rdma_cm full-member joins. */
-    unsigned int n_send_only;   /* rdma_cm send-only joins. */
-    enum ibb_mcast_join join;   /* Join state at the fabric. */
-    uint16_t mlid;              /* MLID. */
-};
-
-/* The one HCA port. */
-struct hca {
-    pthread_mutex_t mutex;      /* Guards everything below. */
-    bool configured;            /* Environment read. */
-    char *fabric;               /* IBSIM_VERBS_FABRIC. */
-    struct ibv_device dev;      /* The device. */
-    uint16_t pkey;              /* P_Key table[0]. */
-    char *name;                 /* Name shown by the fabric. */
-    FILE *log;                  /* IBSIM_VERBS_LOG, or NULL. */
-    uint32_t join_delay_ms;     /* IBSIM_VERBS_JOIN_DELAY. */
-    uint32_t fail_send;         /* IBSIM_VERBS_FAIL_SEND, 0 if none. */
-    uint64_t n_sends;           /* Sends posted to QPs in RTS. */
-
-    unsigned int n_open;        /* Open contexts (incl. rdma_cm's). */
-    struct ibb_port *port;      /* Fabric port while open. */
-    bool up;                    /* Port ACTIVE. */
-    struct ibb_port_attr attr;  /* LID, GID, MTU, SM LID. */
-    long long next_retry;       /* When to try to reconnect (ms). */
-    pthread_t thread;           /* Receive thread. */
-    bool stop;                  /* Tells the thread to exit. */
-    int wake[2];                /* Wakes the thread. */
-
-    struct hca_ctx *ctxs;       /* Open contexts. */
-    struct hca_qp *qps;         /* All QPs. */
-    struct hca_cq *cqs;         /* All CQs. */
-    struct hca_mr *mrs;         /* All MRs. */
-    struct hca_group *groups;   /* SA memberships. */
-    struct hca_txpkt *tx_head;  /* Sends waiting for the fabric. */
-    struct hca_txpkt **tx_tail; /* Where to append. */
-    unsigned int n_qps;         /* Number of 'qps'. */
-    unsigned int n_cqs;         /* Number of 'cqs'. */
-    uint32_t next_qpn;          /* QPN allocator. */
-    uint32_t next_key;          /* MR key allocator. */
-    struct cm_id *cm_ids;       /* All rdma_cm ids. */
-    uint64_t next_join_seq;     /* Orders the rdma_cm joins. */
-    struct hca_ctx *cm_ctx;     /* rdma_cm's own context. */
-    unsigned int cm_binds;      /* rdma_cm ids bound to 'cm_ctx'. */
-
-    struct hca_counters c;      /* Counters. */
-};
-
-static struct hca hca = {
+struct hca hca = {
     .mutex = PTHREAD_MUTEX_INITIALIZER,
     .wake = { -1, -1 },
 };
@@ -315,8 +135,8 @@ static struct hca hca = {
 /* ------------------------------------------------------------------ */
 /* Helpers. */
 
-static long long
-now_ms(void)
+long long
+hca_now_ms(void)
 {
     struct timespec ts;
 
@@ -324,11 +144,8 @@ now_ms(void)
     return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
-static void hca_log(const char *format, ...)
-    __attribute__((format(printf, 1, 2)));
-
 /* Appends a line to IBSIM_VERBS_LOG, if set.  Caller holds the mutex. */
-static void
+void
 hca_log(const char *format, ...)
 {
     va_list args;
@@ -344,23 +161,8 @@ hca_log(const char *format, ...)
     va_end(args);
 }
 
-/* Counts a received packet dropped for 'reason'. */
-#define HCA_DROP(NAME, ...)                                 \
-    do {                                                    \
-        hca.c.NAME++;                                       \
-        hca_log("drop " #NAME ": " __VA_ARGS__);            \
-    } while (0)
-
-static void
-hca_log_counters(void)
-{
-#define X(NAME, DESC) hca_log("counter %s: %llu", #NAME, hca.c.NAME);
-    HCA_COUNTERS
-#undef X
-}
-
-static int
-make_pipe(int fds[2])
+int
+hca_make_pipe(int fds[2])
 {
     if (pipe2(fds, O_CLOEXEC)) {
         return errno;
@@ -370,8 +172,8 @@ make_pipe(int fds[2])
     return 0;
 }
 
-static void
-close_pipe(int fds[2])
+void
+hca_close_pipe(int fds[2])
 {
     for (int i = 0; i < 2; i++) {
         if (fds[i] >= 0) {
@@ -381,26 +183,14 @@ close_pipe(int fds[2])
     }
 }
 
-static void
-write_all(int fd, const void *p, size_t n)
+void
+hca_write_all(int fd, const void *p, size_t n)
 {
     ssize_t r;
 
     do {
         r = write(fd, p, n);
     } while (r < 0 && errno == EINTR);
-}
-
-/* Wakes the receive thread (after a control request that may have queued
- * packets inside the port, or when there is something to send). */
-static void
-hca_kick(void)
-{
-    static const char c = 0;
-
-    if (hca.wake[1] >= 0) {
-        write_all(hca.wake[1], &c, 1);
-    }
 }
 
 /* Removes from the pipe 'fds' the records of 'size' bytes whose first
@@ -429,7 +219,7 @@ pipe_purge(int rfd, int wfd, size_t size, size_t ofs, const void *ptr)
 
         memcpy(&p, recs + i * size + ofs, sizeof p);
         if (p != ptr) {
-            write_all(wfd, recs + i * size, size);
+            hca_write_all(wfd, recs + i * size, size);
         }
     }
     free(recs);
@@ -457,7 +247,7 @@ env_u32(const char *name, uint32_t max, uint32_t *value)
 }
 
 /* Reads the environment once.  Returns false if there is no device. */
-static bool
+bool
 hca_configure(void)
 {
     const char *s;
@@ -516,8 +306,8 @@ cq_cast(struct ibv_cq *cq)
     return (struct hca_cq *) cq;
 }
 
-static struct hca_qp *
-find_qp(uint32_t qpn)
+struct hca_qp *
+hca_find_qp(uint32_t qpn)
 {
     for (struct hca_qp *qp = hca.qps; qp; qp = qp->next) {
         if (qp->qp.qp_num == qpn) {
@@ -527,25 +317,16 @@ find_qp(uint32_t qpn)
     return NULL;
 }
 
-/* True if a packet's P_Key matches the P_Key table: same partition, and
- * not both limited members. */
-static bool
-pkey_ok(uint16_t pkey)
-{
-    return ((pkey & 0x7fff) == (hca.pkey & 0x7fff)
-            && ((pkey | hca.pkey) & 0x8000) && (pkey & 0x7fff));
-}
-
 /* Queues async event 'type' for 'element' on 'ctx' (NULL: every
  * context, for port events). */
-static void
-async_event(struct hca_ctx *ctx, enum ibv_event_type type, void *element)
+void
+hca_async_event(struct hca_ctx *ctx, enum ibv_event_type type, void *element)
 {
     struct hca_async_msg m = { .type = type, .element = element };
 
     for (struct hca_ctx *c = hca.ctxs; c; c = c->next) {
         if (!ctx || c == ctx) {
-            write_all(c->async_wfd, &m, sizeof m);
+            hca_write_all(c->async_wfd, &m, sizeof m);
         }
     }
     hca_log("async event %s", ibv_event_type_str(type));
@@ -556,8 +337,8 @@ async_event(struct hca_ctx *ctx, enum ibv_event_type type, void *element)
 
 /* Adds 'e' to 'cq'.  'solicited' tells whether it is a solicited
  * completion (for req_notify_cq(cq, 1)). */
-static void
-cq_push(struct hca_cq *cq, const struct hca_cqe *e, bool solicited)
+void
+hca_cq_push(struct hca_cq *cq, const struct hca_cqe *e, bool solicited)
 {
     struct hca_channel *ch;
 
@@ -570,7 +351,7 @@ cq_push(struct hca_cq *cq, const struct hca_cqe *e, bool solicited)
          * completion is lost. */
         cq->overrun = true;
         hca.c.cq_overrun++;
-        async_event(cq->ctx, IBV_EVENT_CQ_ERR, &cq->cq);
+        hca_async_event(cq->ctx, IBV_EVENT_CQ_ERR, &cq->cq);
         return;
     }
     cq->ring[(cq->head + cq->count) % cq->cq.cqe] = *e;
@@ -582,12 +363,12 @@ cq_push(struct hca_cq *cq, const struct hca_cqe *e, bool solicited)
 
         ch = (struct hca_channel *) cq->cq.channel;
         cq->armed = false;
-        write_all(ch->wfd, &p, sizeof p);
+        hca_write_all(ch->wfd, &p, sizeof p);
     }
 }
 
-static void
-send_completion(struct hca_qp *qp, uint64_t wr_id, uint64_t seq,
+void
+hca_send_completion(struct hca_qp *qp, uint64_t wr_id, uint64_t seq,
                 enum ibv_wc_status status, uint32_t byte_len)
 {
     struct hca_cqe e;
@@ -600,11 +381,11 @@ send_completion(struct hca_qp *qp, uint64_t wr_id, uint64_t seq,
     e.wc.qp_num = qp->qp.qp_num;
     e.is_send = true;
     e.sq_seq = seq;
-    cq_push(qp->scq, &e, false);
+    hca_cq_push(qp->scq, &e, false);
 }
 
-static struct hca_rq *
-qp_rq(struct hca_qp *qp)
+struct hca_rq *
+hca_qp_rq(struct hca_qp *qp)
 {
     return qp->srq ? &qp->srq->rq : &qp->rq;
 }
@@ -664,7 +445,7 @@ rq_post(struct hca_rq *rq, struct hca_qp *qp, struct ibv_recv_wr *wr,
             e.wc.status = IBV_WC_WR_FLUSH_ERR;
             e.wc.opcode = IBV_WC_RECV;
             e.wc.qp_num = qp->qp.qp_num;
-            cq_push(qp->rcq, &e, false);
+            hca_cq_push(qp->rcq, &e, false);
             continue;
         }
         w = &rq->wqes[(rq->head + rq->posted) % rq->max_wr];
@@ -688,8 +469,8 @@ find_mr(uint32_t lkey)
 }
 
 /* True if 'sge' lies in an MR of 'pd' that allows 'access'. */
-static bool
-sge_ok(const struct ibv_sge *sge, struct hca_pd *pd, int access)
+bool
+hca_sge_ok(const struct ibv_sge *sge, struct hca_pd *pd, int access)
 {
     struct hca_mr *mr = find_mr(sge->lkey);
     uintptr_t start, end;
@@ -703,19 +484,16 @@ sge_ok(const struct ibv_sge *sge, struct hca_pd *pd, int access)
             && sge->length <= end - sge->addr);
 }
 
-static void close_qpn(struct hca_qp *);
-static void tx_fail(struct hca_qp *, uint64_t wr_id, uint64_t seq);
-
 /* Moves 'qp' to the error state: closes its QPN on the fabric and flushes
  * its own RQ and its unsent sends. */
-static void
-qp_to_error(struct hca_qp *qp)
+void
+hca_qp_to_error(struct hca_qp *qp)
 {
     struct hca_rq *rq = &qp->rq;
 
     qp->state = IBV_QPS_ERR;
     qp->qp.state = IBV_QPS_ERR;
-    close_qpn(qp);
+    hca_close_qpn(qp);
     if (!qp->srq) {
         while (rq->posted) {
             struct hca_rwqe *w = &rq->wqes[rq->head];
@@ -728,7 +506,7 @@ qp_to_error(struct hca_qp *qp)
             e.wc.qp_num = qp->qp.qp_num;
             rq->head = (rq->head + 1) % rq->max_wr;
             rq->posted--;
-            cq_push(qp->rcq, &e, false);
+            hca_cq_push(qp->rcq, &e, false);
         }
     }
     for (struct hca_txpkt **pp = &hca.tx_head; *pp;) {
@@ -736,7 +514,8 @@ qp_to_error(struct hca_qp *qp)
 
         if (t->qpn == qp->qp.qp_num) {
             *pp = t->next;
-            send_completion(qp, t->wr_id, t->sq_seq, IBV_WC_WR_FLUSH_ERR, 0);
+            hca_send_completion(qp, t->wr_id, t->sq_seq,
+                                IBV_WC_WR_FLUSH_ERR, 0);
             free(t);
         } else {
             pp = &t->next;
@@ -746,723 +525,6 @@ qp_to_error(struct hca_qp *qp)
     while (*hca.tx_tail) {
         hca.tx_tail = &(*hca.tx_tail)->next;
     }
-}
-
-/* ------------------------------------------------------------------ */
-/* Fabric port: open, loss, reconnect. */
-
-static void cm_port_lost(void);
-static long long cm_run_joins(void);
-
-static void
-open_qpn(struct hca_qp *qp)
-{
-    int err;
-
-    if (!hca.up) {
-        /* Restored when the port comes back. */
-        qp->fabric_open = true;
-        return;
-    }
-    err = ibb_port_qp_open(hca.port, qp->qp.qp_num, qp->qkey);
-    qp->fabric_open = !err;
-    if (err) {
-        hca_log("QP 0x%06x: open on the fabric failed: %s", qp->qp.qp_num,
-                ibb_port_error(hca.port));
-    }
-    hca_kick();
-}
-
-static void
-close_qpn(struct hca_qp *qp)
-{
-    if (qp->fabric_open) {
-        qp->fabric_open = false;
-        ibb_port_qp_close(hca.port, qp->qp.qp_num);
-        hca_kick();
-    }
-}
-
-/* Completes queued sends as if sent (the port is down: the packets are
- * lost on the wire, as with a dead link). */
-static void
-tx_discard(void)
-{
-    while (hca.tx_head) {
-        struct hca_txpkt *t = hca.tx_head;
-        struct hca_qp *qp = find_qp(t->qpn);
-
-        hca.tx_head = t->next;
-        if (t->fail) {
-            /* A local error does not depend on the link. */
-            if (qp) {
-                tx_fail(qp, t->wr_id, t->sq_seq);
-            }
-            free(t);
-            continue;
-        }
-        hca.c.tx_port_down++;
-        if (qp && t->signaled) {
-            send_completion(qp, t->wr_id, t->sq_seq, IBV_WC_SUCCESS, 0);
-        }
-        free(t);
-    }
-    hca.tx_tail = &hca.tx_head;
-}
-
-/* The fabric went away. */
-static void
-port_lost(void)
-{
-    if (!hca.up) {
-        return;
-    }
-    hca_log("fabric connection lost: %s", ibb_port_error(hca.port));
-    hca.up = false;
-    hca.c.port_err++;
-    hca.attr.state = IBB_PORT_DOWN;
-    hca.next_retry = now_ms() + HCA_RETRY_MS;
-    tx_discard();
-
-    /* The SA memberships die with the SM: forget them in the port object
-     * too, so that ibb_port_reconnect() does not restore them. */
-    while (hca.groups) {
-        struct hca_group *g = hca.groups;
-
-        hca.groups = g->next;
-        ibb_port_mcast_leave(hca.port, g->mgid);
-        free(g);
-    }
-    async_event(NULL, IBV_EVENT_PORT_ERR, NULL);
-    cm_port_lost();
-}
-
-static void
-port_try_reconnect(void)
-{
-    int err;
-
-    hca.next_retry = now_ms() + HCA_RETRY_MS;
-    err = ibb_port_reconnect(hca.port);
-    if (err) {
-        return;
-    }
-    ibb_port_query(hca.port, &hca.attr);
-    hca.up = true;
-    /* QPs that reached RTR while the port was down. */
-    for (struct hca_qp *qp = hca.qps; qp; qp = qp->next) {
-        if (qp->fabric_open) {
-            open_qpn(qp);
-        }
-    }
-    hca_log("fabric connection back, LID %u", hca.attr.lid);
-    async_event(NULL, IBV_EVENT_PORT_ACTIVE, NULL);
-    async_event(NULL, IBV_EVENT_CLIENT_REREGISTER, NULL);
-}
-
-/* ------------------------------------------------------------------ */
-/* Receive. */
-
-/* Writes 'len' bytes of 'src' at 'ofs' into the scatter list of 'w'. */
-static void
-scatter(const struct hca_rwqe *w, size_t ofs, const uint8_t *src,
-        size_t len)
-{
-    for (int i = 0; i < w->num_sge && len; i++) {
-        const struct ibv_sge *s = &w->sge[i];
-        size_t n;
-
-        if (ofs >= s->length) {
-            ofs -= s->length;
-            continue;
-        }
-        n = s->length - ofs;
-        if (n > len) {
-            n = len;
-        }
-        memcpy((uint8_t *) (uintptr_t) s->addr + ofs, src, n);
-        src += n;
-        len -= n;
-        ofs = 0;
-    }
-}
-
-/* A packet that passed the checks, parsed. */
-struct rx_pkt {
-    const struct ibb_lrh *lrh;  /* LRH. */
-    const struct ibb_grh *grh;  /* GRH or NULL. */
-    const struct ibb_bth *bth;  /* BTH. */
-    const struct ibb_deth *deth; /* DETH. */
-    const uint8_t *imm;         /* ImmDt bytes or NULL. */
-    const uint8_t *payload;     /* Payload. */
-    size_t len;                 /* Payload length, without pad. */
-};
-
-static void
-deliver_to_qp(struct hca_qp *qp, const struct rx_pkt *p)
-{
-    struct hca_rq *rq = qp_rq(qp);
-    struct hca_rwqe *w;
-    struct hca_cqe e;
-    size_t room = 0;
-
-    if (!rq->posted) {
-        HCA_DROP(rx_rnr, "QP 0x%06x has no receive WQE", qp->qp.qp_num);
-        return;
-    }
-    w = &rq->wqes[rq->head];
-    rq->head = (rq->head + 1) % rq->max_wr;
-    rq->posted--;
-
-    memset(&e, 0, sizeof e);
-    e.wc.wr_id = w->wr_id;
-    e.wc.qp_num = qp->qp.qp_num;
-    e.wc.opcode = IBV_WC_RECV;
-    for (int i = 0; i < w->num_sge; i++) {
-        if (!sge_ok(&w->sge[i], qp->pd, IBV_ACCESS_LOCAL_WRITE)) {
-            hca.c.rx_prot_err++;
-            e.wc.status = IBV_WC_LOC_PROT_ERR;
-            cq_push(qp->rcq, &e, false);
-            qp_to_error(qp);
-            return;
-        }
-        room += w->sge[i].length;
-    }
-    if (room < IBB_GRH_LEN + p->len) {
-        hca.c.rx_len_err++;
-        e.wc.status = IBV_WC_LOC_LEN_ERR;
-        cq_push(qp->rcq, &e, false);
-        qp_to_error(qp);
-        return;
-    }
-    if (p->grh) {
-        scatter(w, 0, (const uint8_t *) p->grh, IBB_GRH_LEN);
-        e.wc.wc_flags |= IBV_WC_GRH;
-    }
-    scatter(w, IBB_GRH_LEN, p->payload, p->len);
-    e.wc.status = IBV_WC_SUCCESS;
-    e.wc.byte_len = IBB_GRH_LEN + p->len;
-    e.wc.src_qp = ibb_deth_sqpn(p->deth);
-    e.wc.slid = ibb_lrh_slid(p->lrh);
-    e.wc.sl = ibb_lrh_sl(p->lrh);
-    e.wc.pkey_index = 0;
-    e.wc.dlid_path_bits = 0;
-    if (p->imm) {
-        /* Network byte order, as the API gives it. */
-        memcpy(&e.wc.imm_data, p->imm, 4);
-        e.wc.wc_flags |= IBV_WC_WITH_IMM;
-    }
-    hca.c.rx_delivered++;
-    cq_push(qp->rcq, &e, ibb_bth_se(p->bth));
-}
-
-static bool
-qp_receives(const struct hca_qp *qp)
-{
-    return qp->state == IBV_QPS_RTR || qp->state == IBV_QPS_RTS;
-}
-
-/* Parses and checks 'pkt' ('len' bytes, LRH .. VCRC) as the HCA's receive
- * logic does.  Returns false (and counts) if it is dropped. */
-static bool
-rx_parse(const uint8_t *pkt, size_t len, struct rx_pkt *p)
-{
-    size_t ofs = IBB_LRH_LEN, end;
-    uint8_t op;
-
-    memset(p, 0, sizeof *p);
-    if (len < IBB_LRH_LEN + IBB_BTH_LEN + IBB_DETH_LEN + IBB_ICRC_LEN
-        + IBB_VCRC_LEN) {
-        HCA_DROP(rx_malformed, "%zu-byte packet too short", len);
-        return false;
-    }
-    if (ibb_vcrc_get(pkt + len - IBB_VCRC_LEN)
-        != ibb_vcrc16(0, pkt, len - IBB_VCRC_LEN)) {
-        HCA_DROP(rx_bad_vcrc, "%zu-byte packet", len);
-        return false;
-    }
-    p->lrh = (const struct ibb_lrh *) pkt;
-    if (ibb_lrh_lver(p->lrh)
-        || ibb_lrh_pktlen(p->lrh) * 4 != len - IBB_VCRC_LEN) {
-        HCA_DROP(rx_malformed, "bad LVer or PktLen");
-        return false;
-    }
-    if (ibb_lrh_lnh(p->lrh) == IBB_LNH_GLOBAL) {
-        p->grh = (const struct ibb_grh *) (pkt + ofs);
-        ofs += IBB_GRH_LEN;
-        if (len < ofs + IBB_BTH_LEN + IBB_DETH_LEN + IBB_ICRC_LEN
-            + IBB_VCRC_LEN
-            || ibb_grh_ipver(p->grh) != IBB_GRH_IPVER
-            || ibb_grh_nxthdr(p->grh) != IBB_GRH_NXTHDR
-            || ibb_grh_paylen(p->grh) != len - IBB_VCRC_LEN - ofs) {
-            HCA_DROP(rx_malformed, "bad GRH");
-            return false;
-        }
-    } else if (ibb_lrh_lnh(p->lrh) != IBB_LNH_LOCAL) {
-        HCA_DROP(rx_malformed, "LNH %u", ibb_lrh_lnh(p->lrh));
-        return false;
-    }
-    if (ibb_icrc_ib_check(pkt, len - IBB_VCRC_LEN)) {
-        HCA_DROP(rx_bad_icrc, "%zu-byte packet", len);
-        return false;
-    }
-    p->bth = (const struct ibb_bth *) (pkt + ofs);
-    op = ibb_bth_opcode(p->bth);
-    if (op != IBB_OP_UD_SEND_ONLY && op != IBB_OP_UD_SEND_ONLY_WITH_IMM) {
-        HCA_DROP(rx_bad_opcode, "opcode 0x%02x", op);
-        return false;
-    }
-    if (ibb_bth_tver(p->bth)) {
-        HCA_DROP(rx_malformed, "TVer %u", ibb_bth_tver(p->bth));
-        return false;
-    }
-    if (!pkey_ok(ibb_bth_pkey(p->bth))) {
-        HCA_DROP(rx_bad_pkey, "P_Key 0x%04x", ibb_bth_pkey(p->bth));
-        return false;
-    }
-    ofs += IBB_BTH_LEN;
-    p->deth = (const struct ibb_deth *) (pkt + ofs);
-    ofs += IBB_DETH_LEN;
-    end = len - IBB_VCRC_LEN - IBB_ICRC_LEN;
-    if (op == IBB_OP_UD_SEND_ONLY_WITH_IMM) {
-        if (ofs + IBB_IMMDT_LEN > end) {
-            HCA_DROP(rx_malformed, "no room for ImmDt");
-            return false;
-        }
-        p->imm = pkt + ofs;
-        ofs += IBB_IMMDT_LEN;
-    }
-    if (ofs + ibb_bth_pad(p->bth) > end) {
-        HCA_DROP(rx_malformed, "PadCnt beyond the payload");
-        return false;
-    }
-    p->payload = pkt + ofs;
-    p->len = end - ofs - ibb_bth_pad(p->bth);
-    return true;
-}
-
-static void
-rx_packet(const uint8_t *pkt, size_t len)
-{
-    struct rx_pkt p;
-    uint32_t dqpn, qkey;
-    uint16_t dlid;
-    struct hca_qp *qp;
-
-    hca.c.rx_packets++;
-    if (!rx_parse(pkt, len, &p)) {
-        return;
-    }
-    dqpn = ibb_bth_qpn(p.bth);
-    qkey = ibb_deth_qkey(p.deth);
-    dlid = ibb_lrh_dlid(p.lrh);
-
-    if (dlid >= IBB_LID_MCAST_MIN && dlid != IBB_LID_PERMISSIVE) {
-        uint32_t sqpn = ibb_deth_sqpn(p.deth);
-        bool from_us = ibb_lrh_slid(p.lrh) == hca.attr.lid;
-        bool any = false;
-
-        if (!p.grh || !ibb_gid_is_multicast(p.grh->dgid)
-            || dqpn != IBB_MULTICAST_QPN) {
-            HCA_DROP(rx_malformed, "multicast DLID 0x%04x without "
-                     "multicast GRH and DestQP", dlid);
-            return;
-        }
-        for (qp = hca.qps; qp; qp = qp->next) {
-            bool attached = false;
-
-            for (size_t i = 0; i < qp->n_attach && !attached; i++) {
-                attached = !memcmp(qp->attach[i].mgid, p.grh->dgid, 16);
-            }
-            if (!attached || !qp_receives(qp)) {
-                continue;
-            }
-            any = true;
-            if (from_us && sqpn == qp->qp.qp_num && qp->block_self_mcast) {
-                continue;
-            }
-            if (qkey != qp->qkey) {
-                HCA_DROP(rx_bad_qkey, "multicast to QP 0x%06x: Q_Key "
-                         "0x%08x, QP has 0x%08x", qp->qp.qp_num, qkey,
-                         qp->qkey);
-                continue;
-            }
-            deliver_to_qp(qp, &p);
-        }
-        if (!any) {
-            HCA_DROP(rx_mcast_no_qp, "no QP attached");
-        }
-        return;
-    }
-
-    if (dlid != hca.attr.lid) {
-        HCA_DROP(rx_bad_dlid, "DLID %u", dlid);
-        return;
-    }
-    qp = dqpn == IBB_MULTICAST_QPN ? NULL : find_qp(dqpn);
-    if (!qp) {
-        HCA_DROP(rx_no_qp, "DestQP 0x%06x", dqpn);
-        return;
-    }
-    if (!qp_receives(qp)) {
-        HCA_DROP(rx_qp_state, "QP 0x%06x in state %d", dqpn, qp->state);
-        return;
-    }
-    if (p.grh && memcmp(p.grh->dgid, hca.attr.gid, 16)) {
-        char buf[IBB_GID_STRLEN];
-
-        HCA_DROP(rx_bad_dgid, "DGID %s",
-                 ibb_gid_format(p.grh->dgid, buf, sizeof buf));
-        return;
-    }
-    if (qkey != qp->qkey) {
-        HCA_DROP(rx_bad_qkey, "QP 0x%06x: Q_Key 0x%08x, QP has 0x%08x",
-                 dqpn, qkey, qp->qkey);
-        return;
-    }
-    deliver_to_qp(qp, &p);
-}
-
-/* ------------------------------------------------------------------ */
-/* Send. */
-
-/* The injected local QP operation error (IBSIM_VERBS_FAIL_SEND) of the
- * send WQE 'wr_id', 'seq' on 'qp': an error completion, whether signaled
- * or not, and the QP in ERR. */
-static void
-tx_fail(struct hca_qp *qp, uint64_t wr_id, uint64_t seq)
-{
-    hca.c.tx_qp_op_err++;
-    hca_log("QP 0x%06x: injected local QP operation error", qp->qp.qp_num);
-    send_completion(qp, wr_id, seq, IBV_WC_LOC_QP_OP_ERR, 0);
-    qp_to_error(qp);
-}
-
-static bool tx_flush(void);
-
-/* Queues the injected fault for 'wr' behind the sends before it, or fails
- * at once if nothing waits (the port is down or the backlog empty). */
-static void
-tx_queue_fail(struct hca_qp *qp, const struct ibv_send_wr *wr, uint64_t seq)
-{
-    struct hca_txpkt *t;
-
-    if (!hca.up || !hca.tx_head || !(t = calloc(1, sizeof *t))) {
-        tx_fail(qp, wr->wr_id, seq);
-        return;
-    }
-    t->qpn = qp->qp.qp_num;
-    t->wr_id = wr->wr_id;
-    t->sq_seq = seq;
-    t->fail = true;
-    *hca.tx_tail = t;
-    hca.tx_tail = &t->next;
-    if (!tx_flush()) {
-        hca_kick();
-    }
-}
-
-/* Sends what waits in the backlog.  Returns true if all went out. */
-static bool
-tx_flush(void)
-{
-    while (hca.tx_head && hca.up) {
-        struct hca_txpkt *t = hca.tx_head;
-        struct ibb_port_buf buf = { .data = t->data, .size = t->len,
-                                    .len = t->len };
-        struct hca_qp *qp;
-        size_t n;
-        int err;
-
-        if (t->fail) {
-            /* The sends before it went out; this one fails the QP. */
-            hca.tx_head = t->next;
-            if (!hca.tx_head) {
-                hca.tx_tail = &hca.tx_head;
-            }
-            qp = find_qp(t->qpn);
-            if (qp) {
-                tx_fail(qp, t->wr_id, t->sq_seq);
-            }
-            free(t);
-            continue;
-        }
-        err = ibb_port_send(hca.port, &buf, 1, &n);
-        if (err == EAGAIN) {
-            return false;
-        } else if (err && !ibb_port_is_up(hca.port)) {
-            port_lost();
-            return true;
-        }
-        hca.tx_head = t->next;
-        if (!hca.tx_head) {
-            hca.tx_tail = &hca.tx_head;
-        }
-        if (!err) {
-            hca.c.tx_packets++;
-        } else {
-            hca_log("send failed: %s", ibb_port_error(hca.port));
-        }
-        qp = find_qp(t->qpn);
-        if (qp && t->signaled) {
-            send_completion(qp, t->wr_id, t->sq_seq, IBV_WC_SUCCESS, 0);
-        }
-        free(t);
-    }
-    return true;
-}
-
-/* Builds the packet for 'wr' on 'qp' with 'payload' of 'len' bytes and
- * queues it.  Caller checked everything. */
-static void
-tx_build(struct hca_qp *qp, const struct ibv_send_wr *wr, uint64_t seq,
-         bool signaled, const uint8_t *payload, size_t len)
-{
-    const struct hca_ah *ah = (const struct hca_ah *) wr->wr.ud.ah;
-    const struct ibv_ah_attr *a = &ah->attr;
-    bool imm = wr->opcode == IBV_WR_SEND_WITH_IMM;
-    uint8_t pad = ibb_pad_for_len(len);
-    size_t hlen = IBB_LRH_LEN + (a->is_global ? IBB_GRH_LEN : 0);
-    size_t tlen = (IBB_BTH_LEN + IBB_DETH_LEN + (imm ? IBB_IMMDT_LEN : 0)
-                   + len + pad);
-    size_t total = hlen + tlen + IBB_ICRC_LEN + IBB_VCRC_LEN;
-    struct hca_txpkt *t = calloc(1, sizeof *t + total);
-    uint32_t qkey = wr->wr.ud.remote_qkey;
-    struct ibb_lrh *lrh;
-    struct ibb_bth *bth;
-    struct ibb_deth *deth;
-    uint8_t *p;
-
-    if (!t) {
-        return;
-    }
-    t->qpn = qp->qp.qp_num;
-    t->wr_id = wr->wr_id;
-    t->sq_seq = seq;
-    t->signaled = signaled;
-    t->len = total;
-    p = t->data;
-
-    lrh = (struct ibb_lrh *) p;
-    ibb_lrh_set_vl(lrh, 0);
-    ibb_lrh_set_lver(lrh, 0);
-    ibb_lrh_set_sl(lrh, a->sl);
-    ibb_lrh_set_lnh(lrh, a->is_global ? IBB_LNH_GLOBAL : IBB_LNH_LOCAL);
-    ibb_lrh_set_dlid(lrh, a->dlid);
-    ibb_lrh_set_pktlen(lrh, (total - IBB_VCRC_LEN) / 4);
-    ibb_lrh_set_slid(lrh, hca.attr.lid | a->src_path_bits);
-    if (a->is_global) {
-        struct ibb_grh *grh = (struct ibb_grh *) (p + IBB_LRH_LEN);
-
-        ibb_grh_set_ipver(grh, IBB_GRH_IPVER);
-        ibb_grh_set_tclass(grh, a->grh.traffic_class);
-        ibb_grh_set_flow(grh, a->grh.flow_label);
-        ibb_grh_set_paylen(grh, tlen + IBB_ICRC_LEN);
-        ibb_grh_set_nxthdr(grh, IBB_GRH_NXTHDR);
-        ibb_grh_set_hoplmt(grh, a->grh.hop_limit);
-        /* GID table[sgid_index]: the table has one entry, index 0. */
-        memcpy(grh->sgid, hca.attr.gid, 16);
-        memcpy(grh->dgid, a->grh.dgid.raw, 16);
-    }
-    bth = (struct ibb_bth *) (p + hlen);
-    ibb_bth_set_opcode(bth, imm ? IBB_OP_UD_SEND_ONLY_WITH_IMM
-                                : IBB_OP_UD_SEND_ONLY);
-    ibb_bth_set_se(bth, (wr->send_flags & IBV_SEND_SOLICITED) != 0);
-    ibb_bth_set_pad(bth, pad);
-    ibb_bth_set_tver(bth, 0);
-    ibb_bth_set_pkey(bth, hca.pkey);
-    ibb_bth_set_qpn(bth, wr->wr.ud.remote_qpn & 0xffffff);
-    ibb_bth_set_psn(bth, qp->sq_psn);
-    qp->sq_psn = (qp->sq_psn + 1) & 0xffffff;
-    deth = (struct ibb_deth *) (p + hlen + IBB_BTH_LEN);
-    if (qkey & HCA_CONTROLLED_QKEY) {
-        qkey = qp->qkey;
-    }
-    ibb_deth_set_qkey(deth, qkey);
-    ibb_deth_set_sqpn(deth, qp->qp.qp_num);
-    p = (uint8_t *) deth + IBB_DETH_LEN;
-    if (imm) {
-        memcpy(p, &wr->imm_data, 4);
-        p += IBB_IMMDT_LEN;
-    }
-    memcpy(p, payload, len);
-    ibb_icrc_ib_generate(t->data, total - IBB_VCRC_LEN);
-    ibb_vcrc_put(t->data + total - IBB_VCRC_LEN,
-                 ibb_vcrc16(0, t->data, total - IBB_VCRC_LEN));
-
-    if (!hca.up) {
-        hca.c.tx_port_down++;
-        if (signaled) {
-            send_completion(qp, t->wr_id, seq, IBV_WC_SUCCESS, 0);
-        }
-        free(t);
-        return;
-    }
-    *hca.tx_tail = t;
-    hca.tx_tail = &t->next;
-    if (!tx_flush()) {
-        hca_kick();
-    }
-}
-
-static int
-hca_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr,
-              struct ibv_send_wr **bad_wr)
-{
-    static uint8_t buf[IBB_FABRIC_MAX_PACKET];
-    struct hca_qp *qp = qp_cast(ibqp);
-    int err = 0;
-
-    pthread_mutex_lock(&hca.mutex);
-    for (; wr; wr = wr->next) {
-        bool signaled = qp->sq_sig_all || (wr->send_flags & IBV_SEND_SIGNALED);
-        size_t len = 0;
-        uint64_t seq;
-
-        if (qp->state != IBV_QPS_RTS && qp->state != IBV_QPS_ERR) {
-            err = EINVAL;
-            break;
-        }
-        if ((wr->opcode != IBV_WR_SEND && wr->opcode != IBV_WR_SEND_WITH_IMM)
-            || wr->num_sge < 0
-            || (unsigned int) wr->num_sge > qp->cap.max_send_sge
-            || !wr->wr.ud.ah || wr->wr.ud.ah->context != ibqp->context) {
-            err = EINVAL;
-            break;
-        }
-        if (qp->sq_head - qp->sq_retired >= qp->cap.max_send_wr) {
-            err = ENOMEM;
-            break;
-        }
-        for (int i = 0; i < wr->num_sge; i++) {
-            len += wr->sg_list[i].length;
-        }
-        if ((wr->send_flags & IBV_SEND_INLINE)
-            && len > qp->cap.max_inline_data) {
-            err = EINVAL;
-            break;
-        }
-        seq = qp->sq_head++;
-        if (qp->state == IBV_QPS_ERR) {
-            send_completion(qp, wr->wr_id, seq, IBV_WC_WR_FLUSH_ERR, 0);
-            continue;
-        }
-        if (hca.fail_send && ++hca.n_sends == hca.fail_send) {
-            tx_queue_fail(qp, wr, seq);
-            continue;
-        }
-        if (len > hca.attr.mtu || len > IBB_FABRIC_MAX_PACKET - 128) {
-            hca.c.tx_len_err++;
-            send_completion(qp, wr->wr_id, seq, IBV_WC_LOC_LEN_ERR, 0);
-            qp_to_error(qp);
-            continue;
-        }
-        len = 0;
-        for (int i = 0; i < wr->num_sge; i++) {
-            const struct ibv_sge *s = &wr->sg_list[i];
-
-            if (!(wr->send_flags & IBV_SEND_INLINE)
-                && !sge_ok(s, qp->pd, 0)) {
-                len = SIZE_MAX;
-                break;
-            }
-            memcpy(buf + len, (const void *) (uintptr_t) s->addr, s->length);
-            len += s->length;
-        }
-        if (len == SIZE_MAX) {
-            hca.c.tx_prot_err++;
-            send_completion(qp, wr->wr_id, seq, IBV_WC_LOC_PROT_ERR, 0);
-            qp_to_error(qp);
-            continue;
-        }
-        tx_build(qp, wr, seq, signaled, buf, len);
-    }
-    if (err) {
-        *bad_wr = wr;
-    }
-    pthread_mutex_unlock(&hca.mutex);
-    return err;
-}
-
-/* ------------------------------------------------------------------ */
-/* The receive thread. */
-
-static void *
-hca_thread(void *arg)
-{
-    static uint8_t data[IBB_PORT_BURST][HCA_PKT_SIZE];
-
-    (void) arg;
-    for (;;) {
-        struct pollfd pfd[2];
-        int timeout = HCA_RETRY_MS;
-        long long next_join;
-        nfds_t n = 1;
-
-        pthread_mutex_lock(&hca.mutex);
-        if (hca.stop) {
-            pthread_mutex_unlock(&hca.mutex);
-            break;
-        }
-        if (!hca.up && now_ms() >= hca.next_retry) {
-            port_try_reconnect();
-        }
-        next_join = cm_run_joins();
-        if (next_join != LLONG_MAX) {
-            long long wait = next_join - now_ms();
-
-            timeout = wait <= 0 ? 0 : wait < timeout ? wait : timeout;
-        }
-        pfd[0].fd = hca.wake[0];
-        pfd[0].events = POLLIN;
-        if (hca.up) {
-            pfd[1].fd = ibb_port_fd(hca.port);
-            pfd[1].events = POLLIN | (hca.tx_head ? POLLOUT : 0);
-            n = 2;
-            if (ibb_port_has_pending(hca.port)) {
-                timeout = 0;
-            }
-        }
-        pthread_mutex_unlock(&hca.mutex);
-
-        poll(pfd, n, timeout);
-        if (pfd[0].revents & POLLIN) {
-            char junk[64];
-
-            while (read(hca.wake[0], junk, sizeof junk) > 0) {
-                continue;
-            }
-        }
-
-        pthread_mutex_lock(&hca.mutex);
-        if (hca.up && !hca.stop) {
-            struct ibb_port_buf bufs[IBB_PORT_BURST];
-            size_t got;
-            int err;
-
-            for (int i = 0; i < IBB_PORT_BURST; i++) {
-                bufs[i].data = data[i];
-                bufs[i].size = HCA_PKT_SIZE;
-            }
-            for (int round = 0; round < 8; round++) {
-                err = ibb_port_recv(hca.port, bufs, IBB_PORT_BURST, &got);
-                for (size_t i = 0; i < got; i++) {
-                    rx_packet(bufs[i].data, bufs[i].len);
-                }
-                if (err == EAGAIN || got < IBB_PORT_BURST) {
-                    if (err && err != EAGAIN && !ibb_port_is_up(hca.port)) {
-                        port_lost();
-                    }
-                    break;
-                }
-            }
-            if (hca.up) {
-                tx_flush();
-            }
-        }
-        pthread_mutex_unlock(&hca.mutex);
-    }
-    return NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1508,91 +570,10 @@ ibv_get_device_guid(struct ibv_device *device)
     return htobe64(hca.attr.guid);
 }
 
-/* Opens the fabric port for the first context.  Caller holds the mutex. */
-static int
-hca_open_port(void)
-{
-    struct ibb_port_options opts;
-    char *device, *error = NULL;
-    int err;
-
-    if (hca.n_open++) {
-        return 0;
-    }
-    memset(&opts, 0, sizeof opts);
-    opts.mode = IBB_PORT_STRICT;
-    opts.pkey = hca.pkey;
-    opts.name = hca.name;
-    device = malloc(strlen(hca.fabric) + 5);
-    if (!device) {
-        hca.n_open--;
-        return ENOMEM;
-    }
-    sprintf(device, "sim:%s", hca.fabric);
-    err = ibb_port_open(device, &opts, &hca.port, &error);
-    free(device);
-    if (err) {
-        fprintf(stderr, "ibsim-verbs: %s\n", error ? error : strerror(err));
-        free(error);
-        hca.n_open--;
-        return err;
-    }
-    ibb_port_query(hca.port, &hca.attr);
-    hca.up = true;
-    hca.stop = false;
-    err = make_pipe(hca.wake);
-    if (!err) {
-        fcntl(hca.wake[0], F_SETFL, O_NONBLOCK);
-        err = pthread_create(&hca.thread, NULL, hca_thread, NULL);
-    }
-    if (err) {
-        close_pipe(hca.wake);
-        ibb_port_close(hca.port);
-        hca.port = NULL;
-        hca.up = false;
-        hca.n_open--;
-        return err;
-    }
-    hca_log("opened %s on fabric %s: LID %u", hca.dev.name, hca.fabric,
-            hca.attr.lid);
-    return 0;
-}
-
-/* Closes the port with the last context.  Caller holds the mutex, which
- * this drops and retakes while joining the thread. */
-static void
-hca_close_port(void)
-{
-    if (--hca.n_open) {
-        return;
-    }
-    hca.stop = true;
-    hca_kick();
-    pthread_mutex_unlock(&hca.mutex);
-    pthread_join(hca.thread, NULL);
-    pthread_mutex_lock(&hca.mutex);
-    close_pipe(hca.wake);
-    hca_log_counters();
-    while (hca.tx_head) {
-        struct hca_txpkt *t = hca.tx_head;
-
-        hca.tx_head = t->next;
-        free(t);
-    }
-    hca.tx_tail = &hca.tx_head;
-    while (hca.groups) {
-        struct hca_group *g = hca.groups;
-
-        hca.groups = g->next;
-        free(g);
-    }
-    ibb_port_close(hca.port);
-    hca.port = NULL;
-    hca.up = false;
-}
-
 static int hca_poll_cq(struct ibv_cq *, int, struct ibv_wc *);
 static int hca_req_notify_cq(struct ibv_cq *, int);
+static int hca_post_send(struct ibv_qp *, struct ibv_send_wr *,
+                         struct ibv_send_wr **);
 static int hca_post_recv(struct ibv_qp *, struct ibv_recv_wr *,
                          struct ibv_recv_wr **);
 static int hca_post_srq_recv(struct ibv_srq *, struct ibv_recv_wr *,
@@ -1602,8 +583,8 @@ static struct ibv_qp *hca_create_qp_ex(struct ibv_context *,
 static int hca_query_port(struct ibv_context *, uint8_t,
                           struct ibv_port_attr *, size_t);
 
-static struct hca_ctx *
-ctx_open(void)
+struct hca_ctx *
+hca_ctx_open(void)
 {
     struct hca_ctx *ctx;
     int fds[2];
@@ -1618,7 +599,7 @@ ctx_open(void)
         errno = ENOMEM;
         return NULL;
     }
-    err = make_pipe(fds);
+    err = hca_make_pipe(fds);
     if (err) {
         free(ctx);
         errno = err;
@@ -1626,7 +607,7 @@ ctx_open(void)
     }
     err = hca_open_port();
     if (err) {
-        close_pipe(fds);
+        hca_close_pipe(fds);
         free(ctx);
         errno = err;
         return NULL;
@@ -1651,8 +632,8 @@ ctx_open(void)
     return ctx;
 }
 
-static void
-ctx_close(struct hca_ctx *ctx)
+void
+hca_ctx_close(struct hca_ctx *ctx)
 {
     for (struct hca_ctx **pp = &hca.ctxs; *pp; pp = &(*pp)->next) {
         if (*pp == ctx) {
@@ -1677,7 +658,7 @@ ibv_open_device(struct ibv_device *device)
         return NULL;
     }
     pthread_mutex_lock(&hca.mutex);
-    ctx = ctx_open();
+    ctx = hca_ctx_open();
     pthread_mutex_unlock(&hca.mutex);
     return ctx ? &ctx->vctx.context : NULL;
 }
@@ -1686,7 +667,7 @@ int
 ibv_close_device(struct ibv_context *context)
 {
     pthread_mutex_lock(&hca.mutex);
-    ctx_close(ctx_cast(context));
+    hca_ctx_close(ctx_cast(context));
     pthread_mutex_unlock(&hca.mutex);
     return 0;
 }
@@ -1995,7 +976,7 @@ ibv_create_comp_channel(struct ibv_context *context)
         errno = ENOMEM;
         return NULL;
     }
-    err = make_pipe(fds);
+    err = hca_make_pipe(fds);
     if (err) {
         free(ch);
         errno = err;
@@ -2113,7 +1094,7 @@ ibv_destroy_cq(struct ibv_cq *ibcq)
 static void
 cqe_retire(const struct hca_cqe *e)
 {
-    struct hca_qp *qp = find_qp(e->wc.qp_num);
+    struct hca_qp *qp = hca_find_qp(e->wc.qp_num);
 
     if (!qp) {
         return;
@@ -2124,7 +1105,7 @@ cqe_retire(const struct hca_cqe *e)
             qp->sq_retired = e->sq_seq + 1;
         }
     } else {
-        struct hca_rq *rq = qp_rq(qp);
+        struct hca_rq *rq = hca_qp_rq(qp);
 
         if (rq->used) {
             rq->used--;
@@ -2282,7 +1263,7 @@ alloc_qpn(void)
         if (hca.next_qpn < 0x100) {
             hca.next_qpn = 0x100;
         }
-        if (qpn > 1 && qpn != IBB_MULTICAST_QPN && !find_qp(qpn)) {
+        if (qpn > 1 && qpn != IBB_MULTICAST_QPN && !hca_find_qp(qpn)) {
             return qpn;
         }
     }
@@ -2413,7 +1394,7 @@ ibv_create_qp(struct ibv_pd *pd, struct ibv_qp_init_attr *attr)
 static void
 qp_reset(struct hca_qp *qp)
 {
-    close_qpn(qp);
+    hca_close_qpn(qp);
     qp->rq.head = 0;
     qp->rq.posted = 0;
     qp->rq.used = 0;
@@ -2505,13 +1486,13 @@ ibv_modify_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int mask)
         qp_reset(qp);
         break;
     case IBV_QPS_ERR:
-        qp_to_error(qp);
+        hca_qp_to_error(qp);
         break;
     case IBV_QPS_RTR:
     case IBV_QPS_RTS:
         /* Receiving starts at RTR; a new Q_Key reopens the QPN. */
         if (cur == IBV_QPS_INIT || (mask & IBV_QP_QKEY)) {
-            open_qpn(qp);
+            hca_open_qpn(qp);
         }
         break;
     default:
@@ -2567,6 +1548,85 @@ ibv_destroy_qp(struct ibv_qp *ibqp)
     free(qp->attach);
     free(qp);
     return 0;
+}
+
+static int
+hca_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr,
+              struct ibv_send_wr **bad_wr)
+{
+    static uint8_t buf[IBB_FABRIC_MAX_PACKET];
+    struct hca_qp *qp = qp_cast(ibqp);
+    int err = 0;
+
+    pthread_mutex_lock(&hca.mutex);
+    for (; wr; wr = wr->next) {
+        bool signaled = qp->sq_sig_all || (wr->send_flags & IBV_SEND_SIGNALED);
+        size_t len = 0;
+        uint64_t seq;
+
+        if (qp->state != IBV_QPS_RTS && qp->state != IBV_QPS_ERR) {
+            err = EINVAL;
+            break;
+        }
+        if ((wr->opcode != IBV_WR_SEND && wr->opcode != IBV_WR_SEND_WITH_IMM)
+            || wr->num_sge < 0
+            || (unsigned int) wr->num_sge > qp->cap.max_send_sge
+            || !wr->wr.ud.ah || wr->wr.ud.ah->context != ibqp->context) {
+            err = EINVAL;
+            break;
+        }
+        if (qp->sq_head - qp->sq_retired >= qp->cap.max_send_wr) {
+            err = ENOMEM;
+            break;
+        }
+        for (int i = 0; i < wr->num_sge; i++) {
+            len += wr->sg_list[i].length;
+        }
+        if ((wr->send_flags & IBV_SEND_INLINE)
+            && len > qp->cap.max_inline_data) {
+            err = EINVAL;
+            break;
+        }
+        seq = qp->sq_head++;
+        if (qp->state == IBV_QPS_ERR) {
+            hca_send_completion(qp, wr->wr_id, seq, IBV_WC_WR_FLUSH_ERR, 0);
+            continue;
+        }
+        if (hca.fail_send && ++hca.n_sends == hca.fail_send) {
+            hca_tx_queue_fail(qp, wr, seq);
+            continue;
+        }
+        if (len > hca.attr.mtu || len > IBB_FABRIC_MAX_PACKET - 128) {
+            hca.c.tx_len_err++;
+            hca_send_completion(qp, wr->wr_id, seq, IBV_WC_LOC_LEN_ERR, 0);
+            hca_qp_to_error(qp);
+            continue;
+        }
+        len = 0;
+        for (int i = 0; i < wr->num_sge; i++) {
+            const struct ibv_sge *s = &wr->sg_list[i];
+
+            if (!(wr->send_flags & IBV_SEND_INLINE)
+                && !hca_sge_ok(s, qp->pd, 0)) {
+                len = SIZE_MAX;
+                break;
+            }
+            memcpy(buf + len, (const void *) (uintptr_t) s->addr, s->length);
+            len += s->length;
+        }
+        if (len == SIZE_MAX) {
+            hca.c.tx_prot_err++;
+            hca_send_completion(qp, wr->wr_id, seq, IBV_WC_LOC_PROT_ERR, 0);
+            hca_qp_to_error(qp);
+            continue;
+        }
+        hca_tx_build(qp, wr, seq, signaled, buf, len);
+    }
+    if (err) {
+        *bad_wr = wr;
+    }
+    pthread_mutex_unlock(&hca.mutex);
+    return err;
 }
 
 static int
@@ -2736,567 +1796,4 @@ ibv_ack_async_event(struct ibv_async_event *event)
         break;
     }
     pthread_mutex_unlock(&hca.mutex);
-}
-
-/* ------------------------------------------------------------------ */
-/* librdmacm: event channels, ids, bind, multicast. */
-
-/* An event channel: a pipe of struct cm_event pointers. */
-struct cm_channel {
-    struct rdma_event_channel ch;   /* ch.fd is the read end. */
-    int wfd;                        /* Write end. */
-};
-
-/* State of a multicast membership made through an id. */
-enum cm_mc_state {
-    CM_MC_JOINING,              /* Waiting for the SA (background thread). */
-    CM_MC_JOINED,               /* Counted in an hca_group. */
-    CM_MC_FAILED,               /* Refused, or reset by a port loss. */
-};
-
-/* A multicast membership made through an id. */
-struct cm_mc {
-    struct cm_mc *next;         /* In the id's list, oldest first. */
-    uint8_t mgid[16];           /* Group. */
-    bool full;                  /* Full member (else send-only). */
-    enum cm_mc_state state;     /* Where the join stands. */
-    uint64_t seq;               /* Order of the join requests. */
-    long long due;              /* JOINING: when the SA answers (ms). */
-    void *context;              /* The join's context, for its events. */
-};
-
-/* An rdma_cm id (UD port spaces only). */
-struct cm_id {
-    struct rdma_cm_id id;       /* What the application sees. */
-    struct cm_id *next;         /* In 'hca.cm_ids'. */
-    struct cm_mc *mcs;          /* Memberships. */
-    bool bound;                 /* Holds a 'hca.cm_ctx' reference. */
-};
-
-/* An event as queued: what the application sees, then the membership it
- * is about, so that rdma_leave_multicast() can drop the unread ones (as
- * the kernel's ucma does). */
-struct cm_event {
-    struct rdma_cm_event ev;    /* What the application sees; first, so
-                                 * rdma_ack_cm_event() frees the whole. */
-    const struct cm_mc *mc;     /* Membership, or NULL. */
-};
-
-struct rdma_event_channel *
-rdma_create_event_channel(void)
-{
-    struct cm_channel *ch = calloc(1, sizeof *ch);
-    int fds[2];
-    int err;
-
-    if (!ch) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    err = make_pipe(fds);
-    if (err) {
-        free(ch);
-        errno = err;
-        return NULL;
-    }
-    ch->ch.fd = fds[0];
-    ch->wfd = fds[1];
-    return &ch->ch;
-}
-
-void
-rdma_destroy_event_channel(struct rdma_event_channel *channel)
-{
-    struct cm_channel *ch = (struct cm_channel *) channel;
-    struct rdma_cm_event *ev;
-
-    /* Events never read are freed with the channel. */
-    fcntl(ch->ch.fd, F_SETFL, O_NONBLOCK);
-    while (read(ch->ch.fd, &ev, sizeof ev) == sizeof ev) {
-        free(ev);
-    }
-    close(ch->ch.fd);
-    close(ch->wfd);
-    free(ch);
-}
-
-int
-rdma_create_id(struct rdma_event_channel *channel, struct rdma_cm_id **idp,
-               void *context, enum rdma_port_space ps)
-{
-    struct cm_id *id;
-
-    if (!channel) {
-        /* Synchronous ids are not modelled. */
-        errno = EOPNOTSUPP;
-        return -1;
-    }
-    id = calloc(1, sizeof *id);
-    if (!id) {
-        errno = ENOMEM;
-        return -1;
-    }
-    id->id.channel = channel;
-    id->id.context = context;
-    id->id.ps = ps;
-    id->id.qp_type = IBV_QPT_UD;
-    pthread_mutex_lock(&hca.mutex);
-    id->next = hca.cm_ids;
-    hca.cm_ids = id;
-    pthread_mutex_unlock(&hca.mutex);
-    *idp = &id->id;
-    return 0;
-}
-
-static struct hca_group *
-find_group(const uint8_t mgid[16])
-{
-    for (struct hca_group *g = hca.groups; g; g = g->next) {
-        if (!memcmp(g->mgid, mgid, 16)) {
-            return g;
-        }
-    }
-    return NULL;
-}
-
-/* Removes 'g' from 'hca.groups' and frees it. */
-static void
-group_free(struct hca_group *g)
-{
-    for (struct hca_group **pp = &hca.groups; *pp; pp = &(*pp)->next) {
-        if (*pp == g) {
-            *pp = g->next;
-            break;
-        }
-    }
-    free(g);
-}
-
-/* Makes the port's SA membership of 'g' match its joins; frees 'g' when
- * none is left.  Returns 0 or a positive errno. */
-static int
-group_sync(struct hca_group *g)
-{
-    enum ibb_mcast_join want;
-    int err = 0;
-
-    if (!g->n_full && !g->n_send_only) {
-        if (hca.up) {
-            ibb_port_mcast_leave(hca.port, g->mgid);
-            hca_kick();
-        }
-        group_free(g);
-        return 0;
-    }
-    want = g->n_full ? IBB_MCAST_FULL : IBB_MCAST_SEND_ONLY;
-    if (want != g->join || !g->mlid) {
-        err = (hca.up
-               ? ibb_port_mcast_join(hca.port, g->mgid, want,
-                                     HCA_CM_UDP_QKEY, hca.pkey, &g->mlid)
-               : ENETDOWN);
-        hca_kick();
-        if (!err) {
-            g->join = want;
-        }
-    }
-    return err;
-}
-
-/* Drops 'mc''s share of its SA membership, if it has one. */
-static void
-mc_unjoin(struct cm_mc *mc)
-{
-    struct hca_group *g;
-
-    if (mc->state != CM_MC_JOINED) {
-        return;
-    }
-    mc->state = CM_MC_FAILED;
-    g = find_group(mc->mgid);
-    if (g) {
-        if (mc->full) {
-            g->n_full--;
-        } else {
-            g->n_send_only--;
-        }
-        group_sync(g);
-    }
-}
-
-/* Frees the events that the application has not read for 'id' (if 'mc'
- * is NULL) or for membership 'mc': after rdma_destroy_id() or
- * rdma_leave_multicast() none may be delivered (the kernel's ucma drops
- * them too).  Caller holds the mutex. */
-static void
-cm_purge_events(struct cm_id *id, const struct cm_mc *mc)
-{
-    struct cm_channel *ch = (struct cm_channel *) id->id.channel;
-    struct cm_event *evs[1024];
-    int flags = fcntl(ch->ch.fd, F_GETFL);
-    size_t n = 0;
-
-    fcntl(ch->ch.fd, F_SETFL, flags | O_NONBLOCK);
-    while (n < sizeof evs / sizeof evs[0]
-           && read(ch->ch.fd, &evs[n], sizeof evs[n]) == sizeof evs[n]) {
-        n++;
-    }
-    fcntl(ch->ch.fd, F_SETFL, flags);
-    for (size_t i = 0; i < n; i++) {
-        if (mc ? evs[i]->mc == mc : evs[i]->ev.id == &id->id) {
-            free(evs[i]);
-        } else {
-            write_all(ch->wfd, &evs[i], sizeof evs[i]);
-        }
-    }
-}
-
-int
-rdma_destroy_id(struct rdma_cm_id *cmid)
-{
-    struct cm_id *id = (struct cm_id *) cmid;
-
-    pthread_mutex_lock(&hca.mutex);
-    for (struct cm_id **pp = &hca.cm_ids; *pp; pp = &(*pp)->next) {
-        if (*pp == id) {
-            *pp = id->next;
-            break;
-        }
-    }
-    cm_purge_events(id, NULL);
-    while (id->mcs) {
-        struct cm_mc *mc = id->mcs;
-
-        id->mcs = mc->next;
-        mc_unjoin(mc);
-        free(mc);
-    }
-    if (id->bound && !--hca.cm_binds) {
-        struct hca_ctx *ctx = hca.cm_ctx;
-
-        hca.cm_ctx = NULL;
-        ctx_close(ctx);
-    }
-    pthread_mutex_unlock(&hca.mutex);
-    free(id);
-    return 0;
-}
-
-/* True if 'pkey' (host order) of an AF_IB address is in the P_Key table:
- * 0 stands for the default entry; otherwise the low 15 bits must match,
- * as the kernel's ib_find_cached_pkey() compares them. */
-static bool
-cm_pkey_ok(uint16_t pkey)
-{
-    return !pkey || (pkey & 0x7fff) == (hca.pkey & 0x7fff);
-}
-
-int
-rdma_bind_addr(struct rdma_cm_id *cmid, struct sockaddr *addr)
-{
-    struct cm_id *id = (struct cm_id *) cmid;
-    const struct sockaddr_ib *sib = (const struct sockaddr_ib *) addr;
-    int err = 0;
-
-    if (id->bound) {
-        errno = EINVAL;
-        return -1;
-    }
-    if (!addr || addr->sa_family != AF_IB) {
-        /* Only AF_IB addresses are modelled (no IPoIB here). */
-        errno = EADDRNOTAVAIL;
-        return -1;
-    }
-    pthread_mutex_lock(&hca.mutex);
-    if (!hca_configure()) {
-        err = ENODEV;
-        goto out;
-    }
-    if (!cm_pkey_ok(be16toh(sib->sib_pkey))) {
-        hca_log("rdma_bind_addr: P_Key 0x%04x is not in the P_Key table",
-                be16toh(sib->sib_pkey));
-        err = EINVAL;
-        goto out;
-    }
-    if (!hca.cm_ctx) {
-        hca.cm_ctx = ctx_open();
-        if (!hca.cm_ctx) {
-            err = errno;
-            goto out;
-        }
-    }
-    hca.cm_binds++;
-    if (memcmp(sib->sib_addr.sib_raw, hca.attr.gid, 16)) {
-        err = EADDRNOTAVAIL;
-        if (!--hca.cm_binds) {
-            ctx_close(hca.cm_ctx);
-            hca.cm_ctx = NULL;
-        }
-        goto out;
-    }
-    id->bound = true;
-    cmid->verbs = &hca.cm_ctx->vctx.context;
-    cmid->port_num = HCA_PORT_NUM;
-    memcpy(&cmid->route.addr.src_storage, sib, sizeof *sib);
-out:
-    pthread_mutex_unlock(&hca.mutex);
-    if (err) {
-        errno = err;
-        return -1;
-    }
-    return 0;
-}
-
-/* Queues event 'type' with 'status' about membership 'mc' of 'id'; 'g'
- * (the group, for a completed join) fills in the UD parameters. */
-static void
-cm_queue_event(struct cm_id *id, const struct cm_mc *mc,
-               enum rdma_cm_event_type type, int status,
-               const struct hca_group *g)
-{
-    struct cm_channel *ch = (struct cm_channel *) id->id.channel;
-    struct cm_event *e = calloc(1, sizeof *e);
-    struct rdma_cm_event *ev;
-
-    if (!e) {
-        return;
-    }
-    e->mc = mc;
-    ev = &e->ev;
-    ev->id = &id->id;
-    ev->event = type;
-    ev->status = status;
-    /* librdmacm hands the join's context back in private_data. */
-    ev->param.ud.private_data = mc->context;
-    if (g) {
-        struct ibv_ah_attr *ah = &ev->param.ud.ah_attr;
-
-        ah->dlid = g->mlid;
-        ah->sl = 0;
-        ah->port_num = HCA_PORT_NUM;
-        ah->is_global = 1;
-        memcpy(ah->grh.dgid.raw, mc->mgid, 16);
-        ah->grh.sgid_index = 0;
-        ah->grh.hop_limit = 0;
-        ev->param.ud.qp_num = IBB_MULTICAST_QPN;
-        /* ibport's join does not return the group's Q_Key: the SA
-         * creates groups with the requested one. */
-        ev->param.ud.qkey = HCA_CM_UDP_QKEY;
-    }
-    hca_log("rdma_cm event %s, status %d", rdma_event_str(type), status);
-    write_all(ch->wfd, &e, sizeof e);
-}
-
-/* The SA exchange of the join 'mc' of 'id', on the background thread:
- * joins the port to the group at the fabric if it is not yet a member
- * (or only a send-only one for a full join), then queues the result. */
-static void
-cm_join(struct cm_id *id, struct cm_mc *mc)
-{
-    struct hca_group *g = find_group(mc->mgid);
-    int err;
-
-    if (!g) {
-        g = calloc(1, sizeof *g);
-        if (!g) {
-            err = ENOMEM;
-            goto fail;
-        }
-        memcpy(g->mgid, mc->mgid, 16);
-        g->next = hca.groups;
-        hca.groups = g;
-    }
-    if (mc->full) {
-        g->n_full++;
-    } else {
-        g->n_send_only++;
-    }
-    err = group_sync(g);
-    if (err) {
-        if (mc->full) {
-            g->n_full--;
-        } else {
-            g->n_send_only--;
-        }
-        if (!g->n_full && !g->n_send_only) {
-            group_free(g);
-        }
-        goto fail;
-    }
-    hca.c.mcast_joins++;
-    mc->state = CM_MC_JOINED;
-    cm_queue_event(id, mc, RDMA_CM_EVENT_MULTICAST_JOIN, 0, g);
-    return;
-
-fail:
-    hca.c.mcast_join_err++;
-    hca_log("multicast join failed: %s", strerror(err));
-    mc->state = CM_MC_FAILED;
-    cm_queue_event(id, mc, RDMA_CM_EVENT_MULTICAST_ERROR, -err, NULL);
-}
-
-/* Does the joins whose SA answer is due, in the order they were asked
- * for.  Returns when the next one is due, LLONG_MAX if none waits.
- * Called by the background thread with the mutex held. */
-static long long
-cm_run_joins(void)
-{
-    for (;;) {
-        long long now = now_ms(), next = LLONG_MAX;
-        struct cm_mc *first = NULL;
-        struct cm_id *first_id = NULL;
-
-        for (struct cm_id *id = hca.cm_ids; id; id = id->next) {
-            for (struct cm_mc *mc = id->mcs; mc; mc = mc->next) {
-                if (mc->state != CM_MC_JOINING) {
-                    continue;
-                }
-                if (mc->due > now) {
-                    next = mc->due < next ? mc->due : next;
-                } else if (!first || mc->seq < first->seq) {
-                    first = mc;
-                    first_id = id;
-                }
-            }
-        }
-        if (!first) {
-            return next;
-        }
-        cm_join(first_id, first);
-    }
-}
-
-/* The port is gone and the SA memberships with it: as the kernel's
- * ib_sa multicast module does on a port event, ends every completed join
- * with RDMA_CM_EVENT_MULTICAST_ERROR, status -ENETRESET.  Caller freed
- * 'hca.groups' and queued IBV_EVENT_PORT_ERR. */
-static void
-cm_port_lost(void)
-{
-    for (struct cm_id *id = hca.cm_ids; id; id = id->next) {
-        for (struct cm_mc *mc = id->mcs; mc; mc = mc->next) {
-            if (mc->state == CM_MC_JOINED) {
-                mc->state = CM_MC_FAILED;
-                hca.c.mcast_reset++;
-                cm_queue_event(id, mc, RDMA_CM_EVENT_MULTICAST_ERROR,
-                               -ENETRESET, NULL);
-            }
-        }
-    }
-}
-
-int
-rdma_join_multicast_ex(struct rdma_cm_id *cmid,
-                       struct rdma_cm_join_mc_attr_ex *attr, void *context)
-{
-    uint32_t need = RDMA_CM_JOIN_MC_ATTR_ADDRESS
-                    | RDMA_CM_JOIN_MC_ATTR_JOIN_FLAGS;
-    struct cm_id *id = (struct cm_id *) cmid;
-    const struct sockaddr_ib *sib;
-    struct cm_mc *mc, **tail;
-
-    if ((attr->comp_mask & need) != need
-        || (attr->comp_mask & ~need)
-        || (attr->join_flags != RDMA_MC_JOIN_FLAG_FULLMEMBER
-            && attr->join_flags != RDMA_MC_JOIN_FLAG_SENDONLY_FULLMEMBER)
-        || !attr->addr || !id->bound) {
-        errno = EINVAL;
-        return -1;
-    }
-    if (attr->addr->sa_family != AF_IB) {
-        errno = EAFNOSUPPORT;
-        return -1;
-    }
-    if (cmid->ps != RDMA_PS_UDP && cmid->ps != RDMA_PS_IB) {
-        errno = EOPNOTSUPP;
-        return -1;
-    }
-    sib = (const struct sockaddr_ib *) attr->addr;
-    if (!ibb_gid_is_multicast(sib->sib_addr.sib_raw)) {
-        errno = EINVAL;
-        return -1;
-    }
-
-    pthread_mutex_lock(&hca.mutex);
-    for (tail = &id->mcs; *tail; tail = &(*tail)->next) {
-        if (!memcmp((*tail)->mgid, sib->sib_addr.sib_raw, 16)) {
-            pthread_mutex_unlock(&hca.mutex);
-            errno = EADDRINUSE;
-            return -1;
-        }
-    }
-    mc = calloc(1, sizeof *mc);
-    if (!mc) {
-        pthread_mutex_unlock(&hca.mutex);
-        errno = ENOMEM;
-        return -1;
-    }
-    memcpy(mc->mgid, sib->sib_addr.sib_raw, 16);
-    mc->full = attr->join_flags == RDMA_MC_JOIN_FLAG_FULLMEMBER;
-    mc->state = CM_MC_JOINING;
-    mc->seq = hca.next_join_seq++;
-    mc->due = now_ms() + hca.join_delay_ms;
-    mc->context = context;
-    *tail = mc;
-
-    /* The background thread sends the SA request and queues the event,
-     * after this returns. */
-    hca_kick();
-    pthread_mutex_unlock(&hca.mutex);
-    return 0;
-}
-
-int
-rdma_leave_multicast(struct rdma_cm_id *cmid, struct sockaddr *addr)
-{
-    struct cm_id *id = (struct cm_id *) cmid;
-    const struct sockaddr_ib *sib = (const struct sockaddr_ib *) addr;
-
-    if (!addr || addr->sa_family != AF_IB) {
-        errno = EADDRNOTAVAIL;
-        return -1;
-    }
-    pthread_mutex_lock(&hca.mutex);
-    for (struct cm_mc **pp = &id->mcs; *pp; pp = &(*pp)->next) {
-        struct cm_mc *mc = *pp;
-
-        if (!memcmp(mc->mgid, sib->sib_addr.sib_raw, 16)) {
-            /* A join still waiting for the SA is cancelled. */
-            *pp = mc->next;
-            mc_unjoin(mc);
-            cm_purge_events(id, mc);
-            free(mc);
-            pthread_mutex_unlock(&hca.mutex);
-            return 0;
-        }
-    }
-    pthread_mutex_unlock(&hca.mutex);
-    errno = EADDRNOTAVAIL;
-    return -1;
-}
-
-int
-rdma_get_cm_event(struct rdma_event_channel *channel,
-                  struct rdma_cm_event **event)
-{
-    struct rdma_cm_event *ev;
-    ssize_t n;
-
-    do {
-        n = read(channel->fd, &ev, sizeof ev);
-    } while (n < 0 && errno == EINTR);
-    if (n != sizeof ev) {
-        if (n >= 0) {
-            errno = ENODATA;
-        }
-        return -1;
-    }
-    *event = ev;
-    return 0;
-}
-
-int
-rdma_ack_cm_event(struct rdma_cm_event *event)
-{
-    free(event);
-    return 0;
 }

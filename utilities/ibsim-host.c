@@ -381,7 +381,17 @@ main(int argc, char *argv[])
     }
     device = malloc(strlen(o.fabric) + 5);
     sprintf(device, "sim:%s", o.fabric);
-    err = ibb_port_open(device, &popts, &port, &error);
+    /* A LID or GUID asked for may still be held for a port that just
+     * left (the fabric sees a close a moment later, as an SM takes a sweep
+     * to notice a port gone): try again for up to two seconds. */
+    for (int tries = 0; ; tries++) {
+        err = ibb_port_open(device, &popts, &port, &error);
+        if (err != EADDRINUSE || tries >= 40) {
+            break;
+        }
+        free(error);
+        usleep(50 * 1000);
+    }
     if (err) {
         host_fatal(HOST_EXIT_FABRIC, "%s", error);
     }

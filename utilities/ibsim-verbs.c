@@ -21,6 +21,15 @@
  *   IBSIM_VERBS_JOIN_DELAY  milliseconds the SA takes to answer an rdma_cm
  *                       join (default 0: as soon as the background thread
  *                       gets to it).
+ *   IBSIM_VERBS_SYSFS   directory standing for /sys/class/infiniband: the
+ *                       device's ibdev_path is DIR/DEVICE, where the model
+ *                       makes device/net/NETDEV/dev_port (port 1), so an
+ *                       IPoIB netdev name finds the device as in sysfs.
+ *   IBSIM_VERBS_NETDEV  that netdev's name (default "ib0").
+ *   IBSIM_VERBS_PORT_STATE  init, armed or down: the port reports that
+ *                       state instead of ACTIVE while attached (a port the
+ *                       SM has not brought up yet).
+ *   IBSIM_VERBS_LINK_LAYER  ethernet: the port says it is RoCE, not IB.
  *   IBSIM_VERBS_FAIL_SEND  N: the Nth send work request posted to a QP in
  *                       RTS (counting from 1, over all QPs, once) completes
  *                       with IBV_WC_LOC_QP_OP_ERR instead of being sent,
@@ -53,12 +62,14 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <infiniband/verbs.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -246,6 +257,30 @@ env_u32(const char *name, uint32_t max, uint32_t *value)
     return true;
 }
 
+/* Makes the part of a sysfs device directory that names its IPoIB netdev:
+ * DIR/device/net/NETDEV/dev_port holding 0 (port 1). */
+static void
+make_sysfs(const char *dir, const char *netdev)
+{
+    char path[PATH_MAX];
+    FILE *f;
+
+    snprintf(path, sizeof path, "%s", dir);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/device", dir);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/device/net", dir);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/device/net/%s", dir, netdev);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/device/net/%s/dev_port", dir, netdev);
+    f = fopen(path, "w");
+    if (f) {
+        fputs("0\n", f);
+        fclose(f);
+    }
+}
+
 /* Reads the environment once.  Returns false if there is no device. */
 bool
 hca_configure(void)
@@ -267,8 +302,31 @@ hca_configure(void)
     snprintf(hca.dev.dev_name, sizeof hca.dev.dev_name, "uverbs0");
     snprintf(hca.dev.dev_path, sizeof hca.dev.dev_path,
              "/sys/class/infiniband_verbs/uverbs0");
-    snprintf(hca.dev.ibdev_path, sizeof hca.dev.ibdev_path,
-             "/sys/class/infiniband/%s", hca.dev.name);
+    s = getenv("IBSIM_VERBS_SYSFS");
+    if (s && *s) {
+        const char *netdev = getenv("IBSIM_VERBS_NETDEV");
+
+        mkdir(s, 0755);
+        snprintf(hca.dev.ibdev_path, sizeof hca.dev.ibdev_path, "%s/%s", s,
+                 hca.dev.name);
+        make_sysfs(hca.dev.ibdev_path,
+                   netdev && *netdev ? netdev : "ib0");
+    } else {
+        snprintf(hca.dev.ibdev_path, sizeof hca.dev.ibdev_path,
+                 "/sys/class/infiniband/%s", hca.dev.name);
+    }
+    hca.state_up = IBV_PORT_ACTIVE;
+    s = getenv("IBSIM_VERBS_PORT_STATE");
+    if (s && !strcmp(s, "init")) {
+        hca.state_up = IBV_PORT_INIT;
+    } else if (s && !strcmp(s, "armed")) {
+        hca.state_up = IBV_PORT_ARMED;
+    } else if (s && !strcmp(s, "down")) {
+        hca.state_up = IBV_PORT_DOWN;
+    }
+    s = getenv("IBSIM_VERBS_LINK_LAYER");
+    hca.link_layer = (s && !strcmp(s, "ethernet")
+                      ? IBV_LINK_LAYER_ETHERNET : IBV_LINK_LAYER_INFINIBAND);
     hca.dev.node_type = IBV_NODE_CA;
     hca.dev.transport_type = IBV_TRANSPORT_IB;
     env_u32("IBSIM_VERBS_PKEY", 0xffff, &pkey);
@@ -722,7 +780,7 @@ static void
 fill_port_attr(struct ibv_port_attr *a)
 {
     memset(a, 0, sizeof *a);
-    a->state = hca.up ? IBV_PORT_ACTIVE : IBV_PORT_DOWN;
+    a->state = hca.up ? hca.state_up : IBV_PORT_DOWN;
     a->max_mtu = IBV_MTU_4096;
     switch (hca.attr.mtu) {
     case 256:
@@ -754,7 +812,7 @@ fill_port_attr(struct ibv_port_attr *a)
     a->active_width = 2;        /* 4X. */
     a->active_speed = 32;       /* EDR. */
     a->phys_state = hca.up ? 5 : 3;     /* LinkUp, Disabled. */
-    a->link_layer = IBV_LINK_LAYER_INFINIBAND;
+    a->link_layer = hca.link_layer;
 }
 
 static int

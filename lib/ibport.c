@@ -72,7 +72,9 @@ ibb_port_open(const char *device, const struct ibb_port_options *opts,
     class = lookup_class(spec.kind);
     if (!class) {
         error = ibb_xasprintf("%s: the verbs backend is not built in "
-                              "(no libibverbs)", device);
+                              "(configure found no libibverbs and "
+                              "librdmacm: install rdma-core's development "
+                              "files and build again)", device);
         ibb_device_spec_destroy(&spec);
         err = EOPNOTSUPP;
         goto fail;

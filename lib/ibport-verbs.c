@@ -838,6 +838,31 @@ call_failed(struct ibb_port_verbs *vp, const char *what)
 
 /* Creates PD, completion channel, CQs, SRQ and the buffers, and posts the
  * receive buffers. */
+/* Allocates 'size' zeroed, page-aligned bytes in '*bufp' and registers
+ * them for local writes in '*mrp'.  On error sets the port's message
+ * (naming 'what') and returns it; what was made stays for
+ * verbs_destroy_queues(). */
+static int
+alloc_registered(struct ibb_port_verbs *vp, size_t size, uint8_t **bufp,
+                 struct ibv_mr **mrp, const char *what)
+{
+    char call[64];
+
+    if (posix_memalign((void **) bufp, 4096, size)) {
+        *bufp = NULL;
+        return ibb_port_set_error(&vp->up, ENOMEM, "%s: out of memory for "
+                                  "%s", vp->up.device, what);
+    }
+    memset(*bufp, 0, size);
+    errno = 0;
+    *mrp = ibv_reg_mr(vp->pd, *bufp, size, IBV_ACCESS_LOCAL_WRITE);
+    if (!*mrp) {
+        snprintf(call, sizeof call, "ibv_reg_mr (%s)", what);
+        return call_failed(vp, call);
+    }
+    return 0;
+}
+
 static int
 verbs_create_queues(struct ibb_port_verbs *vp)
 {
@@ -904,36 +929,22 @@ verbs_create_queues(struct ibb_port_verbs *vp)
 
     recv_size = (size_t) n_bufs * VERBS_RECV_BUF_SIZE;
     vp->repost = calloc(n_bufs, sizeof *vp->repost);
-    if (!vp->repost || posix_memalign((void **) &vp->recv_bufs, 4096,
-                                      recv_size)) {
-        vp->recv_bufs = NULL;
-        err = ibb_port_set_error(&vp->up, ENOMEM, "%s: out of memory for "
-                                 "receive buffers", vp->up.device);
+    if (!vp->repost) {
+        err = ibb_port_set_error(&vp->up, ENOMEM, "%s: out of memory",
+                                 vp->up.device);
         goto error;
     }
-    memset(vp->recv_bufs, 0, recv_size);
-    errno = 0;
-    vp->recv_mr = ibv_reg_mr(vp->pd, vp->recv_bufs, recv_size,
-                             IBV_ACCESS_LOCAL_WRITE);
-    if (!vp->recv_mr) {
-        err = call_failed(vp, "ibv_reg_mr (receive buffers)");
+    err = alloc_registered(vp, recv_size, &vp->recv_bufs, &vp->recv_mr,
+                           "receive buffers");
+    if (err) {
         goto error;
     }
     vp->n_recv_bufs = n_bufs;
 
     send_size = (size_t) VERBS_N_SEND_SLOTS * VERBS_SEND_SLOT_SIZE;
-    if (posix_memalign((void **) &vp->send_bufs, 4096, send_size)) {
-        vp->send_bufs = NULL;
-        err = ibb_port_set_error(&vp->up, ENOMEM, "%s: out of memory for "
-                                 "send buffers", vp->up.device);
-        goto error;
-    }
-    memset(vp->send_bufs, 0, send_size);
-    errno = 0;
-    vp->send_mr = ibv_reg_mr(vp->pd, vp->send_bufs, send_size,
-                             IBV_ACCESS_LOCAL_WRITE);
-    if (!vp->send_mr) {
-        err = call_failed(vp, "ibv_reg_mr (send buffers)");
+    err = alloc_registered(vp, send_size, &vp->send_bufs, &vp->send_mr,
+                           "send buffers");
+    if (err) {
         goto error;
     }
     for (unsigned int i = 0; i < VERBS_N_SEND_SLOTS; i++) {

@@ -120,6 +120,10 @@ FUZZ_LIB_FILES = lib/addr-map.c lib/ib-crc.c lib/ib-gid.c lib/ib-icrc.c \
 	lib/ib-mcast.c lib/ib-opcode.c lib/ibb-conv.c lib/ibb-csum.c \
 	lib/ibb-drop.c lib/ibb-options.c lib/ibb-pcap.c lib/ibb-proxy.c \
 	lib/ibport.c lib/ibport-sim.c lib/roce-to-ud.c lib/ud-to-roce.c
+if HAVE_IBVERBS
+# lib/ibport.c knows the verbs backend where it is built.
+FUZZ_LIB_FILES += lib/ibport-verbs.c
+endif
 EXTRA_DIST += $(FUZZ_TARGETS:%=tests/fuzz/%.c) tests/fuzz/fuzz-common.h \
 	tests/fuzz/fuzz-options.dict tests/fuzz/fuzz-map.dict
 TESTSUITE_AT += tests/fuzz.at
@@ -147,7 +151,7 @@ tests/fuzz/libfuzz-lib.a: $(FUZZ_LIB_FILES:%=$(srcdir)/%) config.h
 $(FUZZ_BINS): tests/fuzz/%: $(srcdir)/tests/fuzz/%.c \
 		$(srcdir)/tests/fuzz/fuzz-common.h tests/fuzz/libfuzz-lib.a
 	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
-	    tests/fuzz/libfuzz-lib.a $(JANSSON_LIBS) $(LIBS)
+	    tests/fuzz/libfuzz-lib.a $(JANSSON_LIBS) $(VERBS_LIBS) $(LIBS)
 fuzz: $(FUZZ_BINS) tests/fuzz/make-seeds
 	@rm -rf tests/fuzz/corpus
 	@tests/fuzz/make-seeds tests/fuzz/corpus

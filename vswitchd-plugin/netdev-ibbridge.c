@@ -1278,8 +1278,9 @@ netdev_ibbridge_send(struct netdev *netdev_, int qid OVS_UNUSED,
     uint64_t bytes = 0;
 
     ovs_mutex_lock(&dev->mutex);
-    if (!dev->port || !dev->map) {
-        /* No port (a reconfiguration failed): nothing to convert for. */
+    if (!dev->port || !dev->map || !dev->carrier) {
+        /* No port (a reconfiguration failed) or it is down: nothing to
+         * convert for, and no proxy QP to open. */
         dev->cstats.tx_port_down += dp_packet_batch_size(batch);
         dev->stats.tx_dropped += dp_packet_batch_size(batch);
         ovs_mutex_unlock(&dev->mutex);

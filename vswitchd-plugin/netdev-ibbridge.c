@@ -1309,12 +1309,7 @@ netdev_ibbridge_send(struct netdev *netdev_, int qid OVS_UNUSED,
         n++;
     }
 
-    if (!dev->port || !dev->carrier) {
-        dev->cstats.tx_port_down += n;
-        sent = 0;
-    } else {
-        sent = netdev_ibbridge_send_bufs(dev, bufs, n);
-    }
+    sent = netdev_ibbridge_send_bufs(dev, bufs, n);
     for (size_t i = 0; i < sent; i++) {
         bytes += bufs[i].len;
     }

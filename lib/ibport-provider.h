@@ -74,7 +74,6 @@ struct ibb_port_class {
     /* Optional (NULL: not supported, or see ibport.c's defaults). */
     int (*qp_create)(struct ibb_port *, uint32_t qkey, uint32_t *qpn);
     int (*qp_destroy)(struct ibb_port *, uint32_t qpn);
-    uint32_t (*main_qpn)(const struct ibb_port *);
     bool hw_crcs;                       /* HCA makes/checks ICRC, VCRC. */
     int (*mcast_status)(struct ibb_port *, const uint8_t mgid[16],
                         struct ibb_mcast_status *);

@@ -1285,14 +1285,6 @@ qp_usable(struct ibb_port_verbs *vp, struct verbs_qp *q)
     return true;
 }
 
-static uint32_t
-verbs_main_qpn(const struct ibb_port *port)
-{
-    const struct ibb_port_verbs *vp = verbs_cast(port);
-
-    return vp->main_qp ? vp->main_qp->qpn : 0;
-}
-
 /* ------------------------------------------------------------------ */
 /* Events and connection. */
 
@@ -2784,7 +2776,6 @@ const struct ibb_port_class ibb_port_verbs_class = {
     .qp = verbs_qp,
     .qp_create = verbs_qp_create,
     .qp_destroy = verbs_qp_destroy,
-    .main_qpn = verbs_main_qpn,
     .hw_crcs = true,
     .mcast_status = verbs_mcast_status,
     .run = verbs_run,

@@ -377,12 +377,6 @@ ibb_port_qp_destroy(struct ibb_port *port, uint32_t qpn)
             : ibb_port_qp_close(port, qpn));
 }
 
-uint32_t
-ibb_port_main_qpn(const struct ibb_port *port)
-{
-    return port->class->main_qpn ? port->class->main_qpn(port) : 0;
-}
-
 bool
 ibb_port_hw_crcs(const struct ibb_port *port)
 {

@@ -144,11 +144,6 @@ int ibb_port_qp_close(struct ibb_port *, uint32_t qpn);
 int ibb_port_qp_create(struct ibb_port *, uint32_t qkey, uint32_t *qpn);
 int ibb_port_qp_destroy(struct ibb_port *, uint32_t qpn);
 
-/* The QPN of the port's own QP: the one attached to multicast groups, and
- * the SrcQP of packets that no created QP sends.  0 if the backend has
- * none (sim). */
-uint32_t ibb_port_main_qpn(const struct ibb_port *);
-
 /* True if the hardware checks and makes the ICRC and VCRC: received
  * packets carry zeros there (already checked), and packets to send need
  * none. */

@@ -116,20 +116,11 @@ sim_has_pending(const struct ibb_port *port)
     return sim_cast(port)->head != NULL;
 }
 
-static long long
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 static int
 sim_wait(struct ibb_port_sim *sim, short events, long long deadline)
 {
     struct pollfd pfd = { .fd = sim->fd, .events = events };
-    long long left = deadline - now_ms();
+    long long left = deadline - ibb_port_now_ms();
     int n;
 
     if (left < 0) {
@@ -164,7 +155,7 @@ static int
 sim_request(struct ibb_port_sim *sim, uint16_t type, const void *body,
             size_t body_len, void *reply, size_t reply_len)
 {
-    long long deadline = now_ms() + SIM_REPLY_TIMEOUT_MS;
+    long long deadline = ibb_port_now_ms() + SIM_REPLY_TIMEOUT_MS;
     uint8_t msg[IBB_FABRIC_MAX_MSG];
     struct ibb_fmsg_hdr hdr;
     uint32_t xid;

@@ -327,16 +327,6 @@ mtu_bytes(enum ibv_mtu mtu)
     return mtu >= IBV_MTU_256 && mtu <= IBV_MTU_4096 ? 128 << mtu : 0;
 }
 
-/* CLOCK_MONOTONIC in milliseconds, the clock of ibb_port_next_wakeup(). */
-static long long
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 static void
 count_async_event(struct verbs_counters *c, enum ibv_event_type type)
 {
@@ -1241,7 +1231,7 @@ static void
 recover_qps(struct ibb_port_verbs *vp)
 {
     struct verbs_qp *q, *next;
-    long long now = now_ms();
+    long long now = ibb_port_now_ms();
 
     if (now < vp->recover_at) {
         return;
@@ -1274,7 +1264,7 @@ qp_usable(struct ibb_port_verbs *vp, struct verbs_qp *q)
     if (!q->broken) {
         return true;
     }
-    now = now_ms();
+    now = ibb_port_now_ms();
     if (now < vp->recover_at) {
         return false;
     }
@@ -1641,7 +1631,7 @@ repost_failed(struct ibb_port_verbs *vp, unsigned int posted)
             vp->n_repost * sizeof *vp->repost);
     vp->repost_retry = true;
     if (vp->recover_at == LLONG_MAX) {
-        vp->recover_at = now_ms() + VERBS_RECOVER_RETRY_MS;
+        vp->recover_at = ibb_port_now_ms() + VERBS_RECOVER_RETRY_MS;
     }
 }
 
@@ -2215,7 +2205,7 @@ group_fail(struct ibb_port_verbs *vp, struct verbs_group *g,
     if (g->backoff_ms < VERBS_JOIN_RETRY_MIN_MS) {
         g->backoff_ms = VERBS_JOIN_RETRY_MIN_MS;
     }
-    g->retry_at = now_ms() + g->backoff_ms;
+    g->retry_at = ibb_port_now_ms() + g->backoff_ms;
     g->backoff_ms = (g->backoff_ms > VERBS_JOIN_RETRY_MAX_MS / 2
                      ? VERBS_JOIN_RETRY_MAX_MS : g->backoff_ms * 2);
 }
@@ -2344,7 +2334,7 @@ static void
 retry_joins(struct ibb_port_verbs *vp)
 {
     struct verbs_group *g, *next;
-    long long now = now_ms();
+    long long now = ibb_port_now_ms();
 
     HASH_ITER(hh, vp->groups, g, next) {
         if (g->state == IBB_MCAST_FAILED && now >= g->retry_at) {

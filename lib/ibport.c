@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ibport-provider.h"
 
@@ -428,6 +429,15 @@ int
 ibb_port_ctl_fd(const struct ibb_port *port)
 {
     return port->class->ctl_fd ? port->class->ctl_fd(port) : -1;
+}
+
+long long
+ibb_port_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
 size_t

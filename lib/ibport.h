@@ -188,9 +188,13 @@ struct ibb_port_counter {
 size_t ibb_port_counters(const struct ibb_port *, struct ibb_port_counter *out,
                          size_t max);
 
-/* When ibb_port_run() next has timed work to do (a join retry, say), in
- * CLOCK_MONOTONIC milliseconds, or LLONG_MAX. */
+/* When ibb_port_run() next has timed work to do (a join retry, say), on
+ * the ibb_port_now_ms() clock, or LLONG_MAX. */
 long long ibb_port_next_wakeup(const struct ibb_port *);
+
+/* CLOCK_MONOTONIC in milliseconds: the clock of the backends' timeouts and
+ * of ibb_port_next_wakeup() (the same as OVS's time_msec()). */
+long long ibb_port_now_ms(void);
 
 /* True once after ibb_port_reconnect() had to open the device anew (after
  * a fatal error): every QP made by ibb_port_qp_create() is gone, and the

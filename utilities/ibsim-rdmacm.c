@@ -424,7 +424,7 @@ long long
 hca_cm_run_joins(void)
 {
     for (;;) {
-        long long now = hca_now_ms(), next = LLONG_MAX;
+        long long now = ibb_port_now_ms(), next = LLONG_MAX;
         struct cm_mc *first = NULL;
         struct cm_id *first_id = NULL;
 
@@ -517,7 +517,7 @@ rdma_join_multicast_ex(struct rdma_cm_id *cmid,
     mc->full = attr->join_flags == RDMA_MC_JOIN_FLAG_FULLMEMBER;
     mc->state = CM_MC_JOINING;
     mc->seq = hca.next_join_seq++;
-    mc->due = hca_now_ms() + hca.join_delay_ms;
+    mc->due = ibb_port_now_ms() + hca.join_delay_ms;
     mc->context = context;
     *tail = mc;
 

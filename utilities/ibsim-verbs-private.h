@@ -219,7 +219,6 @@ struct hca {
 extern struct hca hca;
 
 /* ibsim-verbs.c: helpers. */
-long long hca_now_ms(void);
 void hca_log(const char *format, ...)
     __attribute__((format(printf, 1, 2)));
 int hca_make_pipe(int fds[2]);

@@ -132,7 +132,7 @@ port_lost(void)
     hca.up = false;
     hca.c.port_err++;
     hca.attr.state = IBB_PORT_DOWN;
-    hca.next_retry = hca_now_ms() + HCA_RETRY_MS;
+    hca.next_retry = ibb_port_now_ms() + HCA_RETRY_MS;
     tx_discard();
 
     /* The SA memberships die with the SM: forget them in the port object
@@ -153,7 +153,7 @@ port_try_reconnect(void)
 {
     int err;
 
-    hca.next_retry = hca_now_ms() + HCA_RETRY_MS;
+    hca.next_retry = ibb_port_now_ms() + HCA_RETRY_MS;
     err = ibb_port_reconnect(hca.port);
     if (err) {
         return;
@@ -637,12 +637,12 @@ hca_thread(void *arg)
             pthread_mutex_unlock(&hca.mutex);
             break;
         }
-        if (!hca.up && hca_now_ms() >= hca.next_retry) {
+        if (!hca.up && ibb_port_now_ms() >= hca.next_retry) {
             port_try_reconnect();
         }
         next_join = hca_cm_run_joins();
         if (next_join != LLONG_MAX) {
-            long long wait = next_join - hca_now_ms();
+            long long wait = next_join - ibb_port_now_ms();
 
             timeout = wait <= 0 ? 0 : wait < timeout ? wait : timeout;
         }

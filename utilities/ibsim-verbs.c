@@ -146,15 +146,6 @@ struct hca hca = {
 /* ------------------------------------------------------------------ */
 /* Helpers. */
 
-long long
-hca_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 /* Appends a line to IBSIM_VERBS_LOG, if set.  Caller holds the mutex. */
 void
 hca_log(const char *format, ...)

@@ -125,6 +125,16 @@ parse_num(const char *name, const char *s, unsigned long max)
     return v;
 }
 
+/* Parses GID 's' (IPv6 syntax) for option --'name', or exits. */
+static void
+parse_gid(const char *name, const char *s, uint8_t gid[16])
+{
+    if (inet_pton(AF_INET6, s, gid) != 1) {
+        fprintf(stderr, "%s: --%s=%s: not a GID\n", program_name, name, s);
+        exit(1);
+    }
+}
+
 static void usage(void) __attribute__((noreturn));
 
 static void
@@ -210,11 +220,7 @@ parse_options(int argc, char *argv[])
             o.dlid = parse_num("dlid", optarg, 0xffff);
             break;
         case 'g':
-            if (inet_pton(AF_INET6, optarg, o.dgid) != 1) {
-                fprintf(stderr, "%s: --dgid=%s: not a GID\n", program_name,
-                        optarg);
-                exit(1);
-            }
+            parse_gid("dgid", optarg, o.dgid);
             o.has_dgid = true;
             break;
         case 'q':
@@ -231,11 +237,7 @@ parse_options(int argc, char *argv[])
             o.rtr_delay = atof(optarg);
             break;
         case 'j':
-            if (inet_pton(AF_INET6, optarg, o.mgid) != 1) {
-                fprintf(stderr, "%s: --join=%s: not a GID\n", program_name,
-                        optarg);
-                exit(1);
-            }
+            parse_gid("join", optarg, o.mgid);
             o.has_mgid = true;
             break;
         case 's':

@@ -402,13 +402,6 @@ pcap_write(const uint8_t *pkt, size_t len)
 /* ------------------------------------------------------------------ */
 /* Forwarding. */
 
-static bool
-pkey_match(uint16_t a, uint16_t b)
-{
-    /* Same partition, and at least one full member. */
-    return (a & 0x7fff) == (b & 0x7fff) && ((a | b) & 0x8000);
-}
-
 /* Checks that the packet is a well-formed UD packet, as a switch does.
  * Returns a pointer to the drop counter to bump, or NULL if the packet is
  * good; stores the BTH offset, and in '*icrc_ok' whether the ICRC is right.
@@ -494,7 +487,7 @@ check_packet(const struct port *src, const uint8_t *pkt, size_t len,
     if (ibb_lrh_slid(lrh) != src->lid) {
         return &counters.bad_slid;
     }
-    if (!pkey_match(ibb_bth_pkey(bth), src->pkey)) {
+    if (!ibb_pkey_match(ibb_bth_pkey(bth), src->pkey)) {
         return &counters.pkey_violation;
     }
     return NULL;
@@ -635,7 +628,7 @@ handle_packet(struct port *src, const uint8_t *msg, size_t msg_len)
                 || !(g->members[i].join_state & IBB_FMCAST_FULL)) {
                 continue;
             }
-            if (!pkey_match(ibb_bth_pkey(bth), dst->pkey)) {
+            if (!ibb_pkey_match(ibb_bth_pkey(bth), dst->pkey)) {
                 counters.pkey_violation++;
                 continue;
             }
@@ -664,7 +657,7 @@ handle_packet(struct port *src, const uint8_t *msg, size_t msg_len)
             drop(src, &counters.unknown_lid, "unknown DLID");
             return;
         }
-        if (!pkey_match(ibb_bth_pkey(bth), dst->pkey)) {
+        if (!ibb_pkey_match(ibb_bth_pkey(bth), dst->pkey)) {
             drop(src, &counters.pkey_violation, "receiver P_Key");
             return;
         }

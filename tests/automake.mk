@@ -127,6 +127,10 @@ endif
 EXTRA_DIST += $(FUZZ_TARGETS:%=tests/fuzz/%.c) tests/fuzz/fuzz-common.h \
 	tests/fuzz/fuzz-options.dict tests/fuzz/fuzz-map.dict
 TESTSUITE_AT += tests/fuzz.at
+
+# Storms of malformed packets (tests/storm.py), floods and restarts.
+TESTSUITE_AT += tests/robustness.at
+EXTRA_DIST += tests/storm.py
 check_PROGRAMS += tests/fuzz/make-seeds
 tests_fuzz_make_seeds_SOURCES = tests/fuzz/make-seeds.c \
 	tests/fuzz/fuzz-common.h tests/test-pkt.h

@@ -72,11 +72,15 @@ usage(bool roce)
            "  flood --%s=%s --dqpn=N [--count=N] [--size=N]   send "
            "as fast as\n"
            "                                    possible, print the "
-           "rate\n",
+           "rate\n%s",
            roce ? "dip" : "dgid", roce ? "ADDR" : "GID",
            roce ? "group" : "MGID", roce ? "GROUP" : "MGID",
            roce ? "dip" : "dgid", roce ? "ADDR" : "GID",
-           roce ? "dip" : "dgid", roce ? "ADDR" : "GID");
+           roce ? "dip" : "dgid", roce ? "ADDR" : "GID",
+           roce ? "" : "  replay PCAP [--delay=US]          send the IB "
+                       "packets of a capture\n"
+                       "                                    as they are "
+                       "(use --raw)\n");
     printf("\nOptions:\n");
     if (roce) {
         printf("  --ip=ADDR          source IPv4/IPv6 address (default: "
@@ -336,6 +340,11 @@ host_parse_options(int argc, char *argv[], bool roce, struct host_opts *o)
         if (optind >= argc) {
             host_fatal(HOST_EXIT_USAGE, "join needs a %s argument",
                        roce ? "GROUP" : "MGID");
+        }
+        o->arg = argv[optind++];
+    } else if (!roce && !strcmp(o->cmd, "replay")) {
+        if (optind >= argc) {
+            host_fatal(HOST_EXIT_USAGE, "replay needs a PCAP argument");
         }
         o->arg = argv[optind++];
     } else if (strcmp(o->cmd, "send") && strcmp(o->cmd, "recv")

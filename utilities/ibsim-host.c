@@ -6,6 +6,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "ib-gid.h"
 #include "ib-hdr.h"
 #include "ib-icrc.h"
+#include "ibb-pcap.h"
 #include "ibport.h"
 
 #define PKT_SIZE (IBB_LRH_LEN + IBB_GRH_LEN + IBB_BTH_LEN + IBB_DETH_LEN \
@@ -336,6 +338,57 @@ cmd_recv(void)
     return host_recv_result(&o, n);
 }
 
+/* Sends every IB packet of a capture (link type 247, or ERF records of
+ * type InfiniBand) exactly as it is, bad ones included: the fabric's
+ * switches judge them, as they would a misbehaving HCA's. */
+static int
+cmd_replay(void)
+{
+    static uint8_t pkt[IBB_PCAP_MAX_RECORD];
+    struct ibb_pcap_reader *r;
+    unsigned long long n = 0, skipped = 0;
+    char err[256];
+    uint32_t linktype;
+    int error;
+
+    error = ibb_pcap_reader_open(o.arg, &r, err, sizeof err);
+    if (error) {
+        host_fatal(HOST_EXIT_USAGE, "%s: %s", o.arg, err);
+    }
+    linktype = ibb_pcap_reader_linktype(r);
+    if (linktype != IBB_PCAP_LINKTYPE_INFINIBAND
+        && linktype != IBB_PCAP_LINKTYPE_ERF) {
+        host_fatal(HOST_EXIT_USAGE, "%s: link type %"PRIu32" is not "
+                   "InfiniBand (247) or ERF (197)", o.arg, linktype);
+    }
+    for (;;) {
+        struct ibb_pcap_rec rec;
+
+        error = ibb_pcap_read(r, &rec, pkt, sizeof pkt, err, sizeof err);
+        if (error == EOF) {
+            break;
+        } else if (error) {
+            host_fatal(HOST_EXIT_USAGE, "%s: %s", o.arg, err);
+        }
+        if (rec.erf_type >= 0 && rec.erf_type != IBB_ERF_TYPE_INFINIBAND) {
+            skipped++;
+            continue;
+        }
+        send_packet(pkt, rec.len);
+        n++;
+        if (o.delay_us) {
+            usleep(o.delay_us);
+        }
+    }
+    ibb_pcap_reader_close(r);
+    fprintf(stderr, "%s: replayed %llu packets", host_program_name, n);
+    if (skipped) {
+        fprintf(stderr, ", skipped %llu records not InfiniBand", skipped);
+    }
+    fputc('\n', stderr);
+    return 0;
+}
+
 static int
 cmd_join(void)
 {
@@ -412,6 +465,8 @@ main(int argc, char *argv[])
         rc = cmd_recv();
     } else if (!strcmp(o.cmd, "join")) {
         rc = cmd_join();
+    } else if (!strcmp(o.cmd, "replay")) {
+        rc = cmd_replay();
     } else {
         if (o.has_dgid) {
             resolve_dest(&dest);

@@ -18,7 +18,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <poll.h>
 
 #include "dp-packet.h"
 #include "hash.h"
@@ -55,10 +54,6 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 /* What a RoCEv2 frame adds to an IB payload on the IP side (IPv6 header,
  * UDP, BTH, DETH, ImmDt, ICRC): the MTU the Ethernet side needs. */
 #define IBBRIDGE_IP_OVERHEAD (40 + 8 + 12 + 8 + 4 + 4)
-
-/* How long send() waits, at most, for a back-pressuring fabric before it
- * gives up on the rest of a batch. */
-#define IBBRIDGE_TX_WAIT_MS 50
 
 /* How often idle learned proxy QPs are looked for. */
 #define IBBRIDGE_PROXY_SWEEP_MS 1000
@@ -1214,14 +1209,15 @@ netdev_ibbridge_open_missing_proxy(struct netdev_ibbridge *dev)
     return true;
 }
 
-/* Sends 'n' packets, waiting up to IBBRIDGE_TX_WAIT_MS while the fabric
- * back-pressures.  Returns how many were sent. */
+/* Sends 'n' packets and returns how many were sent.  A full send queue (an
+ * HCA's, or a back-pressuring fabric's) drops the rest of the batch, counted
+ * as tx_backpressure, as a NIC with a full TX ring does: waiting would
+ * stall the datapath thread and every other port it polls. */
 static size_t
 netdev_ibbridge_send_bufs(struct netdev_ibbridge *dev,
                           const struct ibb_port_buf *bufs, size_t n)
     OVS_REQUIRES(dev->mutex)
 {
-    long long int deadline = time_msec() + IBBRIDGE_TX_WAIT_MS;
     size_t done = 0;
 
     while (done < n) {
@@ -1232,24 +1228,12 @@ netdev_ibbridge_send_bufs(struct netdev_ibbridge *dev,
         if (!error) {
             continue;
         } else if (error == EAGAIN) {
-            long long int now = time_msec();
-            struct pollfd pfd = {
-                .fd = ibb_port_fd(dev->port),
-                .events = POLLOUT,
-            };
-
-            if (now >= deadline || ibb_port_hw_crcs(dev->port)) {
-                /* An HCA's full send queue frees up as completions come
-                 * back, which no fd announces: drop rather than stall the
-                 * datapath thread. */
-                dev->cstats.tx_backpressure += n - done;
-                VLOG_WARN_RL(&rl, "%s: %s stayed full, dropped %zu packets",
-                             netdev_get_name(&dev->up),
-                             ibb_port_hw_crcs(dev->port)
-                             ? "send queue" : "fabric", n - done);
-                break;
-            }
-            poll(&pfd, 1, deadline - now);
+            dev->cstats.tx_backpressure += n - done;
+            VLOG_DBG_RL(&rl, "%s: %s full, dropped %zu packets",
+                        netdev_get_name(&dev->up),
+                        ibb_port_hw_crcs(dev->port) ? "send queue" : "fabric",
+                        n - done);
+            break;
         } else {
             dev->cstats.tx_port_down += n - done;
             if (!ibb_port_is_up(dev->port)) {

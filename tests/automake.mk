@@ -131,6 +131,18 @@ TESTSUITE_AT += tests/fuzz.at
 # Storms of malformed packets (tests/storm.py), floods and restarts.
 TESTSUITE_AT += tests/robustness.at
 EXTRA_DIST += tests/storm.py
+
+# A slice of OVS's own autotest suite with our ovs-vswitchd in place of the
+# stock one (tests/check-ovs); part of the suite, or alone with
+# "make check-ovs CHECK_OVS_FLAGS='--full all'" for the whole OVS suite.
+TESTSUITE_AT += tests/ovs-compat.at
+EXTRA_DIST += tests/check-ovs
+CHECK_OVS_FLAGS =
+check-ovs: vswitchd-plugin/ovs-vswitchd
+	$(SHELL) $(srcdir)/tests/check-ovs --ovs='$(OVS_BUILDDIR)' \
+	    --ours=vswitchd-plugin/ovs-vswitchd --dir=tests/check-ovs.dir \
+	    $(CHECK_OVS_FLAGS)
+.PHONY: check-ovs
 check_PROGRAMS += tests/fuzz/make-seeds
 tests_fuzz_make_seeds_SOURCES = tests/fuzz/make-seeds.c \
 	tests/fuzz/fuzz-common.h tests/test-pkt.h

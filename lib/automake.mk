@@ -26,6 +26,8 @@ lib_libibbridge_la_SOURCES += \
 	lib/ibb-csum.h \
 	lib/ibb-drop.c \
 	lib/ibb-drop.h \
+	lib/ibb-neigh.c \
+	lib/ibb-neigh.h \
 	lib/ibb-proxy.c \
 	lib/ibb-proxy.h \
 	lib/roce-hdr.h \

@@ -6,6 +6,7 @@
 #ifndef NETDEV_IBBRIDGE_PRIVATE_H
 #define NETDEV_IBBRIDGE_PRIVATE_H 1
 
+#include "dp-packet.h"
 #include "netdev-provider.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/list.h"
@@ -34,7 +35,13 @@ struct ibb_proxy_table;
     IBBRIDGE_CSTAT(tx_proxy_errors)   /* No proxy QP: the port refused. */  \
     IBBRIDGE_CSTAT(proxies_created)   /* Proxy QPs opened. */               \
     IBBRIDGE_CSTAT(proxies_expired)   /* Learned proxy QPs closed, idle. */ \
-    IBBRIDGE_CSTAT(reconnects)        /* Times the port re-attached. */
+    IBBRIDGE_CSTAT(reconnects)        /* Times the port re-attached. */ \
+    IBBRIDGE_CSTAT(arp_answered)      /* ARP requests for IB hosts. */      \
+    IBBRIDGE_CSTAT(nd_answered)       /* Solicitations for IB hosts. */     \
+    IBBRIDGE_CSTAT(tx_neigh_not_ib)   /* ARP/ND for no IB host's address. */\
+    IBBRIDGE_CSTAT(tx_neigh_ignored)  /* ARP/ND asking nothing of us. */    \
+    IBBRIDGE_CSTAT(tx_neigh_malformed) /* Bad ARP or ND. */                 \
+    IBBRIDGE_CSTAT(neigh_overflow)    /* Answers dropped: queue full. */
 
 struct ibbridge_cstats {
 #define IBBRIDGE_CSTAT(NAME) uint64_t NAME;
@@ -97,6 +104,9 @@ struct netdev_ibbridge {
     bool carrier OVS_GUARDED;                   /* Port attached. */
     long long int next_reconnect OVS_GUARDED;   /* When to try again. */
     long long int next_proxy_sweep OVS_GUARDED; /* When to expire proxies. */
+    struct dp_packet_batch neigh_answers OVS_GUARDED; /* ARP/ND answers
+                                                 * (lib/ibb-neigh.h) that
+                                                 * the port receives next. */
 
     /* Statistics. */
     struct netdev_stats stats OVS_GUARDED;

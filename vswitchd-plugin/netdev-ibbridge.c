@@ -37,6 +37,7 @@
 #include "ibb-conv.h"
 #include "ibb-drop.h"
 #include "ibb-options.h"
+#include "ibb-neigh.h"
 #include "ibb-proxy.h"
 #include "ibb-version.h"
 #include "ibport.h"
@@ -167,6 +168,7 @@ netdev_ibbridge_construct(struct netdev *netdev_)
     smap_init(&dev->options);
     dev->flags = NETDEV_UP;
     ibb_conv_config_init(&dev->conv);
+    dp_packet_batch_init(&dev->neigh_answers);
     ovs_mutex_unlock(&dev->mutex);
 
     ovs_mutex_lock(&ibbridge_list_mutex);
@@ -186,6 +188,7 @@ netdev_ibbridge_destruct(struct netdev *netdev_)
 
     ovs_mutex_lock(&dev->mutex);
     netdev_ibbridge_close_port(dev);
+    dp_packet_delete_batch(&dev->neigh_answers, true);
     ibbridge_config_destroy(&dev->cfg);
     smap_destroy(&dev->options);
     ovs_mutex_unlock(&dev->mutex);
@@ -1066,15 +1069,26 @@ netdev_ibbridge_rxq_recv(struct netdev_rxq *rxq_,
     struct netdev_ibbridge *dev = netdev_ibbridge_cast(rxq_->netdev);
     struct ibb_port_buf bufs[NETDEV_MAX_BURST];
     struct dp_packet **pkts = rx->spare;
+    struct dp_packet *packet;
     size_t n_recv = 0;
+    size_t max;
     int error;
 
     ovs_mutex_lock(&dev->mutex);
+    /* ARP and ND answers first: they come from the port, as from IB. */
+    dp_packet_batch_init(batch);
+    DP_PACKET_BATCH_FOR_EACH (i, packet, &dev->neigh_answers) {
+        dev->stats.rx_packets++;
+        dev->stats.rx_bytes += dp_packet_size(packet);
+        dp_packet_batch_add(batch, packet);
+    }
+    dp_packet_batch_init(&dev->neigh_answers);
     if (!dev->port || !dev->carrier) {
         ovs_mutex_unlock(&dev->mutex);
-        return EAGAIN;
+        return dp_packet_batch_is_empty(batch) ? EAGAIN : 0;
     }
-    for (size_t i = 0; i < NETDEV_MAX_BURST; i++) {
+    max = NETDEV_MAX_BURST - dp_packet_batch_size(batch);
+    for (size_t i = 0; i < max; i++) {
         if (!pkts[i]) {
             pkts[i] = dp_packet_new_with_headroom(IBBRIDGE_MAX_IB_PKT,
                                                   IBB_CONV_HEADROOM);
@@ -1084,7 +1098,7 @@ netdev_ibbridge_rxq_recv(struct netdev_rxq *rxq_,
         bufs[i].len = 0;
     }
 
-    error = ibb_port_recv(dev->port, bufs, NETDEV_MAX_BURST, &n_recv);
+    error = max ? ibb_port_recv(dev->port, bufs, max, &n_recv) : EAGAIN;
     if (error && error != EAGAIN) {
         dev->cstats.rx_port_errors++;
         if (!ibb_port_is_up(dev->port)) {
@@ -1097,7 +1111,6 @@ netdev_ibbridge_rxq_recv(struct netdev_rxq *rxq_,
     }
 
     /* Packets past 'n_recv' stay spare for the next call. */
-    dp_packet_batch_init(batch);
     for (size_t i = 0; i < n_recv; i++) {
         struct dp_packet *pkt = pkts[i];
         struct ibb_buf buf;
@@ -1135,7 +1148,9 @@ netdev_ibbridge_rxq_wait(struct netdev_rxq *rxq_)
     struct netdev_ibbridge *dev = netdev_ibbridge_cast(rxq_->netdev);
 
     ovs_mutex_lock(&dev->mutex);
-    if (dev->port && dev->carrier) {
+    if (!dp_packet_batch_is_empty(&dev->neigh_answers)) {
+        poll_immediate_wake();
+    } else if (dev->port && dev->carrier) {
         if (ibb_port_has_pending(dev->port)) {
             poll_immediate_wake();
         } else if (ibb_port_fd(dev->port) >= 0) {
@@ -1249,6 +1264,52 @@ netdev_ibbridge_send_bufs(struct netdev_ibbridge *dev,
     return done;
 }
 
+/* Answers 'pkt' if it is an ARP request or IPv6 neighbour solicitation for
+ * an IB host (lib/ibb-neigh.h), queueing the answer for the port to
+ * receive.  Returns false if 'pkt' is neither ARP nor ND, for the
+ * converter; true if it was answered or counted. */
+static bool
+netdev_ibbridge_answer_neigh(struct netdev_ibbridge *dev,
+                             const struct dp_packet *pkt)
+    OVS_REQUIRES(dev->mutex)
+{
+    uint8_t answer[IBB_NEIGH_REPLY_MAX];
+    struct dp_packet *reply;
+    size_t len;
+
+    switch (ibb_neigh_answer(dev->map, dev->cfg.mac.ea, dp_packet_data(pkt),
+                             dp_packet_size(pkt), answer, &len)) {
+    case IBB_NEIGH_NOT_NEIGH:
+        return false;
+    case IBB_NEIGH_ANSWERED_ARP:
+        dev->cstats.arp_answered++;
+        break;
+    case IBB_NEIGH_ANSWERED_ND:
+        dev->cstats.nd_answered++;
+        break;
+    case IBB_NEIGH_NOT_IB_HOST:
+        dev->cstats.tx_neigh_not_ib++;
+        dev->stats.tx_dropped++;
+        return true;
+    case IBB_NEIGH_IGNORED:
+        dev->cstats.tx_neigh_ignored++;
+        dev->stats.tx_dropped++;
+        return true;
+    case IBB_NEIGH_MALFORMED:
+    default:
+        dev->cstats.tx_neigh_malformed++;
+        dev->stats.tx_dropped++;
+        return true;
+    }
+    if (dp_packet_batch_is_full(&dev->neigh_answers)) {
+        dev->cstats.neigh_overflow++;
+        return true;
+    }
+    reply = dp_packet_clone_data(answer, len);
+    dp_packet_batch_add(&dev->neigh_answers, reply);
+    return true;
+}
+
 static int
 netdev_ibbridge_send(struct netdev *netdev_, int qid OVS_UNUSED,
                      struct dp_packet_batch *batch,
@@ -1277,6 +1338,9 @@ netdev_ibbridge_send(struct netdev *netdev_, int qid OVS_UNUSED,
         if (!dp_packet_is_eth(packet)) {
             dev->cstats.tx_not_eth++;
             dev->stats.tx_dropped++;
+            continue;
+        }
+        if (netdev_ibbridge_answer_neigh(dev, packet)) {
             continue;
         }
         reason = netdev_ibbridge_prepare_tx(dev, packet, &bufs[n]);

@@ -13,6 +13,7 @@
 #include <config.h>
 
 #include "fuzz-common.h"
+#include "ibb-neigh.h"
 #include "roce-to-ud.h"
 #include "ud-to-roce.h"
 
@@ -35,6 +36,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_config(&cfg, data[0], env);
     data++;
     size--;
+
+    /* The port asks the ARP/ND responder first, as netdev-ibbridge does. */
+    {
+        uint8_t reply[IBB_NEIGH_REPLY_MAX];
+        size_t reply_len = 0;
+
+        switch (ibb_neigh_answer(env->map, cfg.bridge_mac, data, size, reply,
+                                 &reply_len)) {
+        case IBB_NEIGH_ANSWERED_ARP:
+        case IBB_NEIGH_ANSWERED_ND:
+            FUZZ_CHECK(reply_len >= 60 && reply_len <= sizeof reply);
+            return 0;
+        case IBB_NEIGH_NOT_NEIGH:
+            break;
+        default:
+            return 0;
+        }
+    }
 
     memset(env->buf, 0x5a, FUZZ_BUF_SIZE);
     memcpy(env->buf + IBB_CONV_HEADROOM, data, size);

@@ -1,0 +1,160 @@
+/*
+ * Unit tests for lib/ibb-neigh.c, the ARP and ND responder.
+ *
+ * Requests and expected answers were built with scapy (Ether, Dot1Q, ARP,
+ * IPv6, ICMPv6ND_NS/NA and their link-layer address options), independently
+ * of the responder; answers must match them byte for byte (ARP answers are
+ * padded to the 60-byte Ethernet minimum, as a NIC sends them).
+ */
+#include <config.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "addr-map.h"
+#include "ibb-neigh.h"
+
+static const uint8_t bridge_mac[6] = { 0x02, 0x1b, 0, 0, 0, 0x01 };
+
+/* h1 (an IB host) 10.0.0.1 and fd00::1; r1 (a RoCE host) 10.0.0.2 and
+ * fd00::2. */
+static const char map_json[] =
+    "{\"hosts\": ["
+    "{\"gid\": \"fe80::2:c903:a:b\", \"lid\": 10, \"ipv4\": \"10.0.0.1\","
+    " \"ipv6\": \"fd00::1\"},"
+    "{\"ipv4\": \"10.0.0.2\", \"ipv6\": \"fd00::2\","
+    " \"mac\": \"02:00:00:00:00:02\"}]}";
+
+static size_t
+unhex(const char *s, uint8_t *buf)
+{
+    size_t n = strlen(s) / 2;
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned int b;
+
+        assert_int_equal(sscanf(s + 2 * i, "%2x", &b), 1);
+        buf[i] = b;
+    }
+    return n;
+}
+
+static int
+setup(void **state)
+{
+    struct ibb_addr_map *map = ibb_addr_map_create();
+
+    assert_int_equal(ibb_addr_map_load_json_str(map, map_json, NULL, 0), 0);
+    *state = map;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    ibb_addr_map_destroy(*state);
+    return 0;
+}
+
+/* Asks the responder about 'req_hex'; checks the result and, for an
+ * answer, that it is 'want_hex' followed by 'pad' zero bytes. */
+static void
+check(void **state, const char *req_hex, enum ibb_neigh_result want,
+      const char *want_hex, size_t pad)
+{
+    uint8_t req[256], expect[256], reply[IBB_NEIGH_REPLY_MAX];
+    size_t req_len = unhex(req_hex, req);
+    size_t reply_len = 0, n;
+
+    assert_int_equal(ibb_neigh_answer(*state, bridge_mac, req, req_len,
+                                      reply, &reply_len), want);
+    if (want_hex) {
+        n = unhex(want_hex, expect);
+        memset(expect + n, 0, pad);
+        assert_int_equal(reply_len, n + pad);
+        assert_memory_equal(reply, expect, n + pad);
+    }
+}
+
+#define ARP_REQ_H1 "ffffffffffff020000000002080600010800060400010200000000" \
+                   "020a0000020000000000000a000001"
+
+static void
+test_arp(void **state)
+{
+    /* For h1: answered with the bridge MAC. */
+    check(state, ARP_REQ_H1, IBB_NEIGH_ANSWERED_ARP,
+          "020000000002021b0000000108060001080006040002021b000000010a0000"
+          "010200000000020a000002", 18);
+    /* With an 802.1Q tag, kept. */
+    check(state, "ffffffffffff020000000002810000050806000108000604000102000"
+          "00000020a0000020000000000000a000001", IBB_NEIGH_ANSWERED_ARP,
+          "020000000002021b000000018100000508060001080006040002021b000000"
+          "010a0000010200000000020a000002", 14);
+    /* For r1 (asked by 10.0.0.5), a RoCE host whose own stack answers;
+     * for no one. */
+    check(state, "ffffffffffff020000000005080600010800060400010200000000050"
+          "a0000050000000000000a000002", IBB_NEIGH_NOT_IB_HOST, NULL, 0);
+    check(state, "ffffffffffff020000000002080600010800060400010200000000020"
+          "a0000020000000000000a000063", IBB_NEIGH_NOT_IB_HOST, NULL, 0);
+    /* A reply, a gratuitous ARP: nothing to answer. */
+    check(state, "ffffffffffff020000000002080600010800060400020200000000020"
+          "a0000020000000000000a000001", IBB_NEIGH_IGNORED, NULL, 0);
+    check(state, "ffffffffffff020000000002080600010800060400010200000000020"
+          "a0000010000000000000a000001", IBB_NEIGH_IGNORED, NULL, 0);
+    /* Cut short; a multicast sender. */
+    check(state, "ffffffffffff0200000000020806000108000604000102",
+          IBB_NEIGH_MALFORMED, NULL, 0);
+    check(state, "ffffffffffff020000000002080600010800060400010300000000020"
+          "a0000020000000000000a000001", IBB_NEIGH_MALFORMED, NULL, 0);
+    /* Not ARP at all. */
+    check(state, "ffffffffffff02000000000288b5000102", IBB_NEIGH_NOT_NEIGH,
+          NULL, 0);
+}
+
+#define NS_H1 "3333ff00000102000000000286dd6000000000203afffd0000000000000" \
+              "00000000000000002ff0200000000000000000001ff00000187007d9700" \
+              "000000fd0000000000000000000000000000010101020000000002"
+
+static void
+test_nd(void **state)
+{
+    char bad[sizeof NS_H1];
+
+    /* For h1: a solicited advertisement, Override clear. */
+    check(state, NS_H1, IBB_NEIGH_ANSWERED_ND,
+          "020000000002021b0000000186dd6000000000203afffd00000000000000000000"
+          "0000000001fd00000000000000000000000000000288003c8140000000fd0000"
+          "000000000000000000000000010201021b00000001", 0);
+    /* Duplicate address detection: to all nodes, not solicited. */
+    check(state, "3333ff00000102000000000286dd6000000000183aff00000000000000"
+          "000000000000000000ff0200000000000000000001ff00000187007da500000000"
+          "fd000000000000000000000000000001", IBB_NEIGH_ANSWERED_ND,
+          "333300000001021b0000000186dd6000000000203afffd00000000000000000000"
+          "0000000001ff02000000000000000000000000000188007a8000000000fd0000"
+          "000000000000000000000000010201021b00000001", 0);
+    /* A bad checksum; a hop limit other than 255. */
+    strcpy(bad, NS_H1);
+    memcpy(bad + 2 * 56, "0000", 4);
+    check(state, bad, IBB_NEIGH_MALFORMED, NULL, 0);
+    strcpy(bad, NS_H1);
+    memcpy(bad + 2 * 21, "40", 2);
+    check(state, bad, IBB_NEIGH_MALFORMED, NULL, 0);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_arp, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nd, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -26,6 +26,8 @@ lib_libibbridge_la_SOURCES += \
 	lib/ibb-csum.h \
 	lib/ibb-drop.c \
 	lib/ibb-drop.h \
+	lib/ibb-file-stamp.c \
+	lib/ibb-file-stamp.h \
 	lib/ibb-neigh.c \
 	lib/ibb-neigh.h \
 	lib/ibb-proxy.c \

@@ -67,10 +67,12 @@ ibbridge_show_port(struct netdev_ibbridge *dev, struct ds *s)
                   dev->cfg.pkey, dev->cfg.qkey, ETH_ADDR_ARGS(dev->cfg.mac),
                   dev->cfg.icrc_check ? "true" : "false");
     ds_put_format(s, "  address map: %zu hosts, %zu groups%s%s\n",
-                  ibb_addr_map_n_hosts(dev->map),
-                  ibb_addr_map_n_groups(dev->map),
+                  dev->map_file_hosts, dev->map_file_groups,
                   dev->cfg.map_file ? " from " : "",
                   dev->cfg.map_file ? dev->cfg.map_file : "");
+    if (dev->map_error) {
+        ds_put_format(s, "  address map not reloaded: %s\n", dev->map_error);
+    }
     ds_put_cstr(s, "  multicast groups:");
     for (size_t i = 0; i < dev->n_groups; i++) {
         char *spec = ibb_mcast_group_spec_to_string(&dev->groups[i].spec);
@@ -146,9 +148,12 @@ ibbridge_port_to_json(struct netdev_ibbridge *dev)
     json_object_put(port, "icrc_check",
                     json_boolean_create(dev->cfg.icrc_check));
     json_object_put(port, "map_hosts",
-                    json_integer_create(ibb_addr_map_n_hosts(dev->map)));
+                    json_integer_create(dev->map_file_hosts));
     json_object_put(port, "map_groups",
-                    json_integer_create(ibb_addr_map_n_groups(dev->map)));
+                    json_integer_create(dev->map_file_groups));
+    if (dev->map_error) {
+        json_object_put_string(port, "map_error", dev->map_error);
+    }
 
     groups = json_array_create_empty();
     for (size_t i = 0; i < dev->n_groups; i++) {

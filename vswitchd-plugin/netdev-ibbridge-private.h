@@ -16,6 +16,7 @@
 
 #include "ibb-drop.h"
 #include "ibb-conv.h"
+#include "ibb-file-stamp.h"
 #include "ibb-options.h"
 #include "ibport.h"
 
@@ -96,6 +97,11 @@ struct netdev_ibbridge {
     struct ibb_port *port OVS_GUARDED;          /* NULL until configured. */
     struct ibb_port_attr attr OVS_GUARDED;      /* Last ibb_port_query(). */
     struct ibb_addr_map *map OVS_GUARDED;       /* Hosts and groups. */
+    struct ibb_file_stamp map_stamp OVS_GUARDED; /* The map file as read. */
+    long long int next_map_check OVS_GUARDED;   /* When to look at it. */
+    char *map_error OVS_GUARDED;                /* Why it did not reload. */
+    size_t map_file_hosts OVS_GUARDED;          /* Hosts from the file. */
+    size_t map_file_groups OVS_GUARDED;         /* Groups from the file. */
     struct ibb_conv_config conv OVS_GUARDED;    /* Converter settings. */
     struct ibb_proxy_table *proxies OVS_GUARDED; /* Strict mode: proxy QPs
                                                  * of RoCE endpoints. */

@@ -37,6 +37,7 @@
 #include "ibb-conv.h"
 #include "ibb-drop.h"
 #include "ibb-options.h"
+#include "ibb-file-stamp.h"
 #include "ibb-neigh.h"
 #include "ibb-proxy.h"
 #include "ibb-version.h"
@@ -61,6 +62,9 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 
 /* Default idle time after which a learned proxy QP is closed. */
 #define IBBRIDGE_PROXY_IDLE_S 300
+
+/* How often the map file is looked at for changes. */
+#define IBBRIDGE_MAP_CHECK_MS 1000
 
 /* How often a port whose fabric went away tries to attach again. */
 #define IBBRIDGE_RECONNECT_MS 1000
@@ -189,6 +193,7 @@ netdev_ibbridge_destruct(struct netdev *netdev_)
     ovs_mutex_lock(&dev->mutex);
     netdev_ibbridge_close_port(dev);
     dp_packet_delete_batch(&dev->neigh_answers, true);
+    free(dev->map_error);
     ibbridge_config_destroy(&dev->cfg);
     smap_destroy(&dev->options);
     ovs_mutex_unlock(&dev->mutex);
@@ -374,17 +379,21 @@ parse_options(const char *name, const struct smap *args,
     return 0;
 }
 
-/* Loads the address map named in 'cfg' (an empty map if none). */
+/* Loads the address map named in 'cfg' (an empty map if none), and the
+ * file's stamp as it was before reading it into '*stamp' (a change while
+ * it is read shows at the next check). */
 static int
 load_map(const struct ibbridge_config *cfg, struct ibb_addr_map **mapp,
-         char **errp)
+         struct ibb_file_stamp *stamp, char **errp)
 {
     struct ibb_addr_map *map = ibb_addr_map_create();
     char err[256];
     int error;
 
     *mapp = NULL;
+    memset(stamp, 0, sizeof *stamp);
     if (cfg->map_file) {
+        ibb_file_stamp_get(cfg->map_file, stamp);
         error = ibb_addr_map_load_json_file(map, cfg->map_file, err,
                                             sizeof err);
         if (error) {
@@ -396,6 +405,24 @@ load_map(const struct ibbridge_config *cfg, struct ibb_addr_map **mapp,
     }
     *mapp = map;
     return 0;
+}
+
+/* Records joined group 'g' in 'map', which does not have its IP. */
+static int
+map_add_joined_group(struct ibb_addr_map *map, const struct ibbridge_group *g,
+                     uint16_t pkey)
+{
+    struct ibb_group entry = {
+        .mlid = g->mlid,
+        .format = g->spec.format,
+        .pkey = pkey,
+        .scope = IBB_MCAST_SCOPE_LINK,
+        .explicit_mgid = true,
+    };
+
+    memcpy(entry.ip, g->spec.ip, 16);
+    memcpy(entry.mgid, g->mgid, 16);
+    return ibb_addr_map_add_group(map, &entry);
 }
 
 /* Joins every group in 'cfg' on 'port' and records it in 'map' (keeping a
@@ -449,16 +476,7 @@ join_groups(struct ibb_port *port, const struct ibbridge_config *cfg,
         }
         n++;
         if (!known) {
-            struct ibb_group entry = {
-                .mlid = g->mlid,
-                .format = g->spec.format,
-                .pkey = cfg->pkey,
-                .scope = IBB_MCAST_SCOPE_LINK,
-                .explicit_mgid = true,
-            };
-            memcpy(entry.ip, g->spec.ip, 16);
-            memcpy(entry.mgid, g->mgid, 16);
-            error = ibb_addr_map_add_group(map, &entry);
+            error = map_add_joined_group(map, g, cfg->pkey);
             if (error) {
                 s = ibb_mcast_group_spec_to_string(&g->spec);
                 *errp = xasprintf("cannot add multicast group %s to the "
@@ -497,6 +515,8 @@ netdev_ibbridge_open_port(struct netdev_ibbridge *dev,
     };
     struct ibb_proxy_table *proxies = NULL;
     struct ibbridge_group *groups = NULL;
+    size_t map_file_hosts, map_file_groups;
+    struct ibb_file_stamp map_stamp;
     struct ibb_addr_map *map;
     struct ibb_port_attr attr;
     struct ibb_port *port;
@@ -504,10 +524,12 @@ netdev_ibbridge_open_port(struct netdev_ibbridge *dev,
     char *err = NULL;
     int error;
 
-    error = load_map(cfg, &map, errp);
+    error = load_map(cfg, &map, &map_stamp, errp);
     if (error) {
         return error;
     }
+    map_file_hosts = ibb_addr_map_n_hosts(map);
+    map_file_groups = ibb_addr_map_n_groups(map);
 
     /* The old port goes first, so that a new one on the same fabric can
      * take over its LID and groups. */
@@ -544,6 +566,12 @@ netdev_ibbridge_open_port(struct netdev_ibbridge *dev,
     dev->proxies = proxies;
     dev->attr = attr;
     dev->map = map;
+    dev->map_stamp = map_stamp;
+    dev->map_file_hosts = map_file_hosts;
+    dev->map_file_groups = map_file_groups;
+    free(dev->map_error);
+    dev->map_error = NULL;
+    dev->next_map_check = time_msec() + IBBRIDGE_MAP_CHECK_MS;
     dev->groups = groups;
     dev->n_groups = n_groups;
     dev->carrier = attr.state == IBB_PORT_ACTIVE;
@@ -620,8 +648,7 @@ netdev_ibbridge_set_config(struct netdev *netdev_, const struct smap *args,
     netdev_change_seq_changed(netdev_);
     VLOG_INFO("%s: attached to %s as LID %"PRIu16" (%zu hosts, %zu groups "
               "in the address map)", name, dev->cfg.device_str,
-              dev->attr.lid, ibb_addr_map_n_hosts(dev->map),
-              ibb_addr_map_n_groups(dev->map));
+              dev->attr.lid, dev->map_file_hosts, dev->map_file_groups);
     ovs_mutex_unlock(&dev->mutex);
     return 0;
 }
@@ -695,10 +722,11 @@ netdev_ibbridge_get_status(const struct netdev *netdev_, struct smap *smap)
                         ETH_ADDR_ARGS(dev->cfg.mac));
         format_groups(dev, &groups);
         smap_add(smap, "mcast_groups", ds_cstr(&groups));
-        smap_add_format(smap, "map_hosts", "%zu",
-                        ibb_addr_map_n_hosts(dev->map));
-        smap_add_format(smap, "map_groups", "%zu",
-                        ibb_addr_map_n_groups(dev->map));
+        smap_add_format(smap, "map_hosts", "%zu", dev->map_file_hosts);
+        smap_add_format(smap, "map_groups", "%zu", dev->map_file_groups);
+        if (dev->map_error) {
+            smap_add(smap, "map_error", dev->map_error);
+        }
         smap_add(smap, "icrc_check", dev->cfg.icrc_check ? "true" : "false");
         smap_add(smap, "port_mode", (dev->cfg.port_mode == IBB_PORT_RAW
                                      ? "raw" : "strict"));
@@ -984,6 +1012,74 @@ netdev_ibbridge_expire_proxies(struct netdev_ibbridge *dev)
     }
 }
 
+/* Reloads the map file if it changed since it was read.  A file that no
+ * longer loads leaves the map as it was, with the error in status:map_error
+ * and the log; the groups the port joined stay in the new map. */
+static void
+netdev_ibbridge_check_map(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    long long int now = time_msec();
+    size_t file_hosts = 0, file_groups = 0;
+    struct ibb_file_stamp stamp;
+    struct ibb_addr_map *map;
+    char *err = NULL;
+    int error = 0;
+
+    if (!dev->map || !dev->cfg.map_file || now < dev->next_map_check) {
+        return;
+    }
+    dev->next_map_check = now + IBBRIDGE_MAP_CHECK_MS;
+    ibb_file_stamp_get(dev->cfg.map_file, &stamp);
+    if (ibb_file_stamp_equal(&stamp, &dev->map_stamp)) {
+        return;
+    }
+
+    error = load_map(&dev->cfg, &map, &stamp, &err);
+    dev->map_stamp = stamp;
+    if (!error) {
+        file_hosts = ibb_addr_map_n_hosts(map);
+        file_groups = ibb_addr_map_n_groups(map);
+    }
+    for (size_t i = 0; !error && i < dev->n_groups; i++) {
+        const struct ibbridge_group *g = &dev->groups[i];
+
+        if (ibb_addr_map_find_group_ip(map, g->spec.ip)) {
+            ibb_addr_map_set_group_mlid(map, g->mgid, g->mlid);
+        } else {
+            error = map_add_joined_group(map, g, dev->cfg.pkey);
+            if (error) {
+                char *spec = ibb_mcast_group_spec_to_string(&g->spec);
+
+                err = xasprintf("map: multicast group %s of mcast-groups "
+                                "conflicts with the map (%s)", spec,
+                                ovs_strerror(error));
+                free(spec);
+                ibb_addr_map_destroy(map);
+            }
+        }
+    }
+    if (error) {
+        if (!dev->map_error || strcmp(err, dev->map_error)) {
+            VLOG_WARN("%s: %s; keeping the map loaded before",
+                      netdev_get_name(&dev->up), err);
+        }
+        free(dev->map_error);
+        dev->map_error = err;
+    } else {
+        dev->map_file_hosts = file_hosts;
+        dev->map_file_groups = file_groups;
+        ibb_addr_map_destroy(dev->map);
+        dev->map = map;
+        free(dev->map_error);
+        dev->map_error = NULL;
+        VLOG_INFO("%s: reloaded map %s (%zu hosts, %zu groups)",
+                  netdev_get_name(&dev->up), dev->cfg.map_file,
+                  file_hosts, file_groups);
+    }
+    netdev_change_seq_changed(&dev->up);
+}
+
 static void
 netdev_ibbridge_run(const struct netdev_class *class OVS_UNUSED)
 {
@@ -995,6 +1091,7 @@ netdev_ibbridge_run(const struct netdev_class *class OVS_UNUSED)
         netdev_ibbridge_port_events(dev);
         netdev_ibbridge_try_reconnect(dev);
         netdev_ibbridge_expire_proxies(dev);
+        netdev_ibbridge_check_map(dev);
         ovs_mutex_unlock(&dev->mutex);
     }
     ovs_mutex_unlock(&ibbridge_list_mutex);
@@ -1022,6 +1119,9 @@ netdev_ibbridge_wait(const struct netdev_class *class OVS_UNUSED)
         if (dev->proxies && dev->cfg.proxy_idle_s
             && ibb_proxy_table_count(dev->proxies)) {
             poll_timer_wait_until(dev->next_proxy_sweep);
+        }
+        if (dev->map && dev->cfg.map_file) {
+            poll_timer_wait_until(dev->next_map_check);
         }
         ovs_mutex_unlock(&dev->mutex);
     }

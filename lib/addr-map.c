@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,8 @@
 
 struct map_host {
     struct ibb_host h;          /* The entry. */
+    bool learned;               /* From traffic, not from the file. */
+    long long int last_seen;    /* Learned: when last seen, in ms. */
     struct map_host *next;      /* All hosts, for destruction. */
     UT_hash_handle hh_gid;      /* In map->by_gid if h.has_gid. */
     UT_hash_handle hh_lid;      /* In map->by_lid if h.lid. */
@@ -43,6 +46,7 @@ struct map_group {
 struct ibb_addr_map {
     struct map_host *hosts;     /* All hosts, linked by 'next'. */
     size_t n_hosts;             /* Number of hosts. */
+    size_t n_learned;           /* Number of learned hosts among them. */
     struct map_host *by_gid;    /* Hash on h.gid. */
     struct map_host *by_lid;    /* Hash on h.lid. */
     struct map_host *by_ip4;    /* Hash on h.ipv4. */
@@ -204,6 +208,114 @@ ibb_addr_map_add_group(struct ibb_addr_map *map,
     return 0;
 }
 
+static struct map_host *
+find_host_ip(const struct ibb_addr_map *map, const uint8_t ip[16])
+{
+    struct map_host *mh;
+
+    if (ibb_gid_is_v4mapped(ip)) {
+        HASH_FIND(hh_ip4, map->by_ip4, ip, 16, mh);
+    } else {
+        HASH_FIND(hh_ip6, map->by_ip6, ip, 16, mh);
+    }
+    return mh;
+}
+
+int
+ibb_addr_map_learn_mac(struct ibb_addr_map *map, const uint8_t ip[16],
+                       const uint8_t mac[6], long long int now,
+                       size_t max_learned)
+{
+    struct map_host *mh = find_host_ip(map, ip);
+    struct ibb_host host;
+    int error;
+
+    if (mh) {
+        if (!mh->learned) {
+            return (mh->h.has_gid ? EPERM
+                    : mh->h.has_mac && !memcmp(mh->h.mac, mac, 6) ? 0
+                    : EEXIST);
+        }
+        memcpy(mh->h.mac, mac, 6);
+        mh->last_seen = now;
+        return 0;
+    }
+    if (map->n_learned >= max_learned) {
+        return ENOSPC;
+    }
+    memset(&host, 0, sizeof host);
+    if (ibb_gid_is_v4mapped(ip)) {
+        host.has_ipv4 = true;
+        memcpy(host.ipv4, ip, 16);
+    } else {
+        host.has_ipv6 = true;
+        memcpy(host.ipv6, ip, 16);
+    }
+    host.has_mac = true;
+    memcpy(host.mac, mac, 6);
+    error = ibb_addr_map_add_host(map, &host);
+    if (!error) {
+        /* ibb_addr_map_add_host() put it first. */
+        map->hosts->learned = true;
+        map->hosts->last_seen = now;
+        map->n_learned++;
+    }
+    return error;
+}
+
+size_t
+ibb_addr_map_expire_learned(struct ibb_addr_map *map, long long int now,
+                            long long int max_age)
+{
+    struct map_host **prev = &map->hosts;
+    size_t n = 0;
+
+    while (*prev) {
+        struct map_host *mh = *prev;
+
+        if (mh->learned && now - mh->last_seen >= max_age) {
+            /* Learned hosts have an IP and a MAC, no GID or LID. */
+            if (mh->h.has_ipv4) {
+                HASH_DELETE(hh_ip4, map->by_ip4, mh);
+            }
+            if (mh->h.has_ipv6) {
+                HASH_DELETE(hh_ip6, map->by_ip6, mh);
+            }
+            *prev = mh->next;
+            free(mh);
+            map->n_hosts--;
+            map->n_learned--;
+            n++;
+        } else {
+            prev = &mh->next;
+        }
+    }
+    return n;
+}
+
+size_t
+ibb_addr_map_copy_learned(struct ibb_addr_map *dst,
+                          const struct ibb_addr_map *src)
+{
+    size_t n = 0;
+
+    for (const struct map_host *mh = src->hosts; mh; mh = mh->next) {
+        if (mh->learned
+            && !ibb_addr_map_learn_mac(dst, (mh->h.has_ipv4 ? mh->h.ipv4
+                                             : mh->h.ipv6),
+                                       mh->h.mac, mh->last_seen, SIZE_MAX)) {
+            n++;
+        }
+    }
+    return n;
+}
+
+size_t
+ibb_addr_map_n_learned(const struct ibb_addr_map *map)
+{
+    return map->n_learned;
+}
+
 const struct ibb_host *
 ibb_addr_map_find_gid(const struct ibb_addr_map *map, const uint8_t gid[16])
 {
@@ -216,13 +328,8 @@ ibb_addr_map_find_gid(const struct ibb_addr_map *map, const uint8_t gid[16])
 const struct ibb_host *
 ibb_addr_map_find_ip(const struct ibb_addr_map *map, const uint8_t ip[16])
 {
-    struct map_host *mh;
+    struct map_host *mh = find_host_ip(map, ip);
 
-    if (ibb_gid_is_v4mapped(ip)) {
-        HASH_FIND(hh_ip4, map->by_ip4, ip, 16, mh);
-    } else {
-        HASH_FIND(hh_ip6, map->by_ip6, ip, 16, mh);
-    }
     return mh ? &mh->h : NULL;
 }
 

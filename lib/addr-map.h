@@ -121,6 +121,31 @@ const struct ibb_group *ibb_addr_map_find_group_mgid(
 int ibb_addr_map_set_group_mlid(struct ibb_addr_map *, const uint8_t mgid[16],
                                 uint16_t mlid);
 
+/* Learning: RoCE hosts' MACs from the traffic the bridge accepts.
+ *
+ * Learns that IP address 'ip' (a RoCE host's: the caller has checked the
+ * source rules) has MAC 'mac', seen at 'now' (ms): adds a learned host or
+ * refreshes one.  Returns 0; EPERM if the map gives 'ip' to an IB host
+ * (never learned); EEXIST if a host of the map file has 'ip' with no or
+ * another MAC (the file wins and is never changed by learning); ENOSPC if
+ * 'max_learned' hosts are learned already; ENOMEM. */
+int ibb_addr_map_learn_mac(struct ibb_addr_map *, const uint8_t ip[16],
+                           const uint8_t mac[6], long long int now,
+                           size_t max_learned);
+
+/* Forgets learned hosts not seen for 'max_age' ms before 'now'; returns
+ * how many. */
+size_t ibb_addr_map_expire_learned(struct ibb_addr_map *, long long int now,
+                                   long long int max_age);
+
+/* Learns into 'dst' what 'src' learned (as seen then), where 'dst' allows
+ * it: for a reloaded map file.  Returns how many hosts were kept. */
+size_t ibb_addr_map_copy_learned(struct ibb_addr_map *dst,
+                                 const struct ibb_addr_map *src);
+
+/* Number of learned hosts (counted in ibb_addr_map_n_hosts() too). */
+size_t ibb_addr_map_n_learned(const struct ibb_addr_map *);
+
 size_t ibb_addr_map_n_hosts(const struct ibb_addr_map *);
 size_t ibb_addr_map_n_groups(const struct ibb_addr_map *);
 

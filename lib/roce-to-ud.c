@@ -266,6 +266,20 @@ write_ib(const struct ibb_conv_config *cfg, const struct r2u *u,
     }
 }
 
+bool
+ibb_roce_source(const uint8_t *frame, size_t len, uint8_t ip[16],
+                uint8_t mac[6])
+{
+    struct r2u u;
+
+    if (parse_frame(frame, len, &u) != IBB_DROP_NONE) {
+        return false;
+    }
+    memcpy(ip, u.sip, 16);
+    memcpy(mac, ((const struct ibb_eth *) frame)->src, 6);
+    return true;
+}
+
 enum ibb_drop
 ibb_roce_to_ud(const struct ibb_conv_config *cfg,
                const struct ibb_addr_map *map, struct ibb_buf *buf)

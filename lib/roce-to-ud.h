@@ -50,4 +50,12 @@ enum ibb_drop ibb_roce_to_ud(const struct ibb_conv_config *cfg,
                              const struct ibb_addr_map *map,
                              struct ibb_buf *buf);
 
+/* Parses the RoCEv2 frame 'frame' of 'len' bytes as ibb_roce_to_ud() does
+ * (without its checks of the transport and addresses) and stores its
+ * source IP (lib/ib-gid.h form) and source MAC.  Returns false if it is
+ * not a RoCEv2 frame.  For learning, before the frame is converted in
+ * place. */
+bool ibb_roce_source(const uint8_t *frame, size_t len, uint8_t ip[16],
+                     uint8_t mac[6]);
+
 #endif /* roce-to-ud.h */

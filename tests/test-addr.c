@@ -458,6 +458,60 @@ test_map_json_limits(void **state)
 }
 
 static void
+test_map_learn(void **state)
+{
+    static const uint8_t mac1[6] = { 2, 0, 0, 0, 0, 2 };
+    static const uint8_t mac2[6] = { 2, 0, 0, 0, 0, 3 };
+    struct ibb_addr_map *map = ibb_addr_map_create(), *map2;
+    const struct ibb_host *h;
+    uint8_t ib_ip[16], file_ip[16], r1[16], r2[16], r3[16];
+
+    (void) state;
+    assert_int_equal(ibb_addr_map_load_json_str(map,
+        "{\"hosts\": [{\"gid\": \"fe80::2:c903:a:b\", \"ipv4\": \"10.0.0.1\"},"
+        " {\"ipv4\": \"10.0.0.4\", \"mac\": \"02:00:00:00:00:04\"}]}",
+        NULL, 0), 0);
+    gid("::ffff:10.0.0.1", ib_ip);
+    gid("::ffff:10.0.0.4", file_ip);
+    gid("::ffff:10.0.0.2", r1);
+    gid("fd00::2", r2);
+    gid("::ffff:10.0.0.3", r3);
+
+    /* New, then refreshed with a new MAC; IPv6 too. */
+    assert_int_equal(ibb_addr_map_learn_mac(map, r1, mac1, 1000, 2), 0);
+    assert_int_equal(ibb_addr_map_learn_mac(map, r1, mac2, 2000, 2), 0);
+    h = ibb_addr_map_find_ip(map, r1);
+    assert_non_null(h);
+    assert_true(h->has_mac && !h->has_gid);
+    assert_memory_equal(h->mac, mac2, 6);
+    assert_int_equal(ibb_addr_map_learn_mac(map, r2, mac1, 3000, 2), 0);
+    assert_int_equal(ibb_addr_map_n_learned(map), 2);
+    assert_int_equal(ibb_addr_map_n_hosts(map), 4);
+
+    /* Never for an IB host, never over the file, not beyond the bound. */
+    assert_int_equal(ibb_addr_map_learn_mac(map, ib_ip, mac1, 0, 9), EPERM);
+    assert_int_equal(ibb_addr_map_learn_mac(map, file_ip, mac1, 0, 9),
+                     EEXIST);
+    assert_int_equal(ibb_addr_map_learn_mac(map, r3, mac1, 0, 2), ENOSPC);
+
+    /* Kept across a reload. */
+    map2 = ibb_addr_map_create();
+    assert_int_equal(ibb_addr_map_copy_learned(map2, map), 2);
+    assert_non_null(ibb_addr_map_find_ip(map2, r2));
+    ibb_addr_map_destroy(map2);
+
+    /* r1 was seen at 2000, r2 at 3000: at 5500 with 3000 ms, r1 goes. */
+    assert_int_equal(ibb_addr_map_expire_learned(map, 5500, 3000), 1);
+    assert_null(ibb_addr_map_find_ip(map, r1));
+    assert_non_null(ibb_addr_map_find_ip(map, r2));
+    assert_non_null(ibb_addr_map_find_ip(map, file_ip));
+    assert_int_equal(ibb_addr_map_expire_learned(map, 6000, 3000), 1);
+    assert_int_equal(ibb_addr_map_n_learned(map), 0);
+    assert_int_equal(ibb_addr_map_n_hosts(map), 2);
+    ibb_addr_map_destroy(map);
+}
+
+static void
 test_drop_names(void **state)
 {
     (void) state;
@@ -486,6 +540,7 @@ main(void)
         cmocka_unit_test(test_map_json_file),
         cmocka_unit_test(test_map_json_not_a_file),
         cmocka_unit_test(test_map_json_limits),
+        cmocka_unit_test(test_map_learn),
         cmocka_unit_test(test_drop_names),
     };
 

@@ -66,10 +66,12 @@ ibbridge_show_port(struct netdev_ibbridge *dev, struct ds *s)
                   "  mac: "ETH_ADDR_FMT"  icrc-check: %s\n",
                   dev->cfg.pkey, dev->cfg.qkey, ETH_ADDR_ARGS(dev->cfg.mac),
                   dev->cfg.icrc_check ? "true" : "false");
-    ds_put_format(s, "  address map: %zu hosts, %zu groups%s%s\n",
+    ds_put_format(s, "  address map: %zu hosts, %zu groups%s%s; "
+                  "%zu MACs learned\n",
                   dev->map_file_hosts, dev->map_file_groups,
                   dev->cfg.map_file ? " from " : "",
-                  dev->cfg.map_file ? dev->cfg.map_file : "");
+                  dev->cfg.map_file ? dev->cfg.map_file : "",
+                  ibb_addr_map_n_learned(dev->map));
     if (dev->map_error) {
         ds_put_format(s, "  address map not reloaded: %s\n", dev->map_error);
     }
@@ -151,6 +153,8 @@ ibbridge_port_to_json(struct netdev_ibbridge *dev)
                     json_integer_create(dev->map_file_hosts));
     json_object_put(port, "map_groups",
                     json_integer_create(dev->map_file_groups));
+    json_object_put(port, "map_learned",
+                    json_integer_create(ibb_addr_map_n_learned(dev->map)));
     if (dev->map_error) {
         json_object_put_string(port, "map_error", dev->map_error);
     }

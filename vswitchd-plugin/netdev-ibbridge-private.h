@@ -42,7 +42,11 @@ struct ibb_proxy_table;
     IBBRIDGE_CSTAT(tx_neigh_not_ib)   /* ARP/ND for no IB host's address. */\
     IBBRIDGE_CSTAT(tx_neigh_ignored)  /* ARP/ND asking nothing of us. */    \
     IBBRIDGE_CSTAT(tx_neigh_malformed) /* Bad ARP or ND. */                 \
-    IBBRIDGE_CSTAT(neigh_overflow)    /* Answers dropped: queue full. */
+    IBBRIDGE_CSTAT(neigh_overflow)    /* Answers dropped: queue full. */  \
+    IBBRIDGE_CSTAT(macs_learned)      /* RoCE hosts' MACs learned. */       \
+    IBBRIDGE_CSTAT(macs_expired)      /* Learned MACs aged out. */          \
+    IBBRIDGE_CSTAT(learn_conflicts)   /* Not learned: the file says else. */\
+    IBBRIDGE_CSTAT(learn_full)        /* Not learned: table full. */
 
 struct ibbridge_cstats {
 #define IBBRIDGE_CSTAT(NAME) uint64_t NAME;
@@ -77,6 +81,7 @@ struct ibbridge_config {
     enum ibb_port_mode port_mode;
     size_t max_proxies;
     unsigned int proxy_idle_s;          /* 0: learned proxies stay. */
+    unsigned int mac_aging_s;           /* 0: no MAC learning. */
 };
 
 struct netdev_ibbridge {
@@ -102,6 +107,7 @@ struct netdev_ibbridge {
     char *map_error OVS_GUARDED;                /* Why it did not reload. */
     size_t map_file_hosts OVS_GUARDED;          /* Hosts from the file. */
     size_t map_file_groups OVS_GUARDED;         /* Groups from the file. */
+    long long int next_learn_sweep OVS_GUARDED; /* When to age MACs out. */
     struct ibb_conv_config conv OVS_GUARDED;    /* Converter settings. */
     struct ibb_proxy_table *proxies OVS_GUARDED; /* Strict mode: proxy QPs
                                                  * of RoCE endpoints. */

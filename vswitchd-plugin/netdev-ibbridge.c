@@ -63,6 +63,11 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 /* Default idle time after which a learned proxy QP is closed. */
 #define IBBRIDGE_PROXY_IDLE_S 300
 
+/* Default time after which a MAC learned from RoCE traffic is forgotten
+ * (OVS's own MAC learning default), and the most MACs learned. */
+#define IBBRIDGE_MAC_AGING_S 300
+#define IBBRIDGE_MAX_LEARNED 65536
+
 /* How often the map file is looked at for changes. */
 #define IBBRIDGE_MAP_CHECK_MS 1000
 
@@ -211,7 +216,7 @@ netdev_ibbridge_dealloc(struct netdev *netdev_)
 static const char *const netdev_ibbridge_options[] = {
     "device", "pkey", "qkey", "mac", "gid-index", "mcast-groups",
     "mgid-format", "sl-map", "dscp-map", "map", "icrc-check", "port-mode",
-    "max-proxies", "proxy-idle-timeout",
+    "max-proxies", "proxy-idle-timeout", "mac-aging-time",
 };
 
 static bool
@@ -376,6 +381,18 @@ parse_options(const char *name, const struct smap *args,
         }
         cfg->proxy_idle_s = n;
     }
+    cfg->mac_aging_s = IBBRIDGE_MAC_AGING_S;
+    value = smap_get(args, "mac-aging-time");
+    if (value) {
+        unsigned long long n;
+
+        if (!ibb_parse_uint(value, 86400, &n)) {
+            *errp = xasprintf("mac-aging-time \"%s\": expected seconds "
+                              "from 0 (no learning) to 86400", value);
+            return EINVAL;
+        }
+        cfg->mac_aging_s = n;
+    }
     return 0;
 }
 
@@ -530,6 +547,9 @@ netdev_ibbridge_open_port(struct netdev_ibbridge *dev,
     }
     map_file_hosts = ibb_addr_map_n_hosts(map);
     map_file_groups = ibb_addr_map_n_groups(map);
+    if (dev->map && cfg->mac_aging_s) {
+        ibb_addr_map_copy_learned(map, dev->map);
+    }
 
     /* The old port goes first, so that a new one on the same fabric can
      * take over its LID and groups. */
@@ -724,6 +744,8 @@ netdev_ibbridge_get_status(const struct netdev *netdev_, struct smap *smap)
         smap_add(smap, "mcast_groups", ds_cstr(&groups));
         smap_add_format(smap, "map_hosts", "%zu", dev->map_file_hosts);
         smap_add_format(smap, "map_groups", "%zu", dev->map_file_groups);
+        smap_add_format(smap, "map_learned", "%zu",
+                        ibb_addr_map_n_learned(dev->map));
         if (dev->map_error) {
             smap_add(smap, "map_error", dev->map_error);
         }
@@ -1012,6 +1034,22 @@ netdev_ibbridge_expire_proxies(struct netdev_ibbridge *dev)
     }
 }
 
+/* Forgets learned MACs not seen for mac-aging-time, once a second. */
+static void
+netdev_ibbridge_expire_learned(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    long long int now = time_msec();
+
+    if (!dev->map || !dev->cfg.mac_aging_s || now < dev->next_learn_sweep) {
+        return;
+    }
+    dev->next_learn_sweep = now + IBBRIDGE_PROXY_SWEEP_MS;
+    dev->cstats.macs_expired
+        += ibb_addr_map_expire_learned(dev->map, now,
+                                       dev->cfg.mac_aging_s * 1000LL);
+}
+
 /* Reloads the map file if it changed since it was read.  A file that no
  * longer loads leaves the map as it was, with the error in status:map_error
  * and the log; the groups the port joined stay in the new map. */
@@ -1040,6 +1078,7 @@ netdev_ibbridge_check_map(struct netdev_ibbridge *dev)
     if (!error) {
         file_hosts = ibb_addr_map_n_hosts(map);
         file_groups = ibb_addr_map_n_groups(map);
+        ibb_addr_map_copy_learned(map, dev->map);
     }
     for (size_t i = 0; !error && i < dev->n_groups; i++) {
         const struct ibbridge_group *g = &dev->groups[i];
@@ -1092,6 +1131,7 @@ netdev_ibbridge_run(const struct netdev_class *class OVS_UNUSED)
         netdev_ibbridge_try_reconnect(dev);
         netdev_ibbridge_expire_proxies(dev);
         netdev_ibbridge_check_map(dev);
+        netdev_ibbridge_expire_learned(dev);
         ovs_mutex_unlock(&dev->mutex);
     }
     ovs_mutex_unlock(&ibbridge_list_mutex);
@@ -1122,6 +1162,10 @@ netdev_ibbridge_wait(const struct netdev_class *class OVS_UNUSED)
         }
         if (dev->map && dev->cfg.map_file) {
             poll_timer_wait_until(dev->next_map_check);
+        }
+        if (dev->map && dev->cfg.mac_aging_s
+            && ibb_addr_map_n_learned(dev->map)) {
+            poll_timer_wait_until(dev->next_learn_sweep);
         }
         ovs_mutex_unlock(&dev->mutex);
     }
@@ -1364,6 +1408,37 @@ netdev_ibbridge_send_bufs(struct netdev_ibbridge *dev,
     return done;
 }
 
+/* Learns that the RoCE host with IP 'ip' has MAC 'mac', from a frame the
+ * converter accepted (so its source passed the trust rules). */
+static void
+netdev_ibbridge_learn(struct netdev_ibbridge *dev, const uint8_t ip[16],
+                      const uint8_t mac[6])
+    OVS_REQUIRES(dev->mutex)
+{
+    static struct vlog_rate_limit learn_rl = VLOG_RATE_LIMIT_INIT(1, 10);
+    size_t before = ibb_addr_map_n_learned(dev->map);
+    int error;
+
+    error = ibb_addr_map_learn_mac(dev->map, ip, mac, time_msec(),
+                                   IBBRIDGE_MAX_LEARNED);
+    if (!error) {
+        if (ibb_addr_map_n_learned(dev->map) > before) {
+            dev->cstats.macs_learned++;
+        }
+    } else if (error == ENOSPC) {
+        dev->cstats.learn_full++;
+    } else {
+        char s[IBB_GID_STRLEN];
+
+        dev->cstats.learn_conflicts++;
+        VLOG_WARN_RL(&learn_rl, "%s: %s seen from "ETH_ADDR_FMT", but the "
+                     "map file has it %s: not learned",
+                     netdev_get_name(&dev->up), ibb_ip_format(ip, s, sizeof s),
+                     ETH_ADDR_BYTES_ARGS(mac),
+                     error == EPERM ? "for an IB host" : "with another MAC");
+    }
+}
+
 /* Answers 'pkt' if it is an ARP request or IPv6 neighbour solicitation for
  * an IB host (lib/ibb-neigh.h), queueing the answer for the port to
  * receive.  Returns false if 'pkt' is neither ARP nor ND, for the
@@ -1433,7 +1508,9 @@ netdev_ibbridge_send(struct netdev *netdev_, int qid OVS_UNUSED,
         return 0;
     }
     DP_PACKET_BATCH_FOR_EACH (i, packet, batch) {
+        uint8_t sip[16], smac[6];
         enum ibb_drop reason;
+        bool learn;
 
         if (!dp_packet_is_eth(packet)) {
             dev->cstats.tx_not_eth++;
@@ -1443,6 +1520,10 @@ netdev_ibbridge_send(struct netdev *netdev_, int qid OVS_UNUSED,
         if (netdev_ibbridge_answer_neigh(dev, packet)) {
             continue;
         }
+        /* The source, for learning, before the frame is converted. */
+        learn = (dev->cfg.mac_aging_s
+                 && ibb_roce_source(dp_packet_data(packet),
+                                    dp_packet_size(packet), sip, smac));
         reason = netdev_ibbridge_prepare_tx(dev, packet, &bufs[n]);
         if (reason == IBB_DROP_NO_PROXY
             && netdev_ibbridge_open_missing_proxy(dev)) {
@@ -1453,6 +1534,9 @@ netdev_ibbridge_send(struct netdev *netdev_, int qid OVS_UNUSED,
             dev->tx_drops[reason]++;
             dev->stats.tx_dropped++;
             continue;
+        }
+        if (learn) {
+            netdev_ibbridge_learn(dev, sip, smac);
         }
         n++;
     }

@@ -139,6 +139,47 @@ void netdev_ibbridge_format_group_state(const struct netdev_ibbridge *dev,
                                         struct ds *s)
     OVS_REQUIRES(dev->mutex);
 
+/* Default time after which a MAC learned from RoCE traffic is forgotten
+ * (OVS's own MAC learning default). */
+#define IBBRIDGE_MAC_AGING_S 300
+
+/* How often the map file is looked at for changes. */
+#define IBBRIDGE_MAP_CHECK_MS 1000
+
+/* The port's address map and Ethernet-side address resolution
+ * (ibbridge-addr.c). */
+
+/* Loads the address map named in 'cfg' (an empty map if none), and the
+ * file's stamp as it was before reading it into '*stamp'. */
+int ibbridge_map_load(const struct ibbridge_config *cfg,
+                      struct ibb_addr_map **mapp,
+                      struct ibb_file_stamp *stamp, char **errp);
+
+/* Records joined group 'g' in 'map', which does not have its IP. */
+int ibbridge_map_add_joined_group(struct ibb_addr_map *map,
+                                  const struct ibbridge_group *g,
+                                  uint16_t pkey);
+
+/* Reloads the map file if it changed (run() calls it). */
+void ibbridge_map_check(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex);
+
+/* Ages out learned MACs, once a second (run() calls it). */
+void ibbridge_map_expire_learned(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex);
+
+/* Learns that RoCE host 'ip' has MAC 'mac', from an accepted frame. */
+void ibbridge_map_learn(struct netdev_ibbridge *dev, const uint8_t ip[16],
+                        const uint8_t mac[6])
+    OVS_REQUIRES(dev->mutex);
+
+/* Answers an ARP request or neighbour solicitation for an IB host, or
+ * counts the ARP/ND it does not answer.  Returns false if 'pkt' is
+ * neither, for the converter. */
+bool ibbridge_answer_neigh(struct netdev_ibbridge *dev,
+                           const struct dp_packet *pkt)
+    OVS_REQUIRES(dev->mutex);
+
 /* Registers the ibbridge/ ovs-appctl commands (ibbridge-unixctl.c). */
 void ibbridge_unixctl_register(void);
 

@@ -59,3 +59,12 @@ ibb_conv_check_transport(const uint8_t *bth_, size_t len)
     }
     return IBB_DROP_NONE;
 }
+
+size_t
+ibb_conv_payload_len(const uint8_t *bth_, size_t len)
+{
+    const struct ibb_bth *bth = (const struct ibb_bth *) bth_;
+
+    return (len - ibb_opcode[ibb_bth_opcode(bth)].length - IBB_ICRC_LEN
+            - ibb_bth_pad(bth));
+}

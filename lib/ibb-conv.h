@@ -53,6 +53,12 @@ struct ibb_conv_config {
     uint16_t pkey;              /* The port's P_Key: only datagrams of its
                                  * partition cross, either way (0, the
                                  * default: no check). */
+    uint16_t eth_mtu;           /* Largest IP packet toward Ethernet, as an
+                                 * interface MTU (0, the default: no
+                                 * check); larger ones are eth_mtu drops. */
+    uint16_t ib_mtu;            /* Largest IB payload toward IB, the port's
+                                 * MTU (0, the default: no check); larger
+                                 * ones are ib_mtu drops. */
     struct ibb_proxy_table *proxies;  /* Unicast through proxy QPs
                                  * (lib/ibb-proxy.h), as on an HCA, or
                                  * NULL (default) for direct addressing:
@@ -85,6 +91,10 @@ ibb_buf_data(const struct ibb_buf *b)
  * the ICRC: TVer, opcode (UD SEND only), room for DETH/ImmDt and ICRC, and
  * PadCnt.  Both converters use it.  Returns IBB_DROP_NONE or a reason. */
 enum ibb_drop ibb_conv_check_transport(const uint8_t *bth, size_t len);
+
+/* The payload length (what an IB MTU bounds) of transport part 'bth' of
+ * 'len' bytes (BTH through ICRC) that ibb_conv_check_transport() passed. */
+size_t ibb_conv_payload_len(const uint8_t *bth, size_t len);
 
 /* Checks that the BTH P_Key at 'bth' may talk to cfg->pkey (same
  * partition, not both limited members).  Returns IBB_DROP_NONE or

@@ -53,6 +53,8 @@
     X(NO_GROUP, "no_group", "multicast group not in the address map")       \
     X(GROUP_JOINING, "group_joining", "multicast group not joined yet")     \
     X(NO_PROXY, "no_proxy", "no proxy QP for the DestQP or the source")    \
+    X(ETH_MTU, "eth_mtu", "frame larger than the Ethernet MTU")            \
+    X(IB_MTU, "ib_mtu", "payload larger than the IB MTU")                  \
     /* Ethernet, IP, UDP. */                                                \
     X(ETH_TYPE, "eth_type", "EtherType not IPv4 or IPv6")                   \
     X(IP_VERSION, "ip_version", "IP version disagrees with EtherType")      \

@@ -356,6 +356,9 @@ ibb_roce_to_ud(const struct ibb_conv_config *cfg,
     if ((new_len - IBB_VCRC_LEN) / 4 > IBB_LRH_PKTLEN_MASK) {
         return IBB_DROP_TOO_BIG;
     }
+    if (cfg->ib_mtu && ibb_conv_payload_len(bth, u.tlen) > cfg->ib_mtu) {
+        return IBB_DROP_IB_MTU;
+    }
     if (buf->ofs + u.bth_ofs < IBB_LRH_LEN + IBB_GRH_LEN) {
         return IBB_DROP_NO_ROOM;
     }

@@ -425,6 +425,9 @@ ibb_ud_to_roce(const struct ibb_conv_config *cfg,
 
     hdr_len = IBB_ETH_LEN + (u.v4 ? IBB_IPV4_LEN : IBB_IPV6_LEN)
               + IBB_UDP_LEN;
+    if (cfg->eth_mtu && hdr_len - IBB_ETH_LEN + u.tlen > cfg->eth_mtu) {
+        return IBB_DROP_ETH_MTU;
+    }
     if (buf->ofs + u.bth_ofs < hdr_len) {
         return IBB_DROP_NO_ROOM;
     }

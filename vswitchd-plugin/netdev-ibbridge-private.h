@@ -114,6 +114,7 @@ struct netdev_ibbridge {
     struct ibbridge_group *groups OVS_GUARDED;  /* Joined groups. */
     size_t n_groups OVS_GUARDED;
     bool carrier OVS_GUARDED;                   /* Port attached. */
+    int eth_mtu OVS_GUARDED;                    /* mtu_request, 0 if none. */
     long long int next_reconnect OVS_GUARDED;   /* When to try again. */
     long long int next_proxy_sweep OVS_GUARDED; /* When to expire proxies. */
     struct dp_packet_batch neigh_answers OVS_GUARDED; /* ARP/ND answers

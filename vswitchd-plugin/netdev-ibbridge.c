@@ -57,6 +57,10 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
  * UDP, BTH, DETH, ImmDt, ICRC): the MTU the Ethernet side needs. */
 #define IBBRIDGE_IP_OVERHEAD (40 + 8 + 12 + 8 + 4 + 4)
 
+/* The mtu_request values taken: IPv6's minimum to a 9216-byte jumbo. */
+#define IBBRIDGE_MIN_ETH_MTU 1280
+#define IBBRIDGE_MAX_ETH_MTU 9216
+
 /* How often idle learned proxy QPs are looked for. */
 #define IBBRIDGE_PROXY_SWEEP_MS 1000
 
@@ -567,6 +571,8 @@ netdev_ibbridge_update_conv(struct netdev_ibbridge *dev)
     conv->check_roce_icrc = dev->cfg.icrc_check;
     conv->pkey = dev->cfg.pkey;
     conv->proxies = dev->proxies;
+    conv->eth_mtu = dev->eth_mtu;
+    conv->ib_mtu = dev->attr.mtu;
     if (dev->port && ibb_port_hw_crcs(dev->port)) {
         /* The HCA checked the ICRC and VCRC of what it delivers and makes
          * them for what it sends. */
@@ -722,15 +728,41 @@ netdev_ibbridge_get_etheraddr(const struct netdev *netdev_,
     return 0;
 }
 
-/* The MTU of the Ethernet side: the fabric's IB MTU plus the headers a
- * RoCEv2 packet carries above IP. */
+/* The MTU of the Ethernet side: the Interface's mtu_request if set, else
+ * the fabric's IB MTU plus the headers a RoCEv2 packet carries above IP
+ * (what the largest IB datagram needs). */
 static int
 netdev_ibbridge_get_mtu(const struct netdev *netdev_, int *mtup)
 {
     struct netdev_ibbridge *dev = netdev_ibbridge_cast(netdev_);
 
     ovs_mutex_lock(&dev->mutex);
-    *mtup = (dev->attr.mtu ? dev->attr.mtu : 4096) + IBBRIDGE_IP_OVERHEAD;
+    *mtup = (dev->eth_mtu ? dev->eth_mtu
+             : (dev->attr.mtu ? dev->attr.mtu : 4096) + IBBRIDGE_IP_OVERHEAD);
+    ovs_mutex_unlock(&dev->mutex);
+    return 0;
+}
+
+/* mtu_request: the largest IP packet the Ethernet side takes.  An IB
+ * datagram that would become a larger one is dropped as eth_mtu, counted,
+ * rather than left to vanish at OVS's egress. */
+static int
+netdev_ibbridge_set_mtu(struct netdev *netdev_, int mtu)
+{
+    struct netdev_ibbridge *dev = netdev_ibbridge_cast(netdev_);
+
+    if (mtu < IBBRIDGE_MIN_ETH_MTU || mtu > IBBRIDGE_MAX_ETH_MTU) {
+        VLOG_WARN("%s: mtu_request %d: expected %d to %d",
+                  netdev_get_name(netdev_), mtu, IBBRIDGE_MIN_ETH_MTU,
+                  IBBRIDGE_MAX_ETH_MTU);
+        return EINVAL;
+    }
+    ovs_mutex_lock(&dev->mutex);
+    if (dev->eth_mtu != mtu) {
+        dev->eth_mtu = mtu;
+        netdev_ibbridge_update_conv(dev);
+        netdev_change_seq_changed(netdev_);
+    }
     ovs_mutex_unlock(&dev->mutex);
     return 0;
 }
@@ -1365,6 +1397,7 @@ static const struct netdev_class netdev_ibbridge_class = {
     .send_wait = netdev_ibbridge_send_wait,
     .get_etheraddr = netdev_ibbridge_get_etheraddr,
     .get_mtu = netdev_ibbridge_get_mtu,
+    .set_mtu = netdev_ibbridge_set_mtu,
     .get_carrier = netdev_ibbridge_get_carrier,
     .get_stats = netdev_ibbridge_get_stats,
     .get_custom_stats = netdev_ibbridge_get_custom_stats,

@@ -973,6 +973,14 @@ empty_proxies(void)
 static void m_noproxy(uint8_t *p, size_t *l, struct ibb_conv_config *c,
                       size_t *o) { (void) p; (void) l; (void) o;
                                    c->proxies = empty_proxies(); }
+/* MTUs smaller than the default packets need: IP header, UDP and
+ * transport headers alone are over 40 bytes; the payload is over 1. */
+static void m_eth_mtu(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                      size_t *o) { (void) p; (void) l; (void) o;
+                                   c->eth_mtu = 40; }
+static void m_ib_mtu(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                     size_t *o) { (void) p; (void) l; (void) o;
+                                  c->ib_mtu = 1; }
 /* A frame to 239.4.4.4, whose join has not completed (MLID 0, see
  * setup()). */
 static void m_r_joining(uint8_t *p, size_t *l, struct ibb_conv_config *c,
@@ -1119,6 +1127,8 @@ static const struct drop_case drop_cases[] = {
     { "roce no proxy", IBB_DROP_NO_PROXY, ROCE, m_noproxy, false },
     { "roce group joining", IBB_DROP_GROUP_JOINING, ROCE, m_r_joining,
       false },
+    { "over the ethernet mtu", IBB_DROP_ETH_MTU, IB, m_eth_mtu, false },
+    { "over the ib mtu", IBB_DROP_IB_MTU, ROCE, m_ib_mtu, false },
 };
 
 static void

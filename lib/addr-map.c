@@ -28,8 +28,8 @@
 
 struct map_host {
     struct ibb_host h;          /* The entry. */
-    bool learned;               /* From traffic, not from the file. */
-    long long int last_seen;    /* Learned: when last seen, in ms. */
+    enum ibb_host_source source; /* Where the entry came from. */
+    long long int last_seen;    /* When added or last seen, in ms. */
     struct map_host *next;      /* All hosts, for destruction. */
     UT_hash_handle hh_gid;      /* In map->by_gid if h.has_gid. */
     UT_hash_handle hh_lid;      /* In map->by_lid if h.lid. */
@@ -105,6 +105,14 @@ host_unlink(struct ibb_addr_map *map, struct map_host *mh, int n)
 int
 ibb_addr_map_add_host(struct ibb_addr_map *map, const struct ibb_host *host)
 {
+    return ibb_addr_map_add_host_from(map, host, IBB_HOST_FILE, 0);
+}
+
+int
+ibb_addr_map_add_host_from(struct ibb_addr_map *map,
+                           const struct ibb_host *host,
+                           enum ibb_host_source source, long long int now)
+{
     struct map_host *mh;
     bool oom = false;
 
@@ -126,6 +134,8 @@ ibb_addr_map_add_host(struct ibb_addr_map *map, const struct ibb_host *host)
         return ENOMEM;
     }
     mh->h = *host;
+    mh->source = source;
+    mh->last_seen = now;
     if (mh->h.has_gid) {
         HASH_ADD(hh_gid, map->by_gid, h.gid, 16, mh);
         if (oom) {
@@ -231,7 +241,7 @@ ibb_addr_map_learn_mac(struct ibb_addr_map *map, const uint8_t ip[16],
     int error;
 
     if (mh) {
-        if (!mh->learned) {
+        if (mh->source != IBB_HOST_LEARNED) {
             return (mh->h.has_gid ? EPERM
                     : mh->h.has_mac && !memcmp(mh->h.mac, mac, 6) ? 0
                     : EEXIST);
@@ -253,14 +263,98 @@ ibb_addr_map_learn_mac(struct ibb_addr_map *map, const uint8_t ip[16],
     }
     host.has_mac = true;
     memcpy(host.mac, mac, 6);
-    error = ibb_addr_map_add_host(map, &host);
+    error = ibb_addr_map_add_host_from(map, &host, IBB_HOST_LEARNED, now);
     if (!error) {
-        /* ibb_addr_map_add_host() put it first. */
-        map->hosts->learned = true;
-        map->hosts->last_seen = now;
         map->n_learned++;
     }
     return error;
+}
+
+/* Unlinks and frees '*prevp', a host with no GID or LID (learned or
+ * added), and points '*prevp' to the next one. */
+static void
+host_remove(struct ibb_addr_map *map, struct map_host **prevp)
+{
+    struct map_host *mh = *prevp;
+
+    if (mh->h.has_ipv4) {
+        HASH_DELETE(hh_ip4, map->by_ip4, mh);
+    }
+    if (mh->h.has_ipv6) {
+        HASH_DELETE(hh_ip6, map->by_ip6, mh);
+    }
+    if (mh->h.has_gid) {
+        HASH_DELETE(hh_gid, map->by_gid, mh);
+    }
+    if (mh->h.lid) {
+        HASH_DELETE(hh_lid, map->by_lid, mh);
+    }
+    if (mh->source == IBB_HOST_LEARNED) {
+        map->n_learned--;
+    }
+    *prevp = mh->next;
+    free(mh);
+    map->n_hosts--;
+}
+
+int
+ibb_addr_map_del_ip(struct ibb_addr_map *map, const uint8_t ip[16])
+{
+    struct map_host *target = find_host_ip(map, ip);
+
+    if (!target) {
+        return ENOENT;
+    } else if (target->source == IBB_HOST_FILE) {
+        return EPERM;
+    }
+    for (struct map_host **prev = &map->hosts; *prev;
+         prev = &(*prev)->next) {
+        if (*prev == target) {
+            host_remove(map, prev);
+            break;
+        }
+    }
+    return 0;
+}
+
+size_t
+ibb_addr_map_flush(struct ibb_addr_map *map, bool learned_only)
+{
+    struct map_host **prev = &map->hosts;
+    size_t n = 0;
+
+    while (*prev) {
+        enum ibb_host_source src = (*prev)->source;
+
+        if (src == IBB_HOST_LEARNED
+            || (src == IBB_HOST_ADDED && !learned_only)) {
+            host_remove(map, prev);
+            n++;
+        } else {
+            prev = &(*prev)->next;
+        }
+    }
+    return n;
+}
+
+void
+ibb_addr_map_foreach_host(const struct ibb_addr_map *map,
+                          void (*cb)(const struct ibb_host *,
+                                     enum ibb_host_source,
+                                     long long int last_seen, void *aux),
+                          void *aux)
+{
+    for (const struct map_host *mh = map->hosts; mh; mh = mh->next) {
+        cb(&mh->h, mh->source, mh->last_seen, aux);
+    }
+}
+
+const char *
+ibb_host_source_name(enum ibb_host_source source)
+{
+    return (source == IBB_HOST_FILE ? "file"
+            : source == IBB_HOST_LEARNED ? "learned"
+            : source == IBB_HOST_ADDED ? "added" : "unknown");
 }
 
 size_t
@@ -271,23 +365,12 @@ ibb_addr_map_expire_learned(struct ibb_addr_map *map, long long int now,
     size_t n = 0;
 
     while (*prev) {
-        struct map_host *mh = *prev;
-
-        if (mh->learned && now - mh->last_seen >= max_age) {
-            /* Learned hosts have an IP and a MAC, no GID or LID. */
-            if (mh->h.has_ipv4) {
-                HASH_DELETE(hh_ip4, map->by_ip4, mh);
-            }
-            if (mh->h.has_ipv6) {
-                HASH_DELETE(hh_ip6, map->by_ip6, mh);
-            }
-            *prev = mh->next;
-            free(mh);
-            map->n_hosts--;
-            map->n_learned--;
+        if ((*prev)->source == IBB_HOST_LEARNED
+            && now - (*prev)->last_seen >= max_age) {
+            host_remove(map, prev);
             n++;
         } else {
-            prev = &mh->next;
+            prev = &(*prev)->next;
         }
     }
     return n;
@@ -300,12 +383,20 @@ ibb_addr_map_copy_learned(struct ibb_addr_map *dst,
     size_t n = 0;
 
     for (const struct map_host *mh = src->hosts; mh; mh = mh->next) {
-        if (mh->learned
-            && !ibb_addr_map_learn_mac(dst, (mh->h.has_ipv4 ? mh->h.ipv4
-                                             : mh->h.ipv6),
-                                       mh->h.mac, mh->last_seen, SIZE_MAX)) {
-            n++;
+        int error;
+
+        if (mh->source == IBB_HOST_LEARNED) {
+            error = ibb_addr_map_learn_mac(dst, (mh->h.has_ipv4
+                                                 ? mh->h.ipv4 : mh->h.ipv6),
+                                           mh->h.mac, mh->last_seen,
+                                           SIZE_MAX);
+        } else if (mh->source == IBB_HOST_ADDED) {
+            error = ibb_addr_map_add_host_from(dst, &mh->h, IBB_HOST_ADDED,
+                                               mh->last_seen);
+        } else {
+            continue;
         }
+        n += !error;
     }
     return n;
 }

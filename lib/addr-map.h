@@ -74,6 +74,16 @@ struct ibb_host {
     uint8_t mac[6];             /* Ethernet MAC. */
 };
 
+/* Where a host entry came from. */
+enum ibb_host_source {
+    IBB_HOST_FILE,              /* The map file (JSON): never changed by
+                                 * the others. */
+    IBB_HOST_LEARNED,           /* Learned from traffic; ages out. */
+    IBB_HOST_ADDED,             /* Added by the operator at run time. */
+};
+
+const char *ibb_host_source_name(enum ibb_host_source);
+
 struct ibb_group {
     uint8_t ip[16];             /* IP multicast group. */
     uint16_t mlid;              /* Multicast LID. */
@@ -94,9 +104,32 @@ struct ibb_addr_map;
 struct ibb_addr_map *ibb_addr_map_create(void);
 void ibb_addr_map_destroy(struct ibb_addr_map *);
 
-/* Adds a copy of 'host'.  Returns 0, EINVAL if it has no GID or IP, or
- * EEXIST if its GID, LID, IPv4 or IPv6 address is already in the map. */
+/* Adds a copy of 'host', as from the map file.  Returns 0, EINVAL if it has
+ * no GID or IP, or EEXIST if its GID, LID, IPv4 or IPv6 address is already
+ * in the map. */
 int ibb_addr_map_add_host(struct ibb_addr_map *, const struct ibb_host *);
+
+/* The same, with its source and the time (ms) it was added. */
+int ibb_addr_map_add_host_from(struct ibb_addr_map *,
+                               const struct ibb_host *,
+                               enum ibb_host_source, long long int now);
+
+/* Deletes the learned or added host with address 'ip'.  Returns 0, ENOENT
+ * if no host has it, or EPERM if the map file's does (edit the file). */
+int ibb_addr_map_del_ip(struct ibb_addr_map *, const uint8_t ip[16]);
+
+/* Deletes the learned hosts and, unless 'learned_only', the added ones;
+ * returns how many. */
+size_t ibb_addr_map_flush(struct ibb_addr_map *, bool learned_only);
+
+/* Calls 'cb' for each host, newest first, with its source and when it was
+ * added or (learned) last seen. */
+void ibb_addr_map_foreach_host(const struct ibb_addr_map *,
+                               void (*cb)(const struct ibb_host *,
+                                          enum ibb_host_source,
+                                          long long int last_seen,
+                                          void *aux),
+                               void *aux);
 
 /* Adds a group; computes group->mgid from ip/format/pkey/scope unless
  * 'explicit_mgid'.  Returns 0, EINVAL if 'ip' is not multicast or the MLID
@@ -138,8 +171,9 @@ int ibb_addr_map_learn_mac(struct ibb_addr_map *, const uint8_t ip[16],
 size_t ibb_addr_map_expire_learned(struct ibb_addr_map *, long long int now,
                                    long long int max_age);
 
-/* Learns into 'dst' what 'src' learned (as seen then), where 'dst' allows
- * it: for a reloaded map file.  Returns how many hosts were kept. */
+/* Copies into 'dst' the hosts 'src' learned (as seen then) or had added,
+ * where 'dst' allows it: for a reloaded map file.  Returns how many hosts
+ * were kept. */
 size_t ibb_addr_map_copy_learned(struct ibb_addr_map *dst,
                                  const struct ibb_addr_map *src);
 

@@ -500,6 +500,33 @@ test_map_learn(void **state)
     assert_non_null(ibb_addr_map_find_ip(map2, r2));
     ibb_addr_map_destroy(map2);
 
+    /* Deleting: never the file's; flushing: learned only, then all. */
+    {
+        struct ibb_host added = { .has_ipv4 = true, .has_mac = true };
+        uint8_t r5[16];
+
+        gid("::ffff:10.0.0.5", r5);
+        memcpy(added.ipv4, r5, 16);
+        assert_int_equal(ibb_addr_map_add_host_from(map, &added,
+                                                    IBB_HOST_ADDED, 0), 0);
+        assert_int_equal(ibb_addr_map_del_ip(map, file_ip), EPERM);
+        assert_int_equal(ibb_addr_map_del_ip(map, r3), ENOENT);
+        assert_int_equal(ibb_addr_map_del_ip(map, r5), 0);
+        assert_null(ibb_addr_map_find_ip(map, r5));
+        assert_int_equal(ibb_addr_map_add_host_from(map, &added,
+                                                    IBB_HOST_ADDED, 0), 0);
+        map2 = ibb_addr_map_create();
+        ibb_addr_map_copy_learned(map2, map);
+        assert_int_equal(ibb_addr_map_n_hosts(map2), 3);
+        assert_int_equal(ibb_addr_map_flush(map2, true), 2);
+        assert_int_equal(ibb_addr_map_flush(map2, false), 1);
+        assert_int_equal(ibb_addr_map_n_hosts(map2), 0);
+        ibb_addr_map_destroy(map2);
+        assert_int_equal(ibb_addr_map_del_ip(map, r5), 0);
+        assert_string_equal(ibb_host_source_name(IBB_HOST_LEARNED),
+                            "learned");
+    }
+
     /* r1 was seen at 2000, r2 at 3000: at 5500 with 3000 ms, r1 goes. */
     assert_int_equal(ibb_addr_map_expire_learned(map, 5500, 3000), 1);
     assert_null(ibb_addr_map_find_ip(map, r1));

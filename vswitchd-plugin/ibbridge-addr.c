@@ -13,7 +13,9 @@
 #include "netdev-ibbridge-private.h"
 #include "openvswitch/vlog.h"
 #include "timeval.h"
+#include "unixctl.h"
 #include "util.h"
+#include "openvswitch/dynamic-string.h"
 
 #include "addr-map.h"
 #include "ib-gid.h"
@@ -236,3 +238,230 @@ ibbridge_answer_neigh(struct netdev_ibbridge *dev,
     return true;
 }
 
+
+/* ------------------------------------------------------------------ */
+/* ovs-appctl ibbridge/map/... */
+
+struct map_show_ctx {
+    struct ds *s;
+    long long int now;
+};
+
+static void
+map_show_host(const struct ibb_host *h, enum ibb_host_source source,
+              long long int last_seen, void *ctx_)
+{
+    struct map_show_ctx *ctx = ctx_;
+    char buf[IBB_GID_STRLEN];
+
+    ds_put_cstr(ctx->s, " ");
+    if (h->has_gid) {
+        ds_put_format(ctx->s, " gid %s", ibb_gid_format(h->gid, buf,
+                                                         sizeof buf));
+    }
+    if (h->lid) {
+        ds_put_format(ctx->s, " lid %"PRIu16, h->lid);
+    }
+    if (h->has_ipv4) {
+        ds_put_format(ctx->s, " ipv4 %s", ibb_ip_format(h->ipv4, buf,
+                                                         sizeof buf));
+    }
+    if (h->has_ipv6) {
+        ds_put_format(ctx->s, " ipv6 %s", ibb_ip_format(h->ipv6, buf,
+                                                         sizeof buf));
+    }
+    if (h->has_mac) {
+        ds_put_format(ctx->s, " mac "ETH_ADDR_FMT,
+                      ETH_ADDR_BYTES_ARGS(h->mac));
+    }
+    ds_put_format(ctx->s, " (%s", ibb_host_source_name(source));
+    if (source == IBB_HOST_LEARNED) {
+        ds_put_format(ctx->s, ", seen %lld s ago",
+                      (ctx->now - last_seen) / 1000);
+    } else if (source == IBB_HOST_ADDED) {
+        ds_put_format(ctx->s, ", %lld s ago", (ctx->now - last_seen) / 1000);
+    }
+    ds_put_cstr(ctx->s, ")\n");
+}
+
+/* ibbridge/map/show [PORT]: every host of the map of one port or all,
+ * with where it came from and, if learned, when it was last seen. */
+static void
+map_unixctl_show(struct unixctl_conn *conn, int argc, const char *argv[],
+                 void *aux OVS_UNUSED)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+    struct netdev_ibbridge *dev;
+    bool found = false;
+
+    ovs_mutex_lock(&ibbridge_list_mutex);
+    LIST_FOR_EACH (dev, list_node, &ibbridge_list) {
+        struct map_show_ctx ctx = { &s, time_msec() };
+
+        if (argc > 1 && strcmp(argv[1], netdev_get_name(&dev->up))) {
+            continue;
+        }
+        found = true;
+        ovs_mutex_lock(&dev->mutex);
+        ds_put_format(&s, "%s:", netdev_get_name(&dev->up));
+        if (dev->map) {
+            ds_put_format(&s, " %zu hosts (%zu learned)\n",
+                          ibb_addr_map_n_hosts(dev->map),
+                          ibb_addr_map_n_learned(dev->map));
+            ibb_addr_map_foreach_host(dev->map, map_show_host, &ctx);
+        } else {
+            ds_put_cstr(&s, " not configured\n");
+        }
+        ovs_mutex_unlock(&dev->mutex);
+    }
+    ovs_mutex_unlock(&ibbridge_list_mutex);
+    if (argc > 1 && !found) {
+        unixctl_command_reply_error(conn, "no such ibbridge port");
+    } else {
+        unixctl_command_reply(conn, ds_cstr(&s));
+    }
+    ds_destroy(&s);
+}
+
+/* Parses unicast host address 'arg' into 'ip'; returns an error message
+ * or NULL. */
+static const char *
+map_parse_ip(const char *arg, uint8_t ip[16])
+{
+    return (ibb_gid_parse(arg, ip) || ibb_ip_is_bad_source(ip)
+            ? "IP: expected a host's unicast IPv4 or IPv6 address" : NULL);
+}
+
+/* ibbridge/map/add PORT IP MAC: adds a RoCE host by hand, kept until it is
+ * deleted or flushed (across map reloads, not across a restart). */
+static void
+map_unixctl_add(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                const char *argv[], void *aux OVS_UNUSED)
+{
+    struct netdev_ibbridge *dev = ibbridge_lock_port(argv[1]);
+    const struct ibb_host *old;
+    struct ibb_host host;
+    struct eth_addr mac;
+    const char *err;
+    uint8_t ip[16];
+
+    if (!dev) {
+        unixctl_command_reply_error(conn, "no such ibbridge port");
+        return;
+    }
+    memset(&host, 0, sizeof host);
+    if ((err = map_parse_ip(argv[2], ip))) {
+        unixctl_command_reply_error(conn, err);
+    } else if (!eth_addr_from_string(argv[3], &mac)
+               || eth_addr_is_multicast(mac) || eth_addr_is_zero(mac)) {
+        unixctl_command_reply_error(conn, "MAC: expected a unicast MAC "
+                                    "(xx:xx:xx:xx:xx:xx)");
+    } else if (!dev->map) {
+        unixctl_command_reply_error(conn, "port not configured");
+    } else if (!ibb_gid_is_v4mapped(ip)
+               && ibb_gid_same_prefix(ip, dev->attr.gid)) {
+        unixctl_command_reply_error(conn, "IP: an address with the IB "
+                                    "subnet prefix is an IB host's");
+    } else if ((old = ibb_addr_map_find_ip(dev->map, ip))
+               && (old->has_gid || ibb_addr_map_del_ip(dev->map, ip))) {
+        unixctl_command_reply_error(conn, old->has_gid
+                                    ? "IP: the map gives it to an IB host"
+                                    : "IP: the map file has it already");
+    } else {
+        int error;
+
+        if (ibb_gid_is_v4mapped(ip)) {
+            host.has_ipv4 = true;
+            memcpy(host.ipv4, ip, 16);
+        } else {
+            host.has_ipv6 = true;
+            memcpy(host.ipv6, ip, 16);
+        }
+        host.has_mac = true;
+        memcpy(host.mac, mac.ea, 6);
+        error = ibb_addr_map_add_host_from(dev->map, &host, IBB_HOST_ADDED,
+                                           time_msec());
+        if (error) {
+            unixctl_command_reply_error(conn, ovs_strerror(error));
+        } else {
+            netdev_change_seq_changed(&dev->up);
+            unixctl_command_reply(conn, NULL);
+        }
+    }
+    ovs_mutex_unlock(&dev->mutex);
+}
+
+/* ibbridge/map/del PORT IP: deletes a learned or added host. */
+static void
+map_unixctl_del(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                const char *argv[], void *aux OVS_UNUSED)
+{
+    struct netdev_ibbridge *dev = ibbridge_lock_port(argv[1]);
+    const char *err;
+    uint8_t ip[16];
+    int error;
+
+    if (!dev) {
+        unixctl_command_reply_error(conn, "no such ibbridge port");
+        return;
+    }
+    if ((err = map_parse_ip(argv[2], ip))) {
+        unixctl_command_reply_error(conn, err);
+    } else if (!dev->map) {
+        unixctl_command_reply_error(conn, "port not configured");
+    } else if ((error = ibb_addr_map_del_ip(dev->map, ip))) {
+        unixctl_command_reply_error(conn, error == ENOENT
+                                    ? "no host has that IP"
+                                    : "the map file has that IP: edit the "
+                                      "file");
+    } else {
+        netdev_change_seq_changed(&dev->up);
+        unixctl_command_reply(conn, NULL);
+    }
+    ovs_mutex_unlock(&dev->mutex);
+}
+
+/* ibbridge/map/flush PORT [learned]: deletes learned and added hosts, or
+ * only learned ones. */
+static void
+map_unixctl_flush(struct unixctl_conn *conn, int argc, const char *argv[],
+                  void *aux OVS_UNUSED)
+{
+    struct netdev_ibbridge *dev;
+    char *reply;
+    size_t n;
+
+    if (argc > 2 && strcmp(argv[2], "learned")) {
+        unixctl_command_reply_error(conn, "expected \"learned\" or nothing "
+                                    "after PORT");
+        return;
+    }
+    dev = ibbridge_lock_port(argv[1]);
+    if (!dev) {
+        unixctl_command_reply_error(conn, "no such ibbridge port");
+        return;
+    }
+    if (!dev->map) {
+        unixctl_command_reply_error(conn, "port not configured");
+    } else {
+        n = ibb_addr_map_flush(dev->map, argc > 2);
+        netdev_change_seq_changed(&dev->up);
+        reply = xasprintf("flushed %zu hosts", n);
+        unixctl_command_reply(conn, reply);
+        free(reply);
+    }
+    ovs_mutex_unlock(&dev->mutex);
+}
+
+void
+ibbridge_map_unixctl_register(void)
+{
+    unixctl_command_register("ibbridge/map/show", "[PORT]", 0, 1,
+                             map_unixctl_show, NULL);
+    unixctl_command_register("ibbridge/map/add", "PORT IP MAC", 3, 3,
+                             map_unixctl_add, NULL);
+    unixctl_command_register("ibbridge/map/del", "PORT IP", 2, 2,
+                             map_unixctl_del, NULL);
+    unixctl_command_register("ibbridge/map/flush", "PORT [learned]", 1, 2,
+                             map_unixctl_flush, NULL);
+}

@@ -243,7 +243,7 @@ ibbridge_unixctl_show(struct unixctl_conn *conn, int argc,
 }
 
 /* Finds ibbridge port 'name'; on success returns it with its mutex held. */
-static struct netdev_ibbridge *
+struct netdev_ibbridge *
 ibbridge_lock_port(const char *name)
 {
     struct netdev_ibbridge *dev, *found = NULL;
@@ -375,4 +375,5 @@ ibbridge_unixctl_register(void)
                              3, 4, ibbridge_unixctl_proxy_add, NULL);
     unixctl_command_register("ibbridge/proxy/del", "PORT QPN", 2, 2,
                              ibbridge_unixctl_proxy_del, NULL);
+    ibbridge_map_unixctl_register();
 }

@@ -181,6 +181,13 @@ bool ibbridge_answer_neigh(struct netdev_ibbridge *dev,
                            const struct dp_packet *pkt)
     OVS_REQUIRES(dev->mutex);
 
+/* Registers the ibbridge/map/ ovs-appctl commands (ibbridge-addr.c). */
+void ibbridge_map_unixctl_register(void);
+
+/* Finds ibbridge port 'name'; on success returns it with its mutex held
+ * (ibbridge-unixctl.c). */
+struct netdev_ibbridge *ibbridge_lock_port(const char *name);
+
 /* Registers the ibbridge/ ovs-appctl commands (ibbridge-unixctl.c). */
 void ibbridge_unixctl_register(void);
 

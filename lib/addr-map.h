@@ -10,6 +10,8 @@
  * use the map as follows:
  *
  *   IB -> RoCEv2: native GID -> host -> IPv4/IPv6; IP -> host -> MAC;
+ *                 MGID -> group -> IP (an IPv4 group's IPoIB or rdma_cm
+ *                 MGID converts without an entry, lib/ib-mcast.h);
  *                 no-GRH packets: SLID/DLID -> host -> IP (and MAC).
  *   RoCEv2 -> IB: destination IP -> host -> GID and LID.
  *

@@ -49,6 +49,25 @@ ibb_mcast_ip_to_mgid(enum ibb_mgid_format format, const uint8_t ip[16],
 }
 
 int
+ibb_mcast_mgid_to_ipv4(const uint8_t mgid[16], uint8_t ip[16],
+                       uint16_t *pkey)
+{
+    static const uint8_t zero[6];
+    uint8_t v4[4];
+
+    if (mgid[0] != 0xff || (mgid[1] & 0xf0) != 0x10 || mgid[2] != 0x40
+        || (mgid[3] != 0x1b && mgid[3] != 0x01)
+        || memcmp(mgid + 6, zero, 6) || mgid[12] & 0xf0) {
+        return EINVAL;
+    }
+    v4[0] = 0xe0 | mgid[12];
+    memcpy(v4 + 1, mgid + 13, 3);
+    ibb_gid_from_ipv4(ip, v4);
+    *pkey = ((mgid[4] << 8) | mgid[5]) | 0x8000;
+    return 0;
+}
+
+int
 ibb_mcast_ip_to_mac(const uint8_t ip[16], uint8_t mac[6])
 {
     if (!ibb_ip_is_multicast(ip)) {

@@ -42,6 +42,15 @@ enum ibb_mgid_format {
 int ibb_mcast_ip_to_mgid(enum ibb_mgid_format format, const uint8_t ip[16],
                          uint16_t pkey, uint8_t scope, uint8_t mgid[16]);
 
+/* The reverse for the formats that keep a whole IPv4 group: an IPoIB or
+ * rdma_cm MGID of an IPv4 group (ff1S:401b:PKEY::0GGG:GGGG or
+ * ff1S:4001:..., the group's low 28 bits; IPv4 groups are 224/4, so
+ * nothing is lost) gives the group in 'ip' and the P_Key (with the full
+ * membership bit) in '*pkey'.  Returns 0, or EINVAL for any other MGID
+ * (IPv6 formats keep only 80 of the group's 128 bits). */
+int ibb_mcast_mgid_to_ipv4(const uint8_t mgid[16], uint8_t ip[16],
+                           uint16_t *pkey);
+
 /* Computes the Ethernet MAC of IP multicast group 'ip'.  Returns 0 or
  * EINVAL if 'ip' is not multicast. */
 int ibb_mcast_ip_to_mac(const uint8_t ip[16], uint8_t mac[6]);

@@ -172,15 +172,25 @@ resolve_global(const struct ibb_conv_config *cfg,
         const struct ibb_group *g;
 
         g = ibb_addr_map_find_group_mgid(map, grh->dgid);
-        if (!g) {
-            return IBB_DROP_NO_GROUP;
-        }
-        if (ibb_gid_is_v4mapped(g->ip)) {
-            d.has4 = true;
-            memcpy(d.v4, g->ip, 16);
+        if (g) {
+            if (ibb_gid_is_v4mapped(g->ip)) {
+                d.has4 = true;
+                memcpy(d.v4, g->ip, 16);
+            } else {
+                d.has6 = true;
+                memcpy(d.v6, g->ip, 16);
+            }
         } else {
-            d.has6 = true;
-            memcpy(d.v6, g->ip, 16);
+            uint16_t pkey;
+
+            /* An IPv4 group's IPoIB or rdma_cm MGID says which group it
+             * is: no map entry needed, if it is of the port's
+             * partition. */
+            if (ibb_mcast_mgid_to_ipv4(grh->dgid, d.v4, &pkey)
+                || (cfg->pkey && pkey != (cfg->pkey | 0x8000))) {
+                return IBB_DROP_NO_GROUP;
+            }
+            d.has4 = true;
         }
     } else if (proxy) {
         /* The DGID is the bridge's own: the proxy QP says who. */

@@ -623,6 +623,33 @@ test_multicast(void **state)
     check_roce_out(ibb_buf_data(&buf), buf.len, false,
                    (const uint8_t *) "\x33\x33\x00\x01\x00\x02");
 
+    /* IB -> RoCE with IPv4 groups in no map: their IPoIB and rdma_cm MGIDs
+     * say which group (239.7.8.9 keeps its low 28 bits, f07:809). */
+    default_ib(&b, "ff12:401b:ffff::f07:809");
+    len = tp_build_ib(&b, pkt);
+    buf = put(fx, pkt, len);
+    assert_int_equal(ibb_ud_to_roce(&fx->cfg, fx->map, &buf), 0);
+    p = ibb_buf_data(&buf);
+    check_roce_out(p, buf.len, true,
+                   (const uint8_t *) "\x01\x00\x5e\x07\x08\x09");
+    assert_memory_equal(p + 14 + 16, "\xef\x07\x08\x09", 4);
+    default_ib(&b, "ff15:4001:ffff::f07:809");
+    len = tp_build_ib(&b, pkt);
+    buf = put(fx, pkt, len);
+    assert_int_equal(ibb_ud_to_roce(&fx->cfg, fx->map, &buf), 0);
+    /* Not of the port's partition: no group. */
+    {
+        struct ibb_conv_config cfg = fx->cfg;
+
+        cfg.pkey = 0xf001;
+        default_ib(&b, "ff12:401b:ffff::f07:809");
+        b.tr.pkey = 0xf001;
+        len = tp_build_ib(&b, pkt);
+        buf = put(fx, pkt, len);
+        assert_int_equal(ibb_ud_to_roce(&cfg, fx->map, &buf),
+                         IBB_DROP_NO_GROUP);
+    }
+
     /* IB -> RoCE with a RoCE-format MGID ::ffff:239.2.2.2. */
     default_ib(&b, "::ffff:239.2.2.2");
     len = tp_build_ib(&b, pkt);
@@ -892,7 +919,7 @@ static void m_nomac(uint8_t *p, size_t *l, struct ibb_conv_config *c,
                                  tp_fix_ib(p, *l); }
 static void m_nogroup_ib(uint8_t *p, size_t *l, struct ibb_conv_config *c,
                          size_t *o) { (void) c; (void) o;
-                                      gid("ff12:401b:ffff::9", p + G + 24);
+                                      gid("ff12:601b:ffff::9", p + G + 24);
                                       tp_fix_ib(p, *l); }
 
 /* RoCEv2 frame mutations; IPv4 header at 14. */

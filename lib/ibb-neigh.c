@@ -29,6 +29,7 @@
 #define ICMP6_REDIRECT 137
 #define NS_LEN 24                   /* Type..target, before options. */
 #define NA_FLAG_SOLICITED 0x40
+#define NA_FLAG_OVERRIDE 0x20
 #define ND_OPT_SOURCE_LLADDR 1
 #define ND_OPT_TARGET_LLADDR 2
 
@@ -240,4 +241,48 @@ ibb_neigh_answer(const struct ibb_addr_map *map, const uint8_t mac[6],
                          reply, reply_len);
     }
     return IBB_NEIGH_NOT_NEIGH;
+}
+
+size_t
+ibb_neigh_announce(const uint8_t mac[6], const uint8_t ip[16],
+                   uint8_t *frame)
+{
+    static const uint8_t broadcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+    static const uint8_t all_nodes_mac[6] = { 0x33, 0x33, 0, 0, 0, 1 };
+    uint8_t *p, *na;
+    size_t ofs;
+
+    if (ibb_gid_is_v4mapped(ip)) {
+        memset(frame, 0, ETH_MIN_LEN);
+        ofs = put_l2(frame, broadcast, mac, NULL, ETH_TYPE_ARP);
+        p = frame + ofs;
+        ibb_put_be16(p, 1);
+        ibb_put_be16(p + 2, IBB_ETH_TYPE_IPV4);
+        p[4] = 6;
+        p[5] = 4;
+        ibb_put_be16(p + 6, ARP_OP_REQUEST);
+        memcpy(p + 8, mac, 6);
+        memcpy(p + 14, ip + 12, 4);
+        memcpy(p + 24, ip + 12, 4);
+        return ETH_MIN_LEN;
+    }
+
+    ofs = put_l2(frame, all_nodes_mac, mac, NULL, IBB_ETH_TYPE_IPV6);
+    p = frame + ofs;
+    memset(p, 0, IBB_IPV6_LEN + 32);
+    p[0] = 0x60;
+    ibb_put_be16(p + 4, 32);
+    p[6] = IPPROTO_ICMPV6;
+    p[7] = ND_HOP_LIMIT;
+    memcpy(p + 8, ip, 16);
+    memcpy(p + 24, all_nodes, 16);
+    na = p + IBB_IPV6_LEN;
+    na[0] = ICMP6_NA;
+    na[4] = NA_FLAG_OVERRIDE;
+    memcpy(na + 8, ip, 16);
+    na[24] = ND_OPT_TARGET_LLADDR;
+    na[25] = 1;
+    memcpy(na + 26, mac, 6);
+    ibb_put_be16(na + 2, icmp6_csum(p + 8, p + 24, na, 32));
+    return ofs + IBB_IPV6_LEN + 32;
 }

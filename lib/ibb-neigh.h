@@ -54,4 +54,13 @@ enum ibb_neigh_result ibb_neigh_answer(const struct ibb_addr_map *map,
                                        const uint8_t *frame, size_t len,
                                        uint8_t *reply, size_t *reply_len);
 
+/* Announcements, for IB hosts as they appear: a gratuitous ARP (a request
+ * from and for 'ip', RFC 5227 "ARP announcement", to broadcast) for an
+ * IPv4 address, or an unsolicited neighbour advertisement to all nodes
+ * (Override set, so that caches holding another address for 'ip' take
+ * the bridge's) for an IPv6 one, from 'mac'.  Writes the frame into
+ * 'frame' (IBB_NEIGH_REPLY_MAX bytes) and returns its length. */
+size_t ibb_neigh_announce(const uint8_t mac[6], const uint8_t ip[16],
+                          uint8_t *frame);
+
 #endif /* ibb-neigh.h */

@@ -154,6 +154,7 @@ ibbridge_map_check(struct netdev_ibbridge *dev)
         dev->map = map;
         free(dev->map_error);
         dev->map_error = NULL;
+        ibbridge_map_announce(dev);
         VLOG_INFO("%s: reloaded map %s (%zu hosts, %zu groups)",
                   netdev_get_name(&dev->up), dev->cfg.map_file,
                   file_hosts, file_groups);
@@ -238,6 +239,66 @@ ibbridge_answer_neigh(struct netdev_ibbridge *dev,
     return true;
 }
 
+
+/* ------------------------------------------------------------------ */
+/* Announcements. */
+
+void
+ibbridge_map_announce_cancel(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    for (size_t i = 0; i < dev->n_announce; i++) {
+        dp_packet_delete(dev->announce[i]);
+    }
+    free(dev->announce);
+    dev->announce = NULL;
+    dev->n_announce = 0;
+}
+
+struct announce_ctx {
+    struct netdev_ibbridge *dev;
+    size_t allocated;
+};
+
+static void
+announce_add(struct announce_ctx *ctx, const uint8_t ip[16])
+{
+    struct netdev_ibbridge *dev = ctx->dev;
+    uint8_t frame[IBB_NEIGH_REPLY_MAX];
+    size_t len = ibb_neigh_announce(dev->cfg.mac.ea, ip, frame);
+
+    if (dev->n_announce >= ctx->allocated) {
+        dev->announce = x2nrealloc(dev->announce, &ctx->allocated,
+                                   sizeof *dev->announce);
+    }
+    dev->announce[dev->n_announce++] = dp_packet_clone_data(frame, len);
+}
+
+static void
+announce_host(const struct ibb_host *h, enum ibb_host_source source
+              OVS_UNUSED, long long int last_seen OVS_UNUSED, void *ctx)
+{
+    if (h->has_gid) {
+        if (h->has_ipv4) {
+            announce_add(ctx, h->ipv4);
+        }
+        if (h->has_ipv6) {
+            announce_add(ctx, h->ipv6);
+        }
+    }
+}
+
+void
+ibbridge_map_announce(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    struct announce_ctx ctx = { dev, 0 };
+
+    ibbridge_map_announce_cancel(dev);
+    if (dev->cfg.announce && dev->map) {
+        ibb_addr_map_foreach_host(dev->map, announce_host, &ctx);
+    }
+}
 
 /* ------------------------------------------------------------------ */
 /* ovs-appctl ibbridge/map/... */

@@ -46,7 +46,8 @@ struct ibb_proxy_table;
     IBBRIDGE_CSTAT(macs_learned)      /* RoCE hosts' MACs learned. */       \
     IBBRIDGE_CSTAT(macs_expired)      /* Learned MACs aged out. */          \
     IBBRIDGE_CSTAT(learn_conflicts)   /* Not learned: the file says else. */\
-    IBBRIDGE_CSTAT(learn_full)        /* Not learned: table full. */
+    IBBRIDGE_CSTAT(learn_full)        /* Not learned: table full. */      \
+    IBBRIDGE_CSTAT(announcements)     /* GARPs and NAs for IB hosts. */
 
 struct ibbridge_cstats {
 #define IBBRIDGE_CSTAT(NAME) uint64_t NAME;
@@ -82,6 +83,7 @@ struct ibbridge_config {
     size_t max_proxies;
     unsigned int proxy_idle_s;          /* 0: learned proxies stay. */
     unsigned int mac_aging_s;           /* 0: no MAC learning. */
+    bool announce;                      /* GARP/NA for IB hosts. */
 };
 
 struct netdev_ibbridge {
@@ -117,6 +119,8 @@ struct netdev_ibbridge {
     int eth_mtu OVS_GUARDED;                    /* mtu_request, 0 if none. */
     long long int next_reconnect OVS_GUARDED;   /* When to try again. */
     long long int next_proxy_sweep OVS_GUARDED; /* When to expire proxies. */
+    struct dp_packet **announce OVS_GUARDED;    /* GARPs and NAs to send, */
+    size_t n_announce OVS_GUARDED;              /* the last first. */
     struct dp_packet_batch neigh_answers OVS_GUARDED; /* ARP/ND answers
                                                  * (lib/ibb-neigh.h) that
                                                  * the port receives next. */
@@ -167,6 +171,14 @@ void ibbridge_map_check(struct netdev_ibbridge *dev)
 
 /* Ages out learned MACs, once a second (run() calls it). */
 void ibbridge_map_expire_learned(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex);
+
+/* With the announce option, queues a gratuitous ARP or unsolicited NA for
+ * every address of every IB host in the map (after a (re)load); the port
+ * receives them next.  Without, or to drop what is queued, see cancel. */
+void ibbridge_map_announce(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex);
+void ibbridge_map_announce_cancel(struct netdev_ibbridge *dev)
     OVS_REQUIRES(dev->mutex);
 
 /* Learns that RoCE host 'ip' has MAC 'mac', from an accepted frame. */

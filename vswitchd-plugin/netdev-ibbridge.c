@@ -194,6 +194,7 @@ netdev_ibbridge_destruct(struct netdev *netdev_)
     ovs_mutex_lock(&dev->mutex);
     netdev_ibbridge_close_port(dev);
     dp_packet_delete_batch(&dev->neigh_answers, true);
+    ibbridge_map_announce_cancel(dev);
     free(dev->map_error);
     ibbridge_config_destroy(&dev->cfg);
     smap_destroy(&dev->options);
@@ -212,7 +213,7 @@ netdev_ibbridge_dealloc(struct netdev *netdev_)
 static const char *const netdev_ibbridge_options[] = {
     "device", "pkey", "qkey", "mac", "gid-index", "mcast-groups",
     "mgid-format", "sl-map", "dscp-map", "map", "icrc-check", "port-mode",
-    "max-proxies", "proxy-idle-timeout", "mac-aging-time",
+    "max-proxies", "proxy-idle-timeout", "mac-aging-time", "announce",
 };
 
 static bool
@@ -338,6 +339,11 @@ parse_options(const char *name, const struct smap *args,
     value = smap_get(args, "icrc-check");
     if (value && (error = ibb_parse_bool("icrc-check", value,
                                          &cfg->icrc_check, errp))) {
+        return error;
+    }
+    value = smap_get(args, "announce");
+    if (value && (error = ibb_parse_bool("announce", value, &cfg->announce,
+                                         errp))) {
         return error;
     }
     cfg->port_mode = IBB_PORT_STRICT;
@@ -617,6 +623,7 @@ netdev_ibbridge_set_config(struct netdev *netdev_, const struct smap *args,
     smap_destroy(&dev->options);
     smap_clone(&dev->options, args);
     netdev_ibbridge_update_conv(dev);
+    ibbridge_map_announce(dev);
     netdev_change_seq_changed(netdev_);
     VLOG_INFO("%s: attached to %s as LID %"PRIu16" (%zu hosts, %zu groups "
               "in the address map)", name, dev->cfg.device_str,
@@ -1120,6 +1127,13 @@ netdev_ibbridge_rxq_recv(struct netdev_rxq *rxq_,
         dp_packet_batch_add(batch, packet);
     }
     dp_packet_batch_init(&dev->neigh_answers);
+    while (dev->n_announce && !dp_packet_batch_is_full(batch)) {
+        packet = dev->announce[--dev->n_announce];
+        dev->stats.rx_packets++;
+        dev->stats.rx_bytes += dp_packet_size(packet);
+        dev->cstats.announcements++;
+        dp_packet_batch_add(batch, packet);
+    }
     if (!dev->port || !dev->carrier) {
         ovs_mutex_unlock(&dev->mutex);
         return dp_packet_batch_is_empty(batch) ? EAGAIN : 0;
@@ -1185,7 +1199,7 @@ netdev_ibbridge_rxq_wait(struct netdev_rxq *rxq_)
     struct netdev_ibbridge *dev = netdev_ibbridge_cast(rxq_->netdev);
 
     ovs_mutex_lock(&dev->mutex);
-    if (!dp_packet_batch_is_empty(&dev->neigh_answers)) {
+    if (!dp_packet_batch_is_empty(&dev->neigh_answers) || dev->n_announce) {
         poll_immediate_wake();
     } else if (dev->port && dev->carrier) {
         if (ibb_port_has_pending(dev->port)) {

@@ -231,6 +231,22 @@ find_host_ip(const struct ibb_addr_map *map, const uint8_t ip[16])
     return mh;
 }
 
+void
+ibb_host_init_ip_mac(struct ibb_host *host, const uint8_t ip[16],
+                     const uint8_t mac[6])
+{
+    memset(host, 0, sizeof *host);
+    if (ibb_gid_is_v4mapped(ip)) {
+        host->has_ipv4 = true;
+        memcpy(host->ipv4, ip, 16);
+    } else {
+        host->has_ipv6 = true;
+        memcpy(host->ipv6, ip, 16);
+    }
+    host->has_mac = true;
+    memcpy(host->mac, mac, 6);
+}
+
 int
 ibb_addr_map_learn_mac(struct ibb_addr_map *map, const uint8_t ip[16],
                        const uint8_t mac[6], long long int now,
@@ -253,16 +269,7 @@ ibb_addr_map_learn_mac(struct ibb_addr_map *map, const uint8_t ip[16],
     if (map->n_learned >= max_learned) {
         return ENOSPC;
     }
-    memset(&host, 0, sizeof host);
-    if (ibb_gid_is_v4mapped(ip)) {
-        host.has_ipv4 = true;
-        memcpy(host.ipv4, ip, 16);
-    } else {
-        host.has_ipv6 = true;
-        memcpy(host.ipv6, ip, 16);
-    }
-    host.has_mac = true;
-    memcpy(host.mac, mac, 6);
+    ibb_host_init_ip_mac(&host, ip, mac);
     error = ibb_addr_map_add_host_from(map, &host, IBB_HOST_LEARNED, now);
     if (!error) {
         map->n_learned++;

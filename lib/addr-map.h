@@ -96,6 +96,11 @@ struct ibb_group {
     uint8_t mgid[16];           /* The group's MGID. */
 };
 
+/* Makes '*host' a RoCE host with address 'ip' (lib/ib-gid.h form, IPv4 or
+ * IPv6) and MAC 'mac'. */
+void ibb_host_init_ip_mac(struct ibb_host *host, const uint8_t ip[16],
+                          const uint8_t mac[6]);
+
 /* The largest map file, in bytes, and the most hosts and groups (together)
  * one map document may list.  See the limits above. */
 #define IBB_ADDR_MAP_MAX_BYTES (4 * 1024 * 1024)

@@ -34,6 +34,7 @@
 #define ND_OPT_TARGET_LLADDR 2
 
 static const uint8_t all_nodes[16] = { 0xff, 0x02, [15] = 0x01 };
+static const uint8_t all_nodes_mac[6] = { 0x33, 0x33, 0, 0, 0, 1 };
 
 /* Writes the Ethernet header (and the request's 802.1Q tag, if any) of an
  * answer; returns its length. */
@@ -52,6 +53,49 @@ put_l2(uint8_t *reply, const uint8_t dst[6], const uint8_t src[6],
     }
     ibb_put_be16(reply + ofs, type);
     return ofs + 2;
+}
+
+/* Checksum of an ICMPv6 message 'msg' of 'len' bytes between 'src' and
+ * 'dst': 0 over a message whose checksum field is right. */
+static uint16_t
+icmp6_csum(const uint8_t src[16], const uint8_t dst[16], const uint8_t *msg,
+           size_t len)
+{
+    uint8_t tail[8] = { 0 };
+    uint32_t sum;
+
+    ibb_put_be32(tail, len);
+    tail[7] = IPPROTO_ICMPV6;
+    sum = ibb_csum_add(0, src, 16);
+    sum = ibb_csum_add(sum, dst, 16);
+    sum = ibb_csum_add(sum, tail, 8);
+    return ibb_csum_finish(ibb_csum_add(sum, msg, len));
+}
+
+/* Writes, at 'p', an IPv6 header and a neighbour advertisement for
+ * 'target' to 'dst' with 'flags' and 'mac' as target link-layer address;
+ * returns its length. */
+static size_t
+put_na(uint8_t *p, const uint8_t target[16], const uint8_t dst[16],
+       uint8_t flags, const uint8_t mac[6])
+{
+    uint8_t *na = p + IBB_IPV6_LEN;
+
+    memset(p, 0, IBB_IPV6_LEN + 32);
+    p[0] = 0x60;
+    ibb_put_be16(p + 4, 32);
+    p[6] = IPPROTO_ICMPV6;
+    p[7] = ND_HOP_LIMIT;
+    memcpy(p + 8, target, 16);
+    memcpy(p + 24, dst, 16);
+    na[0] = ICMP6_NA;
+    na[4] = flags;
+    memcpy(na + 8, target, 16);
+    na[24] = ND_OPT_TARGET_LLADDR;
+    na[25] = 1;
+    memcpy(na + 26, mac, 6);
+    ibb_put_be16(na + 2, icmp6_csum(p + 8, p + 24, na, 32));
+    return IBB_IPV6_LEN + 32;
 }
 
 static const struct ibb_host *
@@ -104,23 +148,6 @@ answer_arp(const struct ibb_addr_map *map, const uint8_t mac[6],
     return IBB_NEIGH_ANSWERED_ARP;
 }
 
-/* Checksum of an ICMPv6 message 'msg' of 'len' bytes between 'src' and
- * 'dst': 0 over a message whose checksum field is right. */
-static uint16_t
-icmp6_csum(const uint8_t src[16], const uint8_t dst[16], const uint8_t *msg,
-           size_t len)
-{
-    uint8_t tail[8] = { 0 };
-    uint32_t sum;
-
-    ibb_put_be32(tail, len);
-    tail[7] = IPPROTO_ICMPV6;
-    sum = ibb_csum_add(0, src, 16);
-    sum = ibb_csum_add(sum, dst, 16);
-    sum = ibb_csum_add(sum, tail, 8);
-    return ibb_csum_finish(ibb_csum_add(sum, msg, len));
-}
-
 /* Checks the options after a solicitation's target (RFC 4861 7.1.1):
  * every option has a nonzero length and fits; no source link-layer
  * address from the unspecified address. */
@@ -152,7 +179,6 @@ answer_nd(const struct ibb_addr_map *map, const uint8_t mac[6],
     const uint8_t *target = icmp + 8;
     size_t plen;
     bool dad;
-    uint8_t *p, *na;
     size_t ofs;
 
     if (len < IBB_IPV6_LEN || (ip6[0] >> 4) != 6
@@ -184,30 +210,11 @@ answer_nd(const struct ibb_addr_map *map, const uint8_t mac[6],
     }
 
     /* A DAD probe's answer goes to all nodes (33:33:00:00:00:01). */
-    if (dad) {
-        static const uint8_t all_nodes_mac[6] = { 0x33, 0x33, 0, 0, 0, 1 };
-
-        ofs = put_l2(reply, all_nodes_mac, mac, vlan, IBB_ETH_TYPE_IPV6);
-    } else {
-        ofs = put_l2(reply, eth_src, mac, vlan, IBB_ETH_TYPE_IPV6);
-    }
-    p = reply + ofs;
-    memset(p, 0, IBB_IPV6_LEN + 32);
-    p[0] = 0x60;
-    ibb_put_be16(p + 4, 32);
-    p[6] = IPPROTO_ICMPV6;
-    p[7] = ND_HOP_LIMIT;
-    memcpy(p + 8, target, 16);
-    memcpy(p + 24, dad ? all_nodes : src, 16);
-    na = p + IBB_IPV6_LEN;
-    na[0] = ICMP6_NA;
-    na[4] = dad ? 0 : NA_FLAG_SOLICITED;
-    memcpy(na + 8, target, 16);
-    na[24] = ND_OPT_TARGET_LLADDR;
-    na[25] = 1;
-    memcpy(na + 26, mac, 6);
-    ibb_put_be16(na + 2, icmp6_csum(p + 8, p + 24, na, 32));
-    *reply_len = ofs + IBB_IPV6_LEN + 32;
+    ofs = put_l2(reply, dad ? all_nodes_mac : eth_src, mac, vlan,
+                 IBB_ETH_TYPE_IPV6);
+    ofs += put_na(reply + ofs, target, dad ? all_nodes : src,
+                  dad ? 0 : NA_FLAG_SOLICITED, mac);
+    *reply_len = ofs;
     return IBB_NEIGH_ANSWERED_ND;
 }
 
@@ -248,8 +255,7 @@ ibb_neigh_announce(const uint8_t mac[6], const uint8_t ip[16],
                    uint8_t *frame)
 {
     static const uint8_t broadcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
-    static const uint8_t all_nodes_mac[6] = { 0x33, 0x33, 0, 0, 0, 1 };
-    uint8_t *p, *na;
+    uint8_t *p;
     size_t ofs;
 
     if (ibb_gid_is_v4mapped(ip)) {
@@ -268,21 +274,5 @@ ibb_neigh_announce(const uint8_t mac[6], const uint8_t ip[16],
     }
 
     ofs = put_l2(frame, all_nodes_mac, mac, NULL, IBB_ETH_TYPE_IPV6);
-    p = frame + ofs;
-    memset(p, 0, IBB_IPV6_LEN + 32);
-    p[0] = 0x60;
-    ibb_put_be16(p + 4, 32);
-    p[6] = IPPROTO_ICMPV6;
-    p[7] = ND_HOP_LIMIT;
-    memcpy(p + 8, ip, 16);
-    memcpy(p + 24, all_nodes, 16);
-    na = p + IBB_IPV6_LEN;
-    na[0] = ICMP6_NA;
-    na[4] = NA_FLAG_OVERRIDE;
-    memcpy(na + 8, ip, 16);
-    na[24] = ND_OPT_TARGET_LLADDR;
-    na[25] = 1;
-    memcpy(na + 26, mac, 6);
-    ibb_put_be16(na + 2, icmp6_csum(p + 8, p + 24, na, 32));
-    return ofs + IBB_IPV6_LEN + 32;
+    return ofs + put_na(frame + ofs, ip, all_nodes, NA_FLAG_OVERRIDE, mac);
 }

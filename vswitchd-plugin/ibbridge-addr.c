@@ -410,7 +410,6 @@ map_unixctl_add(struct unixctl_conn *conn, int argc OVS_UNUSED,
         unixctl_command_reply_error(conn, "no such ibbridge port");
         return;
     }
-    memset(&host, 0, sizeof host);
     if ((err = map_parse_ip(argv[2], ip))) {
         unixctl_command_reply_error(conn, err);
     } else if (!eth_addr_from_string(argv[3], &mac)
@@ -431,15 +430,7 @@ map_unixctl_add(struct unixctl_conn *conn, int argc OVS_UNUSED,
     } else {
         int error;
 
-        if (ibb_gid_is_v4mapped(ip)) {
-            host.has_ipv4 = true;
-            memcpy(host.ipv4, ip, 16);
-        } else {
-            host.has_ipv6 = true;
-            memcpy(host.ipv6, ip, 16);
-        }
-        host.has_mac = true;
-        memcpy(host.mac, mac.ea, 6);
+        ibb_host_init_ip_mac(&host, ip, mac.ea);
         error = ibb_addr_map_add_host_from(dev->map, &host, IBB_HOST_ADDED,
                                            time_msec());
         if (error) {

@@ -361,7 +361,45 @@ ibb_host_source_name(enum ibb_host_source source)
 {
     return (source == IBB_HOST_FILE ? "file"
             : source == IBB_HOST_LEARNED ? "learned"
-            : source == IBB_HOST_ADDED ? "added" : "unknown");
+            : source == IBB_HOST_ADDED ? "added"
+            : source == IBB_HOST_KERNEL ? "kernel" : "unknown");
+}
+
+int
+ibb_addr_map_set_kernel_mac(struct ibb_addr_map *map, const uint8_t ip[16],
+                            const uint8_t mac[6], long long int now)
+{
+    struct map_host *mh = find_host_ip(map, ip);
+    struct ibb_host host;
+
+    if (mh) {
+        if (mh->source == IBB_HOST_FILE || mh->source == IBB_HOST_ADDED) {
+            return (mh->h.has_gid ? EPERM
+                    : mh->h.has_mac && !memcmp(mh->h.mac, mac, 6) ? 0
+                    : EEXIST);
+        }
+        if (mh->source == IBB_HOST_LEARNED) {
+            mh->source = IBB_HOST_KERNEL;
+            map->n_learned--;
+        }
+        memcpy(mh->h.mac, mac, 6);
+        mh->last_seen = now;
+        return 0;
+    }
+    ibb_host_init_ip_mac(&host, ip, mac);
+    return ibb_addr_map_add_host_from(map, &host, IBB_HOST_KERNEL, now);
+}
+
+int
+ibb_addr_map_del_ip_from(struct ibb_addr_map *map, const uint8_t ip[16],
+                         enum ibb_host_source source)
+{
+    struct map_host *target = find_host_ip(map, ip);
+
+    if (!target || target->source != source) {
+        return ENOENT;
+    }
+    return ibb_addr_map_del_ip(map, ip);
 }
 
 size_t
@@ -397,8 +435,9 @@ ibb_addr_map_copy_learned(struct ibb_addr_map *dst,
                                                  ? mh->h.ipv4 : mh->h.ipv6),
                                            mh->h.mac, mh->last_seen,
                                            SIZE_MAX);
-        } else if (mh->source == IBB_HOST_ADDED) {
-            error = ibb_addr_map_add_host_from(dst, &mh->h, IBB_HOST_ADDED,
+        } else if (mh->source == IBB_HOST_ADDED
+                   || mh->source == IBB_HOST_KERNEL) {
+            error = ibb_addr_map_add_host_from(dst, &mh->h, mh->source,
                                                mh->last_seen);
         } else {
             continue;

@@ -82,6 +82,8 @@ enum ibb_host_source {
                                  * the others. */
     IBB_HOST_LEARNED,           /* Learned from traffic; ages out. */
     IBB_HOST_ADDED,             /* Added by the operator at run time. */
+    IBB_HOST_KERNEL,            /* A kernel neighbour entry
+                                 * (lib/ibb-kneigh.h); goes with it. */
 };
 
 const char *ibb_host_source_name(enum ibb_host_source);
@@ -121,8 +123,9 @@ int ibb_addr_map_add_host_from(struct ibb_addr_map *,
                                const struct ibb_host *,
                                enum ibb_host_source, long long int now);
 
-/* Deletes the learned or added host with address 'ip'.  Returns 0, ENOENT
- * if no host has it, or EPERM if the map file's does (edit the file). */
+/* Deletes the learned or added host with address 'ip' (a kernel one too,
+ * until the kernel reports it again).  Returns 0, ENOENT if no host has
+ * it, or EPERM if the map file's does (edit the file). */
 int ibb_addr_map_del_ip(struct ibb_addr_map *, const uint8_t ip[16]);
 
 /* Deletes the learned hosts and, unless 'learned_only', the added ones;
@@ -161,25 +164,40 @@ const struct ibb_group *ibb_addr_map_find_group_mgid(
 int ibb_addr_map_set_group_mlid(struct ibb_addr_map *, const uint8_t mgid[16],
                                 uint16_t mlid);
 
-/* Learning: RoCE hosts' MACs from the traffic the bridge accepts.
+/* Learning: RoCE hosts' MACs from the traffic the bridge accepts.  Sources
+ * rank file, added, kernel, learned: one never changes a higher one's
+ * entry.
  *
  * Learns that IP address 'ip' (a RoCE host's: the caller has checked the
  * source rules) has MAC 'mac', seen at 'now' (ms): adds a learned host or
  * refreshes one.  Returns 0; EPERM if the map gives 'ip' to an IB host
- * (never learned); EEXIST if a host of the map file has 'ip' with no or
- * another MAC (the file wins and is never changed by learning); ENOSPC if
+ * (never learned); EEXIST if a host from a higher source has 'ip' with no
+ * or another MAC (it is never changed by learning); ENOSPC if
  * 'max_learned' hosts are learned already; ENOMEM. */
 int ibb_addr_map_learn_mac(struct ibb_addr_map *, const uint8_t ip[16],
                            const uint8_t mac[6], long long int now,
                            size_t max_learned);
+
+/* Sets RoCE host 'ip' -> 'mac' from a kernel neighbour entry: adds it,
+ * updates it, or takes over a learned entry (the kernel's word is better
+ * than a guess from traffic).  Returns 0, or as ibb_addr_map_learn_mac()
+ * EPERM (an IB host's address) or EEXIST (the file or the operator gave
+ * it another MAC). */
+int ibb_addr_map_set_kernel_mac(struct ibb_addr_map *, const uint8_t ip[16],
+                                const uint8_t mac[6], long long int now);
+
+/* Deletes the host with address 'ip' if it came from 'source'.  Returns 0
+ * or ENOENT. */
+int ibb_addr_map_del_ip_from(struct ibb_addr_map *, const uint8_t ip[16],
+                             enum ibb_host_source);
 
 /* Forgets learned hosts not seen for 'max_age' ms before 'now'; returns
  * how many. */
 size_t ibb_addr_map_expire_learned(struct ibb_addr_map *, long long int now,
                                    long long int max_age);
 
-/* Copies into 'dst' the hosts 'src' learned (as seen then) or had added,
- * where 'dst' allows it: for a reloaded map file.  Returns how many hosts
+/* Copies into 'dst' the hosts 'src' learned (as seen then), had added or
+ * took from the kernel, where 'dst' allows it: for a reloaded map file.  Returns how many hosts
  * were kept. */
 size_t ibb_addr_map_copy_learned(struct ibb_addr_map *dst,
                                  const struct ibb_addr_map *src);

@@ -28,6 +28,8 @@ lib_libibbridge_la_SOURCES += \
 	lib/ibb-drop.h \
 	lib/ibb-file-stamp.c \
 	lib/ibb-file-stamp.h \
+	lib/ibb-kneigh.c \
+	lib/ibb-kneigh.h \
 	lib/ibb-neigh.c \
 	lib/ibb-neigh.h \
 	lib/ibb-proxy.c \
@@ -37,8 +39,8 @@ lib_libibbridge_la_SOURCES += \
 	lib/roce-to-ud.h \
 	lib/ud-to-roce.c \
 	lib/ud-to-roce.h
-lib_libibbridge_la_LIBADD = $(JANSSON_LIBS)
-lib_libibbridge_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+lib_libibbridge_la_LIBADD = $(JANSSON_LIBS) $(LIBNL_LIBS)
+lib_libibbridge_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(LIBNL_CFLAGS)
 
 # IB port interface and its simulated-fabric backend (utilities/ibsim-*).
 lib_libibbridge_la_SOURCES += \

@@ -20,6 +20,7 @@
 #include "addr-map.h"
 #include "ib-gid.h"
 #include "ibb-file-stamp.h"
+#include "ibb-kneigh.h"
 #include "ibb-neigh.h"
 
 VLOG_DEFINE_THIS_MODULE(ibbridge_addr);
@@ -239,6 +240,54 @@ ibbridge_answer_neigh(struct netdev_ibbridge *dev,
     return true;
 }
 
+
+/* ------------------------------------------------------------------ */
+/* Kernel neighbours (neigh-interfaces). */
+
+static void
+kernel_neighbour(const uint8_t ip[16], const uint8_t *lladdr,
+                 size_t lladdr_len, bool present, void *dev_)
+{
+    static struct vlog_rate_limit knl_rl = VLOG_RATE_LIMIT_INIT(1, 10);
+    struct netdev_ibbridge *dev = dev_;
+    char s[IBB_GID_STRLEN];
+    int error;
+
+    if (!dev->map) {
+        return;
+    }
+    if (!present) {
+        if (!ibb_addr_map_del_ip_from(dev->map, ip, IBB_HOST_KERNEL)) {
+            dev->cstats.kernel_updates++;
+        }
+        return;
+    }
+    if (lladdr_len != ETH_ADDR_LEN) {
+        /* IPoIB (20-byte) neighbours would give an IB host's GID, but
+         * not the LID the bridge needs to reach it: not taken yet. */
+        return;
+    }
+    error = ibb_addr_map_set_kernel_mac(dev->map, ip, lladdr, time_msec());
+    if (!error) {
+        dev->cstats.kernel_updates++;
+    } else {
+        dev->cstats.kernel_conflicts++;
+        VLOG_WARN_RL(&knl_rl, "%s: kernel neighbour %s "ETH_ADDR_FMT" not "
+                     "taken: the map has it %s", netdev_get_name(&dev->up),
+                     ibb_ip_format(ip, s, sizeof s),
+                     ETH_ADDR_BYTES_ARGS(lladdr),
+                     error == EPERM ? "for an IB host" : "with another MAC");
+    }
+}
+
+void
+ibbridge_map_follow_kernel(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    if (dev->kneigh && dev->map) {
+        ibb_kneigh_run(dev->kneigh, kernel_neighbour, dev);
+    }
+}
 
 /* ------------------------------------------------------------------ */
 /* Announcements. */

@@ -21,6 +21,7 @@
 #include "ibport.h"
 
 struct ibb_addr_map;
+struct ibb_kneigh;
 struct ibb_proxy_table;
 
 /* Most backend counters shown (lib/ibport.h ibb_port_counters()). */
@@ -47,7 +48,9 @@ struct ibb_proxy_table;
     IBBRIDGE_CSTAT(macs_expired)      /* Learned MACs aged out. */          \
     IBBRIDGE_CSTAT(learn_conflicts)   /* Not learned: the file says else. */\
     IBBRIDGE_CSTAT(learn_full)        /* Not learned: table full. */      \
-    IBBRIDGE_CSTAT(announcements)     /* GARPs and NAs for IB hosts. */
+    IBBRIDGE_CSTAT(announcements)     /* GARPs and NAs for IB hosts. */     \
+    IBBRIDGE_CSTAT(kernel_updates)    /* Kernel neighbours taken or gone. */\
+    IBBRIDGE_CSTAT(kernel_conflicts)  /* Kernel neighbours not taken. */
 
 struct ibbridge_cstats {
 #define IBBRIDGE_CSTAT(NAME) uint64_t NAME;
@@ -84,6 +87,7 @@ struct ibbridge_config {
     unsigned int proxy_idle_s;          /* 0: learned proxies stay. */
     unsigned int mac_aging_s;           /* 0: no MAC learning. */
     bool announce;                      /* GARP/NA for IB hosts. */
+    char *neigh_interfaces;             /* Kernel neighbours to follow. */
 };
 
 struct netdev_ibbridge {
@@ -119,6 +123,7 @@ struct netdev_ibbridge {
     int eth_mtu OVS_GUARDED;                    /* mtu_request, 0 if none. */
     long long int next_reconnect OVS_GUARDED;   /* When to try again. */
     long long int next_proxy_sweep OVS_GUARDED; /* When to expire proxies. */
+    struct ibb_kneigh *kneigh OVS_GUARDED;      /* neigh-interfaces. */
     struct dp_packet **announce OVS_GUARDED;    /* GARPs and NAs to send, */
     size_t n_announce OVS_GUARDED;              /* the last first. */
     struct dp_packet_batch neigh_answers OVS_GUARDED; /* ARP/ND answers
@@ -179,6 +184,11 @@ void ibbridge_map_expire_learned(struct netdev_ibbridge *dev)
 void ibbridge_map_announce(struct netdev_ibbridge *dev)
     OVS_REQUIRES(dev->mutex);
 void ibbridge_map_announce_cancel(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex);
+
+/* Takes what changed in the kernel neighbour tables of neigh-interfaces
+ * into the map (run() calls it). */
+void ibbridge_map_follow_kernel(struct netdev_ibbridge *dev)
     OVS_REQUIRES(dev->mutex);
 
 /* Learns that RoCE host 'ip' has MAC 'mac', from an accepted frame. */

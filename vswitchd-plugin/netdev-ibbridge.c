@@ -38,6 +38,7 @@
 #include "ibb-drop.h"
 #include "ibb-options.h"
 #include "ibb-file-stamp.h"
+#include "ibb-kneigh.h"
 #include "ibb-neigh.h"
 #include "ibb-proxy.h"
 #include "ibb-version.h"
@@ -129,6 +130,7 @@ ibbridge_config_destroy(struct ibbridge_config *cfg)
     free(cfg->device_str);
     free(cfg->groups);
     free(cfg->map_file);
+    free(cfg->neigh_interfaces);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -195,6 +197,7 @@ netdev_ibbridge_destruct(struct netdev *netdev_)
     netdev_ibbridge_close_port(dev);
     dp_packet_delete_batch(&dev->neigh_answers, true);
     ibbridge_map_announce_cancel(dev);
+    ibb_kneigh_close(dev->kneigh);
     free(dev->map_error);
     ibbridge_config_destroy(&dev->cfg);
     smap_destroy(&dev->options);
@@ -214,6 +217,7 @@ static const char *const netdev_ibbridge_options[] = {
     "device", "pkey", "qkey", "mac", "gid-index", "mcast-groups",
     "mgid-format", "sl-map", "dscp-map", "map", "icrc-check", "port-mode",
     "max-proxies", "proxy-idle-timeout", "mac-aging-time", "announce",
+    "neigh-interfaces",
 };
 
 static bool
@@ -334,6 +338,10 @@ parse_options(const char *name, const struct smap *args,
             return EINVAL;
         }
         cfg->map_file = xstrdup(value);
+    }
+    value = smap_get(args, "neigh-interfaces");
+    if (value && *value) {
+        cfg->neigh_interfaces = xstrdup(value);
     }
     cfg->icrc_check = true;
     value = smap_get(args, "icrc-check");
@@ -594,6 +602,7 @@ netdev_ibbridge_set_config(struct netdev *netdev_, const struct smap *args,
 {
     struct netdev_ibbridge *dev = netdev_ibbridge_cast(netdev_);
     const char *name = netdev_get_name(netdev_);
+    struct ibb_kneigh *kneigh = NULL;
     struct ibbridge_config cfg;
     char *err = NULL;
     int error;
@@ -605,10 +614,20 @@ netdev_ibbridge_set_config(struct netdev *netdev_, const struct smap *args,
     }
 
     error = parse_options(name, args, &cfg, &err);
+    if (!error && cfg.neigh_interfaces) {
+        error = ibb_kneigh_open(cfg.neigh_interfaces, &kneigh, &err);
+        if (error && err) {
+            char *msg = xasprintf("neigh-interfaces \"%s\": %s",
+                                  cfg.neigh_interfaces, err);
+            free(err);
+            err = msg;
+        }
+    }
     if (!error) {
         error = netdev_ibbridge_open_port(dev, &cfg, &err);
     }
     if (error) {
+        ibb_kneigh_close(kneigh);
         ibbridge_config_destroy(&cfg);
         *errp = xasprintf("%s: %s", name, err ? err : ovs_strerror(error));
         free(err);
@@ -620,6 +639,8 @@ netdev_ibbridge_set_config(struct netdev *netdev_, const struct smap *args,
     ibbridge_config_destroy(&dev->cfg);
     dev->cfg = cfg;
     dev->configured = true;
+    ibb_kneigh_close(dev->kneigh);
+    dev->kneigh = kneigh;
     smap_destroy(&dev->options);
     smap_clone(&dev->options, args);
     netdev_ibbridge_update_conv(dev);
@@ -1032,6 +1053,7 @@ netdev_ibbridge_run(const struct netdev_class *class OVS_UNUSED)
         netdev_ibbridge_expire_proxies(dev);
         ibbridge_map_check(dev);
         ibbridge_map_expire_learned(dev);
+        ibbridge_map_follow_kernel(dev);
         ovs_mutex_unlock(&dev->mutex);
     }
     ovs_mutex_unlock(&ibbridge_list_mutex);
@@ -1062,6 +1084,9 @@ netdev_ibbridge_wait(const struct netdev_class *class OVS_UNUSED)
         }
         if (dev->map && dev->cfg.map_file) {
             poll_timer_wait_until(dev->next_map_check);
+        }
+        if (dev->kneigh) {
+            poll_fd_wait(ibb_kneigh_fd(dev->kneigh), POLLIN);
         }
         if (dev->map && dev->cfg.mac_aging_s
             && ibb_addr_map_n_learned(dev->map)) {

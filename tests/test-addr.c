@@ -494,6 +494,28 @@ test_map_learn(void **state)
                      EEXIST);
     assert_int_equal(ibb_addr_map_learn_mac(map, r3, mac1, 0, 2), ENOSPC);
 
+    /* The kernel's word: over a learned entry, not over the file's. */
+    {
+        static const uint8_t mac3[6] = { 2, 0, 0, 0, 0, 0x33 };
+
+        assert_int_equal(ibb_addr_map_set_kernel_mac(map, r2, mac3, 4000),
+                         0);
+        assert_int_equal(ibb_addr_map_n_learned(map), 1);
+        assert_memory_equal(ibb_addr_map_find_ip(map, r2)->mac, mac3, 6);
+        assert_int_equal(ibb_addr_map_set_kernel_mac(map, file_ip, mac3, 0),
+                         EEXIST);
+        assert_int_equal(ibb_addr_map_set_kernel_mac(map, ib_ip, mac3, 0),
+                         EPERM);
+        /* Learning does not change it; only its own source deletes it. */
+        assert_int_equal(ibb_addr_map_learn_mac(map, r2, mac1, 0, 9), EEXIST);
+        assert_int_equal(ibb_addr_map_del_ip_from(map, r2, IBB_HOST_LEARNED),
+                         ENOENT);
+        assert_int_equal(ibb_addr_map_del_ip_from(map, r2, IBB_HOST_KERNEL),
+                         0);
+        assert_null(ibb_addr_map_find_ip(map, r2));
+        assert_int_equal(ibb_addr_map_learn_mac(map, r2, mac1, 3000, 2), 0);
+    }
+
     /* Kept across a reload. */
     map2 = ibb_addr_map_create();
     assert_int_equal(ibb_addr_map_copy_learned(map2, map), 2);

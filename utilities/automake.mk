@@ -49,7 +49,7 @@ utilities_libibsim_verbs_so_SOURCES = \
 	utilities/ibsim-verbs.c \
 	$(lib_libibbridge_la_SOURCES)
 utilities_libibsim_verbs_so_CFLAGS = \
-	$(AM_CFLAGS) $(JANSSON_CFLAGS) -fPIC
+	$(AM_CFLAGS) $(JANSSON_CFLAGS) $(LIBNL_CFLAGS) -fPIC
 utilities_libibsim_verbs_so_LDADD = \
 	$(lib_libibbridge_la_LIBADD) $(VERBS_LIBS) -lpthread
 utilities_libibsim_verbs_so_LINK = \

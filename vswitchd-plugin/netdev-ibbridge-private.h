@@ -149,6 +149,18 @@ void netdev_ibbridge_format_group_state(const struct netdev_ibbridge *dev,
                                         struct ds *s)
     OVS_REQUIRES(dev->mutex);
 
+/* Options (ibbridge-config.c). */
+
+/* Parses and checks the options 'args' of port 'name' into '*cfg'.
+ * Returns 0, or a positive errno with a message in '*errp' (to free). */
+int ibbridge_config_parse(const char *name, const struct smap *args,
+                          struct ibbridge_config *cfg, char **errp);
+void ibbridge_config_destroy(struct ibbridge_config *);
+
+/* A locally administered MAC derived from port name 'name', the same
+ * across restarts, for a port without "mac". */
+struct eth_addr ibbridge_default_mac(const char *name);
+
 /* Default time after which a MAC learned from RoCE traffic is forgotten
  * (OVS's own MAC learning default). */
 #define IBBRIDGE_MAC_AGING_S 300

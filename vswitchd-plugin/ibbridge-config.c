@@ -1,0 +1,244 @@
+/*
+ * The options of an ibbridge port (options:... of its Interface), parsed
+ * and checked into a struct ibbridge_config before any of them is
+ * applied, so that a rejected configuration leaves the port as it was.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "hash.h"
+#include "netdev-ibbridge-private.h"
+#include "openvswitch/dynamic-string.h"
+#include "smap.h"
+#include "util.h"
+
+#include "ib-gid.h"
+#include "ib-mcast.h"
+#include "ibb-options.h"
+#include "ibb-proxy.h"
+
+/* Default idle time after which a learned proxy QP is closed. */
+#define IBBRIDGE_PROXY_IDLE_S 300
+
+/* A locally administered MAC derived from the port name, so that it stays
+ * the same across restarts until "mac" is set. */
+struct eth_addr
+ibbridge_default_mac(const char *name)
+{
+    uint32_t h = hash_string(name, 0x1bb1);
+    struct eth_addr mac = ETH_ADDR_C(02, 1b, 00, 00, 00, 00);
+
+    mac.ea[2] = h >> 24;
+    mac.ea[3] = h >> 16;
+    mac.ea[4] = h >> 8;
+    mac.ea[5] = h;
+    return mac;
+}
+
+void
+ibbridge_config_destroy(struct ibbridge_config *cfg)
+{
+    ibb_device_spec_destroy(&cfg->device);
+    free(cfg->device_str);
+    free(cfg->groups);
+    free(cfg->map_file);
+    free(cfg->neigh_interfaces);
+    memset(cfg, 0, sizeof *cfg);
+}
+
+/* The options set_config() knows; anything else is a typo worth reporting
+ * rather than ignoring. */
+static const char *const netdev_ibbridge_options[] = {
+    "device", "pkey", "qkey", "mac", "gid-index", "mcast-groups",
+    "mgid-format", "sl-map", "dscp-map", "map", "icrc-check", "port-mode",
+    "max-proxies", "proxy-idle-timeout", "mac-aging-time", "announce",
+    "neigh-interfaces",
+};
+
+static bool
+is_known_option(const char *key)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(netdev_ibbridge_options); i++) {
+        if (!strcmp(key, netdev_ibbridge_options[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Returns the message for unknown option 'key', listing the known ones. */
+static char *
+unknown_option_error(const char *key)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    ds_put_format(&s, "unknown option \"%s\" (known: ", key);
+    for (size_t i = 0; i < ARRAY_SIZE(netdev_ibbridge_options); i++) {
+        ds_put_format(&s, "%s%s", i ? ", " : "", netdev_ibbridge_options[i]);
+    }
+    ds_put_char(&s, ')');
+    return ds_steal_cstr(&s);
+}
+
+/* Parses every option in 'args' into 'cfg'.  On error returns a positive
+ * errno and stores the message, without the port name, in '*errp'. */
+int
+ibbridge_config_parse(const char *name, const struct smap *args,
+              struct ibbridge_config *cfg, char **errp)
+{
+    struct smap_node *node;
+    const char *value;
+    int error;
+
+    memset(cfg, 0, sizeof *cfg);
+    SMAP_FOR_EACH (node, args) {
+        if (!is_known_option(node->key)) {
+            *errp = unknown_option_error(node->key);
+            return EINVAL;
+        }
+    }
+
+    error = ibb_parse_device(smap_get(args, "device"), &cfg->device, errp);
+    if (error) {
+        return error;
+    }
+    cfg->device_str = ibb_device_spec_to_string(&cfg->device);
+
+    cfg->pkey = IBB_DEFAULT_PKEY;
+    value = smap_get(args, "pkey");
+    if (value && (error = ibb_parse_pkey(value, &cfg->pkey, errp))) {
+        return error;
+    }
+    cfg->qkey = IBB_DEFAULT_QKEY;
+    value = smap_get(args, "qkey");
+    if (value && (error = ibb_parse_qkey(value, &cfg->qkey, errp))) {
+        return error;
+    }
+    if (cfg->device.kind == IBB_DEVICE_VERBS && cfg->qkey != IBB_DEFAULT_QKEY) {
+        /* rdma_cm joins in the UDP port space with this Q_Key only. */
+        *errp = xasprintf("qkey 0x%08"PRIx32": on an HCA the multicast "
+                          "Q_Key is rdma_cm's 0x%08x", cfg->qkey,
+                          IBB_DEFAULT_QKEY);
+        return EINVAL;
+    }
+    value = smap_get(args, "mac");
+    if (value) {
+        error = ibb_parse_mac(value, cfg->mac.ea, errp);
+        if (error) {
+            return error;
+        }
+        cfg->mac_configured = true;
+    } else {
+        cfg->mac = ibbridge_default_mac(name);
+    }
+    value = smap_get(args, "gid-index");
+    if (value && (error = ibb_parse_gid_index(value, &cfg->gid_index,
+                                              errp))) {
+        return error;
+    }
+    if (cfg->gid_index && cfg->device.kind == IBB_DEVICE_SIM) {
+        *errp = xasprintf("gid-index %u: a simulated port has only GID "
+                          "index 0", cfg->gid_index);
+        return EINVAL;
+    }
+    cfg->mgid_format = IBB_MGID_IPOIB;
+    value = smap_get(args, "mgid-format");
+    if (value && (error = ibb_parse_mgid_format(value, &cfg->mgid_format,
+                                                errp))) {
+        return error;
+    }
+    error = ibb_parse_mcast_groups(smap_get(args, "mcast-groups"),
+                                   cfg->mgid_format, &cfg->groups,
+                                   &cfg->n_groups, errp);
+    if (error) {
+        return error;
+    }
+    for (int dscp = 0; dscp < 64; dscp++) {
+        cfg->sl_map[dscp] = dscp >> 3;
+    }
+    value = smap_get(args, "sl-map");
+    if (value && (error = ibb_parse_sl_map(value, cfg->sl_map, errp))) {
+        return error;
+    }
+    memset(cfg->dscp_map, IBB_DSCP_KEEP, sizeof cfg->dscp_map);
+    value = smap_get(args, "dscp-map");
+    if (value && (error = ibb_parse_dscp_map(value, cfg->dscp_map, errp))) {
+        return error;
+    }
+    value = smap_get(args, "map");
+    if (value) {
+        if (!value[0]) {
+            *errp = xstrdup("map \"\": expected the path of a JSON address "
+                            "map file");
+            return EINVAL;
+        }
+        cfg->map_file = xstrdup(value);
+    }
+    value = smap_get(args, "neigh-interfaces");
+    if (value && *value) {
+        cfg->neigh_interfaces = xstrdup(value);
+    }
+    cfg->icrc_check = true;
+    value = smap_get(args, "icrc-check");
+    if (value && (error = ibb_parse_bool("icrc-check", value,
+                                         &cfg->icrc_check, errp))) {
+        return error;
+    }
+    value = smap_get(args, "announce");
+    if (value && (error = ibb_parse_bool("announce", value, &cfg->announce,
+                                         errp))) {
+        return error;
+    }
+    cfg->port_mode = IBB_PORT_STRICT;
+    value = smap_get(args, "port-mode");
+    if (value && !strcmp(value, "raw")) {
+        if (cfg->device.kind != IBB_DEVICE_SIM) {
+            *errp = xstrdup("port-mode raw: only a simulated port has a raw "
+                            "mode (an HCA delivers by QPN and Q_Key)");
+            return EINVAL;
+        }
+        cfg->port_mode = IBB_PORT_RAW;
+    } else if (value && strcmp(value, "strict")) {
+        *errp = xasprintf("port-mode \"%s\": expected strict or raw", value);
+        return EINVAL;
+    }
+    cfg->max_proxies = IBB_PROXY_DEFAULT_MAX;
+    value = smap_get(args, "max-proxies");
+    if (value) {
+        unsigned long long n;
+
+        if (!ibb_parse_uint(value, 1 << 20, &n) || !n) {
+            *errp = xasprintf("max-proxies \"%s\": expected a number from "
+                              "1 to %d", value, 1 << 20);
+            return EINVAL;
+        }
+        cfg->max_proxies = n;
+    }
+    cfg->proxy_idle_s = IBBRIDGE_PROXY_IDLE_S;
+    value = smap_get(args, "proxy-idle-timeout");
+    if (value) {
+        unsigned long long n;
+
+        if (!ibb_parse_uint(value, 86400, &n)) {
+            *errp = xasprintf("proxy-idle-timeout \"%s\": expected seconds "
+                              "from 0 (never) to 86400", value);
+            return EINVAL;
+        }
+        cfg->proxy_idle_s = n;
+    }
+    cfg->mac_aging_s = IBBRIDGE_MAC_AGING_S;
+    value = smap_get(args, "mac-aging-time");
+    if (value) {
+        unsigned long long n;
+
+        if (!ibb_parse_uint(value, 86400, &n)) {
+            *errp = xasprintf("mac-aging-time \"%s\": expected seconds "
+                              "from 0 (no learning) to 86400", value);
+            return EINVAL;
+        }
+        cfg->mac_aging_s = n;
+    }
+    return 0;
+}

@@ -390,6 +390,24 @@ ibb_addr_map_set_kernel_mac(struct ibb_addr_map *map, const uint8_t ip[16],
     return ibb_addr_map_add_host_from(map, &host, IBB_HOST_KERNEL, now);
 }
 
+size_t
+ibb_addr_map_flush_source(struct ibb_addr_map *map,
+                          enum ibb_host_source source)
+{
+    struct map_host **prev = &map->hosts;
+    size_t n = 0;
+
+    while (*prev) {
+        if ((*prev)->source == source && source != IBB_HOST_FILE) {
+            host_remove(map, prev);
+            n++;
+        } else {
+            prev = &(*prev)->next;
+        }
+    }
+    return n;
+}
+
 int
 ibb_addr_map_del_ip_from(struct ibb_addr_map *map, const uint8_t ip[16],
                          enum ibb_host_source source)
@@ -450,7 +468,7 @@ ibb_addr_map_copy_learned(struct ibb_addr_map *dst,
 size_t
 ibb_addr_map_n_learned(const struct ibb_addr_map *map)
 {
-    return map->n_learned;
+    return map ? map->n_learned : 0;
 }
 
 const struct ibb_host *
@@ -516,13 +534,13 @@ ibb_addr_map_set_group_mlid(struct ibb_addr_map *map, const uint8_t mgid[16],
 size_t
 ibb_addr_map_n_hosts(const struct ibb_addr_map *map)
 {
-    return map->n_hosts;
+    return map ? map->n_hosts : 0;
 }
 
 size_t
 ibb_addr_map_n_groups(const struct ibb_addr_map *map)
 {
-    return HASH_CNT(hh_ip, map->groups_by_ip);
+    return map ? HASH_CNT(hh_ip, map->groups_by_ip) : 0;
 }
 
 /* ------------------------------------------------------------------ */

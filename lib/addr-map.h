@@ -202,7 +202,12 @@ size_t ibb_addr_map_expire_learned(struct ibb_addr_map *, long long int now,
 size_t ibb_addr_map_copy_learned(struct ibb_addr_map *dst,
                                  const struct ibb_addr_map *src);
 
-/* Number of learned hosts (counted in ibb_addr_map_n_hosts() too). */
+/* Deletes every host from 'source' (not IBB_HOST_FILE); returns how many. */
+size_t ibb_addr_map_flush_source(struct ibb_addr_map *,
+                                 enum ibb_host_source);
+
+/* Number of learned hosts (counted in ibb_addr_map_n_hosts() too); 0 for
+ * a null map (a port whose reconfiguration failed has none). */
 size_t ibb_addr_map_n_learned(const struct ibb_addr_map *);
 
 size_t ibb_addr_map_n_hosts(const struct ibb_addr_map *);

@@ -59,7 +59,9 @@ report(struct ibb_kneigh *k, struct nl_object *obj, bool present)
     int state = rtnl_neigh_get_state(n);
     uint8_t ip[16];
 
-    if (!dst || !watched(k, rtnl_neigh_get_ifindex(n))) {
+    /* A deleted interface's index no longer has a name: take its
+     * entries' deletions whatever the interface. */
+    if (!dst || (present && !watched(k, rtnl_neigh_get_ifindex(n)))) {
         return;
     }
     if (nl_addr_get_family(dst) == AF_INET

@@ -201,7 +201,7 @@ answer_nd(const struct ibb_addr_map *map, const uint8_t mac[6],
     dad = ibb_ip_is_unspecified(src);
     if (ip6[7] != ND_HOP_LIMIT || icmp[1] || plen < NS_LEN
         || icmp6_csum(src, ip6 + 24, icmp, plen)
-        || ibb_gid_is_multicast(target)
+        || ibb_gid_is_multicast(target) || ibb_ip_is_multicast(src)
         || !ns_options_ok(icmp + NS_LEN, plen - NS_LEN, dad)) {
         return IBB_NEIGH_MALFORMED;
     }

@@ -146,6 +146,11 @@ test_nd(void **state)
     strcpy(bad, NS_H1);
     memcpy(bad + 2 * 21, "40", 2);
     check(state, bad, IBB_NEIGH_MALFORMED, NULL, 0);
+    /* From a multicast source (ff02::1), checksum right. */
+    check(state, "3333ff00000102000000000286dd6000000000203affff0200000000"
+          "00000000000000000001ff0200000000000000000001ff00000187007b960000"
+          "0000fd0000000000000000000000000000010101020000000002",
+          IBB_NEIGH_MALFORMED, NULL, 0);
 }
 
 int

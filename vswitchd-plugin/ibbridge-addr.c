@@ -12,6 +12,7 @@
 
 #include "netdev-ibbridge-private.h"
 #include "openvswitch/vlog.h"
+#include "seq.h"
 #include "timeval.h"
 #include "unixctl.h"
 #include "util.h"
@@ -126,7 +127,20 @@ ibbridge_map_check(struct netdev_ibbridge *dev)
     for (size_t i = 0; !error && i < dev->n_groups; i++) {
         const struct ibbridge_group *g = &dev->groups[i];
 
-        if (ibb_addr_map_find_group_ip(map, g->spec.ip)) {
+        const struct ibb_group *known
+            = ibb_addr_map_find_group_ip(map, g->spec.ip);
+
+        if (known && memcmp(known->mgid, g->mgid, 16)) {
+            char *spec = ibb_mcast_group_spec_to_string(&g->spec);
+
+            err = xasprintf("map: multicast group %s of mcast-groups was "
+                            "joined with another MGID than the map gives "
+                            "it now (change the options to join it again)",
+                            spec);
+            free(spec);
+            ibb_addr_map_destroy(map);
+            error = EEXIST;
+        } else if (known) {
             ibb_addr_map_set_group_mlid(map, g->mgid, g->mlid);
         } else {
             error = ibbridge_map_add_joined_group(map, g, dev->cfg.pkey);
@@ -187,10 +201,12 @@ ibbridge_map_learn(struct netdev_ibbridge *dev, const uint8_t ip[16],
 
         dev->cstats.learn_conflicts++;
         VLOG_WARN_RL(&learn_rl, "%s: %s seen from "ETH_ADDR_FMT", but the "
-                     "map file has it %s: not learned",
+                     "map has it %s: not learned",
                      netdev_get_name(&dev->up), ibb_ip_format(ip, s, sizeof s),
                      ETH_ADDR_BYTES_ARGS(mac),
-                     error == EPERM ? "for an IB host" : "with another MAC");
+                     error == EPERM ? "for an IB host"
+                     : "with another MAC (from the file, by hand or from "
+                       "the kernel)");
     }
 }
 
@@ -237,6 +253,7 @@ ibbridge_answer_neigh(struct netdev_ibbridge *dev,
     }
     reply = dp_packet_clone_data(answer, len);
     dp_packet_batch_add(&dev->neigh_answers, reply);
+    seq_change(dev->neigh_seq);
     return true;
 }
 

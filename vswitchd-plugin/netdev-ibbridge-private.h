@@ -126,6 +126,8 @@ struct netdev_ibbridge {
     struct ibb_kneigh *kneigh OVS_GUARDED;      /* neigh-interfaces. */
     struct dp_packet **announce OVS_GUARDED;    /* GARPs and NAs to send, */
     size_t n_announce OVS_GUARDED;              /* the last first. */
+    struct seq *neigh_seq;                      /* Changes when an answer is
+                                                 * queued. */
     struct dp_packet_batch neigh_answers OVS_GUARDED; /* ARP/ND answers
                                                  * (lib/ibb-neigh.h) that
                                                  * the port receives next. */

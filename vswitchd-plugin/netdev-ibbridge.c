@@ -26,6 +26,7 @@
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
 #include "packets.h"
+#include "seq.h"
 #include "smap.h"
 #include "timeval.h"
 #include "util.h"
@@ -146,6 +147,7 @@ netdev_ibbridge_construct(struct netdev *netdev_)
     dev->flags = NETDEV_UP;
     ibb_conv_config_init(&dev->conv);
     dp_packet_batch_init(&dev->neigh_answers);
+    dev->neigh_seq = seq_create();
     ovs_mutex_unlock(&dev->mutex);
 
     ovs_mutex_lock(&ibbridge_list_mutex);
@@ -166,6 +168,7 @@ netdev_ibbridge_destruct(struct netdev *netdev_)
     ovs_mutex_lock(&dev->mutex);
     netdev_ibbridge_close_port(dev);
     dp_packet_delete_batch(&dev->neigh_answers, true);
+    seq_destroy(dev->neigh_seq);
     ibbridge_map_announce_cancel(dev);
     ibb_kneigh_close(dev->kneigh);
     free(dev->map_error);
@@ -287,8 +290,13 @@ netdev_ibbridge_open_port(struct netdev_ibbridge *dev,
     }
     map_file_hosts = ibb_addr_map_n_hosts(map);
     map_file_groups = ibb_addr_map_n_groups(map);
-    if (dev->map && cfg->mac_aging_s) {
+    if (dev->map) {
+        /* Added and kernel hosts stay; learned ones unless learning is
+         * off now. */
         ibb_addr_map_copy_learned(map, dev->map);
+        if (!cfg->mac_aging_s) {
+            ibb_addr_map_flush(map, true);
+        }
     }
 
     /* The old port goes first, so that a new one on the same fabric can
@@ -417,6 +425,8 @@ netdev_ibbridge_set_config(struct netdev *netdev_, const struct smap *args,
     dev->configured = true;
     ibb_kneigh_close(dev->kneigh);
     dev->kneigh = kneigh;
+    /* The new watcher (if any) reports what the kernel has now. */
+    ibb_addr_map_flush_source(dev->map, IBB_HOST_KERNEL);
     smap_destroy(&dev->options);
     smap_clone(&dev->options, args);
     netdev_ibbridge_update_conv(dev);
@@ -1000,6 +1010,8 @@ netdev_ibbridge_rxq_wait(struct netdev_rxq *rxq_)
     struct netdev_ibbridge *dev = netdev_ibbridge_cast(rxq_->netdev);
 
     ovs_mutex_lock(&dev->mutex);
+    /* Answers may be queued by another thread's send(): wake up for them. */
+    seq_wait(dev->neigh_seq, seq_read(dev->neigh_seq));
     if (!dp_packet_batch_is_empty(&dev->neigh_answers) || dev->n_announce) {
         poll_immediate_wake();
     } else if (dev->port && dev->carrier) {

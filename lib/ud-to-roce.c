@@ -184,10 +184,12 @@ resolve_global(const struct ibb_conv_config *cfg,
             uint16_t pkey;
 
             /* An IPv4 group's IPoIB or rdma_cm MGID says which group it
-             * is: no map entry needed, if it is of the port's
-             * partition. */
+             * is: no map entry needed, if it is of the port's partition
+             * and the map gives the group no other MGID (scopes and
+             * formats make several MGIDs of one group). */
             if (ibb_mcast_mgid_to_ipv4(grh->dgid, d.v4, &pkey)
-                || (cfg->pkey && pkey != (cfg->pkey | 0x8000))) {
+                || (cfg->pkey && pkey != (cfg->pkey | 0x8000))
+                || ibb_addr_map_find_group_ip(map, d.v4)) {
                 return IBB_DROP_NO_GROUP;
             }
             d.has4 = true;

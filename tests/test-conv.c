@@ -637,6 +637,15 @@ test_multicast(void **state)
     len = tp_build_ib(&b, pkt);
     buf = put(fx, pkt, len);
     assert_int_equal(ibb_ud_to_roce(&fx->cfg, fx->map, &buf), 0);
+    /* Another MGID (scope 5) of a group the map gives its own MGID: no
+     * group, or the way back would not give this MGID (found by
+     * fuzz-ud-to-roce). */
+    default_ib(&b, "ff15:401b:ffff::f01:101");
+    b.tr.dqpn = 0xffffff;
+    len = tp_build_ib(&b, pkt);
+    buf = put(fx, pkt, len);
+    assert_int_equal(ibb_ud_to_roce(&fx->cfg, fx->map, &buf),
+                     IBB_DROP_NO_GROUP);
     /* Not of the port's partition: no group. */
     {
         struct ibb_conv_config cfg = fx->cfg;

@@ -84,6 +84,24 @@ unknown_option_error(const char *key)
 
 /* Parses every option in 'args' into 'cfg'.  On error returns a positive
  * errno and stores the message, without the port name, in '*errp'. */
+/* Parses option 'key' of 'args', a number of seconds from 0 (which means
+ * 'zero_means') to a day, into '*out', or 'dflt' if it is not set. */
+static int
+parse_seconds(const struct smap *args, const char *key, unsigned int dflt,
+              const char *zero_means, unsigned int *out, char **errp)
+{
+    const char *value = smap_get(args, key);
+    unsigned long long n = dflt;
+
+    if (value && !ibb_parse_uint(value, 86400, &n)) {
+        *errp = xasprintf("%s \"%s\": expected seconds from 0 (%s) to "
+                          "86400", key, value, zero_means);
+        return EINVAL;
+    }
+    *out = n;
+    return 0;
+}
+
 int
 ibbridge_config_parse(const char *name, const struct smap *args,
               struct ibbridge_config *cfg, char **errp)
@@ -216,29 +234,11 @@ ibbridge_config_parse(const char *name, const struct smap *args,
         }
         cfg->max_proxies = n;
     }
-    cfg->proxy_idle_s = IBBRIDGE_PROXY_IDLE_S;
-    value = smap_get(args, "proxy-idle-timeout");
-    if (value) {
-        unsigned long long n;
-
-        if (!ibb_parse_uint(value, 86400, &n)) {
-            *errp = xasprintf("proxy-idle-timeout \"%s\": expected seconds "
-                              "from 0 (never) to 86400", value);
-            return EINVAL;
-        }
-        cfg->proxy_idle_s = n;
+    error = parse_seconds(args, "proxy-idle-timeout", IBBRIDGE_PROXY_IDLE_S,
+                          "never", &cfg->proxy_idle_s, errp);
+    if (!error) {
+        error = parse_seconds(args, "mac-aging-time", IBBRIDGE_MAC_AGING_S,
+                              "no learning", &cfg->mac_aging_s, errp);
     }
-    cfg->mac_aging_s = IBBRIDGE_MAC_AGING_S;
-    value = smap_get(args, "mac-aging-time");
-    if (value) {
-        unsigned long long n;
-
-        if (!ibb_parse_uint(value, 86400, &n)) {
-            *errp = xasprintf("mac-aging-time \"%s\": expected seconds "
-                              "from 0 (no learning) to 86400", value);
-            return EINVAL;
-        }
-        cfg->mac_aging_s = n;
-    }
-    return 0;
+    return error;
 }

@@ -440,7 +440,7 @@ ibb_addr_map_expire_learned(struct ibb_addr_map *map, long long int now,
 }
 
 size_t
-ibb_addr_map_copy_learned(struct ibb_addr_map *dst,
+ibb_addr_map_copy_runtime(struct ibb_addr_map *dst,
                           const struct ibb_addr_map *src)
 {
     size_t n = 0;

@@ -196,10 +196,10 @@ int ibb_addr_map_del_ip_from(struct ibb_addr_map *, const uint8_t ip[16],
 size_t ibb_addr_map_expire_learned(struct ibb_addr_map *, long long int now,
                                    long long int max_age);
 
-/* Copies into 'dst' the hosts 'src' learned (as seen then), had added or
- * took from the kernel, where 'dst' allows it: for a reloaded map file.  Returns how many hosts
- * were kept. */
-size_t ibb_addr_map_copy_learned(struct ibb_addr_map *dst,
+/* Copies into 'dst' the hosts 'src' has from run time, not from its file:
+ * learned (as seen then), added, or from the kernel, where 'dst' allows
+ * it: for a reloaded map file.  Returns how many hosts were kept. */
+size_t ibb_addr_map_copy_runtime(struct ibb_addr_map *dst,
                                  const struct ibb_addr_map *src);
 
 /* Deletes every host from 'source' (not IBB_HOST_FILE); returns how many. */

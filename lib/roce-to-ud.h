@@ -50,11 +50,11 @@ enum ibb_drop ibb_roce_to_ud(const struct ibb_conv_config *cfg,
                              const struct ibb_addr_map *map,
                              struct ibb_buf *buf);
 
-/* Parses the RoCEv2 frame 'frame' of 'len' bytes as ibb_roce_to_ud() does
- * (without its checks of the transport and addresses) and stores its
- * source IP (lib/ib-gid.h form) and source MAC.  Returns false if it is
- * not a RoCEv2 frame.  For learning, before the frame is converted in
- * place. */
+/* Reads the source IP (lib/ib-gid.h form) and source MAC of the Ethernet
+ * frame 'frame' of 'len' bytes, before ibb_roce_to_ud() converts it in
+ * place.  Reads offsets only, without checking the frame: what it stores
+ * is meaningful only if ibb_roce_to_ud() then accepts the frame.  Returns
+ * false if the frame cannot be a RoCEv2 frame (too short, not IP). */
 bool ibb_roce_source(const uint8_t *frame, size_t len, uint8_t ip[16],
                      uint8_t mac[6]);
 

@@ -518,7 +518,7 @@ test_map_learn(void **state)
 
     /* Kept across a reload. */
     map2 = ibb_addr_map_create();
-    assert_int_equal(ibb_addr_map_copy_learned(map2, map), 2);
+    assert_int_equal(ibb_addr_map_copy_runtime(map2, map), 2);
     assert_non_null(ibb_addr_map_find_ip(map2, r2));
     ibb_addr_map_destroy(map2);
 
@@ -538,7 +538,7 @@ test_map_learn(void **state)
         assert_int_equal(ibb_addr_map_add_host_from(map, &added,
                                                     IBB_HOST_ADDED, 0), 0);
         map2 = ibb_addr_map_create();
-        ibb_addr_map_copy_learned(map2, map);
+        ibb_addr_map_copy_runtime(map2, map);
         assert_int_equal(ibb_addr_map_n_hosts(map2), 3);
         assert_int_equal(ibb_addr_map_flush(map2, true), 2);
         assert_int_equal(ibb_addr_map_flush(map2, false), 1);

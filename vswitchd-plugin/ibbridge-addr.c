@@ -122,7 +122,7 @@ ibbridge_map_check(struct netdev_ibbridge *dev)
     if (!error) {
         file_hosts = ibb_addr_map_n_hosts(map);
         file_groups = ibb_addr_map_n_groups(map);
-        ibb_addr_map_copy_learned(map, dev->map);
+        ibb_addr_map_copy_runtime(map, dev->map);
     }
     for (size_t i = 0; !error && i < dev->n_groups; i++) {
         const struct ibbridge_group *g = &dev->groups[i];
@@ -411,6 +411,23 @@ map_show_host(const struct ibb_host *h, enum ibb_host_source source,
     ds_put_cstr(ctx->s, ")\n");
 }
 
+static void
+map_show_port(struct netdev_ibbridge *dev, void *s_)
+    OVS_REQUIRES(dev->mutex)
+{
+    struct map_show_ctx ctx = { s_, time_msec() };
+
+    ds_put_format(ctx.s, "%s:", netdev_get_name(&dev->up));
+    if (dev->map) {
+        ds_put_format(ctx.s, " %zu hosts (%zu learned)\n",
+                      ibb_addr_map_n_hosts(dev->map),
+                      ibb_addr_map_n_learned(dev->map));
+        ibb_addr_map_foreach_host(dev->map, map_show_host, &ctx);
+    } else {
+        ds_put_cstr(ctx.s, " not configured\n");
+    }
+}
+
 /* ibbridge/map/show [PORT]: every host of the map of one port or all,
  * with where it came from and, if learned, when it was last seen. */
 static void
@@ -418,31 +435,9 @@ map_unixctl_show(struct unixctl_conn *conn, int argc, const char *argv[],
                  void *aux OVS_UNUSED)
 {
     struct ds s = DS_EMPTY_INITIALIZER;
-    struct netdev_ibbridge *dev;
-    bool found = false;
 
-    ovs_mutex_lock(&ibbridge_list_mutex);
-    LIST_FOR_EACH (dev, list_node, &ibbridge_list) {
-        struct map_show_ctx ctx = { &s, time_msec() };
-
-        if (argc > 1 && strcmp(argv[1], netdev_get_name(&dev->up))) {
-            continue;
-        }
-        found = true;
-        ovs_mutex_lock(&dev->mutex);
-        ds_put_format(&s, "%s:", netdev_get_name(&dev->up));
-        if (dev->map) {
-            ds_put_format(&s, " %zu hosts (%zu learned)\n",
-                          ibb_addr_map_n_hosts(dev->map),
-                          ibb_addr_map_n_learned(dev->map));
-            ibb_addr_map_foreach_host(dev->map, map_show_host, &ctx);
-        } else {
-            ds_put_cstr(&s, " not configured\n");
-        }
-        ovs_mutex_unlock(&dev->mutex);
-    }
-    ovs_mutex_unlock(&ibbridge_list_mutex);
-    if (argc > 1 && !found) {
+    if (!ibbridge_for_each_port(argc > 1 ? argv[1] : NULL, map_show_port,
+                                &s)) {
         unixctl_command_reply_error(conn, "no such ibbridge port");
     } else {
         unixctl_command_reply(conn, ds_cstr(&s));

@@ -201,6 +201,43 @@ ibbridge_port_to_json(struct netdev_ibbridge *dev)
     return port;
 }
 
+bool
+ibbridge_for_each_port(const char *name,
+                       void (*cb)(struct netdev_ibbridge *, void *aux),
+                       void *aux)
+{
+    struct netdev_ibbridge *dev;
+    bool found = false;
+
+    ovs_mutex_lock(&ibbridge_list_mutex);
+    LIST_FOR_EACH (dev, list_node, &ibbridge_list) {
+        if (name && strcmp(name, netdev_get_name(&dev->up))) {
+            continue;
+        }
+        found = true;
+        ovs_mutex_lock(&dev->mutex);
+        cb(dev, aux);
+        ovs_mutex_unlock(&dev->mutex);
+    }
+    ovs_mutex_unlock(&ibbridge_list_mutex);
+    return found || !name;
+}
+
+static void
+show_port_json(struct netdev_ibbridge *dev, void *ports)
+    OVS_REQUIRES(dev->mutex)
+{
+    json_object_put(ports, netdev_get_name(&dev->up),
+                    ibbridge_port_to_json(dev));
+}
+
+static void
+show_port_text(struct netdev_ibbridge *dev, void *s)
+    OVS_REQUIRES(dev->mutex)
+{
+    ibbridge_show_port(dev, s);
+}
+
 /* ibbridge/show and ibbridge/show-json: one port ('argv[1]') or all. */
 static void
 ibbridge_unixctl_show(struct unixctl_conn *conn, int argc,
@@ -208,27 +245,14 @@ ibbridge_unixctl_show(struct unixctl_conn *conn, int argc,
 {
     struct json *ports = json_object_create();
     struct ds s = DS_EMPTY_INITIALIZER;
-    struct netdev_ibbridge *dev;
-    bool found = false;
+    bool found;
 
-    ovs_mutex_lock(&ibbridge_list_mutex);
-    LIST_FOR_EACH (dev, list_node, &ibbridge_list) {
-        if (argc > 1 && strcmp(argv[1], netdev_get_name(&dev->up))) {
-            continue;
-        }
-        found = true;
-        ovs_mutex_lock(&dev->mutex);
-        if (as_json) {
-            json_object_put(ports, netdev_get_name(&dev->up),
-                            ibbridge_port_to_json(dev));
-        } else {
-            ibbridge_show_port(dev, &s);
-        }
-        ovs_mutex_unlock(&dev->mutex);
-    }
-    ovs_mutex_unlock(&ibbridge_list_mutex);
-
-    if (argc > 1 && !found) {
+    found = (as_json
+             ? ibbridge_for_each_port(argc > 1 ? argv[1] : NULL,
+                                      show_port_json, ports)
+             : ibbridge_for_each_port(argc > 1 ? argv[1] : NULL,
+                                      show_port_text, &s));
+    if (!found) {
         unixctl_command_reply_error(conn, "no such ibbridge port");
     } else if (as_json) {
         char *text = json_to_string(ports, JSSF_SORT);

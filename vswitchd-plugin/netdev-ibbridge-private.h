@@ -220,6 +220,13 @@ bool ibbridge_answer_neigh(struct netdev_ibbridge *dev,
 /* Registers the ibbridge/map/ ovs-appctl commands (ibbridge-addr.c). */
 void ibbridge_map_unixctl_register(void);
 
+/* Calls 'cb' for ibbridge port 'name', or for every port if 'name' is
+ * NULL, with the port's mutex held.  Returns false if there is no port
+ * 'name' (ibbridge-unixctl.c). */
+bool ibbridge_for_each_port(const char *name,
+                            void (*cb)(struct netdev_ibbridge *, void *aux),
+                            void *aux);
+
 /* Finds ibbridge port 'name'; on success returns it with its mutex held
  * (ibbridge-unixctl.c). */
 struct netdev_ibbridge *ibbridge_lock_port(const char *name);

@@ -293,7 +293,7 @@ netdev_ibbridge_open_port(struct netdev_ibbridge *dev,
     if (dev->map) {
         /* Added and kernel hosts stay; learned ones unless learning is
          * off now. */
-        ibb_addr_map_copy_learned(map, dev->map);
+        ibb_addr_map_copy_runtime(map, dev->map);
         if (!cfg->mac_aging_s) {
             ibb_addr_map_flush(map, true);
         }

@@ -22,12 +22,16 @@ lib_libibbridge_la_SOURCES += \
 	lib/ibb-bytes.h \
 	lib/ibb-conv.c \
 	lib/ibb-conv.h \
+	lib/ib-ud-build.c \
+	lib/ib-ud-build.h \
 	lib/ibb-csum.c \
 	lib/ibb-csum.h \
 	lib/ibb-drop.c \
 	lib/ibb-drop.h \
 	lib/ibb-file-stamp.c \
 	lib/ibb-file-stamp.h \
+	lib/ibb-ipoib-arp.c \
+	lib/ibb-ipoib-arp.h \
 	lib/ibb-kneigh.c \
 	lib/ibb-kneigh.h \
 	lib/ibb-neigh.c \

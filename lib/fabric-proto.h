@@ -30,6 +30,8 @@
  *   ALIAS_DEL     ibb_fmsg_gid                (empty)
  *   QP_OPEN       ibb_fmsg_qp                 (empty)
  *   QP_CLOSE      ibb_fmsg_qp                 (empty)
+ *   ROUTE_ADD     ibb_fmsg_route              (empty)
+ *   ROUTE_DEL     ibb_fmsg_route              (empty)
  *
  * ATTACH must be the first message; the fabric closes a connection whose
  * first message is anything else.  It asks for a port GUID and a LID (0 =
@@ -57,7 +59,16 @@
  * The port GID is the default subnet prefix fe80::/64 followed by the GUID.
  * An alias GID (ALIAS_ADD) is another GID that PATH_QUERY resolves to this
  * port's LID.  PATH_QUERY with a multicast GID returns the group's MLID, or
- * ENOENT.  MCAST_JOIN creates the group on the first join (with the Q_Key
+ * ENOENT.
+ *
+ * A route (ROUTE_ADD) makes the port the router for a GID prefix that is
+ * not the subnet's, as OpenSM's prefix routes (prefix_routes_file) name a
+ * router port for a remote subnet: PATH_QUERY for a unicast GID that no
+ * port owns resolves, by the longest matching prefix, to that port's LID,
+ * with the path MTU the smaller of the fabric's and the route's.  A route
+ * changes only what the SA answers: a strict port still receives only for
+ * its own GID and aliases, as an HCA does; a raw port receives everything
+ * for its LID anyway.  MCAST_JOIN creates the group on the first join (with the Q_Key
  * and P_Key given) and returns its MLID, as an SA MCMemberRecord does; a
  * send-only member is not delivered to.
  *
@@ -91,6 +102,8 @@ enum ibb_fmsg_type {
     IBB_FMSG_ALIAS_DEL = 7,
     IBB_FMSG_QP_OPEN = 8,
     IBB_FMSG_QP_CLOSE = 9,
+    IBB_FMSG_ROUTE_ADD = 10,
+    IBB_FMSG_ROUTE_DEL = 11,
 };
 
 struct ibb_fmsg_hdr {
@@ -154,6 +167,14 @@ struct ibb_fmsg_mcast_reply {
 struct ibb_fmsg_qp {
     uint32_t qpn;               /* QP number (24 bits). */
     uint32_t qkey;              /* Q_Key checked on receive. */
+};
+
+struct ibb_fmsg_route {
+    uint8_t prefix[16];         /* GID prefix; bits past 'plen' zero. */
+    uint8_t plen;               /* Prefix length in bits, 1..128. */
+    uint8_t pad;                /* Zero. */
+    uint16_t mtu;               /* Largest IB MTU past the router, bytes
+                                 * (256..4096). */
 };
 
 #endif /* fabric-proto.h */

@@ -6,8 +6,10 @@
 #include "ib-gid.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const uint8_t v4mapped_prefix[12] = {
@@ -121,4 +123,53 @@ ibb_ip_format(const uint8_t ip[16], char *buf, size_t size)
         return buf;
     }
     return ibb_gid_format(ip, buf, size);
+}
+
+bool
+ibb_gid_in_prefix(const uint8_t gid[16], const uint8_t prefix[16],
+                  unsigned int plen)
+{
+    unsigned int bytes = plen / 8, bits = plen % 8;
+
+    return (!memcmp(gid, prefix, bytes)
+            && (!bits
+                || !((gid[bytes] ^ prefix[bytes]) & (0xff00 >> bits))));
+}
+
+int
+ibb_gid_parse_prefix(const char *s, uint8_t prefix[16], unsigned int *plen)
+{
+    const char *slash = strchr(s, '/');
+    char addr[IBB_GID_STRLEN];
+    unsigned long len;
+    char *end;
+
+    if (!slash || slash == s || (size_t) (slash - s) >= sizeof addr
+        || !isdigit((unsigned char) slash[1])) {
+        return EINVAL;
+    }
+    memcpy(addr, s, slash - s);
+    addr[slash - s] = '\0';
+    errno = 0;
+    len = strtoul(slash + 1, &end, 10);
+    if (*end || errno || ibb_gid_parse(addr, prefix)) {
+        return EINVAL;
+    }
+    if (!strchr(addr, ':')) {
+        /* A dotted IPv4 network counts its length from the IPv4 part. */
+        if (len > 32) {
+            return EINVAL;
+        }
+        len += 96;
+    }
+    if (!len || len > 128) {
+        return EINVAL;
+    }
+    for (unsigned int bit = len; bit < 128; bit++) {
+        if (prefix[bit / 8] & (0x80 >> (bit % 8))) {
+            return EINVAL;
+        }
+    }
+    *plen = len;
+    return 0;
 }

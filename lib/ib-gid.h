@@ -23,6 +23,17 @@
  * the IPv4-mapped GID.  Returns 0 or EINVAL. */
 int ibb_gid_parse(const char *s, uint8_t gid[16]);
 
+/* Parses a GID prefix "GID/LEN" (LEN 1..128) or an IPv4 network
+ * "a.b.c.d/LEN" (LEN 1..32, which is ::ffff:a.b.c.d/(96 + LEN)) into
+ * 'prefix' and '*plen'.  Returns 0, or EINVAL also if the address has bits
+ * set past the length. */
+int ibb_gid_parse_prefix(const char *s, uint8_t prefix[16],
+                         unsigned int *plen);
+
+/* True if the first 'plen' bits of 'gid' are those of 'prefix'. */
+bool ibb_gid_in_prefix(const uint8_t gid[16], const uint8_t prefix[16],
+                       unsigned int plen);
+
 /* Formats 'gid' into 'buf' (at least IBB_GID_STRLEN bytes), IPv4-mapped
  * GIDs as "::ffff:a.b.c.d".  Returns 'buf'. */
 char *ibb_gid_format(const uint8_t gid[16], char *buf, size_t size);

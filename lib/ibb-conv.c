@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ib-hdr.h"
+#include "roce-hdr.h"
 
 void
 ibb_conv_config_init(struct ibb_conv_config *cfg)
@@ -67,4 +68,21 @@ ibb_conv_payload_len(const uint8_t *bth_, size_t len)
 
     return (len - ibb_opcode[ibb_bth_opcode(bth)].length - IBB_ICRC_LEN
             - ibb_bth_pad(bth));
+}
+
+uint16_t
+ibb_conv_ib_mtu_for_eth(unsigned int eth_mtu, uint16_t port_mtu)
+{
+    /* IPv6 + UDP + BTH + DETH + ImmDt + ICRC, and pad up to 3 bytes. */
+    const unsigned int overhead = IBB_IPV6_LEN + IBB_UDP_LEN + IBB_BTH_LEN
+                                  + IBB_DETH_LEN + IBB_IMMDT_LEN
+                                  + IBB_ICRC_LEN + 3;
+    uint16_t mtu;
+
+    for (mtu = 4096; mtu > 256; mtu /= 2) {
+        if (mtu <= port_mtu && (!eth_mtu || mtu + overhead <= eth_mtu)) {
+            break;
+        }
+    }
+    return mtu;
 }

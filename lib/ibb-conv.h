@@ -96,6 +96,12 @@ enum ibb_drop ibb_conv_check_transport(const uint8_t *bth, size_t len);
  * 'len' bytes (BTH through ICRC) that ibb_conv_check_transport() passed. */
 size_t ibb_conv_payload_len(const uint8_t *bth, size_t len);
 
+/* The largest IB MTU (256..4096, at most 'port_mtu') whose datagrams,
+ * carried as RoCEv2 over IPv6 with immediate data, fit an Ethernet MTU of
+ * 'eth_mtu' (L3 bytes; 0 = no limit): the path MTU the bridge gives IB
+ * hosts for RoCE hosts.  256 if even that does not fit. */
+uint16_t ibb_conv_ib_mtu_for_eth(unsigned int eth_mtu, uint16_t port_mtu);
+
 /* Checks that the BTH P_Key at 'bth' may talk to cfg->pkey (same
  * partition, not both limited members).  Returns IBB_DROP_NONE or
  * IBB_DROP_PKEY. */

@@ -482,3 +482,54 @@ ibb_parse_gid_index(const char *value, unsigned int *index, char **errp)
     *index = v;
     return 0;
 }
+
+int
+ibb_parse_roce_prefixes(const char *value, struct ibb_gid_prefix **prefixesp,
+                        size_t *np, char **errp)
+{
+    struct ibb_gid_prefix *prefixes = calloc(16, sizeof *prefixes);
+    const char *p = value;
+    size_t n = 0;
+
+    *errp = NULL;
+    *prefixesp = NULL;
+    *np = 0;
+    if (!prefixes) {
+        return ENOMEM;
+    }
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        char item[64];
+
+        if (n == 16) {
+            *errp = ibb_xasprintf("roce-prefixes: more than 16 prefixes");
+            goto error;
+        }
+        if (len >= sizeof item) {
+            len = sizeof item - 1;
+        }
+        memcpy(item, p, len);
+        item[len] = '\0';
+        if (ibb_gid_parse_prefix(item, prefixes[n].prefix, &prefixes[n].plen)
+            || ibb_gid_is_multicast(prefixes[n].prefix)) {
+            *errp = ibb_xasprintf("roce-prefixes: \"%s\": expected a unicast "
+                                  "GID prefix such as fd00::/64 or an IPv4 "
+                                  "network such as 10.0.0.0/24, with no bits "
+                                  "set past its length", item);
+            goto error;
+        }
+        n++;
+        p += strcspn(p, ",");
+        if (*p == ',' && !*++p) {
+            *errp = ibb_xasprintf("roce-prefixes: trailing comma");
+            goto error;
+        }
+    }
+    *prefixesp = prefixes;
+    *np = n;
+    return 0;
+
+error:
+    free(prefixes);
+    return EINVAL;
+}

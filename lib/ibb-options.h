@@ -58,6 +58,22 @@ int ibb_parse_mcast_groups(const char *value,
                            struct ibb_mcast_group_spec **groupsp,
                            size_t *n_groupsp, char **errp);
 char *ibb_mcast_group_spec_to_string(const struct ibb_mcast_group_spec *);
+/* One entry of "roce-prefixes": a GID prefix of RoCE hosts that the port
+ * routes for on the IB side (lib/ibport.h ibb_port_route_add()). */
+struct ibb_gid_prefix {
+    uint8_t prefix[16];
+    unsigned int plen;
+};
+
+/* The default: every IPv4 RoCE host's GID, ::ffff:0.0.0.0/96. */
+#define IBB_DEFAULT_ROCE_PREFIXES "::ffff:0.0.0.0/96"
+
+/* Parses a comma-separated list of prefixes (lib/ib-gid.h
+ * ibb_gid_parse_prefix()); "" gives none.  At most 16. */
+int ibb_parse_roce_prefixes(const char *value,
+                            struct ibb_gid_prefix **prefixesp,
+                            size_t *np, char **errp);
+
 int ibb_parse_sl_map(const char *value, uint8_t sl_map[64], char **errp);
 int ibb_parse_dscp_map(const char *value, uint8_t dscp_map[16],
                        char **errp);

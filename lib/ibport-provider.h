@@ -39,6 +39,8 @@ struct ibb_port {
     size_t n_qps;                       /* Number of 'qps'. */
     struct ibb_port_group *groups;      /* Multicast memberships. */
     size_t n_groups;                    /* Number of 'groups'. */
+    struct ibb_port_route *routes;      /* Prefixes it routes. */
+    size_t n_routes;                    /* Number of 'routes'. */
     bool qps_lost;                      /* Reopened: created QPs gone. */
 };
 
@@ -74,6 +76,7 @@ struct ibb_port_class {
     /* Optional (NULL: not supported, or see ibport.c's defaults). */
     int (*qp_create)(struct ibb_port *, uint32_t qkey, uint32_t *qpn);
     int (*qp_destroy)(struct ibb_port *, uint32_t qpn);
+    int (*route)(struct ibb_port *, const struct ibb_port_route *, bool add);
     bool hw_crcs;                       /* HCA makes/checks ICRC, VCRC. */
     int (*mcast_status)(struct ibb_port *, const uint8_t mgid[16],
                         struct ibb_mcast_status *);

@@ -547,6 +547,22 @@ sim_alias(struct ibb_port *port, const uint8_t gid[16], bool add)
 }
 
 static int
+sim_route(struct ibb_port *port, const struct ibb_port_route *r, bool add)
+{
+    struct ibb_port_sim *sim = sim_cast(port);
+    struct ibb_fmsg_route q;
+
+    memset(&q, 0, sizeof q);
+    memcpy(q.prefix, r->prefix, 16);
+    q.plen = r->plen;
+    q.mtu = r->mtu;
+    return sim_check(sim, sim_request(sim, add ? IBB_FMSG_ROUTE_ADD
+                                               : IBB_FMSG_ROUTE_DEL,
+                                      &q, sizeof q, NULL, 0),
+                     add ? "route add" : "route delete");
+}
+
+static int
 sim_qp(struct ibb_port *port, uint32_t qpn, uint32_t qkey, bool open)
 {
     struct ibb_port_sim *sim = sim_cast(port);
@@ -575,4 +591,5 @@ const struct ibb_port_class ibb_port_sim_class = {
     .mcast_leave = sim_mcast_leave,
     .alias = sim_alias,
     .qp = sim_qp,
+    .route = sim_route,
 };

@@ -46,6 +46,7 @@ free_common(struct ibb_port *port)
     free(port->device);
     free((char *) port->opts.name);
     free(port->aliases);
+    free(port->routes);
     free(port->qps);
     free(port->groups);
 }
@@ -292,6 +293,62 @@ ibb_port_alias_del(struct ibb_port *port, const uint8_t gid[16])
     return err;
 }
 
+static struct ibb_port_route *
+find_route(struct ibb_port *port, const struct ibb_port_route *r)
+{
+    for (size_t i = 0; i < port->n_routes; i++) {
+        if (port->routes[i].plen == r->plen
+            && !memcmp(port->routes[i].prefix, r->prefix, 16)) {
+            return &port->routes[i];
+        }
+    }
+    return NULL;
+}
+
+int
+ibb_port_route_add(struct ibb_port *port, const struct ibb_port_route *r)
+{
+    struct ibb_port_route *routes, *old;
+    int err;
+
+    if (!port->class->route) {
+        return ibb_port_set_error(port, EOPNOTSUPP, "%s ports cannot add "
+                                  "routes: the subnet manager routes "
+                                  "prefixes", port->class->type);
+    }
+    err = port->class->route(port, r, true);
+    if (err) {
+        return err;
+    }
+    old = find_route(port, r);
+    if (old) {
+        *old = *r;
+        return 0;
+    }
+    routes = realloc(port->routes, (port->n_routes + 1) * sizeof *routes);
+    if (!routes) {
+        return ibb_port_set_error(port, ENOMEM, "out of memory");
+    }
+    port->routes = routes;
+    port->routes[port->n_routes++] = *r;
+    return 0;
+}
+
+int
+ibb_port_route_del(struct ibb_port *port, const struct ibb_port_route *r)
+{
+    struct ibb_port_route *old = find_route(port, r);
+
+    if (!port->class->route) {
+        return ibb_port_set_error(port, EOPNOTSUPP, "%s ports have no "
+                                  "routes", port->class->type);
+    }
+    if (old) {
+        *old = port->routes[--port->n_routes];
+    }
+    return port->class->route(port, r, false);
+}
+
 int
 ibb_port_qp_open(struct ibb_port *port, uint32_t qpn, uint32_t qkey)
 {
@@ -508,6 +565,12 @@ ibb_port_reconnect(struct ibb_port *port)
     for (size_t i = 0; i < port->n_qps; i++) {
         err = port->class->qp(port, port->qps[i].qpn, port->qps[i].qkey,
                               true);
+        if (err) {
+            goto fail;
+        }
+    }
+    for (size_t i = 0; i < port->n_routes; i++) {
+        err = port->class->route(port, &port->routes[i], true);
         if (err) {
             goto fail;
         }

@@ -132,6 +132,20 @@ int ibb_port_mcast_leave(struct ibb_port *, const uint8_t mgid[16]);
 int ibb_port_alias_add(struct ibb_port *, const uint8_t gid[16]);
 int ibb_port_alias_del(struct ibb_port *, const uint8_t gid[16]);
 
+/* A GID prefix off the IB subnet that the port is the router for: the
+ * subnet administrator resolves path queries for GIDs under it to the
+ * port's LID (see lib/fabric-proto.h), with 'mtu' as the path MTU. */
+struct ibb_port_route {
+    uint8_t prefix[16];         /* Bits past 'plen' zero. */
+    uint8_t plen;               /* 1..128. */
+    uint16_t mtu;               /* IB MTU past the router: 256..4096. */
+};
+
+/* Adds or (again) updates a route, or deletes one.  EOPNOTSUPP where the
+ * backend cannot tell the subnet manager (verbs: see README.rst). */
+int ibb_port_route_add(struct ibb_port *, const struct ibb_port_route *);
+int ibb_port_route_del(struct ibb_port *, const struct ibb_port_route *);
+
 /* Strict mode: receive unicast for 'qpn' when the Q_Key is 'qkey'. */
 int ibb_port_qp_open(struct ibb_port *, uint32_t qpn, uint32_t qkey);
 int ibb_port_qp_close(struct ibb_port *, uint32_t qpn);

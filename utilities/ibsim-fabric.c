@@ -128,6 +128,8 @@ struct port {
     size_t n_aliases;           /* Number of 'aliases'. */
     struct qp *qps;             /* Open QPs (strict mode). */
     size_t n_qps;               /* Number of 'qps'. */
+    struct ibb_fmsg_route *routes; /* GID prefixes it routes (SA only). */
+    size_t n_routes;            /* Number of 'routes'. */
 
     struct ovs_list txq;        /* "struct msg"s to send to the port. */
     size_t n_queued;            /* Packets in 'txq'. */
@@ -942,6 +944,84 @@ handle_qp(struct port *port, const struct ibb_fmsg_hdr *hdr,
     }
 }
 
+/* True if 'prefix' has no bit set past its first 'plen'. */
+static bool
+prefix_is_clean(const uint8_t prefix[16], unsigned int plen)
+{
+    for (unsigned int bit = plen; bit < 128; bit++) {
+        if (prefix[bit / 8] & (0x80 >> (bit % 8))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The route with the longest prefix that holds 'gid', and its port. */
+static const struct ibb_fmsg_route *
+route_lookup(const uint8_t gid[16], struct port **portp)
+{
+    const struct ibb_fmsg_route *best = NULL;
+    struct port *port;
+
+    *portp = NULL;
+    LIST_FOR_EACH (port, node, &ports) {
+        if (!port->attached || port->dead) {
+            continue;
+        }
+        for (size_t i = 0; i < port->n_routes; i++) {
+            const struct ibb_fmsg_route *r = &port->routes[i];
+
+            if ((!best || r->plen > best->plen)
+                && ibb_gid_in_prefix(gid, r->prefix, r->plen)) {
+                best = r;
+                *portp = port;
+            }
+        }
+    }
+    return best;
+}
+
+static void
+handle_route(struct port *port, const struct ibb_fmsg_hdr *hdr,
+             const struct ibb_fmsg_route *r)
+{
+    size_t i;
+
+    for (i = 0; i < port->n_routes; i++) {
+        if (port->routes[i].plen == r->plen
+            && !memcmp(port->routes[i].prefix, r->prefix, 16)) {
+            break;
+        }
+    }
+    if (hdr->type == IBB_FMSG_ROUTE_DEL) {
+        if (i == port->n_routes) {
+            reply(port, hdr, ENOENT, NULL, 0);
+            return;
+        }
+        port->routes[i] = port->routes[--port->n_routes];
+        reply(port, hdr, 0, NULL, 0);
+        return;
+    }
+
+    /* A prefix must be a unicast one with no bits past its length, and
+     * must not hold the subnet's own GIDs (the port's prefix), which are
+     * ports'. */
+    if (!r->plen || r->plen > 128 || ibb_gid_is_multicast(r->prefix)
+        || !prefix_is_clean(r->prefix, r->plen)
+        || ibb_gid_in_prefix(port->gid, r->prefix, MIN(r->plen, 64))
+        || r->mtu < 256 || r->mtu > 4096) {
+        reply(port, hdr, EINVAL, NULL, 0);
+        return;
+    }
+    if (i == port->n_routes) {
+        port->routes = xrealloc(port->routes,
+                                (port->n_routes + 1) * sizeof *port->routes);
+        port->n_routes++;
+    }
+    port->routes[i] = *r;
+    reply(port, hdr, 0, NULL, 0);
+}
+
 static void
 handle_path_query(struct port *port, const struct ibb_fmsg_hdr *hdr,
                   const uint8_t gid[16])
@@ -961,6 +1041,14 @@ handle_path_query(struct port *port, const struct ibb_fmsg_hdr *hdr,
 
         if (owner) {
             pr.lid = owner->lid;
+        } else {
+            const struct ibb_fmsg_route *r = route_lookup(gid, &owner);
+
+            if (r) {
+                /* Off the subnet: the path leads to its router. */
+                pr.lid = owner->lid;
+                pr.mtu = MIN(pr.mtu, r->mtu);
+            }
         }
     }
     reply(port, hdr, pr.lid ? 0 : ENOENT, &pr, sizeof pr);
@@ -1035,6 +1123,19 @@ handle_message(struct port *port, const uint8_t *msg, size_t len)
         break;
     }
 
+    case IBB_FMSG_ROUTE_ADD:
+    case IBB_FMSG_ROUTE_DEL: {
+        struct ibb_fmsg_route r;
+
+        if (body_len < sizeof r) {
+            reply(port, &hdr, EINVAL, NULL, 0);
+        } else {
+            memcpy(&r, body, sizeof r);
+            handle_route(port, &hdr, &r);
+        }
+        break;
+    }
+
     default:
         reply(port, &hdr, EOPNOTSUPP, NULL, 0);
         break;
@@ -1088,6 +1189,7 @@ port_destroy(struct port *port)
     free(port->held);
     free(port->held_dests);
     free(port->aliases);
+    free(port->routes);
     free(port->qps);
     free(port);
 }
@@ -1208,6 +1310,12 @@ fabric_ports(struct unixctl_conn *conn, int argc OVS_UNUSED,
         for (size_t i = 0; i < port->n_qps; i++) {
             ds_put_format(&s, "  qp %u qkey=0x%08x\n", port->qps[i].qpn,
                           port->qps[i].qkey);
+        }
+        for (size_t i = 0; i < port->n_routes; i++) {
+            ds_put_format(&s, "  route %s/%u mtu=%u\n",
+                          ibb_gid_format(port->routes[i].prefix, gidbuf,
+                                         sizeof gidbuf),
+                          port->routes[i].plen, port->routes[i].mtu);
         }
     }
     unixctl_command_reply(conn, ds_cstr(&s));

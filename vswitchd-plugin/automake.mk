@@ -6,6 +6,7 @@
 pkglibexec_PROGRAMS += vswitchd-plugin/ovs-vswitchd
 vswitchd_plugin_ovs_vswitchd_SOURCES = \
 	vswitchd-plugin/ibbridge-addr.c \
+	vswitchd-plugin/ibbridge-router.c \
 	vswitchd-plugin/ibbridge-config.c \
 	vswitchd-plugin/ibbridge-unixctl.c \
 	vswitchd-plugin/netdev-ibbridge.c \

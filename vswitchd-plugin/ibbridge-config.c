@@ -45,6 +45,7 @@ ibbridge_config_destroy(struct ibbridge_config *cfg)
     free(cfg->groups);
     free(cfg->map_file);
     free(cfg->neigh_interfaces);
+    free(cfg->roce_prefixes);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -54,7 +55,7 @@ static const char *const netdev_ibbridge_options[] = {
     "device", "pkey", "qkey", "mac", "gid-index", "mcast-groups",
     "mgid-format", "sl-map", "dscp-map", "map", "icrc-check", "port-mode",
     "max-proxies", "proxy-idle-timeout", "mac-aging-time", "announce",
-    "neigh-interfaces",
+    "neigh-interfaces", "roce-prefixes", "ipoib-arp",
 };
 
 static bool
@@ -197,6 +198,20 @@ ibbridge_config_parse(const char *name, const struct smap *args,
     value = smap_get(args, "neigh-interfaces");
     if (value && *value) {
         cfg->neigh_interfaces = xstrdup(value);
+    }
+    value = smap_get(args, "roce-prefixes");
+    cfg->roce_prefixes_set = value != NULL;
+    error = ibb_parse_roce_prefixes(value ? value
+                                    : IBB_DEFAULT_ROCE_PREFIXES,
+                                    &cfg->roce_prefixes,
+                                    &cfg->n_roce_prefixes, errp);
+    if (error) {
+        return error;
+    }
+    value = smap_get(args, "ipoib-arp");
+    if (value && (error = ibb_parse_bool("ipoib-arp", value,
+                                         &cfg->ipoib_arp, errp))) {
+        return error;
     }
     cfg->icrc_check = true;
     value = smap_get(args, "icrc-check");

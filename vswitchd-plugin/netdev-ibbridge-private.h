@@ -50,7 +50,13 @@ struct ibb_proxy_table;
     IBBRIDGE_CSTAT(learn_full)        /* Not learned: table full. */      \
     IBBRIDGE_CSTAT(announcements)     /* GARPs and NAs for IB hosts. */     \
     IBBRIDGE_CSTAT(kernel_updates)    /* Kernel neighbours taken or gone. */\
-    IBBRIDGE_CSTAT(kernel_conflicts)  /* Kernel neighbours not taken. */
+    IBBRIDGE_CSTAT(kernel_conflicts)  /* Kernel neighbours not taken. */ \
+    IBBRIDGE_CSTAT(ipoib_arp_answered) /* IPoIB ARP for RoCE hosts. */     \
+    IBBRIDGE_CSTAT(ipoib_arp_not_roce) /* IPoIB ARP for no RoCE host. */   \
+    IBBRIDGE_CSTAT(ipoib_arp_ignored) /* IPoIB ARP asking nothing of us. */\
+    IBBRIDGE_CSTAT(ipoib_arp_send_errors) /* Answers the port refused. */  \
+    IBBRIDGE_CSTAT(ipoib_not_arp)     /* IPoIB datagrams, not bridged. */   \
+    IBBRIDGE_CSTAT(ipoib_malformed)   /* Bad IPoIB datagrams or ARP. */
 
 struct ibbridge_cstats {
 #define IBBRIDGE_CSTAT(NAME) uint64_t NAME;
@@ -63,6 +69,13 @@ struct ibbridge_group {
     struct ibb_mcast_group_spec spec;   /* As configured. */
     uint8_t mgid[16];                   /* MGID derived from 'spec'. */
     uint16_t mlid;                      /* MLID the fabric gave. */
+};
+
+/* The IB side's router role (ibbridge-router.c). */
+struct ibbridge_router {
+    bool ipoib;                         /* Answering IPoIB ARP. */
+    uint32_t ipoib_qpn;                 /* Its IPoIB QP. */
+    uint8_t bcast_mgid[16];             /* IPoIB broadcast group. */
 };
 
 /* The options, parsed and checked before any of them is applied, so that a
@@ -88,6 +101,10 @@ struct ibbridge_config {
     unsigned int mac_aging_s;           /* 0: no MAC learning. */
     bool announce;                      /* GARP/NA for IB hosts. */
     char *neigh_interfaces;             /* Kernel neighbours to follow. */
+    struct ibb_gid_prefix *roce_prefixes; /* Routed to the port on IB. */
+    size_t n_roce_prefixes;
+    bool roce_prefixes_set;             /* Given, not the default. */
+    bool ipoib_arp;                     /* Answer IPoIB ARP. */
 };
 
 struct netdev_ibbridge {
@@ -117,6 +134,7 @@ struct netdev_ibbridge {
     struct ibb_conv_config conv OVS_GUARDED;    /* Converter settings. */
     struct ibb_proxy_table *proxies OVS_GUARDED; /* Strict mode: proxy QPs
                                                  * of RoCE endpoints. */
+    struct ibbridge_router router OVS_GUARDED;  /* Routes, IPoIB ARP. */
     struct ibbridge_group *groups OVS_GUARDED;  /* Joined groups. */
     size_t n_groups OVS_GUARDED;
     bool carrier OVS_GUARDED;                   /* Port attached. */
@@ -149,6 +167,28 @@ extern struct ovs_list ibbridge_list OVS_GUARDED_BY(ibbridge_list_mutex);
 void netdev_ibbridge_format_group_state(const struct netdev_ibbridge *dev,
                                         const struct ibbridge_group *g,
                                         struct ds *s)
+    OVS_REQUIRES(dev->mutex);
+
+/* The IB side's router role (ibbridge-router.c). */
+
+/* Adds the routes of cfg->roce_prefixes on 'port' (about to become
+ * dev->port) and, with "ipoib-arp", opens the IPoIB QP and joins the
+ * broadcast group, into '*router'.  Returns 0 or a positive errno with a
+ * message in '*errp'. */
+int ibbridge_router_open(struct netdev_ibbridge *dev, struct ibb_port *port,
+                         const struct ibbridge_config *cfg,
+                         const struct ibb_port_attr *attr,
+                         struct ibbridge_router *router, char **errp)
+    OVS_REQUIRES(dev->mutex);
+
+/* Gives the routes the path MTU that fits the new Ethernet MTU. */
+void ibbridge_router_mtu_changed(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex);
+
+/* Takes a received IB datagram that is IPoIB's (ARP is answered, the rest
+ * counted) and returns true, or returns false for any other. */
+bool ibbridge_router_rx(struct netdev_ibbridge *dev, const uint8_t *pkt,
+                        size_t len)
     OVS_REQUIRES(dev->mutex);
 
 /* Options (ibbridge-config.c). */

@@ -275,6 +275,7 @@ netdev_ibbridge_open_port(struct netdev_ibbridge *dev,
     };
     struct ibb_proxy_table *proxies = NULL;
     struct ibbridge_group *groups = NULL;
+    struct ibbridge_router router;
     size_t map_file_hosts, map_file_groups;
     struct ibb_file_stamp map_stamp;
     struct ibb_addr_map *map;
@@ -326,7 +327,11 @@ netdev_ibbridge_open_port(struct netdev_ibbridge *dev,
         }
     }
     error = join_groups(port, cfg, map, &groups, &n_groups, errp);
+    if (!error) {
+        error = ibbridge_router_open(dev, port, cfg, &attr, &router, errp);
+    }
     if (error) {
+        free(groups);
         goto error;
     }
 
@@ -342,6 +347,7 @@ netdev_ibbridge_open_port(struct netdev_ibbridge *dev,
     dev->next_map_check = time_msec() + IBBRIDGE_MAP_CHECK_MS;
     dev->groups = groups;
     dev->n_groups = n_groups;
+    dev->router = router;
     dev->carrier = attr.state == IBB_PORT_ACTIVE;
     return 0;
 
@@ -518,6 +524,10 @@ netdev_ibbridge_get_status(const struct netdev *netdev_, struct smap *smap)
         smap_add(smap, "icrc_check", dev->cfg.icrc_check ? "true" : "false");
         smap_add(smap, "port_mode", (dev->cfg.port_mode == IBB_PORT_RAW
                                      ? "raw" : "strict"));
+        if (dev->router.ipoib) {
+            smap_add_format(smap, "ipoib_qpn", "0x%06"PRIx32,
+                            dev->router.ipoib_qpn);
+        }
         if (dev->proxies) {
             smap_add_format(smap, "proxies", "%zu",
                             ibb_proxy_table_count(dev->proxies));
@@ -575,6 +585,7 @@ netdev_ibbridge_set_mtu(struct netdev *netdev_, int mtu)
     if (dev->eth_mtu != mtu) {
         dev->eth_mtu = mtu;
         netdev_ibbridge_update_conv(dev);
+        ibbridge_router_mtu_changed(dev);
         netdev_change_seq_changed(netdev_);
     }
     ovs_mutex_unlock(&dev->mutex);
@@ -983,6 +994,10 @@ netdev_ibbridge_rxq_recv(struct netdev_rxq *rxq_,
         buf.size = dp_packet_get_allocated(pkt);
         buf.ofs = (uint8_t *) dp_packet_data(pkt) - buf.base;
         buf.len = bufs[i].len;
+        if (ibbridge_router_rx(dev, bufs[i].data, bufs[i].len)) {
+            dp_packet_delete(pkt);
+            continue;
+        }
         reason = ibb_ud_to_roce(&dev->conv, dev->map, &buf);
         if (reason != IBB_DROP_NONE) {
             dev->rx_drops[reason]++;

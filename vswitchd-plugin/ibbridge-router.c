@@ -1,0 +1,238 @@
+/*
+ * The bridge as the IB side's way to RoCE hosts: routes for the RoCE
+ * hosts' GID prefixes (the subnet administrator answers path queries for
+ * them with the bridge's LID) and answers to IPoIB ARP for their IPv4
+ * addresses (lib/ibb-ipoib-arp.h).  Glue only: the decisions are lib/'s.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "netdev-ibbridge-private.h"
+#include "openvswitch/vlog.h"
+#include "util.h"
+
+#include "addr-map.h"
+#include "ib-gid.h"
+#include "ib-hdr.h"
+#include "ib-ud-build.h"
+#include "ibb-conv.h"
+#include "ibb-ipoib-arp.h"
+
+VLOG_DEFINE_THIS_MODULE(ibbridge_router);
+
+static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
+
+/* A raw port has no QPs of its own: it answers IPoIB ARP from this QPN,
+ * which it receives like any other. */
+#define IBBRIDGE_RAW_IPOIB_QPN 0x1b1b
+
+/* The path MTU the routes give: what fits the Ethernet side. */
+static uint16_t
+route_mtu(const struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    return ibb_conv_ib_mtu_for_eth(dev->eth_mtu, dev->attr.mtu);
+}
+
+static int
+add_routes(struct netdev_ibbridge *dev, struct ibb_port *port,
+           const struct ibbridge_config *cfg, uint16_t mtu, char **errp)
+    OVS_REQUIRES(dev->mutex)
+{
+    for (size_t i = 0; i < cfg->n_roce_prefixes; i++) {
+        struct ibb_port_route r;
+        int error;
+
+        memcpy(r.prefix, cfg->roce_prefixes[i].prefix, 16);
+        r.plen = cfg->roce_prefixes[i].plen;
+        r.mtu = mtu;
+        error = ibb_port_route_add(port, &r);
+        if (error == EOPNOTSUPP && !cfg->roce_prefixes_set) {
+            /* The default is only a convenience where the port can. */
+            VLOG_INFO("%s: %s", netdev_get_name(&dev->up),
+                      ibb_port_error(port));
+            return 0;
+        } else if (error) {
+            char buf[IBB_GID_STRLEN];
+
+            *errp = xasprintf("roce-prefixes %s/%u: %s",
+                              ibb_gid_format(r.prefix, buf, sizeof buf),
+                              r.plen, ibb_port_error(port));
+            return error;
+        }
+    }
+    return 0;
+}
+
+int
+ibbridge_router_open(struct netdev_ibbridge *dev, struct ibb_port *port,
+                     const struct ibbridge_config *cfg,
+                     const struct ibb_port_attr *attr,
+                     struct ibbridge_router *router, char **errp)
+    OVS_REQUIRES(dev->mutex)
+{
+    uint16_t mlid;
+    int error;
+
+    memset(router, 0, sizeof *router);
+    error = add_routes(dev, port, cfg,
+                       ibb_conv_ib_mtu_for_eth(dev->eth_mtu, attr->mtu),
+                       errp);
+    if (error || !cfg->ipoib_arp) {
+        return error;
+    }
+
+    if (cfg->port_mode == IBB_PORT_RAW) {
+        router->ipoib_qpn = IBBRIDGE_RAW_IPOIB_QPN;
+    } else {
+        error = ibb_port_qp_create(port, IBB_IPOIB_QKEY, &router->ipoib_qpn);
+        if (error) {
+            *errp = xasprintf("ipoib-arp: cannot create the IPoIB QP: %s",
+                              ibb_port_error(port));
+            return error;
+        }
+    }
+    ibb_ipoib_bcast_mgid(cfg->pkey, router->bcast_mgid);
+    error = ibb_port_mcast_join(port, router->bcast_mgid, IBB_MCAST_FULL,
+                                IBB_IPOIB_QKEY, cfg->pkey, &mlid);
+    if (error) {
+        *errp = xasprintf("ipoib-arp: cannot join the IPoIB broadcast "
+                          "group: %s", ibb_port_error(port));
+        return error;
+    }
+    router->ipoib = true;
+    return 0;
+}
+
+void
+ibbridge_router_mtu_changed(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    char *err = NULL;
+
+    if (dev->port && add_routes(dev, dev->port, &dev->cfg, route_mtu(dev),
+                                &err)) {
+        VLOG_WARN_RL(&rl, "%s: %s", netdev_get_name(&dev->up), err);
+        free(err);
+    }
+}
+
+/* True if the datagram at 'pkt' is for IPoIB: to the IPoIB QP, or to the
+ * broadcast group (any EtherType: IPoIB's IP traffic is not bridged). */
+static bool
+is_ipoib(const struct ibbridge_router *router, const uint8_t *pkt,
+         size_t len, size_t *bth_ofs)
+{
+    const struct ibb_lrh *lrh = (const struct ibb_lrh *) pkt;
+    const struct ibb_grh *grh = (const struct ibb_grh *) (lrh + 1);
+    const struct ibb_bth *bth;
+    size_t ofs = IBB_LRH_LEN;
+
+    if (len < IBB_LRH_LEN + IBB_GRH_LEN + IBB_BTH_LEN) {
+        return false;
+    }
+    if (ibb_lrh_lnh(lrh) == IBB_LNH_GLOBAL) {
+        ofs += IBB_GRH_LEN;
+    }
+    bth = (const struct ibb_bth *) (pkt + ofs);
+    *bth_ofs = ofs;
+    if (ibb_bth_qpn(bth) == IBB_MULTICAST_QPN) {
+        return (ofs > IBB_LRH_LEN
+                && !memcmp(grh->dgid, router->bcast_mgid, 16));
+    }
+    return ibb_bth_qpn(bth) == router->ipoib_qpn;
+}
+
+static void
+send_reply(struct netdev_ibbridge *dev, const uint8_t *req_pkt,
+           const struct ibb_ipoib_arp *reply)
+    OVS_REQUIRES(dev->mutex)
+{
+    const struct ibb_lrh *lrh = (const struct ibb_lrh *) req_pkt;
+    uint8_t payload[IBB_IPOIB_ARP_LEN];
+    uint8_t pkt[IBB_UD_BUILD_SIZE(IBB_IPOIB_ARP_LEN)];
+    struct ibb_ud_hdrs h;
+    struct ibb_port_buf buf;
+    size_t n_sent = 0;
+
+    memset(&h, 0, sizeof h);
+    h.slid = dev->attr.lid;
+    h.dlid = ibb_lrh_slid(lrh);
+    h.sl = ibb_lrh_sl(lrh);
+    memcpy(h.sgid, dev->attr.gid, 16);
+    memcpy(h.dgid, reply->tha.gid, 16);
+    h.hop_limit = 1;            /* IPoIB's link is the subnet. */
+    h.pkey = dev->cfg.pkey;
+    h.dqpn = reply->tha.qpn;
+    h.sqpn = dev->router.ipoib_qpn;
+    h.qkey = IBB_IPOIB_QKEY;
+
+    ibb_ipoib_arp_write(reply, payload);
+    buf.data = pkt;
+    buf.size = sizeof pkt;
+    buf.len = ibb_ud_build(pkt, &h, payload, sizeof payload);
+    if (ibb_port_send(dev->port, &buf, 1, &n_sent) || n_sent != 1) {
+        dev->cstats.ipoib_arp_send_errors++;
+    } else {
+        dev->cstats.ipoib_arp_answered++;
+    }
+}
+
+bool
+ibbridge_router_rx(struct netdev_ibbridge *dev, const uint8_t *pkt,
+                   size_t len)
+    OVS_REQUIRES(dev->mutex)
+{
+    struct ibb_ipoib_arp_self self;
+    struct ibb_ipoib_arp req, reply;
+    size_t ofs, tlen;
+    int error;
+
+    if (!dev->router.ipoib || !is_ipoib(&dev->router, pkt, len, &ofs)) {
+        return false;
+    }
+
+    /* The payload: past BTH and DETH, before the pad and ICRC (the port
+     * checked the CRCs as an HCA does, or the converter would have). */
+    tlen = len - ofs - IBB_VCRC_LEN;
+    if (ibb_conv_check_transport(pkt + ofs, tlen)
+        || ibb_bth_opcode((const struct ibb_bth *) (pkt + ofs))
+           != IBB_OP_UD_SEND_ONLY) {
+        dev->cstats.ipoib_malformed++;
+        return true;
+    }
+    if (ibb_deth_qkey((const struct ibb_deth *) (pkt + ofs + IBB_BTH_LEN))
+        != IBB_IPOIB_QKEY) {
+        /* What an HCA's IPoIB QP would not take (a raw port takes all). */
+        dev->cstats.ipoib_malformed++;
+        return true;
+    }
+    error = ibb_ipoib_arp_parse(pkt + ofs + IBB_BTH_LEN + IBB_DETH_LEN,
+                                ibb_conv_payload_len(pkt + ofs, tlen), &req);
+    if (error) {
+        if (error == ENOENT) {
+            dev->cstats.ipoib_not_arp++;
+        } else {
+            dev->cstats.ipoib_malformed++;
+        }
+        return true;
+    }
+
+    self.qpn = dev->router.ipoib_qpn;
+    memcpy(self.gid, dev->attr.gid, 16);
+    self.host_gids = dev->cfg.port_mode == IBB_PORT_RAW;
+    switch (ibb_ipoib_arp_answer(dev->map, &self, &req, &reply)) {
+    case IBB_IPOIB_ARP_ANSWERED:
+        send_reply(dev, pkt, &reply);
+        break;
+    case IBB_IPOIB_ARP_NOT_ROCE:
+        dev->cstats.ipoib_arp_not_roce++;
+        break;
+    case IBB_IPOIB_ARP_IGNORED:
+        dev->cstats.ipoib_arp_ignored++;
+        break;
+    }
+    return true;
+}

@@ -17,7 +17,9 @@ bin_PROGRAMS += utilities/ibsim-host
 utilities_ibsim_host_SOURCES = \
 	utilities/host-common.c \
 	utilities/host-common.h \
-	utilities/ibsim-host.c
+	utilities/ibsim-host.c \
+	utilities/ibsim-ipoib.c \
+	utilities/ibsim-ipoib.h
 utilities_ibsim_host_LDADD = lib/libibbridge.la
 bin_PROGRAMS += utilities/roce-host
 utilities_roce_host_SOURCES = \

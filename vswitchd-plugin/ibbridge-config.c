@@ -213,6 +213,13 @@ ibbridge_config_parse(const char *name, const struct smap *args,
                                          &cfg->ipoib_arp, errp))) {
         return error;
     }
+    if (cfg->ipoib_arp && cfg->device.kind == IBB_DEVICE_VERBS) {
+        /* It needs a join in rdma_cm's IPoIB port space (the group's
+         * Q_Key) attached to a QP of that Q_Key: see README.rst. */
+        *errp = xstrdup("ipoib-arp: not yet on verbs ports (only on "
+                        "simulated ones)");
+        return EINVAL;
+    }
     cfg->icrc_check = true;
     value = smap_get(args, "icrc-check");
     if (value && (error = ibb_parse_bool("icrc-check", value,

@@ -1,5 +1,6 @@
 /*
- * Unit tests for lib/ibb-neigh.c, the ARP and ND responder.
+ * Unit tests for lib/ibb-neigh.c, the ARP and ND responder, and
+ * lib/ibb-ipoib-arp.c, IPoIB ARP.
  *
  * Requests and expected answers were built with scapy (Ether, Dot1Q, ARP,
  * IPv6, ICMPv6ND_NS/NA and their link-layer address options), independently
@@ -8,6 +9,7 @@
  */
 #include <config.h>
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +20,8 @@
 #include <cmocka.h>
 
 #include "addr-map.h"
+#include "ib-gid.h"
+#include "ibb-ipoib-arp.h"
 #include "ibb-neigh.h"
 
 static const uint8_t bridge_mac[6] = { 0x02, 0x1b, 0, 0, 0, 0x01 };
@@ -153,12 +157,86 @@ test_nd(void **state)
           IBB_NEIGH_MALFORMED, NULL, 0);
 }
 
+/* IPoIB ARP, built with scapy: ARP(hwtype=32, hwlen=20, ...) after the
+ * IPoIB header 0806 0000.  h1 (QPN 0x48) asks for r1 (10.0.0.2). */
+#define IPOIB_REQ "08060000002008001404000100000048fe800000000000000002c90300" \
+                  "0a000b0a00000100000000000000000000000000000000000000000a000002"
+/* The bridge's answer: QPN 0x1b1b, GID fe80::2:c903:0:2. */
+#define IPOIB_REP "08060000002008001404000200001b1bfe800000000000000002c90300" \
+                  "0000020a00000200000048fe800000000000000002c903000a000b0a000001"
+
+static void
+test_ipoib_arp(void **state)
+{
+    struct ibb_ipoib_arp_self self = { .qpn = 0x1b1b };
+    struct ibb_ipoib_arp req, reply;
+    uint8_t buf[128], want[128], mgid[16], gid[16];
+
+    /* Parsing what scapy made. */
+    assert_int_equal(unhex(IPOIB_REQ, buf), IBB_IPOIB_ARP_LEN);
+    assert_int_equal(ibb_ipoib_arp_parse(buf, IBB_IPOIB_ARP_LEN, &req), 0);
+    assert_int_equal(req.op, IBB_IPOIB_ARP_REQUEST);
+    assert_int_equal(req.sha.qpn, 0x48);
+    assert_int_equal(ibb_gid_parse("fe80::2:c903:a:b", gid), 0);
+    assert_memory_equal(req.sha.gid, gid, 16);
+    assert_int_equal(ibb_gid_parse("10.0.0.2", gid), 0);
+    assert_memory_equal(req.tpa, gid, 16);
+
+    /* The answer for RoCE host r1, byte for byte scapy's. */
+    assert_int_equal(ibb_gid_parse("fe80::2:c903:0:2", self.gid), 0);
+    assert_int_equal(ibb_ipoib_arp_answer(*state, &self, &req, &reply),
+                     IBB_IPOIB_ARP_ANSWERED);
+    ibb_ipoib_arp_write(&reply, buf);
+    unhex(IPOIB_REP, want);
+    assert_memory_equal(buf, want, IBB_IPOIB_ARP_LEN);
+
+    /* A raw port answers with r1's own GID. */
+    self.host_gids = true;
+    ibb_ipoib_arp_answer(*state, &self, &req, &reply);
+    assert_memory_equal(reply.sha.gid, gid, 16);
+
+    /* Not for an IB host (h1 answers itself), nor an unknown address. */
+    assert_int_equal(ibb_gid_parse("10.0.0.7", req.spa), 0);
+    assert_int_equal(ibb_gid_parse("10.0.0.1", req.tpa), 0);
+    assert_int_equal(ibb_ipoib_arp_answer(*state, &self, &req, &reply),
+                     IBB_IPOIB_ARP_NOT_ROCE);
+    assert_int_equal(ibb_gid_parse("10.0.0.9", req.tpa), 0);
+    assert_int_equal(ibb_ipoib_arp_answer(*state, &self, &req, &reply),
+                     IBB_IPOIB_ARP_NOT_ROCE);
+    /* Gratuitous ARP and replies ask nothing. */
+    assert_int_equal(ibb_gid_parse("10.0.0.2", req.tpa), 0);
+    memcpy(req.spa, req.tpa, 16);
+    assert_int_equal(ibb_ipoib_arp_answer(*state, &self, &req, &reply),
+                     IBB_IPOIB_ARP_IGNORED);
+    unhex(IPOIB_REP, buf);
+    assert_int_equal(ibb_ipoib_arp_parse(buf, IBB_IPOIB_ARP_LEN, &req), 0);
+    assert_int_equal(ibb_ipoib_arp_answer(*state, &self, &req, &reply),
+                     IBB_IPOIB_ARP_IGNORED);
+
+    /* Bad ones: short, Ethernet ARP lengths, unknown op, not ARP. */
+    unhex(IPOIB_REQ, buf);
+    assert_int_equal(ibb_ipoib_arp_parse(buf, 59, &req), EINVAL);
+    buf[8] = 6;
+    assert_int_equal(ibb_ipoib_arp_parse(buf, 60, &req), EINVAL);
+    buf[8] = 20;
+    buf[11] = 3;
+    assert_int_equal(ibb_ipoib_arp_parse(buf, 60, &req), EINVAL);
+    buf[1] = 0x00;
+    assert_int_equal(ibb_ipoib_arp_parse(buf, 60, &req), ENOENT);
+
+    /* The broadcast group of the default partition. */
+    ibb_ipoib_bcast_mgid(0x7fff, mgid);
+    assert_int_equal(ibb_gid_parse("ff12:401b:ffff::ffff:ffff", gid), 0);
+    assert_memory_equal(mgid, gid, 16);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_arp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nd, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ipoib_arp, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -55,7 +55,8 @@ static uint8_t group[16];       /* join: the group. */
 static bool joined;             /* join done: accept only 'group'. */
 static bool rx_flow;            /* IPv6: the kernel reports flow labels. */
 
-/* IPv4 fields of what is sent when no option gives them. */
+/* IPv4 TTL when --hop-limit does not give one.  (IPv4 sends write the
+ * header themselves, IP_HDRINCL, so IP_TOS and IP_TTL would not apply.) */
 #define DEFAULT_TTL 64
 
 static void

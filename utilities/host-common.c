@@ -138,9 +138,9 @@ usage(bool roce)
                "priority to PCP or\n"
                "                     DSCP); use --tclass\n");
     } else {
-        printf("  --sl=N             LRH service level (0-15, default 0), "
-               "sent on VL 0 as\n"
-               "                     by a port with one data VL\n"
+        printf("  --sl=N             LRH service level (0-15, default 0); "
+               "VL 0 for all, as\n"
+               "                     on a port with one data VL\n"
                "  --tclass=N         GRH traffic class (0-255, default 0)\n"
                "  --hop-limit=N      GRH hop limit (0-255, default 64)\n"
                "  --flow-label=N     GRH flow label (0-0xfffff, default 0)"

@@ -123,6 +123,31 @@ usage(bool roce)
                "lver, pkey,\n"
                "                     slid\n");
     }
+    if (roce) {
+        printf("  --tclass=N         IPv4 TOS or IPv6 traffic class, DSCP "
+               "and ECN (0-255,\n"
+               "                     default 0)\n"
+               "  --hop-limit=N      IPv4 TTL or IPv6 hop limit (1-255, "
+               "default 64; IPv6\n"
+               "                     multicast: the kernel's, 1)\n"
+               "  --flow-label=N     IPv6 flow label (0-0xfffff; default: "
+               "the kernel's\n"
+               "                     automatic label), leased from its "
+               "flow label manager\n"
+               "  --sl=N             refused: RoCE has no SL (a NIC maps a "
+               "priority to PCP or\n"
+               "                     DSCP); use --tclass\n");
+    } else {
+        printf("  --sl=N             LRH service level (0-15, default 0); "
+               "VL 0 for all, as\n"
+               "                     on a port with one data VL\n"
+               "  --tclass=N         GRH traffic class (0-255, default 0)\n"
+               "  --hop-limit=N      GRH hop limit (0-255, default 64)\n"
+               "  --flow-label=N     GRH flow label (0-0xfffff, default 0)"
+               "\n");
+    }
+    printf("  --fecn, --becn     set the BTH FECN or BECN bit (congestion "
+           "notification)\n");
     printf("  -h, --help         display this help message\n"
            "\nExit status: 0 ok, 1 usage error or timeout, 2 %s error.\n",
            roce ? "network" : "fabric");
@@ -130,15 +155,22 @@ usage(bool roce)
 }
 
 static unsigned long long
-parse_num(const char *name, const char *s, unsigned long long max)
+parse_range(const char *name, const char *s, unsigned long long min,
+            unsigned long long max)
 {
     unsigned long long v;
 
-    if (!ibb_parse_uint(s, max, &v)) {
-        host_fatal(HOST_EXIT_USAGE, "--%s=%s: expected a number from 0 to "
-                   "%llu", name, s, max);
+    if (!ibb_parse_uint(s, max, &v) || v < min) {
+        host_fatal(HOST_EXIT_USAGE, "--%s=%s: expected a number from %llu "
+                   "to %llu", name, s, min, max);
     }
     return v;
+}
+
+static unsigned long long
+parse_num(const char *name, const char *s, unsigned long long max)
+{
+    return parse_range(name, s, 0, max);
 }
 
 static double
@@ -194,7 +226,8 @@ host_parse_options(int argc, char *argv[], bool roce, struct host_opts *o)
         OPT_FABRIC = 256, OPT_GID, OPT_LID, OPT_RAW, OPT_RECONNECT, OPT_IP,
         OPT_DEV, OPT_DGID, OPT_DLID, OPT_QPN, OPT_DQPN, OPT_QKEY, OPT_PKEY,
         OPT_IMM, OPT_COUNT, OPT_SIZE, OPT_PAYLOAD, OPT_TIMEOUT, OPT_JSON,
-        OPT_DELAY, OPT_INJECT, OPT_SEND_ONLY,
+        OPT_DELAY, OPT_INJECT, OPT_SEND_ONLY, OPT_TCLASS, OPT_HOP_LIMIT,
+        OPT_FLOW_LABEL, OPT_SL, OPT_FECN, OPT_BECN,
     };
     static const struct option ib_options[] = {
         {"fabric", required_argument, NULL, OPT_FABRIC},
@@ -218,6 +251,12 @@ host_parse_options(int argc, char *argv[], bool roce, struct host_opts *o)
         {"json", no_argument, NULL, OPT_JSON},                      \
         {"delay", required_argument, NULL, OPT_DELAY},              \
         {"send-only", no_argument, NULL, OPT_SEND_ONLY},            \
+        {"tclass", required_argument, NULL, OPT_TCLASS},            \
+        {"hop-limit", required_argument, NULL, OPT_HOP_LIMIT},      \
+        {"flow-label", required_argument, NULL, OPT_FLOW_LABEL},    \
+        {"sl", required_argument, NULL, OPT_SL},                    \
+        {"fecn", no_argument, NULL, OPT_FECN},                      \
+        {"becn", no_argument, NULL, OPT_BECN},                      \
         {"help", no_argument, NULL, 'h'},                           \
         {NULL, 0, NULL, 0}
         COMMON_OPTIONS
@@ -238,6 +277,7 @@ host_parse_options(int argc, char *argv[], bool roce, struct host_opts *o)
     o->qkey = 0x01234567;
     o->pkey = 0xffff;
     o->size = 64;
+    o->tclass = o->hop_limit = o->flow_label = o->sl = -1;
 
     for (;;) {
         int c = getopt_long(argc, argv, "h", roce ? roce_options : ib_options,
@@ -321,6 +361,25 @@ host_parse_options(int argc, char *argv[], bool roce, struct host_opts *o)
         case OPT_SEND_ONLY:
             o->send_only = true;
             break;
+        case OPT_TCLASS:
+            o->tclass = parse_num("tclass", optarg, 0xff);
+            break;
+        case OPT_HOP_LIMIT:
+            /* A host must not send an IP TTL of 0 (RFC 1122). */
+            o->hop_limit = parse_range("hop-limit", optarg, roce, 0xff);
+            break;
+        case OPT_FLOW_LABEL:
+            o->flow_label = parse_num("flow-label", optarg, 0xfffff);
+            break;
+        case OPT_SL:
+            o->sl = parse_num("sl", optarg, 15);
+            break;
+        case OPT_FECN:
+            o->fecn = true;
+            break;
+        case OPT_BECN:
+            o->becn = true;
+            break;
         case 'h':
             usage(roce);
             /* fall through */
@@ -380,6 +439,10 @@ host_parse_options(int argc, char *argv[], bool roce, struct host_opts *o)
     if (o->inject && roce) {
         host_fatal(HOST_EXIT_USAGE, "--inject is for ibsim-host");
     }
+    if (o->sl >= 0 && roce) {
+        host_fatal(HOST_EXIT_USAGE, "--sl: RoCE has no service level (a "
+                   "NIC maps a priority to PCP or DSCP); use --tclass");
+    }
 }
 
 size_t
@@ -416,6 +479,8 @@ host_build_transport(uint8_t *p, const struct host_opts *o, uint32_t dqpn,
     ibb_bth_set_pkey(bth, o->pkey);
     ibb_bth_set_qpn(bth, dqpn);
     ibb_bth_set_psn(bth, psn & 0xffffff);
+    ibb_bth_set_fecn(bth, o->fecn);
+    ibb_bth_set_becn(bth, o->becn);
     ibb_deth_set_qkey(deth, o->qkey);
     ibb_deth_set_sqpn(deth, o->qpn);
     if (o->has_imm) {
@@ -459,11 +524,32 @@ host_parse_transport(const uint8_t *p, size_t len, struct host_msg *m)
     m->dqpn = ibb_bth_qpn(bth);
     m->pkey = ibb_bth_pkey(bth);
     m->psn = ibb_bth_psn(bth);
+    m->fecn = ibb_bth_fecn(bth);
+    m->becn = ibb_bth_becn(bth);
     m->qkey = ibb_deth_qkey(deth);
     m->sqpn = ibb_deth_sqpn(deth);
     m->payload = p + hdr_len;
     m->len = len - hdr_len - pad - IBB_ICRC_LEN;
     return 0;
+}
+
+void
+host_msg_init(struct host_msg *m)
+{
+    memset(m, 0, sizeof *m);
+    m->slid = m->dlid = -1;
+    m->sl = m->tclass = m->hop_limit = m->flow_label = -1;
+}
+
+/* Prints JSON member 'name' with value 'v', or null if 'v' is -1. */
+static void
+print_json_int(const char *name, int v)
+{
+    if (v >= 0) {
+        printf(",\"%s\":%d", name, v);
+    } else {
+        printf(",\"%s\":null", name);
+    }
 }
 
 void
@@ -491,7 +577,14 @@ host_print_msg(const struct host_opts *o, const struct host_msg *m)
         for (size_t i = 0; i < m->len; i++) {
             printf("%02x", m->payload[i]);
         }
-        printf("\",\"icrc_ok\":%s}\n", m->icrc_ok ? "true" : "false");
+        /* Keys added later go last: tests cut lines by field number. */
+        printf("\",\"icrc_ok\":%s", m->icrc_ok ? "true" : "false");
+        print_json_int("sl", m->sl);
+        print_json_int("tclass", m->tclass);
+        print_json_int("hop_limit", m->hop_limit);
+        print_json_int("flow_label", m->flow_label);
+        printf(",\"fecn\":%s,\"becn\":%s}\n", m->fecn ? "true" : "false",
+               m->becn ? "true" : "false");
     } else {
         printf("%s -> %s", sgid, dgid);
         if (m->slid >= 0) {
@@ -502,7 +595,20 @@ host_print_msg(const struct host_opts *o, const struct host_msg *m)
         if (m->has_imm) {
             printf(" imm=0x%08x", m->imm);
         }
-        printf(" icrc=%s\n", m->icrc_ok ? "ok" : "BAD");
+        if (m->sl >= 0) {
+            printf(" sl=%d", m->sl);
+        }
+        if (m->tclass >= 0) {
+            printf(" tclass=0x%02x", m->tclass);
+        }
+        if (m->hop_limit >= 0) {
+            printf(" hop_limit=%d", m->hop_limit);
+        }
+        if (m->flow_label >= 0) {
+            printf(" flow_label=0x%05x", m->flow_label);
+        }
+        printf("%s%s icrc=%s\n", m->fecn ? " fecn" : "",
+               m->becn ? " becn" : "", m->icrc_ok ? "ok" : "BAD");
     }
     fflush(stdout);
 }

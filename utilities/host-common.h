@@ -62,6 +62,13 @@ struct host_opts {
     uint8_t *payload;           /* --payload: bytes, or NULL. */
     unsigned int delay_us;      /* --delay: microseconds per packet. */
     const char *inject;         /* --inject: kind of bad packet. */
+
+    /* Header fields of what is sent, -1 = the default (see --help). */
+    int tclass;                 /* --tclass: GRH TClass, IP DSCP+ECN. */
+    int hop_limit;              /* --hop-limit: GRH HopLmt, IP TTL. */
+    int flow_label;             /* --flow-label: GRH/IPv6 flow label. */
+    int sl;                     /* --sl: LRH SL (ibsim-host). */
+    bool fecn, becn;            /* --fecn, --becn: BTH bits. */
 };
 
 /* A received (or parsed) UD datagram. */
@@ -78,7 +85,18 @@ struct host_msg {
     const uint8_t *payload;     /* Payload, without pad. */
     size_t len;                 /* Payload length. */
     bool icrc_ok;               /* ICRC verified. */
+
+    /* Header fields a fabric or network may set or change on the way,
+     * -1 where the packet has none (or the socket did not tell). */
+    int sl;                     /* LRH SL (IB only). */
+    int tclass;                 /* GRH TClass, IPv4 TOS, IPv6 TC. */
+    int hop_limit;              /* GRH HopLmt, IPv4 TTL, IPv6 hop limit. */
+    int flow_label;             /* GRH or IPv6 flow label. */
+    bool fecn, becn;            /* BTH FECN and BECN. */
 };
+
+/* Clears 'm', with every field a packet may lack (LIDs included) -1. */
+void host_msg_init(struct host_msg *m);
 
 /* Parses the command line into 'o' or exits with HOST_EXIT_USAGE. */
 void host_parse_options(int argc, char *argv[], bool roce,

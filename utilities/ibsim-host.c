@@ -25,6 +25,9 @@
                   + IBB_IMMDT_LEN + HOST_MAX_PAYLOAD + 3 + IBB_ICRC_LEN \
                   + IBB_VCRC_LEN)
 
+/* GRH HopLmt when --hop-limit does not give one. */
+#define DEFAULT_HOP_LIMIT 64
+
 static struct host_opts o;
 static struct ibb_port *port;
 static struct ibb_port_attr attr;
@@ -121,14 +124,21 @@ build_packet(uint8_t *pkt, const struct dest *d, uint32_t psn,
     total = ofs + tlen + IBB_ICRC_LEN + IBB_VCRC_LEN;
 
     memset(pkt, 0, ofs);
+    /* VL 0: the SL2VL table of a port with one data VL maps every SL
+     * there, and VL 15 is for subnet management only. */
+    ibb_lrh_set_vl(lrh, 0);
+    ibb_lrh_set_sl(lrh, o.sl >= 0 ? o.sl : 0);
     ibb_lrh_set_lnh(lrh, IBB_LNH_GLOBAL);
     ibb_lrh_set_dlid(lrh, d->dlid);
     ibb_lrh_set_slid(lrh, attr.lid);
     ibb_lrh_set_pktlen(lrh, (total - IBB_VCRC_LEN) / 4);
     ibb_grh_set_ipver(grh, IBB_GRH_IPVER);
+    ibb_grh_set_tclass(grh, o.tclass >= 0 ? o.tclass : 0);
+    ibb_grh_set_flow(grh, o.flow_label >= 0 ? o.flow_label : 0);
     ibb_grh_set_paylen(grh, tlen + IBB_ICRC_LEN);
     ibb_grh_set_nxthdr(grh, IBB_GRH_NXTHDR);
-    ibb_grh_set_hoplmt(grh, 64);
+    ibb_grh_set_hoplmt(grh, o.hop_limit >= 0 ? o.hop_limit
+                                             : DEFAULT_HOP_LIMIT);
     memcpy(grh->sgid, attr.gid, 16);
     memcpy(grh->dgid, d->dgid, 16);
 
@@ -148,12 +158,13 @@ parse_packet(const uint8_t *pkt, size_t len, struct host_msg *m)
     const struct ibb_lrh *lrh = (const struct ibb_lrh *) pkt;
     size_t ofs = IBB_LRH_LEN;
 
-    memset(m, 0, sizeof *m);
+    host_msg_init(m);
     if (len < IBB_LRH_LEN + IBB_VCRC_LEN) {
         return EINVAL;
     }
     m->slid = ibb_lrh_slid(lrh);
     m->dlid = ibb_lrh_dlid(lrh);
+    m->sl = ibb_lrh_sl(lrh);
     if (ibb_lrh_lnh(lrh) == IBB_LNH_GLOBAL) {
         const struct ibb_grh *grh = (const struct ibb_grh *) (pkt + ofs);
 
@@ -162,6 +173,9 @@ parse_packet(const uint8_t *pkt, size_t len, struct host_msg *m)
         }
         memcpy(m->sgid, grh->sgid, 16);
         memcpy(m->dgid, grh->dgid, 16);
+        m->tclass = ibb_grh_tclass(grh);
+        m->hop_limit = ibb_grh_hoplmt(grh);
+        m->flow_label = ibb_grh_flow(grh);
         ofs += IBB_GRH_LEN;
     }
     m->icrc_ok = !ibb_icrc_ib_check(pkt, len - IBB_VCRC_LEN);

@@ -13,6 +13,8 @@
  * kernel picks on its own (traffic class, flow label and hop limit are
  * masked), so the pseudo-header is rebuilt exactly from the addresses
  * (IPV6_PKTINFO for the destination) and the UDP ports and length.
+ * Socket options set the traffic class, hop limit and flow label of what
+ * it sends, and ancillary data tells those of what it receives.
  *
  * Needs root (CAP_NET_RAW) for IPv4.
  */
@@ -23,6 +25,8 @@
 #include <linux/filter.h>
 #include <net/if.h>
 #include <netinet/in.h>
+/* After netinet/in.h: the flow label manager's request and options. */
+#include <linux/in6.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +53,11 @@ static int raw_tx_fd = -1;      /* IPv4: IP_HDRINCL for sending. */
 static uint16_t ip_id;          /* Next IPv4 ID. */
 static uint8_t group[16];       /* join: the group. */
 static bool joined;             /* join done: accept only 'group'. */
+static bool rx_flow;            /* IPv6: the kernel reports flow labels. */
+
+/* IPv4 TTL when --hop-limit does not give one.  (IPv4 sends write the
+ * header themselves, IP_HDRINCL, so IP_TOS and IP_TTL would not apply.) */
+#define DEFAULT_TTL 64
 
 static void
 to_sockaddr(const uint8_t ip[16], uint16_t port, struct sockaddr_storage *ss,
@@ -123,6 +132,13 @@ open_sockets(void)
 
         setsockopt(udp_fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
         setsockopt(udp_fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
+        setsockopt(udp_fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &one, sizeof one);
+        setsockopt(udp_fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one,
+                   sizeof one);
+        /* The kernel leaves out an all-zero flow info, so only a socket
+         * that asked knows that no cmsg means label 0. */
+        rx_flow = !setsockopt(udp_fd, IPPROTO_IPV6, IPV6_FLOWINFO, &one,
+                              sizeof one);
         to_sockaddr(any, IBB_ROCE_V2_PORT, &ss, &len);
     } else {
         uint8_t any[16];
@@ -161,6 +177,71 @@ open_sockets(void)
     }
 }
 
+/* Opens the IPv6 socket that sends from 'sport' (the source port the ICRC
+ * used) to 'dst', with the header fields the command line asks for. */
+static int
+open_ipv6_sender(uint16_t sport, const uint8_t dst[16])
+{
+    struct sockaddr_storage from;
+    socklen_t fromlen;
+    int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+    to_sockaddr(src_ip, sport, &from, &fromlen);
+    if (fd < 0 || bind(fd, (struct sockaddr *) &from, fromlen) < 0) {
+        net_fatal("bind of the IPv6 source port");
+    }
+    if (ifindex) {
+        setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifindex,
+                   sizeof ifindex);
+    }
+    if (o.tclass >= 0
+        && setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &o.tclass,
+                      sizeof o.tclass) < 0) {
+        net_fatal("setsockopt(IPV6_TCLASS)");
+    }
+    if (o.hop_limit >= 0
+        && (setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &o.hop_limit,
+                       sizeof o.hop_limit) < 0
+            || setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS,
+                          &o.hop_limit, sizeof o.hop_limit) < 0)) {
+        net_fatal("setsockopt(IPV6_UNICAST_HOPS, IPV6_MULTICAST_HOPS)");
+    }
+    if (o.flow_label >= 0) {
+        /* A socket sends a label only on a lease from the kernel's flow
+         * label manager, and then takes it from sin6_flowinfo. */
+        struct in6_flowlabel_req req = {
+            .flr_label = htonl(o.flow_label),
+            .flr_action = IPV6_FL_A_GET,
+            .flr_share = IPV6_FL_S_ANY,
+            .flr_flags = IPV6_FL_F_CREATE,
+        };
+        int one = 1, zero = 0;
+
+        memcpy(&req.flr_dst, dst, 16);
+        if (o.flow_label
+            && setsockopt(fd, IPPROTO_IPV6, IPV6_FLOWLABEL_MGR, &req,
+                          sizeof req) < 0) {
+            host_fatal(errno == ERANGE ? HOST_EXIT_USAGE : HOST_EXIT_FABRIC,
+                       "--flow-label=0x%x: lease from the flow label "
+                       "manager failed (%s)%s", o.flow_label,
+                       strerror(errno),
+                       errno == ERANGE
+                       ? "; labels from 0x80000 up are stateless while "
+                         "sysctl net.ipv6.flowlabel_state_ranges is 1" : "");
+        }
+        /* Label 0 means "none": keep the kernel from picking one. */
+        if (setsockopt(fd, IPPROTO_IPV6, IPV6_FLOWINFO_SEND, &one,
+                       sizeof one) < 0) {
+            net_fatal("setsockopt(IPV6_FLOWINFO_SEND)");
+        }
+        if (setsockopt(fd, IPPROTO_IPV6, IPV6_AUTOFLOWLABEL, &zero,
+                       sizeof zero) < 0) {
+            net_fatal("setsockopt(IPV6_AUTOFLOWLABEL)");
+        }
+    }
+    return fd;
+}
+
 /* Sends the transport part 'tp' of 'tlen' bytes (BTH .. pad, ICRC room
  * after it) to 'dst'. */
 static void
@@ -180,23 +261,26 @@ send_roce(const uint8_t dst[16], uint32_t dqpn, uint8_t *tp, size_t tlen)
     if (v6) {
         struct ibb_ipv6 *ip6 = (struct ibb_ipv6 *) pkt;
 
-        ibb_ipv6_set_vtf(ip6, 6, 0, 0);
+        /* The kernel writes these; the ICRC masks the fields anyway. */
+        ibb_ipv6_set_vtf(ip6, 6, o.tclass >= 0 ? o.tclass : 0,
+                         o.flow_label >= 0 ? o.flow_label : 0);
         ibb_ipv6_set_plen(ip6, len - IBB_IPV6_LEN);
         ibb_ipv6_set_nexthdr(ip6, IBB_IPPROTO_UDP);
-        ibb_ipv6_set_hlim(ip6, 64);
+        ibb_ipv6_set_hlim(ip6, o.hop_limit >= 0 ? o.hop_limit : 64);
         memcpy(ip6->saddr, src_ip, 16);
         memcpy(ip6->daddr, dst, 16);
     } else {
         struct ibb_ipv4 *ip = (struct ibb_ipv4 *) pkt;
 
         ibb_ipv4_set_ver_ihl(ip, 4, 5);
+        ibb_ipv4_set_tos(ip, o.tclass >= 0 ? o.tclass : 0);
         ibb_ipv4_set_tot_len(ip, len);
         if (!++ip_id) {
             ip_id = 1;          /* The kernel would replace an ID of 0. */
         }
         ibb_ipv4_set_id(ip, ip_id);
         ibb_ipv4_set_frag(ip, IBB_IPV4_DF);
-        ibb_ipv4_set_ttl(ip, 64);
+        ibb_ipv4_set_ttl(ip, o.hop_limit >= 0 ? o.hop_limit : DEFAULT_TTL);
         ibb_ipv4_set_proto(ip, IBB_IPPROTO_UDP);
         memcpy(ip->saddr, src_ip + 12, 4);
         memcpy(ip->daddr, dst + 12, 4);
@@ -209,27 +293,14 @@ send_roce(const uint8_t dst[16], uint32_t dqpn, uint8_t *tp, size_t tlen)
     ibb_icrc_roce_generate(pkt, len);
 
     to_sockaddr(dst, v6 ? IBB_ROCE_V2_PORT : 0, &ss, &sslen);
+    if (v6 && o.flow_label >= 0) {
+        ((struct sockaddr_in6 *) &ss)->sin6_flowinfo = htonl(o.flow_label);
+    }
     for (;;) {
         if (v6) {
-            struct sockaddr_storage from;
-            socklen_t fromlen;
-            static bool bound;
-
-            if (!bound) {
+            if (raw_tx_fd < 0) {
                 /* A second socket with the source port the ICRC used. */
-                int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-                to_sockaddr(src_ip, sport, &from, &fromlen);
-                if (fd < 0
-                    || bind(fd, (struct sockaddr *) &from, fromlen) < 0) {
-                    net_fatal("bind of the IPv6 source port");
-                }
-                if (ifindex) {
-                    setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifindex,
-                               sizeof ifindex);
-                }
-                raw_tx_fd = fd;
-                bound = true;
+                raw_tx_fd = open_ipv6_sender(sport, dst);
             }
             n = sendto(raw_tx_fd, pkt + iplen + IBB_UDP_LEN,
                        len - iplen - IBB_UDP_LEN, 0,
@@ -284,13 +355,14 @@ recv_roce(struct host_msg *m, double deadline)
             continue;
         }
 
-        memset(m, 0, sizeof *m);
-        m->slid = m->dlid = -1;
+        host_msg_init(m);
         if (v6) {
             uint8_t *data = pkt + IBB_IPV6_LEN + IBB_UDP_LEN;
             union {
                 struct cmsghdr align;
-                uint8_t buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+                uint8_t buf[CMSG_SPACE(sizeof(struct in6_pktinfo))
+                            + 2 * CMSG_SPACE(sizeof(int))
+                            + CMSG_SPACE(sizeof(uint32_t))];
             } cbuf;
             struct sockaddr_in6 from;
             struct iovec iov = { data, sizeof pkt - IBB_IPV6_LEN
@@ -314,13 +386,25 @@ recv_roce(struct host_msg *m, double deadline)
             ibb_ipv6_set_plen(ip6, IBB_UDP_LEN + n);
             ibb_ipv6_set_nexthdr(ip6, IBB_IPPROTO_UDP);
             memcpy(ip6->saddr, &from.sin6_addr, 16);
+            m->flow_label = rx_flow ? 0 : -1;
             for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-                if (c->cmsg_level == IPPROTO_IPV6
-                    && c->cmsg_type == IPV6_PKTINFO) {
+                if (c->cmsg_level != IPPROTO_IPV6) {
+                    continue;
+                }
+                if (c->cmsg_type == IPV6_PKTINFO) {
                     struct in6_pktinfo pi;
 
                     memcpy(&pi, CMSG_DATA(c), sizeof pi);
                     memcpy(ip6->daddr, &pi.ipi6_addr, 16);
+                } else if (c->cmsg_type == IPV6_TCLASS) {
+                    memcpy(&m->tclass, CMSG_DATA(c), sizeof m->tclass);
+                } else if (c->cmsg_type == IPV6_HOPLIMIT) {
+                    memcpy(&m->hop_limit, CMSG_DATA(c), sizeof m->hop_limit);
+                } else if (c->cmsg_type == IPV6_FLOWINFO) {
+                    uint32_t fi;
+
+                    memcpy(&fi, CMSG_DATA(c), sizeof fi);
+                    m->flow_label = ntohl(fi) & IPV6_FLOWINFO_FLOWLABEL;
                 }
             }
             ibb_udp_set_sport(udp, ntohs(from.sin6_port));
@@ -348,6 +432,8 @@ recv_roce(struct host_msg *m, double deadline)
             }
             ibb_gid_from_ipv4(m->sgid, ip->saddr);
             ibb_gid_from_ipv4(m->dgid, ip->daddr);
+            m->tclass = ibb_ipv4_tos(ip);
+            m->hop_limit = ibb_ipv4_ttl(ip);
             m->icrc_ok = !ibb_icrc_roce_check(pkt, n);
             if (wanted(m->dgid)
                 && !host_parse_transport(pkt + IBB_IPV4_LEN + IBB_UDP_LEN,
@@ -470,6 +556,9 @@ main(int argc, char *argv[])
     if (o.has_dgid && v6 != !ibb_gid_is_v4mapped(o.dgid)) {
         host_fatal(HOST_EXIT_USAGE, "--ip and --dip are of different "
                    "address families");
+    }
+    if (o.flow_label >= 0 && !v6) {
+        host_fatal(HOST_EXIT_USAGE, "--flow-label: IPv4 has no flow label");
     }
     open_sockets();
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "ib-gid.h"
 #include "ibb-options.h"
 
 static void
@@ -243,6 +244,57 @@ test_mcast_groups(void **state)
 }
 
 static void
+test_roce_prefixes(void **state)
+{
+    struct ibb_gid_prefix *p;
+    uint8_t want[16];
+    size_t n;
+    char *err;
+
+    (void) state;
+    assert_int_equal(ibb_parse_roce_prefixes(IBB_DEFAULT_ROCE_PREFIXES, &p,
+                                             &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(p[0].plen, 96);
+    assert_int_equal(ibb_gid_parse("::ffff:0.0.0.0", want), 0);
+    assert_memory_equal(p[0].prefix, want, 16);
+    free(p);
+
+    /* An IPv4 network counts from the IPv4 part; IPv6 as is. */
+    assert_int_equal(ibb_parse_roce_prefixes("10.1.0.0/16,fd00:1::/32", &p,
+                                             &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(p[0].plen, 112);
+    assert_int_equal(ibb_gid_parse("10.1.0.0", want), 0);
+    assert_memory_equal(p[0].prefix, want, 16);
+    assert_int_equal(p[1].plen, 32);
+    assert_true(ibb_gid_in_prefix((const uint8_t *) "\xfd\x00\x00\x01"
+                                  "\x12\x34\x56\x78\x9a\xbc\xde\xf0"
+                                  "\x00\x00\x00\x01", p[1].prefix, 32));
+    assert_false(ibb_gid_in_prefix((const uint8_t *) "\xfd\x00\x00\x02"
+                                   "\x12\x34\x56\x78\x9a\xbc\xde\xf0"
+                                   "\x00\x00\x00\x01", p[1].prefix, 32));
+    free(p);
+
+    assert_int_equal(ibb_parse_roce_prefixes("", &p, &n, &err), 0);
+    assert_int_equal(n, 0);
+    free(p);
+
+    static const char *const bad[] = {
+        "10.0.0.1/24", "fd00::1/64", "ff02::/16", "10.0.0.0/33", "::/0",
+        "fd00::/129", "fd00::", "/64", "fd00::/6x", "fd00::/64,",
+        "fd00::/64,,fd01::/64",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(ibb_parse_roce_prefixes(bad[i], &p, &n, &err),
+                         EINVAL);
+        assert_non_null(err);
+        assert_non_null(strstr(err, "roce-prefixes"));
+        free(err);
+    }
+}
+
+static void
 test_sl_map(void **state)
 {
     uint8_t sl_map[64];
@@ -391,6 +443,7 @@ main(void)
         cmocka_unit_test(test_qkey),
         cmocka_unit_test(test_mac),
         cmocka_unit_test(test_mcast_groups),
+        cmocka_unit_test(test_roce_prefixes),
         cmocka_unit_test(test_sl_map),
         cmocka_unit_test(test_dscp_map),
         cmocka_unit_test(test_bool_and_gid_index),

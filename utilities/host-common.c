@@ -80,7 +80,11 @@ usage(bool roce)
            roce ? "" : "  replay PCAP [--delay=US]          send the IB "
                        "packets of a capture\n"
                        "                                    as they are "
-                       "(use --raw)\n");
+                       "(use --raw)\n"
+                       "  arp IP [--ip=ADDR] [--json]      resolve IPv4 "
+                       "address IP as IPoIB\n"
+                       "                                    does (ARP on "
+                       "the broadcast group)\n");
     printf("\nOptions:\n");
     if (roce) {
         printf("  --ip=ADDR          source IPv4/IPv6 address (default: "
@@ -101,7 +105,14 @@ usage(bool roce)
                "                     (default: exit with status 2)\n"
                "  --dgid=GID         destination GID or MGID\n"
                "  --dlid=N           destination LID (default: path query)"
-               "\n");
+               "\n"
+               "  --dip=IP           destination IPv4 address, resolved "
+               "through IPoIB\n"
+               "                     ARP (its GID) and a path query (its "
+               "LID)\n"
+               "  --ip=ADDR          own IPoIB address, the sender of ARP "
+               "requests\n"
+               "                     (default 0.0.0.0)\n");
     }
     printf("  --qpn=N            own QPN (default 0x100)\n"
            "  --dqpn=N           destination QPN\n"
@@ -194,6 +205,15 @@ parse_gid(const char *name, const char *s, uint8_t gid[16])
     }
 }
 
+static void
+parse_ipv4(const char *name, const char *s, uint8_t ip[16])
+{
+    if (ibb_gid_parse(s, ip) || !ibb_gid_is_v4mapped(ip) || strchr(s, ':')) {
+        host_fatal(HOST_EXIT_USAGE, "--%s=%s: expected an IPv4 address "
+                   "(IPoIB ARP is IPv4's)", name, s);
+    }
+}
+
 static uint8_t *
 parse_hex(const char *s, size_t *lenp)
 {
@@ -227,7 +247,7 @@ host_parse_options(int argc, char *argv[], bool roce, struct host_opts *o)
         OPT_DEV, OPT_DGID, OPT_DLID, OPT_QPN, OPT_DQPN, OPT_QKEY, OPT_PKEY,
         OPT_IMM, OPT_COUNT, OPT_SIZE, OPT_PAYLOAD, OPT_TIMEOUT, OPT_JSON,
         OPT_DELAY, OPT_INJECT, OPT_SEND_ONLY, OPT_TCLASS, OPT_HOP_LIMIT,
-        OPT_FLOW_LABEL, OPT_SL, OPT_FECN, OPT_BECN,
+        OPT_FLOW_LABEL, OPT_SL, OPT_FECN, OPT_BECN, OPT_IB_DIP,
     };
     static const struct option ib_options[] = {
         {"fabric", required_argument, NULL, OPT_FABRIC},
@@ -237,6 +257,8 @@ host_parse_options(int argc, char *argv[], bool roce, struct host_opts *o)
         {"reconnect", required_argument, NULL, OPT_RECONNECT},
         {"dgid", required_argument, NULL, OPT_DGID},
         {"dlid", required_argument, NULL, OPT_DLID},
+        {"dip", required_argument, NULL, OPT_IB_DIP},
+        {"ip", required_argument, NULL, OPT_IP},
         {"inject", required_argument, NULL, OPT_INJECT},
 #define COMMON_OPTIONS                                              \
         {"qpn", required_argument, NULL, OPT_QPN},                  \
@@ -312,6 +334,10 @@ host_parse_options(int argc, char *argv[], bool roce, struct host_opts *o)
         case OPT_DGID:
             parse_gid(roce ? "dip" : "dgid", optarg, o->dgid);
             o->has_dgid = true;
+            break;
+        case OPT_IB_DIP:
+            parse_ipv4("dip", optarg, o->dip);
+            o->has_dip = true;
             break;
         case OPT_DLID:
             o->dlid = parse_num("dlid", optarg, 0xffff);
@@ -406,6 +432,14 @@ host_parse_options(int argc, char *argv[], bool roce, struct host_opts *o)
             host_fatal(HOST_EXIT_USAGE, "replay needs a PCAP argument");
         }
         o->arg = argv[optind++];
+    } else if (!roce && !strcmp(o->cmd, "arp")) {
+        if (optind >= argc) {
+            host_fatal(HOST_EXIT_USAGE, "arp needs an IPv4 address");
+        }
+        parse_ipv4("arp", argv[optind++], o->dip);
+        o->has_dip = true;
+    } else if (strcmp(o->cmd, "arp") == 0) {
+        host_fatal(HOST_EXIT_USAGE, "arp is for ibsim-host");
     } else if (strcmp(o->cmd, "send") && strcmp(o->cmd, "recv")
                && strcmp(o->cmd, "pingpong") && strcmp(o->cmd, "flood")) {
         host_fatal(HOST_EXIT_USAGE, "unknown command \"%s\" (expected send, "
@@ -419,10 +453,16 @@ host_parse_options(int argc, char *argv[], bool roce, struct host_opts *o)
     if (!roce && !o->fabric) {
         host_fatal(HOST_EXIT_USAGE, "--fabric=SOCK is required");
     }
+    if (o->has_dip && o->has_dgid) {
+        host_fatal(HOST_EXIT_USAGE, "--dip and --dgid: give one");
+    }
+    if (o->ip && !roce) {
+        parse_ipv4("ip", o->ip, o->my_ip);
+    }
     if (!strcmp(o->cmd, "send") || !strcmp(o->cmd, "flood")) {
-        if (!o->has_dgid) {
+        if (!o->has_dgid && !o->has_dip) {
             host_fatal(HOST_EXIT_USAGE, "%s needs --%s", o->cmd,
-                       roce ? "dip" : "dgid");
+                       roce ? "dip" : "dgid or --dip");
         }
         if (!o->has_dqpn && !ibb_gid_is_multicast(o->dgid)
             && !(roce && ibb_ip_is_multicast(o->dgid))) {
@@ -433,7 +473,8 @@ host_parse_options(int argc, char *argv[], bool roce, struct host_opts *o)
             o->count = !strcmp(o->cmd, "send") ? 1 : 100000;
         }
     }
-    if (!strcmp(o->cmd, "pingpong") && o->has_dgid && !o->has_count) {
+    if (!strcmp(o->cmd, "pingpong") && (o->has_dgid || o->has_dip)
+        && !o->has_count) {
         o->count = 10;
     }
     if (o->inject && roce) {

@@ -35,13 +35,18 @@ struct host_opts {
     bool raw;                   /* --raw: raw instead of strict mode. */
     double reconnect;           /* --reconnect: seconds to retry, 0 = no. */
 
-    /* roce-host's own address. */
+    /* roce-host's own address; ibsim-host's IPoIB address (the sender of
+     * its ARP requests). */
     const char *ip;             /* --ip: source address. */
+    uint8_t my_ip[16];          /* ibsim-host: --ip parsed, else 0. */
     const char *dev;            /* --dev: interface for multicast. */
 
     /* Peer and transport. */
     uint8_t dgid[16];           /* --dgid / --dip. */
     bool has_dgid;
+    uint8_t dip[16];            /* --dip (ibsim-host): resolve through
+                                 * IPoIB ARP and a path query. */
+    bool has_dip;
     unsigned int dlid;          /* --dlid (ibsim-host). */
     bool has_dlid;
     uint32_t qpn;               /* --qpn: own QPN (DETH SrcQP). */

@@ -20,6 +20,7 @@
 #include "ib-icrc.h"
 #include "ibb-pcap.h"
 #include "ibport.h"
+#include "ibsim-ipoib.h"
 
 #define PKT_SIZE (IBB_LRH_LEN + IBB_GRH_LEN + IBB_BTH_LEN + IBB_DETH_LEN \
                   + IBB_IMMDT_LEN + HOST_MAX_PAYLOAD + 3 + IBB_ICRC_LEN \
@@ -241,11 +242,35 @@ recv_packet(uint8_t *pkt, double deadline)
     }
 }
 
+/* Resolves IPv4 'ip' through IPoIB ARP, or exits. */
+static void
+resolve_ip(const uint8_t ip[16], struct ibsim_ipoib_answer *answer)
+{
+    char s[IBB_GID_STRLEN];
+    int err;
+
+    err = ibsim_ipoib_resolve(port, &attr, o.pkey, o.my_ip, ip, answer);
+    if (err == ETIMEDOUT) {
+        host_fatal(HOST_EXIT_USAGE, "no IPoIB ARP answer for %s",
+                   ibb_ip_format(ip, s, sizeof s));
+    } else if (err) {
+        host_fatal(HOST_EXIT_FABRIC, "IPoIB ARP for %s failed: %s",
+                   ibb_ip_format(ip, s, sizeof s), ibb_port_error(port));
+    }
+}
+
 static void
 resolve_dest(struct dest *d)
 {
     int err;
 
+    if (o.has_dip) {
+        struct ibsim_ipoib_answer answer;
+
+        /* As rdma_cm does: the address gives the GID, the SA the path. */
+        resolve_ip(o.dip, &answer);
+        memcpy(o.dgid, answer.hw.gid, 16);
+    }
     memcpy(d->dgid, o.dgid, 16);
     d->dqpn = o.dqpn;
     if (ibb_gid_is_multicast(o.dgid)) {
@@ -427,6 +452,26 @@ cmd_join(void)
     return cmd_recv();
 }
 
+static int
+cmd_arp(void)
+{
+    struct ibsim_ipoib_answer answer;
+    char ip[IBB_GID_STRLEN], gid[IBB_GID_STRLEN];
+
+    resolve_ip(o.dip, &answer);
+    ibb_ip_format(o.dip, ip, sizeof ip);
+    ibb_gid_format(answer.hw.gid, gid, sizeof gid);
+    if (o.json) {
+        printf("{\"ip\":\"%s\",\"qpn\":%"PRIu32",\"gid\":\"%s\","
+               "\"flags\":%u,\"slid\":%u}\n", ip, answer.hw.qpn, gid,
+               answer.hw.flags, answer.slid);
+    } else {
+        printf("%s is at QPN 0x%06"PRIx32" GID %s (from LID %u)\n", ip,
+               answer.hw.qpn, gid, answer.slid);
+    }
+    return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -481,8 +526,10 @@ main(int argc, char *argv[])
         rc = cmd_join();
     } else if (!strcmp(o.cmd, "replay")) {
         rc = cmd_replay();
+    } else if (!strcmp(o.cmd, "arp")) {
+        rc = cmd_arp();
     } else {
-        if (o.has_dgid) {
+        if (o.has_dgid || o.has_dip) {
             resolve_dest(&dest);
         }
         rc = host_cmd_pingpong(&o, &io);

@@ -7,6 +7,8 @@ pkglibexec_PROGRAMS += vswitchd-plugin/ovs-vswitchd
 vswitchd_plugin_ovs_vswitchd_SOURCES = \
 	vswitchd-plugin/ibbridge-addr.c \
 	vswitchd-plugin/ibbridge-config.c \
+	vswitchd-plugin/ibbridge-db.c \
+	vswitchd-plugin/ibbridge-db.h \
 	vswitchd-plugin/ibbridge-unixctl.c \
 	vswitchd-plugin/netdev-ibbridge.c \
 	vswitchd-plugin/netdev-ibbridge.h \
@@ -25,6 +27,7 @@ vswitchd_plugin_ovs_vswitchd_LDADD = \
 	$(OVS_LDADD) $(OVS_LIBS)
 
 # The "ibbridge" database, where ports keep their run-time map entries
+# (vswitchd-plugin/ibbridge-db.c): its schema, installed beside OVS's, and
 # its C IDL, generated with the OVS tree's ovsdb-idlc as OVS generates
 # lib/vswitch-idl.[ch].
 dist_pkgdata_DATA += vswitchd-plugin/ibbridge.ovsschema

@@ -15,6 +15,7 @@
 #include <config.h>
 #include "netdev-ibbridge.h"
 #include "netdev-ibbridge-private.h"
+#include "ibbridge-db.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -843,6 +844,7 @@ netdev_ibbridge_run(const struct netdev_class *class OVS_UNUSED)
         ovs_mutex_unlock(&dev->mutex);
     }
     ovs_mutex_unlock(&ibbridge_list_mutex);
+    ibbridge_db_run();
 }
 
 static void
@@ -881,6 +883,7 @@ netdev_ibbridge_wait(const struct netdev_class *class OVS_UNUSED)
         ovs_mutex_unlock(&dev->mutex);
     }
     ovs_mutex_unlock(&ibbridge_list_mutex);
+    ibbridge_db_wait();
 }
 
 static struct netdev_rxq *

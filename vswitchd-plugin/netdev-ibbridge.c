@@ -1253,6 +1253,7 @@ netdev_ibbridge_register(void)
                      ovs_strerror(error));
         }
         ibbridge_unixctl_register();
+        ibbridge_db_unixctl_register();
         ovsthread_once_done(&once);
     }
 }

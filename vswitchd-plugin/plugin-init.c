@@ -5,12 +5,10 @@
  */
 #include <config.h>
 
-#include "ibbridge-db.h"
 #include "netdev-ibbridge.h"
 #include "openvswitch/compiler.h"
 
 OVS_CONSTRUCTOR(ibbridge_plugin_init)
 {
     netdev_ibbridge_register();
-    ibbridge_db_unixctl_register();
 }

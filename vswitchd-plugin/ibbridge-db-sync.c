@@ -395,26 +395,36 @@ ibbridge_db_sync(struct ovsdb_idl *idl, struct ovsdb_idl_txn *txn,
     hmap_destroy(&ctx.rows);
 }
 
+struct check_ctx {
+    bool changed;               /* A port is new or changed by hand. */
+    size_t n_known;             /* Ports found that 'ports' has. */
+};
+
 static void
-check_changed(struct netdev_ibbridge *dev, void *changed)
+check_changed(struct netdev_ibbridge *dev, void *ctx_)
     OVS_REQUIRES(dev->mutex)
 {
     struct db_port *p = find_port(netdev_get_name(&dev->up));
+    struct check_ctx *ctx = ctx_;
 
+    if (p) {
+        ctx->n_known++;
+    }
     if (dev->map
         && (!p || p->dev != dev || !p->loaded
             || p->change_seq != netdev_get_change_seq(&dev->up))) {
-        *(bool *) changed = true;
+        ctx->changed = true;
     }
 }
 
 bool
 ibbridge_db_sync_needed(void)
 {
-    bool changed = false;
+    struct check_ctx ctx = { false, 0 };
 
-    ibbridge_for_each_port(NULL, check_changed, &changed);
-    return changed;
+    ibbridge_for_each_port(NULL, check_changed, &ctx);
+    /* Fewer known ports than before: one left, and its rows go. */
+    return ctx.changed || ctx.n_known < hmap_count(&ports);
 }
 
 void

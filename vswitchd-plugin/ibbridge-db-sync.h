@@ -21,9 +21,9 @@ struct ovsdb_idl_txn;
 void ibbridge_db_sync(struct ovsdb_idl *idl, struct ovsdb_idl_txn *txn,
                       const char *node);
 
-/* Has a port appeared, or has its map changed by hand (ibbridge/map/add,
- * del and flush change the netdev's sequence number), since the last
- * ibbridge_db_sync()? */
+/* Has a port appeared or left, or has its map changed by hand
+ * (ibbridge/map/add, del and flush change the netdev's sequence number),
+ * since the last ibbridge_db_sync()? */
 bool ibbridge_db_sync_needed(void);
 
 /* Appends a line per port known: whether its rows were loaded. */

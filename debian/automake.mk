@@ -7,6 +7,7 @@ EXTRA_DIST += \
 	debian/openvswitch-switch-ibbridge.README.Debian \
 	debian/openvswitch-switch-ibbridge.docs \
 	debian/openvswitch-switch-ibbridge.postinst \
+	debian/openvswitch-switch-ibbridge.postrm \
 	debian/openvswitch-switch-ibbridge.prerm \
 	debian/rules \
 	debian/source/format \

@@ -92,6 +92,9 @@ check-unit: $(UNIT_TESTS)
 	    $(TESTSUITE) $(UNIT_TESTS)
 .PHONY: check-unit
 
+# Run-time map entries kept in the ibbridge database across restarts.
+TESTSUITE_AT += tests/persist.at
+
 # Simulated fabric and test hosts (utilities/ibsim-*, utilities/roce-host).
 TESTSUITE_AT += tests/ibsim.at
 

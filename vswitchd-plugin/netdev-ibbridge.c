@@ -15,6 +15,7 @@
 #include <config.h>
 #include "netdev-ibbridge.h"
 #include "netdev-ibbridge-private.h"
+#include "ibbridge-db.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -854,6 +855,7 @@ netdev_ibbridge_run(const struct netdev_class *class OVS_UNUSED)
         ovs_mutex_unlock(&dev->mutex);
     }
     ovs_mutex_unlock(&ibbridge_list_mutex);
+    ibbridge_db_run();
 }
 
 static void
@@ -892,6 +894,7 @@ netdev_ibbridge_wait(const struct netdev_class *class OVS_UNUSED)
         ovs_mutex_unlock(&dev->mutex);
     }
     ovs_mutex_unlock(&ibbridge_list_mutex);
+    ibbridge_db_wait();
 }
 
 static struct netdev_rxq *
@@ -1265,6 +1268,7 @@ netdev_ibbridge_register(void)
                      ovs_strerror(error));
         }
         ibbridge_unixctl_register();
+        ibbridge_db_unixctl_register();
         ovsthread_once_done(&once);
     }
 }

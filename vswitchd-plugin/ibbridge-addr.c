@@ -455,7 +455,8 @@ map_parse_ip(const char *arg, uint8_t ip[16])
 }
 
 /* ibbridge/map/add PORT IP MAC: adds a RoCE host by hand, kept until it is
- * deleted or flushed (across map reloads, not across a restart). */
+ * deleted or flushed: across map reloads, and across a restart through
+ * the ibbridge database (ibbridge-db.h). */
 static void
 map_unixctl_add(struct unixctl_conn *conn, int argc OVS_UNUSED,
                 const char *argv[], void *aux OVS_UNUSED)

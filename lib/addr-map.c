@@ -239,6 +239,20 @@ mix64(uint64_t x)
     return x;
 }
 
+/* Folds the 128-bit product of 'a' and 'b' (wyhash's mixer): one multiply
+ * where a 64-bit machine has it. */
+static inline uint64_t
+mum(uint64_t a, uint64_t b)
+{
+#ifdef __SIZEOF_INT128__
+    unsigned __int128 p = (unsigned __int128) a * b;
+
+    return (uint64_t) p ^ (uint64_t) (p >> 64);
+#else
+    return mix64(a ^ mix64(b));
+#endif
+}
+
 static inline uint32_t
 hash_addr(uint64_t seed, const uint8_t addr[16])
 {
@@ -246,7 +260,8 @@ hash_addr(uint64_t seed, const uint8_t addr[16])
 
     memcpy(&hi, addr, 8);
     memcpy(&lo, addr + 8, 8);
-    return mix64(mix64(hi ^ seed) ^ lo);
+    return mum(hi ^ seed, lo ^ (seed >> 32 | seed << 32)
+               ^ UINT64_C(0xe7037ed1a0b428db));
 }
 
 static inline uint32_t
@@ -916,7 +931,11 @@ ibb_addr_map_find_ip_batch(const struct ibb_addr_map *map,
         }
         refs[k] = idx->slots[i].ref;
         if (refs[k]) {
-            __builtin_prefetch(rec_at(map, refs[k] - 1));
+            const struct ibb_host *h = &rec_at(map, refs[k] - 1)->h;
+
+            /* A host may straddle two cache lines. */
+            __builtin_prefetch(h);
+            __builtin_prefetch(&h->has_mac);
         }
     }
     for (size_t k = 0; k < n; k++) {

@@ -22,8 +22,8 @@
 
 #include "addr-map.h"
 
-#define MIN_LOOKUPS 400000      /* Per case and round, at least. */
-#define N_ROUNDS 5              /* Rounds per case: the fastest counts. */
+#define ROUND_LOOKUPS 200000    /* Lookups per round. */
+#define N_ROUNDS 15             /* Rounds per case: the fastest counts. */
 #define KEY_BYTES 56            /* Key bytes in each record. */
 #define N_SIZES 3
 
@@ -192,27 +192,28 @@ free_keys(struct keys keys[N_CASES])
     free(keys[CASE_MISS].addr);
 }
 
-/* Looks up each key of 'k' once; returns how many were found. */
+/* Looks up keys 'start' to 'end' - 1 of 'k'; returns how many were
+ * found. */
 static size_t
-run_pass(const struct ibb_addr_map *map, enum bench_case c,
-         const struct keys *k)
+run_range(const struct ibb_addr_map *map, enum bench_case c,
+          const struct keys *k, size_t start, size_t end)
 {
     size_t found = 0;
 
     switch (c) {
     case CASE_IP:
     case CASE_MISS:
-        for (size_t i = 0; i < k->n; i++) {
+        for (size_t i = start; i < end; i++) {
             found += ibb_addr_map_find_ip(map, k->addr[i]) != NULL;
         }
         break;
     case CASE_IP_BATCH:
     case CASE_MISS_BATCH:
-        for (size_t i = 0; i < k->n; i += IBB_ADDR_MAP_BATCH) {
+        for (size_t i = start; i < end; i += IBB_ADDR_MAP_BATCH) {
             const struct ibb_host *hosts[IBB_ADDR_MAP_BATCH];
             const uint8_t *ips[IBB_ADDR_MAP_BATCH];
-            size_t n = (k->n - i < IBB_ADDR_MAP_BATCH
-                        ? k->n - i : IBB_ADDR_MAP_BATCH);
+            size_t n = (end - i < IBB_ADDR_MAP_BATCH
+                        ? end - i : IBB_ADDR_MAP_BATCH);
 
             for (size_t j = 0; j < n; j++) {
                 ips[j] = k->addr[i + j];
@@ -224,17 +225,17 @@ run_pass(const struct ibb_addr_map *map, enum bench_case c,
         }
         break;
     case CASE_GID:
-        for (size_t i = 0; i < k->n; i++) {
+        for (size_t i = start; i < end; i++) {
             found += ibb_addr_map_find_gid(map, k->addr[i]) != NULL;
         }
         break;
     case CASE_LID:
-        for (size_t i = 0; i < k->n; i++) {
+        for (size_t i = start; i < end; i++) {
             found += ibb_addr_map_find_lid(map, k->lid[i]) != NULL;
         }
         break;
     case CASE_MAC:
-        for (size_t i = 0; i < k->n; i++) {
+        for (size_t i = start; i < end; i++) {
             found += ibb_addr_map_find_mac(map, k->mac[i]) != NULL;
         }
         break;
@@ -245,17 +246,18 @@ run_pass(const struct ibb_addr_map *map, enum bench_case c,
     return found;
 }
 
-/* Returns ns per lookup of case 'c', after checking one untimed pass: the
- * fastest of N_ROUNDS rounds, since other processes on the machine only
- * ever slow a round down. */
+/* Returns ns per lookup of case 'c', after checking one untimed pass over
+ * all its keys: the fastest of N_ROUNDS rounds of ROUND_LOOKUPS lookups
+ * each (going on through the keys where the last one stopped), since other
+ * processes on a shared machine only ever slow a round down. */
 static double
 time_case(const struct ibb_addr_map *map, enum bench_case c,
           const struct keys *k)
 {
     bool miss = c == CASE_MISS || c == CASE_MISS_BATCH;
-    size_t passes = (MIN_LOOKUPS + k->n - 1) / k->n;
-    size_t found = run_pass(map, c, k);
+    size_t found = run_range(map, c, k, 0, k->n);
     double best = 1e9;
+    size_t next = 0;
 
     if (found != (miss ? 0 : k->n)) {
         fprintf(stderr, "bench-map: %s: %zu of %zu keys found\n",
@@ -265,10 +267,15 @@ time_case(const struct ibb_addr_map *map, enum bench_case c,
     for (int r = 0; r < N_ROUNDS; r++) {
         double t0 = now(), ns;
 
-        for (size_t p = 0; p < passes; p++) {
-            found += run_pass(map, c, k);
+        for (size_t n = 0; n < ROUND_LOOKUPS; ) {
+            size_t end = (k->n - next < ROUND_LOOKUPS - n
+                          ? k->n : next + (ROUND_LOOKUPS - n));
+
+            found += run_range(map, c, k, next, end);
+            n += end - next;
+            next = end == k->n ? 0 : end;
         }
-        ns = (now() - t0) * 1e9 / (passes * k->n);
+        ns = (now() - t0) * 1e9 / ROUND_LOOKUPS;
         best = ns < best ? ns : best;
     }
     return best;

@@ -295,6 +295,21 @@ new_seed(const struct ibb_addr_map *map)
 /* ------------------------------------------------------------------ */
 /* Indexes. */
 
+/* Whether host 'h' has address 'ip'.  It compares one of its addresses,
+ * picked without a branch: a lookup in a mix of IPv4 and IPv6 addresses
+ * would mispredict one. */
+static inline bool
+host_has_ip(const struct ibb_host *h, const uint8_t ip[16])
+{
+    static const uint8_t v4mapped[12] = {
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
+    };
+    bool v4 = !memcmp(ip, v4mapped, 12);
+
+    return ((v4 ? h->has_ipv4 : h->has_ipv6)
+            && !memcmp(v4 ? h->ipv4 : h->ipv6, ip, 16));
+}
+
 /* Whether record 'r' has key 'k' of kind 'key' (a uint16_t for KEY_LID). */
 static inline bool
 rec_has_key(const struct map_rec *r, enum map_key key, const void *k)
@@ -305,9 +320,7 @@ rec_has_key(const struct map_rec *r, enum map_key key, const void *k)
     case KEY_GID:
         return h->has_gid && !memcmp(h->gid, k, 16);
     case KEY_IP:
-        /* An IPv6 address is never IPv4-mapped, so one at most matches. */
-        return ((h->has_ipv4 && !memcmp(h->ipv4, k, 16))
-                || (h->has_ipv6 && !memcmp(h->ipv6, k, 16)));
+        return host_has_ip(h, k);
     case KEY_LID:
         return h->lid == *(const uint16_t *) k;
     case KEY_MAC:
@@ -903,7 +916,6 @@ ibb_addr_map_find_ip_batch(const struct ibb_addr_map *map,
 {
     const struct map_index *idx = &map->idx[KEY_IP];
     uint32_t hashes[IBB_ADDR_MAP_BATCH];
-    uint32_t refs[IBB_ADDR_MAP_BATCH];
 
     for (; n > IBB_ADDR_MAP_BATCH; n -= IBB_ADDR_MAP_BATCH) {
         ibb_addr_map_find_ip_batch(map, ips, IBB_ADDR_MAP_BATCH, hosts);
@@ -918,7 +930,7 @@ ibb_addr_map_find_ip_batch(const struct ibb_addr_map *map,
     /* Three passes, each starting the memory loads the next one needs, so
      * that the cache misses of the whole batch overlap: hash and fetch the
      * home slots; find the first slot with a matching hash and fetch its
-     * record; compare the keys. */
+     * host; compare the keys. */
     for (size_t k = 0; k < n; k++) {
         hashes[k] = hash_addr(map->seed, ips[k]);
         __builtin_prefetch(&idx->slots[hashes[k] & idx->mask]);
@@ -929,21 +941,15 @@ ibb_addr_map_find_ip_batch(const struct ibb_addr_map *map,
         while (idx->slots[i].ref && idx->slots[i].hash != hashes[k]) {
             i = (i + 1) & idx->mask;
         }
-        refs[k] = idx->slots[i].ref;
-        if (refs[k]) {
-            const struct ibb_host *h = &rec_at(map, refs[k] - 1)->h;
-
+        hosts[k] = host_of(map, idx->slots[i].ref);
+        if (hosts[k]) {
             /* A host may straddle two cache lines. */
-            __builtin_prefetch(h);
-            __builtin_prefetch(&h->has_mac);
+            __builtin_prefetch(hosts[k]);
+            __builtin_prefetch(&hosts[k]->has_mac);
         }
     }
     for (size_t k = 0; k < n; k++) {
-        if (!refs[k]) {
-            hosts[k] = NULL;
-        } else if (rec_has_key(rec_at(map, refs[k] - 1), KEY_IP, ips[k])) {
-            hosts[k] = &rec_at(map, refs[k] - 1)->h;
-        } else {
+        if (hosts[k] && !host_has_ip(hosts[k], ips[k])) {
             /* Another key with the same hash: rare. */
             hosts[k] = ibb_addr_map_find_ip(map, ips[k]);
         }

@@ -22,21 +22,23 @@
  * All addresses use the 16-byte form of lib/ib-gid.h (IPv4 as
  * ::ffff:a.b.c.d).
  *
- * Design, for a million hosts: each host is one fixed 88-byte record
- * (struct ibb_host, 64 bytes of which 56 are keys, plus source, age and
- * the links of the newest-first list) in chunks that never move: a found
- * host stays where it is until deleted.  Four open addressing hash tables
- * (by GID, by IP (IPv4 and IPv6), by LID, by MAC) map keys to records; a
- * slot is 8 bytes, a 32-bit hash (so that a probe rarely reads a record
- * that is not the one) and a 32-bit record number.  Tables are at most 3/4
- * full, double and halve by powers of two, and close the gap a deletion
- * leaves (no tombstones); keys are hashed with a seed of the map's own.
- * Memory: 88 bytes per host plus 8 / load bytes per key (load 3/8 to 3/4),
- * about 124 bytes per host at a million (68 beyond the 56 key bytes),
- * measured by tests/bench-map ("make bench") with ibb_addr_map_bytes().
- * Lookups cost a hash and, in a large map, two cache misses (slot,
- * record); ibb_addr_map_find_ip_batch() overlaps the misses of a batch.
- * Groups, few, are in uthash tables.
+ * Design, for a million hosts.  Each host is one 88-byte record: struct
+ * ibb_host (64 bytes, 56 of them keys) plus its source, its age and the
+ * links of the newest-first list.  Records sit in chunks that never move
+ * (doubling up to 8192 records, then 2 MB ones, on huge pages where the
+ * kernel gives them), so a host found stays where it is until deleted;
+ * deleted records go on a free list.  Four open addressing tables, by GID,
+ * IP (IPv4 and IPv6 together), LID and MAC, map keys to records through
+ * 8-byte slots: the key's 32-bit hash, so that a probe rarely reads a
+ * record that is not the one, and the record's number.  Tables probe
+ * linearly, are at most 3/4 full, double and halve, and close the gap a
+ * deletion leaves (backward shift, no tombstones); the hash is seeded per
+ * map.  Memory: 88 bytes per host plus 8 / load bytes per key (load 3/8 to
+ * 3/4); tests/bench-map ("make bench") measures 124 bytes per host at 1M
+ * hosts and 145 at 100k (68 and 89 beyond the 56 key bytes).  A lookup
+ * costs a hash and, in a large map, two cache misses (slot, record), which
+ * ibb_addr_map_find_ip_batch() overlaps across a batch.  Groups, few, are
+ * in uthash tables.
  *
  * JSON file format (loaded with jansson; unknown keys are errors):
  *

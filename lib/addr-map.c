@@ -59,10 +59,13 @@ _Static_assert(sizeof(struct ibb_host) == 64, "struct ibb_host grew");
 _Static_assert(sizeof(struct map_rec) == 88, "struct map_rec grew");
 
 /* The host indexes: one open addressing table per kind of key (IPv4 and
- * IPv6 share one), linear probing, at most 3/4 full, deletion by backward
- * shift (no tombstones).  A slot keeps the key's 32-bit hash beside the
- * record, so that a probe rarely reads a record that does not match and a
- * resize reads no record at all. */
+ * IPv6 share one), at most 3/4 full.  Linear probing in Robin Hood order:
+ * an insertion takes the slot of a key nearer its start than itself, so
+ * keys sit in the order of their start slots and a miss stops as soon as
+ * it passes where its key would be, not at the next empty slot.  Deletion
+ * shifts the keys after it back (no tombstones).  A slot keeps the key's
+ * 32-bit hash beside the record, so that a probe rarely reads a record
+ * that does not match and a resize reads no record at all. */
 enum map_key {
     KEY_GID,
     KEY_IP,
@@ -331,6 +334,23 @@ rec_has_key(const struct map_rec *r, enum map_key key, const void *k)
     }
 }
 
+/* How far slot 'i', in use, is from the slot where probing for its key
+ * starts. */
+static inline uint32_t
+slot_dist(const struct map_slot *slots, uint32_t mask, uint32_t i)
+{
+    return (i - slots[i].hash) & mask;
+}
+
+/* Whether a probe 'dist' slots from its start at slot 'i' may go on: its
+ * key can only be further if 'i' holds a key that started no later. */
+static inline bool
+probe_goes_on(const struct map_slot *slots, uint32_t mask, uint32_t i,
+              uint32_t dist)
+{
+    return slots[i].ref && slot_dist(slots, mask, i) >= dist;
+}
+
 /* Returns 1 + the index of the record with key 'k' (hashed: 'hash'), or 0
  * if none. */
 static inline uint32_t
@@ -338,32 +358,42 @@ index_find(const struct ibb_addr_map *map, enum map_key key, const void *k,
            uint32_t hash)
 {
     const struct map_index *idx = &map->idx[key];
+    uint32_t mask = idx->mask;
 
     if (!idx->slots) {
         return 0;
     }
-    for (uint32_t i = hash & idx->mask; ; i = (i + 1) & idx->mask) {
+    for (uint32_t i = hash & mask, dist = 0;
+         probe_goes_on(idx->slots, mask, i, dist);
+         i = (i + 1) & mask, dist++) {
         const struct map_slot *s = &idx->slots[i];
 
-        if (!s->ref) {
-            return 0;
-        }
         if (s->hash == hash && rec_has_key(rec_at(map, s->ref - 1), key, k)) {
             return s->ref;
         }
     }
+    return 0;
 }
 
 static void
 slots_put(struct map_slot *slots, uint32_t mask, uint32_t hash, uint32_t ref)
 {
+    struct map_slot cur = { hash, ref };
     uint32_t i = hash & mask;
 
-    while (slots[i].ref) {
-        i = (i + 1) & mask;
+    for (uint32_t dist = 0; slots[i].ref; i = (i + 1) & mask, dist++) {
+        uint32_t d = slot_dist(slots, mask, i);
+
+        if (d < dist) {
+            /* Robin Hood: 'cur' takes the slot, the key there goes on. */
+            struct map_slot tmp = slots[i];
+
+            slots[i] = cur;
+            cur = tmp;
+            dist = d;
+        }
     }
-    slots[i].hash = hash;
-    slots[i].ref = ref;
+    slots[i] = cur;
 }
 
 /* Moves 'idx' into 'n_slots' slots, from the hashes alone. */
@@ -413,26 +443,23 @@ index_insert(struct map_index *idx, uint32_t hash, uint32_t ref)
     idx->n++;
 }
 
-/* Removes 'ref', which is in 'idx' under 'hash', then closes the gap: each
- * key after it in the cluster moves back into the hole unless that would
- * put it before the slot its probing starts at. */
+/* Removes 'ref', which is in 'idx' under 'hash', then closes the gap: the
+ * keys after it move back one slot, up to one at its start slot. */
 static void
 index_remove(struct map_index *idx, uint32_t hash, uint32_t ref)
 {
     struct map_slot *slots = idx->slots;
     uint32_t mask = idx->mask;
     uint32_t i = hash & mask;
+    uint32_t j;
 
     while (slots[i].ref != ref) {
         i = (i + 1) & mask;
     }
-    for (uint32_t j = (i + 1) & mask; slots[j].ref; j = (j + 1) & mask) {
-        uint32_t home = slots[j].hash & mask;
-
-        if (((j - home) & mask) >= ((j - i) & mask)) {
-            slots[i] = slots[j];
-            i = j;
-        }
+    for (j = (i + 1) & mask; slots[j].ref && slot_dist(slots, mask, j);
+         j = (j + 1) & mask) {
+        slots[i] = slots[j];
+        i = j;
     }
     slots[i].ref = 0;
     idx->n--;
@@ -937,11 +964,16 @@ ibb_addr_map_find_ip_batch(const struct ibb_addr_map *map,
     }
     for (size_t k = 0; k < n; k++) {
         uint32_t i = hashes[k] & idx->mask;
+        uint32_t dist = 0;
 
-        while (idx->slots[i].ref && idx->slots[i].hash != hashes[k]) {
-            i = (i + 1) & idx->mask;
+        hosts[k] = NULL;
+        for (; probe_goes_on(idx->slots, idx->mask, i, dist);
+             i = (i + 1) & idx->mask, dist++) {
+            if (idx->slots[i].hash == hashes[k]) {
+                hosts[k] = host_of(map, idx->slots[i].ref);
+                break;
+            }
         }
-        hosts[k] = host_of(map, idx->slots[i].ref);
         if (hosts[k]) {
             /* A host may straddle two cache lines. */
             __builtin_prefetch(hosts[k]);

@@ -31,12 +31,13 @@
  * IP (IPv4 and IPv6 together), LID and MAC, map keys to records through
  * 8-byte slots: the key's 32-bit hash, so that a probe rarely reads a
  * record that is not the one, and the record's number.  Tables probe
- * linearly, are at most 3/4 full, double and halve, and close the gap a
- * deletion leaves (backward shift, no tombstones); the hash is seeded per
- * map.  Memory: 88 bytes per host plus 8 / load bytes per key (load 3/8 to
- * 3/4); tests/bench-map ("make bench") measures 124 bytes per host at 1M
- * hosts and 145 at 100k (68 and 89 beyond the 56 key bytes).  A lookup
- * costs a hash and, in a large map, two cache misses (slot, record), which
+ * linearly in Robin Hood order (a miss stops early), are at most 3/4
+ * full, double and halve, and close the gap a deletion leaves (backward
+ * shift, no tombstones); the hash is seeded per map.  Memory: 88 bytes
+ * per host plus 8 / load bytes per key (load 3/8 to 3/4); tests/bench-map
+ * ("make bench") measures 124 bytes per host at 1M hosts and 145 at 100k
+ * (68 and 89 beyond the 56 key bytes).  A lookup costs a hash and, in a
+ * large map, two cache misses (slot, record), which
  * ibb_addr_map_find_ip_batch() overlaps across a batch.  Groups, few, are
  * in uthash tables.
  *

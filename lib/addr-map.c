@@ -779,7 +779,9 @@ ibb_addr_map_foreach_host(const struct ibb_addr_map *map,
                                      long long int last_seen, void *aux),
                           void *aux)
 {
-    for (uint32_t i = map->newest; i != REC_NIL; ) {
+    uint32_t i = map->newest;
+
+    while (i != REC_NIL) {
         const struct map_rec *r = rec_at(map, i);
 
         i = r->older;
@@ -880,9 +882,10 @@ size_t
 ibb_addr_map_copy_runtime(struct ibb_addr_map *dst,
                           const struct ibb_addr_map *src)
 {
+    uint32_t i = src->newest;
     size_t n = 0;
 
-    for (uint32_t i = src->newest; i != REC_NIL; ) {
+    while (i != REC_NIL) {
         const struct map_rec *r = rec_at(src, i);
         int error;
 

@@ -266,8 +266,9 @@ time_case(const struct ibb_addr_map *map, enum bench_case c,
     }
     for (int r = 0; r < N_ROUNDS; r++) {
         double t0 = now(), ns;
+        size_t n = 0;
 
-        for (size_t n = 0; n < ROUND_LOOKUPS; ) {
+        while (n < ROUND_LOOKUPS) {
             size_t end = (k->n - next < ROUND_LOOKUPS - n
                           ? k->n : next + (ROUND_LOOKUPS - n));
 

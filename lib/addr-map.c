@@ -1002,6 +1002,9 @@ ibb_addr_map_bytes(const struct ibb_addr_map *map)
 {
     size_t bytes = sizeof *map;
 
+    if (!map) {
+        return 0;
+    }
     bytes += map->max_chunks * sizeof *map->chunks;
     for (uint32_t k = 0; k < map->n_chunks; k++) {
         bytes += chunk_bytes(k);

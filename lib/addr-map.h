@@ -264,7 +264,8 @@ size_t ibb_addr_map_n_hosts(const struct ibb_addr_map *);
 size_t ibb_addr_map_n_groups(const struct ibb_addr_map *);
 
 /* Bytes the map has allocated for itself, its hosts and their indexes
- * (groups count as their entries only: there are few). */
+ * (groups count as their entries only: there are few); 0 for a null
+ * map. */
 size_t ibb_addr_map_bytes(const struct ibb_addr_map *);
 
 /* Loads JSON (format above) from file 'file_name' or string 'json' into

@@ -877,6 +877,7 @@ test_map_churn(void **state)
     /* Deleting every host gives the memory back. */
     assert_int_equal(ibb_addr_map_flush(map, false), n);
     assert_int_equal(ibb_addr_map_bytes(map), empty_bytes);
+    assert_int_equal(ibb_addr_map_bytes(NULL), 0);
     free(ref);
     ibb_addr_map_destroy(map);
 }

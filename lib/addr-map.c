@@ -1,5 +1,8 @@
 /*
- * Address map: uthash tables over host and group entries, JSON loading.
+ * Address map: host records in a segmented array, found through open
+ * addressing hash indexes; groups in uthash tables; JSON loading.
+ *
+ * lib/addr-map.h gives the design and its memory cost.
  */
 #include <config.h>
 
@@ -12,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -26,16 +31,63 @@
 #include "ib-gid.h"
 #include "ib-hdr.h"
 
-struct map_host {
-    struct ibb_host h;          /* The entry. */
-    enum ibb_host_source source; /* Where the entry came from. */
+/* Host records live in chunks that never move, so that a host pointer
+ * stays valid until its host is deleted and growing copies nothing.  The
+ * first REC_GEO chunks double in size (64, 128, ... 8192 records), so that
+ * a small map stays small; each later one holds REC_BIG records, as many as
+ * fit in a 2 MB huge page, so that a large map wastes at most one chunk and
+ * a lookup in it rarely misses the TLB. */
+#define REC_CHUNK0_BITS 6
+#define REC_CHUNK0 (1u << REC_CHUNK0_BITS)
+#define REC_GEO 8
+#define REC_GEO_RECS (REC_CHUNK0 * ((1u << REC_GEO) - 1))
+#define REC_BIG (HUGE_PAGE / sizeof(struct map_rec))
+#define REC_MAX (1u << 31)
+#define HUGE_PAGE (2 * 1024 * 1024)
+#define REC_NIL UINT32_MAX      /* No record. */
+#define REC_FREE 0xff           /* 'source' of a record on the free list. */
+
+struct map_rec {
+    struct ibb_host h;          /* The entry, as find_*() return it. */
     long long int last_seen;    /* When added or last seen, in ms. */
-    struct map_host *next;      /* All hosts, for destruction. */
-    UT_hash_handle hh_gid;      /* In map->by_gid if h.has_gid. */
-    UT_hash_handle hh_lid;      /* In map->by_lid if h.lid. */
-    UT_hash_handle hh_ip4;      /* In map->by_ip4 if h.has_ipv4. */
-    UT_hash_handle hh_ip6;      /* In map->by_ip6 if h.has_ipv6. */
+    uint32_t newer;             /* The next newer host, or REC_NIL. */
+    uint32_t older;             /* The next older host, or on the free list
+                                 * the next free record; or REC_NIL. */
+    uint8_t source;             /* enum ibb_host_source, or REC_FREE. */
 };
+_Static_assert(sizeof(struct ibb_host) == 64, "struct ibb_host grew");
+_Static_assert(sizeof(struct map_rec) == 88, "struct map_rec grew");
+
+/* The host indexes: one open addressing table per kind of key (IPv4 and
+ * IPv6 share one), at most 3/4 full.  Linear probing in Robin Hood order:
+ * an insertion takes the slot of a key nearer its start than itself, so
+ * keys sit in the order of their start slots and a miss stops as soon as
+ * it passes where its key would be, not at the next empty slot.  Deletion
+ * shifts the keys after it back (no tombstones).  A slot keeps the key's
+ * 32-bit hash beside the record, so that a probe rarely reads a record
+ * that does not match and a resize reads no record at all. */
+enum map_key {
+    KEY_GID,
+    KEY_IP,
+    KEY_LID,
+    KEY_MAC,
+    N_KEYS
+};
+
+struct map_slot {
+    uint32_t hash;              /* The key's hash; its low bits give the
+                                 * slot where probing for it starts. */
+    uint32_t ref;               /* 1 + the record's index; 0: empty. */
+};
+
+struct map_index {
+    struct map_slot *slots;     /* 'mask' + 1 slots, or NULL if none. */
+    uint32_t mask;              /* The number of slots - 1. */
+    uint32_t n;                 /* Slots in use. */
+};
+
+#define INDEX_MIN_SLOTS 16
+#define INDEX_MAX_SLOTS (1u << 31)
 
 struct map_group {
     struct ibb_group g;         /* The entry. */
@@ -44,21 +96,486 @@ struct map_group {
 };
 
 struct ibb_addr_map {
-    struct map_host *hosts;     /* All hosts, linked by 'next'. */
+    struct map_rec **chunks;    /* Host records, see above. */
+    uint32_t n_chunks;          /* Chunks allocated. */
+    uint32_t max_chunks;        /* Room in 'chunks'. */
+    uint32_t n_recs;            /* Records handed out, live or free. */
+    uint32_t free_recs;         /* Free list, linked by 'older'. */
+    uint32_t newest;            /* The newest host, or REC_NIL. */
     size_t n_hosts;             /* Number of hosts. */
-    size_t n_learned;           /* Number of learned hosts among them. */
-    struct map_host *by_gid;    /* Hash on h.gid. */
-    struct map_host *by_lid;    /* Hash on h.lid. */
-    struct map_host *by_ip4;    /* Hash on h.ipv4. */
-    struct map_host *by_ip6;    /* Hash on h.ipv6. */
+    size_t n_learned;           /* Learned (traffic, ARP) among them. */
+    uint64_t seed;              /* Hash seed, per map. */
+    struct map_index idx[N_KEYS]; /* Host indexes, by enum map_key. */
     struct map_group *groups_by_ip;   /* Hash on g.ip; owns the groups. */
     struct map_group *groups_by_mgid; /* Hash on g.mgid. */
 };
 
+/* ------------------------------------------------------------------ */
+/* Records. */
+
+/* Allocates 'size' bytes, zeroed if 'zero'.  Large tables get transparent
+ * huge pages where the kernel has them: at a million hosts a lookup
+ * otherwise misses the TLB on the index slot and again on the record. */
+static void *
+big_alloc(size_t size, bool zero)
+{
+#ifdef MADV_HUGEPAGE
+    if (size >= HUGE_PAGE) {
+        void *p;
+
+        if (posix_memalign(&p, HUGE_PAGE, size)) {
+            return NULL;
+        }
+        madvise(p, size, MADV_HUGEPAGE);
+        return zero ? memset(p, 0, size) : p;
+    }
+#endif
+    return zero ? calloc(1, size) : malloc(size);
+}
+
+/* Returns the chunk of record 'i' and stores its place there in
+ * '*offset'. */
+static inline uint32_t
+rec_chunk(uint32_t i, uint32_t *offset)
+{
+    if (i < REC_GEO_RECS) {
+        uint32_t j = i + REC_CHUNK0;
+        int top = 31 - __builtin_clz(j);
+
+        *offset = j - (1u << top);
+        return top - REC_CHUNK0_BITS;
+    }
+    i -= REC_GEO_RECS;
+    *offset = i % REC_BIG;
+    return REC_GEO + i / REC_BIG;
+}
+
+static size_t
+chunk_bytes(uint32_t k)
+{
+    return (k < REC_GEO
+            ? sizeof(struct map_rec) * (REC_CHUNK0 << k)
+            : HUGE_PAGE);
+}
+
+static inline struct map_rec *
+rec_at(const struct ibb_addr_map *map, uint32_t i)
+{
+    uint32_t offset;
+    uint32_t k = rec_chunk(i, &offset);
+
+    return &map->chunks[k][offset];
+}
+
+/* Returns a free record's index, or REC_NIL if memory is short. */
+static uint32_t
+rec_alloc(struct ibb_addr_map *map)
+{
+    uint32_t i, k, offset;
+
+    if (map->free_recs != REC_NIL) {
+        i = map->free_recs;
+        map->free_recs = rec_at(map, i)->older;
+        return i;
+    }
+    if (map->n_recs >= REC_MAX) {
+        return REC_NIL;
+    }
+    i = map->n_recs;
+    k = rec_chunk(i, &offset);
+    if (k == map->n_chunks) {
+        if (k == map->max_chunks) {
+            uint32_t max = map->max_chunks ? 2 * map->max_chunks : 16;
+            struct map_rec **chunks = realloc(map->chunks,
+                                              max * sizeof *chunks);
+
+            if (!chunks) {
+                return REC_NIL;
+            }
+            map->chunks = chunks;
+            map->max_chunks = max;
+        }
+        map->chunks[k] = big_alloc(chunk_bytes(k), false);
+        if (!map->chunks[k]) {
+            return REC_NIL;
+        }
+        map->n_chunks++;
+    }
+    map->n_recs++;
+    return i;
+}
+
+/* Frees every record and index: the map has no host left. */
+static void
+hosts_clear(struct ibb_addr_map *map)
+{
+    for (uint32_t k = 0; k < map->n_chunks; k++) {
+        free(map->chunks[k]);
+    }
+    free(map->chunks);
+    map->chunks = NULL;
+    map->n_chunks = map->max_chunks = 0;
+    for (int key = 0; key < N_KEYS; key++) {
+        free(map->idx[key].slots);
+        memset(&map->idx[key], 0, sizeof map->idx[key]);
+    }
+    map->n_recs = 0;
+    map->free_recs = REC_NIL;
+    map->newest = REC_NIL;
+    map->n_hosts = 0;
+    map->n_learned = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Hashing.  The seed differs per map, so that learned addresses (chosen
+ * by whoever sends traffic) cannot be picked to collide. */
+
+static inline uint64_t
+mix64(uint64_t x)
+{
+    /* MurmurHash3's finaliser: each input bit flips half the output. */
+    x ^= x >> 33;
+    x *= UINT64_C(0xff51afd7ed558ccd);
+    x ^= x >> 33;
+    x *= UINT64_C(0xc4ceb9fe1a85ec53);
+    x ^= x >> 33;
+    return x;
+}
+
+/* Folds the 128-bit product of 'a' and 'b' (wyhash's mixer): one multiply
+ * where a 64-bit machine has it. */
+static inline uint64_t
+mum(uint64_t a, uint64_t b)
+{
+#ifdef __SIZEOF_INT128__
+    unsigned __int128 p = (unsigned __int128) a * b;
+
+    return (uint64_t) p ^ (uint64_t) (p >> 64);
+#else
+    return mix64(a ^ mix64(b));
+#endif
+}
+
+static inline uint32_t
+hash_addr(uint64_t seed, const uint8_t addr[16])
+{
+    uint64_t hi, lo;
+
+    memcpy(&hi, addr, 8);
+    memcpy(&lo, addr + 8, 8);
+    return mum(hi ^ seed, lo ^ (seed >> 32 | seed << 32)
+               ^ UINT64_C(0xe7037ed1a0b428db));
+}
+
+static inline uint32_t
+hash_lid(uint64_t seed, uint16_t lid)
+{
+    return mix64(lid ^ seed);
+}
+
+static inline uint32_t
+hash_mac(uint64_t seed, const uint8_t mac[6])
+{
+    uint32_t a;
+    uint16_t b;
+
+    /* Two loads: one 8-byte load from a copy would stall on the copy. */
+    memcpy(&a, mac, 4);
+    memcpy(&b, mac + 4, 2);
+    return mix64((a | (uint64_t) b << 32) ^ seed);
+}
+
+static uint64_t
+new_seed(const struct ibb_addr_map *map)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return mix64((uintptr_t) map
+                 ^ mix64(ts.tv_sec * UINT64_C(1000000000) + ts.tv_nsec));
+}
+
+/* ------------------------------------------------------------------ */
+/* Indexes. */
+
+/* Whether host 'h' has address 'ip'.  It compares one of its addresses,
+ * picked without a branch: a lookup in a mix of IPv4 and IPv6 addresses
+ * would mispredict one. */
+static inline bool
+host_has_ip(const struct ibb_host *h, const uint8_t ip[16])
+{
+    static const uint8_t v4mapped[12] = {
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
+    };
+    bool v4 = !memcmp(ip, v4mapped, 12);
+
+    return ((v4 ? h->has_ipv4 : h->has_ipv6)
+            && !memcmp(v4 ? h->ipv4 : h->ipv6, ip, 16));
+}
+
+/* Whether record 'r' has key 'k' of kind 'key' (a uint16_t for KEY_LID). */
+static inline bool
+rec_has_key(const struct map_rec *r, enum map_key key, const void *k)
+{
+    const struct ibb_host *h = &r->h;
+
+    switch (key) {
+    case KEY_GID:
+        return h->has_gid && !memcmp(h->gid, k, 16);
+    case KEY_IP:
+        return host_has_ip(h, k);
+    case KEY_LID:
+        return h->lid == *(const uint16_t *) k;
+    case KEY_MAC:
+        return h->has_mac && !memcmp(h->mac, k, 6);
+    case N_KEYS:
+    default:
+        return false;
+    }
+}
+
+/* How far slot 'i', in use, is from the slot where probing for its key
+ * starts. */
+static inline uint32_t
+slot_dist(const struct map_slot *slots, uint32_t mask, uint32_t i)
+{
+    return (i - slots[i].hash) & mask;
+}
+
+/* Whether a probe 'dist' slots from its start at slot 'i' may go on: its
+ * key can only be further if 'i' holds a key that started no later. */
+static inline bool
+probe_goes_on(const struct map_slot *slots, uint32_t mask, uint32_t i,
+              uint32_t dist)
+{
+    return slots[i].ref && slot_dist(slots, mask, i) >= dist;
+}
+
+/* Returns 1 + the index of the record with key 'k' (hashed: 'hash'), or 0
+ * if none. */
+static inline uint32_t
+index_find(const struct ibb_addr_map *map, enum map_key key, const void *k,
+           uint32_t hash)
+{
+    const struct map_index *idx = &map->idx[key];
+    uint32_t mask = idx->mask;
+
+    if (!idx->slots) {
+        return 0;
+    }
+    for (uint32_t i = hash & mask, dist = 0;
+         probe_goes_on(idx->slots, mask, i, dist);
+         i = (i + 1) & mask, dist++) {
+        const struct map_slot *s = &idx->slots[i];
+
+        if (s->hash == hash && rec_has_key(rec_at(map, s->ref - 1), key, k)) {
+            return s->ref;
+        }
+    }
+    return 0;
+}
+
+static void
+slots_put(struct map_slot *slots, uint32_t mask, uint32_t hash, uint32_t ref)
+{
+    struct map_slot cur = { hash, ref };
+    uint32_t i = hash & mask;
+
+    for (uint32_t dist = 0; slots[i].ref; i = (i + 1) & mask, dist++) {
+        uint32_t d = slot_dist(slots, mask, i);
+
+        if (d < dist) {
+            /* Robin Hood: 'cur' takes the slot, the key there goes on. */
+            struct map_slot tmp = slots[i];
+
+            slots[i] = cur;
+            cur = tmp;
+            dist = d;
+        }
+    }
+    slots[i] = cur;
+}
+
+/* Moves 'idx' into 'n_slots' slots, from the hashes alone. */
+static int
+index_resize(struct map_index *idx, uint32_t n_slots)
+{
+    struct map_slot *slots = big_alloc(n_slots * sizeof *slots, true);
+
+    if (!slots) {
+        return ENOMEM;
+    }
+    if (idx->slots) {
+        for (uint32_t i = 0; i <= idx->mask; i++) {
+            if (idx->slots[i].ref) {
+                slots_put(slots, n_slots - 1, idx->slots[i].hash,
+                          idx->slots[i].ref);
+            }
+        }
+        free(idx->slots);
+    }
+    idx->slots = slots;
+    idx->mask = n_slots - 1;
+    return 0;
+}
+
+/* Makes room in 'idx' for 'n_more' keys.  Returns 0 or ENOMEM. */
+static int
+index_reserve(struct map_index *idx, uint32_t n_more)
+{
+    uint64_t n_slots = idx->slots ? (uint64_t) idx->mask + 1 : 0;
+    uint64_t want = n_slots ? n_slots : INDEX_MIN_SLOTS;
+
+    while (((uint64_t) idx->n + n_more) * 4 > want * 3) {
+        want *= 2;
+    }
+    if (want == n_slots) {
+        return 0;
+    }
+    return want > INDEX_MAX_SLOTS ? ENOMEM : index_resize(idx, want);
+}
+
+/* Adds 'ref' under 'hash'; index_reserve() made room. */
+static void
+index_insert(struct map_index *idx, uint32_t hash, uint32_t ref)
+{
+    slots_put(idx->slots, idx->mask, hash, ref);
+    idx->n++;
+}
+
+/* Removes 'ref', which is in 'idx' under 'hash', then closes the gap: the
+ * keys after it move back one slot, up to one at its start slot. */
+static void
+index_remove(struct map_index *idx, uint32_t hash, uint32_t ref)
+{
+    struct map_slot *slots = idx->slots;
+    uint32_t mask = idx->mask;
+    uint32_t i = hash & mask;
+    uint32_t j;
+
+    while (slots[i].ref != ref) {
+        i = (i + 1) & mask;
+    }
+    for (j = (i + 1) & mask; slots[j].ref && slot_dist(slots, mask, j);
+         j = (j + 1) & mask) {
+        slots[i] = slots[j];
+        i = j;
+    }
+    slots[i].ref = 0;
+    idx->n--;
+}
+
+/* Halves 'idx' when it is under 1/8 full, so that a flush gives memory
+ * back.  Failing to allocate is harmless: it stays as it is. */
+static void
+index_shrink(struct map_index *idx)
+{
+    if (idx->slots && idx->mask + 1 > INDEX_MIN_SLOTS
+        && (uint64_t) idx->n * 8 < (uint64_t) idx->mask + 1) {
+        index_resize(idx, (idx->mask + 1) / 2);
+    }
+}
+
+/* Adds record 'i' to, or removes it from, the index of each key it has. */
+static void
+rec_index(struct ibb_addr_map *map, uint32_t i, bool add)
+{
+    void (*op)(struct map_index *, uint32_t, uint32_t)
+        = add ? index_insert : index_remove;
+    const struct ibb_host *h = &rec_at(map, i)->h;
+    uint64_t seed = map->seed;
+
+    if (h->has_gid) {
+        op(&map->idx[KEY_GID], hash_addr(seed, h->gid), i + 1);
+    }
+    if (h->has_ipv4) {
+        op(&map->idx[KEY_IP], hash_addr(seed, h->ipv4), i + 1);
+    }
+    if (h->has_ipv6) {
+        op(&map->idx[KEY_IP], hash_addr(seed, h->ipv6), i + 1);
+    }
+    if (h->lid) {
+        op(&map->idx[KEY_LID], hash_lid(seed, h->lid), i + 1);
+    }
+    if (h->has_mac) {
+        op(&map->idx[KEY_MAC], hash_mac(seed, h->mac), i + 1);
+    }
+}
+
+/* Makes room in the indexes for the keys of 'h'.  Returns 0 or ENOMEM. */
+static int
+reserve_keys(struct ibb_addr_map *map, const struct ibb_host *h)
+{
+    uint32_t n[N_KEYS] = {
+        [KEY_GID] = h->has_gid,
+        [KEY_IP] = h->has_ipv4 + h->has_ipv6,
+        [KEY_LID] = h->lid != 0,
+        [KEY_MAC] = h->has_mac,
+    };
+
+    for (int key = 0; key < N_KEYS; key++) {
+        if (n[key] && index_reserve(&map->idx[key], n[key])) {
+            return ENOMEM;
+        }
+    }
+    return 0;
+}
+
+/* Gives record 'i' MAC 'mac', in the MAC index too.  Returns 0 or ENOMEM
+ * (the host had no MAC and the index could not grow). */
+static int
+rec_set_mac(struct ibb_addr_map *map, uint32_t i, const uint8_t mac[6])
+{
+    struct map_index *idx = &map->idx[KEY_MAC];
+    struct ibb_host *h = &rec_at(map, i)->h;
+
+    if (h->has_mac) {
+        if (!memcmp(h->mac, mac, 6)) {
+            return 0;
+        }
+        index_remove(idx, hash_mac(map->seed, h->mac), i + 1);
+    } else if (index_reserve(idx, 1)) {
+        return ENOMEM;
+    }
+    memcpy(h->mac, mac, 6);
+    h->has_mac = true;
+    index_insert(idx, hash_mac(map->seed, mac), i + 1);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Hosts. */
+
+static bool
+source_is_learned(enum ibb_host_source source)
+{
+    return source == IBB_HOST_LEARNED || source == IBB_HOST_ARP;
+}
+
+static const struct ibb_host *
+host_of(const struct ibb_addr_map *map, uint32_t ref)
+{
+    return ref ? &rec_at(map, ref - 1)->h : NULL;
+}
+
+/* Returns 1 + the index of the host with address 'ip', or 0. */
+static inline uint32_t
+find_ip(const struct ibb_addr_map *map, const uint8_t ip[16])
+{
+    return index_find(map, KEY_IP, ip, hash_addr(map->seed, ip));
+}
+
 struct ibb_addr_map *
 ibb_addr_map_create(void)
 {
-    return calloc(1, sizeof(struct ibb_addr_map));
+    struct ibb_addr_map *map = calloc(1, sizeof *map);
+
+    if (map) {
+        map->free_recs = REC_NIL;
+        map->newest = REC_NIL;
+        map->seed = new_seed(map);
+    }
+    return map;
 }
 
 void
@@ -69,37 +586,13 @@ ibb_addr_map_destroy(struct ibb_addr_map *map)
     if (!map) {
         return;
     }
-    HASH_CLEAR(hh_gid, map->by_gid);
-    HASH_CLEAR(hh_lid, map->by_lid);
-    HASH_CLEAR(hh_ip4, map->by_ip4);
-    HASH_CLEAR(hh_ip6, map->by_ip6);
-    while (map->hosts) {
-        struct map_host *next = map->hosts->next;
-
-        free(map->hosts);
-        map->hosts = next;
-    }
+    hosts_clear(map);
     HASH_CLEAR(hh_mgid, map->groups_by_mgid);
     HASH_ITER(hh_ip, map->groups_by_ip, g, tmp) {
         HASH_DELETE(hh_ip, map->groups_by_ip, g);
         free(g);
     }
     free(map);
-}
-
-/* Removes 'mh' from whichever tables hold it, after a failed add. */
-static void
-host_unlink(struct ibb_addr_map *map, struct map_host *mh, int n)
-{
-    if (n > 0 && mh->h.has_gid) {
-        HASH_DELETE(hh_gid, map->by_gid, mh);
-    }
-    if (n > 1 && mh->h.lid) {
-        HASH_DELETE(hh_lid, map->by_lid, mh);
-    }
-    if (n > 2 && mh->h.has_ipv4) {
-        HASH_DELETE(hh_ip4, map->by_ip4, mh);
-    }
 }
 
 int
@@ -113,65 +606,418 @@ ibb_addr_map_add_host_from(struct ibb_addr_map *map,
                            const struct ibb_host *host,
                            enum ibb_host_source source, long long int now)
 {
-    struct map_host *mh;
-    bool oom = false;
+    struct map_rec *r;
+    uint32_t i;
 
-    if (!host->has_gid && !host->has_ipv4 && !host->has_ipv6) {
-        return EINVAL;
-    }
-    if (host->has_ipv4 && !ibb_gid_is_v4mapped(host->ipv4)) {
+    if ((!host->has_gid && !host->has_ipv4 && !host->has_ipv6)
+        || (host->has_ipv4 && !ibb_gid_is_v4mapped(host->ipv4))
+        || (host->has_ipv6 && ibb_gid_is_v4mapped(host->ipv6))
+        || host->qpn > 0xffffff) {
         return EINVAL;
     }
     if ((host->has_gid && ibb_addr_map_find_gid(map, host->gid))
         || (host->lid && ibb_addr_map_find_lid(map, host->lid))
-        || (host->has_ipv4 && ibb_addr_map_find_ip(map, host->ipv4))
-        || (host->has_ipv6 && ibb_addr_map_find_ip(map, host->ipv6))) {
+        || (host->has_ipv4 && find_ip(map, host->ipv4))
+        || (host->has_ipv6 && find_ip(map, host->ipv6))) {
         return EEXIST;
     }
-
-    mh = calloc(1, sizeof *mh);
-    if (!mh) {
+    if (reserve_keys(map, host)) {
         return ENOMEM;
     }
-    mh->h = *host;
-    mh->source = source;
-    mh->last_seen = now;
-    if (mh->h.has_gid) {
-        HASH_ADD(hh_gid, map->by_gid, h.gid, 16, mh);
-        if (oom) {
-            goto nomem;
-        }
+    i = rec_alloc(map);
+    if (i == REC_NIL) {
+        return ENOMEM;
     }
-    if (mh->h.lid) {
-        HASH_ADD(hh_lid, map->by_lid, h.lid, sizeof mh->h.lid, mh);
-        if (oom) {
-            host_unlink(map, mh, 1);
-            goto nomem;
-        }
-    }
-    if (mh->h.has_ipv4) {
-        HASH_ADD(hh_ip4, map->by_ip4, h.ipv4, 16, mh);
-        if (oom) {
-            host_unlink(map, mh, 2);
-            goto nomem;
-        }
-    }
-    if (mh->h.has_ipv6) {
-        HASH_ADD(hh_ip6, map->by_ip6, h.ipv6, 16, mh);
-        if (oom) {
-            host_unlink(map, mh, 3);
-            goto nomem;
-        }
-    }
-    mh->next = map->hosts;
-    map->hosts = mh;
-    map->n_hosts++;
-    return 0;
 
-nomem:
-    free(mh);
-    return ENOMEM;
+    r = rec_at(map, i);
+    r->h = *host;
+    r->last_seen = now;
+    r->source = source;
+    rec_index(map, i, true);
+
+    r->newer = REC_NIL;
+    r->older = map->newest;
+    if (map->newest != REC_NIL) {
+        rec_at(map, map->newest)->newer = i;
+    }
+    map->newest = i;
+
+    map->n_hosts++;
+    map->n_learned += source_is_learned(source);
+    return 0;
 }
+
+/* Deletes host 'i'. */
+static void
+host_remove(struct ibb_addr_map *map, uint32_t i)
+{
+    struct map_rec *r = rec_at(map, i);
+
+    rec_index(map, i, false);
+    if (r->newer != REC_NIL) {
+        rec_at(map, r->newer)->older = r->older;
+    } else {
+        map->newest = r->older;
+    }
+    if (r->older != REC_NIL) {
+        rec_at(map, r->older)->newer = r->newer;
+    }
+    map->n_learned -= source_is_learned(r->source);
+    r->source = REC_FREE;
+    r->older = map->free_recs;
+    map->free_recs = i;
+
+    if (!--map->n_hosts) {
+        hosts_clear(map);
+    } else {
+        for (int key = 0; key < N_KEYS; key++) {
+            index_shrink(&map->idx[key]);
+        }
+    }
+}
+
+/* Deletes the hosts 'pred' selects; returns how many.  It goes through
+ * the records in memory order, not by the list: the once-a-second sweep
+ * for aged hosts then reads a million hosts in milliseconds. */
+static size_t
+remove_if(struct ibb_addr_map *map,
+          bool (*pred)(const struct map_rec *, const void *aux),
+          const void *aux)
+{
+    size_t n = 0;
+
+    /* Deleting the last host frees the records: 'n_recs' becomes 0. */
+    for (uint32_t i = 0; i < map->n_recs; i++) {
+        struct map_rec *r = rec_at(map, i);
+
+        if (r->source != REC_FREE && pred(r, aux)) {
+            host_remove(map, i);
+            n++;
+        }
+    }
+    return n;
+}
+
+void
+ibb_host_init_ip_mac(struct ibb_host *host, const uint8_t ip[16],
+                     const uint8_t mac[6])
+{
+    memset(host, 0, sizeof *host);
+    if (ibb_gid_is_v4mapped(ip)) {
+        host->has_ipv4 = true;
+        memcpy(host->ipv4, ip, 16);
+    } else {
+        host->has_ipv6 = true;
+        memcpy(host->ipv6, ip, 16);
+    }
+    host->has_mac = true;
+    memcpy(host->mac, mac, 6);
+}
+
+int
+ibb_addr_map_learn_mac(struct ibb_addr_map *map, const uint8_t ip[16],
+                       const uint8_t mac[6], long long int now,
+                       size_t max_learned)
+{
+    uint32_t ref = find_ip(map, ip);
+    struct ibb_host host;
+
+    if (ref) {
+        struct map_rec *r = rec_at(map, ref - 1);
+
+        if (r->h.has_gid) {
+            return EPERM;
+        } else if (r->source == IBB_HOST_LEARNED) {
+            r->last_seen = now;
+            return rec_set_mac(map, ref - 1, mac);
+        } else if (!r->h.has_mac || memcmp(r->h.mac, mac, 6)) {
+            return EEXIST;
+        } else if (r->source == IBB_HOST_ARP) {
+            /* Traffic agrees with the ARP entry: it is still there. */
+            r->last_seen = now;
+        }
+        return 0;
+    }
+    if (map->n_learned >= max_learned) {
+        return ENOSPC;
+    }
+    ibb_host_init_ip_mac(&host, ip, mac);
+    return ibb_addr_map_add_host_from(map, &host, IBB_HOST_LEARNED, now);
+}
+
+int
+ibb_addr_map_del_ip(struct ibb_addr_map *map, const uint8_t ip[16])
+{
+    uint32_t ref = find_ip(map, ip);
+
+    if (!ref) {
+        return ENOENT;
+    } else if (rec_at(map, ref - 1)->source == IBB_HOST_FILE) {
+        return EPERM;
+    }
+    host_remove(map, ref - 1);
+    return 0;
+}
+
+static bool
+is_flushed(const struct map_rec *r, const void *learned_only)
+{
+    return (source_is_learned(r->source)
+            || (r->source == IBB_HOST_ADDED && !*(const bool *) learned_only));
+}
+
+size_t
+ibb_addr_map_flush(struct ibb_addr_map *map, bool learned_only)
+{
+    return remove_if(map, is_flushed, &learned_only);
+}
+
+void
+ibb_addr_map_foreach_host(const struct ibb_addr_map *map,
+                          void (*cb)(const struct ibb_host *,
+                                     enum ibb_host_source,
+                                     long long int last_seen, void *aux),
+                          void *aux)
+{
+    uint32_t i = map->newest;
+
+    while (i != REC_NIL) {
+        const struct map_rec *r = rec_at(map, i);
+
+        i = r->older;
+        cb(&r->h, r->source, r->last_seen, aux);
+    }
+}
+
+const char *
+ibb_host_source_name(enum ibb_host_source source)
+{
+    return (source == IBB_HOST_FILE ? "file"
+            : source == IBB_HOST_LEARNED ? "learned"
+            : source == IBB_HOST_ADDED ? "added"
+            : source == IBB_HOST_KERNEL ? "kernel"
+            : source == IBB_HOST_ARP ? "arp" : "unknown");
+}
+
+int
+ibb_addr_map_set_kernel_mac(struct ibb_addr_map *map, const uint8_t ip[16],
+                            const uint8_t mac[6], long long int now)
+{
+    uint32_t ref = find_ip(map, ip);
+    struct ibb_host host;
+
+    if (ref) {
+        struct map_rec *r = rec_at(map, ref - 1);
+        int error;
+
+        if (r->h.has_gid) {
+            return EPERM;
+        } else if (r->source == IBB_HOST_FILE
+                   || r->source == IBB_HOST_ADDED) {
+            return r->h.has_mac && !memcmp(r->h.mac, mac, 6) ? 0 : EEXIST;
+        }
+        error = rec_set_mac(map, ref - 1, mac);
+        if (error) {
+            return error;
+        }
+        if (source_is_learned(r->source)) {
+            r->source = IBB_HOST_KERNEL;
+            map->n_learned--;
+        }
+        r->last_seen = now;
+        return 0;
+    }
+    ibb_host_init_ip_mac(&host, ip, mac);
+    return ibb_addr_map_add_host_from(map, &host, IBB_HOST_KERNEL, now);
+}
+
+static bool
+is_from(const struct map_rec *r, const void *source)
+{
+    return r->source == *(const enum ibb_host_source *) source;
+}
+
+size_t
+ibb_addr_map_flush_source(struct ibb_addr_map *map,
+                          enum ibb_host_source source)
+{
+    return source == IBB_HOST_FILE ? 0 : remove_if(map, is_from, &source);
+}
+
+int
+ibb_addr_map_del_ip_from(struct ibb_addr_map *map, const uint8_t ip[16],
+                         enum ibb_host_source source)
+{
+    uint32_t ref = find_ip(map, ip);
+
+    if (!ref || rec_at(map, ref - 1)->source != source) {
+        return ENOENT;
+    }
+    return ibb_addr_map_del_ip(map, ip);
+}
+
+struct expiry {
+    long long int now;          /* The time, ms. */
+    long long int max_age;      /* Older learned hosts go, ms. */
+};
+
+static bool
+is_expired(const struct map_rec *r, const void *e_)
+{
+    const struct expiry *e = e_;
+
+    return source_is_learned(r->source) && e->now - r->last_seen >= e->max_age;
+}
+
+size_t
+ibb_addr_map_expire_learned(struct ibb_addr_map *map, long long int now,
+                            long long int max_age)
+{
+    struct expiry e = { now, max_age };
+
+    return map->n_learned ? remove_if(map, is_expired, &e) : 0;
+}
+
+size_t
+ibb_addr_map_copy_runtime(struct ibb_addr_map *dst,
+                          const struct ibb_addr_map *src)
+{
+    uint32_t i = src->newest;
+    size_t n = 0;
+
+    while (i != REC_NIL) {
+        const struct map_rec *r = rec_at(src, i);
+        int error;
+
+        i = r->older;
+        if (r->source == IBB_HOST_LEARNED) {
+            error = ibb_addr_map_learn_mac(dst, (r->h.has_ipv4
+                                                 ? r->h.ipv4 : r->h.ipv6),
+                                           r->h.mac, r->last_seen,
+                                           SIZE_MAX);
+        } else if (r->source != IBB_HOST_FILE) {
+            error = ibb_addr_map_add_host_from(dst, &r->h, r->source,
+                                               r->last_seen);
+        } else {
+            continue;
+        }
+        n += !error;
+    }
+    return n;
+}
+
+size_t
+ibb_addr_map_n_learned(const struct ibb_addr_map *map)
+{
+    return map ? map->n_learned : 0;
+}
+
+const struct ibb_host *
+ibb_addr_map_find_gid(const struct ibb_addr_map *map, const uint8_t gid[16])
+{
+    return host_of(map, index_find(map, KEY_GID, gid,
+                                   hash_addr(map->seed, gid)));
+}
+
+const struct ibb_host *
+ibb_addr_map_find_ip(const struct ibb_addr_map *map, const uint8_t ip[16])
+{
+    return host_of(map, find_ip(map, ip));
+}
+
+const struct ibb_host *
+ibb_addr_map_find_lid(const struct ibb_addr_map *map, uint16_t lid)
+{
+    return host_of(map, index_find(map, KEY_LID, &lid,
+                                   hash_lid(map->seed, lid)));
+}
+
+const struct ibb_host *
+ibb_addr_map_find_mac(const struct ibb_addr_map *map, const uint8_t mac[6])
+{
+    return host_of(map, index_find(map, KEY_MAC, mac,
+                                   hash_mac(map->seed, mac)));
+}
+
+void
+ibb_addr_map_find_ip_batch(const struct ibb_addr_map *map,
+                           const uint8_t *const ips[], size_t n,
+                           const struct ibb_host *hosts[])
+{
+    const struct map_index *idx = &map->idx[KEY_IP];
+    uint32_t hashes[IBB_ADDR_MAP_BATCH];
+
+    for (; n > IBB_ADDR_MAP_BATCH; n -= IBB_ADDR_MAP_BATCH) {
+        ibb_addr_map_find_ip_batch(map, ips, IBB_ADDR_MAP_BATCH, hosts);
+        ips += IBB_ADDR_MAP_BATCH;
+        hosts += IBB_ADDR_MAP_BATCH;
+    }
+    if (!idx->slots) {
+        memset(hosts, 0, n * sizeof *hosts);
+        return;
+    }
+
+    /* Three passes, each starting the memory loads the next one needs, so
+     * that the cache misses of the whole batch overlap: hash and fetch the
+     * home slots; find the first slot with a matching hash and fetch its
+     * host; compare the keys. */
+    for (size_t k = 0; k < n; k++) {
+        hashes[k] = hash_addr(map->seed, ips[k]);
+        __builtin_prefetch(&idx->slots[hashes[k] & idx->mask]);
+    }
+    for (size_t k = 0; k < n; k++) {
+        uint32_t i = hashes[k] & idx->mask;
+        uint32_t dist = 0;
+
+        hosts[k] = NULL;
+        for (; probe_goes_on(idx->slots, idx->mask, i, dist);
+             i = (i + 1) & idx->mask, dist++) {
+            if (idx->slots[i].hash == hashes[k]) {
+                hosts[k] = host_of(map, idx->slots[i].ref);
+                break;
+            }
+        }
+        if (hosts[k]) {
+            /* A host may straddle two cache lines. */
+            __builtin_prefetch(hosts[k]);
+            __builtin_prefetch(&hosts[k]->has_mac);
+        }
+    }
+    for (size_t k = 0; k < n; k++) {
+        if (hosts[k] && !host_has_ip(hosts[k], ips[k])) {
+            /* Another key with the same hash: rare. */
+            hosts[k] = ibb_addr_map_find_ip(map, ips[k]);
+        }
+    }
+}
+
+size_t
+ibb_addr_map_n_hosts(const struct ibb_addr_map *map)
+{
+    return map ? map->n_hosts : 0;
+}
+
+size_t
+ibb_addr_map_bytes(const struct ibb_addr_map *map)
+{
+    size_t bytes = sizeof *map;
+
+    if (!map) {
+        return 0;
+    }
+    bytes += map->max_chunks * sizeof *map->chunks;
+    for (uint32_t k = 0; k < map->n_chunks; k++) {
+        bytes += chunk_bytes(k);
+    }
+    for (int key = 0; key < N_KEYS; key++) {
+        bytes += (map->idx[key].slots
+                  ? sizeof(struct map_slot) * (map->idx[key].mask + 1) : 0);
+    }
+    return bytes + ibb_addr_map_n_groups(map) * sizeof(struct map_group);
+}
+
+/* ------------------------------------------------------------------ */
+/* Groups. */
 
 int
 ibb_addr_map_add_group(struct ibb_addr_map *map,
@@ -218,285 +1064,6 @@ ibb_addr_map_add_group(struct ibb_addr_map *map,
     return 0;
 }
 
-static struct map_host *
-find_host_ip(const struct ibb_addr_map *map, const uint8_t ip[16])
-{
-    struct map_host *mh;
-
-    if (ibb_gid_is_v4mapped(ip)) {
-        HASH_FIND(hh_ip4, map->by_ip4, ip, 16, mh);
-    } else {
-        HASH_FIND(hh_ip6, map->by_ip6, ip, 16, mh);
-    }
-    return mh;
-}
-
-void
-ibb_host_init_ip_mac(struct ibb_host *host, const uint8_t ip[16],
-                     const uint8_t mac[6])
-{
-    memset(host, 0, sizeof *host);
-    if (ibb_gid_is_v4mapped(ip)) {
-        host->has_ipv4 = true;
-        memcpy(host->ipv4, ip, 16);
-    } else {
-        host->has_ipv6 = true;
-        memcpy(host->ipv6, ip, 16);
-    }
-    host->has_mac = true;
-    memcpy(host->mac, mac, 6);
-}
-
-int
-ibb_addr_map_learn_mac(struct ibb_addr_map *map, const uint8_t ip[16],
-                       const uint8_t mac[6], long long int now,
-                       size_t max_learned)
-{
-    struct map_host *mh = find_host_ip(map, ip);
-    struct ibb_host host;
-    int error;
-
-    if (mh) {
-        if (mh->source != IBB_HOST_LEARNED) {
-            return (mh->h.has_gid ? EPERM
-                    : mh->h.has_mac && !memcmp(mh->h.mac, mac, 6) ? 0
-                    : EEXIST);
-        }
-        memcpy(mh->h.mac, mac, 6);
-        mh->last_seen = now;
-        return 0;
-    }
-    if (map->n_learned >= max_learned) {
-        return ENOSPC;
-    }
-    ibb_host_init_ip_mac(&host, ip, mac);
-    error = ibb_addr_map_add_host_from(map, &host, IBB_HOST_LEARNED, now);
-    if (!error) {
-        map->n_learned++;
-    }
-    return error;
-}
-
-/* Unlinks and frees '*prevp', a host with no GID or LID (learned or
- * added), and points '*prevp' to the next one. */
-static void
-host_remove(struct ibb_addr_map *map, struct map_host **prevp)
-{
-    struct map_host *mh = *prevp;
-
-    if (mh->h.has_ipv4) {
-        HASH_DELETE(hh_ip4, map->by_ip4, mh);
-    }
-    if (mh->h.has_ipv6) {
-        HASH_DELETE(hh_ip6, map->by_ip6, mh);
-    }
-    if (mh->h.has_gid) {
-        HASH_DELETE(hh_gid, map->by_gid, mh);
-    }
-    if (mh->h.lid) {
-        HASH_DELETE(hh_lid, map->by_lid, mh);
-    }
-    if (mh->source == IBB_HOST_LEARNED) {
-        map->n_learned--;
-    }
-    *prevp = mh->next;
-    free(mh);
-    map->n_hosts--;
-}
-
-int
-ibb_addr_map_del_ip(struct ibb_addr_map *map, const uint8_t ip[16])
-{
-    struct map_host *target = find_host_ip(map, ip);
-
-    if (!target) {
-        return ENOENT;
-    } else if (target->source == IBB_HOST_FILE) {
-        return EPERM;
-    }
-    for (struct map_host **prev = &map->hosts; *prev;
-         prev = &(*prev)->next) {
-        if (*prev == target) {
-            host_remove(map, prev);
-            break;
-        }
-    }
-    return 0;
-}
-
-size_t
-ibb_addr_map_flush(struct ibb_addr_map *map, bool learned_only)
-{
-    struct map_host **prev = &map->hosts;
-    size_t n = 0;
-
-    while (*prev) {
-        enum ibb_host_source src = (*prev)->source;
-
-        if (src == IBB_HOST_LEARNED
-            || (src == IBB_HOST_ADDED && !learned_only)) {
-            host_remove(map, prev);
-            n++;
-        } else {
-            prev = &(*prev)->next;
-        }
-    }
-    return n;
-}
-
-void
-ibb_addr_map_foreach_host(const struct ibb_addr_map *map,
-                          void (*cb)(const struct ibb_host *,
-                                     enum ibb_host_source,
-                                     long long int last_seen, void *aux),
-                          void *aux)
-{
-    for (const struct map_host *mh = map->hosts; mh; mh = mh->next) {
-        cb(&mh->h, mh->source, mh->last_seen, aux);
-    }
-}
-
-const char *
-ibb_host_source_name(enum ibb_host_source source)
-{
-    return (source == IBB_HOST_FILE ? "file"
-            : source == IBB_HOST_LEARNED ? "learned"
-            : source == IBB_HOST_ADDED ? "added"
-            : source == IBB_HOST_KERNEL ? "kernel" : "unknown");
-}
-
-int
-ibb_addr_map_set_kernel_mac(struct ibb_addr_map *map, const uint8_t ip[16],
-                            const uint8_t mac[6], long long int now)
-{
-    struct map_host *mh = find_host_ip(map, ip);
-    struct ibb_host host;
-
-    if (mh) {
-        if (mh->source == IBB_HOST_FILE || mh->source == IBB_HOST_ADDED) {
-            return (mh->h.has_gid ? EPERM
-                    : mh->h.has_mac && !memcmp(mh->h.mac, mac, 6) ? 0
-                    : EEXIST);
-        }
-        if (mh->source == IBB_HOST_LEARNED) {
-            mh->source = IBB_HOST_KERNEL;
-            map->n_learned--;
-        }
-        memcpy(mh->h.mac, mac, 6);
-        mh->last_seen = now;
-        return 0;
-    }
-    ibb_host_init_ip_mac(&host, ip, mac);
-    return ibb_addr_map_add_host_from(map, &host, IBB_HOST_KERNEL, now);
-}
-
-size_t
-ibb_addr_map_flush_source(struct ibb_addr_map *map,
-                          enum ibb_host_source source)
-{
-    struct map_host **prev = &map->hosts;
-    size_t n = 0;
-
-    while (*prev) {
-        if ((*prev)->source == source && source != IBB_HOST_FILE) {
-            host_remove(map, prev);
-            n++;
-        } else {
-            prev = &(*prev)->next;
-        }
-    }
-    return n;
-}
-
-int
-ibb_addr_map_del_ip_from(struct ibb_addr_map *map, const uint8_t ip[16],
-                         enum ibb_host_source source)
-{
-    struct map_host *target = find_host_ip(map, ip);
-
-    if (!target || target->source != source) {
-        return ENOENT;
-    }
-    return ibb_addr_map_del_ip(map, ip);
-}
-
-size_t
-ibb_addr_map_expire_learned(struct ibb_addr_map *map, long long int now,
-                            long long int max_age)
-{
-    struct map_host **prev = &map->hosts;
-    size_t n = 0;
-
-    while (*prev) {
-        if ((*prev)->source == IBB_HOST_LEARNED
-            && now - (*prev)->last_seen >= max_age) {
-            host_remove(map, prev);
-            n++;
-        } else {
-            prev = &(*prev)->next;
-        }
-    }
-    return n;
-}
-
-size_t
-ibb_addr_map_copy_runtime(struct ibb_addr_map *dst,
-                          const struct ibb_addr_map *src)
-{
-    size_t n = 0;
-
-    for (const struct map_host *mh = src->hosts; mh; mh = mh->next) {
-        int error;
-
-        if (mh->source == IBB_HOST_LEARNED) {
-            error = ibb_addr_map_learn_mac(dst, (mh->h.has_ipv4
-                                                 ? mh->h.ipv4 : mh->h.ipv6),
-                                           mh->h.mac, mh->last_seen,
-                                           SIZE_MAX);
-        } else if (mh->source == IBB_HOST_ADDED
-                   || mh->source == IBB_HOST_KERNEL) {
-            error = ibb_addr_map_add_host_from(dst, &mh->h, mh->source,
-                                               mh->last_seen);
-        } else {
-            continue;
-        }
-        n += !error;
-    }
-    return n;
-}
-
-size_t
-ibb_addr_map_n_learned(const struct ibb_addr_map *map)
-{
-    return map ? map->n_learned : 0;
-}
-
-const struct ibb_host *
-ibb_addr_map_find_gid(const struct ibb_addr_map *map, const uint8_t gid[16])
-{
-    struct map_host *mh;
-
-    HASH_FIND(hh_gid, map->by_gid, gid, 16, mh);
-    return mh ? &mh->h : NULL;
-}
-
-const struct ibb_host *
-ibb_addr_map_find_ip(const struct ibb_addr_map *map, const uint8_t ip[16])
-{
-    struct map_host *mh = find_host_ip(map, ip);
-
-    return mh ? &mh->h : NULL;
-}
-
-const struct ibb_host *
-ibb_addr_map_find_lid(const struct ibb_addr_map *map, uint16_t lid)
-{
-    struct map_host *mh;
-
-    HASH_FIND(hh_lid, map->by_lid, &lid, sizeof lid, mh);
-    return mh ? &mh->h : NULL;
-}
-
 const struct ibb_group *
 ibb_addr_map_find_group_ip(const struct ibb_addr_map *map,
                            const uint8_t ip[16])
@@ -529,12 +1096,6 @@ ibb_addr_map_set_group_mlid(struct ibb_addr_map *map, const uint8_t mgid[16],
     }
     mg->g.mlid = mlid;
     return 0;
-}
-
-size_t
-ibb_addr_map_n_hosts(const struct ibb_addr_map *map)
-{
-    return map ? map->n_hosts : 0;
 }
 
 size_t
@@ -628,6 +1189,10 @@ load_host(struct ibb_addr_map *map, json_t *obj, size_t idx,
             error = json_uint(v, "hosts", idx, key, 1, IBB_LID_MCAST_MIN - 1,
                               &n, err, err_size);
             h.lid = n;
+        } else if (!strcmp(key, "qpn")) {
+            error = json_uint(v, "hosts", idx, key, 1, 0xffffff, &n,
+                              err, err_size);
+            h.qpn = n;
         } else if (!strcmp(key, "ipv4")) {
             error = json_addr(v, "hosts", idx, key, h.ipv4, err, err_size);
             if (!error && !ibb_gid_is_v4mapped(h.ipv4)) {
@@ -885,9 +1450,9 @@ ibb_addr_map_load_json_file(struct ibb_addr_map *map, const char *file_name,
 {
     json_error_t jerr;
     struct stat st;
+    size_t len = 0;
+    char *buf = NULL;
     json_t *root;
-    size_t len;
-    char *buf;
     int error;
     int fd;
 

@@ -22,12 +22,32 @@
  * All addresses use the 16-byte form of lib/ib-gid.h (IPv4 as
  * ::ffff:a.b.c.d).
  *
+ * Design, for a million hosts.  Each host is one 88-byte record: struct
+ * ibb_host (64 bytes, 56 of them keys) plus its source, its age and the
+ * links of the newest-first list.  Records sit in chunks that never move
+ * (doubling up to 8192 records, then 2 MB ones, on huge pages where the
+ * kernel gives them), so a host found stays where it is until deleted;
+ * deleted records go on a free list.  Four open addressing tables, by GID,
+ * IP (IPv4 and IPv6 together), LID and MAC, map keys to records through
+ * 8-byte slots: the key's 32-bit hash, so that a probe rarely reads a
+ * record that is not the one, and the record's number.  Tables probe
+ * linearly in Robin Hood order (a miss stops early), are at most 3/4
+ * full, double and halve, and close the gap a deletion leaves (backward
+ * shift, no tombstones); the hash is seeded per map.  Memory: 88 bytes
+ * per host plus 8 / load bytes per key (load 3/8 to 3/4); tests/bench-map
+ * ("make bench") measures 124 bytes per host at 1M hosts and 145 at 100k
+ * (68 and 89 beyond the 56 key bytes).  A lookup costs a hash and, in a
+ * large map, two cache misses (slot, record), which
+ * ibb_addr_map_find_ip_batch() overlaps across a batch.  Groups, few, are
+ * in uthash tables.
+ *
  * JSON file format (loaded with jansson; unknown keys are errors):
  *
  *   {
  *     "hosts": [
  *       { "gid": "fe80::2:c903:a:b",    IB GID (IPv6 syntax)
  *         "lid": 5,                     LID, 1..0xBFFF
+ *         "qpn": 1234,                  IPoIB QPN, 1..0xFFFFFF
  *         "ipv4": "10.0.0.1",           IPv4 address
  *         "ipv6": "fd00::1",            IPv6 address
  *         "mac": "02:00:00:00:00:02" }  Ethernet MAC
@@ -65,18 +85,30 @@
 #include "ib-mcast.h"
 
 struct ibb_host {
-    bool has_gid;               /* 'gid' is valid. */
     uint8_t gid[16];            /* IB GID, normally native. */
-    uint16_t lid;               /* LID, 0 if none. */
-    bool has_ipv4;              /* 'ipv4' is valid. */
     uint8_t ipv4[16];           /* IPv4 address, as ::ffff:a.b.c.d. */
-    bool has_ipv6;              /* 'ipv6' is valid. */
-    uint8_t ipv6[16];           /* IPv6 address. */
-    bool has_mac;               /* 'mac' is valid. */
+    uint8_t ipv6[16];           /* IPv6 address, never IPv4-mapped. */
     uint8_t mac[6];             /* Ethernet MAC. */
+    uint16_t lid;               /* LID, 0 if none. */
+    uint32_t qpn;               /* QPN, 0 if unknown: an IB host's IPoIB
+                                 * QPN, or the bridge's proxy QPN that
+                                 * stands for a RoCE host. */
+    bool has_gid;               /* 'gid' is valid: an IB host. */
+    bool has_ipv4;              /* 'ipv4' is valid. */
+    bool has_ipv6;              /* 'ipv6' is valid. */
+    bool has_mac;               /* 'mac' is valid. */
 };
 
-/* Where a host entry came from. */
+/* Which side a host is on: a host with a GID is on the IB side, any other
+ * on the RoCEv2 side. */
+static inline bool
+ibb_host_is_ib(const struct ibb_host *host)
+{
+    return host->has_gid;
+}
+
+/* Where a host entry came from.  They rank file, added, kernel, arp,
+ * learned: one never changes a higher one's entry. */
 enum ibb_host_source {
     IBB_HOST_FILE,              /* The map file (JSON): never changed by
                                  * the others. */
@@ -84,6 +116,9 @@ enum ibb_host_source {
     IBB_HOST_ADDED,             /* Added by the operator at run time. */
     IBB_HOST_KERNEL,            /* A kernel neighbour entry
                                  * (lib/ibb-kneigh.h); goes with it. */
+    IBB_HOST_ARP,               /* Learned from an ARP, ND or IPoIB ARP
+                                 * message the bridge saw; ages out like
+                                 * learned ones, and counts as learned. */
 };
 
 const char *ibb_host_source_name(enum ibb_host_source);
@@ -114,8 +149,10 @@ struct ibb_addr_map *ibb_addr_map_create(void);
 void ibb_addr_map_destroy(struct ibb_addr_map *);
 
 /* Adds a copy of 'host', as from the map file.  Returns 0, EINVAL if it has
- * no GID or IP, or EEXIST if its GID, LID, IPv4 or IPv6 address is already
- * in the map. */
+ * no GID or IP (or an 'ipv4' not IPv4-mapped, an 'ipv6' IPv4-mapped, a
+ * 'qpn' over 24 bits), EEXIST if its GID, LID, IPv4 or IPv6 address is
+ * already in the map, or ENOMEM.  Its MAC may be another host's too (a
+ * RoCE host's IPv4 and IPv6 addresses may be learned as two hosts). */
 int ibb_addr_map_add_host(struct ibb_addr_map *, const struct ibb_host *);
 
 /* The same, with its source and the time (ms) it was added. */
@@ -123,13 +160,13 @@ int ibb_addr_map_add_host_from(struct ibb_addr_map *,
                                const struct ibb_host *,
                                enum ibb_host_source, long long int now);
 
-/* Deletes the learned or added host with address 'ip' (a kernel one too,
- * until the kernel reports it again).  Returns 0, ENOENT if no host has
- * it, or EPERM if the map file's does (edit the file). */
+/* Deletes the learned (traffic, ARP) or added host with address 'ip' (a
+ * kernel one too, until the kernel reports it again).  Returns 0, ENOENT
+ * if no host has it, or EPERM if the map file's does (edit the file). */
 int ibb_addr_map_del_ip(struct ibb_addr_map *, const uint8_t ip[16]);
 
-/* Deletes the learned hosts and, unless 'learned_only', the added ones;
- * returns how many. */
+/* Deletes the learned hosts (traffic, ARP) and, unless 'learned_only', the
+ * added ones; returns how many. */
 size_t ibb_addr_map_flush(struct ibb_addr_map *, bool learned_only);
 
 /* Calls 'cb' for each host, newest first, with its source and when it was
@@ -154,6 +191,18 @@ const struct ibb_host *ibb_addr_map_find_ip(const struct ibb_addr_map *,
                                             const uint8_t ip[16]);
 const struct ibb_host *ibb_addr_map_find_lid(const struct ibb_addr_map *,
                                              uint16_t lid);
+/* One of the hosts with MAC 'mac' (see ibb_addr_map_add_host()). */
+const struct ibb_host *ibb_addr_map_find_mac(const struct ibb_addr_map *,
+                                             const uint8_t mac[6]);
+
+/* Finds the hosts with addresses 'ips[0]' to 'ips[n - 1]' into 'hosts',
+ * as ibb_addr_map_find_ip() would, with the memory loads of
+ * IBB_ADDR_MAP_BATCH lookups overlapping (as many as OVS hands a netdev at
+ * once): faster than one by one in a large map. */
+#define IBB_ADDR_MAP_BATCH 32
+void ibb_addr_map_find_ip_batch(const struct ibb_addr_map *,
+                                const uint8_t *const ips[], size_t n,
+                                const struct ibb_host *hosts[]);
 const struct ibb_group *ibb_addr_map_find_group_ip(
     const struct ibb_addr_map *, const uint8_t ip[16]);
 const struct ibb_group *ibb_addr_map_find_group_mgid(
@@ -165,8 +214,8 @@ int ibb_addr_map_set_group_mlid(struct ibb_addr_map *, const uint8_t mgid[16],
                                 uint16_t mlid);
 
 /* Learning: RoCE hosts' MACs from the traffic the bridge accepts.  Sources
- * rank file, added, kernel, learned: one never changes a higher one's
- * entry.
+ * rank file, added, kernel, arp, learned: one never changes a higher one's
+ * entry (traffic that agrees with an ARP entry refreshes it).
  *
  * Learns that IP address 'ip' (a RoCE host's: the caller has checked the
  * source rules) has MAC 'mac', seen at 'now' (ms): adds a learned host or
@@ -179,10 +228,10 @@ int ibb_addr_map_learn_mac(struct ibb_addr_map *, const uint8_t ip[16],
                            size_t max_learned);
 
 /* Sets RoCE host 'ip' -> 'mac' from a kernel neighbour entry: adds it,
- * updates it, or takes over a learned entry (the kernel's word is better
- * than a guess from traffic).  Returns 0, or as ibb_addr_map_learn_mac()
- * EPERM (an IB host's address) or EEXIST (the file or the operator gave
- * it another MAC). */
+ * updates it, or takes over a learned or ARP entry (the kernel's word is
+ * better than a guess from traffic).  Returns 0, or as
+ * ibb_addr_map_learn_mac() EPERM (an IB host's address) or EEXIST (the
+ * file or the operator gave it another MAC), or ENOMEM. */
 int ibb_addr_map_set_kernel_mac(struct ibb_addr_map *, const uint8_t ip[16],
                                 const uint8_t mac[6], long long int now);
 
@@ -191,8 +240,8 @@ int ibb_addr_map_set_kernel_mac(struct ibb_addr_map *, const uint8_t ip[16],
 int ibb_addr_map_del_ip_from(struct ibb_addr_map *, const uint8_t ip[16],
                              enum ibb_host_source);
 
-/* Forgets learned hosts not seen for 'max_age' ms before 'now'; returns
- * how many. */
+/* Forgets learned hosts (traffic, ARP) not seen for 'max_age' ms before
+ * 'now'; returns how many. */
 size_t ibb_addr_map_expire_learned(struct ibb_addr_map *, long long int now,
                                    long long int max_age);
 
@@ -206,12 +255,18 @@ size_t ibb_addr_map_copy_runtime(struct ibb_addr_map *dst,
 size_t ibb_addr_map_flush_source(struct ibb_addr_map *,
                                  enum ibb_host_source);
 
-/* Number of learned hosts (counted in ibb_addr_map_n_hosts() too); 0 for
- * a null map (a port whose reconfiguration failed has none). */
+/* Number of learned hosts, from traffic or ARP (counted in
+ * ibb_addr_map_n_hosts() too); 0 for a null map (a port whose
+ * reconfiguration failed has none). */
 size_t ibb_addr_map_n_learned(const struct ibb_addr_map *);
 
 size_t ibb_addr_map_n_hosts(const struct ibb_addr_map *);
 size_t ibb_addr_map_n_groups(const struct ibb_addr_map *);
+
+/* Bytes the map has allocated for itself, its hosts and their indexes
+ * (groups count as their entries only: there are few); 0 for a null
+ * map. */
+size_t ibb_addr_map_bytes(const struct ibb_addr_map *);
 
 /* Loads JSON (format above) from file 'file_name' or string 'json' into
  * the map, adding to what it holds.  Returns 0 or a positive errno (EINVAL

@@ -44,6 +44,11 @@ BENCHMARKS += tests/bench-wire
 noinst_PROGRAMS += tests/bench-wire
 tests_bench_wire_SOURCES = tests/bench-wire.c tests/test-pkt.h
 tests_bench_wire_LDADD = lib/libibbridge.la
+# Address map lookups and bytes per host at 1k, 100k and 1M hosts.
+BENCHMARKS += tests/bench-map
+noinst_PROGRAMS += tests/bench-map
+tests_bench_map_SOURCES = tests/bench-map.c
+tests_bench_map_LDADD = lib/libibbridge.la
 # End to end through ovs-vswitchd, IB host -> ib0 -> veth beside veth ->
 # veth (a script: needs root and the daemons, so it runs after the rest).
 E2E_BENCHMARKS = tests/bench-e2e

@@ -560,6 +560,372 @@ test_map_learn(void **state)
     ibb_addr_map_destroy(map);
 }
 
+/* Host 'i' of the tests below: i % 3 == 0 an IB host (GID, LID, IPv4, an
+ * IPoIB QPN), 1 a RoCE host with IPv4, IPv6 and a MAC, 2 a RoCE host with
+ * IPv4 and a MAC. */
+static void
+test_host(uint32_t i, struct ibb_host *h)
+{
+    memset(h, 0, sizeof *h);
+    h->has_ipv4 = true;
+    h->ipv4[10] = h->ipv4[11] = 0xff;
+    h->ipv4[12] = 10;
+    h->ipv4[13] = i >> 16;
+    h->ipv4[14] = i >> 8;
+    h->ipv4[15] = i;
+    if (i % 3 == 0) {
+        h->has_gid = true;
+        h->gid[0] = 0xfe;
+        h->gid[1] = 0x80;
+        memcpy(h->gid + 12, &i, 4);
+        h->lid = i / 3 + 1;
+        h->qpn = 0x40 + i;
+    } else {
+        h->has_mac = true;
+        h->mac[0] = 2;
+        memcpy(h->mac + 2, &i, 4);
+        if (i % 3 == 1) {
+            h->has_ipv6 = true;
+            h->ipv6[0] = 0xfd;
+            memcpy(h->ipv6 + 12, &i, 4);
+        }
+    }
+}
+
+/* Checks that 'map' finds host 'i' by each of its keys if 'present',
+ * else by none. */
+static void
+check_host(const struct ibb_addr_map *map, uint32_t i, bool present)
+{
+    const struct ibb_host *found;
+    struct ibb_host h;
+
+    test_host(i, &h);
+    found = ibb_addr_map_find_ip(map, h.ipv4);
+    if (!present) {
+        assert_null(found);
+        assert_true(!h.has_ipv6 || !ibb_addr_map_find_ip(map, h.ipv6));
+        assert_true(!h.has_gid || !ibb_addr_map_find_gid(map, h.gid));
+        assert_true(!h.lid || !ibb_addr_map_find_lid(map, h.lid));
+        assert_true(!h.has_mac || !ibb_addr_map_find_mac(map, h.mac));
+        return;
+    }
+    assert_non_null(found);
+    assert_memory_equal(found, &h, sizeof h);
+    if (h.has_ipv6) {
+        assert_ptr_equal(ibb_addr_map_find_ip(map, h.ipv6), found);
+    }
+    if (h.has_gid) {
+        assert_ptr_equal(ibb_addr_map_find_gid(map, h.gid), found);
+    }
+    if (h.lid) {
+        assert_ptr_equal(ibb_addr_map_find_lid(map, h.lid), found);
+    }
+    if (h.has_mac) {
+        assert_ptr_equal(ibb_addr_map_find_mac(map, h.mac), found);
+    }
+}
+
+static void
+test_map_find_mac(void **state)
+{
+    static const uint8_t mac1[6] = { 2, 0, 0, 0, 0, 1 };
+    static const uint8_t mac2[6] = { 2, 0, 0, 0, 0, 2 };
+    static const uint8_t mac3[6] = { 2, 0, 0, 0, 0, 3 };
+    struct ibb_addr_map *map = ibb_addr_map_create();
+    const struct ibb_host *h4, *h6;
+    uint8_t ip4[16], ip6[16];
+
+    (void) state;
+    gid("10.0.0.1", ip4);
+    gid("fd00::1", ip6);
+    assert_null(ibb_addr_map_find_mac(map, mac1));
+
+    /* A RoCE host's IPv4 and IPv6 addresses, learned as two hosts with
+     * one MAC: either is found by it, until both are gone. */
+    assert_int_equal(ibb_addr_map_learn_mac(map, ip4, mac1, 0, 9), 0);
+    assert_int_equal(ibb_addr_map_learn_mac(map, ip6, mac1, 0, 9), 0);
+    h4 = ibb_addr_map_find_ip(map, ip4);
+    h6 = ibb_addr_map_find_ip(map, ip6);
+    assert_true(ibb_addr_map_find_mac(map, mac1) == h4
+                || ibb_addr_map_find_mac(map, mac1) == h6);
+    assert_int_equal(ibb_addr_map_del_ip(map, ip4), 0);
+    assert_ptr_equal(ibb_addr_map_find_mac(map, mac1), h6);
+
+    /* A new MAC, learned or from the kernel, replaces the old one in the
+     * index. */
+    assert_int_equal(ibb_addr_map_learn_mac(map, ip6, mac2, 1, 9), 0);
+    assert_null(ibb_addr_map_find_mac(map, mac1));
+    assert_ptr_equal(ibb_addr_map_find_mac(map, mac2), h6);
+    assert_int_equal(ibb_addr_map_set_kernel_mac(map, ip6, mac3, 2), 0);
+    assert_null(ibb_addr_map_find_mac(map, mac2));
+    assert_ptr_equal(ibb_addr_map_find_mac(map, mac3), h6);
+    assert_int_equal(ibb_addr_map_del_ip(map, ip6), 0);
+    assert_null(ibb_addr_map_find_mac(map, mac3));
+    assert_int_equal(ibb_addr_map_n_hosts(map), 0);
+
+    /* From the map file. */
+    assert_int_equal(ibb_addr_map_load_json_str(map, good_json, NULL, 0), 0);
+    gid("10.0.0.2", ip4);
+    assert_ptr_equal(ibb_addr_map_find_mac(map, (const uint8_t *)
+                                           "\x02\0\0\0\0\x02"),
+                     ibb_addr_map_find_ip(map, ip4));
+    ibb_addr_map_destroy(map);
+}
+
+static void
+test_map_qpn(void **state)
+{
+    struct ibb_addr_map *map = ibb_addr_map_create(), *map2;
+    struct ibb_host h;
+    uint8_t a[16];
+    char err[256];
+
+    (void) state;
+    assert_int_equal(ibb_addr_map_load_json_str(map,
+        "{\"hosts\": [{\"gid\": \"fe80::1\", \"ipv4\": \"10.0.0.1\","
+        " \"qpn\": 72}]}", err, sizeof err), 0);
+    gid("10.0.0.1", a);
+    assert_int_equal(ibb_addr_map_find_ip(map, a)->qpn, 72);
+    assert_true(ibb_host_is_ib(ibb_addr_map_find_ip(map, a)));
+    check_bad("{\"hosts\": [{\"gid\": \"fe80::1\", \"qpn\": 0}]}",
+              "hosts[0].qpn");
+    check_bad("{\"hosts\": [{\"gid\": \"fe80::1\", \"qpn\": 16777216}]}",
+              "hosts[0].qpn");
+
+    /* Added at run time, kept across a reload. */
+    test_host(3, &h);
+    assert_int_equal(ibb_addr_map_add_host_from(map, &h, IBB_HOST_ADDED, 5),
+                     0);
+    map2 = ibb_addr_map_create();
+    assert_int_equal(ibb_addr_map_copy_runtime(map2, map), 1);
+    assert_int_equal(ibb_addr_map_find_gid(map2, h.gid)->qpn, 0x43);
+    ibb_addr_map_destroy(map2);
+
+    h.qpn = 0x1000000;
+    h.ipv4[15]++;
+    h.gid[15]++;
+    h.lid++;
+    assert_int_equal(ibb_addr_map_add_host_from(map, &h, IBB_HOST_ADDED, 5),
+                     EINVAL);
+    /* An IPv4-mapped IPv6 address would hide from find_ip(). */
+    test_host(1, &h);
+    memcpy(h.ipv6, h.ipv4, 16);
+    assert_int_equal(ibb_addr_map_add_host(map, &h), EINVAL);
+    ibb_addr_map_destroy(map);
+}
+
+/* Hosts from ARP, ND or IPoIB ARP rank above those learned from traffic,
+ * below the kernel's, and age out like them. */
+static void
+test_map_arp(void **state)
+{
+    static const uint8_t mac1[6] = { 2, 0, 0, 0, 0, 1 };
+    static const uint8_t mac2[6] = { 2, 0, 0, 0, 0, 2 };
+    struct ibb_addr_map *map = ibb_addr_map_create();
+    struct ibb_host h;
+    uint8_t ip[16], ib_ip[16];
+
+    (void) state;
+    assert_string_equal(ibb_host_source_name(IBB_HOST_ARP), "arp");
+    gid("10.0.0.1", ip);
+    ibb_host_init_ip_mac(&h, ip, mac1);
+    assert_int_equal(ibb_addr_map_add_host_from(map, &h, IBB_HOST_ARP, 100),
+                     0);
+    test_host(0, &h);           /* An IB host from IPoIB ARP. */
+    memcpy(ib_ip, h.ipv4, 16);
+    assert_int_equal(ibb_addr_map_add_host_from(map, &h, IBB_HOST_ARP, 100),
+                     0);
+    assert_int_equal(ibb_addr_map_n_learned(map), 2);
+
+    /* Traffic does not change it, but keeps it alive if it agrees. */
+    assert_int_equal(ibb_addr_map_learn_mac(map, ip, mac2, 200, 9), EEXIST);
+    assert_int_equal(ibb_addr_map_learn_mac(map, ip, mac1, 200, 9), 0);
+    assert_int_equal(ibb_addr_map_learn_mac(map, ib_ip, mac1, 200, 9),
+                     EPERM);
+    assert_int_equal(ibb_addr_map_expire_learned(map, 250, 100), 1);
+    assert_null(ibb_addr_map_find_ip(map, ib_ip));
+    assert_non_null(ibb_addr_map_find_ip(map, ip));
+
+    /* The kernel's word is better. */
+    assert_int_equal(ibb_addr_map_set_kernel_mac(map, ip, mac2, 300), 0);
+    assert_memory_equal(ibb_addr_map_find_ip(map, ip)->mac, mac2, 6);
+    assert_int_equal(ibb_addr_map_n_learned(map), 0);
+    assert_int_equal(ibb_addr_map_flush_source(map, IBB_HOST_KERNEL), 1);
+
+    /* Flushed as learned. */
+    ibb_host_init_ip_mac(&h, ip, mac1);
+    assert_int_equal(ibb_addr_map_add_host_from(map, &h, IBB_HOST_ARP, 0),
+                     0);
+    assert_int_equal(ibb_addr_map_flush(map, true), 1);
+    assert_int_equal(ibb_addr_map_n_hosts(map), 0);
+    assert_int_equal(ibb_addr_map_n_learned(map), 0);
+    ibb_addr_map_destroy(map);
+}
+
+/* A host deleted and added again is found again, by all its keys, and the
+ * other hosts stay found. */
+static void
+test_map_del_readd(void **state)
+{
+    struct ibb_addr_map *map = ibb_addr_map_create();
+    struct ibb_host h;
+
+    (void) state;
+    for (uint32_t i = 0; i < 30; i++) {
+        test_host(i, &h);
+        assert_int_equal(ibb_addr_map_add_host_from(map, &h, IBB_HOST_ADDED,
+                                                    i), 0);
+    }
+    for (uint32_t round = 0; round < 3; round++) {
+        for (uint32_t i = round; i < 30; i += 3) {
+            test_host(i, &h);
+            assert_int_equal(ibb_addr_map_del_ip(map, h.ipv4), 0);
+            check_host(map, i, false);
+            assert_int_equal(ibb_addr_map_del_ip(map, h.ipv4), ENOENT);
+            assert_int_equal(ibb_addr_map_add_host_from(map, &h,
+                                                        IBB_HOST_ADDED, 0),
+                             0);
+            assert_int_equal(ibb_addr_map_add_host_from(map, &h,
+                                                        IBB_HOST_ADDED, 0),
+                             EEXIST);
+        }
+        for (uint32_t i = 0; i < 30; i++) {
+            check_host(map, i, true);
+        }
+    }
+    assert_int_equal(ibb_addr_map_n_hosts(map), 30);
+    ibb_addr_map_destroy(map);
+}
+
+#define CHURN_HOSTS 3000
+
+struct churn_ref {
+    bool present[CHURN_HOSTS];  /* Host i is in the map. */
+    uint64_t added[CHURN_HOSTS]; /* When it was added, as a count. */
+    uint64_t last;              /* The last host seen by foreach. */
+    size_t n;                   /* Hosts seen by foreach. */
+};
+
+static void
+churn_visit(const struct ibb_host *h, enum ibb_host_source source,
+            long long int last_seen, void *ref_)
+{
+    struct churn_ref *ref = ref_;
+    uint32_t i = ((uint32_t) h->ipv4[13] << 16 | h->ipv4[14] << 8
+                  | h->ipv4[15]);
+
+    assert_int_equal(source, IBB_HOST_ADDED);
+    assert_true(i < CHURN_HOSTS && ref->present[i]);
+    assert_int_equal(last_seen, ref->added[i]);
+    /* Newest first. */
+    assert_true(!ref->n || ref->added[i] < ref->last);
+    ref->last = ref->added[i];
+    ref->n++;
+}
+
+/* 100000 random adds and deletes, with the map grown and shrunk several
+ * times over, checked against a plain array: a deletion that breaks a
+ * probe sequence, or a resize that loses a key, shows up as a host not
+ * found (or found after its deletion). */
+static void
+test_map_churn(void **state)
+{
+    struct ibb_addr_map *map = ibb_addr_map_create();
+    struct churn_ref *ref = calloc(1, sizeof *ref);
+    size_t empty_bytes = ibb_addr_map_bytes(map);
+    uint64_t rng = 12345;
+    size_t n = 0;
+
+    (void) state;
+    assert_non_null(ref);
+    for (uint64_t op = 1; op <= 100000; op++) {
+        /* Phases of 20000 operations: mostly adds, then mostly deletes. */
+        bool grow = (op / 20000) % 2 == 0;
+        struct ibb_host h;
+        uint32_t i;
+
+        rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+        i = (rng >> 33) % CHURN_HOSTS;
+        test_host(i, &h);
+        if ((rng >> 20) % 8 < (grow ? 6 : 1)) {
+            assert_int_equal(ibb_addr_map_add_host_from(map, &h,
+                                                        IBB_HOST_ADDED, op),
+                             ref->present[i] ? EEXIST : 0);
+            if (!ref->present[i]) {
+                ref->present[i] = true;
+                ref->added[i] = op;
+                n++;
+            }
+        } else {
+            assert_int_equal(ibb_addr_map_del_ip(map, h.ipv4),
+                             ref->present[i] ? 0 : ENOENT);
+            n -= ref->present[i];
+            ref->present[i] = false;
+        }
+        assert_int_equal(ibb_addr_map_n_hosts(map), n);
+        if (op % 5000 == 0) {
+            for (i = 0; i < CHURN_HOSTS; i++) {
+                check_host(map, i, ref->present[i]);
+            }
+            ref->n = 0;
+            ibb_addr_map_foreach_host(map, churn_visit, ref);
+            assert_int_equal(ref->n, n);
+        }
+    }
+
+    /* Deleting every host gives the memory back. */
+    assert_int_equal(ibb_addr_map_flush(map, false), n);
+    assert_int_equal(ibb_addr_map_bytes(map), empty_bytes);
+    assert_int_equal(ibb_addr_map_bytes(NULL), 0);
+    free(ref);
+    ibb_addr_map_destroy(map);
+}
+
+/* Growing from empty to 50000 hosts rehashes each index many times; every
+ * host stays found, the memory per host stays bounded, and a batch lookup
+ * finds what single ones do. */
+static void
+test_map_grow(void **state)
+{
+    enum { N = 50000 };
+    struct ibb_addr_map *map = ibb_addr_map_create();
+    const struct ibb_host *first;
+    const struct ibb_host *hosts[70];
+    const uint8_t *ips[70];
+    uint8_t addrs[70][16];
+    struct ibb_host h;
+
+    (void) state;
+    test_host(0, &h);
+    assert_int_equal(ibb_addr_map_add_host(map, &h), 0);
+    first = ibb_addr_map_find_ip(map, h.ipv4);
+    for (uint32_t i = 1; i < N; i++) {
+        test_host(i, &h);
+        assert_int_equal(ibb_addr_map_add_host(map, &h), 0);
+    }
+    for (uint32_t i = 0; i < N; i++) {
+        check_host(map, i, true);
+    }
+    /* Records never move. */
+    test_host(0, &h);
+    assert_ptr_equal(ibb_addr_map_find_ip(map, h.ipv4), first);
+    assert_int_equal(ibb_addr_map_n_hosts(map), N);
+    assert_true(ibb_addr_map_bytes(map) / N < 256);
+
+    /* Hits and misses, in more than one batch. */
+    for (uint32_t k = 0; k < 70; k++) {
+        test_host(k * 997 % (N + N / 2), &h);
+        memcpy(addrs[k], k % 2 ? h.ipv4 : h.ipv6, 16);
+        ips[k] = addrs[k];
+    }
+    ibb_addr_map_find_ip_batch(map, ips, 70, hosts);
+    for (uint32_t k = 0; k < 70; k++) {
+        assert_ptr_equal(hosts[k], ibb_addr_map_find_ip(map, ips[k]));
+    }
+    ibb_addr_map_destroy(map);
+}
+
 static void
 test_drop_names(void **state)
 {
@@ -590,6 +956,12 @@ main(void)
         cmocka_unit_test(test_map_json_not_a_file),
         cmocka_unit_test(test_map_json_limits),
         cmocka_unit_test(test_map_learn),
+        cmocka_unit_test(test_map_find_mac),
+        cmocka_unit_test(test_map_qpn),
+        cmocka_unit_test(test_map_arp),
+        cmocka_unit_test(test_map_del_readd),
+        cmocka_unit_test(test_map_churn),
+        cmocka_unit_test(test_map_grow),
         cmocka_unit_test(test_drop_names),
     };
 

@@ -565,6 +565,13 @@ find_ip(const struct ibb_addr_map *map, const uint8_t ip[16])
     return index_find(map, KEY_IP, ip, hash_addr(map->seed, ip));
 }
 
+/* Returns 1 + the index of the host with GID 'gid', or 0. */
+static inline uint32_t
+find_gid(const struct ibb_addr_map *map, const uint8_t gid[16])
+{
+    return index_find(map, KEY_GID, gid, hash_addr(map->seed, gid));
+}
+
 struct ibb_addr_map *
 ibb_addr_map_create(void)
 {
@@ -831,6 +838,121 @@ ibb_addr_map_set_kernel_mac(struct ibb_addr_map *map, const uint8_t ip[16],
     return ibb_addr_map_add_host_from(map, &host, IBB_HOST_KERNEL, now);
 }
 
+/* Higher ranks are never changed by lower ones. */
+static int
+source_rank(enum ibb_host_source source)
+{
+    switch (source) {
+    case IBB_HOST_FILE:
+        return 4;
+    case IBB_HOST_ADDED:
+        return 3;
+    case IBB_HOST_KERNEL:
+        return 2;
+    case IBB_HOST_ARP:
+        return 1;
+    case IBB_HOST_LEARNED:
+    default:
+        return 0;
+    }
+}
+
+int
+ibb_addr_map_learn_ib(struct ibb_addr_map *map, const uint8_t ip[16],
+                      const uint8_t gid[16], uint16_t lid, uint32_t qpn,
+                      enum ibb_host_source source, long long int now,
+                      size_t max_learned)
+{
+    uint32_t by_ip = find_ip(map, ip);
+    uint32_t by_gid = find_gid(map, gid);
+    struct ibb_host host;
+    int rank = source_rank(source);
+
+    if (ibb_gid_is_zero(gid) || ibb_gid_is_multicast(gid)
+        || qpn > 0xffffff) {
+        return EINVAL;
+    }
+    if (by_ip) {
+        struct map_rec *r = rec_at(map, by_ip - 1);
+
+        if (!r->h.has_gid) {
+            return EPERM;
+        } else if (by_ip == by_gid && source_rank(r->source) > rank) {
+            /* It agrees with a better source, which stays as it is. */
+            return 0;
+        } else if (by_ip == by_gid && r->source == source
+                   && (!lid || r->h.lid == lid)
+                   && (!qpn || r->h.qpn == qpn)) {
+            r->last_seen = now;
+            return 0;
+        } else if (source_rank(r->source) > rank) {
+            return EEXIST;
+        }
+    }
+    if (by_gid && by_gid != by_ip
+        && source_rank(rec_at(map, by_gid - 1)->source) > rank) {
+        return EEXIST;
+    }
+
+    /* The host keeps what it had under its GID (its other family's
+     * address, a LID or QPN not told here); the address moves to it. */
+    memset(&host, 0, sizeof host);
+    if (by_gid) {
+        host = rec_at(map, by_gid - 1)->h;
+    }
+    if (by_ip && by_ip != by_gid) {
+        host_remove(map, by_ip - 1);
+        by_gid = find_gid(map, gid);
+    }
+    if (by_gid) {
+        host_remove(map, by_gid - 1);
+    }
+    if (source_is_learned(source) && map->n_learned >= max_learned) {
+        return ENOSPC;
+    }
+
+    host.has_gid = true;
+    memcpy(host.gid, gid, 16);
+    host.lid = lid ? lid : host.lid;
+    host.qpn = qpn ? qpn : host.qpn;
+    if (ibb_gid_is_v4mapped(ip)) {
+        host.has_ipv4 = true;
+        memcpy(host.ipv4, ip, 16);
+    } else {
+        host.has_ipv6 = true;
+        memcpy(host.ipv6, ip, 16);
+    }
+    if (host.lid && ibb_addr_map_find_lid(map, host.lid)) {
+        host.lid = 0;
+    }
+    return ibb_addr_map_add_host_from(map, &host, source, now);
+}
+
+bool
+ibb_addr_map_touch_ib(struct ibb_addr_map *map, const uint8_t gid[16],
+                      uint16_t lid, long long int now)
+{
+    uint32_t ref = find_gid(map, gid);
+    struct map_rec *r;
+
+    if (!ref) {
+        return false;
+    }
+    r = rec_at(map, ref - 1);
+    if (source_is_learned(r->source)) {
+        r->last_seen = now;
+        if (!r->h.lid && lid && !ibb_addr_map_find_lid(map, lid)) {
+            struct ibb_host host = r->h;
+            enum ibb_host_source source = r->source;
+
+            host.lid = lid;
+            host_remove(map, ref - 1);
+            ibb_addr_map_add_host_from(map, &host, source, now);
+        }
+    }
+    return true;
+}
+
 static bool
 is_from(const struct map_rec *r, const void *source)
 {
@@ -915,8 +1037,7 @@ ibb_addr_map_n_learned(const struct ibb_addr_map *map)
 const struct ibb_host *
 ibb_addr_map_find_gid(const struct ibb_addr_map *map, const uint8_t gid[16])
 {
-    return host_of(map, index_find(map, KEY_GID, gid,
-                                   hash_addr(map->seed, gid)));
+    return host_of(map, find_gid(map, gid));
 }
 
 const struct ibb_host *

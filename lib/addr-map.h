@@ -235,6 +235,26 @@ int ibb_addr_map_learn_mac(struct ibb_addr_map *, const uint8_t ip[16],
 int ibb_addr_map_set_kernel_mac(struct ibb_addr_map *, const uint8_t ip[16],
                                 const uint8_t mac[6], long long int now);
 
+/* Learning IB hosts: IPv4 or IPv6 address 'ip' belongs to the IB host
+ * with native GID 'gid', LID 'lid' and (IPoIB) QPN 'qpn' (0 where not
+ * known), as an IPoIB ARP message the bridge saw says ('source'
+ * IBB_HOST_ARP, ages out; at most 'max_learned' learned hosts) or an IPoIB
+ * kernel neighbour ('source' IBB_HOST_KERNEL).  Adds the host, refreshes
+ * it, or replaces what a lower source said of 'ip' or 'gid' (a host that
+ * moved); a LID another host has is left out.  Returns 0; EPERM if the map
+ * gives 'ip' to a RoCE host; EEXIST if a higher source has 'ip' or 'gid'
+ * otherwise; ENOSPC; EINVAL for a zero or multicast GID; ENOMEM. */
+int ibb_addr_map_learn_ib(struct ibb_addr_map *, const uint8_t ip[16],
+                          const uint8_t gid[16], uint16_t lid, uint32_t qpn,
+                          enum ibb_host_source, long long int now,
+                          size_t max_learned);
+
+/* Traffic from IB host 'gid' with source LID 'lid': a learned host (ARP)
+ * is seen again at 'now', and gets 'lid' if it had no LID.  Returns true
+ * if the map has a host with 'gid'. */
+bool ibb_addr_map_touch_ib(struct ibb_addr_map *, const uint8_t gid[16],
+                           uint16_t lid, long long int now);
+
 /* Deletes the host with address 'ip' if it came from 'source'.  Returns 0
  * or ENOENT. */
 int ibb_addr_map_del_ip_from(struct ibb_addr_map *, const uint8_t ip[16],

@@ -15,7 +15,6 @@
 #define IPOIB_ETHERTYPE_ARP 0x0806
 #define ARPHRD_INFINIBAND 32
 #define ARP_PRO_IPV4 0x0800
-#define IPOIB_HWADDR_LEN 20
 
 void
 ibb_ipoib_bcast_mgid(uint16_t pkey, uint8_t mgid[16])
@@ -28,8 +27,8 @@ ibb_ipoib_bcast_mgid(uint16_t pkey, uint8_t mgid[16])
     ibb_put_be16(mgid + 4, pkey | 0x8000);
 }
 
-static void
-parse_hwaddr(const uint8_t *p, struct ibb_ipoib_hwaddr *hw)
+void
+ibb_ipoib_hwaddr_parse(const uint8_t *p, struct ibb_ipoib_hwaddr *hw)
 {
     hw->flags = p[0];
     hw->qpn = ibb_get_be32(p) & 0xffffff;
@@ -55,7 +54,7 @@ ibb_ipoib_arp_parse(const uint8_t *p, size_t len, struct ibb_ipoib_arp *arp)
     if (len < IBB_IPOIB_ARP_LEN
         || ibb_get_be16(p + 4) != ARPHRD_INFINIBAND
         || ibb_get_be16(p + 6) != ARP_PRO_IPV4
-        || p[8] != IPOIB_HWADDR_LEN || p[9] != 4) {
+        || p[8] != IBB_IPOIB_HWADDR_LEN || p[9] != 4) {
         return EINVAL;
     }
     op = ibb_get_be16(p + 10);
@@ -64,9 +63,9 @@ ibb_ipoib_arp_parse(const uint8_t *p, size_t len, struct ibb_ipoib_arp *arp)
     }
     memset(arp, 0, sizeof *arp);
     arp->op = op;
-    parse_hwaddr(p + 12, &arp->sha);
+    ibb_ipoib_hwaddr_parse(p + 12, &arp->sha);
     ibb_gid_from_ipv4(arp->spa, p + 32);
-    parse_hwaddr(p + 36, &arp->tha);
+    ibb_ipoib_hwaddr_parse(p + 36, &arp->tha);
     ibb_gid_from_ipv4(arp->tpa, p + 56);
     return 0;
 }
@@ -80,7 +79,7 @@ ibb_ipoib_arp_write(const struct ibb_ipoib_arp *arp, uint8_t *p)
     ibb_put_be16(p + 2, 0);
     ibb_put_be16(p + 4, ARPHRD_INFINIBAND);
     ibb_put_be16(p + 6, ARP_PRO_IPV4);
-    p[8] = IPOIB_HWADDR_LEN;
+    p[8] = IBB_IPOIB_HWADDR_LEN;
     p[9] = 4;
     ibb_put_be16(p + 10, arp->op);
     write_hwaddr(p + 12, &arp->sha);

@@ -52,6 +52,13 @@ struct ibb_ipoib_arp {
     uint8_t tpa[16];            /* Target IPv4, as ::ffff:a.b.c.d. */
 };
 
+/* Length of an IPoIB hardware address (and of an IPoIB neighbour's
+ * link-layer address in the kernel). */
+#define IBB_IPOIB_HWADDR_LEN 20
+
+/* Reads an IPoIB hardware address from its 20 bytes at 'p'. */
+void ibb_ipoib_hwaddr_parse(const uint8_t *p, struct ibb_ipoib_hwaddr *);
+
 /* The MGID of partition 'pkey''s IPoIB broadcast group (the full-member
  * bit forced, link-local scope). */
 void ibb_ipoib_bcast_mgid(uint16_t pkey, uint8_t mgid[16]);

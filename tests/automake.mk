@@ -112,7 +112,7 @@ tests_bench_fabric_LDADD = lib/libibbridge.la
 # ibbridge-pcap (utilities/ibbridge-pcap.c): captures built and checked by
 # tests/pcap-tool.py, outputs dissected by tshark.
 TESTSUITE_AT += tests/pcap.at
-EXTRA_DIST += tests/pcap-tool.py tests/roce-tool.py tests/roce_ref.py
+EXTRA_DIST += tests/pcap-tool.py tests/roce-tool.py tests/roce_ref.py tests/neigh-msg.py
 
 # HCA model (utilities/ibsim-verbs.c) under LD_PRELOAD, driven by a plain
 # rdma-core client.

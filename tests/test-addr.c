@@ -942,6 +942,106 @@ test_drop_names(void **state)
     }
 }
 
+/* IB hosts learned from IPoIB ARP and IPoIB kernel neighbours, refreshed
+ * by their traffic, never over a higher source or a RoCE host. */
+static void
+test_map_learn_ib(void **state)
+{
+    struct ibb_addr_map *map = ibb_addr_map_create();
+    uint8_t g1[16], g2[16], g3[16], ip1[16], ip2[16], ip3[16], r1[16];
+    const struct ibb_host *h;
+
+    (void) state;
+    assert_int_equal(ibb_addr_map_load_json_str(map,
+        "{\"hosts\": [{\"gid\": \"fe80::3\", \"lid\": 3,"
+        " \"ipv4\": \"10.0.0.3\"},"
+        " {\"ipv4\": \"10.0.0.2\", \"mac\": \"02:00:00:00:00:02\"}]}",
+        NULL, 0), 0);
+    gid("fe80::1", g1);
+    gid("fe80::2", g2);
+    gid("fe80::3", g3);
+    gid("10.0.0.1", ip1);
+    gid("10.0.0.9", ip2);
+    gid("10.0.0.3", ip3);
+    gid("10.0.0.2", r1);
+
+    /* From an ARP: a learned IB host, found by IP, GID and LID. */
+    assert_int_equal(ibb_addr_map_learn_ib(map, ip1, g1, 7, 0x48,
+                                           IBB_HOST_ARP, 1000, 10), 0);
+    h = ibb_addr_map_find_ip(map, ip1);
+    assert_non_null(h);
+    assert_true(ibb_host_is_ib(h));
+    assert_int_equal(h->qpn, 0x48);
+    assert_ptr_equal(ibb_addr_map_find_gid(map, g1), h);
+    assert_ptr_equal(ibb_addr_map_find_lid(map, 7), h);
+    assert_int_equal(ibb_addr_map_n_learned(map), 1);
+
+    /* Never over the file's IB host or a RoCE host. */
+    assert_int_equal(ibb_addr_map_learn_ib(map, ip3, g2, 0, 0, IBB_HOST_ARP,
+                                           1000, 10), EEXIST);
+    assert_int_equal(ibb_addr_map_learn_ib(map, ip2, g3, 0, 0, IBB_HOST_ARP,
+                                           1000, 10), EEXIST);
+    assert_int_equal(ibb_addr_map_learn_ib(map, r1, g2, 0, 0, IBB_HOST_ARP,
+                                           1000, 10), EPERM);
+    /* What agrees with the file changes nothing, a QPN it lacks too. */
+    assert_int_equal(ibb_addr_map_learn_ib(map, ip3, g3, 3, 0x77,
+                                           IBB_HOST_ARP, 1000, 10), 0);
+    assert_int_equal(ibb_addr_map_find_ip(map, ip3)->qpn, 0);
+    /* A LID another host has is left out. */
+    assert_int_equal(ibb_addr_map_learn_ib(map, ip2, g2, 3, 0, IBB_HOST_ARP,
+                                           1000, 10), 0);
+    assert_int_equal(ibb_addr_map_find_ip(map, ip2)->lid, 0);
+    {
+        uint8_t g8[16], ip8[16];
+
+        gid("fe80::8", g8);
+        gid("10.0.0.8", ip8);
+        assert_int_equal(ibb_addr_map_learn_ib(map, ip8, g8, 0, 0,
+                                               IBB_HOST_ARP, 1000, 2),
+                         ENOSPC);
+    }
+
+    /* Traffic refreshes the age and fills the LID; the sweep keeps it. */
+    assert_true(ibb_addr_map_touch_ib(map, g2, 9, 5000));
+    assert_int_equal(ibb_addr_map_find_ip(map, ip2)->lid, 9);
+    assert_int_equal(ibb_addr_map_expire_learned(map, 5500, 4000), 1);
+    assert_null(ibb_addr_map_find_ip(map, ip1));
+    assert_non_null(ibb_addr_map_find_lid(map, 9));
+    assert_false(ibb_addr_map_touch_ib(map, g1, 7, 6000));
+
+    /* A host that moved: the GID's old address goes. */
+    assert_int_equal(ibb_addr_map_learn_ib(map, ip1, g2, 9, 0, IBB_HOST_ARP,
+                                           7000, 10), 0);
+    assert_null(ibb_addr_map_find_ip(map, ip2));
+    assert_ptr_equal(ibb_addr_map_find_gid(map, g2),
+                     ibb_addr_map_find_ip(map, ip1));
+
+    /* The kernel's word takes over an ARP entry and does not age. */
+    assert_int_equal(ibb_addr_map_learn_ib(map, ip1, g2, 0, 0x99,
+                                           IBB_HOST_KERNEL, 8000, 10), 0);
+    assert_int_equal(ibb_addr_map_find_ip(map, ip1)->qpn, 0x99);
+    assert_int_equal(ibb_addr_map_find_ip(map, ip1)->lid, 9);
+    assert_int_equal(ibb_addr_map_n_learned(map), 0);
+    assert_int_equal(ibb_addr_map_learn_ib(map, ip1, g1, 0, 0, IBB_HOST_ARP,
+                                           9000, 10), EEXIST);
+    assert_int_equal(ibb_addr_map_learn_ib(map, ip1, g1, 0, 0, IBB_HOST_ARP,
+                                           9000, 10), EEXIST);
+    /* Its IPv6 address joins the same host. */
+    {
+        uint8_t ip6[16];
+
+        gid("fd00::1", ip6);
+        assert_int_equal(ibb_addr_map_learn_ib(map, ip6, g2, 0, 0,
+                                               IBB_HOST_KERNEL, 9000, 10), 0);
+        assert_ptr_equal(ibb_addr_map_find_ip(map, ip6),
+                         ibb_addr_map_find_ip(map, ip1));
+    }
+    gid("ff12:401b::1", g1);
+    assert_int_equal(ibb_addr_map_learn_ib(map, ip2, g1, 0, 0, IBB_HOST_ARP,
+                                           9000, 10), EINVAL);
+    ibb_addr_map_destroy(map);
+}
+
 int
 main(void)
 {
@@ -959,6 +1059,7 @@ main(void)
         cmocka_unit_test(test_map_find_mac),
         cmocka_unit_test(test_map_qpn),
         cmocka_unit_test(test_map_arp),
+        cmocka_unit_test(test_map_learn_ib),
         cmocka_unit_test(test_map_del_readd),
         cmocka_unit_test(test_map_churn),
         cmocka_unit_test(test_map_grow),

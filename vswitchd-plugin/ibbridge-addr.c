@@ -20,7 +20,9 @@
 
 #include "addr-map.h"
 #include "ib-gid.h"
+#include "ib-hdr.h"
 #include "ibb-file-stamp.h"
+#include "ibb-ipoib-arp.h"
 #include "ibb-kneigh.h"
 #include "ibb-neigh.h"
 
@@ -210,6 +212,69 @@ ibbridge_map_learn(struct netdev_ibbridge *dev, const uint8_t ip[16],
     }
 }
 
+int
+ibbridge_map_learn_ib(struct netdev_ibbridge *dev, const uint8_t ip[16],
+                      const uint8_t gid[16], uint16_t lid, uint32_t qpn,
+                      enum ibb_host_source source)
+    OVS_REQUIRES(dev->mutex)
+{
+    static struct vlog_rate_limit learn_rl = VLOG_RATE_LIMIT_INIT(1, 10);
+    const struct ibb_host *old = ibb_addr_map_find_ip(dev->map, ip);
+    bool known = old && old->has_gid && !memcmp(old->gid, gid, 16);
+    char s[IBB_GID_STRLEN], g[IBB_GID_STRLEN];
+    int error;
+
+    error = ibb_addr_map_learn_ib(dev->map, ip, gid, lid, qpn, source,
+                                  time_msec(), IBBRIDGE_MAX_LEARNED);
+    if (!error) {
+        dev->cstats.ib_hosts_learned += !known;
+    } else if (error == ENOSPC) {
+        dev->cstats.learn_full++;
+    } else {
+        if (source == IBB_HOST_KERNEL) {
+            dev->cstats.kernel_conflicts++;
+        } else {
+            dev->cstats.learn_conflicts++;
+        }
+        VLOG_WARN_RL(&learn_rl, "%s: IB host %s says it has %s, but the map "
+                     "has it %s: not learned", netdev_get_name(&dev->up),
+                     ibb_gid_format(gid, g, sizeof g),
+                     ibb_ip_format(ip, s, sizeof s),
+                     error == EPERM ? "for a RoCE host"
+                     : "for another GID (from the file, by hand or from "
+                       "the kernel)");
+    }
+    return error;
+}
+
+void
+ibbridge_ib_source_get(const struct netdev_ibbridge *dev, const uint8_t *pkt,
+                       size_t len, struct ibbridge_ib_source *src)
+    OVS_REQUIRES(dev->mutex)
+{
+    const struct ibb_lrh *lrh = (const struct ibb_lrh *) pkt;
+    const struct ibb_grh *grh = (const struct ibb_grh *) (lrh + 1);
+
+    /* Only IB hosts learned (from IPoIB ARP) need it. */
+    src->valid = (ibb_addr_map_n_learned(dev->map)
+                  && len >= IBB_LRH_LEN + IBB_GRH_LEN
+                  && ibb_lrh_lnh(lrh) == IBB_LNH_GLOBAL);
+    if (src->valid) {
+        memcpy(src->sgid, grh->sgid, 16);
+        src->slid = ibb_lrh_slid(lrh);
+    }
+}
+
+void
+ibbridge_ib_source_seen(struct netdev_ibbridge *dev,
+                        const struct ibbridge_ib_source *src)
+    OVS_REQUIRES(dev->mutex)
+{
+    if (src->valid) {
+        ibb_addr_map_touch_ib(dev->map, src->sgid, src->slid, time_msec());
+    }
+}
+
 /* Answers 'pkt' if it is an ARP request or IPv6 neighbour solicitation for
  * an IB host (lib/ibb-neigh.h), queueing the answer for the port to
  * receive.  Returns false if 'pkt' is neither ARP nor ND, for the
@@ -261,6 +326,33 @@ ibbridge_answer_neigh(struct netdev_ibbridge *dev,
 /* ------------------------------------------------------------------ */
 /* Kernel neighbours (neigh-interfaces). */
 
+/* An IPoIB neighbour: flags and QPN, then the GID.  The LID comes from
+ * a path query where the port can ask (a simulated one), else from the
+ * host's first datagram (ibbridge_ib_source_seen()); until then the map
+ * has no LID for it and datagrams toward it are dropped as no_dst. */
+static void
+kernel_ipoib_neighbour(struct netdev_ibbridge *dev, const uint8_t ip[16],
+                       const uint8_t *lladdr)
+    OVS_REQUIRES(dev->mutex)
+{
+    struct ibb_ipoib_hwaddr hw;
+    uint16_t lid = 0;
+
+    ibb_ipoib_hwaddr_parse(lladdr, &hw);
+    if (!ibb_gid_same_prefix(hw.gid, dev->attr.gid)) {
+        /* Not a GID of the IB subnet: not an IB host. */
+        dev->cstats.kernel_conflicts++;
+        return;
+    }
+    if (dev->port && ibb_port_path_query(dev->port, hw.gid, &lid)) {
+        lid = 0;
+    }
+    if (!ibbridge_map_learn_ib(dev, ip, hw.gid, lid, hw.qpn,
+                               IBB_HOST_KERNEL)) {
+        dev->cstats.kernel_updates++;
+    }
+}
+
 static void
 kernel_neighbour(const uint8_t ip[16], const uint8_t *lladdr,
                  size_t lladdr_len, bool present, void *dev_)
@@ -279,9 +371,10 @@ kernel_neighbour(const uint8_t ip[16], const uint8_t *lladdr,
         }
         return;
     }
-    if (lladdr_len != ETH_ADDR_LEN) {
-        /* IPoIB (20-byte) neighbours would give an IB host's GID, but
-         * not the LID the bridge needs to reach it: not taken yet. */
+    if (lladdr_len == IBB_IPOIB_HWADDR_LEN) {
+        kernel_ipoib_neighbour(dev, ip, lladdr);
+        return;
+    } else if (lladdr_len != ETH_ADDR_LEN) {
         return;
     }
     error = ibb_addr_map_set_kernel_mac(dev->map, ip, lladdr, time_msec());
@@ -389,6 +482,9 @@ map_show_host(const struct ibb_host *h, enum ibb_host_source source,
     if (h->lid) {
         ds_put_format(ctx->s, " lid %"PRIu16, h->lid);
     }
+    if (h->qpn) {
+        ds_put_format(ctx->s, " qpn 0x%06"PRIx32, h->qpn);
+    }
     if (h->has_ipv4) {
         ds_put_format(ctx->s, " ipv4 %s", ibb_ip_format(h->ipv4, buf,
                                                          sizeof buf));
@@ -402,7 +498,7 @@ map_show_host(const struct ibb_host *h, enum ibb_host_source source,
                       ETH_ADDR_BYTES_ARGS(h->mac));
     }
     ds_put_format(ctx->s, " (%s", ibb_host_source_name(source));
-    if (source == IBB_HOST_LEARNED) {
+    if (source == IBB_HOST_LEARNED || source == IBB_HOST_ARP) {
         ds_put_format(ctx->s, ", seen %lld s ago",
                       (ctx->now - last_seen) / 1000);
     } else if (source == IBB_HOST_ADDED) {

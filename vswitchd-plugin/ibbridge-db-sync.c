@@ -171,8 +171,15 @@ row_to_host(const struct db_row *row, const struct sync_ctx *ctx,
     if (rec->n_lid) {
         h->lid = rec->lid[0];
     }
+    if (rec->n_qpn) {
+        h->qpn = rec->qpn[0];
+    }
     *source = (!strcmp(rec->source, "added") ? IBB_HOST_ADDED
+               : !strcmp(rec->source, "arp") ? IBB_HOST_ARP
                : IBB_HOST_LEARNED);
+    if (*source == IBB_HOST_ARP && !h->has_gid) {
+        return false;
+    }
     *age = MAX(0, ctx->wall - rec->last_seen);
     return true;
 }
@@ -202,11 +209,16 @@ load_port(struct sync_ctx *ctx, struct netdev_ibbridge *dev)
         if (!row_to_host(row, ctx, &h, &source, &age)) {
             continue;
         }
-        if (source == IBB_HOST_LEARNED && age >= max_age) {
+        if (source != IBB_HOST_ADDED && age >= max_age) {
             n_expired++;
             continue;
         }
-        if (source == IBB_HOST_LEARNED) {
+        if (source == IBB_HOST_ARP) {
+            /* An IB host an IPoIB ARP told of. */
+            error = ibb_addr_map_learn_ib(dev->map, row->ip, h.gid, h.lid,
+                                          h.qpn, IBB_HOST_ARP,
+                                          ctx->now - age, SIZE_MAX);
+        } else if (source == IBB_HOST_LEARNED) {
             /* As learned from traffic (which counts it as learned), unless
              * traffic since the start taught it already.  The rows come
              * from a map that kept to its limit: none here. */
@@ -254,10 +266,12 @@ sync_host(const struct ibb_host *h, enum ibb_host_source source,
     struct db_row *row;
     bool new_source;
 
-    if ((source != IBB_HOST_LEARNED && source != IBB_HOST_ADDED) || !ip) {
+    if ((source != IBB_HOST_LEARNED && source != IBB_HOST_ADDED
+         && source != IBB_HOST_ARP) || !ip) {
         return;
     }
-    source_name = source == IBB_HOST_ADDED ? "added" : "learned";
+    source_name = (source == IBB_HOST_ADDED ? "added"
+                   : source == IBB_HOST_ARP ? "arp" : "learned");
     seen_wall = ctx->wall - (ctx->now - last_seen);
     snprintf(mac, sizeof mac, ETH_ADDR_FMT, ETH_ADDR_BYTES_ARGS(h->mac));
 
@@ -269,7 +283,7 @@ sync_host(const struct ibb_host *h, enum ibb_host_source source,
         if (new_source) {
             ibbrec_host_set_source(rec, source_name);
         }
-        if (new_source || (source == IBB_HOST_LEARNED
+        if (new_source || (source != IBB_HOST_ADDED
                            && seen_wall - rec->last_seen >= pctx->refresh)) {
             ibbrec_host_set_last_seen(rec, seen_wall);
         }
@@ -300,6 +314,11 @@ sync_host(const struct ibb_host *h, enum ibb_host_source source,
         int64_t lid = h->lid;
 
         ibbrec_host_set_lid(rec, &lid, h->lid ? 1 : 0);
+    }
+    if (h->qpn ? !rec->n_qpn || rec->qpn[0] != h->qpn : rec->n_qpn) {
+        int64_t qpn = h->qpn;
+
+        ibbrec_host_set_qpn(rec, &qpn, h->qpn ? 1 : 0);
     }
 }
 

@@ -180,6 +180,32 @@ send_reply(struct netdev_ibbridge *dev, const uint8_t *req_pkt,
     }
 }
 
+/* Learns the sender of IPoIB ARP 'arp' (a request or a reply), which came
+ * in datagram 'pkt' (BTH at 'ofs'), if it speaks for itself: its hardware
+ * address is the GID the datagram came from (when it has a GRH), a GID of
+ * the IB subnet, and its address one a host may have. */
+static void
+learn_sender(struct netdev_ibbridge *dev, const uint8_t *pkt, size_t ofs,
+             const struct ibb_ipoib_arp *arp)
+    OVS_REQUIRES(dev->mutex)
+{
+    const struct ibb_lrh *lrh = (const struct ibb_lrh *) pkt;
+    const struct ibb_grh *grh = (const struct ibb_grh *) (lrh + 1);
+
+    if (!dev->cfg.mac_aging_s || ibb_ip_is_unspecified(arp->spa)
+        || arp->sha.qpn == dev->router.ipoib_qpn) {
+        return;
+    }
+    if ((ofs > IBB_LRH_LEN && memcmp(grh->sgid, arp->sha.gid, 16))
+        || !ibb_gid_same_prefix(arp->sha.gid, dev->attr.gid)
+        || ibb_ip_is_bad_source(arp->spa)) {
+        dev->cstats.ipoib_arp_spoofed++;
+        return;
+    }
+    ibbridge_map_learn_ib(dev, arp->spa, arp->sha.gid, ibb_lrh_slid(lrh),
+                          arp->sha.qpn, IBB_HOST_ARP);
+}
+
 bool
 ibbridge_router_rx(struct netdev_ibbridge *dev, const uint8_t *pkt,
                    size_t len)
@@ -220,6 +246,7 @@ ibbridge_router_rx(struct netdev_ibbridge *dev, const uint8_t *pkt,
         return true;
     }
 
+    learn_sender(dev, pkt, ofs, &req);
     self.qpn = dev->router.ipoib_qpn;
     memcpy(self.gid, dev->attr.gid, 16);
     self.host_gids = dev->cfg.port_mode == IBB_PORT_RAW;

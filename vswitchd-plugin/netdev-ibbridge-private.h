@@ -14,6 +14,7 @@
 #include "packets.h"
 #include "smap.h"
 
+#include "addr-map.h"
 #include "ibb-drop.h"
 #include "ibb-conv.h"
 #include "ibb-file-stamp.h"
@@ -56,7 +57,9 @@ struct ibb_proxy_table;
     IBBRIDGE_CSTAT(ipoib_arp_ignored) /* IPoIB ARP asking nothing of us. */\
     IBBRIDGE_CSTAT(ipoib_arp_send_errors) /* Answers the port refused. */  \
     IBBRIDGE_CSTAT(ipoib_not_arp)     /* IPoIB datagrams, not bridged. */   \
-    IBBRIDGE_CSTAT(ipoib_malformed)   /* Bad IPoIB datagrams or ARP. */
+    IBBRIDGE_CSTAT(ipoib_malformed)   /* Bad IPoIB datagrams or ARP. */ \
+    IBBRIDGE_CSTAT(ipoib_arp_spoofed) /* IPoIB ARP for another's GID. */   \
+    IBBRIDGE_CSTAT(ib_hosts_learned)  /* IB hosts from IPoIB ARP, kernel. */
 
 struct ibbridge_cstats {
 #define IBBRIDGE_CSTAT(NAME) uint64_t NAME;
@@ -248,6 +251,33 @@ void ibbridge_map_follow_kernel(struct netdev_ibbridge *dev)
 /* Learns that RoCE host 'ip' has MAC 'mac', from an accepted frame. */
 void ibbridge_map_learn(struct netdev_ibbridge *dev, const uint8_t ip[16],
                         const uint8_t mac[6])
+    OVS_REQUIRES(dev->mutex);
+
+/* Learns that IB host 'gid' (LID 'lid', IPoIB QPN 'qpn', 0 if not known)
+ * has address 'ip', from an IPoIB ARP (IBB_HOST_ARP) or an IPoIB kernel
+ * neighbour (IBB_HOST_KERNEL).  Returns 0 or what
+ * ibb_addr_map_learn_ib() returned (counted and logged). */
+int ibbridge_map_learn_ib(struct netdev_ibbridge *dev, const uint8_t ip[16],
+                           const uint8_t gid[16], uint16_t lid,
+                           uint32_t qpn, enum ibb_host_source)
+    OVS_REQUIRES(dev->mutex);
+
+/* The source of an IB datagram, read before the converter overwrites it,
+ * so that a learned IB host's traffic keeps its entry. */
+struct ibbridge_ib_source {
+    bool valid;
+    uint8_t sgid[16];
+    uint16_t slid;
+};
+
+void ibbridge_ib_source_get(const struct netdev_ibbridge *dev,
+                            const uint8_t *pkt, size_t len,
+                            struct ibbridge_ib_source *)
+    OVS_REQUIRES(dev->mutex);
+
+/* The datagram crossed: its source was seen. */
+void ibbridge_ib_source_seen(struct netdev_ibbridge *dev,
+                             const struct ibbridge_ib_source *)
     OVS_REQUIRES(dev->mutex);
 
 /* Answers an ARP request or neighbour solicitation for an IB host, or

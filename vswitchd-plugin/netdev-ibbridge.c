@@ -938,6 +938,7 @@ netdev_ibbridge_rxq_recv(struct netdev_rxq *rxq_,
     struct netdev_ibbridge *dev = netdev_ibbridge_cast(rxq_->netdev);
     struct ibb_port_buf bufs[NETDEV_MAX_BURST];
     struct dp_packet **pkts = rx->spare;
+    struct ibbridge_ib_source src;
     struct dp_packet *packet;
     size_t n_recv = 0;
     size_t max;
@@ -1001,6 +1002,7 @@ netdev_ibbridge_rxq_recv(struct netdev_rxq *rxq_,
             dp_packet_delete(pkt);
             continue;
         }
+        ibbridge_ib_source_get(dev, bufs[i].data, bufs[i].len, &src);
         reason = ibb_ud_to_roce(&dev->conv, dev->map, &buf);
         if (reason != IBB_DROP_NONE) {
             dev->rx_drops[reason]++;
@@ -1008,6 +1010,7 @@ netdev_ibbridge_rxq_recv(struct netdev_rxq *rxq_,
             dp_packet_delete(pkt);
             continue;
         }
+        ibbridge_ib_source_seen(dev, &src);
         dp_packet_set_data(pkt, buf.base + buf.ofs);
         dp_packet_set_size(pkt, buf.len);
         dev->stats.rx_packets++;

@@ -722,6 +722,39 @@ ibb_host_init_ip_mac(struct ibb_host *host, const uint8_t ip[16],
 }
 
 int
+ibb_addr_map_learn_arp(struct ibb_addr_map *map, const uint8_t ip[16],
+                       const uint8_t mac[6], long long int now,
+                       size_t max_learned)
+{
+    uint32_t ref = find_ip(map, ip);
+    struct ibb_host host;
+
+    if (ref) {
+        struct map_rec *r = rec_at(map, ref - 1);
+        int error;
+
+        if (r->h.has_gid) {
+            return EPERM;
+        } else if (!source_is_learned(r->source)) {
+            return r->h.has_mac && !memcmp(r->h.mac, mac, 6) ? 0 : EEXIST;
+        }
+        /* A host's own ARP or ND is better than a guess from traffic,
+         * and the newest one wins. */
+        error = rec_set_mac(map, ref - 1, mac);
+        if (!error) {
+            r->source = IBB_HOST_ARP;
+            r->last_seen = now;
+        }
+        return error;
+    }
+    if (map->n_learned >= max_learned) {
+        return ENOSPC;
+    }
+    ibb_host_init_ip_mac(&host, ip, mac);
+    return ibb_addr_map_add_host_from(map, &host, IBB_HOST_ARP, now);
+}
+
+int
 ibb_addr_map_learn_mac(struct ibb_addr_map *map, const uint8_t ip[16],
                        const uint8_t mac[6], long long int now,
                        size_t max_learned)

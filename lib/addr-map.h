@@ -227,6 +227,14 @@ int ibb_addr_map_learn_mac(struct ibb_addr_map *, const uint8_t ip[16],
                            const uint8_t mac[6], long long int now,
                            size_t max_learned);
 
+/* The same from an ARP or ND message RoCE host 'ip' sent (its own
+ * sender address): adds an ARP host, or refreshes or updates a learned or
+ * ARP one (the host's own word is better than a guess from traffic).
+ * Returns as ibb_addr_map_learn_mac(). */
+int ibb_addr_map_learn_arp(struct ibb_addr_map *, const uint8_t ip[16],
+                           const uint8_t mac[6], long long int now,
+                           size_t max_learned);
+
 /* Sets RoCE host 'ip' -> 'mac' from a kernel neighbour entry: adds it,
  * updates it, or takes over a learned or ARP entry (the kernel's word is
  * better than a guess from traffic).  Returns 0, or as

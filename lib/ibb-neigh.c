@@ -250,6 +250,74 @@ ibb_neigh_answer(const struct ibb_addr_map *map, const uint8_t mac[6],
     return IBB_NEIGH_NOT_NEIGH;
 }
 
+/* The source link-layer address option of the solicitation options at
+ * 'opt' ('len' bytes, checked by ns_options_ok()), or NULL. */
+static const uint8_t *
+ns_source_lladdr(const uint8_t *opt, size_t len)
+{
+    while (len >= 8 && opt[1] && (size_t) opt[1] * 8 <= len) {
+        size_t olen = opt[1] * 8;
+
+        if (opt[0] == ND_OPT_SOURCE_LLADDR && olen == 8) {
+            return opt + 2;
+        }
+        len -= olen;
+        opt += olen;
+    }
+    return NULL;
+}
+
+bool
+ibb_neigh_sender(const uint8_t *frame, size_t len, uint8_t ip[16],
+                 uint8_t mac[6])
+{
+    const uint8_t *eth_src = frame + 6, *p, *sha = NULL;
+    size_t ofs = 12;
+    uint16_t type;
+
+    if (len < IBB_ETH_LEN) {
+        return false;
+    }
+    type = ibb_get_be16(frame + ofs);
+    if (type == IBB_ETH_TYPE_VLAN && len >= IBB_ETH_LEN + IBB_VLAN_LEN) {
+        ofs += 4;
+        type = ibb_get_be16(frame + ofs);
+    }
+    ofs += 2;
+    p = frame + ofs;
+    len -= ofs;
+    if (type == ETH_TYPE_ARP) {
+        if (len < ARP_LEN || ibb_get_be16(p) != 1
+            || ibb_get_be16(p + 2) != IBB_ETH_TYPE_IPV4
+            || p[4] != 6 || p[5] != 4
+            || !(p[14] | p[15] | p[16] | p[17])) {
+            return false;
+        }
+        sha = p + 8;
+        ibb_gid_from_ipv4(ip, p + 14);
+    } else if (type == IBB_ETH_TYPE_IPV6) {
+        size_t plen;
+
+        if (len < IBB_IPV6_LEN + NS_LEN || p[6] != IPPROTO_ICMPV6
+            || p[IBB_IPV6_LEN] != ICMP6_NS || p[7] != ND_HOP_LIMIT) {
+            return false;
+        }
+        plen = ibb_get_be16(p + 4);
+        if (plen < NS_LEN || plen > len - IBB_IPV6_LEN
+            || ibb_ip_is_unspecified(p + 8) || ibb_ip_is_multicast(p + 8)) {
+            return false;
+        }
+        sha = ns_source_lladdr(p + IBB_IPV6_LEN + NS_LEN, plen - NS_LEN);
+        memcpy(ip, p + 8, 16);
+    }
+    if (!sha || sha[0] & 1 || memcmp(sha, eth_src, 6)
+        || ibb_ip_is_bad_source(ip)) {
+        return false;
+    }
+    memcpy(mac, sha, 6);
+    return true;
+}
+
 size_t
 ibb_neigh_announce(const uint8_t mac[6], const uint8_t ip[16],
                    uint8_t *frame)

@@ -25,6 +25,7 @@
 #ifndef IBB_NEIGH_H
 #define IBB_NEIGH_H 1
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,6 +54,16 @@ enum ibb_neigh_result ibb_neigh_answer(const struct ibb_addr_map *map,
                                        const uint8_t mac[6],
                                        const uint8_t *frame, size_t len,
                                        uint8_t *reply, size_t *reply_len);
+
+/* The sender of ARP or ND frame 'frame' ('len' bytes), which the bridge
+ * learns from (a RoCE host's own word on its MAC): the sender of an
+ * Ethernet/IPv4 ARP request, reply or announcement (not a probe, from
+ * 0.0.0.0), or the source of a neighbour solicitation with a source
+ * link-layer address option, when that hardware address is the frame's
+ * Ethernet source.  Call it for frames ibb_neigh_answer() did not find
+ * malformed.  Returns true and fills 'ip' and 'mac', or returns false. */
+bool ibb_neigh_sender(const uint8_t *frame, size_t len, uint8_t ip[16],
+                      uint8_t mac[6]);
 
 /* Announcements, for IB hosts as they appear: a gratuitous ARP (a request
  * from and for 'ip', RFC 5227 "ARP announcement", to broadcast) for an

@@ -942,6 +942,47 @@ test_drop_names(void **state)
     }
 }
 
+/* RoCE hosts' own ARP and ND: better than traffic, below the rest. */
+static void
+test_map_learn_arp(void **state)
+{
+    static const uint8_t m1[6] = { 2, 0, 0, 0, 0, 1 };
+    static const uint8_t m2[6] = { 2, 0, 0, 0, 0, 2 };
+    struct ibb_addr_map *map = ibb_addr_map_create();
+    uint8_t ip1[16], ip2[16], ib[16];
+    const struct ibb_host *h;
+
+    (void) state;
+    assert_int_equal(ibb_addr_map_load_json_str(map,
+        "{\"hosts\": [{\"gid\": \"fe80::3\", \"ipv4\": \"10.0.0.3\"},"
+        " {\"ipv4\": \"10.0.0.4\", \"mac\": \"02:00:00:00:00:04\"}]}",
+        NULL, 0), 0);
+    gid("10.0.0.1", ip1);
+    gid("10.0.0.2", ip2);
+    gid("10.0.0.3", ib);
+
+    /* Traffic first, then the host's ARP with another MAC: ARP wins. */
+    assert_int_equal(ibb_addr_map_learn_mac(map, ip1, m1, 100, 10), 0);
+    assert_int_equal(ibb_addr_map_learn_arp(map, ip1, m2, 200, 10), 0);
+    h = ibb_addr_map_find_ip(map, ip1);
+    assert_memory_equal(h->mac, m2, 6);
+    assert_ptr_equal(ibb_addr_map_find_mac(map, m2), h);
+    assert_null(ibb_addr_map_find_mac(map, m1));
+    /* Traffic does not change it back, but refreshes it if it agrees. */
+    assert_int_equal(ibb_addr_map_learn_mac(map, ip1, m1, 300, 10), EEXIST);
+    assert_int_equal(ibb_addr_map_learn_mac(map, ip1, m2, 300, 10), 0);
+    assert_int_equal(ibb_addr_map_expire_learned(map, 1000, 800), 0);
+    /* A new ARP host; the limit; an IB host's or the file's address. */
+    assert_int_equal(ibb_addr_map_learn_arp(map, ip2, m1, 400, 10), 0);
+    assert_int_equal(ibb_addr_map_n_learned(map), 2);
+    gid("10.0.0.9", ip2);
+    assert_int_equal(ibb_addr_map_learn_arp(map, ip2, m1, 400, 2), ENOSPC);
+    assert_int_equal(ibb_addr_map_learn_arp(map, ib, m1, 400, 10), EPERM);
+    gid("10.0.0.4", ip2);
+    assert_int_equal(ibb_addr_map_learn_arp(map, ip2, m1, 400, 10), EEXIST);
+    ibb_addr_map_destroy(map);
+}
+
 /* IB hosts learned from IPoIB ARP and IPoIB kernel neighbours, refreshed
  * by their traffic, never over a higher source or a RoCE host. */
 static void
@@ -1060,6 +1101,7 @@ main(void)
         cmocka_unit_test(test_map_qpn),
         cmocka_unit_test(test_map_arp),
         cmocka_unit_test(test_map_learn_ib),
+        cmocka_unit_test(test_map_learn_arp),
         cmocka_unit_test(test_map_del_readd),
         cmocka_unit_test(test_map_churn),
         cmocka_unit_test(test_map_grow),

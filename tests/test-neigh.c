@@ -157,6 +157,48 @@ test_nd(void **state)
           IBB_NEIGH_MALFORMED, NULL, 0);
 }
 
+/* What the bridge learns from: the sender of ARP, the source of a
+ * solicitation with its link-layer address option. */
+static void
+test_sender(void **state)
+{
+    static const uint8_t r1_mac[6] = { 2, 0, 0, 0, 0, 2 };
+    uint8_t frame[256], ip[16], want[16], mac[6];
+    size_t len;
+
+    (void) state;
+    len = unhex(ARP_REQ_H1, frame);
+    assert_true(ibb_neigh_sender(frame, len, ip, mac));
+    assert_int_equal(ibb_gid_parse("10.0.0.2", want), 0);
+    assert_memory_equal(ip, want, 16);
+    assert_memory_equal(mac, r1_mac, 6);
+    /* A reply teaches too. */
+    len = unhex("ffffffffffff020000000002080600010800060400020200000000020"
+                "a0000020000000000000a000001", frame);
+    assert_true(ibb_neigh_sender(frame, len, ip, mac));
+
+    len = unhex(NS_H1, frame);
+    assert_true(ibb_neigh_sender(frame, len, ip, mac));
+    assert_int_equal(ibb_gid_parse("fd00::2", want), 0);
+    assert_memory_equal(ip, want, 16);
+    assert_memory_equal(mac, r1_mac, 6);
+
+    /* Not from a probe (0.0.0.0), nor for another's MAC (the hardware
+     * address is not the frame's source), nor a DAD solicitation. */
+    len = unhex("ffffffffffff020000000002080600010800060400010200000000020"
+                "000000000000000000000000a000001", frame);
+    assert_false(ibb_neigh_sender(frame, len, ip, mac));
+    len = unhex("ffffffffffff020000000009080600010800060400010200000000020"
+                "a0000020000000000000a000001", frame);
+    assert_false(ibb_neigh_sender(frame, len, ip, mac));
+    len = unhex("3333ff00000102000000000286dd6000000000183aff0000000000000"
+                "0000000000000000000ff0200000000000000000001ff00000187007da5"
+                "00000000fd000000000000000000000000000001", frame);
+    assert_false(ibb_neigh_sender(frame, len, ip, mac));
+    /* Cut short. */
+    assert_false(ibb_neigh_sender(frame, 20, ip, mac));
+}
+
 /* IPoIB ARP, built with scapy: ARP(hwtype=32, hwlen=20, ...) after the
  * IPoIB header 0806 0000.  h1 (QPN 0x48) asks for r1 (10.0.0.2). */
 #define IPOIB_REQ "08060000002008001404000100000048fe800000000000000002c90300" \
@@ -237,6 +279,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_arp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ipoib_arp, setup, teardown),
+        cmocka_unit_test(test_sender),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

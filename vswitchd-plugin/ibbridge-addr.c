@@ -181,17 +181,19 @@ ibbridge_map_check(struct netdev_ibbridge *dev)
 
 /* Learns that the RoCE host with IP 'ip' has MAC 'mac', from a frame the
  * converter accepted (so its source passed the trust rules). */
-void
-ibbridge_map_learn(struct netdev_ibbridge *dev, const uint8_t ip[16],
-                      const uint8_t mac[6])
+/* Learns RoCE host 'ip' -> 'mac', from its ARP or ND ('arp') or from
+ * its traffic. */
+static void
+learn_roce(struct netdev_ibbridge *dev, const uint8_t ip[16],
+           const uint8_t mac[6], bool arp)
     OVS_REQUIRES(dev->mutex)
 {
     static struct vlog_rate_limit learn_rl = VLOG_RATE_LIMIT_INIT(1, 10);
     size_t before = ibb_addr_map_n_learned(dev->map);
     int error;
 
-    error = ibb_addr_map_learn_mac(dev->map, ip, mac, time_msec(),
-                                   IBBRIDGE_MAX_LEARNED);
+    error = (arp ? ibb_addr_map_learn_arp : ibb_addr_map_learn_mac)(
+        dev->map, ip, mac, time_msec(), IBBRIDGE_MAX_LEARNED);
     if (!error) {
         if (ibb_addr_map_n_learned(dev->map) > before) {
             dev->cstats.macs_learned++;
@@ -210,6 +212,14 @@ ibbridge_map_learn(struct netdev_ibbridge *dev, const uint8_t ip[16],
                      : "with another MAC (from the file, by hand or from "
                        "the kernel)");
     }
+}
+
+void
+ibbridge_map_learn(struct netdev_ibbridge *dev, const uint8_t ip[16],
+                   const uint8_t mac[6])
+    OVS_REQUIRES(dev->mutex)
+{
+    learn_roce(dev, ip, mac, false);
 }
 
 int
@@ -288,8 +298,18 @@ ibbridge_answer_neigh(struct netdev_ibbridge *dev,
     struct dp_packet *reply;
     size_t len;
 
-    switch (ibb_neigh_answer(dev->map, dev->cfg.mac.ea, dp_packet_data(pkt),
-                             dp_packet_size(pkt), answer, &len)) {
+    enum ibb_neigh_result result;
+    uint8_t ip[16], mac[6];
+
+    result = ibb_neigh_answer(dev->map, dev->cfg.mac.ea, dp_packet_data(pkt),
+                              dp_packet_size(pkt), answer, &len);
+    if (result != IBB_NEIGH_NOT_NEIGH && result != IBB_NEIGH_MALFORMED
+        && dev->cfg.mac_aging_s
+        && ibb_neigh_sender(dp_packet_data(pkt), dp_packet_size(pkt), ip,
+                            mac)) {
+        learn_roce(dev, ip, mac, true);
+    }
+    switch (result) {
     case IBB_NEIGH_NOT_NEIGH:
         return false;
     case IBB_NEIGH_ANSWERED_ARP:

@@ -721,13 +721,28 @@ ibb_host_init_ip_mac(struct ibb_host *host, const uint8_t ip[16],
     memcpy(host->mac, mac, 6);
 }
 
+/* Adds RoCE host 'ip' -> 'mac' as learned from 'source', within the
+ * bound. */
+static int
+add_learned_mac(struct ibb_addr_map *map, const uint8_t ip[16],
+                const uint8_t mac[6], enum ibb_host_source source,
+                long long int now, size_t max_learned)
+{
+    struct ibb_host host;
+
+    if (map->n_learned >= max_learned) {
+        return ENOSPC;
+    }
+    ibb_host_init_ip_mac(&host, ip, mac);
+    return ibb_addr_map_add_host_from(map, &host, source, now);
+}
+
 int
 ibb_addr_map_learn_arp(struct ibb_addr_map *map, const uint8_t ip[16],
                        const uint8_t mac[6], long long int now,
                        size_t max_learned)
 {
     uint32_t ref = find_ip(map, ip);
-    struct ibb_host host;
 
     if (ref) {
         struct map_rec *r = rec_at(map, ref - 1);
@@ -747,11 +762,7 @@ ibb_addr_map_learn_arp(struct ibb_addr_map *map, const uint8_t ip[16],
         }
         return error;
     }
-    if (map->n_learned >= max_learned) {
-        return ENOSPC;
-    }
-    ibb_host_init_ip_mac(&host, ip, mac);
-    return ibb_addr_map_add_host_from(map, &host, IBB_HOST_ARP, now);
+    return add_learned_mac(map, ip, mac, IBB_HOST_ARP, now, max_learned);
 }
 
 int
@@ -760,7 +771,6 @@ ibb_addr_map_learn_mac(struct ibb_addr_map *map, const uint8_t ip[16],
                        size_t max_learned)
 {
     uint32_t ref = find_ip(map, ip);
-    struct ibb_host host;
 
     if (ref) {
         struct map_rec *r = rec_at(map, ref - 1);
@@ -778,11 +788,8 @@ ibb_addr_map_learn_mac(struct ibb_addr_map *map, const uint8_t ip[16],
         }
         return 0;
     }
-    if (map->n_learned >= max_learned) {
-        return ENOSPC;
-    }
-    ibb_host_init_ip_mac(&host, ip, mac);
-    return ibb_addr_map_add_host_from(map, &host, IBB_HOST_LEARNED, now);
+    return add_learned_mac(map, ip, mac, IBB_HOST_LEARNED, now,
+                           max_learned);
 }
 
 int

@@ -8,22 +8,13 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
-#include <time.h>
 
+#include "host-common.h"
 #include "ib-hdr.h"
 #include "ib-ud-build.h"
 #include "ibport.h"
 
 #define PKT_SIZE 512
-
-static double
-now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* True if 'pkt' is an ARP reply to 'qpn' from 'ip'; fills '*answer'. */
 static bool
@@ -60,13 +51,13 @@ static int
 wait_answer(struct ibb_port *port, uint32_t qpn, const uint8_t ip[16],
             double timeout, struct ibsim_ipoib_answer *answer)
 {
-    double deadline = now_s() + timeout;
+    double deadline = host_now() + timeout;
     uint8_t pkt[PKT_SIZE];
 
     for (;;) {
         struct ibb_port_buf buf = { .data = pkt, .size = sizeof pkt };
         struct pollfd pfd = { .fd = ibb_port_fd(port), .events = POLLIN };
-        double left = deadline - now_s();
+        double left = deadline - host_now();
         size_t n;
         int err;
 

@@ -934,10 +934,12 @@ ibb_addr_map_learn_ib(struct ibb_addr_map *map, const uint8_t ip[16],
         return EEXIST;
     }
 
-    /* The host keeps what it had under its GID (its other family's
-     * address, a LID or QPN not told here); the address moves to it. */
+    /* A host of the same source keeps what it had under its GID (its
+     * other family's address, a LID or QPN not told here); one from a
+     * lower source is replaced whole, so that each address keeps the
+     * lifetime of the source that told it. */
     memset(&host, 0, sizeof host);
-    if (by_gid) {
+    if (by_gid && rec_at(map, by_gid - 1)->source == source) {
         host = rec_at(map, by_gid - 1)->h;
     }
     if (by_ip && by_ip != by_gid) {
@@ -981,6 +983,10 @@ ibb_addr_map_touch_ib(struct ibb_addr_map *map, const uint8_t gid[16],
     r = rec_at(map, ref - 1);
     if (source_is_learned(r->source)) {
         r->last_seen = now;
+    }
+    if (source_is_learned(r->source) || r->source == IBB_HOST_KERNEL) {
+        /* An IPoIB neighbour gives no LID where the port cannot ask the
+         * SA (an HCA): the host's own datagrams do. */
         if (!r->h.lid && lid && !ibb_addr_map_find_lid(map, lid)) {
             struct ibb_host host = r->h;
             enum ibb_host_source source = r->source;

@@ -248,8 +248,9 @@ int ibb_addr_map_set_kernel_mac(struct ibb_addr_map *, const uint8_t ip[16],
  * known), as an IPoIB ARP message the bridge saw says ('source'
  * IBB_HOST_ARP, ages out; at most 'max_learned' learned hosts) or an IPoIB
  * kernel neighbour ('source' IBB_HOST_KERNEL).  Adds the host, refreshes
- * it, or replaces what a lower source said of 'ip' or 'gid' (a host that
- * moved); a LID another host has is left out.  Returns 0; EPERM if the map
+ * it, adds the address to what the same source said of 'gid' (its other
+ * family's), or replaces what a lower source said of 'ip' or 'gid' (a
+ * host that moved); a LID another host has is left out.  Returns 0; EPERM if the map
  * gives 'ip' to a RoCE host; EEXIST if a higher source has 'ip' or 'gid'
  * otherwise; ENOSPC; EINVAL for a zero or multicast GID; ENOMEM. */
 int ibb_addr_map_learn_ib(struct ibb_addr_map *, const uint8_t ip[16],
@@ -258,8 +259,8 @@ int ibb_addr_map_learn_ib(struct ibb_addr_map *, const uint8_t ip[16],
                           size_t max_learned);
 
 /* Traffic from IB host 'gid' with source LID 'lid': a learned host (ARP)
- * is seen again at 'now', and gets 'lid' if it had no LID.  Returns true
- * if the map has a host with 'gid'. */
+ * is seen again at 'now'; it, or a kernel one, gets 'lid' if it had no
+ * LID.  Returns true if the map has a host with 'gid'. */
 bool ibb_addr_map_touch_ib(struct ibb_addr_map *, const uint8_t gid[16],
                            uint16_t lid, long long int now);
 

@@ -65,7 +65,8 @@
  * not the subnet's, as OpenSM's prefix routes (prefix_routes_file) name a
  * router port for a remote subnet: PATH_QUERY for a unicast GID that no
  * port owns resolves, by the longest matching prefix, to that port's LID,
- * with the path MTU the smaller of the fabric's and the route's.  A route
+ * with the path MTU the smaller of the fabric's and the route's.  One port
+ * routes a prefix (another's ROUTE_ADD of it gets EADDRINUSE).  A route
  * changes only what the SA answers: a strict port still receives only for
  * its own GID and aliases, as an HCA does; a raw port receives everything
  * for its LID anyway.  MCAST_JOIN creates the group on the first join (with the Q_Key

@@ -506,7 +506,9 @@ ibb_parse_roce_prefixes(const char *value, struct ibb_gid_prefix **prefixesp,
             goto error;
         }
         if (len >= sizeof item) {
-            len = sizeof item - 1;
+            *errp = ibb_xasprintf("roce-prefixes: \"%.*s...\": too long",
+                                  20, p);
+            goto error;
         }
         memcpy(item, p, len);
         item[len] = '\0';

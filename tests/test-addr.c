@@ -1061,8 +1061,12 @@ test_map_learn_ib(void **state)
     assert_int_equal(ibb_addr_map_learn_ib(map, ip1, g2, 0, 0x99,
                                            IBB_HOST_KERNEL, 8000, 10), 0);
     assert_int_equal(ibb_addr_map_find_ip(map, ip1)->qpn, 0x99);
-    assert_int_equal(ibb_addr_map_find_ip(map, ip1)->lid, 9);
     assert_int_equal(ibb_addr_map_n_learned(map), 0);
+    /* Replaced whole (each address keeps its source's lifetime): the LID
+     * the ARP entry had comes back with the host's traffic. */
+    assert_int_equal(ibb_addr_map_find_ip(map, ip1)->lid, 0);
+    assert_true(ibb_addr_map_touch_ib(map, g2, 9, 8500));
+    assert_int_equal(ibb_addr_map_find_ip(map, ip1)->lid, 9);
     assert_int_equal(ibb_addr_map_learn_ib(map, ip1, g1, 0, 0, IBB_HOST_ARP,
                                            9000, 10), EEXIST);
     assert_int_equal(ibb_addr_map_learn_ib(map, ip1, g1, 0, 0, IBB_HOST_ARP,

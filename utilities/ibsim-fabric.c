@@ -981,6 +981,26 @@ route_lookup(const uint8_t gid[16], struct port **portp)
     return best;
 }
 
+/* The port that routes exactly prefix 'r', if any. */
+static struct port *
+route_owner(const struct ibb_fmsg_route *r)
+{
+    struct port *port;
+
+    LIST_FOR_EACH (port, node, &ports) {
+        if (!port->attached || port->dead) {
+            continue;
+        }
+        for (size_t i = 0; i < port->n_routes; i++) {
+            if (port->routes[i].plen == r->plen
+                && !memcmp(port->routes[i].prefix, r->prefix, 16)) {
+                return port;
+            }
+        }
+    }
+    return NULL;
+}
+
 static void
 handle_route(struct port *port, const struct ibb_fmsg_hdr *hdr,
              const struct ibb_fmsg_route *r)
@@ -1011,6 +1031,11 @@ handle_route(struct port *port, const struct ibb_fmsg_hdr *hdr,
         || ibb_gid_in_prefix(port->gid, r->prefix, MIN(r->plen, 64))
         || r->mtu < 256 || r->mtu > 4096) {
         reply(port, hdr, EINVAL, NULL, 0);
+        return;
+    }
+    if (route_owner(r) && route_owner(r) != port) {
+        /* One router per prefix, as in OpenSM's prefix routes. */
+        reply(port, hdr, EADDRINUSE, NULL, 0);
         return;
     }
     if (i == port->n_routes) {

@@ -88,10 +88,12 @@ ibsim_ipoib_resolve(struct ibb_port *port, const struct ibb_port_attr *attr,
     struct ibb_ud_hdrs h;
     uint8_t mgid[16];
     uint16_t mlid;
+    bool created;
     uint32_t qpn;
     int err;
 
     err = ibb_port_qp_create(port, IBB_IPOIB_QKEY, &qpn);
+    created = !err;
     if (err == EOPNOTSUPP) {
         /* A raw port receives for any QPN: pick IPoIB's usual one. */
         qpn = 0x48;
@@ -102,7 +104,7 @@ ibsim_ipoib_resolve(struct ibb_port *port, const struct ibb_port_attr *attr,
     err = ibb_port_mcast_join(port, mgid, IBB_MCAST_FULL, IBB_IPOIB_QKEY,
                               pkey, &mlid);
     if (err) {
-        return err;
+        goto out;
     }
 
     memset(&req, 0, sizeof req);
@@ -137,5 +139,9 @@ ibsim_ipoib_resolve(struct ibb_port *port, const struct ibb_port_attr *attr,
         }
     }
     ibb_port_mcast_leave(port, mgid);
+out:
+    if (created) {
+        ibb_port_qp_destroy(port, qpn);
+    }
     return err;
 }

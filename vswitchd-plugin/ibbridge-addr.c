@@ -251,8 +251,9 @@ ibbridge_map_learn_ib(struct netdev_ibbridge *dev, const uint8_t ip[16],
                      ibb_gid_format(gid, g, sizeof g),
                      ibb_ip_format(ip, s, sizeof s),
                      error == EPERM ? "for a RoCE host"
-                     : "for another GID (from the file, by hand or from "
-                       "the kernel)");
+                     : error == EINVAL ? "no valid GID"
+                     : "otherwise (another GID, or the GID with other "
+                       "addresses) from a better source");
     }
     return error;
 }
@@ -265,8 +266,8 @@ ibbridge_ib_source_get(const struct netdev_ibbridge *dev, const uint8_t *pkt,
     const struct ibb_lrh *lrh = (const struct ibb_lrh *) pkt;
     const struct ibb_grh *grh = (const struct ibb_grh *) (lrh + 1);
 
-    /* Only IB hosts learned (from IPoIB ARP) need it. */
-    src->valid = (ibb_addr_map_n_learned(dev->map)
+    /* Only IB hosts learned from IPoIB ARP or the kernel need it. */
+    src->valid = ((ibb_addr_map_n_learned(dev->map) || dev->kneigh)
                   && len >= IBB_LRH_LEN + IBB_GRH_LEN
                   && ibb_lrh_lnh(lrh) == IBB_LNH_GLOBAL);
     if (src->valid) {
@@ -355,6 +356,7 @@ kernel_ipoib_neighbour(struct netdev_ibbridge *dev, const uint8_t ip[16],
                        const uint8_t *lladdr)
     OVS_REQUIRES(dev->mutex)
 {
+    const struct ibb_host *old;
     struct ibb_ipoib_hwaddr hw;
     uint16_t lid = 0;
 
@@ -364,6 +366,13 @@ kernel_ipoib_neighbour(struct netdev_ibbridge *dev, const uint8_t ip[16],
         dev->cstats.kernel_conflicts++;
         return;
     }
+    old = ibb_addr_map_find_ip(dev->map, ip);
+    if (old && old->has_gid && !memcmp(old->gid, hw.gid, 16)
+        && old->qpn == hw.qpn) {
+        /* Only the entry's state changed (reachable, stale...). */
+        return;
+    }
+    /* A simulated port asks its SA at once; an HCA port cannot. */
     if (dev->port && ibb_port_path_query(dev->port, hw.gid, &lid)) {
         lid = 0;
     }

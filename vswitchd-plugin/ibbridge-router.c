@@ -16,6 +16,7 @@
 #include "addr-map.h"
 #include "ib-gid.h"
 #include "ib-hdr.h"
+#include "ib-icrc.h"
 #include "ib-ud-build.h"
 #include "ibb-conv.h"
 #include "ibb-ipoib-arp.h"
@@ -49,11 +50,13 @@ add_routes(struct netdev_ibbridge *dev, struct ibb_port *port,
         r.plen = cfg->roce_prefixes[i].plen;
         r.mtu = mtu;
         error = ibb_port_route_add(port, &r);
-        if (error == EOPNOTSUPP && !cfg->roce_prefixes_set) {
-            /* The default is only a convenience where the port can. */
-            VLOG_INFO("%s: %s", netdev_get_name(&dev->up),
-                      ibb_port_error(port));
-            return 0;
+        if ((error == EOPNOTSUPP || error == EADDRINUSE)
+            && !cfg->roce_prefixes_set) {
+            /* The default is only a convenience where the port can, and
+             * where no other bridge routes it already. */
+            VLOG_INFO("%s: default roce-prefixes not routed: %s",
+                      netdev_get_name(&dev->up), ibb_port_error(port));
+            continue;
         } else if (error) {
             char buf[IBB_GID_STRLEN];
 
@@ -142,7 +145,12 @@ is_ipoib(const struct ibbridge_router *router, const uint8_t *pkt,
         return (ofs > IBB_LRH_LEN
                 && !memcmp(grh->dgid, router->bcast_mgid, 16));
     }
-    return ibb_bth_qpn(bth) == router->ipoib_qpn;
+    /* A raw port receives every QPN: a RoCE host's own QPN may be the
+     * IPoIB QP's number, so the Q_Key decides. */
+    return (ibb_bth_qpn(bth) == router->ipoib_qpn
+            && len >= ofs + IBB_BTH_LEN + IBB_DETH_LEN
+            && ibb_deth_qkey((const struct ibb_deth *) (bth + 1))
+               == IBB_IPOIB_QKEY);
 }
 
 static void
@@ -180,30 +188,45 @@ send_reply(struct netdev_ibbridge *dev, const uint8_t *req_pkt,
     }
 }
 
-/* Learns the sender of IPoIB ARP 'arp' (a request or a reply), which came
- * in datagram 'pkt' (BTH at 'ofs'), if it speaks for itself: its hardware
- * address is the GID the datagram came from (when it has a GRH), a GID of
- * the IB subnet, and its address one a host may have. */
-static void
-learn_sender(struct netdev_ibbridge *dev, const uint8_t *pkt, size_t ofs,
-             const struct ibb_ipoib_arp *arp)
+/* Checks that the sender of IPoIB ARP 'arp' (a request or a reply), which
+ * came in datagram 'pkt' (BTH at 'ofs'), speaks for itself: its hardware
+ * address is the GID the datagram came from, a GID of the IB subnet, and
+ * its address one a host may have.  Then learns it.  Returns false for a
+ * sender that does not (nothing is answered to it). */
+static bool
+check_and_learn_sender(struct netdev_ibbridge *dev, const uint8_t *pkt,
+                       size_t ofs, const struct ibb_ipoib_arp *arp)
     OVS_REQUIRES(dev->mutex)
 {
     const struct ibb_lrh *lrh = (const struct ibb_lrh *) pkt;
     const struct ibb_grh *grh = (const struct ibb_grh *) (lrh + 1);
 
-    if (!dev->cfg.mac_aging_s || ibb_ip_is_unspecified(arp->spa)
-        || arp->sha.qpn == dev->router.ipoib_qpn) {
-        return;
+    if (ofs > IBB_LRH_LEN) {
+        /* The port (an HCA) stamped the SGID: it must be the sender's. */
+        if (memcmp(grh->sgid, arp->sha.gid, 16)) {
+            return false;
+        }
+    } else {
+        /* Without a GRH only the SLID vouches for the sender: a GID the
+         * map knows must have that LID. */
+        const struct ibb_host *h = ibb_addr_map_find_gid(dev->map,
+                                                         arp->sha.gid);
+
+        if (h && h->lid != ibb_lrh_slid(lrh)) {
+            return false;
+        }
     }
-    if ((ofs > IBB_LRH_LEN && memcmp(grh->sgid, arp->sha.gid, 16))
-        || !ibb_gid_same_prefix(arp->sha.gid, dev->attr.gid)
-        || ibb_ip_is_bad_source(arp->spa)) {
-        dev->cstats.ipoib_arp_spoofed++;
-        return;
+    if (!ibb_gid_same_prefix(arp->sha.gid, dev->attr.gid)
+        || (!ibb_ip_is_unspecified(arp->spa)
+            && ibb_ip_is_bad_source(arp->spa))) {
+        /* (A probe, from 0.0.0.0, is answered but teaches nothing.) */
+        return false;
     }
-    ibbridge_map_learn_ib(dev, arp->spa, arp->sha.gid, ibb_lrh_slid(lrh),
-                          arp->sha.qpn, IBB_HOST_ARP);
+    if (dev->cfg.mac_aging_s && !ibb_ip_is_unspecified(arp->spa)) {
+        ibbridge_map_learn_ib(dev, arp->spa, arp->sha.gid,
+                              ibb_lrh_slid(lrh), arp->sha.qpn, IBB_HOST_ARP);
+    }
+    return true;
 }
 
 bool
@@ -220,12 +243,16 @@ ibbridge_router_rx(struct netdev_ibbridge *dev, const uint8_t *pkt,
         return false;
     }
 
-    /* The payload: past BTH and DETH, before the pad and ICRC (the port
-     * checked the CRCs as an HCA does, or the converter would have). */
+    /* The payload: past BTH and DETH, before the pad and ICRC.  The
+     * converter's checks that apply: transport, P_Key and the ICRC (which
+     * an HCA or a strict port checked already; a raw one did not). */
     tlen = len - ofs - IBB_VCRC_LEN;
     if (ibb_conv_check_transport(pkt + ofs, tlen)
+        || ibb_conv_check_pkey(&dev->conv, pkt + ofs)
         || ibb_bth_opcode((const struct ibb_bth *) (pkt + ofs))
-           != IBB_OP_UD_SEND_ONLY) {
+           != IBB_OP_UD_SEND_ONLY
+        || (dev->conv.check_ib_icrc
+            && ibb_icrc_ib_check(pkt, len - IBB_VCRC_LEN))) {
         dev->cstats.ipoib_malformed++;
         return true;
     }
@@ -246,7 +273,10 @@ ibbridge_router_rx(struct netdev_ibbridge *dev, const uint8_t *pkt,
         return true;
     }
 
-    learn_sender(dev, pkt, ofs, &req);
+    if (!check_and_learn_sender(dev, pkt, ofs, &req)) {
+        dev->cstats.ipoib_arp_spoofed++;
+        return true;
+    }
     self.qpn = dev->router.ipoib_qpn;
     memcpy(self.gid, dev->attr.gid, 16);
     self.host_gids = dev->cfg.port_mode == IBB_PORT_RAW;

@@ -127,6 +127,7 @@ netdev_ibbridge_close_port(struct netdev_ibbridge *dev)
     ibb_proxy_table_destroy(dev->proxies);
     dev->proxies = NULL;
     dev->conv.proxies = NULL;
+    memset(&dev->router, 0, sizeof dev->router);
     dev->carrier = false;
 }
 

@@ -30,27 +30,41 @@
  * first REC_GEO chunks double in size (64, 128, ... 8192 records), so that
  * a small map stays small; each later one holds REC_BIG records, as many as
  * fit in a 2 MB huge page, so that a large map wastes at most one chunk and
- * a lookup in it rarely misses the TLB. */
+ * a lookup in it rarely misses the TLB.
+ *
+ * A record is split in two.  Its struct ibb_host, what lookups compare and
+ * return, is one 64-byte cache line of its own: a lookup in a large map
+ * then misses the cache once on it, not twice as when hosts straddle lines.
+ * What only updates need (source, age, list links) sits apart in a
+ * struct map_meta of the same number. */
 #define REC_CHUNK0_BITS 6
 #define REC_CHUNK0 (1u << REC_CHUNK0_BITS)
 #define REC_GEO 8
 #define REC_GEO_RECS (REC_CHUNK0 * ((1u << REC_GEO) - 1))
-#define REC_BIG (HUGE_PAGE / sizeof(struct map_rec))
+#define REC_BIG (HUGE_PAGE / sizeof(struct ibb_host))
 #define REC_MAX (1u << 31)
 #define HUGE_PAGE (2 * 1024 * 1024)
 #define REC_NIL UINT32_MAX      /* No record. */
 #define REC_FREE 0xff           /* 'source' of a record on the free list. */
+#define CACHE_LINE 64
 
-struct map_rec {
-    struct ibb_host h;          /* The entry, as find_*() return it. */
+/* The rest of a host record. */
+struct map_meta {
     long long int last_seen;    /* When added or last seen, in ms. */
     uint32_t newer;             /* The next newer host, or REC_NIL. */
     uint32_t older;             /* The next older host, or on the free list
                                  * the next free record; or REC_NIL. */
     uint8_t source;             /* enum ibb_host_source, or REC_FREE. */
 };
-_Static_assert(sizeof(struct ibb_host) == 64, "struct ibb_host grew");
-_Static_assert(sizeof(struct map_rec) == 88, "struct map_rec grew");
+_Static_assert(sizeof(struct ibb_host) == CACHE_LINE,
+               "struct ibb_host no longer fills a cache line");
+_Static_assert(sizeof(struct map_meta) == 24, "struct map_meta grew");
+
+/* A chunk of records: their hosts and the rest, at the same offsets. */
+struct map_chunk {
+    struct ibb_host *hosts;     /* Hosts, cache line aligned. */
+    struct map_meta *meta;      /* The rest of each record. */
+};
 
 /* The host indexes: one open addressing table per kind of key (IPv4 and
  * IPv6 share one), at most 3/4 full.  Linear probing in Robin Hood order:
@@ -90,7 +104,7 @@ struct map_group {
 };
 
 struct ibb_addr_map {
-    struct map_rec **chunks;    /* Host records, see above. */
+    struct map_chunk *chunks;   /* Host records, see above. */
     uint32_t n_chunks;          /* Chunks allocated. */
     uint32_t max_chunks;        /* Room in 'chunks'. */
     uint32_t n_recs;            /* Records handed out, live or free. */
@@ -107,24 +121,30 @@ struct ibb_addr_map {
 /* ------------------------------------------------------------------ */
 /* Records. */
 
-/* Allocates 'size' bytes, zeroed if 'zero'.  Large tables get transparent
- * huge pages where the kernel has them: at a million hosts a lookup
- * otherwise misses the TLB on the index slot and again on the record. */
+/* Allocates 'size' bytes, zeroed if 'zero', aligned on a cache line.
+ * Large tables get transparent huge pages where the kernel has them: at a
+ * million hosts a lookup otherwise misses the TLB on the index slot and
+ * again on the record. */
 static void *
 big_alloc(size_t size, bool zero)
 {
+    size_t align = CACHE_LINE;
+    void *p;
+
 #ifdef MADV_HUGEPAGE
     if (size >= HUGE_PAGE) {
-        void *p;
-
-        if (posix_memalign(&p, HUGE_PAGE, size)) {
-            return NULL;
-        }
-        madvise(p, size, MADV_HUGEPAGE);
-        return zero ? memset(p, 0, size) : p;
+        align = HUGE_PAGE;
     }
 #endif
-    return zero ? calloc(1, size) : malloc(size);
+    if (posix_memalign(&p, align, size)) {
+        return NULL;
+    }
+#ifdef MADV_HUGEPAGE
+    if (align == HUGE_PAGE) {
+        madvise(p, size, MADV_HUGEPAGE);
+    }
+#endif
+    return zero ? memset(p, 0, size) : p;
 }
 
 /* Returns the chunk of record 'i' and stores its place there in
@@ -144,21 +164,31 @@ rec_chunk(uint32_t i, uint32_t *offset)
     return REC_GEO + i / REC_BIG;
 }
 
+/* The number of records in chunk 'k'. */
 static size_t
-chunk_bytes(uint32_t k)
+chunk_recs(uint32_t k)
 {
-    return (k < REC_GEO
-            ? sizeof(struct map_rec) * (REC_CHUNK0 << k)
-            : HUGE_PAGE);
+    return k < REC_GEO ? REC_CHUNK0 << k : REC_BIG;
 }
 
-static inline struct map_rec *
-rec_at(const struct ibb_addr_map *map, uint32_t i)
+/* The host of record 'i'. */
+static inline struct ibb_host *
+host_at(const struct ibb_addr_map *map, uint32_t i)
 {
     uint32_t offset;
     uint32_t k = rec_chunk(i, &offset);
 
-    return &map->chunks[k][offset];
+    return &map->chunks[k].hosts[offset];
+}
+
+/* The rest of record 'i'. */
+static inline struct map_meta *
+meta_at(const struct ibb_addr_map *map, uint32_t i)
+{
+    uint32_t offset;
+    uint32_t k = rec_chunk(i, &offset);
+
+    return &map->chunks[k].meta[offset];
 }
 
 /* Returns a free record's index, or REC_NIL if memory is short. */
@@ -169,7 +199,7 @@ rec_alloc(struct ibb_addr_map *map)
 
     if (map->free_recs != REC_NIL) {
         i = map->free_recs;
-        map->free_recs = rec_at(map, i)->older;
+        map->free_recs = meta_at(map, i)->older;
         return i;
     }
     if (map->n_recs >= REC_MAX) {
@@ -178,10 +208,12 @@ rec_alloc(struct ibb_addr_map *map)
     i = map->n_recs;
     k = rec_chunk(i, &offset);
     if (k == map->n_chunks) {
+        struct map_chunk *c;
+
         if (k == map->max_chunks) {
             uint32_t max = map->max_chunks ? 2 * map->max_chunks : 16;
-            struct map_rec **chunks = realloc(map->chunks,
-                                              max * sizeof *chunks);
+            struct map_chunk *chunks = realloc(map->chunks,
+                                               max * sizeof *chunks);
 
             if (!chunks) {
                 return REC_NIL;
@@ -189,8 +221,12 @@ rec_alloc(struct ibb_addr_map *map)
             map->chunks = chunks;
             map->max_chunks = max;
         }
-        map->chunks[k] = big_alloc(chunk_bytes(k), false);
-        if (!map->chunks[k]) {
+        c = &map->chunks[k];
+        c->hosts = big_alloc(chunk_recs(k) * sizeof *c->hosts, false);
+        c->meta = malloc(chunk_recs(k) * sizeof *c->meta);
+        if (!c->hosts || !c->meta) {
+            free(c->hosts);
+            free(c->meta);
             return REC_NIL;
         }
         map->n_chunks++;
@@ -204,7 +240,8 @@ static void
 hosts_clear(struct ibb_addr_map *map)
 {
     for (uint32_t k = 0; k < map->n_chunks; k++) {
-        free(map->chunks[k]);
+        free(map->chunks[k].hosts);
+        free(map->chunks[k].meta);
     }
     free(map->chunks);
     map->chunks = NULL;
@@ -307,12 +344,10 @@ host_has_ip(const struct ibb_host *h, const uint8_t ip[16])
             && !memcmp(v4 ? h->ipv4 : h->ipv6, ip, 16));
 }
 
-/* Whether record 'r' has key 'k' of kind 'key' (a uint16_t for KEY_LID). */
+/* Whether host 'h' has key 'k' of kind 'key' (a uint16_t for KEY_LID). */
 static inline bool
-rec_has_key(const struct map_rec *r, enum map_key key, const void *k)
+host_has_key(const struct ibb_host *h, enum map_key key, const void *k)
 {
-    const struct ibb_host *h = &r->h;
-
     switch (key) {
     case KEY_GID:
         return h->has_gid && !memcmp(h->gid, k, 16);
@@ -362,7 +397,8 @@ index_find(const struct ibb_addr_map *map, enum map_key key, const void *k,
          i = (i + 1) & mask, dist++) {
         const struct map_slot *s = &idx->slots[i];
 
-        if (s->hash == hash && rec_has_key(rec_at(map, s->ref - 1), key, k)) {
+        if (s->hash == hash && host_has_key(host_at(map, s->ref - 1), key,
+                                            k)) {
             return s->ref;
         }
     }
@@ -476,7 +512,7 @@ rec_index(struct ibb_addr_map *map, uint32_t i, bool add)
 {
     void (*op)(struct map_index *, uint32_t, uint32_t)
         = add ? index_insert : index_remove;
-    const struct ibb_host *h = &rec_at(map, i)->h;
+    const struct ibb_host *h = host_at(map, i);
     uint64_t seed = map->seed;
 
     if (h->has_gid) {
@@ -521,7 +557,7 @@ static int
 rec_set_mac(struct ibb_addr_map *map, uint32_t i, const uint8_t mac[6])
 {
     struct map_index *idx = &map->idx[KEY_MAC];
-    struct ibb_host *h = &rec_at(map, i)->h;
+    struct ibb_host *h = host_at(map, i);
 
     if (h->has_mac) {
         if (!memcmp(h->mac, mac, 6)) {
@@ -549,7 +585,7 @@ source_is_learned(enum ibb_host_source source)
 static const struct ibb_host *
 host_of(const struct ibb_addr_map *map, uint32_t ref)
 {
-    return ref ? &rec_at(map, ref - 1)->h : NULL;
+    return ref ? host_at(map, ref - 1) : NULL;
 }
 
 /* Returns 1 + the index of the host with address 'ip', or 0. */
@@ -607,7 +643,7 @@ ibb_addr_map_add_host_from(struct ibb_addr_map *map,
                            const struct ibb_host *host,
                            enum ibb_host_source source, long long int now)
 {
-    struct map_rec *r;
+    struct map_meta *r;
     uint32_t i;
 
     if ((!host->has_gid && !host->has_ipv4 && !host->has_ipv6)
@@ -630,8 +666,8 @@ ibb_addr_map_add_host_from(struct ibb_addr_map *map,
         return ENOMEM;
     }
 
-    r = rec_at(map, i);
-    r->h = *host;
+    *host_at(map, i) = *host;
+    r = meta_at(map, i);
     r->last_seen = now;
     r->source = source;
     rec_index(map, i, true);
@@ -639,7 +675,7 @@ ibb_addr_map_add_host_from(struct ibb_addr_map *map,
     r->newer = REC_NIL;
     r->older = map->newest;
     if (map->newest != REC_NIL) {
-        rec_at(map, map->newest)->newer = i;
+        meta_at(map, map->newest)->newer = i;
     }
     map->newest = i;
 
@@ -652,16 +688,16 @@ ibb_addr_map_add_host_from(struct ibb_addr_map *map,
 static void
 host_remove(struct ibb_addr_map *map, uint32_t i)
 {
-    struct map_rec *r = rec_at(map, i);
+    struct map_meta *r = meta_at(map, i);
 
     rec_index(map, i, false);
     if (r->newer != REC_NIL) {
-        rec_at(map, r->newer)->older = r->older;
+        meta_at(map, r->newer)->older = r->older;
     } else {
         map->newest = r->older;
     }
     if (r->older != REC_NIL) {
-        rec_at(map, r->older)->newer = r->newer;
+        meta_at(map, r->older)->newer = r->newer;
     }
     map->n_learned -= source_is_learned(r->source);
     r->source = REC_FREE;
@@ -682,14 +718,14 @@ host_remove(struct ibb_addr_map *map, uint32_t i)
  * for aged hosts then reads a million hosts in milliseconds. */
 static size_t
 remove_if(struct ibb_addr_map *map,
-          bool (*pred)(const struct map_rec *, const void *aux),
+          bool (*pred)(const struct map_meta *, const void *aux),
           const void *aux)
 {
     size_t n = 0;
 
     /* Deleting the last host frees the records: 'n_recs' becomes 0. */
     for (uint32_t i = 0; i < map->n_recs; i++) {
-        struct map_rec *r = rec_at(map, i);
+        struct map_meta *r = meta_at(map, i);
 
         if (r->source != REC_FREE && pred(r, aux)) {
             host_remove(map, i);
@@ -724,14 +760,15 @@ ibb_addr_map_learn_mac(struct ibb_addr_map *map, const uint8_t ip[16],
     struct ibb_host host;
 
     if (ref) {
-        struct map_rec *r = rec_at(map, ref - 1);
+        const struct ibb_host *h = host_at(map, ref - 1);
+        struct map_meta *r = meta_at(map, ref - 1);
 
-        if (r->h.has_gid) {
+        if (h->has_gid) {
             return EPERM;
         } else if (r->source == IBB_HOST_LEARNED) {
             r->last_seen = now;
             return rec_set_mac(map, ref - 1, mac);
-        } else if (!r->h.has_mac || memcmp(r->h.mac, mac, 6)) {
+        } else if (!h->has_mac || memcmp(h->mac, mac, 6)) {
             return EEXIST;
         } else if (r->source == IBB_HOST_ARP) {
             /* Traffic agrees with the ARP entry: it is still there. */
@@ -753,7 +790,7 @@ ibb_addr_map_del_ip(struct ibb_addr_map *map, const uint8_t ip[16])
 
     if (!ref) {
         return ENOENT;
-    } else if (rec_at(map, ref - 1)->source == IBB_HOST_FILE) {
+    } else if (meta_at(map, ref - 1)->source == IBB_HOST_FILE) {
         return EPERM;
     }
     host_remove(map, ref - 1);
@@ -761,7 +798,7 @@ ibb_addr_map_del_ip(struct ibb_addr_map *map, const uint8_t ip[16])
 }
 
 static bool
-is_flushed(const struct map_rec *r, const void *learned_only)
+is_flushed(const struct map_meta *r, const void *learned_only)
 {
     return (source_is_learned(r->source)
             || (r->source == IBB_HOST_ADDED && !*(const bool *) learned_only));
@@ -783,10 +820,11 @@ ibb_addr_map_foreach_host(const struct ibb_addr_map *map,
     uint32_t i = map->newest;
 
     while (i != REC_NIL) {
-        const struct map_rec *r = rec_at(map, i);
+        const struct ibb_host *h = host_at(map, i);
+        const struct map_meta *r = meta_at(map, i);
 
         i = r->older;
-        cb(&r->h, r->source, r->last_seen, aux);
+        cb(h, r->source, r->last_seen, aux);
     }
 }
 
@@ -808,14 +846,15 @@ ibb_addr_map_set_kernel_mac(struct ibb_addr_map *map, const uint8_t ip[16],
     struct ibb_host host;
 
     if (ref) {
-        struct map_rec *r = rec_at(map, ref - 1);
+        const struct ibb_host *h = host_at(map, ref - 1);
+        struct map_meta *r = meta_at(map, ref - 1);
         int error;
 
-        if (r->h.has_gid) {
+        if (h->has_gid) {
             return EPERM;
         } else if (r->source == IBB_HOST_FILE
                    || r->source == IBB_HOST_ADDED) {
-            return r->h.has_mac && !memcmp(r->h.mac, mac, 6) ? 0 : EEXIST;
+            return h->has_mac && !memcmp(h->mac, mac, 6) ? 0 : EEXIST;
         }
         error = rec_set_mac(map, ref - 1, mac);
         if (error) {
@@ -867,16 +906,17 @@ ibb_addr_map_learn_ib(struct ibb_addr_map *map, const uint8_t ip[16],
         return EINVAL;
     }
     if (by_ip) {
-        struct map_rec *r = rec_at(map, by_ip - 1);
+        const struct ibb_host *h = host_at(map, by_ip - 1);
+        struct map_meta *r = meta_at(map, by_ip - 1);
 
-        if (!r->h.has_gid) {
+        if (!h->has_gid) {
             return EPERM;
         } else if (by_ip == by_gid && source_rank(r->source) > rank) {
             /* It agrees with a better source, which stays as it is. */
             return 0;
         } else if (by_ip == by_gid && r->source == source
-                   && (!lid || r->h.lid == lid)
-                   && (!qpn || r->h.qpn == qpn)) {
+                   && (!lid || h->lid == lid)
+                   && (!qpn || h->qpn == qpn)) {
             r->last_seen = now;
             return 0;
         } else if (source_rank(r->source) > rank) {
@@ -884,7 +924,7 @@ ibb_addr_map_learn_ib(struct ibb_addr_map *map, const uint8_t ip[16],
         }
     }
     if (by_gid && by_gid != by_ip
-        && source_rank(rec_at(map, by_gid - 1)->source) > rank) {
+        && source_rank(meta_at(map, by_gid - 1)->source) > rank) {
         return EEXIST;
     }
 
@@ -892,7 +932,7 @@ ibb_addr_map_learn_ib(struct ibb_addr_map *map, const uint8_t ip[16],
      * address, a LID or QPN not told here); the address moves to it. */
     memset(&host, 0, sizeof host);
     if (by_gid) {
-        host = rec_at(map, by_gid - 1)->h;
+        host = *host_at(map, by_gid - 1);
     }
     if (by_ip && by_ip != by_gid) {
         host_remove(map, by_ip - 1);
@@ -927,16 +967,18 @@ ibb_addr_map_touch_ib(struct ibb_addr_map *map, const uint8_t gid[16],
                       uint16_t lid, long long int now)
 {
     uint32_t ref = find_gid(map, gid);
-    struct map_rec *r;
+    const struct ibb_host *h;
+    struct map_meta *r;
 
     if (!ref) {
         return false;
     }
-    r = rec_at(map, ref - 1);
+    h = host_at(map, ref - 1);
+    r = meta_at(map, ref - 1);
     if (source_is_learned(r->source)) {
         r->last_seen = now;
-        if (!r->h.lid && lid && !ibb_addr_map_find_lid(map, lid)) {
-            struct ibb_host host = r->h;
+        if (!h->lid && lid && !ibb_addr_map_find_lid(map, lid)) {
+            struct ibb_host host = *h;
             enum ibb_host_source source = r->source;
 
             host.lid = lid;
@@ -948,7 +990,7 @@ ibb_addr_map_touch_ib(struct ibb_addr_map *map, const uint8_t gid[16],
 }
 
 static bool
-is_from(const struct map_rec *r, const void *source)
+is_from(const struct map_meta *r, const void *source)
 {
     return r->source == *(const enum ibb_host_source *) source;
 }
@@ -966,7 +1008,7 @@ ibb_addr_map_del_ip_from(struct ibb_addr_map *map, const uint8_t ip[16],
 {
     uint32_t ref = find_ip(map, ip);
 
-    if (!ref || rec_at(map, ref - 1)->source != source) {
+    if (!ref || meta_at(map, ref - 1)->source != source) {
         return ENOENT;
     }
     return ibb_addr_map_del_ip(map, ip);
@@ -978,7 +1020,7 @@ struct expiry {
 };
 
 static bool
-is_expired(const struct map_rec *r, const void *e_)
+is_expired(const struct map_meta *r, const void *e_)
 {
     const struct expiry *e = e_;
 
@@ -1002,17 +1044,18 @@ ibb_addr_map_copy_runtime(struct ibb_addr_map *dst,
     size_t n = 0;
 
     while (i != REC_NIL) {
-        const struct map_rec *r = rec_at(src, i);
+        const struct ibb_host *h = host_at(src, i);
+        const struct map_meta *r = meta_at(src, i);
         int error;
 
         i = r->older;
         if (r->source == IBB_HOST_LEARNED) {
-            error = ibb_addr_map_learn_mac(dst, (r->h.has_ipv4
-                                                 ? r->h.ipv4 : r->h.ipv6),
-                                           r->h.mac, r->last_seen,
+            error = ibb_addr_map_learn_mac(dst, (h->has_ipv4
+                                                 ? h->ipv4 : h->ipv6),
+                                           h->mac, r->last_seen,
                                            SIZE_MAX);
         } else if (r->source != IBB_HOST_FILE) {
-            error = ibb_addr_map_add_host_from(dst, &r->h, r->source,
+            error = ibb_addr_map_add_host_from(dst, h, r->source,
                                                r->last_seen);
         } else {
             continue;
@@ -1093,9 +1136,7 @@ ibb_addr_map_find_ip_batch(const struct ibb_addr_map *map,
             }
         }
         if (hosts[k]) {
-            /* A host may straddle two cache lines. */
             __builtin_prefetch(hosts[k]);
-            __builtin_prefetch(&hosts[k]->has_mac);
         }
     }
     for (size_t k = 0; k < n; k++) {
@@ -1122,7 +1163,8 @@ ibb_addr_map_bytes(const struct ibb_addr_map *map)
     }
     bytes += map->max_chunks * sizeof *map->chunks;
     for (uint32_t k = 0; k < map->n_chunks; k++) {
-        bytes += chunk_bytes(k);
+        bytes += chunk_recs(k) * (sizeof(struct ibb_host)
+                                  + sizeof(struct map_meta));
     }
     for (int key = 0; key < N_KEYS; key++) {
         bytes += (map->idx[key].slots

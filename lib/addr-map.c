@@ -30,18 +30,20 @@
  * first REC_GEO chunks double in size (64, 128, ... 8192 records), so that
  * a small map stays small; each later one holds REC_BIG records, as many as
  * fit in a 2 MB huge page, so that a large map wastes at most one chunk and
- * a lookup in it rarely misses the TLB.
+ * a lookup in it rarely misses the TLB.  Record number i is record
+ * i % REC_BIG of chunk i / REC_BIG, in every chunk, so that finding a
+ * record costs a shift, a mask and a load (the numbers past the end of a
+ * small chunk are never used).
  *
  * A record is split in two.  Its struct ibb_host, what lookups compare and
  * return, is one 64-byte cache line of its own: a lookup in a large map
  * then misses the cache once on it, not twice as when hosts straddle lines.
  * What only updates need (source, age, list links) sits apart in a
  * struct map_meta of the same number. */
-#define REC_CHUNK0_BITS 6
-#define REC_CHUNK0 (1u << REC_CHUNK0_BITS)
+#define REC_CHUNK0 64u
 #define REC_GEO 8
-#define REC_GEO_RECS (REC_CHUNK0 * ((1u << REC_GEO) - 1))
-#define REC_BIG (HUGE_PAGE / sizeof(struct ibb_host))
+#define REC_BIG_BITS 15
+#define REC_BIG (1u << REC_BIG_BITS)
 #define REC_MAX (1u << 31)
 #define HUGE_PAGE (2 * 1024 * 1024)
 #define REC_NIL UINT32_MAX      /* No record. */
@@ -59,6 +61,8 @@ struct map_meta {
 _Static_assert(sizeof(struct ibb_host) == CACHE_LINE,
                "struct ibb_host no longer fills a cache line");
 _Static_assert(sizeof(struct map_meta) == 24, "struct map_meta grew");
+_Static_assert(REC_BIG * sizeof(struct ibb_host) == HUGE_PAGE,
+               "a big chunk of hosts is not a huge page");
 
 /* A chunk of records: their hosts and the rest, at the same offsets. */
 struct map_chunk {
@@ -107,7 +111,8 @@ struct ibb_addr_map {
     struct map_chunk *chunks;   /* Host records, see above. */
     uint32_t n_chunks;          /* Chunks allocated. */
     uint32_t max_chunks;        /* Room in 'chunks'. */
-    uint32_t n_recs;            /* Records handed out, live or free. */
+    uint32_t n_recs;            /* 1 + the highest record number handed
+                                 * out, live or free; 0 if none. */
     uint32_t free_recs;         /* Free list, linked by 'older'. */
     uint32_t newest;            /* The newest host, or REC_NIL. */
     size_t n_hosts;             /* Number of hosts. */
@@ -147,23 +152,6 @@ big_alloc(size_t size, bool zero)
     return zero ? memset(p, 0, size) : p;
 }
 
-/* Returns the chunk of record 'i' and stores its place there in
- * '*offset'. */
-static inline uint32_t
-rec_chunk(uint32_t i, uint32_t *offset)
-{
-    if (i < REC_GEO_RECS) {
-        uint32_t j = i + REC_CHUNK0;
-        int top = 31 - __builtin_clz(j);
-
-        *offset = j - (1u << top);
-        return top - REC_CHUNK0_BITS;
-    }
-    i -= REC_GEO_RECS;
-    *offset = i % REC_BIG;
-    return REC_GEO + i / REC_BIG;
-}
-
 /* The number of records in chunk 'k'. */
 static size_t
 chunk_recs(uint32_t k)
@@ -175,38 +163,44 @@ chunk_recs(uint32_t k)
 static inline struct ibb_host *
 host_at(const struct ibb_addr_map *map, uint32_t i)
 {
-    uint32_t offset;
-    uint32_t k = rec_chunk(i, &offset);
-
-    return &map->chunks[k].hosts[offset];
+    return &map->chunks[i >> REC_BIG_BITS].hosts[i & (REC_BIG - 1)];
 }
 
 /* The rest of record 'i'. */
 static inline struct map_meta *
 meta_at(const struct ibb_addr_map *map, uint32_t i)
 {
-    uint32_t offset;
-    uint32_t k = rec_chunk(i, &offset);
-
-    return &map->chunks[k].meta[offset];
+    return &map->chunks[i >> REC_BIG_BITS].meta[i & (REC_BIG - 1)];
 }
 
-/* Returns a free record's index, or REC_NIL if memory is short. */
+/* Whether record number 'i' is past the end of its chunk: never used. */
+static bool
+rec_is_gap(uint32_t i)
+{
+    return (i & (REC_BIG - 1)) >= chunk_recs(i >> REC_BIG_BITS);
+}
+
+/* Returns a free record's number, or REC_NIL if memory is short. */
 static uint32_t
 rec_alloc(struct ibb_addr_map *map)
 {
-    uint32_t i, k, offset;
+    uint32_t i, k;
 
     if (map->free_recs != REC_NIL) {
         i = map->free_recs;
         map->free_recs = meta_at(map, i)->older;
         return i;
     }
-    if (map->n_recs >= REC_MAX) {
+    i = map->n_recs;
+    if (rec_is_gap(i)) {
+        /* A small chunk is full: the next one starts at a multiple of
+         * REC_BIG. */
+        i = (i | (REC_BIG - 1)) + 1;
+    }
+    if (i >= REC_MAX) {
         return REC_NIL;
     }
-    i = map->n_recs;
-    k = rec_chunk(i, &offset);
+    k = i >> REC_BIG_BITS;
     if (k == map->n_chunks) {
         struct map_chunk *c;
 
@@ -231,7 +225,7 @@ rec_alloc(struct ibb_addr_map *map)
         }
         map->n_chunks++;
     }
-    map->n_recs++;
+    map->n_recs = i + 1;
     return i;
 }
 
@@ -725,8 +719,13 @@ remove_if(struct ibb_addr_map *map,
 
     /* Deleting the last host frees the records: 'n_recs' becomes 0. */
     for (uint32_t i = 0; i < map->n_recs; i++) {
-        struct map_meta *r = meta_at(map, i);
+        struct map_meta *r;
 
+        if (rec_is_gap(i)) {
+            i |= REC_BIG - 1;
+            continue;
+        }
+        r = meta_at(map, i);
         if (r->source != REC_FREE && pred(r, aux)) {
             host_remove(map, i);
             n++;

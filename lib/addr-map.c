@@ -1,6 +1,7 @@
 /*
  * Address map: host records in a segmented array, found through open
- * addressing hash indexes; groups in uthash tables; JSON loading.
+ * addressing hash indexes; groups in uthash tables.  lib/addr-map-json.c
+ * loads map files.
  *
  * lib/addr-map.h gives the design and its memory cost.
  */
@@ -9,18 +10,11 @@
 #include "addr-map.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
-
-#include <jansson.h>
 
 /* uthash must not exit the process on allocation failure: each add
  * function declares 'oom' and checks it. */
@@ -36,27 +30,45 @@
  * first REC_GEO chunks double in size (64, 128, ... 8192 records), so that
  * a small map stays small; each later one holds REC_BIG records, as many as
  * fit in a 2 MB huge page, so that a large map wastes at most one chunk and
- * a lookup in it rarely misses the TLB. */
-#define REC_CHUNK0_BITS 6
-#define REC_CHUNK0 (1u << REC_CHUNK0_BITS)
+ * a lookup in it rarely misses the TLB.  Record number i is record
+ * i % REC_BIG of chunk i / REC_BIG, in every chunk, so that finding a
+ * record costs a shift, a mask and a load (the numbers past the end of a
+ * small chunk are never used).
+ *
+ * A record is split in two.  Its struct ibb_host, what lookups compare and
+ * return, is one 64-byte cache line of its own: a lookup in a large map
+ * then misses the cache once on it, not twice as when hosts straddle lines.
+ * What only updates need (source, age, list links) sits apart in a
+ * struct map_meta of the same number. */
+#define REC_CHUNK0 64u
 #define REC_GEO 8
-#define REC_GEO_RECS (REC_CHUNK0 * ((1u << REC_GEO) - 1))
-#define REC_BIG (HUGE_PAGE / sizeof(struct map_rec))
+#define REC_BIG_BITS 15
+#define REC_BIG (1u << REC_BIG_BITS)
 #define REC_MAX (1u << 31)
 #define HUGE_PAGE (2 * 1024 * 1024)
 #define REC_NIL UINT32_MAX      /* No record. */
 #define REC_FREE 0xff           /* 'source' of a record on the free list. */
+#define CACHE_LINE 64
 
-struct map_rec {
-    struct ibb_host h;          /* The entry, as find_*() return it. */
+/* The rest of a host record. */
+struct map_meta {
     long long int last_seen;    /* When added or last seen, in ms. */
     uint32_t newer;             /* The next newer host, or REC_NIL. */
     uint32_t older;             /* The next older host, or on the free list
                                  * the next free record; or REC_NIL. */
     uint8_t source;             /* enum ibb_host_source, or REC_FREE. */
 };
-_Static_assert(sizeof(struct ibb_host) == 64, "struct ibb_host grew");
-_Static_assert(sizeof(struct map_rec) == 88, "struct map_rec grew");
+_Static_assert(sizeof(struct ibb_host) == CACHE_LINE,
+               "struct ibb_host no longer fills a cache line");
+_Static_assert(sizeof(struct map_meta) == 24, "struct map_meta grew");
+_Static_assert(REC_BIG * sizeof(struct ibb_host) == HUGE_PAGE,
+               "a big chunk of hosts is not a huge page");
+
+/* A chunk of records: their hosts and the rest, at the same offsets. */
+struct map_chunk {
+    struct ibb_host *hosts;     /* Hosts, cache line aligned. */
+    struct map_meta *meta;      /* The rest of each record. */
+};
 
 /* The host indexes: one open addressing table per kind of key (IPv4 and
  * IPv6 share one), at most 3/4 full.  Linear probing in Robin Hood order:
@@ -96,10 +108,11 @@ struct map_group {
 };
 
 struct ibb_addr_map {
-    struct map_rec **chunks;    /* Host records, see above. */
+    struct map_chunk *chunks;   /* Host records, see above. */
     uint32_t n_chunks;          /* Chunks allocated. */
     uint32_t max_chunks;        /* Room in 'chunks'. */
-    uint32_t n_recs;            /* Records handed out, live or free. */
+    uint32_t n_recs;            /* 1 + the highest record number handed
+                                 * out, live or free; 0 if none. */
     uint32_t free_recs;         /* Free list, linked by 'older'. */
     uint32_t newest;            /* The newest host, or REC_NIL. */
     size_t n_hosts;             /* Number of hosts. */
@@ -113,81 +126,88 @@ struct ibb_addr_map {
 /* ------------------------------------------------------------------ */
 /* Records. */
 
-/* Allocates 'size' bytes, zeroed if 'zero'.  Large tables get transparent
- * huge pages where the kernel has them: at a million hosts a lookup
- * otherwise misses the TLB on the index slot and again on the record. */
+/* Allocates 'size' bytes, zeroed if 'zero', aligned on a cache line.
+ * Large tables get transparent huge pages where the kernel has them: at a
+ * million hosts a lookup otherwise misses the TLB on the index slot and
+ * again on the record. */
 static void *
 big_alloc(size_t size, bool zero)
 {
+    size_t align = CACHE_LINE;
+    void *p;
+
 #ifdef MADV_HUGEPAGE
     if (size >= HUGE_PAGE) {
-        void *p;
-
-        if (posix_memalign(&p, HUGE_PAGE, size)) {
-            return NULL;
-        }
-        madvise(p, size, MADV_HUGEPAGE);
-        return zero ? memset(p, 0, size) : p;
+        align = HUGE_PAGE;
     }
 #endif
-    return zero ? calloc(1, size) : malloc(size);
-}
-
-/* Returns the chunk of record 'i' and stores its place there in
- * '*offset'. */
-static inline uint32_t
-rec_chunk(uint32_t i, uint32_t *offset)
-{
-    if (i < REC_GEO_RECS) {
-        uint32_t j = i + REC_CHUNK0;
-        int top = 31 - __builtin_clz(j);
-
-        *offset = j - (1u << top);
-        return top - REC_CHUNK0_BITS;
+    if (posix_memalign(&p, align, size)) {
+        return NULL;
     }
-    i -= REC_GEO_RECS;
-    *offset = i % REC_BIG;
-    return REC_GEO + i / REC_BIG;
+#ifdef MADV_HUGEPAGE
+    if (align == HUGE_PAGE) {
+        madvise(p, size, MADV_HUGEPAGE);
+    }
+#endif
+    return zero ? memset(p, 0, size) : p;
 }
 
+/* The number of records in chunk 'k'. */
 static size_t
-chunk_bytes(uint32_t k)
+chunk_recs(uint32_t k)
 {
-    return (k < REC_GEO
-            ? sizeof(struct map_rec) * (REC_CHUNK0 << k)
-            : HUGE_PAGE);
+    return k < REC_GEO ? REC_CHUNK0 << k : REC_BIG;
 }
 
-static inline struct map_rec *
-rec_at(const struct ibb_addr_map *map, uint32_t i)
+/* The host of record 'i'. */
+static inline struct ibb_host *
+host_at(const struct ibb_addr_map *map, uint32_t i)
 {
-    uint32_t offset;
-    uint32_t k = rec_chunk(i, &offset);
-
-    return &map->chunks[k][offset];
+    return &map->chunks[i >> REC_BIG_BITS].hosts[i & (REC_BIG - 1)];
 }
 
-/* Returns a free record's index, or REC_NIL if memory is short. */
+/* The rest of record 'i'. */
+static inline struct map_meta *
+meta_at(const struct ibb_addr_map *map, uint32_t i)
+{
+    return &map->chunks[i >> REC_BIG_BITS].meta[i & (REC_BIG - 1)];
+}
+
+/* Whether record number 'i' is past the end of its chunk: never used. */
+static bool
+rec_is_gap(uint32_t i)
+{
+    return (i & (REC_BIG - 1)) >= chunk_recs(i >> REC_BIG_BITS);
+}
+
+/* Returns a free record's number, or REC_NIL if memory is short. */
 static uint32_t
 rec_alloc(struct ibb_addr_map *map)
 {
-    uint32_t i, k, offset;
+    uint32_t i, k;
 
     if (map->free_recs != REC_NIL) {
         i = map->free_recs;
-        map->free_recs = rec_at(map, i)->older;
+        map->free_recs = meta_at(map, i)->older;
         return i;
     }
-    if (map->n_recs >= REC_MAX) {
+    i = map->n_recs;
+    if (rec_is_gap(i)) {
+        /* A small chunk is full: the next one starts at a multiple of
+         * REC_BIG. */
+        i = (i | (REC_BIG - 1)) + 1;
+    }
+    if (i >= REC_MAX) {
         return REC_NIL;
     }
-    i = map->n_recs;
-    k = rec_chunk(i, &offset);
+    k = i >> REC_BIG_BITS;
     if (k == map->n_chunks) {
+        struct map_chunk *c;
+
         if (k == map->max_chunks) {
             uint32_t max = map->max_chunks ? 2 * map->max_chunks : 16;
-            struct map_rec **chunks = realloc(map->chunks,
-                                              max * sizeof *chunks);
+            struct map_chunk *chunks = realloc(map->chunks,
+                                               max * sizeof *chunks);
 
             if (!chunks) {
                 return REC_NIL;
@@ -195,13 +215,17 @@ rec_alloc(struct ibb_addr_map *map)
             map->chunks = chunks;
             map->max_chunks = max;
         }
-        map->chunks[k] = big_alloc(chunk_bytes(k), false);
-        if (!map->chunks[k]) {
+        c = &map->chunks[k];
+        c->hosts = big_alloc(chunk_recs(k) * sizeof *c->hosts, false);
+        c->meta = malloc(chunk_recs(k) * sizeof *c->meta);
+        if (!c->hosts || !c->meta) {
+            free(c->hosts);
+            free(c->meta);
             return REC_NIL;
         }
         map->n_chunks++;
     }
-    map->n_recs++;
+    map->n_recs = i + 1;
     return i;
 }
 
@@ -210,7 +234,8 @@ static void
 hosts_clear(struct ibb_addr_map *map)
 {
     for (uint32_t k = 0; k < map->n_chunks; k++) {
-        free(map->chunks[k]);
+        free(map->chunks[k].hosts);
+        free(map->chunks[k].meta);
     }
     free(map->chunks);
     map->chunks = NULL;
@@ -313,12 +338,10 @@ host_has_ip(const struct ibb_host *h, const uint8_t ip[16])
             && !memcmp(v4 ? h->ipv4 : h->ipv6, ip, 16));
 }
 
-/* Whether record 'r' has key 'k' of kind 'key' (a uint16_t for KEY_LID). */
+/* Whether host 'h' has key 'k' of kind 'key' (a uint16_t for KEY_LID). */
 static inline bool
-rec_has_key(const struct map_rec *r, enum map_key key, const void *k)
+host_has_key(const struct ibb_host *h, enum map_key key, const void *k)
 {
-    const struct ibb_host *h = &r->h;
-
     switch (key) {
     case KEY_GID:
         return h->has_gid && !memcmp(h->gid, k, 16);
@@ -368,7 +391,8 @@ index_find(const struct ibb_addr_map *map, enum map_key key, const void *k,
          i = (i + 1) & mask, dist++) {
         const struct map_slot *s = &idx->slots[i];
 
-        if (s->hash == hash && rec_has_key(rec_at(map, s->ref - 1), key, k)) {
+        if (s->hash == hash && host_has_key(host_at(map, s->ref - 1), key,
+                                            k)) {
             return s->ref;
         }
     }
@@ -482,7 +506,7 @@ rec_index(struct ibb_addr_map *map, uint32_t i, bool add)
 {
     void (*op)(struct map_index *, uint32_t, uint32_t)
         = add ? index_insert : index_remove;
-    const struct ibb_host *h = &rec_at(map, i)->h;
+    const struct ibb_host *h = host_at(map, i);
     uint64_t seed = map->seed;
 
     if (h->has_gid) {
@@ -527,7 +551,7 @@ static int
 rec_set_mac(struct ibb_addr_map *map, uint32_t i, const uint8_t mac[6])
 {
     struct map_index *idx = &map->idx[KEY_MAC];
-    struct ibb_host *h = &rec_at(map, i)->h;
+    struct ibb_host *h = host_at(map, i);
 
     if (h->has_mac) {
         if (!memcmp(h->mac, mac, 6)) {
@@ -555,7 +579,7 @@ source_is_learned(enum ibb_host_source source)
 static const struct ibb_host *
 host_of(const struct ibb_addr_map *map, uint32_t ref)
 {
-    return ref ? &rec_at(map, ref - 1)->h : NULL;
+    return ref ? host_at(map, ref - 1) : NULL;
 }
 
 /* Returns 1 + the index of the host with address 'ip', or 0. */
@@ -613,7 +637,7 @@ ibb_addr_map_add_host_from(struct ibb_addr_map *map,
                            const struct ibb_host *host,
                            enum ibb_host_source source, long long int now)
 {
-    struct map_rec *r;
+    struct map_meta *r;
     uint32_t i;
 
     if ((!host->has_gid && !host->has_ipv4 && !host->has_ipv6)
@@ -636,8 +660,8 @@ ibb_addr_map_add_host_from(struct ibb_addr_map *map,
         return ENOMEM;
     }
 
-    r = rec_at(map, i);
-    r->h = *host;
+    *host_at(map, i) = *host;
+    r = meta_at(map, i);
     r->last_seen = now;
     r->source = source;
     rec_index(map, i, true);
@@ -645,7 +669,7 @@ ibb_addr_map_add_host_from(struct ibb_addr_map *map,
     r->newer = REC_NIL;
     r->older = map->newest;
     if (map->newest != REC_NIL) {
-        rec_at(map, map->newest)->newer = i;
+        meta_at(map, map->newest)->newer = i;
     }
     map->newest = i;
 
@@ -658,16 +682,16 @@ ibb_addr_map_add_host_from(struct ibb_addr_map *map,
 static void
 host_remove(struct ibb_addr_map *map, uint32_t i)
 {
-    struct map_rec *r = rec_at(map, i);
+    struct map_meta *r = meta_at(map, i);
 
     rec_index(map, i, false);
     if (r->newer != REC_NIL) {
-        rec_at(map, r->newer)->older = r->older;
+        meta_at(map, r->newer)->older = r->older;
     } else {
         map->newest = r->older;
     }
     if (r->older != REC_NIL) {
-        rec_at(map, r->older)->newer = r->newer;
+        meta_at(map, r->older)->newer = r->newer;
     }
     map->n_learned -= source_is_learned(r->source);
     r->source = REC_FREE;
@@ -688,15 +712,20 @@ host_remove(struct ibb_addr_map *map, uint32_t i)
  * for aged hosts then reads a million hosts in milliseconds. */
 static size_t
 remove_if(struct ibb_addr_map *map,
-          bool (*pred)(const struct map_rec *, const void *aux),
+          bool (*pred)(const struct map_meta *, const void *aux),
           const void *aux)
 {
     size_t n = 0;
 
     /* Deleting the last host frees the records: 'n_recs' becomes 0. */
     for (uint32_t i = 0; i < map->n_recs; i++) {
-        struct map_rec *r = rec_at(map, i);
+        struct map_meta *r;
 
+        if (rec_is_gap(i)) {
+            i |= REC_BIG - 1;
+            continue;
+        }
+        r = meta_at(map, i);
         if (r->source != REC_FREE && pred(r, aux)) {
             host_remove(map, i);
             n++;
@@ -745,13 +774,14 @@ ibb_addr_map_learn_arp(struct ibb_addr_map *map, const uint8_t ip[16],
     uint32_t ref = find_ip(map, ip);
 
     if (ref) {
-        struct map_rec *r = rec_at(map, ref - 1);
+        const struct ibb_host *h = host_at(map, ref - 1);
+        struct map_meta *r = meta_at(map, ref - 1);
         int error;
 
-        if (r->h.has_gid) {
+        if (h->has_gid) {
             return EPERM;
         } else if (!source_is_learned(r->source)) {
-            return r->h.has_mac && !memcmp(r->h.mac, mac, 6) ? 0 : EEXIST;
+            return h->has_mac && !memcmp(h->mac, mac, 6) ? 0 : EEXIST;
         }
         /* A host's own ARP or ND is better than a guess from traffic,
          * and the newest one wins. */
@@ -773,14 +803,15 @@ ibb_addr_map_learn_mac(struct ibb_addr_map *map, const uint8_t ip[16],
     uint32_t ref = find_ip(map, ip);
 
     if (ref) {
-        struct map_rec *r = rec_at(map, ref - 1);
+        const struct ibb_host *h = host_at(map, ref - 1);
+        struct map_meta *r = meta_at(map, ref - 1);
 
-        if (r->h.has_gid) {
+        if (h->has_gid) {
             return EPERM;
         } else if (r->source == IBB_HOST_LEARNED) {
             r->last_seen = now;
             return rec_set_mac(map, ref - 1, mac);
-        } else if (!r->h.has_mac || memcmp(r->h.mac, mac, 6)) {
+        } else if (!h->has_mac || memcmp(h->mac, mac, 6)) {
             return EEXIST;
         } else if (r->source == IBB_HOST_ARP) {
             /* Traffic agrees with the ARP entry: it is still there. */
@@ -799,7 +830,7 @@ ibb_addr_map_del_ip(struct ibb_addr_map *map, const uint8_t ip[16])
 
     if (!ref) {
         return ENOENT;
-    } else if (rec_at(map, ref - 1)->source == IBB_HOST_FILE) {
+    } else if (meta_at(map, ref - 1)->source == IBB_HOST_FILE) {
         return EPERM;
     }
     host_remove(map, ref - 1);
@@ -807,7 +838,7 @@ ibb_addr_map_del_ip(struct ibb_addr_map *map, const uint8_t ip[16])
 }
 
 static bool
-is_flushed(const struct map_rec *r, const void *learned_only)
+is_flushed(const struct map_meta *r, const void *learned_only)
 {
     return (source_is_learned(r->source)
             || (r->source == IBB_HOST_ADDED && !*(const bool *) learned_only));
@@ -829,10 +860,11 @@ ibb_addr_map_foreach_host(const struct ibb_addr_map *map,
     uint32_t i = map->newest;
 
     while (i != REC_NIL) {
-        const struct map_rec *r = rec_at(map, i);
+        const struct ibb_host *h = host_at(map, i);
+        const struct map_meta *r = meta_at(map, i);
 
         i = r->older;
-        cb(&r->h, r->source, r->last_seen, aux);
+        cb(h, r->source, r->last_seen, aux);
     }
 }
 
@@ -854,14 +886,15 @@ ibb_addr_map_set_kernel_mac(struct ibb_addr_map *map, const uint8_t ip[16],
     struct ibb_host host;
 
     if (ref) {
-        struct map_rec *r = rec_at(map, ref - 1);
+        const struct ibb_host *h = host_at(map, ref - 1);
+        struct map_meta *r = meta_at(map, ref - 1);
         int error;
 
-        if (r->h.has_gid) {
+        if (h->has_gid) {
             return EPERM;
         } else if (r->source == IBB_HOST_FILE
                    || r->source == IBB_HOST_ADDED) {
-            return r->h.has_mac && !memcmp(r->h.mac, mac, 6) ? 0 : EEXIST;
+            return h->has_mac && !memcmp(h->mac, mac, 6) ? 0 : EEXIST;
         }
         error = rec_set_mac(map, ref - 1, mac);
         if (error) {
@@ -913,16 +946,17 @@ ibb_addr_map_learn_ib(struct ibb_addr_map *map, const uint8_t ip[16],
         return EINVAL;
     }
     if (by_ip) {
-        struct map_rec *r = rec_at(map, by_ip - 1);
+        const struct ibb_host *h = host_at(map, by_ip - 1);
+        struct map_meta *r = meta_at(map, by_ip - 1);
 
-        if (!r->h.has_gid) {
+        if (!h->has_gid) {
             return EPERM;
         } else if (by_ip == by_gid && source_rank(r->source) > rank) {
             /* It agrees with a better source, which stays as it is. */
             return 0;
         } else if (by_ip == by_gid && r->source == source
-                   && (!lid || r->h.lid == lid)
-                   && (!qpn || r->h.qpn == qpn)) {
+                   && (!lid || h->lid == lid)
+                   && (!qpn || h->qpn == qpn)) {
             r->last_seen = now;
             return 0;
         } else if (source_rank(r->source) > rank) {
@@ -930,7 +964,7 @@ ibb_addr_map_learn_ib(struct ibb_addr_map *map, const uint8_t ip[16],
         }
     }
     if (by_gid && by_gid != by_ip
-        && source_rank(rec_at(map, by_gid - 1)->source) > rank) {
+        && source_rank(meta_at(map, by_gid - 1)->source) > rank) {
         return EEXIST;
     }
 
@@ -939,8 +973,8 @@ ibb_addr_map_learn_ib(struct ibb_addr_map *map, const uint8_t ip[16],
      * lower source is replaced whole, so that each address keeps the
      * lifetime of the source that told it. */
     memset(&host, 0, sizeof host);
-    if (by_gid && rec_at(map, by_gid - 1)->source == source) {
-        host = rec_at(map, by_gid - 1)->h;
+    if (by_gid && meta_at(map, by_gid - 1)->source == source) {
+        host = *host_at(map, by_gid - 1);
     }
     if (by_ip && by_ip != by_gid) {
         host_remove(map, by_ip - 1);
@@ -975,20 +1009,22 @@ ibb_addr_map_touch_ib(struct ibb_addr_map *map, const uint8_t gid[16],
                       uint16_t lid, long long int now)
 {
     uint32_t ref = find_gid(map, gid);
-    struct map_rec *r;
+    const struct ibb_host *h;
+    struct map_meta *r;
 
     if (!ref) {
         return false;
     }
-    r = rec_at(map, ref - 1);
+    h = host_at(map, ref - 1);
+    r = meta_at(map, ref - 1);
     if (source_is_learned(r->source)) {
         r->last_seen = now;
     }
     if (source_is_learned(r->source) || r->source == IBB_HOST_KERNEL) {
         /* An IPoIB neighbour gives no LID where the port cannot ask the
          * SA (an HCA): the host's own datagrams do. */
-        if (!r->h.lid && lid && !ibb_addr_map_find_lid(map, lid)) {
-            struct ibb_host host = r->h;
+        if (!h->lid && lid && !ibb_addr_map_find_lid(map, lid)) {
+            struct ibb_host host = *h;
             enum ibb_host_source source = r->source;
 
             host.lid = lid;
@@ -1000,7 +1036,7 @@ ibb_addr_map_touch_ib(struct ibb_addr_map *map, const uint8_t gid[16],
 }
 
 static bool
-is_from(const struct map_rec *r, const void *source)
+is_from(const struct map_meta *r, const void *source)
 {
     return r->source == *(const enum ibb_host_source *) source;
 }
@@ -1018,7 +1054,7 @@ ibb_addr_map_del_ip_from(struct ibb_addr_map *map, const uint8_t ip[16],
 {
     uint32_t ref = find_ip(map, ip);
 
-    if (!ref || rec_at(map, ref - 1)->source != source) {
+    if (!ref || meta_at(map, ref - 1)->source != source) {
         return ENOENT;
     }
     return ibb_addr_map_del_ip(map, ip);
@@ -1030,7 +1066,7 @@ struct expiry {
 };
 
 static bool
-is_expired(const struct map_rec *r, const void *e_)
+is_expired(const struct map_meta *r, const void *e_)
 {
     const struct expiry *e = e_;
 
@@ -1054,17 +1090,18 @@ ibb_addr_map_copy_runtime(struct ibb_addr_map *dst,
     size_t n = 0;
 
     while (i != REC_NIL) {
-        const struct map_rec *r = rec_at(src, i);
+        const struct ibb_host *h = host_at(src, i);
+        const struct map_meta *r = meta_at(src, i);
         int error;
 
         i = r->older;
         if (r->source == IBB_HOST_LEARNED) {
-            error = ibb_addr_map_learn_mac(dst, (r->h.has_ipv4
-                                                 ? r->h.ipv4 : r->h.ipv6),
-                                           r->h.mac, r->last_seen,
+            error = ibb_addr_map_learn_mac(dst, (h->has_ipv4
+                                                 ? h->ipv4 : h->ipv6),
+                                           h->mac, r->last_seen,
                                            SIZE_MAX);
         } else if (r->source != IBB_HOST_FILE) {
-            error = ibb_addr_map_add_host_from(dst, &r->h, r->source,
+            error = ibb_addr_map_add_host_from(dst, h, r->source,
                                                r->last_seen);
         } else {
             continue;
@@ -1145,9 +1182,7 @@ ibb_addr_map_find_ip_batch(const struct ibb_addr_map *map,
             }
         }
         if (hosts[k]) {
-            /* A host may straddle two cache lines. */
             __builtin_prefetch(hosts[k]);
-            __builtin_prefetch(&hosts[k]->has_mac);
         }
     }
     for (size_t k = 0; k < n; k++) {
@@ -1174,7 +1209,8 @@ ibb_addr_map_bytes(const struct ibb_addr_map *map)
     }
     bytes += map->max_chunks * sizeof *map->chunks;
     for (uint32_t k = 0; k < map->n_chunks; k++) {
-        bytes += chunk_bytes(k);
+        bytes += chunk_recs(k) * (sizeof(struct ibb_host)
+                                  + sizeof(struct map_meta));
     }
     for (int key = 0; key < N_KEYS; key++) {
         bytes += (map->idx[key].slots
@@ -1269,421 +1305,4 @@ size_t
 ibb_addr_map_n_groups(const struct ibb_addr_map *map)
 {
     return map ? HASH_CNT(hh_ip, map->groups_by_ip) : 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* JSON. */
-
-static void
-set_err(char *err, size_t err_size, const char *format, ...)
-{
-    va_list args;
-
-    if (!err_size) {
-        return;
-    }
-    va_start(args, format);
-    vsnprintf(err, err_size, format, args);
-    va_end(args);
-}
-
-static int
-json_addr(json_t *v, const char *what, size_t idx, const char *key,
-          uint8_t addr[16], char *err, size_t err_size)
-{
-    const char *s = json_string_value(v);
-
-    if (!s || ibb_gid_parse(s, addr)) {
-        set_err(err, err_size, "%s[%zu].%s: expected an address string",
-                what, idx, key);
-        return EINVAL;
-    }
-    return 0;
-}
-
-static int
-json_uint(json_t *v, const char *what, size_t idx, const char *key,
-          long long min, long long max, long long *out,
-          char *err, size_t err_size)
-{
-    if (!json_is_integer(v) || json_integer_value(v) < min
-        || json_integer_value(v) > max) {
-        set_err(err, err_size, "%s[%zu].%s: expected an integer in "
-                "%lld..%lld", what, idx, key, min, max);
-        return EINVAL;
-    }
-    *out = json_integer_value(v);
-    return 0;
-}
-
-static int
-parse_mac(const char *s, uint8_t mac[6])
-{
-    unsigned int b[6];
-    char c;
-
-    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
-               &b[4], &b[5], &c) != 6) {
-        return EINVAL;
-    }
-    for (int i = 0; i < 6; i++) {
-        mac[i] = b[i];
-    }
-    return 0;
-}
-
-static int
-load_host(struct ibb_addr_map *map, json_t *obj, size_t idx,
-          char *err, size_t err_size)
-{
-    struct ibb_host h;
-    const char *key;
-    json_t *v;
-    int error;
-
-    memset(&h, 0, sizeof h);
-    if (!json_is_object(obj)) {
-        set_err(err, err_size, "hosts[%zu]: expected an object", idx);
-        return EINVAL;
-    }
-    json_object_foreach (obj, key, v) {
-        long long n;
-
-        if (!strcmp(key, "gid")) {
-            error = json_addr(v, "hosts", idx, key, h.gid, err, err_size);
-            h.has_gid = true;
-        } else if (!strcmp(key, "lid")) {
-            error = json_uint(v, "hosts", idx, key, 1, IBB_LID_MCAST_MIN - 1,
-                              &n, err, err_size);
-            h.lid = n;
-        } else if (!strcmp(key, "qpn")) {
-            error = json_uint(v, "hosts", idx, key, 1, 0xffffff, &n,
-                              err, err_size);
-            h.qpn = n;
-        } else if (!strcmp(key, "ipv4")) {
-            error = json_addr(v, "hosts", idx, key, h.ipv4, err, err_size);
-            if (!error && !ibb_gid_is_v4mapped(h.ipv4)) {
-                set_err(err, err_size, "hosts[%zu].ipv4: not an IPv4 "
-                        "address", idx);
-                error = EINVAL;
-            }
-            h.has_ipv4 = true;
-        } else if (!strcmp(key, "ipv6")) {
-            error = json_addr(v, "hosts", idx, key, h.ipv6, err, err_size);
-            if (!error && ibb_gid_is_v4mapped(h.ipv6)) {
-                set_err(err, err_size, "hosts[%zu].ipv6: IPv4-mapped "
-                        "address, use \"ipv4\"", idx);
-                error = EINVAL;
-            }
-            h.has_ipv6 = true;
-        } else if (!strcmp(key, "mac")) {
-            error = (!json_is_string(v)
-                     || parse_mac(json_string_value(v), h.mac));
-            if (error) {
-                set_err(err, err_size, "hosts[%zu].mac: expected "
-                        "xx:xx:xx:xx:xx:xx", idx);
-                error = EINVAL;
-            }
-            h.has_mac = true;
-        } else {
-            set_err(err, err_size, "hosts[%zu]: unknown key \"%s\"", idx,
-                    key);
-            error = EINVAL;
-        }
-        if (error) {
-            return error;
-        }
-    }
-    error = ibb_addr_map_add_host(map, &h);
-    if (error == EINVAL) {
-        set_err(err, err_size, "hosts[%zu]: needs \"gid\", \"ipv4\" or "
-                "\"ipv6\"", idx);
-    } else if (error == EEXIST) {
-        set_err(err, err_size, "hosts[%zu]: GID, LID or IP address already "
-                "in the map", idx);
-    } else if (error) {
-        set_err(err, err_size, "hosts[%zu]: %s", idx, strerror(error));
-    }
-    return error;
-}
-
-static int
-load_group(struct ibb_addr_map *map, json_t *obj, size_t idx,
-           char *err, size_t err_size)
-{
-    struct ibb_group g;
-    bool has_ip = false, has_mlid = false;
-    const char *key;
-    json_t *v;
-    int error;
-
-    memset(&g, 0, sizeof g);
-    g.format = IBB_MGID_IPOIB;
-    g.pkey = IBB_DEF_PKEY;
-    g.scope = IBB_MCAST_SCOPE_LINK;
-    if (!json_is_object(obj)) {
-        set_err(err, err_size, "groups[%zu]: expected an object", idx);
-        return EINVAL;
-    }
-    json_object_foreach (obj, key, v) {
-        long long n;
-
-        if (!strcmp(key, "ip")) {
-            error = json_addr(v, "groups", idx, key, g.ip, err, err_size);
-            if (!error && !ibb_ip_is_multicast(g.ip)) {
-                set_err(err, err_size, "groups[%zu].ip: not a multicast "
-                        "address", idx);
-                error = EINVAL;
-            }
-            has_ip = true;
-        } else if (!strcmp(key, "mlid")) {
-            error = json_uint(v, "groups", idx, key, IBB_LID_MCAST_MIN,
-                              IBB_LID_MCAST_MAX, &n, err, err_size);
-            g.mlid = n;
-            has_mlid = true;
-        } else if (!strcmp(key, "format")) {
-            error = (!json_is_string(v)
-                     || ibb_mgid_format_parse(json_string_value(v),
-                                              &g.format));
-            if (error) {
-                set_err(err, err_size, "groups[%zu].format: expected "
-                        "\"ipoib\", \"rdma_cm\" or \"roce\"", idx);
-                error = EINVAL;
-            }
-        } else if (!strcmp(key, "pkey")) {
-            error = json_uint(v, "groups", idx, key, 1, 0xffff, &n,
-                              err, err_size);
-            g.pkey = n;
-        } else if (!strcmp(key, "scope")) {
-            error = json_uint(v, "groups", idx, key, 0, 15, &n,
-                              err, err_size);
-            g.scope = n;
-        } else if (!strcmp(key, "mgid")) {
-            error = json_addr(v, "groups", idx, key, g.mgid, err, err_size);
-            g.explicit_mgid = true;
-        } else {
-            set_err(err, err_size, "groups[%zu]: unknown key \"%s\"", idx,
-                    key);
-            error = EINVAL;
-        }
-        if (error) {
-            return error;
-        }
-    }
-    if (!has_ip || !has_mlid) {
-        set_err(err, err_size, "groups[%zu]: needs \"ip\" and \"mlid\"",
-                idx);
-        return EINVAL;
-    }
-    error = ibb_addr_map_add_group(map, &g);
-    if (error == EEXIST) {
-        set_err(err, err_size, "groups[%zu]: group IP or MGID already in "
-                "the map", idx);
-    } else if (error) {
-        set_err(err, err_size, "groups[%zu]: %s", idx, strerror(error));
-    }
-    return error;
-}
-
-static int
-load_json(struct ibb_addr_map *map, json_t *root, char *err, size_t err_size)
-{
-    size_t n_entries = 0;
-    const char *key;
-    json_t *v;
-
-    if (!json_is_object(root)) {
-        set_err(err, err_size, "top level: expected an object");
-        return EINVAL;
-    }
-    json_object_foreach (root, key, v) {
-        n_entries += json_array_size(v);
-    }
-    if (n_entries > IBB_ADDR_MAP_MAX_ENTRIES) {
-        set_err(err, err_size, "%zu hosts and groups, more than the %d a map "
-                "may have (loading a larger map would stall ovs-vswitchd; the "
-                "limit is IBB_ADDR_MAP_MAX_ENTRIES in lib/addr-map.h)",
-                n_entries, IBB_ADDR_MAP_MAX_ENTRIES);
-        return EFBIG;
-    }
-    json_object_foreach (root, key, v) {
-        bool hosts = !strcmp(key, "hosts");
-        size_t i;
-        json_t *e;
-
-        if (!hosts && strcmp(key, "groups")) {
-            set_err(err, err_size, "top level: unknown key \"%s\"", key);
-            return EINVAL;
-        }
-        if (!json_is_array(v)) {
-            set_err(err, err_size, "%s: expected an array", key);
-            return EINVAL;
-        }
-        json_array_foreach (v, i, e) {
-            int error = (hosts ? load_host(map, e, i, err, err_size)
-                         : load_group(map, e, i, err, err_size));
-            if (error) {
-                return error;
-            }
-        }
-    }
-    return 0;
-}
-
-int
-ibb_addr_map_load_json_str(struct ibb_addr_map *map, const char *json,
-                           char *err, size_t err_size)
-{
-    json_error_t jerr;
-    json_t *root;
-    int error;
-
-    root = json_loads(json, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        set_err(err, err_size, "line %d column %d: %s", jerr.line,
-                jerr.column, jerr.text);
-        return EINVAL;
-    }
-    error = load_json(map, root, err, err_size);
-    json_decref(root);
-    return error;
-}
-
-/* Reads all of 'fd' (whose size fstat() gave as 'size') into a malloc()ed
- * buffer '*bufp' of '*lenp' bytes.  Reads at most IBB_ADDR_MAP_MAX_BYTES + 1
- * bytes, so that a file that grew since fstat() is still caught as too
- * large.  Returns 0 or a positive errno. */
-static int
-read_map_file(int fd, off_t size, char **bufp, size_t *lenp)
-{
-    size_t cap = (size < IBB_ADDR_MAP_MAX_BYTES
-                  ? size : IBB_ADDR_MAP_MAX_BYTES) + 1;
-    size_t len = 0;
-    char *buf = malloc(cap);
-
-    if (!buf) {
-        return ENOMEM;
-    }
-    for (;;) {
-        ssize_t n;
-
-        if (len == cap) {
-            char *p;
-
-            if (cap > IBB_ADDR_MAP_MAX_BYTES) {
-                break;
-            }
-            cap = IBB_ADDR_MAP_MAX_BYTES + 1;
-            p = realloc(buf, cap);
-            if (!p) {
-                free(buf);
-                return ENOMEM;
-            }
-            buf = p;
-        }
-        n = read(fd, buf + len, cap - len);
-        if (n < 0) {
-            int error = errno;
-
-            if (error == EINTR) {
-                continue;
-            }
-            free(buf);
-            return error;
-        } else if (!n) {
-            break;
-        }
-        len += n;
-    }
-    *bufp = buf;
-    *lenp = len;
-    return 0;
-}
-
-/* Sets the message for a map file of 'size' bytes, too large. */
-static void
-set_too_big(char *err, size_t err_size, const char *file_name,
-            long long int size)
-{
-    set_err(err, err_size, "%s: %lld bytes, more than the %d a map file may "
-            "have (loading a larger map would stall ovs-vswitchd; the limit "
-            "is IBB_ADDR_MAP_MAX_BYTES in lib/addr-map.h)", file_name, size,
-            IBB_ADDR_MAP_MAX_BYTES);
-}
-
-int
-ibb_addr_map_load_json_file(struct ibb_addr_map *map, const char *file_name,
-                            char *err, size_t err_size)
-{
-    json_error_t jerr;
-    struct stat st;
-    size_t len = 0;
-    char *buf = NULL;
-    json_t *root;
-    int error;
-    int fd;
-
-    /* O_NONBLOCK: opening a FIFO must not wait for a writer.  It changes
-     * nothing for the regular files that are all we read. */
-    fd = open(file_name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-        error = errno;
-        set_err(err, err_size, "%s: %s", file_name, strerror(error));
-        return error;
-    }
-    if (fstat(fd, &st)) {
-        error = errno;
-        set_err(err, err_size, "%s: %s", file_name, strerror(error));
-        close(fd);
-        return error;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        set_err(err, err_size, "%s: is a directory, not a JSON map file",
-                file_name);
-        close(fd);
-        return EISDIR;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        set_err(err, err_size, "%s: not a regular file (a map must be a "
-                "JSON file)", file_name);
-        close(fd);
-        return EINVAL;
-    }
-    if (st.st_size > IBB_ADDR_MAP_MAX_BYTES) {
-        set_too_big(err, err_size, file_name, st.st_size);
-        close(fd);
-        return EFBIG;
-    }
-    error = read_map_file(fd, st.st_size, &buf, &len);
-    close(fd);
-    if (error) {
-        set_err(err, err_size, "%s: %s", file_name, strerror(error));
-        return error;
-    }
-    if (len > IBB_ADDR_MAP_MAX_BYTES) {
-        /* The file grew after fstat(): 'len' is only a lower bound. */
-        set_err(err, err_size, "%s: more than the %d bytes a map file may "
-                "have (loading a larger map would stall ovs-vswitchd; the "
-                "limit is IBB_ADDR_MAP_MAX_BYTES in lib/addr-map.h)",
-                file_name, IBB_ADDR_MAP_MAX_BYTES);
-        free(buf);
-        return EFBIG;
-    }
-
-    root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-    free(buf);
-    if (!root) {
-        set_err(err, err_size, "%s:%d:%d: %s", file_name, jerr.line,
-                jerr.column, jerr.text);
-        return EINVAL;
-    }
-    error = load_json(map, root, err, err_size);
-    json_decref(root);
-    if (error && err_size) {
-        char msg[256];
-
-        snprintf(msg, sizeof msg, "%s", err);
-        set_err(err, err_size, "%s: %s", file_name, msg);
-    }
-    return error;
 }

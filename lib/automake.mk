@@ -9,6 +9,7 @@ lib_libibbridge_la_SOURCES = \
 lib_libibbridge_la_SOURCES += \
 	lib/addr-map.c \
 	lib/addr-map.h \
+	lib/addr-map-json.c \
 	lib/ib-crc.c \
 	lib/ib-crc.h \
 	lib/ib-gid.c \

@@ -129,11 +129,11 @@ endif
 # tests/fuzz.at runs a short, fixed number of inputs in the suite.
 FUZZ_TARGETS = fuzz-ud-to-roce fuzz-roce-to-ud fuzz-options fuzz-map \
 	fuzz-pcap
-FUZZ_LIB_FILES = lib/addr-map.c lib/ib-crc.c lib/ib-gid.c lib/ib-icrc.c \
-	lib/ib-mcast.c lib/ib-opcode.c lib/ibb-conv.c lib/ibb-csum.c \
-	lib/ibb-drop.c lib/ibb-neigh.c lib/ibb-options.c lib/ibb-pcap.c \
-	lib/ibb-proxy.c lib/ibport.c lib/ibport-sim.c lib/roce-to-ud.c \
-	lib/ud-to-roce.c
+FUZZ_LIB_FILES = lib/addr-map.c lib/addr-map-json.c lib/ib-crc.c \
+	lib/ib-gid.c lib/ib-icrc.c lib/ib-mcast.c lib/ib-opcode.c \
+	lib/ibb-conv.c lib/ibb-csum.c lib/ibb-drop.c lib/ibb-neigh.c \
+	lib/ibb-options.c lib/ibb-pcap.c lib/ibb-proxy.c lib/ibport.c \
+	lib/ibport-sim.c lib/roce-to-ud.c lib/ud-to-roce.c
 if HAVE_IBVERBS
 # lib/ibport.c knows the verbs backend where it is built.
 FUZZ_LIB_FILES += lib/ibport-verbs.c

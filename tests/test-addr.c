@@ -882,14 +882,16 @@ test_map_churn(void **state)
     ibb_addr_map_destroy(map);
 }
 
-/* Growing from empty to 50000 hosts rehashes each index many times; every
- * host stays found, the memory per host stays bounded, and a batch lookup
- * finds what single ones do. */
+/* Growing from empty to 50000 hosts rehashes each index many times and
+ * fills small and large record chunks; every host stays found, the memory
+ * per host stays bounded, a batch lookup finds what single ones do, and
+ * a flush finds every host again. */
 static void
 test_map_grow(void **state)
 {
     enum { N = 50000 };
     struct ibb_addr_map *map = ibb_addr_map_create();
+    size_t empty_bytes = ibb_addr_map_bytes(map);
     const struct ibb_host *first;
     const struct ibb_host *hosts[70];
     const uint8_t *ips[70];
@@ -898,11 +900,13 @@ test_map_grow(void **state)
 
     (void) state;
     test_host(0, &h);
-    assert_int_equal(ibb_addr_map_add_host(map, &h), 0);
+    assert_int_equal(ibb_addr_map_add_host_from(map, &h, IBB_HOST_ADDED, 0),
+                     0);
     first = ibb_addr_map_find_ip(map, h.ipv4);
     for (uint32_t i = 1; i < N; i++) {
         test_host(i, &h);
-        assert_int_equal(ibb_addr_map_add_host(map, &h), 0);
+        assert_int_equal(ibb_addr_map_add_host_from(map, &h, IBB_HOST_ADDED,
+                                                    i), 0);
     }
     for (uint32_t i = 0; i < N; i++) {
         check_host(map, i, true);
@@ -923,6 +927,11 @@ test_map_grow(void **state)
     for (uint32_t k = 0; k < 70; k++) {
         assert_ptr_equal(hosts[k], ibb_addr_map_find_ip(map, ips[k]));
     }
+
+    /* A sweep goes through every chunk, the small ones' unused record
+     * numbers skipped. */
+    assert_int_equal(ibb_addr_map_flush(map, false), N);
+    assert_int_equal(ibb_addr_map_bytes(map), empty_bytes);
     ibb_addr_map_destroy(map);
 }
 

@@ -117,6 +117,7 @@ struct ibb_addr_map {
     uint32_t newest;            /* The newest host, or REC_NIL. */
     size_t n_hosts;             /* Number of hosts. */
     size_t n_learned;           /* Learned (traffic, ARP) among them. */
+    uint64_t generation;        /* Changes with any host but its age. */
     uint64_t seed;              /* Hash seed, per map. */
     struct map_index idx[N_KEYS]; /* Host indexes, by enum map_key. */
     struct map_group *groups_by_ip;   /* Hash on g.ip; owns the groups. */
@@ -563,6 +564,7 @@ rec_set_mac(struct ibb_addr_map *map, uint32_t i, const uint8_t mac[6])
     }
     memcpy(h->mac, mac, 6);
     h->has_mac = true;
+    map->generation++;
     index_insert(idx, hash_mac(map->seed, mac), i + 1);
     return 0;
 }
@@ -664,6 +666,7 @@ ibb_addr_map_add_host_from(struct ibb_addr_map *map,
     r = meta_at(map, i);
     r->last_seen = now;
     r->source = source;
+    map->generation++;
     rec_index(map, i, true);
 
     r->newer = REC_NIL;
@@ -695,6 +698,7 @@ host_remove(struct ibb_addr_map *map, uint32_t i)
     }
     map->n_learned -= source_is_learned(r->source);
     r->source = REC_FREE;
+    map->generation++;
     r->older = map->free_recs;
     map->free_recs = i;
 
@@ -788,6 +792,7 @@ ibb_addr_map_learn_arp(struct ibb_addr_map *map, const uint8_t ip[16],
         error = rec_set_mac(map, ref - 1, mac);
         if (!error) {
             r->source = IBB_HOST_ARP;
+            map->generation++;
             r->last_seen = now;
         }
         return error;
@@ -902,6 +907,7 @@ ibb_addr_map_set_kernel_mac(struct ibb_addr_map *map, const uint8_t ip[16],
         }
         if (source_is_learned(r->source)) {
             r->source = IBB_HOST_KERNEL;
+            map->generation++;
             map->n_learned--;
         }
         r->last_seen = now;
@@ -1191,6 +1197,12 @@ ibb_addr_map_find_ip_batch(const struct ibb_addr_map *map,
             hosts[k] = ibb_addr_map_find_ip(map, ips[k]);
         }
     }
+}
+
+uint64_t
+ibb_addr_map_generation(const struct ibb_addr_map *map)
+{
+    return map ? map->generation : 0;
 }
 
 size_t

@@ -299,6 +299,10 @@ size_t ibb_addr_map_flush_source(struct ibb_addr_map *,
 size_t ibb_addr_map_n_learned(const struct ibb_addr_map *);
 
 size_t ibb_addr_map_n_hosts(const struct ibb_addr_map *);
+
+/* A number that changes whenever a host is added, removed or changed
+ * (not when it is only seen again), for whoever keeps a copy in step. */
+uint64_t ibb_addr_map_generation(const struct ibb_addr_map *);
 size_t ibb_addr_map_n_groups(const struct ibb_addr_map *);
 
 /* Bytes the map has allocated for itself, its hosts and their indexes

@@ -977,12 +977,16 @@ test_map_learn_arp(void **state)
     assert_memory_equal(h->mac, m2, 6);
     assert_ptr_equal(ibb_addr_map_find_mac(map, m2), h);
     assert_null(ibb_addr_map_find_mac(map, m1));
-    /* Traffic does not change it back, but refreshes it if it agrees. */
+    /* Traffic does not change it back, but refreshes it if it agrees,
+     * which is no change to keep in step with. */
+    uint64_t gen = ibb_addr_map_generation(map);
     assert_int_equal(ibb_addr_map_learn_mac(map, ip1, m1, 300, 10), EEXIST);
     assert_int_equal(ibb_addr_map_learn_mac(map, ip1, m2, 300, 10), 0);
+    assert_true(ibb_addr_map_generation(map) == gen);
     assert_int_equal(ibb_addr_map_expire_learned(map, 1000, 800), 0);
     /* A new ARP host; the limit; an IB host's or the file's address. */
     assert_int_equal(ibb_addr_map_learn_arp(map, ip2, m1, 400, 10), 0);
+    assert_true(ibb_addr_map_generation(map) != gen);
     assert_int_equal(ibb_addr_map_n_learned(map), 2);
     gid("10.0.0.9", ip2);
     assert_int_equal(ibb_addr_map_learn_arp(map, ip2, m1, 400, 2), ENOSPC);

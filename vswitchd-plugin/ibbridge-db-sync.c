@@ -46,6 +46,14 @@ struct db_port {
     bool loaded;                /* Its rows went into its map. */
     bool seen;                  /* Found in the current pass. */
     uint64_t change_seq;        /* netdev_get_change_seq() last synced. */
+
+    /* What the rows were last brought in line with: while the map, its
+     * generation and the database stay the same, a pass skips the port
+     * until ages are due to be written again. */
+    const struct ibb_addr_map *map;
+    uint64_t map_gen;
+    unsigned int idl_seqno;
+    long long int next_refresh;
 };
 
 static struct hmap ports = HMAP_INITIALIZER(&ports);
@@ -65,6 +73,7 @@ struct sync_ctx {
     struct hmap rows;           /* Of db_row. */
     long long int now;          /* time_msec(). */
     long long int wall;         /* time_wall_msec() at the same time. */
+    unsigned int idl_seqno;     /* ovsdb_idl_get_seqno() of 'idl'. */
 };
 
 static uint32_t
@@ -336,6 +345,21 @@ delete_port_rows(struct sync_ctx *ctx, const char *name)
     }
 }
 
+/* Whether port 'p' (netdev 'dev') needs its rows compared with its map. */
+static bool
+port_needs_pass(const struct db_port *p, struct netdev_ibbridge *dev,
+                const struct sync_ctx *ctx)
+    OVS_REQUIRES(dev->mutex)
+{
+    if (!dev->map) {
+        return p->loaded;
+    }
+    return (p->dev != dev || !p->loaded || p->map != dev->map
+            || p->map_gen != ibb_addr_map_generation(dev->map)
+            || p->idl_seqno != ctx->idl_seqno
+            || ctx->now >= p->next_refresh);
+}
+
 static void
 sync_port(struct netdev_ibbridge *dev, void *ctx_)
     OVS_REQUIRES(dev->mutex)
@@ -355,6 +379,10 @@ sync_port(struct netdev_ibbridge *dev, void *ctx_)
         p->loaded = false;
     }
     p->seen = true;
+    if (!port_needs_pass(p, dev, ctx)) {
+        /* Nothing changed on either side: its rows stay as they are. */
+        return;
+    }
     p->change_seq = netdev_get_change_seq(&dev->up);
     if (!dev->map) {
         /* Not configured: what it had comes back from the rows later. */
@@ -376,6 +404,29 @@ sync_port(struct netdev_ibbridge *dev, void *ctx_)
     };
     ibb_addr_map_foreach_host(dev->map, sync_host, &pctx);
     delete_port_rows(ctx, name);
+    p->map = dev->map;
+    p->map_gen = ibb_addr_map_generation(dev->map);
+    p->idl_seqno = ctx->idl_seqno;
+    p->next_refresh = ctx->now + pctx.refresh;
+}
+
+struct need_ctx {
+    const struct sync_ctx *ctx;
+    bool need;                  /* A port needs a pass. */
+    size_t n_known;             /* Ports found that 'ports' has. */
+};
+
+static void
+check_need(struct netdev_ibbridge *dev, void *need_)
+    OVS_REQUIRES(dev->mutex)
+{
+    struct db_port *p = find_port(netdev_get_name(&dev->up));
+    struct need_ctx *need = need_;
+
+    need->n_known += p != NULL;
+    if (!p ? dev->map != NULL : port_needs_pass(p, dev, need->ctx)) {
+        need->need = true;
+    }
 }
 
 void
@@ -389,10 +440,18 @@ ibbridge_db_sync(struct ovsdb_idl *idl, struct ovsdb_idl_txn *txn,
         .rows = HMAP_INITIALIZER(&ctx.rows),
         .now = time_msec(),
         .wall = time_wall_msec(),
+        .idl_seqno = ovsdb_idl_get_seqno(idl),
     };
+    struct need_ctx need = { .ctx = &ctx };
     struct db_port *p;
     struct db_row *row;
 
+    /* Most passes find nothing changed: then no row is even looked at
+     * (a port that left makes a pass too, to delete its rows). */
+    ibbridge_for_each_port(NULL, check_need, &need);
+    if (!need.need && need.n_known == hmap_count(&ports)) {
+        return;
+    }
     index_rows(&ctx);
     HMAP_FOR_EACH (p, node, &ports) {
         p->seen = false;

@@ -85,6 +85,8 @@ struct ibb_port_class {
     size_t (*counters)(const struct ibb_port *, struct ibb_port_counter *,
                        size_t max);
     long long (*next_wakeup)(const struct ibb_port *);
+    bool (*mcast_take_changed)(struct ibb_port *, uint8_t mgid[16],
+                               struct ibb_mcast_status *);
     bool (*needs_reopen)(const struct ibb_port *); /* Event-driven backends:
                                                     * only a new open can
                                                     * bring it back. */

@@ -451,6 +451,8 @@ ibb_mcast_state_name(enum ibb_mcast_state state)
         return "joined";
     case IBB_MCAST_FAILED:
         return "failed";
+    case IBB_MCAST_LEAVING:
+        return "leaving";
     default:
         return "unknown";
     }
@@ -474,6 +476,21 @@ ibb_port_mcast_status(struct ibb_port *port, const uint8_t mgid[16],
     st->state = IBB_MCAST_JOINED;
     st->mlid = g->mlid;
     return 0;
+}
+
+bool
+ibb_port_mcast_tracks_changes(const struct ibb_port *port)
+{
+    return port->class->mcast_take_changed && port->opts.async_joins;
+}
+
+bool
+ibb_port_mcast_take_changed(struct ibb_port *port, uint8_t mgid[16],
+                            struct ibb_mcast_status *st)
+{
+    memset(st, 0, sizeof *st);
+    return (port->class->mcast_take_changed
+            && port->class->mcast_take_changed(port, mgid, st));
 }
 
 bool
@@ -529,7 +546,7 @@ ibb_port_reconnect(struct ibb_port *port)
     if (port->class->is_up(port)) {
         return 0;
     }
-    if (port->class->run) {
+    if (port->class->needs_reopen) {
         /* Event-driven backends (an HCA) recover by themselves from a port
          * going down and up: the QPs stay, and ibb_port_run() rejoins
          * groups.  After a fatal error only a new open helps. */

@@ -167,6 +167,7 @@ ibbridge_map_check(struct netdev_ibbridge *dev)
     } else {
         dev->map_file_hosts = file_hosts;
         dev->map_file_groups = file_groups;
+        ibb_addr_map_copy_group_stats(map, dev->map);
         ibb_addr_map_destroy(dev->map);
         dev->map = map;
         free(dev->map_error);

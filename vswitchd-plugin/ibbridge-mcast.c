@@ -1,0 +1,344 @@
+/*
+ * Multicast groups at scale: the port's "mcast-groups" indexed by MGID,
+ * membership changes taken from the port in O(changes), the status
+ * summary, and ovs-appctl ibbridge/mcast/show [PORT] [GROUP]: each group's
+ * state, source and per-group counters (kept in the address map's group
+ * entries, which the converters find anyway: lib/addr-map.h).
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+#include "netdev-ibbridge-private.h"
+#include "openvswitch/vlog.h"
+#include "unixctl.h"
+#include "util.h"
+
+#include "addr-map.h"
+#include "ib-gid.h"
+#include "ibb-join.h"
+#include "ibb-options.h"
+#include "ibport.h"
+
+VLOG_DEFINE_THIS_MODULE(ibbridge_mcast);
+
+static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
+
+static uint32_t
+mgid_hash(const uint8_t mgid[16])
+{
+    return hash_bytes(mgid, 16, 0);
+}
+
+void
+ibbridge_mcast_index(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    hmap_clear(&dev->group_index);
+    hmap_reserve(&dev->group_index, dev->n_groups);
+    for (size_t i = 0; i < dev->n_groups; i++) {
+        struct ibbridge_group *g = &dev->groups[i];
+
+        hmap_insert(&dev->group_index, &g->node, mgid_hash(g->mgid));
+    }
+}
+
+struct ibbridge_group *
+ibbridge_mcast_find(const struct netdev_ibbridge *dev, const uint8_t mgid[16])
+    OVS_REQUIRES(dev->mutex)
+{
+    struct ibbridge_group *g;
+
+    HMAP_FOR_EACH_WITH_HASH (g, node, mgid_hash(mgid), &dev->group_index) {
+        if (!memcmp(g->mgid, mgid, 16)) {
+            return g;
+        }
+    }
+    return NULL;
+}
+
+bool
+ibbridge_mcast_take_changes(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    struct ibb_mcast_status st;
+    uint8_t mgid[16];
+
+    if (!ibb_port_mcast_tracks_changes(dev->port)) {
+        return false;
+    }
+    while (ibb_port_mcast_take_changed(dev->port, mgid, &st)) {
+        struct ibbridge_group *g = ibbridge_mcast_find(dev, mgid);
+        uint16_t mlid = st.state == IBB_MCAST_JOINED ? st.mlid : 0;
+
+        if (!g) {
+            continue;           /* Not of mcast-groups (IPoIB's). */
+        }
+        if (mlid != g->mlid) {
+            /* Until it is joined (again), datagrams to the group are
+             * counted as group_joining, not sent to a stale MLID. */
+            g->mlid = mlid;
+            ibb_addr_map_set_group_mlid(dev->map, g->mgid, mlid);
+        }
+        if (st.state == IBB_MCAST_FAILED) {
+            char s[IBB_GID_STRLEN];
+
+            VLOG_WARN_RL(&rl, "%s: multicast group %s: join failed: %s",
+                         netdev_get_name(&dev->up),
+                         ibb_gid_format(g->mgid, s, sizeof s), st.why);
+        }
+    }
+    return true;
+}
+
+/* Appends the state of 'mgid' on the port: "joined", "joining",
+ * "failed (REASON)", "leaving" or "not joined". */
+static enum ibb_mcast_state
+format_state(const struct netdev_ibbridge *dev, const uint8_t mgid[16],
+             struct ds *s)
+    OVS_REQUIRES(dev->mutex)
+{
+    struct ibb_mcast_status st;
+
+    if (!dev->port || ibb_port_mcast_status(dev->port, mgid, &st)) {
+        ds_put_cstr(s, "not joined");
+        return IBB_MCAST_FAILED;
+    } else if (st.state == IBB_MCAST_FAILED) {
+        ds_put_format(s, "failed (%s)", st.why);
+    } else {
+        ds_put_cstr(s, ibb_mcast_state_name(st.state));
+    }
+    return st.state;
+}
+
+void
+netdev_ibbridge_format_group_state(const struct netdev_ibbridge *dev,
+                                   const struct ibbridge_group *g,
+                                   struct ds *s)
+    OVS_REQUIRES(dev->mutex)
+{
+    format_state(dev, g->mgid, s);
+}
+
+void
+ibbridge_mcast_format_status(const struct netdev_ibbridge *dev, struct ds *s)
+    OVS_REQUIRES(dev->mutex)
+{
+    size_t n[IBB_MCAST_LEAVING + 1] = { 0 };
+    struct ds scratch = DS_EMPTY_INITIALIZER;
+
+    if (dev->n_groups <= IBBRIDGE_STATUS_MAX_GROUPS) {
+        /* "GROUP/FORMAT/JOIN mgid=MGID mlid=0xNNNN STATE", comma
+         * separated. */
+        for (size_t i = 0; i < dev->n_groups; i++) {
+            const struct ibbridge_group *g = &dev->groups[i];
+            char *spec = ibb_mcast_group_spec_to_string(&g->spec);
+            char mgid[IBB_GID_STRLEN];
+
+            ds_put_format(s, "%s%s mgid=%s mlid=0x%04"PRIx16" ",
+                          i ? ", " : "", spec,
+                          ibb_gid_format(g->mgid, mgid, sizeof mgid),
+                          g->mlid);
+            format_state(dev, g->mgid, s);
+            free(spec);
+        }
+        return;
+    }
+    for (size_t i = 0; i < dev->n_groups; i++) {
+        ds_clear(&scratch);
+        n[format_state(dev, dev->groups[i].mgid, &scratch)]++;
+    }
+    ds_destroy(&scratch);
+    ds_put_format(s, "%zu groups: %zu joined, %zu joining, %zu failed "
+                  "(ovs-appctl ibbridge/mcast/show lists them)",
+                  dev->n_groups, n[IBB_MCAST_JOINED], n[IBB_MCAST_JOINING],
+                  n[IBB_MCAST_FAILED]);
+}
+
+/* ibbridge/mcast/show [PORT] [GROUP]. */
+
+struct mcast_show {
+    struct ds *s;                       /* Output. */
+    const struct netdev_ibbridge *dev;  /* Port shown. */
+    const uint8_t *only;                /* MGID of the one group, or NULL. */
+    size_t n_map_only;                  /* Groups only in the map. */
+};
+
+static void
+put_counters(struct ds *s, const struct ibb_group_stats *st)
+{
+    ds_put_format(s, " rx_packets=%"PRIu64" rx_bytes=%"PRIu64
+                  " tx_packets=%"PRIu64" tx_bytes=%"PRIu64"\n",
+                  st ? st->rx_packets : 0, st ? st->rx_bytes : 0,
+                  st ? st->tx_packets : 0, st ? st->tx_bytes : 0);
+}
+
+/* A group of mcast-groups: joined by the port. */
+static void
+show_joined(struct mcast_show *ms, const struct ibbridge_group *g)
+    OVS_REQUIRES(ms->dev->mutex)
+{
+    const struct netdev_ibbridge *dev = ms->dev;
+    const struct ibb_group *mg = ibb_addr_map_find_group_mgid(dev->map,
+                                                              g->mgid);
+    char *spec = ibb_mcast_group_spec_to_string(&g->spec);
+    struct ibb_mcast_status st;
+    char mgid[IBB_GID_STRLEN];
+
+    ds_put_format(ms->s, "  %s mgid=%s ", spec,
+                  ibb_gid_format(g->mgid, mgid, sizeof mgid));
+    if (format_state(dev, g->mgid, ms->s) == IBB_MCAST_JOINED
+        && !ibb_port_mcast_status(dev->port, g->mgid, &st)) {
+        ds_put_format(ms->s, " mlid=0x%04"PRIx16, st.mlid);
+    }
+    ds_put_cstr(ms->s, " source=mcast-groups");
+    put_counters(ms->s, mg ? ibb_addr_map_group_stats(
+                                 CONST_CAST(struct ibb_addr_map *, dev->map),
+                                 mg) : NULL);
+    free(spec);
+}
+
+/* A group the map lists that the port does not join: the map gives its
+ * MGID and MLID. */
+static void
+show_map_group(const struct ibb_group *g, const struct ibb_group_stats *st,
+               void *ms_)
+{
+    struct mcast_show *ms = ms_;
+    char ip[IBB_GID_STRLEN], mgid[IBB_GID_STRLEN];
+
+    if (ibbridge_mcast_find(ms->dev, g->mgid)
+        || (ms->only && memcmp(ms->only, g->mgid, 16))) {
+        return;
+    }
+    ms->n_map_only++;
+    ds_put_format(ms->s, "  %s mgid=%s not joined mlid=0x%04"PRIx16
+                  " source=map", ibb_ip_format(g->ip, ip, sizeof ip),
+                  ibb_gid_format(g->mgid, mgid, sizeof mgid), g->mlid);
+    put_counters(ms->s, st);
+}
+
+static void
+show_port(struct netdev_ibbridge *dev, void *aux)
+    OVS_REQUIRES(dev->mutex)
+{
+    struct mcast_show *ms = aux;
+    size_t n[IBB_MCAST_LEAVING + 1] = { 0 };
+    struct ds scratch = DS_EMPTY_INITIALIZER;
+
+    ms->dev = dev;
+    if (!dev->configured || !dev->port || !dev->map) {
+        ds_put_format(ms->s, "%s: not configured\n",
+                      netdev_get_name(&dev->up));
+        return;
+    }
+    for (size_t i = 0; i < dev->n_groups; i++) {
+        ds_clear(&scratch);
+        n[format_state(dev, dev->groups[i].mgid, &scratch)]++;
+    }
+    ds_destroy(&scratch);
+    ds_put_format(ms->s, "%s: %zu groups from mcast-groups: %zu joined, "
+                  "%zu joining, %zu failed, %zu leaving; join rate %u/s\n",
+                  netdev_get_name(&dev->up), dev->n_groups,
+                  n[IBB_MCAST_JOINED], n[IBB_MCAST_JOINING],
+                  n[IBB_MCAST_FAILED], n[IBB_MCAST_LEAVING],
+                  dev->cfg.join_rate ? dev->cfg.join_rate
+                                     : IBB_JOIN_DEFAULT_RATE);
+    for (size_t i = 0; i < dev->n_groups; i++) {
+        show_joined(ms, &dev->groups[i]);
+    }
+    ibb_addr_map_foreach_group(dev->map, show_map_group, ms);
+}
+
+/* Finds group 'arg' (an IP multicast group, or an MGID) of 'dev' into
+ * 'mgid'.  Returns false if the port has no such group. */
+static bool
+find_group_arg(const struct netdev_ibbridge *dev, const uint8_t addr[16],
+               uint8_t mgid[16])
+    OVS_REQUIRES(dev->mutex)
+{
+    const struct ibb_group *mg;
+
+    for (size_t i = 0; i < dev->n_groups; i++) {
+        if (!memcmp(dev->groups[i].spec.ip, addr, 16)) {
+            memcpy(mgid, dev->groups[i].mgid, 16);
+            return true;
+        }
+    }
+    if (ibbridge_mcast_find(dev, addr)) {
+        memcpy(mgid, addr, 16);
+        return true;
+    }
+    mg = dev->map ? ibb_addr_map_find_group_ip(dev->map, addr) : NULL;
+    if (!mg && dev->map) {
+        mg = ibb_addr_map_find_group_mgid(dev->map, addr);
+    }
+    if (mg) {
+        memcpy(mgid, mg->mgid, 16);
+        return true;
+    }
+    return false;
+}
+
+static void
+ibbridge_mcast_show(struct unixctl_conn *conn, int argc, const char *argv[],
+                    void *aux OVS_UNUSED)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+    struct mcast_show ms = { .s = &s };
+    uint8_t addr[16], mgid[16];
+
+    if (argc > 2) {
+        struct netdev_ibbridge *dev;
+        const struct ibbridge_group *g;
+
+        if (ibb_gid_parse(argv[2], addr) || !ibb_ip_is_multicast(addr)) {
+            unixctl_command_reply_error(conn, "GROUP: expected an IPv4 or "
+                                        "IPv6 multicast group or an MGID");
+            ds_destroy(&s);
+            return;
+        }
+        dev = ibbridge_lock_port(argv[1]);
+        if (!dev) {
+            unixctl_command_reply_error(conn, "no such ibbridge port");
+            ds_destroy(&s);
+            return;
+        }
+        if (!dev->configured || !find_group_arg(dev, addr, mgid)) {
+            char *msg = xasprintf("%s has no multicast group %s",
+                                  argv[1], argv[2]);
+
+            ovs_mutex_unlock(&dev->mutex);
+            unixctl_command_reply_error(conn, msg);
+            free(msg);
+            ds_destroy(&s);
+            return;
+        }
+        ms.dev = dev;
+        ms.only = mgid;
+        g = ibbridge_mcast_find(dev, mgid);
+        if (g) {
+            show_joined(&ms, g);
+        } else {
+            ibb_addr_map_foreach_group(dev->map, show_map_group, &ms);
+        }
+        ovs_mutex_unlock(&dev->mutex);
+    } else if (!ibbridge_for_each_port(argc > 1 ? argv[1] : NULL, show_port,
+                                       &ms)) {
+        unixctl_command_reply_error(conn, "no such ibbridge port");
+        ds_destroy(&s);
+        return;
+    }
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+void
+ibbridge_mcast_unixctl_register(void)
+{
+    unixctl_command_register("ibbridge/mcast/show", "[PORT] [GROUP]", 0, 2,
+                             ibbridge_mcast_show, NULL);
+}

@@ -11,7 +11,8 @@ TESTSUITE_AT += \
 	tests/ibbridge-macros.at \
 	tests/build.at \
 	tests/netdev-ibbridge.at \
-	tests/bridge.at
+	tests/bridge.at \
+	tests/mcast.at
 
 UNIT_TESTS += tests/test-options
 tests_test_options_SOURCES = tests/test-options.c

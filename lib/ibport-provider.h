@@ -39,6 +39,8 @@ struct ibb_port {
     size_t n_qps;                       /* Number of 'qps'. */
     struct ibb_port_group *groups;      /* Multicast memberships. */
     size_t n_groups;                    /* Number of 'groups'. */
+    size_t allocated_groups;            /* Room in 'groups'. */
+    struct ibb_port_group_ix *group_ix; /* 'groups' by MGID (ibport.c). */
     struct ibb_port_route *routes;      /* Prefixes it routes. */
     size_t n_routes;                    /* Number of 'routes'. */
     bool qps_lost;                      /* Reopened: created QPs gone. */

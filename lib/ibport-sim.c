@@ -682,21 +682,12 @@ sim_mcast_status(struct ibb_port *port, const uint8_t mgid[16],
                  struct ibb_mcast_status *st)
 {
     struct ibb_port_sim *sim = sim_cast(port);
-    const struct ibb_port_group *g;
 
     if (sim->joins) {
         return ibb_join_status(sim->joins, mgid, st);
     }
-    /* Synchronous: a membership exists only once joined. */
-    for (size_t i = 0; i < port->n_groups; i++) {
-        g = &port->groups[i];
-        if (!memcmp(g->mgid, mgid, 16)) {
-            st->state = IBB_MCAST_JOINED;
-            st->mlid = g->mlid;
-            return 0;
-        }
-    }
-    return ENOENT;
+    /* Synchronous: a membership exists only once joined (ibport.c). */
+    return EOPNOTSUPP;
 }
 
 static bool

@@ -110,6 +110,13 @@ noinst_PROGRAMS += tests/bench-fabric
 tests_bench_fabric_SOURCES = tests/bench-fabric.c
 tests_bench_fabric_LDADD = lib/libibbridge.la
 
+# Multicast joins: 1k and 10k groups, paced and unpaced, beside a plain
+# client's one-at-a-time joins, and memory per group ("make bench").
+BENCHMARKS += tests/bench-joins
+noinst_PROGRAMS += tests/bench-joins
+tests_bench_joins_SOURCES = tests/bench-joins.c
+tests_bench_joins_LDADD = lib/libibbridge.la
+
 # ibbridge-pcap (utilities/ibbridge-pcap.c): captures built and checked by
 # tests/pcap-tool.py, outputs dissected by tshark.
 TESTSUITE_AT += tests/pcap.at

@@ -15,6 +15,11 @@ TESTSUITE_AT += \
 	tests/mcast.at
 
 UNIT_TESTS += tests/test-options
+# Paced multicast joins (lib/ibb-join.c), on the tests' own clock.
+UNIT_TESTS += tests/test-join
+tests_test_join_SOURCES = tests/test-join.c
+tests_test_join_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_test_join_LDADD = lib/libibbridge.la $(CMOCKA_LIBS)
 tests_test_options_SOURCES = tests/test-options.c
 tests_test_options_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_test_options_LDADD = lib/libibbridge.la $(CMOCKA_LIBS)

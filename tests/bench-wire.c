@@ -152,7 +152,8 @@ bench_size(const struct ibb_addr_map *map, const struct ibb_conv_config *sim,
 
     TIME_NS(t_restore_ib, RESTORE_IB);
     TIME_NS(t_u2r_sim, { RESTORE_IB; b = (struct ibb_buf) { buf, BUF_SIZE,
-                                                            OFS, ib_len, NULL };
+                                                            OFS, ib_len,
+                                                            NULL };
                          sink += ibb_ud_to_roce(sim, map, &b); });
     TIME_NS(t_u2r_hw, { RESTORE_IB; b = (struct ibb_buf) { buf, BUF_SIZE,
                                                            OFS, ib_len, NULL };
@@ -164,7 +165,8 @@ bench_size(const struct ibb_addr_map *map, const struct ibb_conv_config *sim,
                                                               roce_len, NULL };
                          sink += ibb_roce_to_ud(sim, map, &b); });
     TIME_NS(t_r2u_hw, { RESTORE_ROCE; b = (struct ibb_buf) { buf, BUF_SIZE,
-                                                             OFS, roce_len, NULL };
+                                                             OFS, roce_len,
+                                                             NULL };
                         sink += ibb_roce_to_ud(&hw, map, &b); });
     TIME_NS(t_copy_ib, { memcpy(dst, ib, ib_len); sink += dst[ib_len - 1]; });
     TIME_NS(t_copy_roce, { memcpy(dst, roce, roce_len);

@@ -241,12 +241,18 @@ show_port(struct netdev_ibbridge *dev, void *aux)
     }
     ds_destroy(&scratch);
     ds_put_format(ms->s, "%s: %zu groups from mcast-groups: %zu joined, "
-                  "%zu joining, %zu failed, %zu leaving; join rate %u/s\n",
+                  "%zu joining, %zu failed, %zu leaving; ",
                   netdev_get_name(&dev->up), dev->n_groups,
                   n[IBB_MCAST_JOINED], n[IBB_MCAST_JOINING],
-                  n[IBB_MCAST_FAILED], n[IBB_MCAST_LEAVING],
-                  dev->cfg.join_rate ? dev->cfg.join_rate
-                                     : IBB_JOIN_DEFAULT_RATE);
+                  n[IBB_MCAST_FAILED], n[IBB_MCAST_LEAVING]);
+    if (dev->cfg.device.kind == IBB_DEVICE_SIM) {
+        ds_put_format(ms->s, "join rate %u/s\n",
+                      dev->cfg.join_rate ? dev->cfg.join_rate
+                                         : IBB_JOIN_DEFAULT_RATE);
+    } else {
+        /* The kernel's multicast module sends the joins. */
+        ds_put_cstr(ms->s, "joins by rdma_cm\n");
+    }
     for (size_t i = 0; i < dev->n_groups; i++) {
         show_joined(ms, &dev->groups[i]);
     }

@@ -29,8 +29,11 @@
 /* How long a control request waits for the fabric's answer. */
 #define SIM_REPLY_TIMEOUT_MS 5000
 
-/* Most control messages sim_run() reads in one call. */
+/* Most control messages sim_run() reads in one call, and most packets it
+ * lets wait in the pending queue (beyond, the answers wait in the socket
+ * for sim_recv()). */
 #define SIM_RUN_MAX_MSGS 256
+#define SIM_RUN_MAX_PENDING 1024
 
 /* How soon to try again when the socket took no request. */
 #define SIM_SEND_RETRY_MS 10
@@ -49,6 +52,7 @@ struct ibb_port_sim {
     struct ibb_port_attr attr;  /* From the ATTACH reply. */
     struct sim_pkt *head;       /* Pending packets, oldest first. */
     struct sim_pkt **tailp;     /* Where to link the next one. */
+    size_t n_pending;           /* Packets in the pending queue. */
     struct ibb_join_table *joins; /* Async joins, NULL if synchronous. */
     bool send_blocked;          /* The socket took no join request. */
 };
@@ -83,6 +87,7 @@ sim_flush_pending(struct ibb_port_sim *sim)
         free(p);
     }
     sim->tailp = &sim->head;
+    sim->n_pending = 0;
 }
 
 static void
@@ -190,6 +195,7 @@ sim_queue_packet(struct ibb_port_sim *sim, const uint8_t *data, size_t len)
         memcpy(p->data, data, len);
         *sim->tailp = p;
         sim->tailp = &p->next;
+        sim->n_pending++;
     }
 }
 
@@ -373,6 +379,7 @@ sim_recv(struct ibb_port *port, struct ibb_port_buf bufs[], size_t n,
         struct sim_pkt *p = sim->head;
 
         sim->head = p->next;
+        sim->n_pending--;
         if (!sim->head) {
             sim->tailp = &sim->head;
         }
@@ -710,8 +717,9 @@ sim_run(struct ibb_port *port)
     if (!sim->joins) {
         return false;
     }
-    for (int i = 0; i < SIM_RUN_MAX_MSGS && sim->fd >= 0
-                    && ibb_join_busy(sim->joins); i++) {
+    for (int i = 0; (i < SIM_RUN_MAX_MSGS && sim->fd >= 0
+                     && sim->n_pending < SIM_RUN_MAX_PENDING
+                     && ibb_join_busy(sim->joins)); i++) {
         uint8_t msg[IBB_FABRIC_MAX_MSG];
         struct ibb_fmsg_hdr rh;
         ssize_t n;

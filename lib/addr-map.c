@@ -1285,6 +1285,21 @@ ibb_addr_map_foreach_group(const struct ibb_addr_map *map,
 }
 
 int
+ibb_addr_map_del_group(struct ibb_addr_map *map, const uint8_t mgid[16])
+{
+    struct map_group *mg;
+
+    HASH_FIND(hh_mgid, map->groups_by_mgid, mgid, 16, mg);
+    if (!mg) {
+        return ENOENT;
+    }
+    HASH_DELETE(hh_mgid, map->groups_by_mgid, mg);
+    HASH_DELETE(hh_ip, map->groups_by_ip, mg);
+    free(mg);
+    return 0;
+}
+
+int
 ibb_addr_map_set_group_mlid(struct ibb_addr_map *map, const uint8_t mgid[16],
                             uint16_t mlid)
 {

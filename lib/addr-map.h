@@ -234,6 +234,10 @@ void ibb_addr_map_foreach_group(const struct ibb_addr_map *,
                                            void *aux),
                                 void *aux);
 
+/* Deletes the group with 'mgid' (with its counters).  Returns 0 or
+ * ENOENT. */
+int ibb_addr_map_del_group(struct ibb_addr_map *, const uint8_t mgid[16]);
+
 /* Sets the MLID of the group with 'mgid' (known once a join completes).
  * Returns 0 or ENOENT. */
 int ibb_addr_map_set_group_mlid(struct ibb_addr_map *, const uint8_t mgid[16],

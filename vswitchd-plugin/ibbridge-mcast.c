@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "hash.h"
+#include "smap.h"
 #include "netdev-ibbridge-private.h"
 #include "openvswitch/vlog.h"
 #include "unixctl.h"
@@ -19,6 +20,7 @@
 
 #include "addr-map.h"
 #include "ib-gid.h"
+#include "ib-mcast.h"
 #include "ibb-join.h"
 #include "ibb-options.h"
 #include "ibport.h"
@@ -58,6 +60,162 @@ ibbridge_mcast_find(const struct netdev_ibbridge *dev, const uint8_t mgid[16])
         }
     }
     return NULL;
+}
+
+bool
+ibbridge_mcast_only_groups_differ(const struct smap *a, const struct smap *b)
+{
+    const struct smap_node *node;
+
+    SMAP_FOR_EACH (node, a) {
+        const char *other = smap_get(b, node->key);
+
+        if (strcmp(node->key, "mcast-groups")
+            && (!other || strcmp(node->value, other))) {
+            return false;
+        }
+    }
+    SMAP_FOR_EACH (node, b) {
+        if (strcmp(node->key, "mcast-groups")
+            && !smap_get_node(a, node->key)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The MGID of 'spec' on 'dev''s port: the map's, if it has the group and
+ * did not get it from the port itself, else derived. */
+static void
+spec_mgid(const struct netdev_ibbridge *dev, const struct ibbridge_config *cfg,
+          const struct ibb_mcast_group_spec *spec, uint8_t mgid[16],
+          bool *from_map)
+    OVS_REQUIRES(dev->mutex)
+{
+    const struct ibb_group *known = ibb_addr_map_find_group_ip(dev->map,
+                                                               spec->ip);
+    const struct ibbridge_group *mine = NULL;
+
+    for (size_t i = 0; known && i < dev->n_groups && !mine; i++) {
+        if (!memcmp(dev->groups[i].spec.ip, spec->ip, 16)
+            && dev->groups[i].added_to_map) {
+            mine = &dev->groups[i];
+        }
+    }
+    *from_map = known && !mine;
+    if (*from_map) {
+        memcpy(mgid, known->mgid, 16);
+    } else {
+        ibb_mcast_ip_to_mgid(spec->format, spec->ip, cfg->pkey,
+                             IBB_MCAST_SCOPE_LINK, mgid);
+    }
+}
+
+int
+ibbridge_mcast_update(struct netdev_ibbridge *dev,
+                      const struct ibbridge_config *cfg, char **errp)
+    OVS_REQUIRES(dev->mutex)
+{
+    struct ibbridge_group *groups = xcalloc(cfg->n_groups + 1,
+                                            sizeof *groups);
+    struct hmap index = HMAP_INITIALIZER(&index);
+    bool *from_map = xcalloc(cfg->n_groups + 1, sizeof *from_map);
+    size_t n_joined = 0, n_left = 0;
+
+    /* Check everything first: a refused change changes nothing. */
+    for (size_t i = 0; i < cfg->n_groups; i++) {
+        struct ibbridge_group *g = &groups[i];
+        char mgid[IBB_GID_STRLEN];
+        char *spec;
+
+        g->spec = cfg->groups[i];
+        spec_mgid(dev, cfg, &g->spec, g->mgid, &from_map[i]);
+        if (!ibb_gid_is_multicast(g->mgid)) {
+            spec = ibb_mcast_group_spec_to_string(&g->spec);
+            *errp = xasprintf("mcast-groups %s: MGID %s is not an IB "
+                              "multicast GID (use ipoib or rdma_cm)", spec,
+                              ibb_gid_format(g->mgid, mgid, sizeof mgid));
+            free(spec);
+            goto error;
+        }
+        if (!from_map[i] && !ibbridge_mcast_find(dev, g->mgid)
+            && ibb_addr_map_find_group_mgid(dev->map, g->mgid)) {
+            spec = ibb_mcast_group_spec_to_string(&g->spec);
+            *errp = xasprintf("mcast-groups %s: MGID %s belongs to another "
+                              "group of the map", spec,
+                              ibb_gid_format(g->mgid, mgid, sizeof mgid));
+            free(spec);
+            goto error;
+        }
+        hmap_insert(&index, &g->node, hash_bytes(g->mgid, 16, 0));
+    }
+
+    /* Leave the groups that are gone. */
+    for (size_t i = 0; i < dev->n_groups; i++) {
+        struct ibbridge_group *old = &dev->groups[i];
+        struct ibbridge_group *g;
+        bool kept = false;
+
+        HMAP_FOR_EACH_WITH_HASH (g, node, hash_bytes(old->mgid, 16, 0),
+                                 &index) {
+            kept |= !memcmp(g->mgid, old->mgid, 16);
+        }
+        if (!kept) {
+            ibb_port_mcast_leave(dev->port, old->mgid);
+            if (old->added_to_map) {
+                ibb_addr_map_del_group(dev->map, old->mgid);
+            }
+            n_left++;
+        }
+    }
+
+    /* Join the new ones; the others stay as they are. */
+    for (size_t i = 0; i < cfg->n_groups; i++) {
+        struct ibbridge_group *g = &groups[i];
+        const struct ibbridge_group *old = ibbridge_mcast_find(dev, g->mgid);
+        uint16_t mlid = 0;
+
+        if (old) {
+            g->mlid = old->mlid;
+            g->added_to_map = old->added_to_map;
+            if (old->spec.send_only == g->spec.send_only) {
+                continue;
+            }
+        }
+        if (ibb_port_mcast_join(dev->port, g->mgid,
+                                (g->spec.send_only ? IBB_MCAST_SEND_ONLY
+                                                   : IBB_MCAST_FULL),
+                                cfg->qkey, cfg->pkey, &mlid)) {
+            char *spec = ibb_mcast_group_spec_to_string(&g->spec);
+
+            VLOG_WARN("%s: cannot join multicast group %s: %s",
+                      netdev_get_name(&dev->up), spec,
+                      ibb_port_error(dev->port));
+            free(spec);
+        }
+        n_joined++;
+        if (!old && !from_map[i]) {
+            g->mlid = mlid;
+            g->added_to_map = true;
+            ibbridge_map_add_joined_group(dev->map, g, cfg->pkey);
+        }
+    }
+    hmap_destroy(&index);
+    free(from_map);
+    free(dev->groups);
+    dev->groups = groups;
+    dev->n_groups = cfg->n_groups;
+    ibbridge_mcast_index(dev);
+    VLOG_INFO("%s: mcast-groups: %zu joined or changed, %zu left, %zu kept",
+              netdev_get_name(&dev->up), n_joined, n_left,
+              cfg->n_groups - n_joined);
+    return 0;
+
+error:
+    hmap_destroy(&index);
+    free(from_map);
+    free(groups);
+    return EINVAL;
 }
 
 bool

@@ -74,6 +74,8 @@ struct ibbridge_group {
     struct ibb_mcast_group_spec spec;   /* As configured. */
     uint8_t mgid[16];                   /* MGID derived from 'spec'. */
     uint16_t mlid;                      /* MLID the fabric gave. */
+    bool added_to_map;                  /* The port put it in the map (the
+                                         * map file does not list it). */
 };
 
 /* The IB side's router role (ibbridge-router.c). */
@@ -189,6 +191,19 @@ void ibbridge_mcast_index(struct netdev_ibbridge *dev)
 /* The group of "mcast-groups" with 'mgid', or NULL. */
 struct ibbridge_group *ibbridge_mcast_find(const struct netdev_ibbridge *dev,
                                            const uint8_t mgid[16])
+    OVS_REQUIRES(dev->mutex);
+
+/* True if options 'a' and 'b' differ at most in "mcast-groups". */
+bool ibbridge_mcast_only_groups_differ(const struct smap *a,
+                                       const struct smap *b);
+
+/* Applies a change of "mcast-groups" alone ('cfg' is the new
+ * configuration) to the open port: joins the groups added, leaves those
+ * gone, and keeps the others as they are (membership, MLID, counters), so
+ * that editing a list of 10,000 groups does not rejoin them all.  Returns
+ * 0, or a positive errno with a message in '*errp' and nothing changed. */
+int ibbridge_mcast_update(struct netdev_ibbridge *dev,
+                          const struct ibbridge_config *cfg, char **errp)
     OVS_REQUIRES(dev->mutex);
 
 /* Takes the membership changes the port tracks (sim with async joins) into

@@ -240,6 +240,7 @@ join_groups(struct ibb_port *port, const struct ibbridge_config *cfg,
         }
         n++;
         if (!known) {
+            g->added_to_map = true;
             error = ibbridge_map_add_joined_group(map, g, cfg->pkey);
             if (error) {
                 s = ibb_mcast_group_spec_to_string(&g->spec);
@@ -413,6 +414,29 @@ netdev_ibbridge_set_config(struct netdev *netdev_, const struct smap *args,
     }
 
     error = ibbridge_config_parse(name, args, &cfg, &err);
+    if (!error && dev->configured && dev->port && dev->map
+        && ibbridge_mcast_only_groups_differ(args, &dev->options)) {
+        /* Only the groups changed: no need to reopen the port. */
+        error = ibbridge_mcast_update(dev, &cfg, &err);
+        if (!error) {
+            size_t n = cfg.n_groups;
+
+            ibbridge_config_destroy(&dev->cfg);
+            dev->cfg = cfg;
+            smap_destroy(&dev->options);
+            smap_clone(&dev->options, args);
+            netdev_change_seq_changed(netdev_);
+            VLOG_INFO("%s: mcast-groups changed: %zu groups", name, n);
+            ovs_mutex_unlock(&dev->mutex);
+            return 0;
+        }
+        ibbridge_config_destroy(&cfg);
+        *errp = xasprintf("%s: %s", name, err ? err : ovs_strerror(error));
+        free(err);
+        ovs_mutex_unlock(&dev->mutex);
+        VLOG_WARN("%s", *errp);
+        return error;
+    }
     if (!error && cfg.neigh_interfaces) {
         error = ibb_kneigh_open(cfg.neigh_interfaces, &kneigh, &err);
         if (error && err) {

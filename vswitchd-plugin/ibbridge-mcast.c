@@ -161,7 +161,16 @@ ibbridge_mcast_update(struct netdev_ibbridge *dev,
             kept |= !memcmp(g->mgid, old->mgid, 16);
         }
         if (!kept) {
+            struct ibb_mcast_status st;
+
             ibb_port_mcast_leave(dev->port, old->mgid);
+            if (!ibb_port_mcast_status(dev->port, old->mgid, &st)
+                && st.state == IBB_MCAST_LEAVING) {
+                /* Shown as leaving until the SA answered. */
+                dev->leaving = xrealloc(dev->leaving, (dev->n_leaving + 1)
+                                        * sizeof *dev->leaving);
+                dev->leaving[dev->n_leaving++] = *old;
+            }
             if (old->added_to_map) {
                 ibb_addr_map_del_group(dev->map, old->mgid);
             }
@@ -206,6 +215,7 @@ ibbridge_mcast_update(struct netdev_ibbridge *dev,
     dev->groups = groups;
     dev->n_groups = cfg->n_groups;
     ibbridge_mcast_index(dev);
+    ibbridge_mcast_prune_leaving(dev);
     VLOG_INFO("%s: mcast-groups: %zu joined or changed, %zu left, %zu kept",
               netdev_get_name(&dev->up), n_joined, n_left,
               cfg->n_groups - n_joined);
@@ -216,6 +226,25 @@ error:
     free(from_map);
     free(groups);
     return EINVAL;
+}
+
+void
+ibbridge_mcast_prune_leaving(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < dev->n_leaving; i++) {
+        const struct ibbridge_group *g = &dev->leaving[i];
+        struct ibb_mcast_status st;
+
+        if (dev->port && !ibb_port_mcast_status(dev->port, g->mgid, &st)
+            && st.state == IBB_MCAST_LEAVING
+            && !ibbridge_mcast_find(dev, g->mgid)) {
+            dev->leaving[n++] = *g;
+        }
+    }
+    dev->n_leaving = n;
 }
 
 bool
@@ -359,6 +388,20 @@ show_joined(struct mcast_show *ms, const struct ibbridge_group *g)
     free(spec);
 }
 
+/* A group removed from mcast-groups that the port is leaving. */
+static void
+show_leaving(struct mcast_show *ms, const struct ibbridge_group *g)
+    OVS_REQUIRES(ms->dev->mutex)
+{
+    char *spec = ibb_mcast_group_spec_to_string(&g->spec);
+    char mgid[IBB_GID_STRLEN];
+
+    ds_put_format(ms->s, "  %s mgid=%s leaving source=mcast-groups "
+                  "(removed)\n", spec,
+                  ibb_gid_format(g->mgid, mgid, sizeof mgid));
+    free(spec);
+}
+
 /* A group the map lists that the port does not join: the map gives its
  * MGID and MLID. */
 static void
@@ -398,6 +441,8 @@ show_port(struct netdev_ibbridge *dev, void *aux)
         n[format_state(dev, dev->groups[i].mgid, &scratch)]++;
     }
     ds_destroy(&scratch);
+    ibbridge_mcast_prune_leaving(dev);
+    n[IBB_MCAST_LEAVING] += dev->n_leaving;
     ds_put_format(ms->s, "%s: %zu groups from mcast-groups: %zu joined, "
                   "%zu joining, %zu failed, %zu leaving; ",
                   netdev_get_name(&dev->up), dev->n_groups,
@@ -413,6 +458,9 @@ show_port(struct netdev_ibbridge *dev, void *aux)
     }
     for (size_t i = 0; i < dev->n_groups; i++) {
         show_joined(ms, &dev->groups[i]);
+    }
+    for (size_t i = 0; i < dev->n_leaving; i++) {
+        show_leaving(ms, &dev->leaving[i]);
     }
     ibb_addr_map_foreach_group(dev->map, show_map_group, ms);
 }

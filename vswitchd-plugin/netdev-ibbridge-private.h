@@ -146,6 +146,10 @@ struct netdev_ibbridge {
     struct ibbridge_group *groups OVS_GUARDED;  /* Joined groups. */
     size_t n_groups OVS_GUARDED;
     struct hmap group_index OVS_GUARDED;        /* 'groups' by MGID. */
+    struct ibbridge_group *leaving OVS_GUARDED; /* Removed from mcast-groups,
+                                                 * the SA has not answered
+                                                 * the leave yet. */
+    size_t n_leaving OVS_GUARDED;
     bool carrier OVS_GUARDED;                   /* Port attached. */
     int eth_mtu OVS_GUARDED;                    /* mtu_request, 0 if none. */
     long long int next_reconnect OVS_GUARDED;   /* When to try again. */
@@ -204,6 +208,10 @@ bool ibbridge_mcast_only_groups_differ(const struct smap *a,
  * 0, or a positive errno with a message in '*errp' and nothing changed. */
 int ibbridge_mcast_update(struct netdev_ibbridge *dev,
                           const struct ibbridge_config *cfg, char **errp)
+    OVS_REQUIRES(dev->mutex);
+
+/* Forgets the groups of dev->leaving that the port has left. */
+void ibbridge_mcast_prune_leaving(struct netdev_ibbridge *dev)
     OVS_REQUIRES(dev->mutex);
 
 /* Takes the membership changes the port tracks (sim with async joins) into

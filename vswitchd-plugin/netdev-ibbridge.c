@@ -120,6 +120,9 @@ netdev_ibbridge_close_port(struct netdev_ibbridge *dev)
         dev->port = NULL;
     }
     hmap_clear(&dev->group_index);
+    free(dev->leaving);
+    dev->leaving = NULL;
+    dev->n_leaving = 0;
     free(dev->groups);
     dev->groups = NULL;
     dev->n_groups = 0;
@@ -781,6 +784,7 @@ netdev_ibbridge_port_events(struct netdev_ibbridge *dev)
     if (up && !ibb_port_query(dev->port, &attr)) {
         dev->attr = attr;
     }
+    ibbridge_mcast_prune_leaving(dev);
     /* A port that tracks what changed says so; else look at every group. */
     if (!ibbridge_mcast_take_changes(dev)) {
         for (size_t i = 0; i < dev->n_groups; i++) {

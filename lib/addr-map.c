@@ -102,7 +102,9 @@ struct map_index {
 #define INDEX_MAX_SLOTS (1u << 31)
 
 struct map_group {
-    struct ibb_group g;         /* The entry. */
+    struct ibb_group g;         /* The entry; first, see
+                                 * ibb_addr_map_group_stats(). */
+    struct ibb_group_stats stats; /* Its counters. */
     UT_hash_handle hh_ip;       /* In map->groups_by_ip. */
     UT_hash_handle hh_mgid;     /* In map->groups_by_mgid. */
 };
@@ -1297,6 +1299,58 @@ ibb_addr_map_find_group_mgid(const struct ibb_addr_map *map,
 
     HASH_FIND(hh_mgid, map->groups_by_mgid, mgid, 16, mg);
     return mg ? &mg->g : NULL;
+}
+
+struct ibb_group_stats *
+ibb_addr_map_group_stats(struct ibb_addr_map *map,
+                         const struct ibb_group *group)
+{
+    /* 'group' is the first member of its map_group. */
+    (void) map;
+    return &((struct map_group *) group)->stats;
+}
+
+void
+ibb_addr_map_copy_group_stats(struct ibb_addr_map *dst,
+                              const struct ibb_addr_map *src)
+{
+    struct map_group *mg, *next, *old;
+
+    HASH_ITER(hh_mgid, dst->groups_by_mgid, mg, next) {
+        HASH_FIND(hh_mgid, src->groups_by_mgid, mg->g.mgid, 16, old);
+        if (old) {
+            mg->stats = old->stats;
+        }
+    }
+}
+
+void
+ibb_addr_map_foreach_group(const struct ibb_addr_map *map,
+                           void (*cb)(const struct ibb_group *,
+                                      const struct ibb_group_stats *,
+                                      void *aux),
+                           void *aux)
+{
+    struct map_group *mg, *next;
+
+    HASH_ITER(hh_mgid, map->groups_by_mgid, mg, next) {
+        cb(&mg->g, &mg->stats, aux);
+    }
+}
+
+int
+ibb_addr_map_del_group(struct ibb_addr_map *map, const uint8_t mgid[16])
+{
+    struct map_group *mg;
+
+    HASH_FIND(hh_mgid, map->groups_by_mgid, mgid, 16, mg);
+    if (!mg) {
+        return ENOENT;
+    }
+    HASH_DELETE(hh_mgid, map->groups_by_mgid, mg);
+    HASH_DELETE(hh_ip, map->groups_by_ip, mg);
+    free(mg);
+    return 0;
 }
 
 int

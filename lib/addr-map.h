@@ -217,6 +217,36 @@ const struct ibb_group *ibb_addr_map_find_group_ip(
 const struct ibb_group *ibb_addr_map_find_group_mgid(
     const struct ibb_addr_map *, const uint8_t mgid[16]);
 
+/* Packets and bytes that crossed the bridge to a group, per direction
+ * (rx: IB to Ethernet, tx: Ethernet to IB), as the port counts them. */
+struct ibb_group_stats {
+    uint64_t rx_packets;
+    uint64_t rx_bytes;
+    uint64_t tx_packets;
+    uint64_t tx_bytes;
+};
+
+/* The counters of 'group', an entry of 'map' (as the lookups and the
+ * converters' ibb_buf 'group' give them): O(1), for the packet path. */
+struct ibb_group_stats *ibb_addr_map_group_stats(struct ibb_addr_map *,
+                                                 const struct ibb_group *);
+
+/* Gives each group of 'dst' the counters its MGID has in 'src' (a map
+ * reloaded keeps them). */
+void ibb_addr_map_copy_group_stats(struct ibb_addr_map *dst,
+                                   const struct ibb_addr_map *src);
+
+/* Calls 'cb' for each group, in no particular order. */
+void ibb_addr_map_foreach_group(const struct ibb_addr_map *,
+                                void (*cb)(const struct ibb_group *,
+                                           const struct ibb_group_stats *,
+                                           void *aux),
+                                void *aux);
+
+/* Deletes the group with 'mgid' (with its counters).  Returns 0 or
+ * ENOENT. */
+int ibb_addr_map_del_group(struct ibb_addr_map *, const uint8_t mgid[16]);
+
 /* Sets the MLID of the group with 'mgid' (known once a join completes).
  * Returns 0 or ENOENT. */
 int ibb_addr_map_set_group_mlid(struct ibb_addr_map *, const uint8_t mgid[16],

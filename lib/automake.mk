@@ -50,6 +50,8 @@ lib_libibbridge_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(LIBNL_CFLAGS)
 # IB port interface and its simulated-fabric backend (utilities/ibsim-*).
 lib_libibbridge_la_SOURCES += \
 	lib/fabric-proto.h \
+	lib/ibb-join.c \
+	lib/ibb-join.h \
 	lib/ibport.c \
 	lib/ibport.h \
 	lib/ibport-provider.h \

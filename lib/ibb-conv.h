@@ -11,6 +11,8 @@
 
 #include "ibb-drop.h"
 
+struct ibb_group;
+
 struct ibb_proxy_table;
 
 /* Room the converters need around a packet: IB -> RoCEv2/IPv6 grows the
@@ -79,6 +81,9 @@ struct ibb_buf {
     size_t size;                /* Bytes at 'base'. */
     size_t ofs;                 /* Offset of the packet's first byte. */
     size_t len;                 /* Packet length. */
+    const struct ibb_group *group; /* Set by the converters: the map's
+                                 * entry of the multicast group the packet
+                                 * went to, else NULL. */
 };
 
 static inline uint8_t *

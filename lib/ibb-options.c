@@ -305,6 +305,12 @@ parse_mcast_group(const char *entry, size_t len,
  * multicast group, FORMAT its MGID format ('default_format' if absent) and
  * the join full (default) or send-only.  An empty string is no group.  On
  * success the caller frees '*groupsp'. */
+static int
+compare_ips(const void *a, const void *b)
+{
+    return memcmp(a, b, 16);
+}
+
 int
 ibb_parse_mcast_groups(const char *value,
                        enum ibb_mgid_format default_format,
@@ -312,37 +318,32 @@ ibb_parse_mcast_groups(const char *value,
                        size_t *n_groupsp, char **errp)
 {
     struct ibb_mcast_group_spec *groups = NULL;
-    size_t n = 0;
+    size_t n = 0, allocated = 0;
     const char *p = value ? value : "";
+    uint8_t (*ips)[16];
 
     *errp = NULL;
     *groupsp = NULL;
     *n_groupsp = 0;
     while (*p) {
         size_t len = strcspn(p, ",");
-        struct ibb_mcast_group_spec *g;
         int error;
 
-        g = realloc(groups, (n + 1) * sizeof *groups);
-        if (!g) {
-            free(groups);
-            return ENOMEM;
+        if (n == allocated) {
+            struct ibb_mcast_group_spec *g;
+
+            allocated = allocated ? 2 * allocated : 16;
+            g = realloc(groups, allocated * sizeof *groups);
+            if (!g) {
+                free(groups);
+                return ENOMEM;
+            }
+            groups = g;
         }
-        groups = g;
         error = parse_mcast_group(p, len, default_format, &groups[n], errp);
         if (error) {
             free(groups);
             return error;
-        }
-        for (size_t i = 0; i < n; i++) {
-            if (!memcmp(groups[i].ip, groups[n].ip, 16)) {
-                char buf[IBB_GID_STRLEN];
-                *errp = ibb_xasprintf("mcast-groups: group %s listed twice",
-                                      ibb_gid_format(groups[n].ip, buf,
-                                                     sizeof buf));
-                free(groups);
-                return EINVAL;
-            }
         }
         n++;
         p += len;
@@ -355,6 +356,31 @@ ibb_parse_mcast_groups(const char *value,
             }
         }
     }
+
+    /* Duplicates, in O(n log n): 10,000 groups are a normal list. */
+    ips = n ? malloc(n * sizeof *ips) : NULL;
+    if (n && !ips) {
+        free(groups);
+        return ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        memcpy(ips[i], groups[i].ip, 16);
+    }
+    if (n > 1) {
+        qsort(ips, n, sizeof *ips, compare_ips);
+    }
+    for (size_t i = 1; i < n; i++) {
+        if (!memcmp(ips[i - 1], ips[i], 16)) {
+            char buf[IBB_GID_STRLEN];
+
+            *errp = ibb_xasprintf("mcast-groups: group %s listed twice",
+                                  ibb_gid_format(ips[i], buf, sizeof buf));
+            free(ips);
+            free(groups);
+            return EINVAL;
+        }
+    }
+    free(ips);
     *groupsp = groups;
     *n_groupsp = n;
     return 0;

@@ -39,6 +39,8 @@ struct ibb_port {
     size_t n_qps;                       /* Number of 'qps'. */
     struct ibb_port_group *groups;      /* Multicast memberships. */
     size_t n_groups;                    /* Number of 'groups'. */
+    size_t allocated_groups;            /* Room in 'groups'. */
+    struct ibb_port_group_ix *group_ix; /* 'groups' by MGID (ibport.c). */
     struct ibb_port_route *routes;      /* Prefixes it routes. */
     size_t n_routes;                    /* Number of 'routes'. */
     bool qps_lost;                      /* Reopened: created QPs gone. */
@@ -85,6 +87,8 @@ struct ibb_port_class {
     size_t (*counters)(const struct ibb_port *, struct ibb_port_counter *,
                        size_t max);
     long long (*next_wakeup)(const struct ibb_port *);
+    bool (*mcast_take_changed)(struct ibb_port *, uint8_t mgid[16],
+                               struct ibb_mcast_status *);
     bool (*needs_reopen)(const struct ibb_port *); /* Event-driven backends:
                                                     * only a new open can
                                                     * bring it back. */

@@ -1,8 +1,18 @@
 /* IB port backend for the simulated fabric (utilities/ibsim-fabric): one
- * SOCK_SEQPACKET connection per port, protocol in lib/fabric-proto.h. */
+ * SOCK_SEQPACKET connection per port, protocol in lib/fabric-proto.h.
+ *
+ * Multicast joins and leaves are synchronous (request, then wait for the
+ * answer) unless the port was opened with 'async_joins': then they go
+ * through a join table (lib/ibb-join.h) that paces them toward the SA,
+ * and their answers are taken wherever the port reads the socket, since
+ * they interleave with packets: sim_recv() (the datapath), sim_request()
+ * (another control request) and sim_run(), which also sends what the
+ * pacing allows and fails or retries joins on time. */
 #include <config.h>
 
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +22,21 @@
 #include <unistd.h>
 
 #include "fabric-proto.h"
+#include "ib-gid.h"
+#include "ibb-join.h"
 #include "ibport-provider.h"
 
 /* How long a control request waits for the fabric's answer. */
 #define SIM_REPLY_TIMEOUT_MS 5000
+
+/* Most control messages sim_run() reads in one call, and most packets it
+ * lets wait in the pending queue (beyond, the answers wait in the socket
+ * for sim_recv()). */
+#define SIM_RUN_MAX_MSGS 256
+#define SIM_RUN_MAX_PENDING 1024
+
+/* How soon to try again when the socket took no request. */
+#define SIM_SEND_RETRY_MS 10
 
 /* A packet read while waiting for a control reply. */
 struct sim_pkt {
@@ -31,6 +52,9 @@ struct ibb_port_sim {
     struct ibb_port_attr attr;  /* From the ATTACH reply. */
     struct sim_pkt *head;       /* Pending packets, oldest first. */
     struct sim_pkt **tailp;     /* Where to link the next one. */
+    size_t n_pending;           /* Packets in the pending queue. */
+    struct ibb_join_table *joins; /* Async joins, NULL if synchronous. */
+    bool send_blocked;          /* The socket took no join request. */
 };
 
 static struct ibb_port_sim *
@@ -63,6 +87,7 @@ sim_flush_pending(struct ibb_port_sim *sim)
         free(p);
     }
     sim->tailp = &sim->head;
+    sim->n_pending = 0;
 }
 
 static void
@@ -71,6 +96,7 @@ sim_dealloc(struct ibb_port *port)
     struct ibb_port_sim *sim = sim_cast(port);
 
     sim_flush_pending(sim);
+    ibb_join_table_destroy(sim->joins);
     free(sim);
 }
 
@@ -84,6 +110,31 @@ sim_disconnect(struct ibb_port *port)
         sim->fd = -1;
     }
     sim->attr.state = IBB_PORT_DOWN;
+    if (sim->joins) {
+        /* The fabric dropped the port's memberships with the connection;
+         * they are joined again once it is back. */
+        ibb_join_reset(sim->joins);
+    }
+    sim->send_blocked = false;
+}
+
+/* Takes control message 'hdr' with 'len' bytes of body at 'body', read
+ * outside sim_request(): the answer to an async join or leave, else a
+ * stale answer to a request that timed out. */
+static void
+sim_take_reply(struct ibb_port_sim *sim, const struct ibb_fmsg_hdr *hdr,
+               const uint8_t *body, size_t len)
+{
+    struct ibb_fmsg_mcast_reply mr;
+
+    if (!sim->joins || (hdr->type != IBB_FMSG_MCAST_JOIN
+                        && hdr->type != IBB_FMSG_MCAST_LEAVE)) {
+        return;
+    }
+    memset(&mr, 0, sizeof mr);
+    memcpy(&mr, body, len < sizeof mr ? len : sizeof mr);
+    ibb_join_reply(sim->joins, ibb_port_now_ms(), hdr->xid, hdr->status,
+                   hdr->status ? 0 : mr.mlid);
 }
 
 /* Marks the port down after the fabric went away. */
@@ -144,6 +195,7 @@ sim_queue_packet(struct ibb_port_sim *sim, const uint8_t *data, size_t len)
         memcpy(p->data, data, len);
         *sim->tailp = p;
         sim->tailp = &p->next;
+        sim->n_pending++;
     }
 }
 
@@ -216,7 +268,9 @@ sim_request(struct ibb_port_sim *sim, uint16_t type, const void *body,
         memcpy(&rh, msg, sizeof rh);
         if (rh.type == IBB_FMSG_PACKET) {
             sim_queue_packet(sim, msg + sizeof rh, n - sizeof rh);
-        } else if (rh.xid == xid && rh.type == type) {
+        } else if (rh.xid != xid || rh.type != type) {
+            sim_take_reply(sim, &rh, msg + sizeof rh, n - sizeof rh);
+        } else {
             size_t got = n - sizeof rh;
 
             if (reply) {
@@ -246,6 +300,15 @@ sim_connect(struct ibb_port *port)
     }
     strcpy(sun.sun_path, port->spec.path);
 
+    if (port->opts.async_joins && !sim->joins) {
+        struct ibb_join_params jp = { .rate = port->opts.join_rate };
+
+        sim->joins = ibb_join_table_create(&jp);
+        if (!sim->joins) {
+            return ibb_port_set_error(port, ENOMEM, "%s: out of memory",
+                                      port->device);
+        }
+    }
     sim_flush_pending(sim);
     sim->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK,
                      0);
@@ -316,6 +379,7 @@ sim_recv(struct ibb_port *port, struct ibb_port_buf bufs[], size_t n,
         struct sim_pkt *p = sim->head;
 
         sim->head = p->next;
+        sim->n_pending--;
         if (!sim->head) {
             sim->tailp = &sim->head;
         }
@@ -371,8 +435,14 @@ sim_recv(struct ibb_port *port, struct ibb_port_buf bufs[], size_t n,
                 eof = true;
                 break;
             }
-            if (len < sizeof hdrs[i] || hdrs[i].type != IBB_FMSG_PACKET) {
-                continue;       /* Stale reply to a timed-out request. */
+            if (len < sizeof hdrs[i]) {
+                continue;
+            }
+            if (hdrs[i].type != IBB_FMSG_PACKET) {
+                /* An async join's answer, or a stale one. */
+                sim_take_reply(sim, &hdrs[i], bufs[done + i].data,
+                               len - sizeof hdrs[i]);
+                continue;
             }
             if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
                 err = ibb_port_set_error(port, EMSGSIZE, "%s: %zu-byte "
@@ -520,17 +590,198 @@ sim_mcast(struct ibb_port_sim *sim, uint16_t type,
                                ? "multicast join" : "multicast leave");
 }
 
+/* Sends the requests of the join table that the pacing allows now, until
+ * the socket is full. */
+static void
+sim_pump(struct ibb_port_sim *sim)
+{
+    long long now = ibb_port_now_ms();
+    struct ibb_join_request req;
+
+    sim->send_blocked = false;
+    ibb_join_run(sim->joins, now);
+    while (sim->fd >= 0 && ibb_join_next(sim->joins, now, &req)) {
+        uint8_t msg[sizeof(struct ibb_fmsg_hdr)
+                    + sizeof(struct ibb_fmsg_mcast)];
+        struct ibb_fmsg_hdr hdr;
+        struct ibb_fmsg_mcast m;
+        ssize_t n;
+
+        memset(&hdr, 0, sizeof hdr);
+        hdr.type = (req.op == IBB_JOIN_OP_JOIN ? IBB_FMSG_MCAST_JOIN
+                    : IBB_FMSG_MCAST_LEAVE);
+        hdr.xid = sim->next_xid;
+        memset(&m, 0, sizeof m);
+        memcpy(m.mgid, req.mgid, 16);
+        if (req.op == IBB_JOIN_OP_JOIN) {
+            m.qkey = req.qkey;
+            m.pkey = req.pkey;
+            m.join_state = req.join;
+        }
+        memcpy(msg, &hdr, sizeof hdr);
+        memcpy(msg + sizeof hdr, &m, sizeof m);
+        n = send(sim->fd, msg, sizeof msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR) {
+                sim->send_blocked = true;
+            } else {
+                /* The receive path reports the loss. */
+                sim->send_blocked = true;
+            }
+            return;
+        }
+        sim->next_xid++;
+        ibb_join_sent(sim->joins, now, hdr.xid);
+    }
+}
+
 static int
 sim_mcast_join(struct ibb_port *port, const struct ibb_port_group *g,
                uint16_t *mlid)
 {
-    return sim_mcast(sim_cast(port), IBB_FMSG_MCAST_JOIN, g, g->mgid, mlid);
+    struct ibb_port_sim *sim = sim_cast(port);
+    struct ibb_mcast_status st;
+    char s[40];
+    int err;
+
+    if (!sim->joins) {
+        return sim_mcast(sim, IBB_FMSG_MCAST_JOIN, g, g->mgid, mlid);
+    }
+    if (!ibb_gid_is_multicast(g->mgid)) {
+        return ibb_port_set_error(port, EINVAL, "%s: not a multicast GID",
+                                  port->device);
+    }
+    if (g->join != IBB_MCAST_FULL && g->join != IBB_MCAST_SEND_ONLY) {
+        snprintf(s, sizeof s, "0x%x", g->join);
+        return ibb_port_set_error(port, EINVAL, "%s: unsupported join "
+                                  "state %s (full or send-only)",
+                                  port->device, s);
+    }
+    err = ibb_join_add(sim->joins, g->mgid, g->join, g->qkey, g->pkey);
+    if (err) {
+        return ibb_port_set_error(port, err, "%s: out of memory",
+                                  port->device);
+    }
+    sim_pump(sim);
+    *mlid = (!ibb_join_status(sim->joins, g->mgid, &st)
+             && st.state == IBB_MCAST_JOINED ? st.mlid : 0);
+    return 0;
 }
 
 static int
 sim_mcast_leave(struct ibb_port *port, const uint8_t mgid[16])
 {
-    return sim_mcast(sim_cast(port), IBB_FMSG_MCAST_LEAVE, NULL, mgid, NULL);
+    struct ibb_port_sim *sim = sim_cast(port);
+
+    if (!sim->joins) {
+        return sim_mcast(sim, IBB_FMSG_MCAST_LEAVE, NULL, mgid, NULL);
+    }
+    if (ibb_join_remove(sim->joins, mgid)) {
+        return ibb_port_set_error(port, ENOENT, "%s: not a member of that "
+                                  "group", port->device);
+    }
+    sim_pump(sim);
+    return 0;
+}
+
+static int
+sim_mcast_status(struct ibb_port *port, const uint8_t mgid[16],
+                 struct ibb_mcast_status *st)
+{
+    struct ibb_port_sim *sim = sim_cast(port);
+
+    if (sim->joins) {
+        return ibb_join_status(sim->joins, mgid, st);
+    }
+    /* Synchronous: a membership exists only once joined (ibport.c). */
+    return EOPNOTSUPP;
+}
+
+static bool
+sim_mcast_take_changed(struct ibb_port *port, uint8_t mgid[16],
+                       struct ibb_mcast_status *st)
+{
+    struct ibb_port_sim *sim = sim_cast(port);
+
+    return sim->joins && ibb_join_take_changed(sim->joins, mgid, st);
+}
+
+/* Reads the answers of async joins (queueing the packets read meanwhile
+ * for sim_recv()) while some are awaited, then sends what the pacing
+ * allows.  Returns true if a membership changed. */
+static bool
+sim_run(struct ibb_port *port)
+{
+    struct ibb_port_sim *sim = sim_cast(port);
+
+    if (!sim->joins) {
+        return false;
+    }
+    for (int i = 0; (i < SIM_RUN_MAX_MSGS && sim->fd >= 0
+                     && sim->n_pending < SIM_RUN_MAX_PENDING
+                     && ibb_join_busy(sim->joins)); i++) {
+        uint8_t msg[IBB_FABRIC_MAX_MSG];
+        struct ibb_fmsg_hdr rh;
+        ssize_t n;
+
+        n = recv(sim->fd, msg, sizeof msg, MSG_DONTWAIT);
+        if (n <= 0) {
+            /* Nothing more, or the fabric went away: sim_recv() reports
+             * a loss, as it does without joins. */
+            break;
+        } else if ((size_t) n < sizeof rh) {
+            continue;
+        }
+        memcpy(&rh, msg, sizeof rh);
+        if (rh.type == IBB_FMSG_PACKET) {
+            sim_queue_packet(sim, msg + sizeof rh, n - sizeof rh);
+        } else {
+            sim_take_reply(sim, &rh, msg + sizeof rh, n - sizeof rh);
+        }
+    }
+    sim_pump(sim);
+    return ibb_join_has_changed(sim->joins);
+}
+
+static long long
+sim_next_wakeup(const struct ibb_port *port)
+{
+    const struct ibb_port_sim *sim = sim_cast(port);
+    long long now, when;
+
+    if (!sim->joins) {
+        return LLONG_MAX;
+    } else if (ibb_join_has_changed(sim->joins)) {
+        return 0;
+    }
+    now = ibb_port_now_ms();
+    when = ibb_join_next_deadline(sim->joins, now);
+    if (sim->send_blocked && now + SIM_SEND_RETRY_MS < when) {
+        when = now + SIM_SEND_RETRY_MS;
+    }
+    return when;
+}
+
+/* The join table's counters, for async joins. */
+static size_t
+sim_counters(const struct ibb_port *port, struct ibb_port_counter *out,
+             size_t max)
+{
+    const struct ibb_port_sim *sim = sim_cast(port);
+    const struct ibb_join_counters *c;
+
+    if (!sim->joins) {
+        return 0;
+    }
+    c = ibb_join_counters(sim->joins);
+    const struct ibb_port_counter all[] = {
+        { "join_retries", c->join_retries },
+        { "join_timeouts", c->join_timeouts },
+    };
+    for (size_t i = 0; i < max && i < sizeof all / sizeof all[0]; i++) {
+        out[i] = all[i];
+    }
+    return sizeof all / sizeof all[0];
 }
 
 static int
@@ -592,4 +843,9 @@ const struct ibb_port_class ibb_port_sim_class = {
     .alias = sim_alias,
     .qp = sim_qp,
     .route = sim_route,
+    .mcast_status = sim_mcast_status,
+    .mcast_take_changed = sim_mcast_take_changed,
+    .run = sim_run,
+    .counters = sim_counters,
+    .next_wakeup = sim_next_wakeup,
 };

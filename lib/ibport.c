@@ -13,6 +13,19 @@
 
 #include "ibport-provider.h"
 
+/* uthash must not exit the process on allocation failure. */
+#define HASH_NONFATAL_OOM 1
+#define uthash_nonfatal_oom(OBJ) (oom = true)
+#include <uthash.h>
+
+/* An entry of port->group_ix: where a membership is in port->groups, so
+ * that 10,000 of them are found in O(1). */
+struct ibb_port_group_ix {
+    UT_hash_handle hh;          /* In port->group_ix, keyed on 'mgid'. */
+    uint8_t mgid[16];           /* The key. */
+    size_t idx;                 /* Index in port->groups. */
+};
+
 int
 ibb_port_set_error(struct ibb_port *port, int error, const char *format, ...)
 {
@@ -49,6 +62,14 @@ free_common(struct ibb_port *port)
     free(port->routes);
     free(port->qps);
     free(port->groups);
+    {
+        struct ibb_port_group_ix *ix, *next;
+
+        HASH_ITER(hh, port->group_ix, ix, next) {
+            HASH_DEL(port->group_ix, ix);
+            free(ix);
+        }
+    }
 }
 
 int
@@ -201,12 +222,10 @@ ibb_port_path_query(struct ibb_port *port, const uint8_t gid[16],
 static struct ibb_port_group *
 find_group(struct ibb_port *port, const uint8_t mgid[16])
 {
-    for (size_t i = 0; i < port->n_groups; i++) {
-        if (!memcmp(port->groups[i].mgid, mgid, 16)) {
-            return &port->groups[i];
-        }
-    }
-    return NULL;
+    struct ibb_port_group_ix *ix;
+
+    HASH_FIND(hh, port->group_ix, mgid, 16, ix);
+    return ix ? &port->groups[ix->idx] : NULL;
 }
 
 int
@@ -215,6 +234,8 @@ ibb_port_mcast_join(struct ibb_port *port, const uint8_t mgid[16],
                     uint16_t *mlid)
 {
     struct ibb_port_group g, *gp;
+    struct ibb_port_group_ix *ix;
+    bool oom = false;
     int err;
 
     memset(&g, 0, sizeof g);
@@ -229,11 +250,28 @@ ibb_port_mcast_join(struct ibb_port *port, const uint8_t mgid[16],
 
     gp = find_group(port, mgid);
     if (!gp) {
-        gp = realloc(port->groups, (port->n_groups + 1) * sizeof *gp);
-        if (!gp) {
+        if (port->n_groups == port->allocated_groups) {
+            size_t n = port->allocated_groups ? 2 * port->allocated_groups
+                                              : 8;
+
+            gp = realloc(port->groups, n * sizeof *gp);
+            if (!gp) {
+                return ibb_port_set_error(port, ENOMEM, "out of memory");
+            }
+            port->groups = gp;
+            port->allocated_groups = n;
+        }
+        ix = calloc(1, sizeof *ix);
+        if (!ix) {
             return ibb_port_set_error(port, ENOMEM, "out of memory");
         }
-        port->groups = gp;
+        memcpy(ix->mgid, mgid, 16);
+        ix->idx = port->n_groups;
+        HASH_ADD(hh, port->group_ix, mgid, 16, ix);
+        if (oom) {
+            free(ix);
+            return ibb_port_set_error(port, ENOMEM, "out of memory");
+        }
         gp = &port->groups[port->n_groups++];
     }
     g.mlid = *mlid;
@@ -244,13 +282,24 @@ ibb_port_mcast_join(struct ibb_port *port, const uint8_t mgid[16],
 int
 ibb_port_mcast_leave(struct ibb_port *port, const uint8_t mgid[16])
 {
-    struct ibb_port_group *gp;
+    struct ibb_port_group_ix *ix, *moved;
     int err;
 
     err = port->class->mcast_leave(port, mgid);
-    gp = find_group(port, mgid);
-    if (gp) {
-        *gp = port->groups[--port->n_groups];
+    HASH_FIND(hh, port->group_ix, mgid, 16, ix);
+    if (ix) {
+        size_t last = --port->n_groups;
+
+        if (ix->idx != last) {
+            port->groups[ix->idx] = port->groups[last];
+            HASH_FIND(hh, port->group_ix, port->groups[ix->idx].mgid, 16,
+                      moved);
+            if (moved) {
+                moved->idx = ix->idx;
+            }
+        }
+        HASH_DEL(port->group_ix, ix);
+        free(ix);
     }
     return err;
 }
@@ -451,6 +500,8 @@ ibb_mcast_state_name(enum ibb_mcast_state state)
         return "joined";
     case IBB_MCAST_FAILED:
         return "failed";
+    case IBB_MCAST_LEAVING:
+        return "leaving";
     default:
         return "unknown";
     }
@@ -464,7 +515,11 @@ ibb_port_mcast_status(struct ibb_port *port, const uint8_t mgid[16],
 
     memset(st, 0, sizeof *st);
     if (port->class->mcast_status) {
-        return port->class->mcast_status(port, mgid, st);
+        int err = port->class->mcast_status(port, mgid, st);
+
+        if (err != EOPNOTSUPP) {
+            return err;
+        }
     }
     /* Synchronous backends: a membership exists only once joined. */
     g = find_group(port, mgid);
@@ -474,6 +529,21 @@ ibb_port_mcast_status(struct ibb_port *port, const uint8_t mgid[16],
     st->state = IBB_MCAST_JOINED;
     st->mlid = g->mlid;
     return 0;
+}
+
+bool
+ibb_port_mcast_tracks_changes(const struct ibb_port *port)
+{
+    return port->class->mcast_take_changed && port->opts.async_joins;
+}
+
+bool
+ibb_port_mcast_take_changed(struct ibb_port *port, uint8_t mgid[16],
+                            struct ibb_mcast_status *st)
+{
+    memset(st, 0, sizeof *st);
+    return (port->class->mcast_take_changed
+            && port->class->mcast_take_changed(port, mgid, st));
 }
 
 bool
@@ -529,7 +599,7 @@ ibb_port_reconnect(struct ibb_port *port)
     if (port->class->is_up(port)) {
         return 0;
     }
-    if (port->class->run) {
+    if (port->class->needs_reopen) {
         /* Event-driven backends (an HCA) recover by themselves from a port
          * going down and up: the QPs stay, and ibb_port_run() rejoins
          * groups.  After a fatal error only a new open helps. */

@@ -8,7 +8,8 @@
  * room to send, and the caller waits for ibb_port_fd() (readable for
  * receive, writable for send).  Control operations (join, path query,
  * aliases, QPs) are synchronous and may wait up to a few seconds for the
- * fabric's answer.
+ * fabric's answer, except multicast joins and leaves where the backend
+ * does them asynchronously (verbs; sim with 'async_joins').
  *
  * Errors: every function returns 0 or a positive errno value; a port keeps
  * a human-readable message for its last error (ibb_port_error()).  When the
@@ -45,6 +46,13 @@ struct ibb_port_options {
                                  * receives multicast (verbs), 0 = default
                                  * IBB_DEFAULT_QKEY. */
     unsigned int gid_index;     /* GID table index of the SGID (verbs). */
+    bool async_joins;           /* Sim: ibb_port_mcast_join() returns at
+                                 * once, the join is paced and completed
+                                 * by ibb_port_run() (see lib/ibb-join.h);
+                                 * false: it waits for the answer. */
+    unsigned int join_rate;     /* Sim, async: join and leave requests per
+                                 * second toward the SA, 0 = default
+                                 * (IBB_JOIN_DEFAULT_RATE). */
 };
 
 /* Port states, as in PortInfo. */
@@ -170,6 +178,7 @@ enum ibb_mcast_state {
     IBB_MCAST_JOINING,
     IBB_MCAST_JOINED,
     IBB_MCAST_FAILED,
+    IBB_MCAST_LEAVING,          /* Left, until the SA answered. */
 };
 
 struct ibb_mcast_status {
@@ -181,6 +190,15 @@ struct ibb_mcast_status {
 /* ENOENT if the port has no such membership. */
 int ibb_port_mcast_status(struct ibb_port *, const uint8_t mgid[16],
                           struct ibb_mcast_status *);
+
+/* Backends that track which memberships changed (sim with async joins):
+ * takes one whose status changed since it was last taken, into 'mgid' and
+ * '*st', and returns true; false when there is none.  For the others
+ * ibb_port_mcast_tracks_changes() is false: look at every group after
+ * ibb_port_run() returned true. */
+bool ibb_port_mcast_tracks_changes(const struct ibb_port *);
+bool ibb_port_mcast_take_changed(struct ibb_port *, uint8_t mgid[16],
+                                 struct ibb_mcast_status *);
 const char *ibb_mcast_state_name(enum ibb_mcast_state);
 
 /* Control events (HCA async events, join completions): ibb_port_run()

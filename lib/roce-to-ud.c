@@ -30,6 +30,7 @@ struct r2u {
     uint8_t dgid[16];           /* Destination GID. */
     uint16_t dlid;              /* Destination LID. */
     struct ibb_proxy *proxy;    /* Proxy QP the source sends from. */
+    const struct ibb_group *group; /* Destination group, if multicast. */
 };
 
 static enum ibb_drop
@@ -199,6 +200,7 @@ resolve(const struct ibb_conv_config *cfg, const struct ibb_addr_map *map,
         }
         memcpy(u->dgid, g->mgid, 16);
         u->dlid = g->mlid;
+        u->group = g;
     } else {
         const struct ibb_host *h = ibb_addr_map_find_ip(map, u->dip);
 
@@ -306,6 +308,7 @@ ibb_roce_to_ud(const struct ibb_conv_config *cfg,
     size_t clen, new_ofs, new_len;
     enum ibb_drop r;
 
+    buf->group = NULL;
     memset(&u, 0, sizeof u);
     r = parse_frame(f, buf->len, &u);
     if (r) {
@@ -389,5 +392,6 @@ ibb_roce_to_ud(const struct ibb_conv_config *cfg,
     /* A new SrcQP changes the bytes the ICRC covers: no reuse then. */
     write_ib(cfg, &u, ibb_buf_data(buf), cfg->check_roce_icrc && !u.proxy,
              icrc, old_prefix, clen);
+    buf->group = u.group;
     return IBB_DROP_NONE;
 }

@@ -28,6 +28,7 @@ struct u2r {
     uint8_t sip[16];            /* Source IP. */
     uint8_t dip[16];            /* Destination IP. */
     uint8_t dmac[6];            /* Destination MAC. */
+    const struct ibb_group *group; /* Destination group, if in the map. */
 };
 
 /* The IP addresses a GID or a host stands for. */
@@ -172,6 +173,7 @@ resolve_global(const struct ibb_conv_config *cfg,
         const struct ibb_group *g;
 
         g = ibb_addr_map_find_group_mgid(map, grh->dgid);
+        u->group = g;
         if (g) {
             if (ibb_gid_is_v4mapped(g->ip)) {
                 d.has4 = true;
@@ -375,6 +377,7 @@ ibb_ud_to_roce(const struct ibb_conv_config *cfg,
     enum ibb_drop r;
     uint8_t *f;
 
+    buf->group = NULL;
     memset(&u, 0, sizeof u);
     r = parse_ib(cfg, p, buf->len, &u);
     if (r) {
@@ -473,5 +476,6 @@ ibb_ud_to_roce(const struct ibb_conv_config *cfg,
 
         ibb_udp_set_csum((struct ibb_udp *) udp_out, csum);
     }
+    buf->group = u.group;
     return IBB_DROP_NONE;
 }

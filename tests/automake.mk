@@ -11,9 +11,15 @@ TESTSUITE_AT += \
 	tests/ibbridge-macros.at \
 	tests/build.at \
 	tests/netdev-ibbridge.at \
-	tests/bridge.at
+	tests/bridge.at \
+	tests/mcast.at
 
 UNIT_TESTS += tests/test-options
+# Paced multicast joins (lib/ibb-join.c), on the tests' own clock.
+UNIT_TESTS += tests/test-join
+tests_test_join_SOURCES = tests/test-join.c
+tests_test_join_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_test_join_LDADD = lib/libibbridge.la $(CMOCKA_LIBS)
 tests_test_options_SOURCES = tests/test-options.c
 tests_test_options_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_test_options_LDADD = lib/libibbridge.la $(CMOCKA_LIBS)
@@ -108,6 +114,13 @@ BENCHMARKS += tests/bench-fabric
 noinst_PROGRAMS += tests/bench-fabric
 tests_bench_fabric_SOURCES = tests/bench-fabric.c
 tests_bench_fabric_LDADD = lib/libibbridge.la
+
+# Multicast joins: 1k and 10k groups, paced and unpaced, beside a plain
+# client's one-at-a-time joins, and memory per group ("make bench").
+BENCHMARKS += tests/bench-joins
+noinst_PROGRAMS += tests/bench-joins
+tests_bench_joins_SOURCES = tests/bench-joins.c
+tests_bench_joins_LDADD = lib/libibbridge.la
 
 # ibbridge-pcap (utilities/ibbridge-pcap.c): captures built and checked by
 # tests/pcap-tool.py, outputs dissected by tshark.

@@ -128,13 +128,13 @@ bench_size(const struct ibb_addr_map *map, const struct ibb_conv_config *sim,
 
     memcpy(buf + OFS, ib, ib_len);
     if (ibb_ud_to_roce(sim, map, &(struct ibb_buf) { buf, BUF_SIZE, OFS,
-                                                     ib_len })) {
+                                                     ib_len, NULL })) {
         fprintf(stderr, "bench-wire: IB packet does not convert\n");
         exit(1);
     }
     memcpy(buf + OFS, roce, roce_len);
     if (ibb_roce_to_ud(sim, map, &(struct ibb_buf) { buf, BUF_SIZE, OFS,
-                                                     roce_len })) {
+                                                     roce_len, NULL })) {
         fprintf(stderr, "bench-wire: RoCEv2 frame does not convert\n");
         exit(1);
     }
@@ -152,19 +152,21 @@ bench_size(const struct ibb_addr_map *map, const struct ibb_conv_config *sim,
 
     TIME_NS(t_restore_ib, RESTORE_IB);
     TIME_NS(t_u2r_sim, { RESTORE_IB; b = (struct ibb_buf) { buf, BUF_SIZE,
-                                                            OFS, ib_len };
+                                                            OFS, ib_len,
+                                                            NULL };
                          sink += ibb_ud_to_roce(sim, map, &b); });
     TIME_NS(t_u2r_hw, { RESTORE_IB; b = (struct ibb_buf) { buf, BUF_SIZE,
-                                                           OFS, ib_len };
+                                                           OFS, ib_len, NULL };
                         sink += ibb_ud_to_roce(&hw, map, &b); });
     memcpy(buf + OFS, roce, roce_len);
     TIME_NS(t_restore_roce, RESTORE_ROCE);
     TIME_NS(t_r2u_sim, { RESTORE_ROCE; b = (struct ibb_buf) { buf, BUF_SIZE,
                                                               OFS,
-                                                              roce_len };
+                                                              roce_len, NULL };
                          sink += ibb_roce_to_ud(sim, map, &b); });
     TIME_NS(t_r2u_hw, { RESTORE_ROCE; b = (struct ibb_buf) { buf, BUF_SIZE,
-                                                             OFS, roce_len };
+                                                             OFS, roce_len,
+                                                             NULL };
                         sink += ibb_roce_to_ud(&hw, map, &b); });
     TIME_NS(t_copy_ib, { memcpy(dst, ib, ib_len); sink += dst[ib_len - 1]; });
     TIME_NS(t_copy_roce, { memcpy(dst, roce, roce_len);

@@ -155,7 +155,7 @@ default_roce(struct tp_roce *b, bool v4, const char *dip)
 static struct ibb_buf
 put(struct fix *fx, const uint8_t *pkt, size_t len)
 {
-    struct ibb_buf b = { fx->buf, BUF_SIZE, OFS, len };
+    struct ibb_buf b = { fx->buf, BUF_SIZE, OFS, len, NULL };
 
     memset(fx->buf, 0xee, BUF_SIZE);
     memcpy(fx->buf + OFS, pkt, len);
@@ -1266,7 +1266,7 @@ fuzz_one(struct fix *fx, const uint8_t *pkt, size_t len, bool ib,
          size_t head, size_t tail)
 {
     uint8_t *mem = malloc(head + len + tail);
-    struct ibb_buf buf = { mem, head + len + tail, head, len };
+    struct ibb_buf buf = { mem, head + len + tail, head, len, NULL };
     enum ibb_drop r;
 
     memcpy(mem + head, pkt, len);

@@ -149,7 +149,9 @@ struct member {
 };
 
 struct group {
-    struct ovs_list node;       /* In 'groups'. */
+    struct ovs_list node;       /* In 'groups', oldest first. */
+    struct hmap_node mgid_node; /* In 'groups_by_mgid'. */
+    struct hmap_node mlid_node; /* In 'groups_by_mlid'. */
     uint8_t mgid[16];           /* Multicast GID. */
     uint16_t mlid;              /* Multicast LID. */
     uint32_t qkey;              /* Q_Key. */
@@ -168,6 +170,10 @@ static char *unixctl_path;
 static struct ovs_list ports = OVS_LIST_INITIALIZER(&ports);
 static struct hmap ports_by_lid = HMAP_INITIALIZER(&ports_by_lid);
 static struct ovs_list groups = OVS_LIST_INITIALIZER(&groups);
+static struct hmap groups_by_mgid = HMAP_INITIALIZER(&groups_by_mgid);
+static struct hmap groups_by_mlid = HMAP_INITIALIZER(&groups_by_mlid);
+static uint16_t next_mlid = IBB_LID_MCAST_MIN; /* Where assign_mlid()
+                                                * looks first. */
 static unsigned int next_port_num = 1;
 static struct counters counters;
 static bool exiting;
@@ -237,7 +243,8 @@ group_by_mgid(const uint8_t mgid[16])
 {
     struct group *g;
 
-    LIST_FOR_EACH (g, node, &groups) {
+    HMAP_FOR_EACH_WITH_HASH (g, mgid_node, hash_bytes(mgid, 16, 0),
+                             &groups_by_mgid) {
         if (!memcmp(g->mgid, mgid, 16)) {
             return g;
         }
@@ -250,7 +257,8 @@ group_by_mlid(uint16_t mlid)
 {
     struct group *g;
 
-    LIST_FOR_EACH (g, node, &groups) {
+    HMAP_FOR_EACH_WITH_HASH (g, mlid_node, hash_int(mlid, 0),
+                             &groups_by_mlid) {
         if (g->mlid == mlid) {
             return g;
         }
@@ -801,17 +809,28 @@ group_remove_member(struct group *g, unsigned int port_num)
     }
     if (!g->n_members) {
         ovs_list_remove(&g->node);
+        hmap_remove(&groups_by_mgid, &g->mgid_node);
+        hmap_remove(&groups_by_mlid, &g->mlid_node);
+        if (g->mlid < next_mlid) {
+            next_mlid = g->mlid;
+        }
         free(g->members);
         free(g);
     }
 }
 
+/* The lowest free MLID.  Every MLID below 'next_mlid' is taken, so the
+ * search starts there and 16k groups take linear time, not quadratic. */
 static uint16_t
 assign_mlid(void)
 {
-    for (uint32_t mlid = IBB_LID_MCAST_MIN; mlid <= IBB_LID_MCAST_MAX;
-         mlid++) {
+    uint32_t n = IBB_LID_MCAST_MAX - IBB_LID_MCAST_MIN + 1;
+
+    for (uint32_t i = next_mlid - IBB_LID_MCAST_MIN; i < n; i++) {
+        uint32_t mlid = IBB_LID_MCAST_MIN + i;
+
         if (!group_by_mlid(mlid)) {
+            next_mlid = mlid;
             return mlid;
         }
     }
@@ -864,6 +883,9 @@ handle_mcast(struct port *port, const struct ibb_fmsg_hdr *hdr,
         g->qkey = m->qkey;
         g->pkey = m->pkey ? m->pkey : IBB_DEF_PKEY;
         ovs_list_push_back(&groups, &g->node);
+        hmap_insert(&groups_by_mgid, &g->mgid_node, hash_bytes(g->mgid, 16,
+                                                               0));
+        hmap_insert(&groups_by_mlid, &g->mlid_node, hash_int(g->mlid, 0));
     }
 
     size_t i;

@@ -8,6 +8,7 @@ vswitchd_plugin_ovs_vswitchd_SOURCES = \
 	vswitchd-plugin/ibbridge-addr.c \
 	vswitchd-plugin/ibbridge-router.c \
 	vswitchd-plugin/ibbridge-config.c \
+	vswitchd-plugin/ibbridge-mcast.c \
 	vswitchd-plugin/ibbridge-db.c \
 	vswitchd-plugin/ibbridge-db.h \
 	vswitchd-plugin/ibbridge-db-sync.c \

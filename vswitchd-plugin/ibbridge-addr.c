@@ -127,7 +127,7 @@ ibbridge_map_check(struct netdev_ibbridge *dev)
         ibb_addr_map_copy_runtime(map, dev->map);
     }
     for (size_t i = 0; !error && i < dev->n_groups; i++) {
-        const struct ibbridge_group *g = &dev->groups[i];
+        struct ibbridge_group *g = &dev->groups[i];
 
         const struct ibb_group *known
             = ibb_addr_map_find_group_ip(map, g->spec.ip);
@@ -144,7 +144,9 @@ ibbridge_map_check(struct netdev_ibbridge *dev)
             error = EEXIST;
         } else if (known) {
             ibb_addr_map_set_group_mlid(map, g->mgid, g->mlid);
+            g->added_to_map = false;
         } else {
+            g->added_to_map = true;
             error = ibbridge_map_add_joined_group(map, g, dev->cfg.pkey);
             if (error) {
                 char *spec = ibb_mcast_group_spec_to_string(&g->spec);
@@ -167,6 +169,7 @@ ibbridge_map_check(struct netdev_ibbridge *dev)
     } else {
         dev->map_file_hosts = file_hosts;
         dev->map_file_groups = file_groups;
+        ibb_addr_map_copy_group_stats(map, dev->map);
         ibb_addr_map_destroy(dev->map);
         dev->map = map;
         free(dev->map_error);

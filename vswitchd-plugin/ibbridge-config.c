@@ -16,6 +16,7 @@
 
 #include "ib-gid.h"
 #include "ib-mcast.h"
+#include "ibb-join.h"
 #include "ibb-options.h"
 #include "ibb-proxy.h"
 
@@ -55,7 +56,7 @@ static const char *const netdev_ibbridge_options[] = {
     "device", "pkey", "qkey", "mac", "gid-index", "mcast-groups",
     "mgid-format", "sl-map", "dscp-map", "map", "icrc-check", "port-mode",
     "max-proxies", "proxy-idle-timeout", "mac-aging-time", "announce",
-    "neigh-interfaces", "roce-prefixes", "ipoib-arp",
+    "neigh-interfaces", "roce-prefixes", "ipoib-arp", "mcast-join-rate",
 };
 
 static bool
@@ -243,6 +244,17 @@ ibbridge_config_parse(const char *name, const struct smap *args,
     } else if (value && strcmp(value, "strict")) {
         *errp = xasprintf("port-mode \"%s\": expected strict or raw", value);
         return EINVAL;
+    }
+    value = smap_get(args, "mcast-join-rate");
+    if (value) {
+        unsigned long long n;
+
+        if (!ibb_parse_uint(value, IBB_JOIN_MAX_RATE, &n) || !n) {
+            *errp = xasprintf("mcast-join-rate \"%s\": expected joins per "
+                              "second, 1 to %d", value, IBB_JOIN_MAX_RATE);
+            return EINVAL;
+        }
+        cfg->join_rate = n;
     }
     cfg->max_proxies = IBB_PROXY_DEFAULT_MAX;
     value = smap_get(args, "max-proxies");

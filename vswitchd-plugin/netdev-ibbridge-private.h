@@ -9,6 +9,7 @@
 #include "dp-packet.h"
 #include "netdev-provider.h"
 #include "openvswitch/dynamic-string.h"
+#include "openvswitch/hmap.h"
 #include "openvswitch/list.h"
 #include "openvswitch/thread.h"
 #include "packets.h"
@@ -69,9 +70,12 @@ struct ibbridge_cstats {
 
 /* A multicast group the port joined because of "mcast-groups". */
 struct ibbridge_group {
+    struct hmap_node node;              /* In 'group_index', by MGID. */
     struct ibb_mcast_group_spec spec;   /* As configured. */
     uint8_t mgid[16];                   /* MGID derived from 'spec'. */
     uint16_t mlid;                      /* MLID the fabric gave. */
+    bool added_to_map;                  /* The port put it in the map (the
+                                         * map file does not list it). */
 };
 
 /* The IB side's router role (ibbridge-router.c). */
@@ -91,6 +95,7 @@ struct ibbridge_config {
     struct eth_addr mac;
     bool mac_configured;
     unsigned int gid_index;
+    unsigned int join_rate;             /* mcast-join-rate, 0: default. */
     enum ibb_mgid_format mgid_format;
     struct ibb_mcast_group_spec *groups;
     size_t n_groups;
@@ -140,6 +145,11 @@ struct netdev_ibbridge {
     struct ibbridge_router router OVS_GUARDED;  /* Routes, IPoIB ARP. */
     struct ibbridge_group *groups OVS_GUARDED;  /* Joined groups. */
     size_t n_groups OVS_GUARDED;
+    struct hmap group_index OVS_GUARDED;        /* 'groups' by MGID. */
+    struct ibbridge_group *leaving OVS_GUARDED; /* Removed from mcast-groups,
+                                                 * the SA has not answered
+                                                 * the leave yet. */
+    size_t n_leaving OVS_GUARDED;
     bool carrier OVS_GUARDED;                   /* Port attached. */
     int eth_mtu OVS_GUARDED;                    /* mtu_request, 0 if none. */
     long long int next_reconnect OVS_GUARDED;   /* When to try again. */
@@ -171,6 +181,72 @@ void netdev_ibbridge_format_group_state(const struct netdev_ibbridge *dev,
                                         const struct ibbridge_group *g,
                                         struct ds *s)
     OVS_REQUIRES(dev->mutex);
+
+/* Multicast groups at scale (ibbridge-mcast.c). */
+
+/* The most groups status:mcast_groups lists one by one; beyond, it gives
+ * counts by state (ibbridge/mcast/show lists them all). */
+#define IBBRIDGE_STATUS_MAX_GROUPS 64
+
+/* Indexes dev->groups by MGID in dev->group_index (after they changed). */
+void ibbridge_mcast_index(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex);
+
+/* The group of "mcast-groups" with 'mgid', or NULL. */
+struct ibbridge_group *ibbridge_mcast_find(const struct netdev_ibbridge *dev,
+                                           const uint8_t mgid[16])
+    OVS_REQUIRES(dev->mutex);
+
+/* True if options 'a' and 'b' differ at most in "mcast-groups". */
+bool ibbridge_mcast_only_groups_differ(const struct smap *a,
+                                       const struct smap *b);
+
+/* Applies a change of "mcast-groups" alone ('cfg' is the new
+ * configuration) to the open port: joins the groups added, leaves those
+ * gone, and keeps the others as they are (membership, MLID, counters), so
+ * that editing a list of 10,000 groups does not rejoin them all.  Returns
+ * 0, or a positive errno with a message in '*errp' and nothing changed. */
+int ibbridge_mcast_update(struct netdev_ibbridge *dev,
+                          const struct ibbridge_config *cfg, char **errp)
+    OVS_REQUIRES(dev->mutex);
+
+/* Forgets the groups of dev->leaving that the port has left. */
+void ibbridge_mcast_prune_leaving(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex);
+
+/* Takes the membership changes the port tracks (sim with async joins) into
+ * the groups and the map: O(changes).  Returns false if the port does not
+ * track them (the caller then looks at every group). */
+bool ibbridge_mcast_take_changes(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex);
+
+/* Records that group 'g' (the map's, as the converters give it) carried
+ * a packet of 'bytes' bytes, IB to Ethernet ('rx') or back. */
+static inline void
+ibbridge_mcast_count(struct netdev_ibbridge *dev, const struct ibb_group *g,
+                     bool rx, size_t bytes)
+    OVS_REQUIRES(dev->mutex)
+{
+    if (g) {
+        struct ibb_group_stats *st = ibb_addr_map_group_stats(dev->map, g);
+
+        if (rx) {
+            st->rx_packets++;
+            st->rx_bytes += bytes;
+        } else {
+            st->tx_packets++;
+            st->tx_bytes += bytes;
+        }
+    }
+}
+
+/* status:mcast_groups. */
+void ibbridge_mcast_format_status(const struct netdev_ibbridge *dev,
+                                  struct ds *s)
+    OVS_REQUIRES(dev->mutex);
+
+/* Registers ibbridge/mcast/show (ibbridge-mcast.c). */
+void ibbridge_mcast_unixctl_register(void);
 
 /* The IB side's router role (ibbridge-router.c). */
 

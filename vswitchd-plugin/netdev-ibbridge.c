@@ -119,6 +119,10 @@ netdev_ibbridge_close_port(struct netdev_ibbridge *dev)
         ibb_port_close(dev->port);
         dev->port = NULL;
     }
+    hmap_clear(&dev->group_index);
+    free(dev->leaving);
+    dev->leaving = NULL;
+    dev->n_leaving = 0;
     free(dev->groups);
     dev->groups = NULL;
     dev->n_groups = 0;
@@ -146,6 +150,7 @@ netdev_ibbridge_construct(struct netdev *netdev_)
     ovs_mutex_init(&dev->mutex);
     ovs_mutex_lock(&dev->mutex);
     smap_init(&dev->options);
+    hmap_init(&dev->group_index);
     dev->flags = NETDEV_UP;
     ibb_conv_config_init(&dev->conv);
     dp_packet_batch_init(&dev->neigh_answers);
@@ -176,6 +181,7 @@ netdev_ibbridge_destruct(struct netdev *netdev_)
     free(dev->map_error);
     ibbridge_config_destroy(&dev->cfg);
     smap_destroy(&dev->options);
+    hmap_destroy(&dev->group_index);
     ovs_mutex_unlock(&dev->mutex);
     ovs_mutex_destroy(&dev->mutex);
 }
@@ -238,6 +244,7 @@ join_groups(struct ibb_port *port, const struct ibbridge_config *cfg,
         }
         n++;
         if (!known) {
+            g->added_to_map = true;
             error = ibbridge_map_add_joined_group(map, g, cfg->pkey);
             if (error) {
                 s = ibb_mcast_group_spec_to_string(&g->spec);
@@ -274,6 +281,10 @@ netdev_ibbridge_open_port(struct netdev_ibbridge *dev,
         .name = netdev_get_name(&dev->up),
         .qkey = cfg->qkey,
         .gid_index = cfg->gid_index,
+        /* Joins never wait: ibbridge_mcast_take_changes() and
+         * netdev_ibbridge_port_events() take their results. */
+        .async_joins = true,
+        .join_rate = cfg->join_rate,
     };
     struct ibb_proxy_table *proxies = NULL;
     struct ibbridge_group *groups = NULL;
@@ -349,6 +360,7 @@ netdev_ibbridge_open_port(struct netdev_ibbridge *dev,
     dev->next_map_check = time_msec() + IBBRIDGE_MAP_CHECK_MS;
     dev->groups = groups;
     dev->n_groups = n_groups;
+    ibbridge_mcast_index(dev);
     dev->router = router;
     dev->carrier = attr.state == IBB_PORT_ACTIVE;
     return 0;
@@ -406,6 +418,29 @@ netdev_ibbridge_set_config(struct netdev *netdev_, const struct smap *args,
     }
 
     error = ibbridge_config_parse(name, args, &cfg, &err);
+    if (!error && dev->configured && dev->port && dev->map
+        && ibbridge_mcast_only_groups_differ(args, &dev->options)) {
+        /* Only the groups changed: no need to reopen the port. */
+        error = ibbridge_mcast_update(dev, &cfg, &err);
+        if (!error) {
+            size_t n = cfg.n_groups;
+
+            ibbridge_config_destroy(&dev->cfg);
+            dev->cfg = cfg;
+            smap_destroy(&dev->options);
+            smap_clone(&dev->options, args);
+            netdev_change_seq_changed(netdev_);
+            VLOG_INFO("%s: mcast-groups changed: %zu groups", name, n);
+            ovs_mutex_unlock(&dev->mutex);
+            return 0;
+        }
+        ibbridge_config_destroy(&cfg);
+        *errp = xasprintf("%s: %s", name, err ? err : ovs_strerror(error));
+        free(err);
+        ovs_mutex_unlock(&dev->mutex);
+        VLOG_WARN("%s", *errp);
+        return error;
+    }
     if (!error && cfg.neigh_interfaces) {
         error = ibb_kneigh_open(cfg.neigh_interfaces, &kneigh, &err);
         if (error && err) {
@@ -458,41 +493,6 @@ netdev_ibbridge_get_config(const struct netdev *netdev_, struct smap *args)
     return 0;
 }
 
-void
-netdev_ibbridge_format_group_state(const struct netdev_ibbridge *dev,
-                                   const struct ibbridge_group *g,
-                                   struct ds *s)
-    OVS_REQUIRES(dev->mutex)
-{
-    struct ibb_mcast_status st;
-
-    if (ibb_port_mcast_status(dev->port, g->mgid, &st)) {
-        ds_put_cstr(s, "not joined");
-    } else if (st.state == IBB_MCAST_FAILED) {
-        ds_put_format(s, "failed (%s)", st.why);
-    } else {
-        ds_put_cstr(s, ibb_mcast_state_name(st.state));
-    }
-}
-
-/* Appends "GROUP/FORMAT/JOIN mgid=MGID mlid=0xNNNN STATE" for each group. */
-static void
-format_groups(const struct netdev_ibbridge *dev, struct ds *s)
-    OVS_REQUIRES(dev->mutex)
-{
-    for (size_t i = 0; i < dev->n_groups; i++) {
-        char *spec = ibb_mcast_group_spec_to_string(&dev->groups[i].spec);
-        char mgid[IBB_GID_STRLEN];
-
-        ds_put_format(s, "%s%s mgid=%s mlid=0x%04"PRIx16" ", i ? ", " : "",
-                      spec, ibb_gid_format(dev->groups[i].mgid, mgid,
-                                           sizeof mgid),
-                      dev->groups[i].mlid);
-        netdev_ibbridge_format_group_state(dev, &dev->groups[i], s);
-        free(spec);
-    }
-}
-
 static int
 netdev_ibbridge_get_status(const struct netdev *netdev_, struct smap *smap)
 {
@@ -514,7 +514,7 @@ netdev_ibbridge_get_status(const struct netdev *netdev_, struct smap *smap)
         smap_add_format(smap, "qkey", "0x%08"PRIx32, dev->cfg.qkey);
         smap_add_format(smap, "mac", ETH_ADDR_FMT,
                         ETH_ADDR_ARGS(dev->cfg.mac));
-        format_groups(dev, &groups);
+        ibbridge_mcast_format_status(dev, &groups);
         smap_add(smap, "mcast_groups", ds_cstr(&groups));
         smap_add_format(smap, "map_hosts", "%zu", dev->map_file_hosts);
         smap_add_format(smap, "map_groups", "%zu", dev->map_file_groups);
@@ -785,29 +785,33 @@ netdev_ibbridge_port_events(struct netdev_ibbridge *dev)
     if (up && !ibb_port_query(dev->port, &attr)) {
         dev->attr = attr;
     }
-    for (size_t i = 0; i < dev->n_groups; i++) {
-        struct ibbridge_group *g = &dev->groups[i];
-        struct ibb_mcast_status st;
+    ibbridge_mcast_prune_leaving(dev);
+    /* A port that tracks what changed says so; else look at every group. */
+    if (!ibbridge_mcast_take_changes(dev)) {
+        for (size_t i = 0; i < dev->n_groups; i++) {
+            struct ibbridge_group *g = &dev->groups[i];
+            struct ibb_mcast_status st;
 
-        if (ibb_port_mcast_status(dev->port, g->mgid, &st)) {
-            continue;
-        }
-        if (st.state != IBB_MCAST_JOINED) {
-            /* Until it is joined (again), datagrams to the group are
-             * counted as group_joining, not sent to a stale MLID. */
-            st.mlid = 0;
-        }
-        if (st.mlid != g->mlid) {
-            g->mlid = st.mlid;
-            ibb_addr_map_set_group_mlid(dev->map, g->mgid, st.mlid);
-        }
-        if (st.state == IBB_MCAST_FAILED) {
-            char mgid[IBB_GID_STRLEN];
+            if (ibb_port_mcast_status(dev->port, g->mgid, &st)) {
+                continue;
+            }
+            if (st.state != IBB_MCAST_JOINED) {
+                /* Until it is joined (again), datagrams to the group are
+                 * counted as group_joining, not sent to a stale MLID. */
+                st.mlid = 0;
+            }
+            if (st.mlid != g->mlid) {
+                g->mlid = st.mlid;
+                ibb_addr_map_set_group_mlid(dev->map, g->mgid, st.mlid);
+            }
+            if (st.state == IBB_MCAST_FAILED) {
+                char mgid[IBB_GID_STRLEN];
 
-            VLOG_WARN_RL(&rl, "%s: multicast group %s: join failed: %s",
-                         netdev_get_name(&dev->up),
-                         ibb_gid_format(g->mgid, mgid, sizeof mgid),
-                         st.why);
+                VLOG_WARN_RL(&rl, "%s: multicast group %s: join failed: %s",
+                             netdev_get_name(&dev->up),
+                             ibb_gid_format(g->mgid, mgid, sizeof mgid),
+                             st.why);
+            }
         }
     }
     netdev_ibbridge_update_conv(dev);
@@ -867,10 +871,12 @@ netdev_ibbridge_wait(const struct netdev_class *class OVS_UNUSED)
     ovs_mutex_lock(&ibbridge_list_mutex);
     LIST_FOR_EACH (dev, list_node, &ibbridge_list) {
         ovs_mutex_lock(&dev->mutex);
-        if (dev->port && ibb_port_ctl_fd(dev->port) >= 0) {
+        if (dev->port) {
             long long int next = ibb_port_next_wakeup(dev->port);
 
-            poll_fd_wait(ibb_port_ctl_fd(dev->port), POLLIN);
+            if (ibb_port_ctl_fd(dev->port) >= 0) {
+                poll_fd_wait(ibb_port_ctl_fd(dev->port), POLLIN);
+            }
             if (next != LLONG_MAX) {
                 poll_timer_wait_until(next);
             }
@@ -1012,6 +1018,7 @@ netdev_ibbridge_rxq_recv(struct netdev_rxq *rxq_,
             continue;
         }
         ibbridge_ib_source_seen(dev, &src);
+        ibbridge_mcast_count(dev, buf.group, true, buf.len);
         dp_packet_set_data(pkt, buf.base + buf.ofs);
         dp_packet_set_size(pkt, buf.len);
         dev->stats.rx_packets++;
@@ -1050,7 +1057,8 @@ netdev_ibbridge_rxq_wait(struct netdev_rxq *rxq_)
  * Returns IBB_DROP_NONE or why it cannot be bridged. */
 static enum ibb_drop
 netdev_ibbridge_prepare_tx(struct netdev_ibbridge *dev,
-                           struct dp_packet *pkt, struct ibb_port_buf *out)
+                           struct dp_packet *pkt, struct ibb_port_buf *out,
+                           const struct ibb_group **groupp)
     OVS_REQUIRES(dev->mutex)
 {
     struct ibb_buf buf;
@@ -1070,6 +1078,7 @@ netdev_ibbridge_prepare_tx(struct netdev_ibbridge *dev,
         out->data = buf.base + buf.ofs;
         out->len = buf.len;
         out->size = buf.len;
+        *groupp = buf.group;
     }
     return reason;
 }
@@ -1157,6 +1166,7 @@ netdev_ibbridge_send(struct netdev *netdev_, int qid OVS_UNUSED,
 {
     struct netdev_ibbridge *dev = netdev_ibbridge_cast(netdev_);
     struct ibb_port_buf bufs[NETDEV_MAX_BURST];
+    const struct ibb_group *groups[NETDEV_MAX_BURST];
     struct dp_packet *packet;
     size_t n = 0;
     size_t sent;
@@ -1189,11 +1199,13 @@ netdev_ibbridge_send(struct netdev *netdev_, int qid OVS_UNUSED,
         learn = (dev->cfg.mac_aging_s
                  && ibb_roce_source(dp_packet_data(packet),
                                     dp_packet_size(packet), sip, smac));
-        reason = netdev_ibbridge_prepare_tx(dev, packet, &bufs[n]);
+        reason = netdev_ibbridge_prepare_tx(dev, packet, &bufs[n],
+                                            &groups[n]);
         if (reason == IBB_DROP_NO_PROXY
             && netdev_ibbridge_open_missing_proxy(dev)) {
             /* The frame is as it was: convert it again. */
-            reason = netdev_ibbridge_prepare_tx(dev, packet, &bufs[n]);
+            reason = netdev_ibbridge_prepare_tx(dev, packet, &bufs[n],
+                                            &groups[n]);
         }
         if (reason != IBB_DROP_NONE) {
             dev->tx_drops[reason]++;
@@ -1209,6 +1221,7 @@ netdev_ibbridge_send(struct netdev *netdev_, int qid OVS_UNUSED,
     sent = netdev_ibbridge_send_bufs(dev, bufs, n);
     for (size_t i = 0; i < sent; i++) {
         bytes += bufs[i].len;
+        ibbridge_mcast_count(dev, groups[i], false, bufs[i].len);
     }
     dev->stats.tx_packets += sent;
     dev->stats.tx_bytes += bytes;
@@ -1272,6 +1285,7 @@ netdev_ibbridge_register(void)
                      ovs_strerror(error));
         }
         ibbridge_unixctl_register();
+        ibbridge_mcast_unixctl_register();
         ibbridge_db_unixctl_register();
         ovsthread_once_done(&once);
     }

@@ -58,7 +58,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(env->buf, 0x5a, FUZZ_BUF_SIZE);
     memcpy(env->buf + IBB_CONV_HEADROOM, data, size);
     buf = (struct ibb_buf) { env->buf, FUZZ_BUF_SIZE, IBB_CONV_HEADROOM,
-                             size };
+                             size, NULL };
     if (ibb_roce_to_ud(&cfg, env->map, &buf) != IBB_DROP_NONE) {
         struct ibb_proxy_endpoint ep;
         uint32_t qkey;
@@ -106,7 +106,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(env->buf, 0, FUZZ_BUF_SIZE);
     memcpy(env->buf + IBB_CONV_HEADROOM, pkt, buf.len);
     buf = (struct ibb_buf) { env->buf, FUZZ_BUF_SIZE, IBB_CONV_HEADROOM,
-                             buf.len };
+                             buf.len, NULL };
     if (ibb_ud_to_roce(&back, env->map, &buf) == IBB_DROP_NONE) {
         const uint8_t *f = ibb_buf_data(&buf);
         const uint8_t *fbth = f + buf.len - tlen;

@@ -30,7 +30,8 @@ check_back(struct fuzz_env *env, uint8_t sel, const uint8_t *frame,
     fuzz_config(&back, 0x07 | (sel & 0x40), env);
     memset(env->buf, 0, FUZZ_BUF_SIZE);
     memcpy(env->buf + IBB_CONV_HEADROOM, frame, flen);
-    b = (struct ibb_buf) { env->buf, FUZZ_BUF_SIZE, IBB_CONV_HEADROOM, flen };
+    b = (struct ibb_buf) { env->buf, FUZZ_BUF_SIZE, IBB_CONV_HEADROOM, flen,
+                           NULL };
     if (ibb_roce_to_ud(&back, env->map, &b) != IBB_DROP_NONE) {
         return;
     }
@@ -67,7 +68,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(env->buf, 0xa5, FUZZ_BUF_SIZE);
     memcpy(env->buf + IBB_CONV_HEADROOM, data, size);
     buf = (struct ibb_buf) { env->buf, FUZZ_BUF_SIZE, IBB_CONV_HEADROOM,
-                             size };
+                             size, NULL };
     if (ibb_ud_to_roce(&cfg, env->map, &buf) != IBB_DROP_NONE) {
         FUZZ_CHECK(buf.ofs == IBB_CONV_HEADROOM && buf.len == size);
         FUZZ_CHECK(!memcmp(env->buf + IBB_CONV_HEADROOM, data, size));

@@ -1,0 +1,556 @@
+/*
+ * Multicast groups at scale: the port's "mcast-groups" indexed by MGID,
+ * membership changes taken from the port in O(changes), the status
+ * summary, and ovs-appctl ibbridge/mcast/show [PORT] [GROUP]: each group's
+ * state, source and per-group counters (kept in the address map's group
+ * entries, which the converters find anyway: lib/addr-map.h).
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+#include "smap.h"
+#include "netdev-ibbridge-private.h"
+#include "openvswitch/vlog.h"
+#include "unixctl.h"
+#include "util.h"
+
+#include "addr-map.h"
+#include "ib-gid.h"
+#include "ib-mcast.h"
+#include "ibb-join.h"
+#include "ibb-options.h"
+#include "ibport.h"
+
+VLOG_DEFINE_THIS_MODULE(ibbridge_mcast);
+
+static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
+
+static uint32_t
+mgid_hash(const uint8_t mgid[16])
+{
+    return hash_bytes(mgid, 16, 0);
+}
+
+void
+ibbridge_mcast_index(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    hmap_clear(&dev->group_index);
+    hmap_reserve(&dev->group_index, dev->n_groups);
+    for (size_t i = 0; i < dev->n_groups; i++) {
+        struct ibbridge_group *g = &dev->groups[i];
+
+        hmap_insert(&dev->group_index, &g->node, mgid_hash(g->mgid));
+    }
+}
+
+struct ibbridge_group *
+ibbridge_mcast_find(const struct netdev_ibbridge *dev, const uint8_t mgid[16])
+    OVS_REQUIRES(dev->mutex)
+{
+    struct ibbridge_group *g;
+
+    HMAP_FOR_EACH_WITH_HASH (g, node, mgid_hash(mgid), &dev->group_index) {
+        if (!memcmp(g->mgid, mgid, 16)) {
+            return g;
+        }
+    }
+    return NULL;
+}
+
+bool
+ibbridge_mcast_only_groups_differ(const struct smap *a, const struct smap *b)
+{
+    const struct smap_node *node;
+
+    SMAP_FOR_EACH (node, a) {
+        const char *other = smap_get(b, node->key);
+
+        if (strcmp(node->key, "mcast-groups")
+            && (!other || strcmp(node->value, other))) {
+            return false;
+        }
+    }
+    SMAP_FOR_EACH (node, b) {
+        if (strcmp(node->key, "mcast-groups")
+            && !smap_get_node(a, node->key)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The MGID of 'spec' on 'dev''s port: the map's, if it has the group and
+ * did not get it from the port itself, else derived. */
+static void
+spec_mgid(const struct netdev_ibbridge *dev, const struct ibbridge_config *cfg,
+          const struct ibb_mcast_group_spec *spec, uint8_t mgid[16],
+          bool *from_map)
+    OVS_REQUIRES(dev->mutex)
+{
+    const struct ibb_group *known = ibb_addr_map_find_group_ip(dev->map,
+                                                               spec->ip);
+    const struct ibbridge_group *mine = NULL;
+
+    for (size_t i = 0; known && i < dev->n_groups && !mine; i++) {
+        if (!memcmp(dev->groups[i].spec.ip, spec->ip, 16)
+            && dev->groups[i].added_to_map) {
+            mine = &dev->groups[i];
+        }
+    }
+    *from_map = known && !mine;
+    if (*from_map) {
+        memcpy(mgid, known->mgid, 16);
+    } else {
+        ibb_mcast_ip_to_mgid(spec->format, spec->ip, cfg->pkey,
+                             IBB_MCAST_SCOPE_LINK, mgid);
+    }
+}
+
+int
+ibbridge_mcast_update(struct netdev_ibbridge *dev,
+                      const struct ibbridge_config *cfg, char **errp)
+    OVS_REQUIRES(dev->mutex)
+{
+    struct ibbridge_group *groups = xcalloc(cfg->n_groups + 1,
+                                            sizeof *groups);
+    struct hmap index = HMAP_INITIALIZER(&index);
+    bool *from_map = xcalloc(cfg->n_groups + 1, sizeof *from_map);
+    size_t n_joined = 0, n_left = 0;
+
+    /* Check everything first: a refused change changes nothing. */
+    for (size_t i = 0; i < cfg->n_groups; i++) {
+        struct ibbridge_group *g = &groups[i];
+        char mgid[IBB_GID_STRLEN];
+        char *spec;
+
+        g->spec = cfg->groups[i];
+        spec_mgid(dev, cfg, &g->spec, g->mgid, &from_map[i]);
+        if (!ibb_gid_is_multicast(g->mgid)) {
+            spec = ibb_mcast_group_spec_to_string(&g->spec);
+            *errp = xasprintf("mcast-groups %s: MGID %s is not an IB "
+                              "multicast GID (use ipoib or rdma_cm)", spec,
+                              ibb_gid_format(g->mgid, mgid, sizeof mgid));
+            free(spec);
+            goto error;
+        }
+        if (!from_map[i] && !ibbridge_mcast_find(dev, g->mgid)
+            && ibb_addr_map_find_group_mgid(dev->map, g->mgid)) {
+            spec = ibb_mcast_group_spec_to_string(&g->spec);
+            *errp = xasprintf("mcast-groups %s: MGID %s belongs to another "
+                              "group of the map", spec,
+                              ibb_gid_format(g->mgid, mgid, sizeof mgid));
+            free(spec);
+            goto error;
+        }
+        hmap_insert(&index, &g->node, hash_bytes(g->mgid, 16, 0));
+    }
+
+    /* Leave the groups that are gone. */
+    for (size_t i = 0; i < dev->n_groups; i++) {
+        struct ibbridge_group *old = &dev->groups[i];
+        struct ibbridge_group *g;
+        bool kept = false;
+
+        HMAP_FOR_EACH_WITH_HASH (g, node, hash_bytes(old->mgid, 16, 0),
+                                 &index) {
+            kept |= !memcmp(g->mgid, old->mgid, 16);
+        }
+        if (!kept) {
+            struct ibb_mcast_status st;
+
+            ibb_port_mcast_leave(dev->port, old->mgid);
+            if (!ibb_port_mcast_status(dev->port, old->mgid, &st)
+                && st.state == IBB_MCAST_LEAVING) {
+                /* Shown as leaving until the SA answered. */
+                dev->leaving = xrealloc(dev->leaving, (dev->n_leaving + 1)
+                                        * sizeof *dev->leaving);
+                dev->leaving[dev->n_leaving++] = *old;
+            }
+            if (old->added_to_map) {
+                ibb_addr_map_del_group(dev->map, old->mgid);
+            }
+            n_left++;
+        }
+    }
+
+    /* Join the new ones; the others stay as they are. */
+    for (size_t i = 0; i < cfg->n_groups; i++) {
+        struct ibbridge_group *g = &groups[i];
+        const struct ibbridge_group *old = ibbridge_mcast_find(dev, g->mgid);
+        uint16_t mlid = 0;
+
+        if (old) {
+            g->mlid = old->mlid;
+            g->added_to_map = old->added_to_map;
+            if (old->spec.send_only == g->spec.send_only) {
+                continue;
+            }
+        }
+        if (ibb_port_mcast_join(dev->port, g->mgid,
+                                (g->spec.send_only ? IBB_MCAST_SEND_ONLY
+                                                   : IBB_MCAST_FULL),
+                                cfg->qkey, cfg->pkey, &mlid)) {
+            char *spec = ibb_mcast_group_spec_to_string(&g->spec);
+
+            VLOG_WARN("%s: cannot join multicast group %s: %s",
+                      netdev_get_name(&dev->up), spec,
+                      ibb_port_error(dev->port));
+            free(spec);
+        }
+        n_joined++;
+        if (!old && !from_map[i]) {
+            g->mlid = mlid;
+            g->added_to_map = true;
+            ibbridge_map_add_joined_group(dev->map, g, cfg->pkey);
+        }
+    }
+    hmap_destroy(&index);
+    free(from_map);
+    free(dev->groups);
+    dev->groups = groups;
+    dev->n_groups = cfg->n_groups;
+    ibbridge_mcast_index(dev);
+    ibbridge_mcast_prune_leaving(dev);
+    VLOG_INFO("%s: mcast-groups: %zu joined or changed, %zu left, %zu kept",
+              netdev_get_name(&dev->up), n_joined, n_left,
+              cfg->n_groups - n_joined);
+    return 0;
+
+error:
+    hmap_destroy(&index);
+    free(from_map);
+    free(groups);
+    return EINVAL;
+}
+
+void
+ibbridge_mcast_prune_leaving(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < dev->n_leaving; i++) {
+        const struct ibbridge_group *g = &dev->leaving[i];
+        struct ibb_mcast_status st;
+
+        if (dev->port && !ibb_port_mcast_status(dev->port, g->mgid, &st)
+            && st.state == IBB_MCAST_LEAVING
+            && !ibbridge_mcast_find(dev, g->mgid)) {
+            dev->leaving[n++] = *g;
+        }
+    }
+    dev->n_leaving = n;
+}
+
+bool
+ibbridge_mcast_take_changes(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    struct ibb_mcast_status st;
+    uint8_t mgid[16];
+
+    if (!ibb_port_mcast_tracks_changes(dev->port)) {
+        return false;
+    }
+    while (ibb_port_mcast_take_changed(dev->port, mgid, &st)) {
+        struct ibbridge_group *g = ibbridge_mcast_find(dev, mgid);
+        uint16_t mlid = st.state == IBB_MCAST_JOINED ? st.mlid : 0;
+
+        if (!g) {
+            continue;           /* Not of mcast-groups (IPoIB's). */
+        }
+        if (mlid != g->mlid) {
+            /* Until it is joined (again), datagrams to the group are
+             * counted as group_joining, not sent to a stale MLID. */
+            g->mlid = mlid;
+            ibb_addr_map_set_group_mlid(dev->map, g->mgid, mlid);
+        }
+        if (st.state == IBB_MCAST_FAILED) {
+            char s[IBB_GID_STRLEN];
+
+            VLOG_WARN_RL(&rl, "%s: multicast group %s: join failed: %s",
+                         netdev_get_name(&dev->up),
+                         ibb_gid_format(g->mgid, s, sizeof s), st.why);
+        }
+    }
+    return true;
+}
+
+/* Appends the state of 'mgid' on the port: "joined", "joining",
+ * "failed (REASON)", "leaving" or "not joined". */
+static enum ibb_mcast_state
+format_state(const struct netdev_ibbridge *dev, const uint8_t mgid[16],
+             struct ds *s)
+    OVS_REQUIRES(dev->mutex)
+{
+    struct ibb_mcast_status st;
+
+    if (!dev->port || ibb_port_mcast_status(dev->port, mgid, &st)) {
+        ds_put_cstr(s, "not joined");
+        return IBB_MCAST_FAILED;
+    } else if (st.state == IBB_MCAST_FAILED) {
+        ds_put_format(s, "failed (%s)", st.why);
+    } else {
+        ds_put_cstr(s, ibb_mcast_state_name(st.state));
+    }
+    return st.state;
+}
+
+void
+netdev_ibbridge_format_group_state(const struct netdev_ibbridge *dev,
+                                   const struct ibbridge_group *g,
+                                   struct ds *s)
+    OVS_REQUIRES(dev->mutex)
+{
+    format_state(dev, g->mgid, s);
+}
+
+void
+ibbridge_mcast_format_status(const struct netdev_ibbridge *dev, struct ds *s)
+    OVS_REQUIRES(dev->mutex)
+{
+    size_t n[IBB_MCAST_LEAVING + 1] = { 0 };
+    struct ds scratch = DS_EMPTY_INITIALIZER;
+
+    if (dev->n_groups <= IBBRIDGE_STATUS_MAX_GROUPS) {
+        /* "GROUP/FORMAT/JOIN mgid=MGID mlid=0xNNNN STATE", comma
+         * separated. */
+        for (size_t i = 0; i < dev->n_groups; i++) {
+            const struct ibbridge_group *g = &dev->groups[i];
+            char *spec = ibb_mcast_group_spec_to_string(&g->spec);
+            char mgid[IBB_GID_STRLEN];
+
+            ds_put_format(s, "%s%s mgid=%s mlid=0x%04"PRIx16" ",
+                          i ? ", " : "", spec,
+                          ibb_gid_format(g->mgid, mgid, sizeof mgid),
+                          g->mlid);
+            format_state(dev, g->mgid, s);
+            free(spec);
+        }
+        return;
+    }
+    for (size_t i = 0; i < dev->n_groups; i++) {
+        ds_clear(&scratch);
+        n[format_state(dev, dev->groups[i].mgid, &scratch)]++;
+    }
+    ds_destroy(&scratch);
+    ds_put_format(s, "%zu groups: %zu joined, %zu joining, %zu failed "
+                  "(ovs-appctl ibbridge/mcast/show lists them)",
+                  dev->n_groups, n[IBB_MCAST_JOINED], n[IBB_MCAST_JOINING],
+                  n[IBB_MCAST_FAILED]);
+}
+
+/* ibbridge/mcast/show [PORT] [GROUP]. */
+
+struct mcast_show {
+    struct ds *s;                       /* Output. */
+    const struct netdev_ibbridge *dev;  /* Port shown. */
+    const uint8_t *only;                /* MGID of the one group, or NULL. */
+    size_t n_map_only;                  /* Groups only in the map. */
+};
+
+static void
+put_counters(struct ds *s, const struct ibb_group_stats *st)
+{
+    ds_put_format(s, " rx_packets=%"PRIu64" rx_bytes=%"PRIu64
+                  " tx_packets=%"PRIu64" tx_bytes=%"PRIu64"\n",
+                  st ? st->rx_packets : 0, st ? st->rx_bytes : 0,
+                  st ? st->tx_packets : 0, st ? st->tx_bytes : 0);
+}
+
+/* A group of mcast-groups: joined by the port. */
+static void
+show_joined(struct mcast_show *ms, const struct ibbridge_group *g)
+    OVS_REQUIRES(ms->dev->mutex)
+{
+    const struct netdev_ibbridge *dev = ms->dev;
+    const struct ibb_group *mg = ibb_addr_map_find_group_mgid(dev->map,
+                                                              g->mgid);
+    char *spec = ibb_mcast_group_spec_to_string(&g->spec);
+    struct ibb_mcast_status st;
+    char mgid[IBB_GID_STRLEN];
+
+    ds_put_format(ms->s, "  %s mgid=%s ", spec,
+                  ibb_gid_format(g->mgid, mgid, sizeof mgid));
+    if (format_state(dev, g->mgid, ms->s) == IBB_MCAST_JOINED
+        && !ibb_port_mcast_status(dev->port, g->mgid, &st)) {
+        ds_put_format(ms->s, " mlid=0x%04"PRIx16, st.mlid);
+    }
+    ds_put_cstr(ms->s, " source=mcast-groups");
+    put_counters(ms->s, mg ? ibb_addr_map_group_stats(
+                                 CONST_CAST(struct ibb_addr_map *, dev->map),
+                                 mg) : NULL);
+    free(spec);
+}
+
+/* A group removed from mcast-groups that the port is leaving. */
+static void
+show_leaving(struct mcast_show *ms, const struct ibbridge_group *g)
+    OVS_REQUIRES(ms->dev->mutex)
+{
+    char *spec = ibb_mcast_group_spec_to_string(&g->spec);
+    char mgid[IBB_GID_STRLEN];
+
+    ds_put_format(ms->s, "  %s mgid=%s leaving source=mcast-groups "
+                  "(removed)\n", spec,
+                  ibb_gid_format(g->mgid, mgid, sizeof mgid));
+    free(spec);
+}
+
+/* A group the map lists that the port does not join: the map gives its
+ * MGID and MLID. */
+static void
+show_map_group(const struct ibb_group *g, const struct ibb_group_stats *st,
+               void *ms_)
+{
+    struct mcast_show *ms = ms_;
+    char ip[IBB_GID_STRLEN], mgid[IBB_GID_STRLEN];
+
+    if (ibbridge_mcast_find(ms->dev, g->mgid)
+        || (ms->only && memcmp(ms->only, g->mgid, 16))) {
+        return;
+    }
+    ms->n_map_only++;
+    ds_put_format(ms->s, "  %s mgid=%s not joined mlid=0x%04"PRIx16
+                  " source=map", ibb_ip_format(g->ip, ip, sizeof ip),
+                  ibb_gid_format(g->mgid, mgid, sizeof mgid), g->mlid);
+    put_counters(ms->s, st);
+}
+
+static void
+show_port(struct netdev_ibbridge *dev, void *aux)
+    OVS_REQUIRES(dev->mutex)
+{
+    struct mcast_show *ms = aux;
+    size_t n[IBB_MCAST_LEAVING + 1] = { 0 };
+    struct ds scratch = DS_EMPTY_INITIALIZER;
+
+    ms->dev = dev;
+    if (!dev->configured || !dev->port || !dev->map) {
+        ds_put_format(ms->s, "%s: not configured\n",
+                      netdev_get_name(&dev->up));
+        return;
+    }
+    for (size_t i = 0; i < dev->n_groups; i++) {
+        ds_clear(&scratch);
+        n[format_state(dev, dev->groups[i].mgid, &scratch)]++;
+    }
+    ds_destroy(&scratch);
+    ibbridge_mcast_prune_leaving(dev);
+    n[IBB_MCAST_LEAVING] += dev->n_leaving;
+    ds_put_format(ms->s, "%s: %zu groups from mcast-groups: %zu joined, "
+                  "%zu joining, %zu failed, %zu leaving; ",
+                  netdev_get_name(&dev->up), dev->n_groups,
+                  n[IBB_MCAST_JOINED], n[IBB_MCAST_JOINING],
+                  n[IBB_MCAST_FAILED], n[IBB_MCAST_LEAVING]);
+    if (dev->cfg.device.kind == IBB_DEVICE_SIM) {
+        ds_put_format(ms->s, "join rate %u/s\n",
+                      dev->cfg.join_rate ? dev->cfg.join_rate
+                                         : IBB_JOIN_DEFAULT_RATE);
+    } else {
+        /* The kernel's multicast module sends the joins. */
+        ds_put_cstr(ms->s, "joins by rdma_cm\n");
+    }
+    for (size_t i = 0; i < dev->n_groups; i++) {
+        show_joined(ms, &dev->groups[i]);
+    }
+    for (size_t i = 0; i < dev->n_leaving; i++) {
+        show_leaving(ms, &dev->leaving[i]);
+    }
+    ibb_addr_map_foreach_group(dev->map, show_map_group, ms);
+}
+
+/* Finds group 'arg' (an IP multicast group, or an MGID) of 'dev' into
+ * 'mgid'.  Returns false if the port has no such group. */
+static bool
+find_group_arg(const struct netdev_ibbridge *dev, const uint8_t addr[16],
+               uint8_t mgid[16])
+    OVS_REQUIRES(dev->mutex)
+{
+    const struct ibb_group *mg;
+
+    for (size_t i = 0; i < dev->n_groups; i++) {
+        if (!memcmp(dev->groups[i].spec.ip, addr, 16)) {
+            memcpy(mgid, dev->groups[i].mgid, 16);
+            return true;
+        }
+    }
+    if (ibbridge_mcast_find(dev, addr)) {
+        memcpy(mgid, addr, 16);
+        return true;
+    }
+    mg = dev->map ? ibb_addr_map_find_group_ip(dev->map, addr) : NULL;
+    if (!mg && dev->map) {
+        mg = ibb_addr_map_find_group_mgid(dev->map, addr);
+    }
+    if (mg) {
+        memcpy(mgid, mg->mgid, 16);
+        return true;
+    }
+    return false;
+}
+
+static void
+ibbridge_mcast_show(struct unixctl_conn *conn, int argc, const char *argv[],
+                    void *aux OVS_UNUSED)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+    struct mcast_show ms = { .s = &s };
+    uint8_t addr[16], mgid[16];
+
+    if (argc > 2) {
+        struct netdev_ibbridge *dev;
+        const struct ibbridge_group *g;
+
+        if (ibb_gid_parse(argv[2], addr) || !ibb_ip_is_multicast(addr)) {
+            unixctl_command_reply_error(conn, "GROUP: expected an IPv4 or "
+                                        "IPv6 multicast group or an MGID");
+            ds_destroy(&s);
+            return;
+        }
+        dev = ibbridge_lock_port(argv[1]);
+        if (!dev) {
+            unixctl_command_reply_error(conn, "no such ibbridge port");
+            ds_destroy(&s);
+            return;
+        }
+        if (!dev->configured || !find_group_arg(dev, addr, mgid)) {
+            char *msg = xasprintf("%s has no multicast group %s",
+                                  argv[1], argv[2]);
+
+            ovs_mutex_unlock(&dev->mutex);
+            unixctl_command_reply_error(conn, msg);
+            free(msg);
+            ds_destroy(&s);
+            return;
+        }
+        ms.dev = dev;
+        ms.only = mgid;
+        g = ibbridge_mcast_find(dev, mgid);
+        if (g) {
+            show_joined(&ms, g);
+        } else {
+            ibb_addr_map_foreach_group(dev->map, show_map_group, &ms);
+        }
+        ovs_mutex_unlock(&dev->mutex);
+    } else if (!ibbridge_for_each_port(argc > 1 ? argv[1] : NULL, show_port,
+                                       &ms)) {
+        unixctl_command_reply_error(conn, "no such ibbridge port");
+        ds_destroy(&s);
+        return;
+    }
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+void
+ibbridge_mcast_unixctl_register(void)
+{
+    unixctl_command_register("ibbridge/mcast/show", "[PORT] [GROUP]", 0, 2,
+                             ibbridge_mcast_show, NULL);
+}

@@ -1265,6 +1265,21 @@ ibb_addr_map_n_groups(const struct ibb_addr_map *map)
     return map ? HASH_CNT(hh_ip, map->groups_by_ip) : 0;
 }
 
+void
+ibb_addr_map_foreach_group(const struct ibb_addr_map *map,
+                           void (*cb)(const struct ibb_group *, void *aux),
+                           void *aux)
+{
+    const struct map_group *g;
+
+    if (!map) {
+        return;
+    }
+    for (g = map->groups_by_ip; g; g = g->hh_ip.next) {
+        cb(&g->g, aux);
+    }
+}
+
 /* ------------------------------------------------------------------ */
 /* JSON. */
 

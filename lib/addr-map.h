@@ -208,6 +208,13 @@ const struct ibb_group *ibb_addr_map_find_group_ip(
 const struct ibb_group *ibb_addr_map_find_group_mgid(
     const struct ibb_addr_map *, const uint8_t mgid[16]);
 
+/* Calls 'cb' for each group (in no particular order); 'cb' must not
+ * change the map. */
+void ibb_addr_map_foreach_group(const struct ibb_addr_map *,
+                                void (*cb)(const struct ibb_group *,
+                                           void *aux),
+                                void *aux);
+
 /* Sets the MLID of the group with 'mgid' (known once a join completes).
  * Returns 0 or ENOENT. */
 int ibb_addr_map_set_group_mlid(struct ibb_addr_map *, const uint8_t mgid[16],

@@ -103,6 +103,11 @@ TESTSUITE_AT += tests/persist.at
 # Simulated fabric and test hosts (utilities/ibsim-*, utilities/roce-host).
 TESTSUITE_AT += tests/ibsim.at
 
+# IGMP and MLD on the Ethernet side (lib/ibb-igmp*, vswitchd-plugin/
+# ibbridge-igmp.c): queries built with scapy, answers read by tshark.
+TESTSUITE_AT += tests/igmp.at
+EXTRA_DIST += tests/igmp-tool.py
+
 # Fabric throughput beside a Unix-socket echo baseline ("make bench").
 BENCHMARKS += tests/bench-fabric
 noinst_PROGRAMS += tests/bench-fabric

@@ -31,6 +31,11 @@ tests_test_conv_SOURCES = tests/test-conv.c tests/test-pkt.h \
 tests_test_conv_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_test_conv_LDADD = lib/libibbridge.la $(CMOCKA_LIBS)
 # ARP and ND responder (lib/ibb-neigh.c), against answers built by scapy.
+UNIT_TESTS += tests/test-igmp
+tests_test_igmp_SOURCES = tests/test-igmp.c
+tests_test_igmp_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_test_igmp_LDADD = lib/libibbridge.la $(CMOCKA_LIBS)
+
 UNIT_TESTS += tests/test-neigh
 tests_test_neigh_SOURCES = tests/test-neigh.c
 tests_test_neigh_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)

@@ -30,7 +30,7 @@ check_sent(const uint8_t *frame, size_t len, enum ibb_igmp_sent what,
     (void) what;
     CHECK(len >= 60 && len <= IBB_IGMP_FRAME_MAX);
     CHECK(ibb_igmp_parse(frame, len, &q) == IBB_IGMP_OTHER);
-    ++*n;
+    *n += 1;
 }
 
 int

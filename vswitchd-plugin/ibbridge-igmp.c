@@ -45,6 +45,8 @@ struct ibbridge_igmp {
                                          * looked: a query changes it. */
     struct dp_packet **queue;           /* Frames for the port to receive, */
     size_t head, n, allocated;          /* from queue[head] to queue[n]. */
+    int levels[2];                      /* IGMP and MLD versions in force
+                                         * that the status shows. */
 };
 
 /* Hashes of the groups of "mcast-groups" that are not reported: send-only
@@ -163,8 +165,34 @@ igmp_update(struct netdev_ibbridge *dev, long long int now)
         host_config(dev, &hc);
         ibb_igmp_host_configure(ig->host, &hc);
         sync_groups(dev, now);
+        for (int i = 0; i < 2; i++) {
+            ig->levels[i] = ibb_igmp_host_level(ig->host, i, now);
+        }
     }
     return ig;
+}
+
+/* Notes the versions in force; when one changed (a query from an older
+ * querier, or its timeout), the status is refreshed. */
+static void
+check_levels(struct netdev_ibbridge *dev, long long int now)
+    OVS_REQUIRES(dev->mutex)
+{
+    struct ibbridge_igmp *ig = dev->igmp;
+    bool changed = false;
+
+    for (int i = 0; i < 2; i++) {
+        int level = ibb_igmp_host_level(ig->host, i, now);
+
+        if (level != ig->levels[i]) {
+            ig->levels[i] = level;
+            changed = true;
+        }
+    }
+    if (changed) {
+        netdev_change_seq_changed(&dev->up);
+        ig->change_seq = netdev_get_change_seq(&dev->up);
+    }
 }
 
 static void
@@ -225,6 +253,7 @@ ibbridge_igmp_run(struct netdev_ibbridge *dev)
     }
     queued = ig->n;
     ibb_igmp_host_run(ig->host, now, queue_frame, dev);
+    check_levels(dev, now);
     if (ig->n != queued) {
         seq_change(dev->neigh_seq);
         ig->wake_seq = seq_read(dev->neigh_seq);
@@ -288,6 +317,9 @@ ibbridge_igmp_input(struct netdev_ibbridge *dev, const struct dp_packet *pkt)
         dev->cstats.tx_igmp_not_ours++;
         dev->stats.tx_dropped++;
     }
+    if (ig) {
+        check_levels(dev, now);     /* An older querier. */
+    }
     return true;
 }
 
@@ -319,6 +351,21 @@ ibbridge_igmp_pending(const struct netdev_ibbridge *dev)
     OVS_REQUIRES(dev->mutex)
 {
     return dev->igmp && dev->igmp->head < dev->igmp->n;
+}
+
+void
+ibbridge_igmp_status(struct netdev_ibbridge *dev, struct smap *smap)
+    OVS_REQUIRES(dev->mutex)
+{
+    struct ibbridge_igmp *ig = igmp_update(dev, time_msec());
+
+    if (!dev->cfg.igmp || !ig) {
+        return;
+    }
+    smap_add_format(smap, "igmp_groups", "%zu",
+                    ibb_igmp_host_n_groups(ig->host));
+    smap_add_format(smap, "igmp_version", "%d", ig->levels[0]);
+    smap_add_format(smap, "mld_version", "%d", ig->levels[1] - 1);
 }
 
 void

@@ -323,6 +323,10 @@ bool ibbridge_igmp_drain(struct netdev_ibbridge *dev,
     OVS_REQUIRES(dev->mutex);
 bool ibbridge_igmp_pending(const struct netdev_ibbridge *dev)
     OVS_REQUIRES(dev->mutex);
+/* Adds igmp_groups (groups reported), igmp_version and mld_version (in
+ * force, following the queriers) to the port's status. */
+void ibbridge_igmp_status(struct netdev_ibbridge *dev, struct smap *smap)
+    OVS_REQUIRES(dev->mutex);
 void ibbridge_igmp_destroy(struct netdev_ibbridge *dev)
     OVS_REQUIRES(dev->mutex);
 

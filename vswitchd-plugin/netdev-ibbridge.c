@@ -534,6 +534,7 @@ netdev_ibbridge_get_status(const struct netdev *netdev_, struct smap *smap)
             smap_add_format(smap, "proxies", "%zu",
                             ibb_proxy_table_count(dev->proxies));
         }
+        ibbridge_igmp_status(dev, smap);
     }
     smap_add(smap, "ibbridge_version", IBB_VERSION);
     ovs_mutex_unlock(&dev->mutex);

@@ -32,6 +32,7 @@
 #define MLD_V2_REPORT 143
 #define MLD_V1_LEN 24
 #define MLD_V2_QUERY_LEN 28
+#define MLD_V2_REPORT_MIN 8         /* An MLDv2 report without records. */
 
 #define IP_TOS_INTERNETWORK_CONTROL 0xc0
 #define IPV4_OPT_ROUTER_ALERT 0x94
@@ -354,7 +355,8 @@ parse_mld(const uint8_t *ip, size_t len, struct ibb_igmp_query *q)
         return IBB_IGMP_NOT_IGMP;       /* ND and other ICMPv6. */
     }
     if (ip[7] != 1 || ip[8] != 0xfe || (ip[9] & 0xc0) != 0x80
-        || mlen < MLD_V1_LEN || icmp6_csum(ip + 8, ip + 24, msg, mlen)) {
+        || mlen < (msg[0] == MLD_V2_REPORT ? MLD_V2_REPORT_MIN : MLD_V1_LEN)
+        || icmp6_csum(ip + 8, ip + 24, msg, mlen)) {
         return IBB_IGMP_MALFORMED;
     }
     if (msg[0] != MLD_QUERY) {

@@ -261,6 +261,11 @@ test_parse(void **state)
     assert_int_equal(parse_hex(
         "01005e050505020000000002080046c00020000100000102250f0a0000feef050505"
         "940400001600f5f4ef050505", &q), IBB_IGMP_OTHER);
+    /* Another host's MLDv2 report without records. */
+    assert_int_equal(parse_hex(
+        "33330000001602000000000286dd6000000000100001fe8000000000000000000000"
+        "00000002ff0200000000000000000000000000163a000502000001008f0073210000"
+        "0000", &q), IBB_IGMP_OTHER);
     /* Not IGMP: ARP, and a truncated frame. */
     assert_int_equal(parse_hex(
         "ffffffffffff020000000002080600010800060400010200000000020a000002"

@@ -402,6 +402,11 @@ send_one(struct run_ctx *ctx, int level, enum ibb_igmp_msg_kind kind,
     }
 }
 
+/* Messages due within this many ms of a run go in that run: with
+ * thousands of groups under IGMPv2 each answer has its own random delay,
+ * and a run per millisecond would walk the groups thousands of times. */
+#define IGMP_RUN_SLACK_MS 10
+
 /* Sends what is due for family 'fam'; returns its next deadline. */
 static long long int
 run_family(struct run_ctx *ctx, int fam, long long int now)
@@ -412,7 +417,8 @@ run_family(struct run_ctx *ctx, int fam, long long int now)
     unsigned int uri = (level == IBB_IGMP_V3 ? IBB_IGMP_V3_UNSOLICITED_MS
                         : IBB_IGMP_V2_UNSOLICITED_MS);
     size_t max = fam ? IBB_IGMP_V3_MAX_RECORDS6 : IBB_IGMP_V3_MAX_RECORDS4;
-    bool general = f->general_at <= now;
+    long long int due = now + IGMP_RUN_SLACK_MS;
+    bool general = f->general_at <= due;
     struct record_batch *joins, *answers, *leaves;
     long long int next = LLONG_MAX;
     struct igmp_group *g, *tmp;
@@ -440,7 +446,7 @@ run_family(struct run_ctx *ctx, int fam, long long int now)
         if (family_of(g->ip) != fam) {
             continue;
         }
-        if (g->next_change <= now) {
+        if (g->next_change <= due) {
             if (g->retrans) {
                 g->retrans--;
             }
@@ -469,7 +475,7 @@ run_family(struct run_ctx *ctx, int fam, long long int now)
                 continue;
             }
         }
-        if (g->member && (general || g->next_response <= now)) {
+        if (g->member && (general || g->next_response <= due)) {
             if (level == IBB_IGMP_V3) {
                 batch_add(ctx, answers, IBB_IGMP_IS_EX, g->ip);
             } else {

@@ -23,6 +23,9 @@
  *   (RFC 3376 7.2.1).  The Robustness Variable and Query Interval come
  *   from the last IGMPv3/MLDv2 query (QRV, QQIC), else 2 and 125 s.
  *
+ * A run sends what is due within 10 ms of its time too, so that
+ * thousands of groups' answers go in hundreds of runs, not thousands.
+ *
  * Times are milliseconds on any monotonic clock, passed in as 'now';
  * functions that schedule return or keep the next deadline
  * (ibb_igmp_host_next()), so tests drive the timers without sleeping.

@@ -39,7 +39,7 @@ struct igmp_family {
 };
 
 struct ibb_igmp_host {
-    struct ibb_igmp_host_config cfg;
+    struct ibb_igmp_host_config cfg; /* Versions and addresses. */
     struct igmp_group *groups;  /* Hash by IP. */
     struct igmp_family fam[2];  /* IPv4, IPv6. */
     size_t n_members;           /* Groups with 'member'. */
@@ -348,16 +348,17 @@ ibb_igmp_host_query(struct ibb_igmp_host *h, const struct ibb_igmp_query *q,
 
 /* Records of one kind waiting to go as an IGMPv3/MLDv2 report. */
 struct record_batch {
-    enum ibb_igmp_sent what;
-    size_t n, max;
+    enum ibb_igmp_sent what;    /* Joins, answers or leaves. */
+    size_t n, max;              /* Records held, and the most per report. */
     struct ibb_igmp_record recs[IBB_IGMP_V3_MAX_RECORDS4];
 };
 
+/* One run's output. */
 struct run_ctx {
-    struct ibb_igmp_host *h;
-    ibb_igmp_emit_cb *emit;
-    void *aux;
-    uint8_t frame[IBB_IGMP_FRAME_MAX];
+    struct ibb_igmp_host *h;    /* The host. */
+    ibb_igmp_emit_cb *emit;     /* Where frames go, */
+    void *aux;                  /* with this. */
+    uint8_t frame[IBB_IGMP_FRAME_MAX]; /* The frame being built. */
 };
 
 static void

@@ -43,17 +43,17 @@ struct ibbridge_igmp {
                                          * were last taken. */
     uint64_t wake_seq;                  /* dev->neigh_seq, when run() last
                                          * looked: a query changes it. */
-    struct dp_packet **queue;           /* Frames for the port to receive, */
-    size_t head, n, allocated;          /* from queue[head] to queue[n]. */
+    struct dp_packet **queue;           /* Frames for the port to receive: */
+    size_t head, n, allocated;          /* queue[head] to queue[n - 1]. */
     int levels[2];                      /* IGMP and MLD versions in force
                                          * that the status shows. */
 };
 
-/* Hashes of the groups of "mcast-groups" that are not reported: send-only
- * ones and those not joined yet. */
+/* A group of "mcast-groups" that is not reported although the map has
+ * it: a send-only one, or one not joined yet. */
 struct skip_group {
-    struct hmap_node node;
-    uint8_t ip[16];
+    struct hmap_node node;              /* In a set, by hash of 'ip'. */
+    uint8_t ip[16];                     /* The group. */
 };
 
 static void
@@ -69,10 +69,11 @@ host_config(const struct netdev_ibbridge *dev,
     memcpy(hc->src.ipv6, dev->cfg.mld_source, 16);
 }
 
+/* What want_map_group() needs. */
 struct want_ctx {
-    struct netdev_ibbridge *dev;
-    const struct hmap *skip;
-    long long int now;
+    struct netdev_ibbridge *dev;        /* The port. */
+    const struct hmap *skip;            /* Of struct skip_group. */
+    long long int now;                  /* The time of the update. */
 };
 
 static bool

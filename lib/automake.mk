@@ -31,6 +31,10 @@ lib_libibbridge_la_SOURCES += \
 	lib/ibb-drop.h \
 	lib/ibb-file-stamp.c \
 	lib/ibb-file-stamp.h \
+	lib/ibb-igmp.c \
+	lib/ibb-igmp.h \
+	lib/ibb-igmp-host.c \
+	lib/ibb-igmp-host.h \
 	lib/ibb-ipoib-arp.c \
 	lib/ibb-ipoib-arp.h \
 	lib/ibb-kneigh.c \

@@ -37,6 +37,11 @@ tests_test_conv_SOURCES = tests/test-conv.c tests/test-pkt.h \
 tests_test_conv_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_test_conv_LDADD = lib/libibbridge.la $(CMOCKA_LIBS)
 # ARP and ND responder (lib/ibb-neigh.c), against answers built by scapy.
+UNIT_TESTS += tests/test-igmp
+tests_test_igmp_SOURCES = tests/test-igmp.c
+tests_test_igmp_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_test_igmp_LDADD = lib/libibbridge.la $(CMOCKA_LIBS)
+
 UNIT_TESTS += tests/test-neigh
 tests_test_neigh_SOURCES = tests/test-neigh.c
 tests_test_neigh_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
@@ -109,6 +114,11 @@ TESTSUITE_AT += tests/persist.at
 # Simulated fabric and test hosts (utilities/ibsim-*, utilities/roce-host).
 TESTSUITE_AT += tests/ibsim.at
 
+# IGMP and MLD on the Ethernet side (lib/ibb-igmp*, vswitchd-plugin/
+# ibbridge-igmp.c): queries built with scapy, answers read by tshark.
+TESTSUITE_AT += tests/igmp.at
+EXTRA_DIST += tests/igmp-tool.py
+
 # Fabric throughput beside a Unix-socket echo baseline ("make bench").
 BENCHMARKS += tests/bench-fabric
 noinst_PROGRAMS += tests/bench-fabric
@@ -141,10 +151,11 @@ endif
 # runs each for FUZZ_SECONDS (default 60) from seeds that make-seeds writes;
 # tests/fuzz.at runs a short, fixed number of inputs in the suite.
 FUZZ_TARGETS = fuzz-ud-to-roce fuzz-roce-to-ud fuzz-options fuzz-map \
-	fuzz-pcap
+	fuzz-pcap fuzz-igmp
 FUZZ_LIB_FILES = lib/addr-map.c lib/addr-map-json.c lib/ib-crc.c \
 	lib/ib-gid.c lib/ib-icrc.c lib/ib-mcast.c lib/ib-opcode.c \
-	lib/ibb-conv.c lib/ibb-csum.c lib/ibb-drop.c lib/ibb-neigh.c \
+	lib/ibb-conv.c lib/ibb-csum.c lib/ibb-drop.c lib/ibb-igmp.c \
+	lib/ibb-igmp-host.c lib/ibb-neigh.c \
 	lib/ibb-options.c lib/ibb-pcap.c lib/ibb-proxy.c lib/ibport.c \
 	lib/ibport-sim.c lib/roce-to-ud.c lib/ud-to-roce.c
 if HAVE_IBVERBS

@@ -6,6 +6,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hash.h"
@@ -17,6 +18,7 @@
 #include "ib-gid.h"
 #include "ib-mcast.h"
 #include "ibb-join.h"
+#include "ibb-igmp.h"
 #include "ibb-options.h"
 #include "ibb-proxy.h"
 
@@ -57,6 +59,7 @@ static const char *const netdev_ibbridge_options[] = {
     "mgid-format", "sl-map", "dscp-map", "map", "icrc-check", "port-mode",
     "max-proxies", "proxy-idle-timeout", "mac-aging-time", "announce",
     "neigh-interfaces", "roce-prefixes", "ipoib-arp", "mcast-join-rate",
+    "igmp", "igmp-version", "mld-version", "igmp-source", "mld-source",
 };
 
 static bool
@@ -101,6 +104,66 @@ parse_seconds(const struct smap *args, const char *key, unsigned int dflt,
         return EINVAL;
     }
     *out = n;
+    return 0;
+}
+
+/* Parses the Ethernet-side IGMP/MLD options (vswitchd-plugin/
+ * ibbridge-igmp.c) into 'cfg', whose MAC is set. */
+static int
+parse_igmp_options(const struct smap *args, struct ibbridge_config *cfg,
+                   char **errp)
+{
+    const char *value;
+    uint8_t ip[16];
+    int error;
+
+    cfg->igmp = true;
+    value = smap_get(args, "igmp");
+    if (value && (error = ibb_parse_bool("igmp", value, &cfg->igmp,
+                                         errp))) {
+        return error;
+    }
+    cfg->igmp_version = 3;
+    value = smap_get(args, "igmp-version");
+    if (value) {
+        if (strcmp(value, "1") && strcmp(value, "2") && strcmp(value, "3")) {
+            *errp = xasprintf("igmp-version \"%s\": expected 1, 2 or 3",
+                              value);
+            return EINVAL;
+        }
+        cfg->igmp_version = atoi(value);
+    }
+    cfg->mld_version = 2;
+    value = smap_get(args, "mld-version");
+    if (value) {
+        if (strcmp(value, "1") && strcmp(value, "2")) {
+            *errp = xasprintf("mld-version \"%s\": expected 1 or 2", value);
+            return EINVAL;
+        }
+        cfg->mld_version = atoi(value);
+    }
+    value = smap_get(args, "igmp-source");
+    if (value) {
+        if (ibb_gid_parse(value, ip) || !ibb_gid_is_v4mapped(ip)
+            || (!ibb_ip_is_unspecified(ip) && ibb_ip_is_bad_source(ip))) {
+            *errp = xasprintf("igmp-source \"%s\": expected an IPv4 "
+                              "unicast address or 0.0.0.0", value);
+            return EINVAL;
+        }
+        memcpy(cfg->igmp_source, ip + 12, 4);
+    }
+    value = smap_get(args, "mld-source");
+    if (value) {
+        if (ibb_gid_parse(value, ip) || ip[0] != 0xfe
+            || (ip[1] & 0xc0) != 0x80) {
+            *errp = xasprintf("mld-source \"%s\": expected an IPv6 "
+                              "link-local address (fe80::/10)", value);
+            return EINVAL;
+        }
+        memcpy(cfg->mld_source, ip, 16);
+    } else {
+        ibb_igmp_link_local(cfg->mac.ea, cfg->mld_source);
+    }
     return 0;
 }
 
@@ -152,6 +215,10 @@ ibbridge_config_parse(const char *name, const struct smap *args,
         cfg->mac_configured = true;
     } else {
         cfg->mac = ibbridge_default_mac(name);
+    }
+    error = parse_igmp_options(args, cfg, errp);
+    if (error) {
+        return error;
     }
     value = smap_get(args, "gid-index");
     if (value && (error = ibb_parse_gid_index(value, &cfg->gid_index,

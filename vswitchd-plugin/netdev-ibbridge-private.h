@@ -23,6 +23,7 @@
 #include "ibport.h"
 
 struct ibb_addr_map;
+struct ibbridge_igmp;
 struct ibb_kneigh;
 struct ibb_proxy_table;
 
@@ -60,7 +61,14 @@ struct ibb_proxy_table;
     IBBRIDGE_CSTAT(ipoib_not_arp)     /* IPoIB datagrams, not bridged. */   \
     IBBRIDGE_CSTAT(ipoib_malformed)   /* Bad IPoIB datagrams or ARP. */ \
     IBBRIDGE_CSTAT(ipoib_arp_spoofed) /* IPoIB ARP for another's GID. */   \
-    IBBRIDGE_CSTAT(ib_hosts_learned)  /* IB hosts from IPoIB ARP, kernel. */
+    IBBRIDGE_CSTAT(ib_hosts_learned)  /* IB hosts from IPoIB ARP, kernel. */\
+    IBBRIDGE_CSTAT(igmp_reports)      /* Unsolicited IGMP/MLD reports. */   \
+    IBBRIDGE_CSTAT(igmp_answers)      /* Reports answering queries. */      \
+    IBBRIDGE_CSTAT(igmp_leaves)       /* Leaves, dones, TO_IN({}). */       \
+    IBBRIDGE_CSTAT(igmp_queries_answered) /* Queries for our groups. */     \
+    IBBRIDGE_CSTAT(tx_igmp_not_ours)  /* IGMP/MLD asking nothing of us. */  \
+    IBBRIDGE_CSTAT(tx_igmp_malformed) /* Bad IGMP or MLD. */                \
+    IBBRIDGE_CSTAT(igmp_overflow)     /* Reports dropped: queue full. */
 
 struct ibbridge_cstats {
 #define IBBRIDGE_CSTAT(NAME) uint64_t NAME;
@@ -113,6 +121,11 @@ struct ibbridge_config {
     size_t n_roce_prefixes;
     bool roce_prefixes_set;             /* Given, not the default. */
     bool ipoib_arp;                     /* Answer IPoIB ARP. */
+    bool igmp;                          /* Ethernet-side IGMP and MLD. */
+    int igmp_version;                   /* 1 to 3. */
+    int mld_version;                    /* 1 or 2. */
+    uint8_t igmp_source[4];             /* IPv4 source of IGMP. */
+    uint8_t mld_source[16];             /* Link-local source of MLD. */
 };
 
 struct netdev_ibbridge {
@@ -162,6 +175,8 @@ struct netdev_ibbridge {
     struct dp_packet_batch neigh_answers OVS_GUARDED; /* ARP/ND answers
                                                  * (lib/ibb-neigh.h) that
                                                  * the port receives next. */
+    struct ibbridge_igmp *igmp OVS_GUARDED;     /* IGMP/MLD host, NULL if
+                                                 * off (ibbridge-igmp.c). */
 
     /* Statistics. */
     struct netdev_stats stats OVS_GUARDED;
@@ -361,6 +376,34 @@ void ibbridge_ib_source_seen(struct netdev_ibbridge *dev,
  * neither, for the converter. */
 bool ibbridge_answer_neigh(struct netdev_ibbridge *dev,
                            const struct dp_packet *pkt)
+    OVS_REQUIRES(dev->mutex);
+
+/* Ethernet-side IGMP and MLD (ibbridge-igmp.c): the port reports the
+ * groups it bridges from IB, answers queries and leaves groups that go. */
+
+/* Follows the options and the groups, and sends what is due (run()). */
+void ibbridge_igmp_run(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex);
+/* Wakes run() when something is due (wait()). */
+void ibbridge_igmp_wait(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex);
+/* Takes a frame sent to the port if it is IGMP or MLD (a query is
+ * answered, the rest counted) and returns true, or returns false. */
+bool ibbridge_igmp_input(struct netdev_ibbridge *dev,
+                         const struct dp_packet *pkt)
+    OVS_REQUIRES(dev->mutex);
+/* Moves queued reports into 'batch' while it has room (the port receives
+ * them as from IB); returns true if some are still queued. */
+bool ibbridge_igmp_drain(struct netdev_ibbridge *dev,
+                         struct dp_packet_batch *batch)
+    OVS_REQUIRES(dev->mutex);
+bool ibbridge_igmp_pending(const struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex);
+/* Adds igmp_groups (groups reported), igmp_version and mld_version (in
+ * force, following the queriers) to the port's status. */
+void ibbridge_igmp_status(struct netdev_ibbridge *dev, struct smap *smap)
+    OVS_REQUIRES(dev->mutex);
+void ibbridge_igmp_destroy(struct netdev_ibbridge *dev)
     OVS_REQUIRES(dev->mutex);
 
 /* Registers the ibbridge/map/ ovs-appctl commands (ibbridge-addr.c). */

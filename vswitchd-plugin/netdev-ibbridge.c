@@ -177,6 +177,7 @@ netdev_ibbridge_destruct(struct netdev *netdev_)
     dp_packet_delete_batch(&dev->neigh_answers, true);
     seq_destroy(dev->neigh_seq);
     ibbridge_map_announce_cancel(dev);
+    ibbridge_igmp_destroy(dev);
     ibb_kneigh_close(dev->kneigh);
     free(dev->map_error);
     ibbridge_config_destroy(&dev->cfg);
@@ -534,6 +535,7 @@ netdev_ibbridge_get_status(const struct netdev *netdev_, struct smap *smap)
             smap_add_format(smap, "proxies", "%zu",
                             ibb_proxy_table_count(dev->proxies));
         }
+        ibbridge_igmp_status(dev, smap);
     }
     smap_add(smap, "ibbridge_version", IBB_VERSION);
     ovs_mutex_unlock(&dev->mutex);
@@ -857,6 +859,7 @@ netdev_ibbridge_run(const struct netdev_class *class OVS_UNUSED)
         ibbridge_map_check(dev);
         ibbridge_map_expire_learned(dev);
         ibbridge_map_follow_kernel(dev);
+        ibbridge_igmp_run(dev);
         ovs_mutex_unlock(&dev->mutex);
     }
     ovs_mutex_unlock(&ibbridge_list_mutex);
@@ -898,6 +901,7 @@ netdev_ibbridge_wait(const struct netdev_class *class OVS_UNUSED)
             && ibb_addr_map_n_learned(dev->map)) {
             poll_timer_wait_until(dev->next_learn_sweep);
         }
+        ibbridge_igmp_wait(dev);
         ovs_mutex_unlock(&dev->mutex);
     }
     ovs_mutex_unlock(&ibbridge_list_mutex);
@@ -967,6 +971,7 @@ netdev_ibbridge_rxq_recv(struct netdev_rxq *rxq_,
         dev->cstats.announcements++;
         dp_packet_batch_add(batch, packet);
     }
+    ibbridge_igmp_drain(dev, batch);
     if (!dev->port || !dev->carrier) {
         ovs_mutex_unlock(&dev->mutex);
         return dp_packet_batch_is_empty(batch) ? EAGAIN : 0;
@@ -1041,7 +1046,8 @@ netdev_ibbridge_rxq_wait(struct netdev_rxq *rxq_)
     ovs_mutex_lock(&dev->mutex);
     /* Answers may be queued by another thread's send(): wake up for them. */
     seq_wait(dev->neigh_seq, seq_read(dev->neigh_seq));
-    if (!dp_packet_batch_is_empty(&dev->neigh_answers) || dev->n_announce) {
+    if (!dp_packet_batch_is_empty(&dev->neigh_answers) || dev->n_announce
+        || ibbridge_igmp_pending(dev)) {
         poll_immediate_wake();
     } else if (dev->port && dev->carrier) {
         if (ibb_port_has_pending(dev->port)) {
@@ -1192,7 +1198,8 @@ netdev_ibbridge_send(struct netdev *netdev_, int qid OVS_UNUSED,
             dev->stats.tx_dropped++;
             continue;
         }
-        if (ibbridge_answer_neigh(dev, packet)) {
+        if (ibbridge_answer_neigh(dev, packet)
+            || ibbridge_igmp_input(dev, packet)) {
             continue;
         }
         /* The source, for learning, before the frame is converted. */

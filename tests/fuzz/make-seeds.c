@@ -34,6 +34,25 @@ put(const char *target, const void *data, size_t len)
     }
 }
 
+/* Writes hex string 'hex' as a seed of 'target'. */
+static void
+put_hex(const char *target, const char *hex)
+{
+    uint8_t buf[256];
+    size_t n = strlen(hex) / 2;
+
+    for (size_t i = 0; i < n && i < sizeof buf; i++) {
+        unsigned int b;
+
+        if (sscanf(hex + 2 * i, "%2x", &b) != 1) {
+            fprintf(stderr, "make-seeds: bad hex seed\n");
+            exit(1);
+        }
+        buf[i] = b;
+    }
+    put(target, buf, n < sizeof buf ? n : sizeof buf);
+}
+
 /* Writes 'pkt' once per selector, the selector byte first. */
 static void
 put_sel(const char *target, const uint8_t *pkt, size_t len)
@@ -176,6 +195,26 @@ main(int argc, char *argv[])
     for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
         put("fuzz-options", options[i], strlen(options[i]));
     }
+    /* IGMP and MLD queries (tests/igmp-tool.py): IGMPv3 general, IGMPv2
+     * group, IGMPv1, IGMPv3 group and sources, MLDv2 general, MLDv1
+     * group. */
+    put_hex("fuzz-igmp", "01005e000001020000000002080046c0002400010000010239"
+            "140a0000fee0000001940400001164ec1e00000000027d0000");
+    put_hex("fuzz-igmp", "01005e010101020000000002080046c0002000010000010229"
+            "170a0000feef010101940400001132fecaef010101");
+    put_hex("fuzz-igmp", "01005e000001020000000002080046c0002000010000010239"
+            "180a0000fee0000001940400001100eeff00000000");
+    put_hex("fuzz-igmp", "01005e010101020000000002080046c0002c000100000102290b"
+            "0a0000feef0101019404000011c8e4f1ef010101033c00020a0101010a0101"
+            "02");
+    put_hex("fuzz-igmp", "33330000000102000000000286dd6000000000240001fe800000"
+            "000000000000000000000001ff0200000000000000000000000000013a0005"
+            "02000001008200785307d0000000000000000000000000000000000000000000"
+            "00");
+    put_hex("fuzz-igmp", "33330001000202000000000286dd6000000000200001fe800000"
+            "000000000000000000000001ff0e00000000000000000000000100023a0005"
+            "020000010082007b2b05dc0000ff0e0000000000000000000000010002");
+
     put("fuzz-map", fuzz_map_json, strlen(fuzz_map_json));
     put("fuzz-map", "{\"hosts\": [{\"gid\": \"fe80::1\", \"lid\": 3}]}", 41);
 

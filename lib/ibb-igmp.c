@@ -1,0 +1,419 @@
+/*
+ * IGMP and MLD messages: building reports and leaves, parsing queries.
+ * See ibb-igmp.h.
+ */
+#include <config.h>
+
+#include "ibb-igmp.h"
+
+#include <string.h>
+
+#include "ib-gid.h"
+#include "ibb-bytes.h"
+#include "ibb-csum.h"
+#include "roce-hdr.h"
+
+#define ETH_MIN_LEN 60              /* Shortest frame without its FCS. */
+#define IPPROTO_IGMP 2
+#define IPPROTO_HOPOPTS 0
+#define IPPROTO_ICMPV6 58
+
+#define IGMP_QUERY 0x11
+#define IGMP_V1_REPORT 0x12
+#define IGMP_V2_REPORT 0x16
+#define IGMP_V2_LEAVE 0x17
+#define IGMP_V3_REPORT 0x22
+#define IGMP_V2_LEN 8
+#define IGMP_V3_QUERY_LEN 12
+
+#define MLD_QUERY 130
+#define MLD_V1_REPORT 131
+#define MLD_V1_DONE 132
+#define MLD_V2_REPORT 143
+#define MLD_V1_LEN 24
+#define MLD_V2_QUERY_LEN 28
+#define MLD_V2_REPORT_MIN 8         /* An MLDv2 report without records. */
+
+#define IP_TOS_INTERNETWORK_CONTROL 0xc0
+#define IPV4_OPT_ROUTER_ALERT 0x94
+
+/* An IGMPv1 query has no Max Resp Time: hosts use 10 s (RFC 2236 4). */
+#define IGMP_V1_MAX_RESP_MS 10000
+
+static const uint8_t all_routers4[4] = { 224, 0, 0, 2 };
+static const uint8_t igmpv3_routers[4] = { 224, 0, 0, 22 };
+static const uint8_t all_routers6[16] = { 0xff, 0x02, [15] = 0x02 };
+static const uint8_t mldv2_routers[16] = { 0xff, 0x02, [15] = 0x16 };
+
+void
+ibb_igmp_link_local(const uint8_t mac[6], uint8_t ip[16])
+{
+    memset(ip, 0, 16);
+    ip[0] = 0xfe;
+    ip[1] = 0x80;
+    ip[8] = mac[0] ^ 0x02;
+    ip[9] = mac[1];
+    ip[10] = mac[2];
+    ip[11] = 0xff;
+    ip[12] = 0xfe;
+    ip[13] = mac[3];
+    ip[14] = mac[4];
+    ip[15] = mac[5];
+}
+
+/* Writes the Ethernet header for IP destination 'dst' (lib/ib-gid.h form)
+ * from 'mac'. */
+static void
+put_eth(uint8_t *frame, const uint8_t mac[6], const uint8_t dst[16])
+{
+    if (ibb_gid_is_v4mapped(dst)) {
+        frame[0] = 0x01;
+        frame[1] = 0x00;
+        frame[2] = 0x5e;
+        frame[3] = dst[13] & 0x7f;
+        frame[4] = dst[14];
+        frame[5] = dst[15];
+        ibb_put_be16(frame + 12, IBB_ETH_TYPE_IPV4);
+    } else {
+        frame[0] = 0x33;
+        frame[1] = 0x33;
+        memcpy(frame + 2, dst + 12, 4);
+        ibb_put_be16(frame + 12, IBB_ETH_TYPE_IPV6);
+    }
+    memcpy(frame + 6, mac, 6);
+}
+
+/* Checksum of ICMPv6 message 'msg' of 'len' bytes from 'src' to 'dst': 0
+ * over a message whose checksum field is right. */
+static uint16_t
+icmp6_csum(const uint8_t src[16], const uint8_t dst[16], const uint8_t *msg,
+           size_t len)
+{
+    uint8_t tail[8] = { 0 };
+    uint32_t sum;
+
+    ibb_put_be32(tail, len);
+    tail[7] = IPPROTO_ICMPV6;
+    sum = ibb_csum_add(0, src, 16);
+    sum = ibb_csum_add(sum, dst, 16);
+    sum = ibb_csum_add(sum, tail, 8);
+    return ibb_csum_finish(ibb_csum_add(sum, msg, len));
+}
+
+/* Writes an IGMP message 'msg' of 'len' bytes, already at its place after
+ * the IPv4 header, into its frame to 'dst'; returns the frame's length. */
+static size_t
+finish_ipv4(uint8_t *frame, const struct ibb_igmp_source *src,
+            const uint8_t dst[4], size_t len)
+{
+    uint8_t *ip = frame + IBB_IGMP_ETH_LEN;
+    uint8_t *msg = ip + IBB_IGMP_IPV4_LEN;
+    uint8_t dst16[16];
+    size_t total;
+
+    ibb_gid_from_ipv4(dst16, dst);
+    put_eth(frame, src->mac, dst16);
+    memset(ip, 0, IBB_IGMP_IPV4_LEN);
+    ip[0] = 0x40 | (IBB_IGMP_IPV4_LEN / 4);
+    ip[1] = IP_TOS_INTERNETWORK_CONTROL;
+    ibb_put_be16(ip + 2, IBB_IGMP_IPV4_LEN + len);
+    ibb_put_be16(ip + 6, IBB_IPV4_DF);
+    ip[8] = 1;
+    ip[9] = IPPROTO_IGMP;
+    memcpy(ip + 12, src->ipv4, 4);
+    memcpy(ip + 16, dst, 4);
+    ip[20] = IPV4_OPT_ROUTER_ALERT;
+    ip[21] = 4;
+    ibb_put_be16(ip + 10, ibb_csum_finish(ibb_csum_add(0, ip,
+                                                       IBB_IGMP_IPV4_LEN)));
+    ibb_put_be16(msg + 2, 0);
+    ibb_put_be16(msg + 2, ibb_csum_finish(ibb_csum_add(0, msg, len)));
+
+    total = IBB_IGMP_ETH_LEN + IBB_IGMP_IPV4_LEN + len;
+    if (total < ETH_MIN_LEN) {
+        memset(frame + total, 0, ETH_MIN_LEN - total);
+        total = ETH_MIN_LEN;
+    }
+    return total;
+}
+
+/* The same for an MLD message to 'dst'. */
+static size_t
+finish_ipv6(uint8_t *frame, const struct ibb_igmp_source *src,
+            const uint8_t dst[16], size_t len)
+{
+    uint8_t *ip = frame + IBB_IGMP_ETH_LEN;
+    uint8_t *hbh = ip + IBB_IPV6_LEN;
+    uint8_t *msg = ip + IBB_IGMP_IPV6_LEN;
+
+    put_eth(frame, src->mac, dst);
+    memset(ip, 0, IBB_IGMP_IPV6_LEN);
+    ip[0] = 0x60;
+    ibb_put_be16(ip + 4, 8 + len);
+    ip[6] = IPPROTO_HOPOPTS;
+    ip[7] = 1;
+    memcpy(ip + 8, src->ipv6, 16);
+    memcpy(ip + 24, dst, 16);
+    hbh[0] = IPPROTO_ICMPV6;
+    hbh[1] = 0;                 /* 8 bytes. */
+    hbh[2] = 5;                 /* Router Alert, */
+    hbh[3] = 2;                 /* 2 bytes, */
+    /* value 0 (MLD); then PadN of 2 bytes. */
+    hbh[6] = 1;
+    hbh[7] = 0;
+    ibb_put_be16(msg + 2, 0);
+    ibb_put_be16(msg + 2, icmp6_csum(src->ipv6, dst, msg, len));
+    return IBB_IGMP_ETH_LEN + IBB_IGMP_IPV6_LEN + len;
+}
+
+size_t
+ibb_igmp_build(const struct ibb_igmp_source *src, int level,
+               enum ibb_igmp_msg_kind kind,
+               const struct ibb_igmp_record *recs, size_t n, uint8_t *frame)
+{
+    bool ipv6;
+
+    if (!n) {
+        return 0;
+    }
+    ipv6 = !ibb_gid_is_v4mapped(recs[0].group);
+    for (size_t i = 0; i < n; i++) {
+        if (ibb_gid_is_v4mapped(recs[i].group) == ipv6
+            || !ibb_ip_is_multicast(recs[i].group)) {
+            return 0;
+        }
+    }
+
+    if (kind == IBB_IGMP_V3_REPORT) {
+        size_t rec_len = ipv6 ? IBB_IGMP_V3_REC6_LEN : IBB_IGMP_V3_REC4_LEN;
+        uint8_t *msg = frame + IBB_IGMP_ETH_LEN
+                       + (ipv6 ? IBB_IGMP_IPV6_LEN : IBB_IGMP_IPV4_LEN);
+        uint8_t *rec = msg + IBB_IGMP_V3_HDR_LEN;
+
+        if (n > (ipv6 ? IBB_IGMP_V3_MAX_RECORDS6
+                 : IBB_IGMP_V3_MAX_RECORDS4)) {
+            return 0;
+        }
+        memset(msg, 0, IBB_IGMP_V3_HDR_LEN + n * rec_len);
+        msg[0] = ipv6 ? MLD_V2_REPORT : IGMP_V3_REPORT;
+        ibb_put_be16(msg + 6, n);
+        for (size_t i = 0; i < n; i++, rec += rec_len) {
+            rec[0] = recs[i].type;
+            if (ipv6) {
+                memcpy(rec + 4, recs[i].group, 16);
+            } else {
+                memcpy(rec + 4, recs[i].group + 12, 4);
+            }
+        }
+        return (ipv6
+                ? finish_ipv6(frame, src, mldv2_routers,
+                              IBB_IGMP_V3_HDR_LEN + n * rec_len)
+                : finish_ipv4(frame, src, igmpv3_routers,
+                              IBB_IGMP_V3_HDR_LEN + n * rec_len));
+    }
+
+    if (n != 1 || (level != IBB_IGMP_V1 && level != IBB_IGMP_V2)
+        || (ipv6 && level == IBB_IGMP_V1)
+        || (kind == IBB_IGMP_LEAVE && level == IBB_IGMP_V1)) {
+        return 0;
+    }
+    if (ipv6) {
+        uint8_t *msg = frame + IBB_IGMP_ETH_LEN + IBB_IGMP_IPV6_LEN;
+
+        memset(msg, 0, MLD_V1_LEN);
+        msg[0] = kind == IBB_IGMP_LEAVE ? MLD_V1_DONE : MLD_V1_REPORT;
+        memcpy(msg + 8, recs[0].group, 16);
+        return finish_ipv6(frame, src,
+                           kind == IBB_IGMP_LEAVE ? all_routers6
+                           : recs[0].group, MLD_V1_LEN);
+    } else {
+        uint8_t *msg = frame + IBB_IGMP_ETH_LEN + IBB_IGMP_IPV4_LEN;
+
+        memset(msg, 0, IGMP_V2_LEN);
+        msg[0] = (kind == IBB_IGMP_LEAVE ? IGMP_V2_LEAVE
+                  : level == IBB_IGMP_V1 ? IGMP_V1_REPORT : IGMP_V2_REPORT);
+        memcpy(msg + 4, recs[0].group + 12, 4);
+        return finish_ipv4(frame, src,
+                           kind == IBB_IGMP_LEAVE ? all_routers4
+                           : recs[0].group + 12, IGMP_V2_LEN);
+    }
+}
+
+/* IGMPv3 Max Resp Code and QQIC (RFC 3376 4.1.1, 4.1.7): below 128 the
+ * value, else 1eeemmmm as (mant | 0x10) << (exp + 3). */
+static unsigned int
+igmp_code(uint8_t code)
+{
+    return code < 128 ? code : ((code & 0x0f) | 0x10) << (((code >> 4) & 7)
+                                                          + 3);
+}
+
+/* MLDv2 Maximum Response Code (RFC 3810 5.1.3): below 32768 the value in
+ * ms, else 1eeemmmmmmmmmmmm as (mant | 0x1000) << (exp + 3). */
+static unsigned int
+mld_code(uint16_t code)
+{
+    return code < 32768 ? code : ((code & 0x0fffu) | 0x1000u)
+                                 << (((code >> 12) & 7) + 3);
+}
+
+static enum ibb_igmp_parse_result
+parse_igmp(const uint8_t *ip, size_t len, struct ibb_igmp_query *q)
+{
+    size_t ihl, total, mlen;
+    const uint8_t *msg;
+
+    if (len < IBB_IPV4_LEN || (ip[0] >> 4) != 4 || ip[9] != IPPROTO_IGMP) {
+        return IBB_IGMP_NOT_IGMP;
+    }
+    ihl = (ip[0] & 0x0f) * 4;
+    total = ibb_get_be16(ip + 2);
+    if (ihl < IBB_IPV4_LEN || total < ihl || total > len
+        || ibb_csum_finish(ibb_csum_add(0, ip, ihl))
+        || (ibb_get_be16(ip + 6) & (IBB_IPV4_MF | IBB_IPV4_FRAG_OFS_MASK))
+        || ip[8] != 1) {
+        return IBB_IGMP_MALFORMED;
+    }
+    msg = ip + ihl;
+    mlen = total - ihl;
+    if (mlen < IGMP_V2_LEN
+        || ibb_csum_finish(ibb_csum_add(0, msg, mlen))) {
+        return IBB_IGMP_MALFORMED;
+    }
+    if (msg[0] != IGMP_QUERY) {
+        return IBB_IGMP_OTHER;
+    }
+
+    memset(q, 0, sizeof *q);
+    ibb_gid_from_ipv4(q->group, msg + 4);
+    if (mlen == IGMP_V2_LEN) {
+        q->level = msg[1] ? IBB_IGMP_V2 : IBB_IGMP_V1;
+        q->max_resp_ms = msg[1] ? msg[1] * 100 : IGMP_V1_MAX_RESP_MS;
+        if (q->level == IBB_IGMP_V1) {
+            memset(q->group + 12, 0, 4);    /* v1: always general. */
+        }
+    } else if (mlen >= IGMP_V3_QUERY_LEN) {
+        q->level = IBB_IGMP_V3;
+        q->max_resp_ms = igmp_code(msg[1]) * 100;
+        q->qrv = msg[8] & 7;
+        q->qqi_s = igmp_code(msg[9]);
+        q->n_sources = ibb_get_be16(msg + 10);
+        if (mlen < IGMP_V3_QUERY_LEN + 4 * (size_t) q->n_sources) {
+            return IBB_IGMP_MALFORMED;
+        }
+    } else {
+        return IBB_IGMP_MALFORMED;      /* RFC 3376 7.1: ignored. */
+    }
+    if (!(msg[4] | msg[5] | msg[6] | msg[7])) {
+        memset(q->group, 0, 16);
+        if (q->n_sources) {
+            return IBB_IGMP_MALFORMED;  /* Sources of no group. */
+        }
+    } else if (!ibb_ip_is_multicast(q->group)) {
+        return IBB_IGMP_MALFORMED;
+    }
+    return IBB_IGMP_QUERY;
+}
+
+static enum ibb_igmp_parse_result
+parse_mld(const uint8_t *ip, size_t len, struct ibb_igmp_query *q)
+{
+    const uint8_t *msg = ip + IBB_IPV6_LEN;
+    size_t plen, mlen;
+    uint8_t next;
+
+    if (len < IBB_IPV6_LEN || (ip[0] >> 4) != 6) {
+        return IBB_IGMP_NOT_IGMP;
+    }
+    plen = ibb_get_be16(ip + 4);
+    if (plen > len - IBB_IPV6_LEN) {
+        return IBB_IGMP_NOT_IGMP;       /* The converter counts it. */
+    }
+    next = ip[6];
+    mlen = plen;
+    if (next == IPPROTO_HOPOPTS) {
+        size_t hlen;
+
+        if (mlen < 8) {
+            return IBB_IGMP_NOT_IGMP;
+        }
+        hlen = (msg[1] + 1) * 8;
+        if (hlen > mlen) {
+            return IBB_IGMP_NOT_IGMP;
+        }
+        next = msg[0];
+        msg += hlen;
+        mlen -= hlen;
+    }
+    if (next != IPPROTO_ICMPV6 || mlen < 4) {
+        return IBB_IGMP_NOT_IGMP;
+    }
+    switch (msg[0]) {
+    case MLD_QUERY: case MLD_V1_REPORT: case MLD_V1_DONE: case MLD_V2_REPORT:
+        break;
+    default:
+        return IBB_IGMP_NOT_IGMP;       /* ND and other ICMPv6. */
+    }
+    if (ip[7] != 1 || ip[8] != 0xfe || (ip[9] & 0xc0) != 0x80
+        || mlen < (msg[0] == MLD_V2_REPORT ? MLD_V2_REPORT_MIN : MLD_V1_LEN)
+        || icmp6_csum(ip + 8, ip + 24, msg, mlen)) {
+        return IBB_IGMP_MALFORMED;
+    }
+    if (msg[0] != MLD_QUERY) {
+        return IBB_IGMP_OTHER;
+    }
+
+    memset(q, 0, sizeof *q);
+    q->ipv6 = true;
+    memcpy(q->group, msg + 8, 16);
+    if (mlen == MLD_V1_LEN) {
+        q->level = IBB_IGMP_V2;
+        q->max_resp_ms = ibb_get_be16(msg + 4);
+    } else if (mlen >= MLD_V2_QUERY_LEN) {
+        q->level = IBB_IGMP_V3;
+        q->max_resp_ms = mld_code(ibb_get_be16(msg + 4));
+        q->qrv = msg[24] & 7;
+        q->qqi_s = igmp_code(msg[25]);
+        q->n_sources = ibb_get_be16(msg + 26);
+        if (mlen < MLD_V2_QUERY_LEN + 16 * (size_t) q->n_sources) {
+            return IBB_IGMP_MALFORMED;
+        }
+    } else {
+        return IBB_IGMP_MALFORMED;      /* RFC 3810 8.1: ignored. */
+    }
+    if (ibb_ip_is_unspecified(q->group)) {
+        if (q->n_sources) {
+            return IBB_IGMP_MALFORMED;
+        }
+    } else if (!ibb_ip_is_multicast(q->group)
+               || ibb_gid_is_v4mapped(q->group)) {
+        return IBB_IGMP_MALFORMED;
+    }
+    return IBB_IGMP_QUERY;
+}
+
+enum ibb_igmp_parse_result
+ibb_igmp_parse(const uint8_t *frame, size_t len, struct ibb_igmp_query *query)
+{
+    size_t ofs = 12;
+    uint16_t type;
+
+    if (len < IBB_ETH_LEN) {
+        return IBB_IGMP_NOT_IGMP;
+    }
+    type = ibb_get_be16(frame + ofs);
+    if (type == IBB_ETH_TYPE_VLAN) {
+        if (len < IBB_ETH_LEN + IBB_VLAN_LEN) {
+            return IBB_IGMP_NOT_IGMP;
+        }
+        ofs += 4;
+        type = ibb_get_be16(frame + ofs);
+    }
+    ofs += 2;
+    if (type == IBB_ETH_TYPE_IPV4) {
+        return parse_igmp(frame + ofs, len - ofs, query);
+    } else if (type == IBB_ETH_TYPE_IPV6) {
+        return parse_mld(frame + ofs, len - ofs, query);
+    }
+    return IBB_IGMP_NOT_IGMP;
+}

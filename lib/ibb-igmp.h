@@ -1,0 +1,153 @@
+/*
+ * IGMP (RFC 1112, RFC 2236, RFC 3376) and MLD (RFC 2710, RFC 3810) on the
+ * wire: the reports and leaves a host sends, and the queries it parses.
+ * The bridge's port is that host on the Ethernet side, for the groups it
+ * bridges from IB (lib/ibb-igmp-host.h keeps the timers).
+ *
+ * The two protocols are treated as one with three levels: IGMPv1, IGMPv2
+ * and MLDv1 (level 2), IGMPv3 and MLDv2 (level 3).
+ *
+ * IPv4, what the bridge sends (RFC 2236 2, RFC 3376 4.2, 4.2.13):
+ *
+ *   0      1      2      3      byte
+ *   +------+------+------+------+
+ *   | 0x46 | 0xc0 | total length|   IHL 6: the Router Alert option,
+ *   +------+------+------+------+   TOS "internetwork control" as Linux
+ *   |  id 0       | DF, offset 0|
+ *   +------+------+------+------+
+ *   | TTL 1| 2    | hdr checksum|   protocol 2: IGMP
+ *   +------+------+------+------+
+ *   | source (igmp-source)      |
+ *   | destination               |   see below
+ *   +------+------+------+------+
+ *   | 0x94 | 0x04 | 0    | 0    |   Router Alert (RFC 2113)
+ *   +------+------+------+------+
+ *   | type | code | checksum    |   0x12 v1 report, 0x16 v2 report,
+ *   +------+------+------+------+   0x17 v2 leave: then the group (4);
+ *   ...                             0x22 v3 report: reserved (2),
+ *                                   records (2), then records of
+ *                                   type, aux len 0, sources (2) 0,
+ *                                   group (4).
+ *
+ *   v1/v2 report -> the group; v2 leave -> 224.0.0.2; v3 -> 224.0.0.22.
+ *   The Ethernet destination is the IP one's multicast MAC (RFC 1112 6.4).
+ *
+ * IPv6: an IPv6 header (hop limit 1, next header 0) and a hop-by-hop
+ * header with the Router Alert option (RFC 2711, value 0: MLD) and a PadN,
+ * then ICMPv6: 131 MLDv1 report or 132 done (code, checksum, max delay
+ * (2), reserved (2), group (16)), or 143 MLDv2 report (reserved (2),
+ * records (2), then records of type, aux len 0, sources (2) 0, group
+ * (16)).  v1 report -> the group, done -> ff02::2, v2 report -> ff02::16,
+ * from a link-local address (RFC 3810 5.2.13); MAC 33:33 + the low 32 bits
+ * (RFC 2464 7).
+ *
+ * Queries, parsed: IGMP type 0x11, whose length says the version (RFC 3376
+ * 7.1: 8 bytes with Max Resp Code 0: v1, 8 bytes: v2, 12 or more: v3,
+ * anything else is ignored as malformed); ICMPv6 type 130 of 24 bytes
+ * (MLDv1) or 28 or more (MLDv2).  Every IGMP and MLD message must have a
+ * right checksum and TTL / hop limit 1; MLD a link-local source (RFC 3810
+ * 5.1.14).  Router Alert is not required on receipt.
+ */
+#ifndef IBB_IGMP_H
+#define IBB_IGMP_H 1
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Levels: the protocol version in force for one address family. */
+#define IBB_IGMP_V1 1           /* IGMPv1 (IPv4 only). */
+#define IBB_IGMP_V2 2           /* IGMPv2, MLDv1. */
+#define IBB_IGMP_V3 3           /* IGMPv3, MLDv2. */
+
+/* Group record types (RFC 3376 4.2.12, RFC 3810 5.2.12). */
+enum ibb_igmp_record_type {
+    IBB_IGMP_IS_IN = 1,         /* MODE_IS_INCLUDE. */
+    IBB_IGMP_IS_EX = 2,         /* MODE_IS_EXCLUDE: a current member. */
+    IBB_IGMP_TO_IN = 3,         /* CHANGE_TO_INCLUDE_MODE: {} is a leave. */
+    IBB_IGMP_TO_EX = 4,         /* CHANGE_TO_EXCLUDE_MODE: {} is a join. */
+    IBB_IGMP_ALLOW = 5,         /* ALLOW_NEW_SOURCES. */
+    IBB_IGMP_BLOCK = 6,         /* BLOCK_OLD_SOURCES. */
+};
+
+/* What the host sends: a report or leave of level 1 to 3. */
+enum ibb_igmp_msg_kind {
+    IBB_IGMP_REPORT,            /* v1/v2 report, MLDv1 report. */
+    IBB_IGMP_LEAVE,             /* v2 leave, MLDv1 done. */
+    IBB_IGMP_V3_REPORT,         /* IGMPv3 or MLDv2 report of records. */
+};
+
+/* The addresses reports are sent from. */
+struct ibb_igmp_source {
+    uint8_t mac[6];             /* Ethernet source. */
+    uint8_t ipv4[4];            /* IGMP's IPv4 source; 0.0.0.0 is allowed
+                                 * (RFC 3376 4.2.13). */
+    uint8_t ipv6[16];           /* MLD's source: link-local. */
+};
+
+/* A group record; 'group' in lib/ib-gid.h form (IPv4 as ::ffff:a.b.c.d). */
+struct ibb_igmp_record {
+    enum ibb_igmp_record_type type;
+    uint8_t group[16];
+};
+
+/* Header lengths: Ethernet, IPv4 with Router Alert, IPv6 with its
+ * hop-by-hop header. */
+#define IBB_IGMP_ETH_LEN 14
+#define IBB_IGMP_IPV4_LEN 24
+#define IBB_IGMP_IPV6_LEN (40 + 8)
+#define IBB_IGMP_V3_HDR_LEN 8           /* Up to the first record. */
+#define IBB_IGMP_V3_REC4_LEN 8          /* IGMPv3 record, no sources. */
+#define IBB_IGMP_V3_REC6_LEN 20         /* MLDv2 record, no sources. */
+
+/* The largest frame built: an Ethernet MTU of 1500. */
+#define IBB_IGMP_FRAME_MAX (14 + 1500)
+
+/* How many records a v3 report of an Ethernet MTU of 1500 holds. */
+#define IBB_IGMP_V3_MAX_RECORDS4 \
+    ((1500 - IBB_IGMP_IPV4_LEN - IBB_IGMP_V3_HDR_LEN) / IBB_IGMP_V3_REC4_LEN)
+#define IBB_IGMP_V3_MAX_RECORDS6 \
+    ((1500 - IBB_IGMP_IPV6_LEN - IBB_IGMP_V3_HDR_LEN) / IBB_IGMP_V3_REC6_LEN)
+
+/* Builds, into 'frame' (IBB_IGMP_FRAME_MAX bytes), a message of 'kind' for
+ * the 'n' records 'recs' (one, whose type is ignored, for a v1/v2 report
+ * or leave; at most IBB_IGMP_V3_MAX_RECORDS4 or 6 for a v3 report), all of
+ * one family, from 'src'.  'level' is 1 or 2 for a report: it picks the
+ * IGMPv1 or v2 type (IPv6 has only level 2).  Returns the frame's length
+ * (at least 60), or 0 if the arguments do not make a message. */
+size_t ibb_igmp_build(const struct ibb_igmp_source *src, int level,
+                      enum ibb_igmp_msg_kind kind,
+                      const struct ibb_igmp_record *recs, size_t n,
+                      uint8_t *frame);
+
+/* A parsed query. */
+struct ibb_igmp_query {
+    bool ipv6;                  /* MLD, not IGMP. */
+    int level;                  /* The querier's version: 1 to 3. */
+    uint8_t group[16];          /* Zero for a general query. */
+    unsigned int max_resp_ms;   /* Max Resp Time (v1: 10 s). */
+    unsigned int qrv;           /* Querier's Robustness Variable; 0 if
+                                 * none (v1, v2). */
+    unsigned int qqi_s;         /* Querier's Query Interval; 0 if none. */
+    unsigned int n_sources;     /* Sources of a group-and-source query. */
+};
+
+enum ibb_igmp_parse_result {
+    IBB_IGMP_NOT_IGMP,          /* Neither IGMP nor MLD. */
+    IBB_IGMP_QUERY,             /* A query: see '*query'. */
+    IBB_IGMP_OTHER,             /* IGMP or MLD but no query: another host's
+                                 * report or leave, another IGMP type. */
+    IBB_IGMP_MALFORMED,         /* IGMP or MLD with bad lengths, checksum,
+                                 * TTL or hop limit, source... */
+};
+
+/* Parses the Ethernet frame 'frame' of 'len' bytes (an 802.1Q tag is
+ * skipped). */
+enum ibb_igmp_parse_result ibb_igmp_parse(const uint8_t *frame, size_t len,
+                                          struct ibb_igmp_query *query);
+
+/* The link-local address (fe80::/64 with the modified EUI-64 interface
+ * identifier, RFC 4291 2.5.1) of MAC 'mac'. */
+void ibb_igmp_link_local(const uint8_t mac[6], uint8_t ip[16]);
+
+#endif /* ibb-igmp.h */

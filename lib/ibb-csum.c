@@ -83,3 +83,21 @@ ibb_csum_udp(const uint8_t src[16], const uint8_t dst[16],
     csum = ibb_csum_finish(sum);
     return csum ? csum : 0xffff;
 }
+
+uint16_t
+ibb_csum_icmp6(const uint8_t src[16], const uint8_t dst[16],
+               const uint8_t *msg, size_t len)
+{
+    uint8_t tail[8] = { 0 };
+    uint32_t sum;
+
+    tail[0] = len >> 24;
+    tail[1] = len >> 16;
+    tail[2] = len >> 8;
+    tail[3] = len;
+    tail[7] = 58;               /* IPPROTO_ICMPV6 */
+    sum = ibb_csum_add(0, src, 16);
+    sum = ibb_csum_add(sum, dst, 16);
+    sum = ibb_csum_add(sum, tail, 8);
+    return ibb_csum_finish(ibb_csum_add(sum, msg, len));
+}

@@ -1,5 +1,5 @@
 /*
- * Internet checksum (RFC 1071) for IPv4 headers and UDP.
+ * Internet checksum (RFC 1071) for IPv4 headers, UDP and ICMPv6.
  */
 #ifndef IBB_CSUM_H
 #define IBB_CSUM_H 1
@@ -25,5 +25,11 @@ uint16_t ibb_csum_ipv4_hdr(const uint8_t *ip);
  * returned as 0xFFFF (RFC 768). */
 uint16_t ibb_csum_udp(const uint8_t src[16], const uint8_t dst[16],
                       const uint8_t *udp, size_t len);
+
+/* Returns the checksum over ICMPv6 message 'msg' of 'len' bytes from
+ * 'src' to 'dst' with its pseudo-header: 0 over a message whose checksum
+ * field is right. */
+uint16_t ibb_csum_icmp6(const uint8_t src[16], const uint8_t dst[16],
+                        const uint8_t *msg, size_t len);
 
 #endif /* ibb-csum.h */

@@ -83,23 +83,6 @@ put_eth(uint8_t *frame, const uint8_t mac[6], const uint8_t dst[16])
     memcpy(frame + 6, mac, 6);
 }
 
-/* Checksum of ICMPv6 message 'msg' of 'len' bytes from 'src' to 'dst': 0
- * over a message whose checksum field is right. */
-static uint16_t
-icmp6_csum(const uint8_t src[16], const uint8_t dst[16], const uint8_t *msg,
-           size_t len)
-{
-    uint8_t tail[8] = { 0 };
-    uint32_t sum;
-
-    ibb_put_be32(tail, len);
-    tail[7] = IPPROTO_ICMPV6;
-    sum = ibb_csum_add(0, src, 16);
-    sum = ibb_csum_add(sum, dst, 16);
-    sum = ibb_csum_add(sum, tail, 8);
-    return ibb_csum_finish(ibb_csum_add(sum, msg, len));
-}
-
 /* Writes an IGMP message 'msg' of 'len' bytes, already at its place after
  * the IPv4 header, into its frame to 'dst'; returns the frame's length. */
 static size_t
@@ -162,7 +145,7 @@ finish_ipv6(uint8_t *frame, const struct ibb_igmp_source *src,
     hbh[6] = 1;
     hbh[7] = 0;
     ibb_put_be16(msg + 2, 0);
-    ibb_put_be16(msg + 2, icmp6_csum(src->ipv6, dst, msg, len));
+    ibb_put_be16(msg + 2, ibb_csum_icmp6(src->ipv6, dst, msg, len));
     return IBB_IGMP_ETH_LEN + IBB_IGMP_IPV6_LEN + len;
 }
 
@@ -356,7 +339,7 @@ parse_mld(const uint8_t *ip, size_t len, struct ibb_igmp_query *q)
     }
     if (ip[7] != 1 || ip[8] != 0xfe || (ip[9] & 0xc0) != 0x80
         || mlen < (msg[0] == MLD_V2_REPORT ? MLD_V2_REPORT_MIN : MLD_V1_LEN)
-        || icmp6_csum(ip + 8, ip + 24, msg, mlen)) {
+        || ibb_csum_icmp6(ip + 8, ip + 24, msg, mlen)) {
         return IBB_IGMP_MALFORMED;
     }
     if (msg[0] != MLD_QUERY) {

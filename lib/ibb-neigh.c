@@ -55,23 +55,6 @@ put_l2(uint8_t *reply, const uint8_t dst[6], const uint8_t src[6],
     return ofs + 2;
 }
 
-/* Checksum of an ICMPv6 message 'msg' of 'len' bytes between 'src' and
- * 'dst': 0 over a message whose checksum field is right. */
-static uint16_t
-icmp6_csum(const uint8_t src[16], const uint8_t dst[16], const uint8_t *msg,
-           size_t len)
-{
-    uint8_t tail[8] = { 0 };
-    uint32_t sum;
-
-    ibb_put_be32(tail, len);
-    tail[7] = IPPROTO_ICMPV6;
-    sum = ibb_csum_add(0, src, 16);
-    sum = ibb_csum_add(sum, dst, 16);
-    sum = ibb_csum_add(sum, tail, 8);
-    return ibb_csum_finish(ibb_csum_add(sum, msg, len));
-}
-
 /* Writes, at 'p', an IPv6 header and a neighbour advertisement for
  * 'target' to 'dst' with 'flags' and 'mac' as target link-layer address;
  * returns its length. */
@@ -94,7 +77,7 @@ put_na(uint8_t *p, const uint8_t target[16], const uint8_t dst[16],
     na[24] = ND_OPT_TARGET_LLADDR;
     na[25] = 1;
     memcpy(na + 26, mac, 6);
-    ibb_put_be16(na + 2, icmp6_csum(p + 8, p + 24, na, 32));
+    ibb_put_be16(na + 2, ibb_csum_icmp6(p + 8, p + 24, na, 32));
     return IBB_IPV6_LEN + 32;
 }
 
@@ -200,7 +183,7 @@ answer_nd(const struct ibb_addr_map *map, const uint8_t mac[6],
 
     dad = ibb_ip_is_unspecified(src);
     if (ip6[7] != ND_HOP_LIMIT || icmp[1] || plen < NS_LEN
-        || icmp6_csum(src, ip6 + 24, icmp, plen)
+        || ibb_csum_icmp6(src, ip6 + 24, icmp, plen)
         || ibb_gid_is_multicast(target) || ibb_ip_is_multicast(src)
         || !ns_options_ok(icmp + NS_LEN, plen - NS_LEN, dad)) {
         return IBB_NEIGH_MALFORMED;

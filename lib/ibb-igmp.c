@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ib-gid.h"
+#include "ib-mcast.h"
 #include "ibb-bytes.h"
 #include "ibb-csum.h"
 #include "roce-hdr.h"
@@ -61,26 +62,15 @@ ibb_igmp_link_local(const uint8_t mac[6], uint8_t ip[16])
     ip[15] = mac[5];
 }
 
-/* Writes the Ethernet header for IP destination 'dst' (lib/ib-gid.h form)
- * from 'mac'. */
+/* Writes the Ethernet header for IP multicast destination 'dst'
+ * (lib/ib-gid.h form) from 'mac'. */
 static void
 put_eth(uint8_t *frame, const uint8_t mac[6], const uint8_t dst[16])
 {
-    if (ibb_gid_is_v4mapped(dst)) {
-        frame[0] = 0x01;
-        frame[1] = 0x00;
-        frame[2] = 0x5e;
-        frame[3] = dst[13] & 0x7f;
-        frame[4] = dst[14];
-        frame[5] = dst[15];
-        ibb_put_be16(frame + 12, IBB_ETH_TYPE_IPV4);
-    } else {
-        frame[0] = 0x33;
-        frame[1] = 0x33;
-        memcpy(frame + 2, dst + 12, 4);
-        ibb_put_be16(frame + 12, IBB_ETH_TYPE_IPV6);
-    }
+    ibb_mcast_ip_to_mac(dst, frame);
     memcpy(frame + 6, mac, 6);
+    ibb_put_be16(frame + 12, (ibb_gid_is_v4mapped(dst) ? IBB_ETH_TYPE_IPV4
+                              : IBB_ETH_TYPE_IPV6));
 }
 
 /* Writes an IGMP message 'msg' of 'len' bytes, already at its place after

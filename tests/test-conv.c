@@ -691,18 +691,6 @@ test_no_grh(void **state)
     assert_int_equal(f[14 + 8], 64);
 }
 
-/* Parses hex string 'hex' into 'out'; returns the length. */
-static size_t
-unhex(const char *hex, uint8_t *out)
-{
-    size_t n = strlen(hex) / 2;
-
-    for (size_t i = 0; i < n; i++) {
-        sscanf(hex + 2 * i, "%2hhx", &out[i]);
-    }
-    return n;
-}
-
 /* Packets reported against the bridge, converted with no more room around
  * them than the netdev and ibbridge-pcap give. */
 static void
@@ -721,7 +709,7 @@ test_reported(void **state)
         "{\"hosts\": [{\"gid\": \"fe80::2:c903:a:b\", \"lid\": 5,"
         " \"ipv4\": \"10.0.0.1\"}, {\"ipv4\": \"10.0.0.3\", \"lid\": 7,"
         " \"mac\": \"02:00:00:00:00:03\"}]}", err, sizeof err), 0);
-    len = unhex("00020007000a00056420ffff000001230000000101234567"
+    len = tp_unhex("00020007000a00056420ffff000001230000000101234567"
                 "00000abc68656c6c6f210000f97bdf71967c", pkt);
     buf = put(fx, pkt, len);
     buf.ofs = IBB_CONV_HEADROOM;
@@ -733,7 +721,7 @@ test_reported(void **state)
 
     /* An Ethernet host that claims host A's native GID as its IPv6
      * source. */
-    len = unhex("02000000000102000000000286dd6000000000281140fe80000000000000"
+    len = tp_unhex("02000000000102000000000286dd6000000000281140fe80000000000000"
                 "0002c903000a000bfd000000000000000000000000000005c12312b70028"
                 "19b46430ffff00000123000000010123456700000abc73706f6f66000000"
                 "fc4451ae", pkt);
@@ -742,7 +730,7 @@ test_reported(void **state)
                      IBB_DROP_SPOOFED_SRC);
 
     /* IPv6 with an IPv4-mapped source (and a correct IPv6 checksum). */
-    len = unhex("02000000000102000000000286dd600000000024114000000000000000000"
+    len = tp_unhex("02000000000102000000000286dd600000000024114000000000000000000"
                 "000ffff0000000cfd000000000000000000000000000005c12312b70024ab"
                 "b26400ffff00000123000000010123456700000abc72646d614c18a0be",
                 pkt);

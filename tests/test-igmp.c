@@ -23,22 +23,9 @@
 #include "ib-gid.h"
 #include "ibb-igmp.h"
 #include "ibb-igmp-host.h"
+#include "test-pkt.h"
 
 static const uint8_t bridge_mac[6] = { 0x02, 0x1b, 0, 0, 0, 0x01 };
-
-static size_t
-unhex(const char *s, uint8_t *buf)
-{
-    size_t n = strlen(s) / 2;
-
-    for (size_t i = 0; i < n; i++) {
-        unsigned int b;
-
-        assert_int_equal(sscanf(s + 2 * i, "%2x", &b), 1);
-        buf[i] = b;
-    }
-    return n;
-}
 
 static void
 ip(const char *s, uint8_t out[16])
@@ -73,7 +60,7 @@ check_build(const char *ipv4, int level, enum ibb_igmp_msg_kind kind,
         recs[i].type = t ? t[i] : IBB_IGMP_IS_EX;
         ip(groups[i], recs[i].group);
     }
-    expect_len = unhex(expect_hex, expect);
+    expect_len = tp_unhex(expect_hex, expect);
     len = ibb_igmp_build(&src, level, kind, recs, n, frame);
     assert_int_equal(len, expect_len);
     assert_memory_equal(frame, expect, len);
@@ -157,7 +144,7 @@ static enum ibb_igmp_parse_result
 parse_hex(const char *hex, struct ibb_igmp_query *q)
 {
     uint8_t frame[256];
-    size_t len = unhex(hex, frame);
+    size_t len = tp_unhex(hex, frame);
 
     return ibb_igmp_parse(frame, len, q);
 }

@@ -23,6 +23,7 @@
 #include "ib-gid.h"
 #include "ibb-ipoib-arp.h"
 #include "ibb-neigh.h"
+#include "test-pkt.h"
 
 static const uint8_t bridge_mac[6] = { 0x02, 0x1b, 0, 0, 0, 0x01 };
 
@@ -34,20 +35,6 @@ static const char map_json[] =
     " \"ipv6\": \"fd00::1\"},"
     "{\"ipv4\": \"10.0.0.2\", \"ipv6\": \"fd00::2\","
     " \"mac\": \"02:00:00:00:00:02\"}]}";
-
-static size_t
-unhex(const char *s, uint8_t *buf)
-{
-    size_t n = strlen(s) / 2;
-
-    for (size_t i = 0; i < n; i++) {
-        unsigned int b;
-
-        assert_int_equal(sscanf(s + 2 * i, "%2x", &b), 1);
-        buf[i] = b;
-    }
-    return n;
-}
 
 static int
 setup(void **state)
@@ -73,13 +60,13 @@ check(void **state, const char *req_hex, enum ibb_neigh_result want,
       const char *want_hex, size_t pad)
 {
     uint8_t req[256], expect[256], reply[IBB_NEIGH_REPLY_MAX];
-    size_t req_len = unhex(req_hex, req);
+    size_t req_len = tp_unhex(req_hex, req);
     size_t reply_len = 0, n;
 
     assert_int_equal(ibb_neigh_answer(*state, bridge_mac, req, req_len,
                                       reply, &reply_len), want);
     if (want_hex) {
-        n = unhex(want_hex, expect);
+        n = tp_unhex(want_hex, expect);
         memset(expect + n, 0, pad);
         assert_int_equal(reply_len, n + pad);
         assert_memory_equal(reply, expect, n + pad);
@@ -167,17 +154,17 @@ test_sender(void **state)
     size_t len;
 
     (void) state;
-    len = unhex(ARP_REQ_H1, frame);
+    len = tp_unhex(ARP_REQ_H1, frame);
     assert_true(ibb_neigh_sender(frame, len, ip, mac));
     assert_int_equal(ibb_gid_parse("10.0.0.2", want), 0);
     assert_memory_equal(ip, want, 16);
     assert_memory_equal(mac, r1_mac, 6);
     /* A reply teaches too. */
-    len = unhex("ffffffffffff020000000002080600010800060400020200000000020"
+    len = tp_unhex("ffffffffffff020000000002080600010800060400020200000000020"
                 "a0000020000000000000a000001", frame);
     assert_true(ibb_neigh_sender(frame, len, ip, mac));
 
-    len = unhex(NS_H1, frame);
+    len = tp_unhex(NS_H1, frame);
     assert_true(ibb_neigh_sender(frame, len, ip, mac));
     assert_int_equal(ibb_gid_parse("fd00::2", want), 0);
     assert_memory_equal(ip, want, 16);
@@ -185,13 +172,13 @@ test_sender(void **state)
 
     /* Not from a probe (0.0.0.0), nor for another's MAC (the hardware
      * address is not the frame's source), nor a DAD solicitation. */
-    len = unhex("ffffffffffff020000000002080600010800060400010200000000020"
+    len = tp_unhex("ffffffffffff020000000002080600010800060400010200000000020"
                 "000000000000000000000000a000001", frame);
     assert_false(ibb_neigh_sender(frame, len, ip, mac));
-    len = unhex("ffffffffffff020000000009080600010800060400010200000000020"
+    len = tp_unhex("ffffffffffff020000000009080600010800060400010200000000020"
                 "a0000020000000000000a000001", frame);
     assert_false(ibb_neigh_sender(frame, len, ip, mac));
-    len = unhex("3333ff00000102000000000286dd6000000000183aff0000000000000"
+    len = tp_unhex("3333ff00000102000000000286dd6000000000183aff0000000000000"
                 "0000000000000000000ff0200000000000000000001ff00000187007da5"
                 "00000000fd000000000000000000000000000001", frame);
     assert_false(ibb_neigh_sender(frame, len, ip, mac));
@@ -215,7 +202,7 @@ test_ipoib_arp(void **state)
     uint8_t buf[128], want[128], mgid[16], gid[16];
 
     /* Parsing what scapy made. */
-    assert_int_equal(unhex(IPOIB_REQ, buf), IBB_IPOIB_ARP_LEN);
+    assert_int_equal(tp_unhex(IPOIB_REQ, buf), IBB_IPOIB_ARP_LEN);
     assert_int_equal(ibb_ipoib_arp_parse(buf, IBB_IPOIB_ARP_LEN, &req), 0);
     assert_int_equal(req.op, IBB_IPOIB_ARP_REQUEST);
     assert_int_equal(req.sha.qpn, 0x48);
@@ -229,7 +216,7 @@ test_ipoib_arp(void **state)
     assert_int_equal(ibb_ipoib_arp_answer(*state, &self, &req, &reply),
                      IBB_IPOIB_ARP_ANSWERED);
     ibb_ipoib_arp_write(&reply, buf);
-    unhex(IPOIB_REP, want);
+    tp_unhex(IPOIB_REP, want);
     assert_memory_equal(buf, want, IBB_IPOIB_ARP_LEN);
 
     /* A raw port answers with r1's own GID. */
@@ -250,13 +237,13 @@ test_ipoib_arp(void **state)
     memcpy(req.spa, req.tpa, 16);
     assert_int_equal(ibb_ipoib_arp_answer(*state, &self, &req, &reply),
                      IBB_IPOIB_ARP_IGNORED);
-    unhex(IPOIB_REP, buf);
+    tp_unhex(IPOIB_REP, buf);
     assert_int_equal(ibb_ipoib_arp_parse(buf, IBB_IPOIB_ARP_LEN, &req), 0);
     assert_int_equal(ibb_ipoib_arp_answer(*state, &self, &req, &reply),
                      IBB_IPOIB_ARP_IGNORED);
 
     /* Bad ones: short, Ethernet ARP lengths, unknown op, not ARP. */
-    unhex(IPOIB_REQ, buf);
+    tp_unhex(IPOIB_REQ, buf);
     assert_int_equal(ibb_ipoib_arp_parse(buf, 59, &req), EINVAL);
     buf[8] = 6;
     assert_int_equal(ibb_ipoib_arp_parse(buf, 60, &req), EINVAL);

@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
@@ -367,6 +369,25 @@ tp_build_roce(const struct tp_roce *b, uint8_t *f)
         tp_udp_csum(ip, true);
     }
     return len;
+}
+
+/* Parses hex string 'hex' (test vectors) into 'out' and returns the byte
+ * count; a digit that is not hex is a broken vector: the test aborts. */
+static inline size_t
+tp_unhex(const char *hex, uint8_t *out)
+{
+    size_t n = strlen(hex) / 2;
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned int b;
+
+        if (sscanf(hex + 2 * i, "%2x", &b) != 1) {
+            fprintf(stderr, "bad hex test vector at %zu: %s\n", i, hex);
+            abort();
+        }
+        out[i] = b;
+    }
+    return n;
 }
 
 #endif /* test-pkt.h */

@@ -230,11 +230,22 @@ mld_code(uint16_t code)
                                  << (((code >> 12) & 7) + 3);
 }
 
+/* An IGMP or MLD message found in a frame, its IP header checked. */
+struct igmp_msg {
+    bool ipv6;
+    const uint8_t *mac;         /* Ethernet header. */
+    const uint8_t *ip;          /* IPv4 or IPv6 header. */
+    const uint8_t *msg;         /* IGMP message, or MLD's ICMPv6. */
+    size_t len;                 /* Its length. */
+};
+
+/* Finds the IGMP message in IPv4 packet 'ip' of 'len' bytes: returns
+ * IBB_IGMP_OTHER with '*m' filled in if there is one and its headers and
+ * checksums are right. */
 static enum ibb_igmp_parse_result
-parse_igmp(const uint8_t *ip, size_t len, struct ibb_igmp_query *q)
+locate_igmp(const uint8_t *ip, size_t len, struct igmp_msg *m)
 {
-    size_t ihl, total, mlen;
-    const uint8_t *msg;
+    size_t ihl, total;
 
     if (len < IBB_IPV4_LEN || (ip[0] >> 4) != 4 || ip[9] != IPPROTO_IGMP) {
         return IBB_IGMP_NOT_IGMP;
@@ -247,49 +258,21 @@ parse_igmp(const uint8_t *ip, size_t len, struct ibb_igmp_query *q)
         || ip[8] != 1) {
         return IBB_IGMP_MALFORMED;
     }
-    msg = ip + ihl;
-    mlen = total - ihl;
-    if (mlen < IGMP_V2_LEN
-        || ibb_csum_finish(ibb_csum_add(0, msg, mlen))) {
+    m->ipv6 = false;
+    m->ip = ip;
+    m->msg = ip + ihl;
+    m->len = total - ihl;
+    if (m->len < IGMP_V2_LEN
+        || ibb_csum_finish(ibb_csum_add(0, m->msg, m->len))) {
         return IBB_IGMP_MALFORMED;
     }
-    if (msg[0] != IGMP_QUERY) {
-        return IBB_IGMP_OTHER;
-    }
-
-    memset(q, 0, sizeof *q);
-    ibb_gid_from_ipv4(q->group, msg + 4);
-    if (mlen == IGMP_V2_LEN) {
-        q->level = msg[1] ? IBB_IGMP_V2 : IBB_IGMP_V1;
-        q->max_resp_ms = msg[1] ? msg[1] * 100 : IGMP_V1_MAX_RESP_MS;
-        if (q->level == IBB_IGMP_V1) {
-            memset(q->group + 12, 0, 4);    /* v1: always general. */
-        }
-    } else if (mlen >= IGMP_V3_QUERY_LEN) {
-        q->level = IBB_IGMP_V3;
-        q->max_resp_ms = igmp_code(msg[1]) * 100;
-        q->qrv = msg[8] & 7;
-        q->qqi_s = igmp_code(msg[9]);
-        q->n_sources = ibb_get_be16(msg + 10);
-        if (mlen < IGMP_V3_QUERY_LEN + 4 * (size_t) q->n_sources) {
-            return IBB_IGMP_MALFORMED;
-        }
-    } else {
-        return IBB_IGMP_MALFORMED;      /* RFC 3376 7.1: ignored. */
-    }
-    if (!(msg[4] | msg[5] | msg[6] | msg[7])) {
-        memset(q->group, 0, 16);
-        if (q->n_sources) {
-            return IBB_IGMP_MALFORMED;  /* Sources of no group. */
-        }
-    } else if (!ibb_ip_is_multicast(q->group)) {
-        return IBB_IGMP_MALFORMED;
-    }
-    return IBB_IGMP_QUERY;
+    return IBB_IGMP_OTHER;
 }
 
+/* Finds the MLD message in IPv6 packet 'ip' of 'len' bytes, as
+ * locate_igmp() does. */
 static enum ibb_igmp_parse_result
-parse_mld(const uint8_t *ip, size_t len, struct ibb_igmp_query *q)
+locate_mld(const uint8_t *ip, size_t len, struct igmp_msg *m)
 {
     const uint8_t *msg = ip + IBB_IPV6_LEN;
     size_t plen, mlen;
@@ -332,9 +315,84 @@ parse_mld(const uint8_t *ip, size_t len, struct ibb_igmp_query *q)
         || ibb_csum_icmp6(ip + 8, ip + 24, msg, mlen)) {
         return IBB_IGMP_MALFORMED;
     }
-    if (msg[0] != MLD_QUERY) {
-        return IBB_IGMP_OTHER;
+    m->ipv6 = true;
+    m->ip = ip;
+    m->msg = msg;
+    m->len = mlen;
+    return IBB_IGMP_OTHER;
+}
+
+/* Finds the IGMP or MLD message of Ethernet frame 'frame' (an 802.1Q tag
+ * is skipped), as locate_igmp() does. */
+static enum ibb_igmp_parse_result
+locate(const uint8_t *frame, size_t len, struct igmp_msg *m)
+{
+    size_t ofs = 12;
+    uint16_t type;
+
+    if (len < IBB_ETH_LEN) {
+        return IBB_IGMP_NOT_IGMP;
     }
+    m->mac = frame;
+    type = ibb_get_be16(frame + ofs);
+    if (type == IBB_ETH_TYPE_VLAN) {
+        if (len < IBB_ETH_LEN + IBB_VLAN_LEN) {
+            return IBB_IGMP_NOT_IGMP;
+        }
+        ofs += 4;
+        type = ibb_get_be16(frame + ofs);
+    }
+    ofs += 2;
+    if (type == IBB_ETH_TYPE_IPV4) {
+        return locate_igmp(frame + ofs, len - ofs, m);
+    } else if (type == IBB_ETH_TYPE_IPV6) {
+        return locate_mld(frame + ofs, len - ofs, m);
+    }
+    return IBB_IGMP_NOT_IGMP;
+}
+
+static enum ibb_igmp_parse_result
+parse_igmp_query(const struct igmp_msg *m, struct ibb_igmp_query *q)
+{
+    const uint8_t *msg = m->msg;
+    size_t mlen = m->len;
+
+    memset(q, 0, sizeof *q);
+    ibb_gid_from_ipv4(q->group, msg + 4);
+    if (mlen == IGMP_V2_LEN) {
+        q->level = msg[1] ? IBB_IGMP_V2 : IBB_IGMP_V1;
+        q->max_resp_ms = msg[1] ? msg[1] * 100 : IGMP_V1_MAX_RESP_MS;
+        if (q->level == IBB_IGMP_V1) {
+            memset(q->group + 12, 0, 4);    /* v1: always general. */
+        }
+    } else if (mlen >= IGMP_V3_QUERY_LEN) {
+        q->level = IBB_IGMP_V3;
+        q->max_resp_ms = igmp_code(msg[1]) * 100;
+        q->qrv = msg[8] & 7;
+        q->qqi_s = igmp_code(msg[9]);
+        q->n_sources = ibb_get_be16(msg + 10);
+        if (mlen < IGMP_V3_QUERY_LEN + 4 * (size_t) q->n_sources) {
+            return IBB_IGMP_MALFORMED;
+        }
+    } else {
+        return IBB_IGMP_MALFORMED;      /* RFC 3376 7.1: ignored. */
+    }
+    if (!(msg[4] | msg[5] | msg[6] | msg[7])) {
+        memset(q->group, 0, 16);
+        if (q->n_sources) {
+            return IBB_IGMP_MALFORMED;  /* Sources of no group. */
+        }
+    } else if (!ibb_ip_is_multicast(q->group)) {
+        return IBB_IGMP_MALFORMED;
+    }
+    return IBB_IGMP_QUERY;
+}
+
+static enum ibb_igmp_parse_result
+parse_mld_query(const struct igmp_msg *m, struct ibb_igmp_query *q)
+{
+    const uint8_t *msg = m->msg;
+    size_t mlen = m->len;
 
     memset(q, 0, sizeof *q);
     q->ipv6 = true;
@@ -368,25 +426,142 @@ parse_mld(const uint8_t *ip, size_t len, struct ibb_igmp_query *q)
 enum ibb_igmp_parse_result
 ibb_igmp_parse(const uint8_t *frame, size_t len, struct ibb_igmp_query *query)
 {
-    size_t ofs = 12;
-    uint16_t type;
+    enum ibb_igmp_parse_result r;
+    struct igmp_msg m;
 
-    if (len < IBB_ETH_LEN) {
-        return IBB_IGMP_NOT_IGMP;
+    r = locate(frame, len, &m);
+    if (r != IBB_IGMP_OTHER) {
+        return r;
     }
-    type = ibb_get_be16(frame + ofs);
-    if (type == IBB_ETH_TYPE_VLAN) {
-        if (len < IBB_ETH_LEN + IBB_VLAN_LEN) {
-            return IBB_IGMP_NOT_IGMP;
+    if (!m.ipv6) {
+        return (m.msg[0] == IGMP_QUERY ? parse_igmp_query(&m, query)
+                : IBB_IGMP_OTHER);
+    }
+    return (m.msg[0] == MLD_QUERY ? parse_mld_query(&m, query)
+            : IBB_IGMP_OTHER);
+}
+
+/* Checks the records of an IGMPv3 or MLDv2 report in 'r' (records at
+ * 'recs', 'len' bytes to the end of the message): each must fit, its group
+ * must be multicast. */
+static bool
+check_v3_records(struct ibb_igmp_report *r, const uint8_t *recs, size_t len)
+{
+    size_t glen = r->ipv6 ? 16 : 4;
+    const uint8_t *p = recs;
+
+    for (size_t i = 0; i < r->n_records; i++) {
+        size_t rlen;
+        uint8_t group[16];
+
+        if (len < 4 + glen) {
+            return false;
         }
-        ofs += 4;
-        type = ibb_get_be16(frame + ofs);
+        rlen = 4 + glen + ibb_get_be16(p + 2) * glen + p[1] * 4;
+        if (rlen > len || p[0] < IBB_IGMP_IS_IN || p[0] > IBB_IGMP_BLOCK) {
+            return false;
+        }
+        if (r->ipv6) {
+            memcpy(group, p + 4, 16);
+        } else {
+            ibb_gid_from_ipv4(group, p + 4);
+        }
+        if (!ibb_ip_is_multicast(group)
+            || (r->ipv6 && ibb_gid_is_v4mapped(group))) {
+            return false;
+        }
+        p += rlen;
+        len -= rlen;
     }
-    ofs += 2;
-    if (type == IBB_ETH_TYPE_IPV4) {
-        return parse_igmp(frame + ofs, len - ofs, query);
-    } else if (type == IBB_ETH_TYPE_IPV6) {
-        return parse_mld(frame + ofs, len - ofs, query);
+    r->recs = recs;
+    return true;
+}
+
+enum ibb_igmp_parse_result
+ibb_igmp_parse_report(const uint8_t *frame, size_t len,
+                      struct ibb_igmp_report *r)
+{
+    enum ibb_igmp_parse_result res;
+    struct igmp_msg m;
+    uint8_t type;
+
+    res = locate(frame, len, &m);
+    if (res != IBB_IGMP_OTHER) {
+        return res;
     }
-    return IBB_IGMP_NOT_IGMP;
+    memset(r, 0, sizeof *r);
+    r->ipv6 = m.ipv6;
+    memcpy(r->mac, m.mac + 6, 6);
+    type = m.msg[0];
+    if (!m.ipv6) {
+        ibb_gid_from_ipv4(r->source, m.ip + 12);
+        switch (type) {
+        case IGMP_V1_REPORT: case IGMP_V2_REPORT: case IGMP_V2_LEAVE:
+            r->level = type == IGMP_V1_REPORT ? IBB_IGMP_V1 : IBB_IGMP_V2;
+            r->n_records = 1;
+            r->single.type = (type == IGMP_V2_LEAVE ? IBB_IGMP_TO_IN
+                              : IBB_IGMP_IS_EX);
+            ibb_gid_from_ipv4(r->single.group, m.msg + 4);
+            break;
+        case IGMP_V3_REPORT:
+            r->level = IBB_IGMP_V3;
+            r->n_records = ibb_get_be16(m.msg + 6);
+            return (check_v3_records(r, m.msg + IBB_IGMP_V3_HDR_LEN,
+                                     m.len - IBB_IGMP_V3_HDR_LEN)
+                    ? IBB_IGMP_MEMBERSHIP : IBB_IGMP_MALFORMED);
+        default:
+            return IBB_IGMP_OTHER;
+        }
+    } else {
+        memcpy(r->source, m.ip + 8, 16);
+        switch (type) {
+        case MLD_V1_REPORT: case MLD_V1_DONE:
+            r->level = IBB_IGMP_V2;
+            r->n_records = 1;
+            r->single.type = (type == MLD_V1_DONE ? IBB_IGMP_TO_IN
+                              : IBB_IGMP_IS_EX);
+            memcpy(r->single.group, m.msg + 8, 16);
+            if (ibb_gid_is_v4mapped(r->single.group)) {
+                return IBB_IGMP_MALFORMED;
+            }
+            break;
+        case MLD_V2_REPORT:
+            r->level = IBB_IGMP_V3;
+            r->n_records = ibb_get_be16(m.msg + 6);
+            return (check_v3_records(r, m.msg + IBB_IGMP_V3_HDR_LEN,
+                                     m.len - IBB_IGMP_V3_HDR_LEN)
+                    ? IBB_IGMP_MEMBERSHIP : IBB_IGMP_MALFORMED);
+        default:
+            return IBB_IGMP_OTHER;
+        }
+    }
+    return (ibb_ip_is_multicast(r->single.group) ? IBB_IGMP_MEMBERSHIP
+            : IBB_IGMP_MALFORMED);
+}
+
+bool
+ibb_igmp_report_next(struct ibb_igmp_report *r, struct ibb_igmp_record *rec,
+                     unsigned int *n_sources)
+{
+    size_t glen = r->ipv6 ? 16 : 4;
+    const uint8_t *p = r->recs;
+
+    if (r->next >= r->n_records) {
+        return false;
+    }
+    r->next++;
+    if (!p) {
+        *rec = r->single;
+        *n_sources = 0;
+        return true;
+    }
+    rec->type = p[0];
+    if (r->ipv6) {
+        memcpy(rec->group, p + 4, 16);
+    } else {
+        ibb_gid_from_ipv4(rec->group, p + 4);
+    }
+    *n_sources = ibb_get_be16(p + 2);
+    r->recs = p + 4 + glen + *n_sources * glen + p[1] * 4;
+    return true;
 }

@@ -41,6 +41,9 @@
  * from a link-local address (RFC 3810 5.2.13); MAC 33:33 + the low 32 bits
  * (RFC 2464 7).
  *
+ * Reports and leaves of other hosts are parsed too (ibb_igmp_parse_report()),
+ * for the router side: the groups RoCE hosts want (lib/ibb-mcast-listen.h).
+ *
  * Queries, parsed: IGMP type 0x11, whose length says the version (RFC 3376
  * 7.1: 8 bytes with Max Resp Code 0: v1, 8 bytes: v2, 12 or more: v3,
  * anything else is ignored as malformed); ICMPv6 type 130 of 24 bytes
@@ -139,12 +142,45 @@ enum ibb_igmp_parse_result {
                                  * report or leave, another IGMP type. */
     IBB_IGMP_MALFORMED,         /* IGMP or MLD with bad lengths, checksum,
                                  * TTL or hop limit, source... */
+    IBB_IGMP_MEMBERSHIP,        /* ibb_igmp_parse_report(): a report or
+                                 * leave. */
 };
 
 /* Parses the Ethernet frame 'frame' of 'len' bytes (an 802.1Q tag is
  * skipped). */
 enum ibb_igmp_parse_result ibb_igmp_parse(const uint8_t *frame, size_t len,
                                           struct ibb_igmp_query *query);
+
+/* A parsed report or leave of another host: v1/v2 messages read as one
+ * record (a report as IS_EX({}), a leave or done as TO_IN({})), v3 ones as
+ * their records, taken with ibb_igmp_report_next(). */
+struct ibb_igmp_report {
+    bool ipv6;                  /* MLD, not IGMP. */
+    int level;                  /* The reporter's version: 1 to 3. */
+    uint8_t source[16];         /* Its IP source (lib/ib-gid.h form). */
+    uint8_t mac[6];             /* Its Ethernet source. */
+    size_t n_records;           /* Group records. */
+
+    /* Private. */
+    size_t next;                /* Records taken. */
+    const uint8_t *recs;        /* Next v3 record, NULL for v1/v2. */
+    struct ibb_igmp_record single; /* The record of a v1/v2 message. */
+};
+
+/* Parses the Ethernet frame 'frame' of 'len' bytes as a report or leave:
+ * returns IBB_IGMP_MEMBERSHIP with '*r' filled in (every record checked:
+ * in bounds, of a known type, for a multicast group), IBB_IGMP_OTHER for
+ * other IGMP or MLD (queries), or as ibb_igmp_parse().  The frame must
+ * stay as it is while its records are taken. */
+enum ibb_igmp_parse_result ibb_igmp_parse_report(const uint8_t *frame,
+                                                 size_t len,
+                                                 struct ibb_igmp_report *r);
+
+/* Takes the next record of 'r' into '*rec', its number of sources into
+ * '*n_sources'; false when there is none left. */
+bool ibb_igmp_report_next(struct ibb_igmp_report *r,
+                          struct ibb_igmp_record *rec,
+                          unsigned int *n_sources);
 
 /* The link-local address (fe80::/64 with the modified EUI-64 interface
  * identifier, RFC 4291 2.5.1) of MAC 'mac'. */

@@ -38,6 +38,8 @@ lib_libibbridge_la_SOURCES += \
 	lib/ibb-ipoib-arp.c \
 	lib/ibb-ipoib-arp.h \
 	lib/ibb-kneigh.c \
+	lib/ibb-mcast-listen.c \
+	lib/ibb-mcast-listen.h \
 	lib/ibb-kneigh.h \
 	lib/ibb-neigh.c \
 	lib/ibb-neigh.h \

@@ -509,9 +509,21 @@ ibb_parse_gid_index(const char *value, unsigned int *index, char **errp)
     return 0;
 }
 
-int
-ibb_parse_roce_prefixes(const char *value, struct ibb_gid_prefix **prefixesp,
-                        size_t *np, char **errp)
+/* True if every address with prefix 'p' is an IP multicast group. */
+static bool
+prefix_is_mcast_range(const struct ibb_gid_prefix *p)
+{
+    if (ibb_gid_is_v4mapped(p->prefix)) {
+        return p->plen >= 96 + 4 && (p->prefix[12] & 0xf0) == 0xe0;
+    }
+    return p->plen >= 8 && p->prefix[0] == 0xff;
+}
+
+/* Parses a list of unicast prefixes ('mcast' false) or of multicast
+ * ranges, the value of option 'option'. */
+static int
+parse_prefix_list(const char *option, bool mcast, const char *value,
+                  struct ibb_gid_prefix **prefixesp, size_t *np, char **errp)
 {
     struct ibb_gid_prefix *prefixes = calloc(16, sizeof *prefixes);
     const char *p = value;
@@ -528,28 +540,35 @@ ibb_parse_roce_prefixes(const char *value, struct ibb_gid_prefix **prefixesp,
         char item[64];
 
         if (n == 16) {
-            *errp = ibb_xasprintf("roce-prefixes: more than 16 prefixes");
+            *errp = ibb_xasprintf("%s: more than 16 prefixes", option);
             goto error;
         }
         if (len >= sizeof item) {
-            *errp = ibb_xasprintf("roce-prefixes: \"%.*s...\": too long",
+            *errp = ibb_xasprintf("%s: \"%.*s...\": too long", option,
                                   20, p);
             goto error;
         }
         memcpy(item, p, len);
         item[len] = '\0';
         if (ibb_gid_parse_prefix(item, prefixes[n].prefix, &prefixes[n].plen)
-            || ibb_gid_is_multicast(prefixes[n].prefix)) {
-            *errp = ibb_xasprintf("roce-prefixes: \"%s\": expected a unicast "
-                                  "GID prefix such as fd00::/64 or an IPv4 "
-                                  "network such as 10.0.0.0/24, with no bits "
-                                  "set past its length", item);
+            || (mcast ? !prefix_is_mcast_range(&prefixes[n])
+                      : ibb_gid_is_multicast(prefixes[n].prefix))) {
+            *errp = (mcast
+                     ? ibb_xasprintf("%s: \"%s\": expected a multicast "
+                                     "range such as 239.1.0.0/16 or "
+                                     "ff15::/16, with no bits set past its "
+                                     "length", option, item)
+                     : ibb_xasprintf("%s: \"%s\": expected a unicast GID "
+                                     "prefix such as fd00::/64 or an IPv4 "
+                                     "network such as 10.0.0.0/24, with no "
+                                     "bits set past its length", option,
+                                     item));
             goto error;
         }
         n++;
         p += strcspn(p, ",");
         if (*p == ',' && !*++p) {
-            *errp = ibb_xasprintf("roce-prefixes: trailing comma");
+            *errp = ibb_xasprintf("%s: trailing comma", option);
             goto error;
         }
     }
@@ -560,4 +579,20 @@ ibb_parse_roce_prefixes(const char *value, struct ibb_gid_prefix **prefixesp,
 error:
     free(prefixes);
     return EINVAL;
+}
+
+int
+ibb_parse_roce_prefixes(const char *value, struct ibb_gid_prefix **prefixesp,
+                        size_t *np, char **errp)
+{
+    return parse_prefix_list("roce-prefixes", false, value, prefixesp, np,
+                             errp);
+}
+
+int
+ibb_parse_mcast_ranges(const char *value, struct ibb_gid_prefix **rangesp,
+                       size_t *np, char **errp)
+{
+    return parse_prefix_list("mcast-follow-groups", true, value, rangesp, np,
+                             errp);
 }

@@ -74,6 +74,12 @@ int ibb_parse_roce_prefixes(const char *value,
                             struct ibb_gid_prefix **prefixesp,
                             size_t *np, char **errp);
 
+/* Parses "mcast-follow-groups": a comma-separated list of multicast
+ * ranges, IPv4 (239.1.0.0/16) or IPv6 (ff15::/16); "" gives none.  At
+ * most 16. */
+int ibb_parse_mcast_ranges(const char *value, struct ibb_gid_prefix **rangesp,
+                           size_t *np, char **errp);
+
 int ibb_parse_sl_map(const char *value, uint8_t sl_map[64], char **errp);
 int ibb_parse_dscp_map(const char *value, uint8_t dscp_map[16],
                        char **errp);

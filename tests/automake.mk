@@ -42,6 +42,12 @@ tests_test_igmp_SOURCES = tests/test-igmp.c tests/test-pkt.h
 tests_test_igmp_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_test_igmp_LDADD = lib/libibbridge.la $(CMOCKA_LIBS)
 
+# The router side's listener (lib/ibb-mcast-listen.c) and report parsing.
+UNIT_TESTS += tests/test-listen
+tests_test_listen_SOURCES = tests/test-listen.c
+tests_test_listen_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_test_listen_LDADD = lib/libibbridge.la $(CMOCKA_LIBS)
+
 UNIT_TESTS += tests/test-neigh
 tests_test_neigh_SOURCES = tests/test-neigh.c tests/test-pkt.h
 tests_test_neigh_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
@@ -155,7 +161,7 @@ FUZZ_TARGETS = fuzz-ud-to-roce fuzz-roce-to-ud fuzz-options fuzz-map \
 FUZZ_LIB_FILES = lib/addr-map.c lib/addr-map-json.c lib/ib-crc.c \
 	lib/ib-gid.c lib/ib-icrc.c lib/ib-mcast.c lib/ib-opcode.c \
 	lib/ibb-conv.c lib/ibb-csum.c lib/ibb-drop.c lib/ibb-igmp.c \
-	lib/ibb-igmp-host.c lib/ibb-join.c lib/ibb-neigh.c \
+	lib/ibb-igmp-host.c lib/ibb-join.c lib/ibb-mcast-listen.c lib/ibb-neigh.c \
 	lib/ibb-options.c lib/ibb-pcap.c lib/ibb-proxy.c lib/ibport.c \
 	lib/ibport-sim.c lib/roce-to-ud.c lib/ud-to-roce.c
 if HAVE_IBVERBS

@@ -5,6 +5,10 @@
  * taken by a host that is a member of a few groups, it makes the host
  * send only messages that parse back as good IGMP or MLD (not malformed,
  * not queries) and fit an Ethernet MTU, and its timers come to an end.
+ * A parsed report or leave gives records of known types for multicast
+ * groups of its family; a listener (lib/ibb-mcast-listen.h) that takes it
+ * wants only groups within its ranges, and forgets them all once their
+ * timers run out.
  */
 #include <config.h>
 
@@ -15,6 +19,7 @@
 #include "ib-gid.h"
 #include "ibb-igmp.h"
 #include "ibb-igmp-host.h"
+#include "ibb-mcast-listen.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -33,6 +38,40 @@ check_sent(const uint8_t *frame, size_t len, enum ibb_igmp_sent what,
     *n += 1;
 }
 
+static void
+check_report(struct ibb_igmp_report *r)
+{
+    struct ibb_listen_config cfg = { 0 };
+    struct ibb_igmp_report copy = *r;
+    struct ibb_igmp_record rec;
+    struct ibb_listen *l;
+    unsigned int n_sources;
+    size_t n = 0;
+    uint8_t group[16];
+    bool wanted;
+
+    CHECK(r->level >= 1 && r->level <= 3);
+    while (ibb_igmp_report_next(&copy, &rec, &n_sources)) {
+        CHECK(rec.type >= IBB_IGMP_IS_IN && rec.type <= IBB_IGMP_BLOCK);
+        CHECK(ibb_ip_is_multicast(rec.group));
+        CHECK(ibb_gid_is_v4mapped(rec.group) == !r->ipv6);
+        n++;
+    }
+    CHECK(n == r->n_records);
+
+    l = ibb_listen_create(&cfg);
+    CHECK(l);
+    ibb_listen_report(l, r, 1000);
+    while (ibb_listen_take_change(l, group, &wanted)) {
+        CHECK(wanted && ibb_listen_in_range(&cfg, group));
+    }
+    CHECK(ibb_listen_n_groups(l) <= n);
+    ibb_listen_run(l, ibb_listen_next(l));
+    CHECK(ibb_listen_n_groups(l) == 0);
+    CHECK(ibb_listen_next(l) == LLONG_MAX);
+    ibb_listen_destroy(l);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -43,8 +82,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct ibb_igmp_query q;
     long long int t;
     uint8_t g[16];
+    struct ibb_igmp_report r;
     size_t n = 0;
 
+    if (ibb_igmp_parse_report(data, size, &r) == IBB_IGMP_MEMBERSHIP) {
+        check_report(&r);
+        return 0;
+    }
     if (ibb_igmp_parse(data, size, &q) != IBB_IGMP_QUERY) {
         return 0;
     }

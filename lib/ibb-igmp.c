@@ -310,7 +310,11 @@ locate_mld(const uint8_t *ip, size_t len, struct igmp_msg *m)
     default:
         return IBB_IGMP_NOT_IGMP;       /* ND and other ICMPv6. */
     }
-    if (ip[7] != 1 || ip[8] != 0xfe || (ip[9] & 0xc0) != 0x80
+    /* From a link-local address; a report may come from :: while the
+     * host's own is tentative (RFC 3590 4). */
+    if (ip[7] != 1
+        || !((ip[8] == 0xfe && (ip[9] & 0xc0) == 0x80)
+             || (msg[0] != MLD_QUERY && ibb_ip_is_unspecified(ip + 8)))
         || mlen < (msg[0] == MLD_V2_REPORT ? MLD_V2_REPORT_MIN : MLD_V1_LEN)
         || ibb_csum_icmp6(ip + 8, ip + 24, msg, mlen)) {
         return IBB_IGMP_MALFORMED;

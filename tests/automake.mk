@@ -123,7 +123,7 @@ TESTSUITE_AT += tests/ibsim.at
 # IGMP and MLD on the Ethernet side (lib/ibb-igmp*, vswitchd-plugin/
 # ibbridge-igmp.c): queries built with scapy, answers read by tshark.
 TESTSUITE_AT += tests/igmp.at
-EXTRA_DIST += tests/igmp-tool.py
+EXTRA_DIST += tests/igmp-tool.py tests/mcast-listen.py
 
 # Fabric throughput beside a Unix-socket echo baseline ("make bench").
 BENCHMARKS += tests/bench-fabric

@@ -13,6 +13,7 @@ vswitchd_plugin_ovs_vswitchd_SOURCES = \
 	vswitchd-plugin/ibbridge-db.h \
 	vswitchd-plugin/ibbridge-db-sync.c \
 	vswitchd-plugin/ibbridge-db-sync.h \
+	vswitchd-plugin/ibbridge-follow.c \
 	vswitchd-plugin/ibbridge-igmp.c \
 	vswitchd-plugin/ibbridge-unixctl.c \
 	vswitchd-plugin/netdev-ibbridge.c \

@@ -49,6 +49,7 @@ ibbridge_config_destroy(struct ibbridge_config *cfg)
     free(cfg->map_file);
     free(cfg->neigh_interfaces);
     free(cfg->roce_prefixes);
+    free(cfg->follow_ranges);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -60,6 +61,7 @@ static const char *const netdev_ibbridge_options[] = {
     "max-proxies", "proxy-idle-timeout", "mac-aging-time", "announce",
     "neigh-interfaces", "roce-prefixes", "ipoib-arp", "mcast-join-rate",
     "igmp", "igmp-version", "mld-version", "igmp-source", "mld-source",
+    "mcast-follow", "mcast-follow-groups",
 };
 
 static bool
@@ -167,6 +169,45 @@ parse_igmp_options(const struct smap *args, struct ibbridge_config *cfg,
     return 0;
 }
 
+/* Parses "mcast-follow" (which sides' membership the port follows) and
+ * "mcast-follow-groups" (the groups it may follow) into 'cfg'. */
+static int
+parse_follow_options(const struct smap *args, struct ibbridge_config *cfg,
+                     char **errp)
+{
+    const char *value = smap_get(args, "mcast-follow");
+
+    if (value && strcmp(value, "none") && value[0]) {
+        char *copy = xstrdup(value), *save = NULL;
+
+        for (char *tok = strtok_r(copy, ",", &save); tok;
+             tok = strtok_r(NULL, ",", &save)) {
+            if (!strcmp(tok, "ethernet")) {
+                cfg->follow_ethernet = true;
+            } else if (!strcmp(tok, "ib")) {
+                cfg->follow_ib = true;
+            } else {
+                *errp = xasprintf("mcast-follow \"%s\": expected none, "
+                                  "ethernet, ib or ethernet,ib", value);
+                free(copy);
+                return EINVAL;
+            }
+        }
+        free(copy);
+    }
+    value = smap_get(args, "mcast-follow-groups");
+    if (value) {
+        if (!cfg->follow_ethernet && !cfg->follow_ib) {
+            *errp = xstrdup("mcast-follow-groups: without mcast-follow "
+                            "there is nothing to follow");
+            return EINVAL;
+        }
+        return ibb_parse_mcast_ranges(value, &cfg->follow_ranges,
+                                      &cfg->n_follow_ranges, errp);
+    }
+    return 0;
+}
+
 int
 ibbridge_config_parse(const char *name, const struct smap *args,
               struct ibbridge_config *cfg, char **errp)
@@ -217,6 +258,9 @@ ibbridge_config_parse(const char *name, const struct smap *args,
         cfg->mac = ibbridge_default_mac(name);
     }
     error = parse_igmp_options(args, cfg, errp);
+    if (!error) {
+        error = parse_follow_options(args, cfg, errp);
+    }
     if (error) {
         return error;
     }

@@ -117,7 +117,9 @@ sync_groups(struct netdev_ibbridge *dev, long long int now)
         for (size_t i = 0; i < dev->n_groups; i++) {
             const struct ibbridge_group *g = &dev->groups[i];
 
-            if (g->spec.send_only || !g->mlid) {
+            /* Groups RoCE hosts asked for are theirs to report. */
+            if (g->spec.send_only || !g->mlid
+                || g->source == IBBRIDGE_GROUP_ETHERNET) {
                 s = xmalloc(sizeof *s);
                 memcpy(s->ip, g->spec.ip, 16);
                 hmap_insert(&skip, &s->node, hash_bytes(s->ip, 16, 0));
@@ -292,7 +294,7 @@ ibbridge_igmp_input(struct netdev_ibbridge *dev, const struct dp_packet *pkt)
     struct ibbridge_igmp *ig;
     long long int now;
 
-    if (!dev->cfg.igmp) {
+    if (!dev->cfg.igmp && !dev->cfg.follow_ethernet) {
         return false;
     }
     switch (ibb_igmp_parse(dp_packet_data(pkt), dp_packet_size(pkt), &q)) {
@@ -303,12 +305,22 @@ ibbridge_igmp_input(struct netdev_ibbridge *dev, const struct dp_packet *pkt)
         dev->stats.tx_dropped++;
         return true;
     case IBB_IGMP_OTHER:
-        dev->cstats.tx_igmp_not_ours++;
-        dev->stats.tx_dropped++;
+    case IBB_IGMP_MEMBERSHIP:
+        /* Another host's report or leave: followed, or not ours. */
+        if (!ibbridge_follow_report(dev, pkt)) {
+            dev->cstats.tx_igmp_not_ours++;
+            dev->stats.tx_dropped++;
+        }
         return true;
     case IBB_IGMP_QUERY:
     default:
         break;
+    }
+    ibbridge_follow_query(dev, &q);
+    if (!dev->cfg.igmp) {
+        dev->cstats.tx_igmp_not_ours++;
+        dev->stats.tx_dropped++;
+        return true;
     }
     now = time_msec();
     ig = igmp_update(dev, now);

@@ -111,16 +111,64 @@ spec_mgid(const struct netdev_ibbridge *dev, const struct ibbridge_config *cfg,
     }
 }
 
+/* Leaves 'old', which the caller drops from dev->groups: it shows as
+ * leaving until the SA answered. */
+static void
+group_leave(struct netdev_ibbridge *dev, const struct ibbridge_group *old)
+    OVS_REQUIRES(dev->mutex)
+{
+    struct ibb_mcast_status st;
+
+    ibb_port_mcast_leave(dev->port, old->mgid);
+    if (!ibb_port_mcast_status(dev->port, old->mgid, &st)
+        && st.state == IBB_MCAST_LEAVING) {
+        dev->leaving = xrealloc(dev->leaving, (dev->n_leaving + 1)
+                                * sizeof *dev->leaving);
+        dev->leaving[dev->n_leaving++] = *old;
+    }
+    if (old->added_to_map) {
+        ibb_addr_map_del_group(dev->map, old->mgid);
+    }
+}
+
+/* Joins 'g' (new, or whose mode changed) with the port's Q_Key and P_Key
+ * of 'cfg', and records it in the map unless 'in_map' (the map has it, or
+ * 'g' was joined before). */
+static void
+group_join(struct netdev_ibbridge *dev, const struct ibbridge_config *cfg,
+           struct ibbridge_group *g, bool in_map)
+    OVS_REQUIRES(dev->mutex)
+{
+    uint16_t mlid = 0;
+
+    if (ibb_port_mcast_join(dev->port, g->mgid,
+                            (g->spec.send_only ? IBB_MCAST_SEND_ONLY
+                                               : IBB_MCAST_FULL),
+                            cfg->qkey, cfg->pkey, &mlid)) {
+        char *spec = ibb_mcast_group_spec_to_string(&g->spec);
+
+        VLOG_WARN("%s: cannot join multicast group %s: %s",
+                  netdev_get_name(&dev->up), spec,
+                  ibb_port_error(dev->port));
+        free(spec);
+    }
+    if (!in_map) {
+        g->mlid = mlid;
+        g->added_to_map = true;
+        ibbridge_map_add_joined_group(dev->map, g, cfg->pkey);
+    }
+}
+
 int
 ibbridge_mcast_update(struct netdev_ibbridge *dev,
                       const struct ibbridge_config *cfg, char **errp)
     OVS_REQUIRES(dev->mutex)
 {
-    struct ibbridge_group *groups = xcalloc(cfg->n_groups + 1,
-                                            sizeof *groups);
+    struct ibbridge_group *groups = xcalloc(cfg->n_groups + dev->n_groups
+                                            + 1, sizeof *groups);
     struct hmap index = HMAP_INITIALIZER(&index);
     bool *from_map = xcalloc(cfg->n_groups + 1, sizeof *from_map);
-    size_t n_joined = 0, n_left = 0;
+    size_t n_joined = 0, n_left = 0, n = cfg->n_groups;
 
     /* Check everything first: a refused change changes nothing. */
     for (size_t i = 0; i < cfg->n_groups; i++) {
@@ -129,6 +177,7 @@ ibbridge_mcast_update(struct netdev_ibbridge *dev,
         char *spec;
 
         g->spec = cfg->groups[i];
+        g->source = IBBRIDGE_GROUP_CONFIG;
         spec_mgid(dev, cfg, &g->spec, g->mgid, &from_map[i]);
         if (!ibb_gid_is_multicast(g->mgid)) {
             spec = ibb_mcast_group_spec_to_string(&g->spec);
@@ -150,7 +199,7 @@ ibbridge_mcast_update(struct netdev_ibbridge *dev,
         hmap_insert(&index, &g->node, hash_bytes(g->mgid, 16, 0));
     }
 
-    /* Leave the groups that are gone. */
+    /* Leave the groups that are gone; followed ones stay. */
     for (size_t i = 0; i < dev->n_groups; i++) {
         struct ibbridge_group *old = &dev->groups[i];
         struct ibbridge_group *g;
@@ -160,20 +209,12 @@ ibbridge_mcast_update(struct netdev_ibbridge *dev,
                                  &index) {
             kept |= !memcmp(g->mgid, old->mgid, 16);
         }
-        if (!kept) {
-            struct ibb_mcast_status st;
-
-            ibb_port_mcast_leave(dev->port, old->mgid);
-            if (!ibb_port_mcast_status(dev->port, old->mgid, &st)
-                && st.state == IBB_MCAST_LEAVING) {
-                /* Shown as leaving until the SA answered. */
-                dev->leaving = xrealloc(dev->leaving, (dev->n_leaving + 1)
-                                        * sizeof *dev->leaving);
-                dev->leaving[dev->n_leaving++] = *old;
-            }
-            if (old->added_to_map) {
-                ibb_addr_map_del_group(dev->map, old->mgid);
-            }
+        if (kept) {
+            continue;
+        } else if (old->source != IBBRIDGE_GROUP_CONFIG) {
+            groups[n++] = *old;
+        } else {
+            group_leave(dev, old);
             n_left++;
         }
     }
@@ -182,7 +223,6 @@ ibbridge_mcast_update(struct netdev_ibbridge *dev,
     for (size_t i = 0; i < cfg->n_groups; i++) {
         struct ibbridge_group *g = &groups[i];
         const struct ibbridge_group *old = ibbridge_mcast_find(dev, g->mgid);
-        uint16_t mlid = 0;
 
         if (old) {
             g->mlid = old->mlid;
@@ -191,29 +231,14 @@ ibbridge_mcast_update(struct netdev_ibbridge *dev,
                 continue;
             }
         }
-        if (ibb_port_mcast_join(dev->port, g->mgid,
-                                (g->spec.send_only ? IBB_MCAST_SEND_ONLY
-                                                   : IBB_MCAST_FULL),
-                                cfg->qkey, cfg->pkey, &mlid)) {
-            char *spec = ibb_mcast_group_spec_to_string(&g->spec);
-
-            VLOG_WARN("%s: cannot join multicast group %s: %s",
-                      netdev_get_name(&dev->up), spec,
-                      ibb_port_error(dev->port));
-            free(spec);
-        }
+        group_join(dev, cfg, g, old || from_map[i]);
         n_joined++;
-        if (!old && !from_map[i]) {
-            g->mlid = mlid;
-            g->added_to_map = true;
-            ibbridge_map_add_joined_group(dev->map, g, cfg->pkey);
-        }
     }
     hmap_destroy(&index);
     free(from_map);
     free(dev->groups);
     dev->groups = groups;
-    dev->n_groups = cfg->n_groups;
+    dev->n_groups = n;
     ibbridge_mcast_index(dev);
     ibbridge_mcast_prune_leaving(dev);
     VLOG_INFO("%s: mcast-groups: %zu joined or changed, %zu left, %zu kept",
@@ -226,6 +251,173 @@ error:
     free(from_map);
     free(groups);
     return EINVAL;
+}
+
+const char *
+ibbridge_group_source_name(enum ibbridge_group_source source)
+{
+    switch (source) {
+    case IBBRIDGE_GROUP_ETHERNET:
+        return "ethernet";
+    case IBBRIDGE_GROUP_IB:
+        return "ib";
+    case IBBRIDGE_GROUP_CONFIG:
+    default:
+        return "mcast-groups";
+    }
+}
+
+bool
+ibbridge_mcast_mgid_ip(const struct netdev_ibbridge *dev,
+                       const uint8_t mgid[16], uint8_t ip[16])
+    OVS_REQUIRES(dev->mutex)
+{
+    const struct ibb_group *known = ibb_addr_map_find_group_mgid(dev->map,
+                                                                 mgid);
+    uint16_t pkey;
+
+    if (known) {
+        memcpy(ip, known->ip, 16);
+        return true;
+    }
+    return !ibb_mcast_mgid_to_ipv4(mgid, ip, &pkey);
+}
+
+/* Takes change 'c' of a group of 'source' into 'g' (spec and MGID) and
+ * says whether the map has the group already.  Returns false, counted, if
+ * the group cannot be joined: no IB multicast MGID, or (to join) the MGID
+ * or IP of another group of the map. */
+static bool
+follow_spec(struct netdev_ibbridge *dev, enum ibbridge_group_source source,
+            const struct ibbridge_follow_change *c, struct ibbridge_group *g,
+            bool *in_map)
+    OVS_REQUIRES(dev->mutex)
+{
+    memset(g, 0, sizeof *g);
+    g->source = source;
+    memcpy(g->spec.ip, c->ip, 16);
+    g->spec.format = dev->cfg.mgid_format;
+    if (source == IBBRIDGE_GROUP_IB) {
+        const struct ibb_group *known = ibb_addr_map_find_group_mgid(
+            dev->map, c->mgid);
+
+        memcpy(g->mgid, c->mgid, 16);
+        *in_map = known != NULL;
+        if (!known) {
+            /* An IPv4 group's IPoIB or rdma_cm MGID. */
+            g->spec.format = (c->mgid[2] == 0x40 && c->mgid[3] == 0x01
+                              ? IBB_MGID_RDMA_CM : IBB_MGID_IPOIB);
+        }
+    } else {
+        spec_mgid(dev, &dev->cfg, &g->spec, g->mgid, in_map);
+    }
+    if (!ibb_gid_is_multicast(g->mgid)
+        || (c->want && !*in_map
+            && (ibb_addr_map_find_group_mgid(dev->map, g->mgid)
+                || ibb_addr_map_find_group_ip(dev->map, g->spec.ip)))) {
+        dev->cstats.follow_refused++;
+        return false;
+    }
+    return true;
+}
+
+void
+ibbridge_mcast_follow(struct netdev_ibbridge *dev,
+                      enum ibbridge_group_source source,
+                      const struct ibbridge_follow_change *changes, size_t n)
+    OVS_REQUIRES(dev->mutex)
+{
+    struct ibbridge_group *groups = xmalloc((dev->n_groups + n + 1)
+                                            * sizeof *groups);
+    struct hmap added = HMAP_INITIALIZER(&added);
+    bool *gone = xcalloc(dev->n_groups + 1, sizeof *gone);
+    size_t n_new = 0, n_kept = 0;
+
+    if (!dev->port || !dev->map) {
+        free(groups);
+        free(gone);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct ibbridge_follow_change *c = &changes[i];
+        struct ibbridge_group g, *old;
+        bool in_map;
+
+        if (!follow_spec(dev, source, c, &g, &in_map)) {
+            continue;
+        }
+        old = ibbridge_mcast_find(dev, g.mgid);
+        if (!c->want) {
+            if (old && old->source == source && !gone[old - dev->groups]) {
+                group_leave(dev, old);
+                gone[old - dev->groups] = true;
+                dev->cstats.follow_leaves++;
+            }
+            continue;
+        }
+        if (old) {
+            continue;           /* Joined already, configured or followed. */
+        }
+        {
+            struct ibbridge_group *dup;
+            bool seen = false;
+
+            HMAP_FOR_EACH_WITH_HASH (dup, node, mgid_hash(g.mgid), &added) {
+                seen |= !memcmp(dup->mgid, g.mgid, 16);
+            }
+            if (seen) {
+                continue;
+            }
+        }
+        groups[dev->n_groups + n_new] = g;
+        group_join(dev, &dev->cfg, &groups[dev->n_groups + n_new], in_map);
+        hmap_insert(&added, &groups[dev->n_groups + n_new].node,
+                    mgid_hash(g.mgid));
+        n_new++;
+        dev->cstats.follow_joins++;
+    }
+    hmap_destroy(&added);
+
+    /* Survivors first, then the new ones. */
+    for (size_t i = 0; i < dev->n_groups; i++) {
+        if (!gone[i]) {
+            groups[n_kept++] = dev->groups[i];
+        }
+    }
+    memmove(&groups[n_kept], &groups[dev->n_groups],
+            n_new * sizeof *groups);
+    free(gone);
+    free(dev->groups);
+    dev->groups = groups;
+    dev->n_groups = n_kept + n_new;
+    ibbridge_mcast_index(dev);
+    ibbridge_mcast_prune_leaving(dev);
+    netdev_change_seq_changed(&dev->up);
+}
+
+void
+ibbridge_mcast_unfollow(struct netdev_ibbridge *dev,
+                        enum ibbridge_group_source source)
+    OVS_REQUIRES(dev->mutex)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < dev->n_groups; i++) {
+        if (dev->groups[i].source == source) {
+            if (dev->port) {
+                group_leave(dev, &dev->groups[i]);
+            }
+            dev->cstats.follow_leaves++;
+        } else {
+            dev->groups[n++] = dev->groups[i];
+        }
+    }
+    if (n != dev->n_groups) {
+        dev->n_groups = n;
+        ibbridge_mcast_index(dev);
+        ibbridge_mcast_prune_leaving(dev);
+        netdev_change_seq_changed(&dev->up);
+    }
 }
 
 void
@@ -381,7 +573,7 @@ show_joined(struct mcast_show *ms, const struct ibbridge_group *g)
         && !ibb_port_mcast_status(dev->port, g->mgid, &st)) {
         ds_put_format(ms->s, " mlid=0x%04"PRIx16, st.mlid);
     }
-    ds_put_cstr(ms->s, " source=mcast-groups");
+    ds_put_format(ms->s, " source=%s", ibbridge_group_source_name(g->source));
     put_counters(ms->s, mg ? ibb_addr_map_group_stats(
                                  CONST_CAST(struct ibb_addr_map *, dev->map),
                                  mg) : NULL);
@@ -396,9 +588,9 @@ show_leaving(struct mcast_show *ms, const struct ibbridge_group *g)
     char *spec = ibb_mcast_group_spec_to_string(&g->spec);
     char mgid[IBB_GID_STRLEN];
 
-    ds_put_format(ms->s, "  %s mgid=%s leaving source=mcast-groups "
-                  "(removed)\n", spec,
-                  ibb_gid_format(g->mgid, mgid, sizeof mgid));
+    ds_put_format(ms->s, "  %s mgid=%s leaving source=%s (removed)\n", spec,
+                  ibb_gid_format(g->mgid, mgid, sizeof mgid),
+                  ibbridge_group_source_name(g->source));
     free(spec);
 }
 
@@ -428,6 +620,7 @@ show_port(struct netdev_ibbridge *dev, void *aux)
 {
     struct mcast_show *ms = aux;
     size_t n[IBB_MCAST_LEAVING + 1] = { 0 };
+    size_t n_source[IBBRIDGE_GROUP_IB + 1] = { 0 };
     struct ds scratch = DS_EMPTY_INITIALIZER;
 
     ms->dev = dev;
@@ -439,13 +632,21 @@ show_port(struct netdev_ibbridge *dev, void *aux)
     for (size_t i = 0; i < dev->n_groups; i++) {
         ds_clear(&scratch);
         n[format_state(dev, dev->groups[i].mgid, &scratch)]++;
+        n_source[dev->groups[i].source]++;
     }
     ds_destroy(&scratch);
     ibbridge_mcast_prune_leaving(dev);
     n[IBB_MCAST_LEAVING] += dev->n_leaving;
-    ds_put_format(ms->s, "%s: %zu groups from mcast-groups: %zu joined, "
-                  "%zu joining, %zu failed, %zu leaving; ",
-                  netdev_get_name(&dev->up), dev->n_groups,
+    ds_put_format(ms->s, "%s: %zu groups from mcast-groups",
+                  netdev_get_name(&dev->up), n_source[IBBRIDGE_GROUP_CONFIG]);
+    for (int src = IBBRIDGE_GROUP_ETHERNET; src <= IBBRIDGE_GROUP_IB; src++) {
+        if (n_source[src]) {
+            ds_put_format(ms->s, ", %zu followed from %s", n_source[src],
+                          ibbridge_group_source_name(src));
+        }
+    }
+    ds_put_format(ms->s, ": %zu joined, %zu joining, %zu failed, "
+                  "%zu leaving; ",
                   n[IBB_MCAST_JOINED], n[IBB_MCAST_JOINING],
                   n[IBB_MCAST_FAILED], n[IBB_MCAST_LEAVING]);
     if (dev->cfg.device.kind == IBB_DEVICE_SIM) {

@@ -23,6 +23,7 @@
 #include "ibport.h"
 
 struct ibb_addr_map;
+struct ibbridge_follow;
 struct ibbridge_igmp;
 struct ibb_kneigh;
 struct ibb_proxy_table;
@@ -68,7 +69,12 @@ struct ibb_proxy_table;
     IBBRIDGE_CSTAT(igmp_queries_answered) /* Queries for our groups. */     \
     IBBRIDGE_CSTAT(tx_igmp_not_ours)  /* IGMP/MLD asking nothing of us. */  \
     IBBRIDGE_CSTAT(tx_igmp_malformed) /* Bad IGMP or MLD. */                \
-    IBBRIDGE_CSTAT(igmp_overflow)     /* Reports dropped: queue full. */
+    IBBRIDGE_CSTAT(igmp_overflow)     /* Reports dropped: queue full. */   \
+    IBBRIDGE_CSTAT(igmp_reports_heard) /* RoCE hosts' reports, leaves. */  \
+    IBBRIDGE_CSTAT(follow_joins)      /* Groups joined, followed. */       \
+    IBBRIDGE_CSTAT(follow_leaves)     /* Followed groups left. */          \
+    IBBRIDGE_CSTAT(follow_filtered)   /* Not in mcast-follow-groups. */    \
+    IBBRIDGE_CSTAT(follow_refused)    /* Table full, MGID of another. */
 
 struct ibbridge_cstats {
 #define IBBRIDGE_CSTAT(NAME) uint64_t NAME;
@@ -76,9 +82,18 @@ struct ibbridge_cstats {
 #undef IBBRIDGE_CSTAT
 };
 
-/* A multicast group the port joined because of "mcast-groups". */
+/* Why the port joined a group. */
+enum ibbridge_group_source {
+    IBBRIDGE_GROUP_CONFIG,              /* "mcast-groups". */
+    IBBRIDGE_GROUP_ETHERNET,            /* RoCE hosts' reports. */
+    IBBRIDGE_GROUP_IB,                  /* IB hosts' groups, from the SA. */
+};
+
+/* A multicast group the port joined, because of "mcast-groups" or
+ * because it follows a side's membership (ibbridge-follow.c). */
 struct ibbridge_group {
     struct hmap_node node;              /* In 'group_index', by MGID. */
+    enum ibbridge_group_source source;
     struct ibb_mcast_group_spec spec;   /* As configured. */
     uint8_t mgid[16];                   /* MGID derived from 'spec'. */
     uint16_t mlid;                      /* MLID the fabric gave. */
@@ -126,6 +141,10 @@ struct ibbridge_config {
     int mld_version;                    /* 1 or 2. */
     uint8_t igmp_source[4];             /* IPv4 source of IGMP. */
     uint8_t mld_source[16];             /* Link-local source of MLD. */
+    bool follow_ethernet;               /* mcast-follow: RoCE hosts' */
+    bool follow_ib;                     /* IGMP/MLD, IB hosts' groups. */
+    struct ibb_gid_prefix *follow_ranges; /* mcast-follow-groups; none: */
+    size_t n_follow_ranges;             /* all but link-local. */
 };
 
 struct netdev_ibbridge {
@@ -177,6 +196,10 @@ struct netdev_ibbridge {
                                                  * the port receives next. */
     struct ibbridge_igmp *igmp OVS_GUARDED;     /* IGMP/MLD host, NULL if
                                                  * off (ibbridge-igmp.c). */
+    struct ibbridge_follow *follow OVS_GUARDED; /* mcast-follow, NULL if
+                                                 * off (ibbridge-follow.c). */
+    uint64_t open_seq OVS_GUARDED;              /* Ports opened: followed
+                                                 * groups are joined anew. */
 
     /* Statistics. */
     struct netdev_stats stats OVS_GUARDED;
@@ -223,6 +246,59 @@ bool ibbridge_mcast_only_groups_differ(const struct smap *a,
  * 0, or a positive errno with a message in '*errp' and nothing changed. */
 int ibbridge_mcast_update(struct netdev_ibbridge *dev,
                           const struct ibbridge_config *cfg, char **errp)
+    OVS_REQUIRES(dev->mutex);
+
+/* Membership that follows a side (ibbridge-follow.c): a group a side wants
+ * now or no longer wants. */
+struct ibbridge_follow_change {
+    uint8_t ip[16];                     /* The IP group. */
+    uint8_t mgid[16];                   /* IB: the MGID the SA has. */
+    bool want;
+};
+
+/* Joins (full member) or leaves the groups of 'changes' for 'source' in
+ * one pass: a group joined already, for any reason, stays as it is; a
+ * group is left only by the source that joined it. */
+void ibbridge_mcast_follow(struct netdev_ibbridge *dev,
+                           enum ibbridge_group_source source,
+                           const struct ibbridge_follow_change *changes,
+                           size_t n)
+    OVS_REQUIRES(dev->mutex);
+
+/* Leaves every group of 'source' (the port stopped following it). */
+void ibbridge_mcast_unfollow(struct netdev_ibbridge *dev,
+                             enum ibbridge_group_source source)
+    OVS_REQUIRES(dev->mutex);
+
+/* The IP group of 'mgid': the map's, or an IPv4 group's IPoIB or rdma_cm
+ * MGID.  False if there is none. */
+bool ibbridge_mcast_mgid_ip(const struct netdev_ibbridge *dev,
+                            const uint8_t mgid[16], uint8_t ip[16])
+    OVS_REQUIRES(dev->mutex);
+
+const char *ibbridge_group_source_name(enum ibbridge_group_source);
+
+/* mcast-follow (ibbridge-follow.c). */
+
+/* Follows the options and applies the membership changes (run()). */
+void ibbridge_follow_run(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex);
+void ibbridge_follow_wait(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex);
+/* Takes a frame sent to the port if it is a RoCE host's IGMP/MLD report or
+ * leave that the port follows, and returns true; else false. */
+bool ibbridge_follow_report(struct netdev_ibbridge *dev,
+                            const struct dp_packet *pkt)
+    OVS_REQUIRES(dev->mutex);
+struct ibb_igmp_query;
+/* Takes a query heard on the Ethernet side, for the listener's timers. */
+void ibbridge_follow_query(struct netdev_ibbridge *dev,
+                           const struct ibb_igmp_query *q)
+    OVS_REQUIRES(dev->mutex);
+void ibbridge_follow_status(const struct netdev_ibbridge *dev,
+                            struct smap *smap)
+    OVS_REQUIRES(dev->mutex);
+void ibbridge_follow_destroy(struct netdev_ibbridge *dev)
     OVS_REQUIRES(dev->mutex);
 
 /* Forgets the groups of dev->leaving that the port has left. */

@@ -178,6 +178,7 @@ netdev_ibbridge_destruct(struct netdev *netdev_)
     seq_destroy(dev->neigh_seq);
     ibbridge_map_announce_cancel(dev);
     ibbridge_igmp_destroy(dev);
+    ibbridge_follow_destroy(dev);
     ibb_kneigh_close(dev->kneigh);
     free(dev->map_error);
     ibbridge_config_destroy(&dev->cfg);
@@ -362,6 +363,7 @@ netdev_ibbridge_open_port(struct netdev_ibbridge *dev,
     dev->groups = groups;
     dev->n_groups = n_groups;
     ibbridge_mcast_index(dev);
+    dev->open_seq++;
     dev->router = router;
     dev->carrier = attr.state == IBB_PORT_ACTIVE;
     return 0;
@@ -536,6 +538,7 @@ netdev_ibbridge_get_status(const struct netdev *netdev_, struct smap *smap)
                             ibb_proxy_table_count(dev->proxies));
         }
         ibbridge_igmp_status(dev, smap);
+        ibbridge_follow_status(dev, smap);
     }
     smap_add(smap, "ibbridge_version", IBB_VERSION);
     ovs_mutex_unlock(&dev->mutex);
@@ -859,6 +862,7 @@ netdev_ibbridge_run(const struct netdev_class *class OVS_UNUSED)
         ibbridge_map_check(dev);
         ibbridge_map_expire_learned(dev);
         ibbridge_map_follow_kernel(dev);
+        ibbridge_follow_run(dev);
         ibbridge_igmp_run(dev);
         ovs_mutex_unlock(&dev->mutex);
     }
@@ -902,6 +906,7 @@ netdev_ibbridge_wait(const struct netdev_class *class OVS_UNUSED)
             poll_timer_wait_until(dev->next_learn_sweep);
         }
         ibbridge_igmp_wait(dev);
+        ibbridge_follow_wait(dev);
         ovs_mutex_unlock(&dev->mutex);
     }
     ovs_mutex_unlock(&ibbridge_list_mutex);

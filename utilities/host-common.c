@@ -85,12 +85,15 @@ usage(bool roce)
                        "address IP as IPoIB\n"
                        "                                    does (ARP on "
                        "the broadcast group)\n"
-                       "  mcgs [--json]                    list the SA's "
+                       "  mcgs [--dgid=MGID [--send-only]] [--json]\n"
+                       "                                    list the SA's "
                        "multicast groups the\n"
                        "                                    port's "
                        "partition sees, members\n"
                        "                                    counted "
                        "without this port\n"
+                       "                                    (which joins "
+                       "MGID first)\n"
                        "  mcgs --follow [--count=N] [--timeout=S] "
                        "[--json]\n"
                        "       [--unsubscribe-after=N]      print the SA's "
@@ -142,7 +145,9 @@ usage(bool roce)
            "  --json             one JSON object per datagram\n"
            "  --send-only        join as a send-only member\n");
     if (!roce) {
-        printf("  --follow           mcgs: subscribe to notices and print "
+        printf("  --groups=N         join: N groups, MGID and the N-1 that "
+               "follow it\n"
+               "  --follow           mcgs: subscribe to notices and print "
                "them\n"
                "  --unsubscribe-after=N  mcgs --follow: unsubscribe after N "
                "notices,\n"
@@ -268,7 +273,7 @@ host_parse_options(int argc, char *argv[], bool roce, struct host_opts *o)
         OPT_IMM, OPT_COUNT, OPT_SIZE, OPT_PAYLOAD, OPT_TIMEOUT, OPT_JSON,
         OPT_DELAY, OPT_INJECT, OPT_SEND_ONLY, OPT_TCLASS, OPT_HOP_LIMIT,
         OPT_FLOW_LABEL, OPT_SL, OPT_FECN, OPT_BECN, OPT_IB_DIP,
-        OPT_FOLLOW, OPT_UNSUB_AFTER,
+        OPT_FOLLOW, OPT_UNSUB_AFTER, OPT_GROUPS,
     };
     static const struct option ib_options[] = {
         {"fabric", required_argument, NULL, OPT_FABRIC},
@@ -282,6 +287,7 @@ host_parse_options(int argc, char *argv[], bool roce, struct host_opts *o)
         {"ip", required_argument, NULL, OPT_IP},
         {"inject", required_argument, NULL, OPT_INJECT},
         {"follow", no_argument, NULL, OPT_FOLLOW},
+        {"groups", required_argument, NULL, OPT_GROUPS},
         {"unsubscribe-after", required_argument, NULL, OPT_UNSUB_AFTER},
 #define COMMON_OPTIONS                                              \
         {"qpn", required_argument, NULL, OPT_QPN},                  \
@@ -410,6 +416,9 @@ host_parse_options(int argc, char *argv[], bool roce, struct host_opts *o)
         case OPT_SEND_ONLY:
             o->send_only = true;
             break;
+        case OPT_GROUPS:
+            o->groups = parse_range("groups", optarg, 1, 16384);
+            break;
         case OPT_FOLLOW:
             o->follow = true;
             break;
@@ -513,6 +522,9 @@ host_parse_options(int argc, char *argv[], bool roce, struct host_opts *o)
     if ((o->follow || o->unsub_after) && strcmp(o->cmd, "mcgs")) {
         host_fatal(HOST_EXIT_USAGE, "--follow and --unsubscribe-after are "
                    "for mcgs");
+    }
+    if (o->groups && strcmp(o->cmd, "join")) {
+        host_fatal(HOST_EXIT_USAGE, "--groups is for join");
     }
     if (o->unsub_after && !o->follow) {
         host_fatal(HOST_EXIT_USAGE, "--unsubscribe-after needs --follow");

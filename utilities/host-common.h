@@ -59,6 +59,8 @@ struct host_opts {
     bool has_imm;
     bool send_only;             /* join --send-only. */
     bool follow;                /* mcgs --follow: print notices. */
+    unsigned int groups;        /* join --groups=N: N consecutive MGIDs,
+                                 * 0 = 1. */
     unsigned long long unsub_after; /* mcgs --unsubscribe-after=N, 0 =
                                      * never. */
 

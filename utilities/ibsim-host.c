@@ -440,16 +440,23 @@ cmd_join(void)
         host_fatal(HOST_EXIT_USAGE, "join: \"%s\" is not a multicast GID",
                    o.arg);
     }
-    if (ibb_port_mcast_join(port, mgid, o.send_only ? IBB_MCAST_SEND_ONLY
-                                                    : IBB_MCAST_FULL,
-                            o.qkey, o.pkey, &mlid)) {
-        host_fatal(HOST_EXIT_FABRIC, "join %s failed: %s", o.arg,
-                   ibb_port_error(port));
-    }
-    joined = true;
     memcpy(joined_mgid, mgid, 16);
-    fprintf(stderr, "%s: joined %s, MLID 0x%04x\n", host_program_name,
-            ibb_gid_format(mgid, buf, sizeof buf), mlid);
+    for (unsigned int i = 0; i < (o.groups ? o.groups : 1); i++) {
+        if (ibb_port_mcast_join(port, mgid, o.send_only ? IBB_MCAST_SEND_ONLY
+                                                        : IBB_MCAST_FULL,
+                                o.qkey, o.pkey, &mlid)) {
+            host_fatal(HOST_EXIT_FABRIC, "join %s failed: %s",
+                       ibb_gid_format(mgid, buf, sizeof buf),
+                       ibb_port_error(port));
+        }
+        joined = true;
+        fprintf(stderr, "%s: joined %s, MLID 0x%04x\n", host_program_name,
+                ibb_gid_format(mgid, buf, sizeof buf), mlid);
+        /* --groups: the next MGID (the low 16 bits count). */
+        if (!++mgid[15]) {
+            mgid[14]++;
+        }
+    }
     return cmd_recv();
 }
 
@@ -570,7 +577,19 @@ cmd_mcgs_list(void)
 {
     unsigned long long n = 0;
     struct ibb_mcg_event ev;
+    uint16_t mlid;
 
+    if (o.has_dgid) {
+        /* To see itself counted out of the group's members. */
+        if (!ibb_gid_is_multicast(o.dgid)
+            || ibb_port_mcast_join(port, o.dgid,
+                                   o.send_only ? IBB_MCAST_SEND_ONLY
+                                               : IBB_MCAST_FULL,
+                                   o.qkey, o.pkey, &mlid)) {
+            host_fatal(HOST_EXIT_USAGE, "mcgs: --dgid must be a multicast "
+                       "group to join: %s", ibb_port_error(port));
+        }
+    }
     if (ibb_port_mcg_list(port)) {
         host_fatal(HOST_EXIT_FABRIC, "mcgs: %s", ibb_port_error(port));
     }

@@ -157,11 +157,11 @@ endif
 # runs each for FUZZ_SECONDS (default 60) from seeds that make-seeds writes;
 # tests/fuzz.at runs a short, fixed number of inputs in the suite.
 FUZZ_TARGETS = fuzz-ud-to-roce fuzz-roce-to-ud fuzz-options fuzz-map \
-	fuzz-pcap fuzz-igmp
+	fuzz-pcap fuzz-igmp fuzz-mcg
 FUZZ_LIB_FILES = lib/addr-map.c lib/addr-map-json.c lib/ib-crc.c \
 	lib/ib-gid.c lib/ib-icrc.c lib/ib-mcast.c lib/ib-opcode.c \
 	lib/ibb-conv.c lib/ibb-csum.c lib/ibb-drop.c lib/ibb-igmp.c \
-	lib/ibb-igmp-host.c lib/ibb-join.c lib/ibb-neigh.c \
+	lib/ibb-igmp-host.c lib/ibb-join.c lib/ibb-mcg.c lib/ibb-neigh.c \
 	lib/ibb-options.c lib/ibb-pcap.c lib/ibb-proxy.c lib/ibport.c \
 	lib/ibport-sim.c lib/roce-to-ud.c lib/ud-to-roce.c
 if HAVE_IBVERBS

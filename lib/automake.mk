@@ -58,6 +58,8 @@ lib_libibbridge_la_SOURCES += \
 	lib/fabric-proto.h \
 	lib/ibb-join.c \
 	lib/ibb-join.h \
+	lib/ibb-mcg.c \
+	lib/ibb-mcg.h \
 	lib/ibport.c \
 	lib/ibport.h \
 	lib/ibport-provider.h \

@@ -12,11 +12,17 @@
  *   type(2) | status(2) | xid(4) | body...
  *
  * Requests (port -> fabric) carry an 'xid' chosen by the port; the fabric
- * answers each request with exactly one message of the same type and xid,
- * with 'status' 0 or a positive errno value, in the order the requests were
- * received.  Packets flow both ways as IBB_FMSG_PACKET with xid 0 and no
- * reply.  Replies and packets from the fabric interleave on the socket, so a
- * port that waits for a reply must keep the packets it reads meanwhile.
+ * answers each request with one message of the same type and xid, with
+ * 'status' 0 or a positive errno value, in the order the requests were
+ * received.  The one exception is MCG_LIST, whose answer may take several
+ * messages (as RMPP segments one SubnAdmGetTableResp): each has the
+ * request's type and xid and all but the last carry IBB_FMCG_MORE; they
+ * follow each other with no other reply between them, and the answer to
+ * the next request comes after the last.  Packets flow both ways as
+ * IBB_FMSG_PACKET with xid 0 and no reply, and so do MCG_NOTICE messages
+ * (fabric -> port only).  Replies, notices and packets from the fabric
+ * interleave on the socket, so a port that waits for a reply must keep
+ * what else it reads meanwhile.
  *
  *   type          port -> fabric body         fabric -> port reply body
  *   ------------  --------------------------  ----------------------------
@@ -32,6 +38,12 @@
  *   QP_CLOSE      ibb_fmsg_qp                 (empty)
  *   ROUTE_ADD     ibb_fmsg_route              (empty)
  *   ROUTE_DEL     ibb_fmsg_route              (empty)
+ *   MCG_LIST      (empty)                     ibb_fmsg_mcg_list, then
+ *                                              n_records ibb_fmsg_mcg_record,
+ *                                              in one or more messages
+ *   MCG_SUBSCRIBE ibb_fmsg_mcg_subscribe      (empty)
+ *   MCG_NOTICE    (none; fabric -> port, xid  ibb_fmsg_mcg_notice
+ *                 0, unsolicited)
  *
  * ATTACH must be the first message; the fabric closes a connection whose
  * first message is anything else.  It asks for a port GUID and a LID (0 =
@@ -73,6 +85,19 @@
  * and P_Key given) and returns its MLID, as an SA MCMemberRecord does; a
  * send-only member is not delivered to.
  *
+ * The SA's multicast group table, as SubnAdmGetTable(MCMemberRecord) and
+ * InformInfo for traps 66/67 give it on a real subnet: MCG_LIST returns
+ * every group the asking port may see, oldest first, with its members
+ * counted without the asking port itself (a bridge wants to know whether
+ * anyone else is there).  MCG_SUBSCRIBE (on = 1) makes the SA send the port
+ * an MCG_NOTICE, trap 66, when a group is created (its first join) and,
+ * trap 67, when it is deleted (its last member left or detached), until
+ * MCG_SUBSCRIBE with on = 0 or the port detaches.  A port's own joins and
+ * leaves notify it too: the SA does not know why it joined.  As OpenSM
+ * does (osm_physp_has_pkey()), a port sees in the table and is notified of
+ * only groups whose P_Key is in its partition (same low 15 bits; full or
+ * limited membership does not matter for SA queries).
+ *
  * Flow control: the fabric queues at most a bounded number of packets per
  * receiving port and stops reading from a sender while a packet it sent
  * waits for room, so the sender's socket fills and its send() blocks or
@@ -105,6 +130,9 @@ enum ibb_fmsg_type {
     IBB_FMSG_QP_CLOSE = 9,
     IBB_FMSG_ROUTE_ADD = 10,
     IBB_FMSG_ROUTE_DEL = 11,
+    IBB_FMSG_MCG_LIST = 12,
+    IBB_FMSG_MCG_SUBSCRIBE = 13,
+    IBB_FMSG_MCG_NOTICE = 14,
 };
 
 struct ibb_fmsg_hdr {
@@ -176,6 +204,57 @@ struct ibb_fmsg_route {
     uint8_t pad;                /* Zero. */
     uint16_t mtu;               /* Largest IB MTU past the router, bytes
                                  * (256..4096). */
+};
+
+/* One message of an MCG_LIST answer: this header, then 'n_records'
+ * struct ibb_fmsg_mcg_record. */
+struct ibb_fmsg_mcg_list {
+    uint16_t flags;             /* IBB_FMCG_*. */
+    uint16_t n_records;         /* Records that follow, at most
+                                 * IBB_FMCG_RECORDS_PER_MSG. */
+    uint32_t segment;           /* 1 for the first message, then +1, as
+                                 * an RMPP SegmentNumber. */
+};
+#define IBB_FMCG_MORE 0x1       /* More messages of this answer follow. */
+
+/* A multicast group as an MCMemberRecord of a GetTable shows it, with its
+ * members counted as the asking port needs them. */
+struct ibb_fmsg_mcg_record {
+    uint8_t mgid[16];           /* Multicast GID. */
+    uint32_t qkey;              /* Group Q_Key. */
+    uint16_t mlid;              /* Group MLID. */
+    uint16_t pkey;              /* Group P_Key. */
+    uint32_t n_full_others;     /* Full members but the asking port. */
+    uint32_t n_send_only_others; /* Send-only members but the asking
+                                  * port. */
+};
+_Static_assert(sizeof(struct ibb_fmsg_mcg_record) == 32, "record size");
+
+/* Largest body of an MCG_LIST answer message.  Ports read messages from
+ * the fabric into their packet buffers (a notice or an answer may come
+ * where a packet was expected), which hold at least an MTU-2048 packet:
+ * an answer must fit there whole. */
+#define IBB_FMCG_MAX_BODY 2048
+
+/* Records in one answer message: 63. */
+#define IBB_FMCG_RECORDS_PER_MSG                                        \
+    ((IBB_FMCG_MAX_BODY - sizeof(struct ibb_fmsg_mcg_list))             \
+     / sizeof(struct ibb_fmsg_mcg_record))
+
+struct ibb_fmsg_mcg_subscribe {
+    uint8_t on;                 /* 1: send notices (InformInfo Subscribe);
+                                 * 0: stop. */
+    uint8_t pad[3];             /* Zero. */
+};
+
+/* Trap numbers of the SA's multicast group notices (IBA 14.2.5.1). */
+#define IBB_FMCG_TRAP_CREATED 66
+#define IBB_FMCG_TRAP_DELETED 67
+
+struct ibb_fmsg_mcg_notice {
+    uint16_t trap;              /* IBB_FMCG_TRAP_*. */
+    uint16_t pad;               /* Zero. */
+    uint8_t mgid[16];           /* The group (the Notice's GIDAddr). */
 };
 
 #endif /* fabric-proto.h */

@@ -92,6 +92,12 @@ struct ibb_port_class {
     bool (*needs_reopen)(const struct ibb_port *); /* Event-driven backends:
                                                     * only a new open can
                                                     * bring it back. */
+
+    /* SA multicast group table and notices (lib/ibport.h).  NULL: ENOTSUP
+     * from ibport.c. */
+    int (*mcg_subscribe)(struct ibb_port *, bool on);
+    int (*mcg_list)(struct ibb_port *);
+    bool (*mcg_take_event)(struct ibb_port *, struct ibb_mcg_event *);
 };
 
 extern const struct ibb_port_class ibb_port_sim_class;

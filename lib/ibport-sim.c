@@ -7,7 +7,12 @@
  * and their answers are taken wherever the port reads the socket, since
  * they interleave with packets: sim_recv() (the datapath), sim_request()
  * (another control request) and sim_run(), which also sends what the
- * pacing allows and fails or retries joins on time. */
+ * pacing allows and fails or retries joins on time.
+ *
+ * The SA's group table and notices (ibb_port_mcg_*()) work the same way:
+ * lib/ibb-mcg.h keeps their state and parses their messages, which are
+ * taken wherever the socket is read; sim_run() reads while an answer is
+ * awaited and sends what ibb_mcg_next() asks for. */
 #include <config.h>
 
 #include <errno.h>
@@ -24,6 +29,7 @@
 #include "fabric-proto.h"
 #include "ib-gid.h"
 #include "ibb-join.h"
+#include "ibb-mcg.h"
 #include "ibport-provider.h"
 
 /* How long a control request waits for the fabric's answer. */
@@ -55,7 +61,11 @@ struct ibb_port_sim {
     size_t n_pending;           /* Packets in the pending queue. */
     struct ibb_join_table *joins; /* Async joins, NULL if synchronous. */
     bool send_blocked;          /* The socket took no join request. */
+    struct ibb_mcg *mcg;        /* SA group table client, NULL until
+                                 * first used. */
 };
+
+static void sim_mcg_pump(struct ibb_port_sim *);
 
 static struct ibb_port_sim *
 sim_cast(const struct ibb_port *port)
@@ -97,6 +107,7 @@ sim_dealloc(struct ibb_port *port)
 
     sim_flush_pending(sim);
     ibb_join_table_destroy(sim->joins);
+    ibb_mcg_destroy(sim->mcg);
     free(sim);
 }
 
@@ -115,18 +126,26 @@ sim_disconnect(struct ibb_port *port)
          * they are joined again once it is back. */
         ibb_join_reset(sim->joins);
     }
+    if (sim->mcg) {
+        /* A list in progress ends; the subscription is made again. */
+        ibb_mcg_reset(sim->mcg);
+    }
     sim->send_blocked = false;
 }
 
 /* Takes control message 'hdr' with 'len' bytes of body at 'body', read
- * outside sim_request(): the answer to an async join or leave, else a
- * stale answer to a request that timed out. */
+ * outside sim_request(): the answer to an async join or leave, an SA group
+ * list answer or notice, else a stale answer to a request that timed
+ * out. */
 static void
 sim_take_reply(struct ibb_port_sim *sim, const struct ibb_fmsg_hdr *hdr,
                const uint8_t *body, size_t len)
 {
     struct ibb_fmsg_mcast_reply mr;
 
+    if (sim->mcg && ibb_mcg_take_msg(sim->mcg, hdr, body, len)) {
+        return;
+    }
     if (!sim->joins || (hdr->type != IBB_FMSG_MCAST_JOIN
                         && hdr->type != IBB_FMSG_MCAST_LEAVE)) {
         return;
@@ -360,6 +379,10 @@ sim_connect(struct ibb_port *port)
     port->opts.guid = reply.guid;
     port->opts.lid = reply.lid;
     port->errbuf[0] = '\0';
+    if (sim->mcg) {
+        /* Subscribe again. */
+        sim_mcg_pump(sim);
+    }
     return 0;
 }
 
@@ -635,6 +658,95 @@ sim_pump(struct ibb_port_sim *sim)
     }
 }
 
+/* Sends the SA group requests that ibb_mcg_next() asks for, until the
+ * socket is full. */
+static void
+sim_mcg_pump(struct ibb_port_sim *sim)
+{
+    enum ibb_mcg_request req;
+
+    while (sim->fd >= 0
+           && (req = ibb_mcg_next(sim->mcg)) != IBB_MCG_REQ_NONE) {
+        uint8_t msg[sizeof(struct ibb_fmsg_hdr)
+                    + sizeof(struct ibb_fmsg_mcg_subscribe)];
+        struct ibb_fmsg_mcg_subscribe sub;
+        struct ibb_fmsg_hdr hdr;
+        size_t len = sizeof hdr;
+
+        memset(&hdr, 0, sizeof hdr);
+        hdr.type = (req == IBB_MCG_REQ_LIST ? IBB_FMSG_MCG_LIST
+                    : IBB_FMSG_MCG_SUBSCRIBE);
+        hdr.xid = sim->next_xid;
+        memcpy(msg, &hdr, sizeof hdr);
+        if (req != IBB_MCG_REQ_LIST) {
+            memset(&sub, 0, sizeof sub);
+            sub.on = req == IBB_MCG_REQ_SUBSCRIBE;
+            memcpy(msg + len, &sub, sizeof sub);
+            len += sizeof sub;
+        }
+        if (send(sim->fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+            /* Full, or the fabric went away (the receive path reports
+             * the loss): try again later. */
+            sim->send_blocked = true;
+            return;
+        }
+        sim->next_xid++;
+        ibb_mcg_sent(sim->mcg, req, hdr.xid);
+    }
+}
+
+static int
+sim_mcg_init(struct ibb_port_sim *sim)
+{
+    if (!sim->mcg) {
+        sim->mcg = ibb_mcg_create(0);
+        if (!sim->mcg) {
+            return ibb_port_set_error(&sim->up, ENOMEM, "%s: out of memory",
+                                      sim->up.device);
+        }
+    }
+    return 0;
+}
+
+static int
+sim_mcg_subscribe(struct ibb_port *port, bool on)
+{
+    struct ibb_port_sim *sim = sim_cast(port);
+    int err = sim_mcg_init(sim);
+
+    if (!err) {
+        /* While down, the wish is kept and sent on reconnect. */
+        ibb_mcg_want_subscribed(sim->mcg, on);
+        sim_mcg_pump(sim);
+    }
+    return err;
+}
+
+static int
+sim_mcg_list(struct ibb_port *port)
+{
+    struct ibb_port_sim *sim = sim_cast(port);
+    int err = sim_mcg_init(sim);
+
+    if (err) {
+        return err;
+    } else if (sim->fd < 0) {
+        return ibb_port_set_error(port, ENOTCONN, "%s: not attached to the "
+                                  "fabric", port->device);
+    }
+    ibb_mcg_want_list(sim->mcg);
+    sim_mcg_pump(sim);
+    return 0;
+}
+
+static bool
+sim_mcg_take_event(struct ibb_port *port, struct ibb_mcg_event *ev)
+{
+    struct ibb_port_sim *sim = sim_cast(port);
+
+    return sim->mcg && ibb_mcg_take_event(sim->mcg, ev);
+}
+
 static int
 sim_mcast_join(struct ibb_port *port, const struct ibb_port_group *g,
                uint16_t *mlid)
@@ -706,20 +818,29 @@ sim_mcast_take_changed(struct ibb_port *port, uint8_t mgid[16],
     return sim->joins && ibb_join_take_changed(sim->joins, mgid, st);
 }
 
-/* Reads the answers of async joins (queueing the packets read meanwhile
- * for sim_recv()) while some are awaited, then sends what the pacing
- * allows.  Returns true if a membership changed. */
+/* True while the answer to an async request is awaited. */
+static bool
+sim_awaits_answer(const struct ibb_port_sim *sim)
+{
+    return ((sim->joins && ibb_join_busy(sim->joins))
+            || (sim->mcg && ibb_mcg_busy(sim->mcg)));
+}
+
+/* Reads the answers of async joins and SA group requests (queueing the
+ * packets read meanwhile for sim_recv()) while some are awaited, then
+ * sends what the pacing allows.  Returns true if a membership changed or
+ * SA group events wait. */
 static bool
 sim_run(struct ibb_port *port)
 {
     struct ibb_port_sim *sim = sim_cast(port);
 
-    if (!sim->joins) {
+    if (!sim->joins && !sim->mcg) {
         return false;
     }
     for (int i = 0; (i < SIM_RUN_MAX_MSGS && sim->fd >= 0
                      && sim->n_pending < SIM_RUN_MAX_PENDING
-                     && ibb_join_busy(sim->joins)); i++) {
+                     && sim_awaits_answer(sim)); i++) {
         uint8_t msg[IBB_FABRIC_MAX_MSG];
         struct ibb_fmsg_hdr rh;
         ssize_t n;
@@ -739,8 +860,15 @@ sim_run(struct ibb_port *port)
             sim_take_reply(sim, &rh, msg + sizeof rh, n - sizeof rh);
         }
     }
-    sim_pump(sim);
-    return ibb_join_has_changed(sim->joins);
+    sim->send_blocked = false;
+    if (sim->joins) {
+        sim_pump(sim);
+    }
+    if (sim->mcg) {
+        sim_mcg_pump(sim);
+    }
+    return ((sim->joins && ibb_join_has_changed(sim->joins))
+            || (sim->mcg && ibb_mcg_has_events(sim->mcg)));
 }
 
 static long long
@@ -748,40 +876,56 @@ sim_next_wakeup(const struct ibb_port *port)
 {
     const struct ibb_port_sim *sim = sim_cast(port);
     long long now, when;
+    bool blocked = sim->send_blocked;
 
-    if (!sim->joins) {
-        return LLONG_MAX;
-    } else if (ibb_join_has_changed(sim->joins)) {
+    if ((sim->joins && ibb_join_has_changed(sim->joins))
+        || (sim->mcg && ibb_mcg_has_events(sim->mcg))) {
         return 0;
     }
     now = ibb_port_now_ms();
-    when = ibb_join_next_deadline(sim->joins, now);
-    if (sim->send_blocked && now + SIM_SEND_RETRY_MS < when) {
+    when = sim->joins ? ibb_join_next_deadline(sim->joins, now) : LLONG_MAX;
+    if (sim->mcg && sim->fd >= 0
+        && ibb_mcg_next(sim->mcg) != IBB_MCG_REQ_NONE) {
+        /* A request waits for room in the socket. */
+        blocked = true;
+    }
+    if (blocked && now + SIM_SEND_RETRY_MS < when) {
         when = now + SIM_SEND_RETRY_MS;
     }
     return when;
 }
 
-/* The join table's counters, for async joins. */
+/* The join table's counters, for async joins, and the SA group client's,
+ * once used. */
 static size_t
 sim_counters(const struct ibb_port *port, struct ibb_port_counter *out,
              size_t max)
 {
     const struct ibb_port_sim *sim = sim_cast(port);
-    const struct ibb_join_counters *c;
+    struct ibb_port_counter all[5];
+    size_t n = 0;
 
-    if (!sim->joins) {
-        return 0;
+    if (sim->joins) {
+        const struct ibb_join_counters *c = ibb_join_counters(sim->joins);
+
+        all[n++] = (struct ibb_port_counter) { "join_retries",
+                                               c->join_retries };
+        all[n++] = (struct ibb_port_counter) { "join_timeouts",
+                                               c->join_timeouts };
     }
-    c = ibb_join_counters(sim->joins);
-    const struct ibb_port_counter all[] = {
-        { "join_retries", c->join_retries },
-        { "join_timeouts", c->join_timeouts },
-    };
-    for (size_t i = 0; i < max && i < sizeof all / sizeof all[0]; i++) {
+    if (sim->mcg) {
+        const struct ibb_mcg_counters *c = ibb_mcg_counters(sim->mcg);
+
+        all[n++] = (struct ibb_port_counter) { "mcg_notices", c->notices };
+        all[n++] = (struct ibb_port_counter) { "mcg_bad_msgs",
+                                               c->bad_msgs };
+        all[n++] = (struct ibb_port_counter) { "mcg_events_dropped",
+                                               c->events_dropped };
+    }
+    for (size_t i = 0; i < max && i < n; i++) {
         out[i] = all[i];
     }
-    return sizeof all / sizeof all[0];
+    return n;
 }
 
 static int
@@ -848,4 +992,7 @@ const struct ibb_port_class ibb_port_sim_class = {
     .run = sim_run,
     .counters = sim_counters,
     .next_wakeup = sim_next_wakeup,
+    .mcg_subscribe = sim_mcg_subscribe,
+    .mcg_list = sim_mcg_list,
+    .mcg_take_event = sim_mcg_take_event,
 };

@@ -46,6 +46,26 @@
  *     (which takes the Q_Key from the SA's record); that is left for
  *     later.
  *
+ *   - The SA's multicast group table and notices (ibb_port_mcg_*(), for
+ *     mcast-follow=ib) are not built: they return ENOTSUP.  On an HCA
+ *     they need the SA management class through libibumad, which
+ *     rdma_cm does not offer: umad_open_port() on the HCA port (read and
+ *     write access to /dev/infiniband/umadN), umad_register() for the SA
+ *     class (0x03, version 2) with the Report method in the method mask so
+ *     that unsolicited MADs reach us; an InformInfo Set (attribute 0x0003)
+ *     to the SM LID from PortInfo, Subscribe = 1, IsGeneric = 1, TrapNumber
+ *     66 and then 67, GID all zeros (every group), answered by a
+ *     GetResp; then each Report(Notice) that arrives, whose DataDetails
+ *     carry the MGID, must be answered with a ReportResp or the SA sends
+ *     it again.  The table is a SubnAdmGetTable of MCMemberRecord
+ *     (attribute 0x0038, empty component mask) whose GetTableResp comes in
+ *     RMPP segments (umad_register with RMPP on, the kernel reassembles
+ *     them); the records' JoinState says nothing of others' memberships, so
+ *     member counts would need a second query per group (a GetTable with
+ *     the MGID in the component mask lists every member's PortGID).  A
+ *     client reregister event means the subscription is lost: InformInfo
+ *     Set again and list again, as after ibb_port_reconnect() here.
+ *
  *   - HCA asynchronous events (port up/down, LID change, client
  *     reregister, fatal errors) are read by ibb_port_run(), which re-joins
  *     the groups when the SM asks for it.  ibb_port_ctl_fd() is an epoll fd
@@ -2747,6 +2767,26 @@ verbs_counters(const struct ibb_port *port, struct ibb_port_counter *out,
     return n;
 }
 
+/* See the header comment: the SA's group table needs libibumad. */
+static int
+verbs_mcg_unsupported(struct ibb_port *port)
+{
+    return ibb_port_set_error(port, ENOTSUP, "%s: mcast-follow=ib needs umad "
+                              "access to the SA: not built", port->device);
+}
+
+static int
+verbs_mcg_subscribe(struct ibb_port *port, bool on)
+{
+    return verbs_mcg_unsupported(port);
+}
+
+static int
+verbs_mcg_list(struct ibb_port *port)
+{
+    return verbs_mcg_unsupported(port);
+}
+
 const struct ibb_port_class ibb_port_verbs_class = {
     .type = "verbs",
     .alloc = verbs_alloc,
@@ -2773,4 +2813,6 @@ const struct ibb_port_class ibb_port_verbs_class = {
     .counters = verbs_counters,
     .next_wakeup = verbs_next_wakeup,
     .needs_reopen = verbs_needs_reopen,
+    .mcg_subscribe = verbs_mcg_subscribe,
+    .mcg_list = verbs_mcg_list,
 };

@@ -558,6 +558,56 @@ ibb_port_ctl_fd(const struct ibb_port *port)
     return port->class->ctl_fd ? port->class->ctl_fd(port) : -1;
 }
 
+int
+ibb_port_mcg_subscribe(struct ibb_port *port, bool on)
+{
+    if (!port->class->mcg_subscribe) {
+        return ibb_port_set_error(port, ENOTSUP, "%s: the %s backend cannot "
+                                  "subscribe to SA notices", port->device,
+                                  port->class->type);
+    }
+    return port->class->mcg_subscribe(port, on);
+}
+
+int
+ibb_port_mcg_list(struct ibb_port *port)
+{
+    if (!port->class->mcg_list) {
+        return ibb_port_set_error(port, ENOTSUP, "%s: the %s backend cannot "
+                                  "list the SA's groups", port->device,
+                                  port->class->type);
+    }
+    return port->class->mcg_list(port);
+}
+
+bool
+ibb_port_mcg_take_event(struct ibb_port *port, struct ibb_mcg_event *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    return (port->class->mcg_take_event
+            && port->class->mcg_take_event(port, ev));
+}
+
+const char *
+ibb_mcg_event_name(enum ibb_mcg_event_type type)
+{
+    switch (type) {
+    case IBB_MCG_CREATED:
+        return "created";
+    case IBB_MCG_DELETED:
+        return "deleted";
+    case IBB_MCG_LISTED:
+        return "listed";
+    case IBB_MCG_LIST_DONE:
+        return "list-done";
+    case IBB_MCG_RESUBSCRIBED:
+        return "resubscribed";
+    case IBB_MCG_SUBSCRIBE_FAILED:
+        return "subscribe-failed";
+    }
+    return "?";
+}
+
 long long
 ibb_port_now_ms(void)
 {

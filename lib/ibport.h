@@ -201,13 +201,70 @@ bool ibb_port_mcast_take_changed(struct ibb_port *, uint8_t mgid[16],
                                  struct ibb_mcast_status *);
 const char *ibb_mcast_state_name(enum ibb_mcast_state);
 
-/* Control events (HCA async events, join completions): ibb_port_run()
- * handles what is waiting, without blocking, and returns true if the
- * port's state (up/down, LID, group states) changed.  Poll
+/* Control events (HCA async events, join completions, SA group events):
+ * ibb_port_run() handles what is waiting, without blocking, and returns
+ * true if the port's state (up/down, LID, group states) changed or
+ * ibb_port_mcg_take_event() has events.  Poll
  * ibb_port_ctl_fd() (readable) to know when to call it; -1 if the backend
  * has none. */
 bool ibb_port_run(struct ibb_port *);
 int ibb_port_ctl_fd(const struct ibb_port *);
+
+/* The SA's multicast group table (SubnAdmGetTable of MCMemberRecord) and
+ * its group created/deleted notices (traps 66 and 67, subscribed to with
+ * an InformInfo Set), for a bridge that follows the groups IB hosts make.
+ * Both are asynchronous: the calls below return at once, the answers
+ * arrive as events.  The port reads them where it reads the fabric
+ * (ibb_port_recv(), and ibb_port_run() while an answer is awaited); while
+ * events wait, ibb_port_run() returns true and ibb_port_next_wakeup()
+ * returns 0, so a caller that polls ibb_port_fd() for receive and honours
+ * the wakeup takes them in time.  Events beyond a bound are dropped and
+ * counted ("mcg_events_dropped" in ibb_port_counters()), as are malformed
+ * answers ("mcg_bad_msgs").  Backends without SA access return ENOTSUP. */
+struct ibb_mcg_record {
+    uint8_t mgid[16];           /* Multicast GID. */
+    uint16_t mlid;              /* Group MLID (LISTED only). */
+    uint16_t pkey;              /* Group P_Key (LISTED only). */
+    uint32_t qkey;              /* Group Q_Key (LISTED only). */
+    uint32_t n_full_others;     /* Full members but this port (LISTED). */
+    uint32_t n_send_only_others; /* Send-only members but this port
+                                  * (LISTED). */
+};
+
+enum ibb_mcg_event_type {
+    IBB_MCG_CREATED,            /* Trap 66: a group was created (mgid). */
+    IBB_MCG_DELETED,            /* Trap 67: a group was deleted (mgid). */
+    IBB_MCG_LISTED,             /* One group of a list (rec). */
+    IBB_MCG_LIST_DONE,          /* The list ended: 'error' 0 if complete,
+                                 * else why not (ECONNRESET, EBADMSG, the
+                                 * SA's status). */
+    IBB_MCG_RESUBSCRIBED,       /* After a reconnect, the subscription is
+                                 * back; notices were missed meanwhile, so
+                                 * list again. */
+    IBB_MCG_SUBSCRIBE_FAILED,   /* The SA refused the subscription
+                                 * ('error'); it is off. */
+};
+
+struct ibb_mcg_event {
+    enum ibb_mcg_event_type type;
+    struct ibb_mcg_record rec;  /* CREATED/DELETED: mgid only. */
+    int error;                  /* LIST_DONE, SUBSCRIBE_FAILED. */
+};
+
+/* Turns notices of traps 66 and 67 on or off.  The subscription is kept
+ * across ibb_port_reconnect() (made again once the port is back, then
+ * IBB_MCG_RESUBSCRIBED). */
+int ibb_port_mcg_subscribe(struct ibb_port *, bool on);
+
+/* Starts a list of the groups the port may see: IBB_MCG_LISTED events,
+ * then IBB_MCG_LIST_DONE.  Asked again while one is in progress, another
+ * follows it. */
+int ibb_port_mcg_list(struct ibb_port *);
+
+/* Takes the oldest waiting event; false if none. */
+bool ibb_port_mcg_take_event(struct ibb_port *, struct ibb_mcg_event *);
+
+const char *ibb_mcg_event_name(enum ibb_mcg_event_type);
 
 /* A backend's own counter (events, drops inside the backend). */
 struct ibb_port_counter {

@@ -20,6 +20,12 @@ UNIT_TESTS += tests/test-join
 tests_test_join_SOURCES = tests/test-join.c
 tests_test_join_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_test_join_LDADD = lib/libibbridge.la $(CMOCKA_LIBS)
+# The SA group table client (lib/ibb-mcg.c), alone and in a sim port
+# facing a fake fabric that sends malformed answers and notices.
+UNIT_TESTS += tests/test-mcg
+tests_test_mcg_SOURCES = tests/test-mcg.c
+tests_test_mcg_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_test_mcg_LDADD = lib/libibbridge.la $(CMOCKA_LIBS)
 tests_test_options_SOURCES = tests/test-options.c
 tests_test_options_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_test_options_LDADD = lib/libibbridge.la $(CMOCKA_LIBS)
@@ -157,11 +163,12 @@ endif
 # runs each for FUZZ_SECONDS (default 60) from seeds that make-seeds writes;
 # tests/fuzz.at runs a short, fixed number of inputs in the suite.
 FUZZ_TARGETS = fuzz-ud-to-roce fuzz-roce-to-ud fuzz-options fuzz-map \
-	fuzz-pcap fuzz-igmp
+	fuzz-pcap fuzz-igmp fuzz-mcg
 FUZZ_LIB_FILES = lib/addr-map.c lib/addr-map-json.c lib/ib-crc.c \
 	lib/ib-gid.c lib/ib-icrc.c lib/ib-mcast.c lib/ib-opcode.c \
 	lib/ibb-conv.c lib/ibb-csum.c lib/ibb-drop.c lib/ibb-igmp.c \
-	lib/ibb-igmp-host.c lib/ibb-join.c lib/ibb-mcast-listen.c lib/ibb-neigh.c \
+	lib/ibb-igmp-host.c lib/ibb-join.c lib/ibb-mcast-listen.c \
+	lib/ibb-mcg.c lib/ibb-neigh.c \
 	lib/ibb-options.c lib/ibb-pcap.c lib/ibb-proxy.c lib/ibport.c \
 	lib/ibport-sim.c lib/roce-to-ud.c lib/ud-to-roce.c
 if HAVE_IBVERBS

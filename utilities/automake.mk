@@ -8,7 +8,10 @@ EXTRA_DIST += \
 
 # Simulated IB fabric (links OVS's library: daemon, vlog, unixctl).
 bin_PROGRAMS += utilities/ibsim-fabric
-utilities_ibsim_fabric_SOURCES = utilities/ibsim-fabric.c
+utilities_ibsim_fabric_SOURCES = \
+	utilities/ibsim-fabric.c \
+	utilities/ibsim-sa.c \
+	utilities/ibsim-sa.h
 utilities_ibsim_fabric_CPPFLAGS = $(OVS_PLUGIN_CPPFLAGS)
 utilities_ibsim_fabric_LDADD = lib/libibbridge.la $(OVS_LDADD) $(OVS_LIBS)
 

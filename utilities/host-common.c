@@ -84,7 +84,22 @@ usage(bool roce)
                        "  arp IP [--ip=ADDR] [--json]      resolve IPv4 "
                        "address IP as IPoIB\n"
                        "                                    does (ARP on "
-                       "the broadcast group)\n");
+                       "the broadcast group)\n"
+                       "  mcgs [--dgid=MGID [--send-only]] [--json]\n"
+                       "                                    list the SA's "
+                       "multicast groups the\n"
+                       "                                    port's "
+                       "partition sees, members\n"
+                       "                                    counted "
+                       "without this port\n"
+                       "                                    (which joins "
+                       "MGID first)\n"
+                       "  mcgs --follow [--count=N] [--timeout=S] "
+                       "[--json]\n"
+                       "       [--unsubscribe-after=N]      print the SA's "
+                       "group created\n"
+                       "                                    and deleted "
+                       "notices (traps 66/67)\n");
     printf("\nOptions:\n");
     if (roce) {
         printf("  --ip=ADDR          source IPv4/IPv6 address (default: "
@@ -129,6 +144,16 @@ usage(bool roce)
            "receiver)\n"
            "  --json             one JSON object per datagram\n"
            "  --send-only        join as a send-only member\n");
+    if (!roce) {
+        printf("  --groups=N         join: N groups, MGID and the N-1 that "
+               "follow it\n"
+               "  --follow           mcgs: subscribe to notices and print "
+               "them\n"
+               "  --unsubscribe-after=N  mcgs --follow: unsubscribe after N "
+               "notices,\n"
+               "                     print \"unsubscribed\", go on "
+               "listening\n");
+    }
     if (!roce) {
         printf("  --inject=KIND      send a bad packet: icrc, vcrc, length, "
                "lver, pkey,\n"
@@ -248,6 +273,7 @@ host_parse_options(int argc, char *argv[], bool roce, struct host_opts *o)
         OPT_IMM, OPT_COUNT, OPT_SIZE, OPT_PAYLOAD, OPT_TIMEOUT, OPT_JSON,
         OPT_DELAY, OPT_INJECT, OPT_SEND_ONLY, OPT_TCLASS, OPT_HOP_LIMIT,
         OPT_FLOW_LABEL, OPT_SL, OPT_FECN, OPT_BECN, OPT_IB_DIP,
+        OPT_FOLLOW, OPT_UNSUB_AFTER, OPT_GROUPS,
     };
     static const struct option ib_options[] = {
         {"fabric", required_argument, NULL, OPT_FABRIC},
@@ -260,6 +286,9 @@ host_parse_options(int argc, char *argv[], bool roce, struct host_opts *o)
         {"dip", required_argument, NULL, OPT_IB_DIP},
         {"ip", required_argument, NULL, OPT_IP},
         {"inject", required_argument, NULL, OPT_INJECT},
+        {"follow", no_argument, NULL, OPT_FOLLOW},
+        {"groups", required_argument, NULL, OPT_GROUPS},
+        {"unsubscribe-after", required_argument, NULL, OPT_UNSUB_AFTER},
 #define COMMON_OPTIONS                                              \
         {"qpn", required_argument, NULL, OPT_QPN},                  \
         {"dqpn", required_argument, NULL, OPT_DQPN},                \
@@ -387,6 +416,16 @@ host_parse_options(int argc, char *argv[], bool roce, struct host_opts *o)
         case OPT_SEND_ONLY:
             o->send_only = true;
             break;
+        case OPT_GROUPS:
+            o->groups = parse_range("groups", optarg, 1, 16384);
+            break;
+        case OPT_FOLLOW:
+            o->follow = true;
+            break;
+        case OPT_UNSUB_AFTER:
+            o->unsub_after = parse_range("unsubscribe-after", optarg, 1,
+                                         1ULL << 40);
+            break;
         case OPT_TCLASS:
             o->tclass = parse_num("tclass", optarg, 0xff);
             break;
@@ -438,12 +477,15 @@ host_parse_options(int argc, char *argv[], bool roce, struct host_opts *o)
         }
         parse_ipv4("arp", argv[optind++], o->dip);
         o->has_dip = true;
-    } else if (strcmp(o->cmd, "arp") == 0) {
-        host_fatal(HOST_EXIT_USAGE, "arp is for ibsim-host");
+    } else if (!roce && !strcmp(o->cmd, "mcgs")) {
+        /* No argument. */
+    } else if (strcmp(o->cmd, "arp") == 0 || strcmp(o->cmd, "mcgs") == 0) {
+        host_fatal(HOST_EXIT_USAGE, "%s is for ibsim-host", o->cmd);
     } else if (strcmp(o->cmd, "send") && strcmp(o->cmd, "recv")
                && strcmp(o->cmd, "pingpong") && strcmp(o->cmd, "flood")) {
         host_fatal(HOST_EXIT_USAGE, "unknown command \"%s\" (expected send, "
-                   "recv, join, pingpong or flood)", o->cmd);
+                   "recv, join, pingpong, flood%s)", o->cmd,
+                   roce ? "" : ", replay, arp or mcgs");
     }
     if (optind < argc) {
         host_fatal(HOST_EXIT_USAGE, "unexpected argument \"%s\"",
@@ -476,6 +518,21 @@ host_parse_options(int argc, char *argv[], bool roce, struct host_opts *o)
     if (!strcmp(o->cmd, "pingpong") && (o->has_dgid || o->has_dip)
         && !o->has_count) {
         o->count = 10;
+    }
+    if ((o->follow || o->unsub_after) && strcmp(o->cmd, "mcgs")) {
+        host_fatal(HOST_EXIT_USAGE, "--follow and --unsubscribe-after are "
+                   "for mcgs");
+    }
+    if (o->groups && strcmp(o->cmd, "join")) {
+        host_fatal(HOST_EXIT_USAGE, "--groups is for join");
+    }
+    if (o->unsub_after && !o->follow) {
+        host_fatal(HOST_EXIT_USAGE, "--unsubscribe-after needs --follow");
+    }
+    if (!strcmp(o->cmd, "mcgs") && !o->follow
+        && (o->has_count || o->timeout)) {
+        host_fatal(HOST_EXIT_USAGE, "mcgs: --count and --timeout need "
+                   "--follow");
     }
     if (o->inject && roce) {
         host_fatal(HOST_EXIT_USAGE, "--inject is for ibsim-host");

@@ -24,7 +24,8 @@
 /* Command-line settings of either host. */
 struct host_opts {
     bool roce;                  /* roce-host (else ibsim-host). */
-    const char *cmd;            /* send, recv, join, pingpong, flood. */
+    const char *cmd;            /* send, recv, join, pingpong, flood,
+                                 * replay, arp, mcgs. */
     const char *arg;            /* join: the group. */
 
     /* ibsim-host's own port. */
@@ -57,6 +58,11 @@ struct host_opts {
     uint32_t imm;               /* --imm: send with immediate. */
     bool has_imm;
     bool send_only;             /* join --send-only. */
+    bool follow;                /* mcgs --follow: print notices. */
+    unsigned int groups;        /* join --groups=N: N consecutive MGIDs,
+                                 * 0 = 1. */
+    unsigned long long unsub_after; /* mcgs --unsubscribe-after=N, 0 =
+                                     * never. */
 
     /* Amount and pacing. */
     unsigned long long count;   /* --count, 0 = unlimited (recv). */

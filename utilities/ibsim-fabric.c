@@ -6,6 +6,9 @@
  * Follows OVS daemon conventions (links OVS's library): --detach,
  * --pidfile, --log-file, -v, and a unixctl socket answering fabric/show,
  * fabric/ports, fabric/groups, fabric/counters and exit via ovs-appctl.
+ *
+ * This file is the switch (forwarding, flow control, ports) and the SM
+ * (LIDs, GUIDs); utilities/ibsim-sa.c is the SA's multicast part.
  */
 #include <config.h>
 
@@ -39,6 +42,7 @@
 #include "ib-hdr.h"
 #include "ib-icrc.h"
 #include "ibb-pcap.h"
+#include "ibsim-sa.h"
 
 VLOG_DEFINE_THIS_MODULE(ibsim_fabric);
 
@@ -88,8 +92,7 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
     X(tx_unicast, "unicast copies queued to receivers")                 \
     X(tx_multicast, "multicast copies queued to receivers")             \
     X(mcast_no_receivers, "multicast packets no port received")         \
-    X(backpressure, "times a sender waited for a full receiver queue")  \
-    X(join_refused, "joins refused: P_Key or Q_Key not the group's")
+    X(backpressure, "times a sender waited for a full receiver queue")
 
 struct counters {
 #define X(NAME, DESC) unsigned long long NAME;
@@ -143,23 +146,6 @@ struct port {
     unsigned long long rx, tx;  /* Packets from and to the port. */
 };
 
-struct member {
-    unsigned int port_num;      /* Member port. */
-    uint8_t join_state;         /* IBB_FMCAST_*. */
-};
-
-struct group {
-    struct ovs_list node;       /* In 'groups', oldest first. */
-    struct hmap_node mgid_node; /* In 'groups_by_mgid'. */
-    struct hmap_node mlid_node; /* In 'groups_by_mlid'. */
-    uint8_t mgid[16];           /* Multicast GID. */
-    uint16_t mlid;              /* Multicast LID. */
-    uint32_t qkey;              /* Q_Key. */
-    uint16_t pkey;              /* P_Key. */
-    struct member *members;     /* Members. */
-    size_t n_members;           /* Number of 'members'. */
-};
-
 static char *socket_path;
 static int listen_fd = -1;
 static unsigned int mtu = 4096;
@@ -169,11 +155,6 @@ static struct ibb_pcap_writer *pcap;
 static char *unixctl_path;
 static struct ovs_list ports = OVS_LIST_INITIALIZER(&ports);
 static struct hmap ports_by_lid = HMAP_INITIALIZER(&ports_by_lid);
-static struct ovs_list groups = OVS_LIST_INITIALIZER(&groups);
-static struct hmap groups_by_mgid = HMAP_INITIALIZER(&groups_by_mgid);
-static struct hmap groups_by_mlid = HMAP_INITIALIZER(&groups_by_mlid);
-static uint16_t next_mlid = IBB_LID_MCAST_MIN; /* Where assign_mlid()
-                                                * looks first. */
 static unsigned int next_port_num = 1;
 static struct counters counters;
 static bool exiting;
@@ -238,34 +219,6 @@ port_by_gid(const uint8_t gid[16])
     return NULL;
 }
 
-static struct group *
-group_by_mgid(const uint8_t mgid[16])
-{
-    struct group *g;
-
-    HMAP_FOR_EACH_WITH_HASH (g, mgid_node, hash_bytes(mgid, 16, 0),
-                             &groups_by_mgid) {
-        if (!memcmp(g->mgid, mgid, 16)) {
-            return g;
-        }
-    }
-    return NULL;
-}
-
-static struct group *
-group_by_mlid(uint16_t mlid)
-{
-    struct group *g;
-
-    HMAP_FOR_EACH_WITH_HASH (g, mlid_node, hash_int(mlid, 0),
-                             &groups_by_mlid) {
-        if (g->mlid == mlid) {
-            return g;
-        }
-    }
-    return NULL;
-}
-
 /* ------------------------------------------------------------------ */
 /* Sending to ports. */
 
@@ -300,6 +253,26 @@ reply(struct port *port, const struct ibb_fmsg_hdr *req, int status,
 {
     port_enqueue(port, msg_create(req->type, status, req->xid, body,
                                   body_len));
+}
+
+void
+ibsim_fabric_send(unsigned int port_num, uint16_t type, uint16_t status,
+                  uint32_t xid, const void *body, size_t body_len)
+{
+    struct port *port = port_by_num(port_num);
+
+    if (port) {
+        port_enqueue(port, msg_create(type, status, xid, body, body_len));
+    }
+}
+
+/* The name of switch port 'num', for fabric/groups. */
+static const char *
+port_name(unsigned int num)
+{
+    const struct port *port = port_by_num(num);
+
+    return port ? port->name : NULL;
 }
 
 static bool
@@ -620,7 +593,7 @@ handle_packet(struct port *src, const uint8_t *msg, size_t msg_len)
     }
 
     if (dlid >= IBB_LID_MCAST_MIN) {
-        struct group *g = group_by_mlid(dlid);
+        const struct ibsim_sa_group *g = ibsim_sa_group_by_mlid(dlid);
 
         if (!g) {
             drop(src, &counters.unknown_mlid, "unknown MLID");
@@ -799,113 +772,6 @@ handle_attach(struct port *port, const struct ibb_fmsg_hdr *hdr,
 }
 
 static void
-group_remove_member(struct group *g, unsigned int port_num)
-{
-    for (size_t i = 0; i < g->n_members; i++) {
-        if (g->members[i].port_num == port_num) {
-            g->members[i] = g->members[--g->n_members];
-            break;
-        }
-    }
-    if (!g->n_members) {
-        ovs_list_remove(&g->node);
-        hmap_remove(&groups_by_mgid, &g->mgid_node);
-        hmap_remove(&groups_by_mlid, &g->mlid_node);
-        if (g->mlid < next_mlid) {
-            next_mlid = g->mlid;
-        }
-        free(g->members);
-        free(g);
-    }
-}
-
-/* The lowest free MLID.  Every MLID below 'next_mlid' is taken, so the
- * search starts there and 16k groups take linear time, not quadratic. */
-static uint16_t
-assign_mlid(void)
-{
-    uint32_t n = IBB_LID_MCAST_MAX - IBB_LID_MCAST_MIN + 1;
-
-    for (uint32_t i = next_mlid - IBB_LID_MCAST_MIN; i < n; i++) {
-        uint32_t mlid = IBB_LID_MCAST_MIN + i;
-
-        if (!group_by_mlid(mlid)) {
-            next_mlid = mlid;
-            return mlid;
-        }
-    }
-    return 0;
-}
-
-static void
-handle_mcast(struct port *port, const struct ibb_fmsg_hdr *hdr,
-             const struct ibb_fmsg_mcast *m)
-{
-    struct ibb_fmsg_mcast_reply mr;
-    struct group *g = group_by_mgid(m->mgid);
-
-    memset(&mr, 0, sizeof mr);
-    if (hdr->type == IBB_FMSG_MCAST_LEAVE) {
-        if (!g) {
-            reply(port, hdr, ENOENT, NULL, 0);
-            return;
-        }
-        mr.mlid = g->mlid;
-        mr.qkey = g->qkey;
-        group_remove_member(g, port->num);
-        reply(port, hdr, 0, &mr, sizeof mr);
-        return;
-    }
-
-    if (!ibb_gid_is_multicast(m->mgid)
-        || !(m->join_state & (IBB_FMCAST_FULL | IBB_FMCAST_SEND_ONLY))) {
-        reply(port, hdr, EINVAL, NULL, 0);
-        return;
-    }
-    if (g && ((m->pkey && (m->pkey & 0x7fff) != (g->pkey & 0x7fff))
-              || (m->qkey && m->qkey != g->qkey))) {
-        /* An SA refuses a join whose P_Key or Q_Key is not the group's
-         * (MCMemberRecord component mismatch). */
-        counters.join_refused++;
-        reply(port, hdr, EINVAL, NULL, 0);
-        return;
-    }
-    if (!g) {
-        uint16_t mlid = assign_mlid();
-
-        if (!mlid) {
-            reply(port, hdr, ENOSPC, NULL, 0);
-            return;
-        }
-        g = xzalloc(sizeof *g);
-        memcpy(g->mgid, m->mgid, 16);
-        g->mlid = mlid;
-        g->qkey = m->qkey;
-        g->pkey = m->pkey ? m->pkey : IBB_DEF_PKEY;
-        ovs_list_push_back(&groups, &g->node);
-        hmap_insert(&groups_by_mgid, &g->mgid_node, hash_bytes(g->mgid, 16,
-                                                               0));
-        hmap_insert(&groups_by_mlid, &g->mlid_node, hash_int(g->mlid, 0));
-    }
-
-    size_t i;
-    for (i = 0; i < g->n_members; i++) {
-        if (g->members[i].port_num == port->num) {
-            break;
-        }
-    }
-    if (i == g->n_members) {
-        g->members = xrealloc(g->members, (i + 1) * sizeof *g->members);
-        g->members[i].port_num = port->num;
-        g->n_members++;
-    }
-    g->members[i].join_state = m->join_state;
-    mr.mlid = g->mlid;
-    mr.qkey = g->qkey;
-    reply(port, hdr, 0, &mr, sizeof mr);
-}
-
-static void
 handle_alias(struct port *port, const struct ibb_fmsg_hdr *hdr,
              const uint8_t gid[16])
 {
@@ -1078,7 +944,7 @@ handle_path_query(struct port *port, const struct ibb_fmsg_hdr *hdr,
     memset(&pr, 0, sizeof pr);
     pr.mtu = mtu;
     if (ibb_gid_is_multicast(gid)) {
-        struct group *g = group_by_mgid(gid);
+        const struct ibsim_sa_group *g = ibsim_sa_group_by_mgid(gid);
 
         if (g) {
             pr.lid = g->mlid;
@@ -1145,15 +1011,12 @@ handle_message(struct port *port, const uint8_t *msg, size_t len)
         break;
 
     case IBB_FMSG_MCAST_JOIN:
-    case IBB_FMSG_MCAST_LEAVE: {
-        struct ibb_fmsg_mcast m;
+    case IBB_FMSG_MCAST_LEAVE:
+    case IBB_FMSG_MCG_LIST:
+    case IBB_FMSG_MCG_SUBSCRIBE: {
+        struct ibsim_sa_port sp = { .num = port->num, .pkey = port->pkey };
 
-        if (body_len < sizeof m) {
-            reply(port, &hdr, EINVAL, NULL, 0);
-        } else {
-            memcpy(&m, body, sizeof m);
-            handle_mcast(port, &hdr, &m);
-        }
+        ibsim_sa_handle(&sp, &hdr, body, body_len);
         break;
     }
 
@@ -1219,11 +1082,10 @@ port_read(struct port *port)
 static void
 port_destroy(struct port *port)
 {
-    struct group *g;
     struct msg *m;
 
-    LIST_FOR_EACH_SAFE (g, node, &groups) {
-        group_remove_member(g, port->num);
+    if (port->attached) {
+        ibsim_sa_port_gone(port->num);
     }
     LIST_FOR_EACH_POP (m, node, &port->txq) {
         free(m);
@@ -1312,7 +1174,7 @@ fabric_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
             const char *argv[] OVS_UNUSED, void *aux OVS_UNUSED)
 {
     struct ds s = DS_EMPTY_INITIALIZER;
-    size_t n_ports = 0, n_groups = ovs_list_size(&groups);
+    size_t n_ports = 0, n_groups = ibsim_sa_n_groups();
     struct port *port;
 
     LIST_FOR_EACH (port, node, &ports) {
@@ -1325,6 +1187,7 @@ fabric_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
     ds_put_format(&s, "ports: %zu\n", n_ports);
     ds_put_format(&s, "groups: %zu\n", n_groups);
     ds_put_format(&s, "pcap: %s\n", pcap_file ? pcap_file : "(none)");
+    ibsim_sa_format_show(&s);
     unixctl_command_reply(conn, ds_cstr(&s));
     ds_destroy(&s);
 }
@@ -1374,22 +1237,8 @@ fabric_groups(struct unixctl_conn *conn, int argc OVS_UNUSED,
               const char *argv[] OVS_UNUSED, void *aux OVS_UNUSED)
 {
     struct ds s = DS_EMPTY_INITIALIZER;
-    char gidbuf[IBB_GID_STRLEN];
-    struct group *g;
 
-    LIST_FOR_EACH (g, node, &groups) {
-        ds_put_format(&s, "%s mlid=0x%04x qkey=0x%08x pkey=0x%04x:",
-                      ibb_gid_format(g->mgid, gidbuf, sizeof gidbuf),
-                      g->mlid, g->qkey, g->pkey);
-        for (size_t i = 0; i < g->n_members; i++) {
-            struct port *port = port_by_num(g->members[i].port_num);
-
-            ds_put_format(&s, " %s(%s)", port ? port->name : "?",
-                          g->members[i].join_state & IBB_FMCAST_FULL
-                          ? "full" : "send-only");
-        }
-        ds_put_char(&s, '\n');
-    }
+    ibsim_sa_format_groups(&s, port_name);
     unixctl_command_reply(conn, ds_cstr(&s));
     ds_destroy(&s);
 }
@@ -1403,6 +1252,7 @@ fabric_counters(struct unixctl_conn *conn, int argc OVS_UNUSED,
 #define X(NAME, DESC) ds_put_format(&s, "%s: %llu\n", #NAME, counters.NAME);
     FABRIC_TRAFFIC
 #undef X
+    ibsim_sa_format_counters(&s);
 #define X(NAME, DESC) \
     ds_put_format(&s, "drop.%s: %llu\n", #NAME, counters.NAME);
     FABRIC_DROPS

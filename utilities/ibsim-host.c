@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -439,16 +440,23 @@ cmd_join(void)
         host_fatal(HOST_EXIT_USAGE, "join: \"%s\" is not a multicast GID",
                    o.arg);
     }
-    if (ibb_port_mcast_join(port, mgid, o.send_only ? IBB_MCAST_SEND_ONLY
-                                                    : IBB_MCAST_FULL,
-                            o.qkey, o.pkey, &mlid)) {
-        host_fatal(HOST_EXIT_FABRIC, "join %s failed: %s", o.arg,
-                   ibb_port_error(port));
-    }
-    joined = true;
     memcpy(joined_mgid, mgid, 16);
-    fprintf(stderr, "%s: joined %s, MLID 0x%04x\n", host_program_name,
-            ibb_gid_format(mgid, buf, sizeof buf), mlid);
+    for (unsigned int i = 0; i < (o.groups ? o.groups : 1); i++) {
+        if (ibb_port_mcast_join(port, mgid, o.send_only ? IBB_MCAST_SEND_ONLY
+                                                        : IBB_MCAST_FULL,
+                                o.qkey, o.pkey, &mlid)) {
+            host_fatal(HOST_EXIT_FABRIC, "join %s failed: %s",
+                       ibb_gid_format(mgid, buf, sizeof buf),
+                       ibb_port_error(port));
+        }
+        joined = true;
+        fprintf(stderr, "%s: joined %s, MLID 0x%04x\n", host_program_name,
+                ibb_gid_format(mgid, buf, sizeof buf), mlid);
+        /* --groups: the next MGID (the low 16 bits count). */
+        if (!++mgid[15]) {
+            mgid[14]++;
+        }
+    }
     return cmd_recv();
 }
 
@@ -470,6 +478,179 @@ cmd_arp(void)
                answer.hw.qpn, gid, answer.slid);
     }
     return 0;
+}
+
+/* Waits until 'deadline' (0 = forever) for the next SA group event into
+ * 'ev'.  Answers and notices come on the socket with packets, so this reads
+ * (and drops) packets meanwhile.  Returns 0 or ETIMEDOUT. */
+static int
+mcg_next_event(struct ibb_mcg_event *ev, double deadline)
+{
+    static uint8_t pkt[PKT_SIZE];
+
+    for (;;) {
+        struct ibb_port_buf buf = { .data = pkt, .size = PKT_SIZE };
+        struct pollfd pfd;
+        long long wake;
+        size_t n;
+        int ms = 1000;
+        int err;
+
+        ibb_port_run(port);
+        if (ibb_port_mcg_take_event(port, ev)) {
+            return 0;
+        }
+        err = ibb_port_recv(port, &buf, 1, &n);
+        if (!err) {
+            continue;
+        } else if (is_loss(err)) {
+            handle_loss();
+            continue;
+        } else if (err != EAGAIN) {
+            fprintf(stderr, "%s: receive failed: %s\n", host_program_name,
+                    ibb_port_error(port));
+        }
+        if (ibb_port_mcg_take_event(port, ev)) {
+            return 0;
+        }
+
+        if (deadline) {
+            double left = deadline - host_now();
+
+            if (left <= 0) {
+                return ETIMEDOUT;
+            }
+            if (left * 1000 + 1 < ms) {
+                ms = left * 1000 + 1;
+            }
+        }
+        wake = ibb_port_next_wakeup(port);
+        if (wake != LLONG_MAX) {
+            long long left = wake - ibb_port_now_ms();
+
+            ms = left <= 0 ? 0 : left < ms ? left : ms;
+        }
+        pfd.fd = ibb_port_fd(port);
+        pfd.events = POLLIN;
+        poll(&pfd, 1, ms);
+    }
+}
+
+static void
+print_mcg_record(const struct ibb_mcg_record *r)
+{
+    char mgid[IBB_GID_STRLEN];
+
+    ibb_gid_format(r->mgid, mgid, sizeof mgid);
+    if (o.json) {
+        printf("{\"mgid\":\"%s\",\"mlid\":%u,\"qkey\":%"PRIu32","
+               "\"pkey\":%u,\"full\":%"PRIu32",\"send_only\":%"PRIu32"}\n",
+               mgid, r->mlid, r->qkey, r->pkey, r->n_full_others,
+               r->n_send_only_others);
+    } else {
+        printf("%s mlid=0x%04x qkey=0x%08"PRIx32" pkey=0x%04x full=%"PRIu32
+               " send_only=%"PRIu32"\n", mgid, r->mlid, r->qkey, r->pkey,
+               r->n_full_others, r->n_send_only_others);
+    }
+    fflush(stdout);
+}
+
+static void
+print_mcg_notice(const struct ibb_mcg_event *ev)
+{
+    char mgid[IBB_GID_STRLEN];
+
+    ibb_gid_format(ev->rec.mgid, mgid, sizeof mgid);
+    if (o.json) {
+        printf("{\"event\":\"%s\",\"mgid\":\"%s\"}\n",
+               ibb_mcg_event_name(ev->type), mgid);
+    } else {
+        printf("%s %s\n", ibb_mcg_event_name(ev->type), mgid);
+    }
+    fflush(stdout);
+}
+
+/* "mcgs": the SA's group table, as saquery -g prints it, members counted
+ * without this port. */
+static int
+cmd_mcgs_list(void)
+{
+    unsigned long long n = 0;
+    struct ibb_mcg_event ev;
+    uint16_t mlid;
+
+    if (o.has_dgid) {
+        /* To see itself counted out of the group's members. */
+        if (!ibb_gid_is_multicast(o.dgid)
+            || ibb_port_mcast_join(port, o.dgid,
+                                   o.send_only ? IBB_MCAST_SEND_ONLY
+                                               : IBB_MCAST_FULL,
+                                   o.qkey, o.pkey, &mlid)) {
+            host_fatal(HOST_EXIT_USAGE, "mcgs: --dgid must be a multicast "
+                       "group to join: %s", ibb_port_error(port));
+        }
+    }
+    if (ibb_port_mcg_list(port)) {
+        host_fatal(HOST_EXIT_FABRIC, "mcgs: %s", ibb_port_error(port));
+    }
+    for (;;) {
+        mcg_next_event(&ev, 0);
+        if (ev.type == IBB_MCG_LISTED) {
+            print_mcg_record(&ev.rec);
+            n++;
+        } else if (ev.type == IBB_MCG_LIST_DONE) {
+            if (ev.error) {
+                host_fatal(HOST_EXIT_FABRIC, "mcgs: the group list failed "
+                           "(%s)", strerror(ev.error));
+            }
+            break;
+        }
+    }
+    fprintf(stderr, "%s: %llu groups\n", host_program_name, n);
+    return 0;
+}
+
+/* "mcgs --follow": the SA's trap 66 and 67 notices, one line each. */
+static int
+cmd_mcgs_follow(void)
+{
+    double deadline = o.timeout ? host_now() + o.timeout : 0;
+    unsigned long long n = 0;
+    struct ibb_mcg_event ev;
+
+    if (ibb_port_mcg_subscribe(port, true)) {
+        host_fatal(HOST_EXIT_FABRIC, "mcgs: %s", ibb_port_error(port));
+    }
+    while (!o.count || n < o.count) {
+        if (mcg_next_event(&ev, deadline)) {
+            break;
+        }
+        switch (ev.type) {
+        case IBB_MCG_CREATED:
+        case IBB_MCG_DELETED:
+            print_mcg_notice(&ev);
+            if (++n == o.unsub_after) {
+                if (ibb_port_mcg_subscribe(port, false)) {
+                    host_fatal(HOST_EXIT_FABRIC, "mcgs: %s",
+                               ibb_port_error(port));
+                }
+                printf("unsubscribed\n");
+                fflush(stdout);
+            }
+            break;
+        case IBB_MCG_RESUBSCRIBED:
+            fprintf(stderr, "%s: subscribed again after the reconnect\n",
+                    host_program_name);
+            break;
+        case IBB_MCG_SUBSCRIBE_FAILED:
+            host_fatal(HOST_EXIT_FABRIC, "mcgs: the SA refused the "
+                       "subscription (%s)", strerror(ev.error));
+        case IBB_MCG_LISTED:
+        case IBB_MCG_LIST_DONE:
+            break;
+        }
+    }
+    return host_recv_result(&o, n);
 }
 
 int
@@ -528,6 +709,8 @@ main(int argc, char *argv[])
         rc = cmd_replay();
     } else if (!strcmp(o.cmd, "arp")) {
         rc = cmd_arp();
+    } else if (!strcmp(o.cmd, "mcgs")) {
+        rc = o.follow ? cmd_mcgs_follow() : cmd_mcgs_list();
     } else {
         if (o.has_dgid || o.has_dip) {
             resolve_dest(&dest);

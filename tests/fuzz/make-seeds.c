@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <sys/stat.h>
 
+#include "fabric-proto.h"
 #include "fuzz-common.h"
 #include "ib-mcast.h"
 #include "ibb-pcap.h"
@@ -150,6 +151,68 @@ pcap(uint32_t linktype, const uint8_t *pkt, size_t len)
     put("fuzz-pcap", data, n);
 }
 
+/* Appends message 'type', 'xid' with 'len' bytes of 'body' to 'buf' at
+ * '*ofs' in fuzz-mcg's format (2-byte little-endian length first). */
+static void
+mcg_msg(uint8_t *buf, size_t *ofs, uint16_t type, uint32_t xid,
+        const void *body, size_t len)
+{
+    struct ibb_fmsg_hdr h = { .type = type, .xid = xid };
+    size_t n = sizeof h + len;
+
+    buf[(*ofs)++] = n;
+    buf[(*ofs)++] = n >> 8;
+    memcpy(buf + *ofs, &h, sizeof h);
+    if (len) {
+        memcpy(buf + *ofs + sizeof h, body, len);
+    }
+    *ofs += n;
+}
+
+/* fuzz-mcg: the subscription's answer (xid 1), a notice, a list answer in
+ * two messages (xid 2), a lost connection, the new subscription's answer
+ * (xid 3). */
+static void
+mcg_seeds(void)
+{
+    struct {
+        struct ibb_fmsg_mcg_list lh;
+        struct ibb_fmsg_mcg_record r[2];
+    } list;
+    struct ibb_fmsg_mcg_notice n;
+    uint8_t buf[1024];
+    size_t ofs = 0;
+
+    memset(&n, 0, sizeof n);
+    n.trap = IBB_FMCG_TRAP_CREATED;
+    ibb_gid_parse("ff12:401b:ffff::1", n.mgid);
+    memset(&list, 0, sizeof list);
+    list.lh.flags = IBB_FMCG_MORE;
+    list.lh.n_records = 2;
+    list.lh.segment = 1;
+    memcpy(list.r[0].mgid, n.mgid, 16);
+    list.r[0].mlid = 0xc000;
+    list.r[0].pkey = 0xffff;
+    list.r[0].n_full_others = 1;
+    memcpy(list.r[1].mgid, n.mgid, 16);
+    list.r[1].mgid[15] = 2;
+    list.r[1].mlid = 0xc001;
+
+    mcg_msg(buf, &ofs, IBB_FMSG_MCG_SUBSCRIBE, 1, NULL, 0);
+    put("fuzz-mcg", buf, ofs);
+    mcg_msg(buf, &ofs, IBB_FMSG_MCG_NOTICE, 0, &n, sizeof n);
+    put("fuzz-mcg", buf, ofs);
+    mcg_msg(buf, &ofs, IBB_FMSG_MCG_LIST, 2, &list, sizeof list);
+    list.lh.flags = 0;
+    list.lh.segment = 2;
+    mcg_msg(buf, &ofs, IBB_FMSG_MCG_LIST, 2, &list, sizeof list);
+    put("fuzz-mcg", buf, ofs);
+    buf[ofs++] = 0xff;
+    buf[ofs++] = 0xff;
+    mcg_msg(buf, &ofs, IBB_FMSG_MCG_SUBSCRIBE, 3, NULL, 0);
+    put("fuzz-mcg", buf, ofs);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -195,6 +258,7 @@ main(int argc, char *argv[])
     for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
         put("fuzz-options", options[i], strlen(options[i]));
     }
+    mcg_seeds();
     /* IGMP and MLD queries (tests/igmp-tool.py): IGMPv3 general, IGMPv2
      * group, IGMPv1, IGMPv3 group and sources, MLDv2 general, MLDv1
      * group. */

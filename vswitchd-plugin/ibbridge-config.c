@@ -195,6 +195,12 @@ parse_follow_options(const struct smap *args, struct ibbridge_config *cfg,
         }
         free(copy);
     }
+    if (cfg->follow_ib && cfg->device.kind == IBB_DEVICE_VERBS) {
+        /* The SA's group notices need libibumad (lib/ibport-verbs.c). */
+        *errp = xstrdup("mcast-follow=ib: not yet on verbs ports (only on "
+                        "simulated ones)");
+        return EINVAL;
+    }
     value = smap_get(args, "mcast-follow-groups");
     if (value) {
         if (!cfg->follow_ethernet && !cfg->follow_ib) {

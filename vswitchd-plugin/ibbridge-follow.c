@@ -1,12 +1,20 @@
 /*
- * Membership that follows a side (options:mcast-follow): the port joins
- * on IB, as a full member, the groups RoCE hosts report with IGMP/MLD
- * ("ethernet"), and leaves each when its last listener is gone, within
- * mcast-follow-groups.  The listener's protocol and timers are in
- * lib/ibb-mcast-listen.c; joins and leaves go through ibbridge-mcast.c
- * like those of mcast-groups.  This file wires them to the netdev: the
- * send path hands it reports and queries, the main loop applies the
- * changes.
+ * Membership that follows a side (options:mcast-follow), within
+ * mcast-follow-groups; the port joins on IB, as a full member:
+ *
+ * - "ethernet": the groups RoCE hosts report with IGMP/MLD, each left when
+ *   its last listener is gone.  The listener's protocol and timers are in
+ *   lib/ibb-mcast-listen.c; the send path hands it reports and queries.
+ * - "ib": the groups IB hosts create or join, from the SA (lib/ibport.h
+ *   ibb_port_mcg_*()): the created/deleted notices (traps 66, 67) join and
+ *   leave at once, and a list of the SA's groups every
+ *   IBBRIDGE_FOLLOW_LIST_MS (and after a reconnect) keeps the groups that
+ *   have members besides the port and leaves the others (the SA deletes
+ *   no group the port is a member of, so its notice alone cannot say that
+ *   IB hosts left).
+ *
+ * Joins and leaves go through ibbridge-mcast.c like those of
+ * mcast-groups; the main loop applies each side's changes in one pass.
  */
 #include <config.h>
 
@@ -20,11 +28,23 @@
 #include "timeval.h"
 #include "util.h"
 
+#include "hash.h"
 #include "ib-gid.h"
 #include "ibb-igmp.h"
 #include "ibb-mcast-listen.h"
 
 VLOG_DEFINE_THIS_MODULE(ibbridge_follow);
+
+static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
+
+/* How often the SA's groups are listed under mcast-follow=ib. */
+#define IBBRIDGE_FOLLOW_LIST_MS 10000
+
+/* An MGID, in a set. */
+struct mgid_node {
+    struct hmap_node node;
+    uint8_t mgid[16];
+};
 
 struct ibbridge_follow {
     struct ibb_listen *listen;          /* Ethernet side, NULL if not
@@ -36,6 +56,14 @@ struct ibbridge_follow {
     uint64_t wake_seq;                  /* dev->neigh_seq when run()
                                          * last looked. */
     struct ibb_listen_counters seen;    /* The listener's, as counted. */
+
+    /* mcast-follow=ib. */
+    bool ib;                            /* Subscribed, listing. */
+    uint64_t ib_open_seq;               /* dev->open_seq then. */
+    long long int next_list;            /* When to list the SA's groups. */
+    bool listing;                       /* A list is under way. */
+    struct hmap listed;                 /* MGIDs of struct mgid_node that
+                                         * the list has with others. */
 };
 
 static void
@@ -78,6 +106,32 @@ stop_listening(struct netdev_ibbridge *dev, struct ibbridge_follow *fl)
     }
 }
 
+static void
+clear_listed(struct hmap *listed)
+{
+    struct mgid_node *m;
+
+    HMAP_FOR_EACH_POP (m, node, listed) {
+        free(m);
+    }
+}
+
+/* Stops following IB hosts' groups and leaves those it joined. */
+static void
+stop_ib(struct netdev_ibbridge *dev, struct ibbridge_follow *fl)
+    OVS_REQUIRES(dev->mutex)
+{
+    if (fl->ib) {
+        if (dev->port && fl->ib_open_seq == dev->open_seq) {
+            ibb_port_mcg_subscribe(dev->port, false);
+        }
+        fl->ib = false;
+        fl->listing = false;
+        clear_listed(&fl->listed);
+        ibbridge_mcast_unfollow(dev, IBBRIDGE_GROUP_IB);
+    }
+}
+
 void
 ibbridge_follow_destroy(struct netdev_ibbridge *dev)
     OVS_REQUIRES(dev->mutex)
@@ -85,6 +139,8 @@ ibbridge_follow_destroy(struct netdev_ibbridge *dev)
     struct ibbridge_follow *fl = dev->follow;
 
     if (fl) {
+        clear_listed(&fl->listed);
+        hmap_destroy(&fl->listed);
         ibb_listen_destroy(fl->listen);
         free(fl->ranges);
         free(fl);
@@ -102,9 +158,10 @@ follow_update(struct netdev_ibbridge *dev)
     struct ibbridge_follow *fl = dev->follow;
     struct ibb_listen_config lc;
 
-    if (!dev->configured || !cfg->follow_ethernet) {
+    if (!dev->configured || (!cfg->follow_ethernet && !cfg->follow_ib)) {
         if (fl) {
             stop_listening(dev, fl);
+            stop_ib(dev, fl);
             ibbridge_follow_destroy(dev);
         }
         return NULL;
@@ -112,9 +169,18 @@ follow_update(struct netdev_ibbridge *dev)
     if (!fl) {
         fl = dev->follow = xzalloc(sizeof *fl);
         fl->open_seq = dev->open_seq;
+        hmap_init(&fl->listed);
+    }
+    if (!cfg->follow_ib) {
+        stop_ib(dev, fl);
     }
     listen_config(cfg, &lc);
-    if (!fl->listen) {
+    if (!cfg->follow_ethernet) {
+        stop_listening(dev, fl);
+        if (ranges_differ(fl, cfg)) {
+            take_ranges(fl, cfg);
+        }
+    } else if (!fl->listen) {
         fl->listen = ibb_listen_create(&lc);
         if (!fl->listen) {
             VLOG_WARN("%s: out of memory for mcast-follow",
@@ -129,6 +195,23 @@ follow_update(struct netdev_ibbridge *dev)
     return fl;
 }
 
+/* The IP group of IB group 'mgid', if the port may follow it. */
+static bool
+ib_group_wanted(struct netdev_ibbridge *dev, const uint8_t mgid[16],
+                uint8_t ip[16])
+    OVS_REQUIRES(dev->mutex)
+{
+    struct ibb_listen_config lc;
+
+    listen_config(&dev->cfg, &lc);
+    if (!ibbridge_mcast_mgid_ip(dev, mgid, ip)
+        || !ibb_listen_in_range(&lc, ip)) {
+        dev->cstats.follow_filtered++;
+        return false;
+    }
+    return true;
+}
+
 /* Adds what the listener's counters gained to the port's. */
 static void
 count_listener(struct netdev_ibbridge *dev, struct ibbridge_follow *fl)
@@ -141,7 +224,7 @@ count_listener(struct netdev_ibbridge *dev, struct ibbridge_follow *fl)
     fl->seen = *c;
 }
 
-/* What rejoin_wanted() gathers. */
+/* What a run gathers: changes to apply in one pass. */
 struct gather {
     struct ibbridge_follow_change *changes;
     size_t n, allocated;
@@ -160,6 +243,133 @@ gather_change(struct gather *g, const uint8_t ip[16], bool want)
     memset(c, 0, sizeof *c);
     memcpy(c->ip, ip, 16);
     c->want = want;
+}
+
+static void
+gather_ib(struct gather *g, const uint8_t ip[16], const uint8_t mgid[16],
+          bool want)
+{
+    gather_change(g, ip, want);
+    memcpy(g->changes[g->n - 1].mgid, mgid, 16);
+}
+
+static bool
+listed_has(const struct hmap *listed, const uint8_t mgid[16])
+{
+    const struct mgid_node *m;
+
+    HMAP_FOR_EACH_WITH_HASH (m, node, hash_bytes(mgid, 16, 0), listed) {
+        if (!memcmp(m->mgid, mgid, 16)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A list of the SA's groups ended: the groups it has with members besides
+ * the port are wanted, the port's other IB-followed groups are not. */
+static void
+ib_list_done(struct netdev_ibbridge *dev, struct ibbridge_follow *fl,
+             struct gather *g)
+    OVS_REQUIRES(dev->mutex)
+{
+    struct mgid_node *m;
+    uint8_t ip[16];
+
+    HMAP_FOR_EACH (m, node, &fl->listed) {
+        if (ib_group_wanted(dev, m->mgid, ip)) {
+            gather_ib(g, ip, m->mgid, true);
+        }
+    }
+    for (size_t i = 0; i < dev->n_groups; i++) {
+        const struct ibbridge_group *grp = &dev->groups[i];
+
+        if (grp->source == IBBRIDGE_GROUP_IB
+            && !listed_has(&fl->listed, grp->mgid)) {
+            gather_ib(g, grp->spec.ip, grp->mgid, false);
+        }
+    }
+    clear_listed(&fl->listed);
+}
+
+/* Follows IB hosts' groups: subscribes and lists on a port opened anew,
+ * lists again when due, and takes the SA's events into 'g'. */
+static void
+ib_run(struct netdev_ibbridge *dev, struct ibbridge_follow *fl,
+       struct gather *g)
+    OVS_REQUIRES(dev->mutex)
+{
+    long long int now = time_msec();
+    struct ibb_mcg_event ev;
+    uint8_t ip[16];
+
+    if (!fl->ib || fl->ib_open_seq != dev->open_seq) {
+        fl->ib = true;
+        fl->ib_open_seq = dev->open_seq;
+        fl->listing = false;
+        clear_listed(&fl->listed);
+        if (ibb_port_mcg_subscribe(dev->port, true)) {
+            VLOG_WARN_RL(&rl, "%s: mcast-follow=ib: %s",
+                         netdev_get_name(&dev->up),
+                         ibb_port_error(dev->port));
+        }
+        fl->next_list = now;
+    }
+    if (!fl->listing && now >= fl->next_list) {
+        if (!ibb_port_mcg_list(dev->port)) {
+            fl->listing = true;
+        }
+        fl->next_list = now + IBBRIDGE_FOLLOW_LIST_MS;
+    }
+    while (ibb_port_mcg_take_event(dev->port, &ev)) {
+        switch (ev.type) {
+        case IBB_MCG_CREATED:
+            if (!ibbridge_mcast_find(dev, ev.rec.mgid)
+                && ib_group_wanted(dev, ev.rec.mgid, ip)) {
+                gather_ib(g, ip, ev.rec.mgid, true);
+            }
+            break;
+        case IBB_MCG_DELETED:
+            if (ibbridge_mcast_mgid_ip(dev, ev.rec.mgid, ip)) {
+                gather_ib(g, ip, ev.rec.mgid, false);
+            }
+            break;
+        case IBB_MCG_LISTED:
+            if (fl->listing && (ev.rec.n_full_others
+                                || ev.rec.n_send_only_others)
+                && !listed_has(&fl->listed, ev.rec.mgid)) {
+                struct mgid_node *m = xmalloc(sizeof *m);
+
+                memcpy(m->mgid, ev.rec.mgid, 16);
+                hmap_insert(&fl->listed, &m->node,
+                            hash_bytes(m->mgid, 16, 0));
+            }
+            break;
+        case IBB_MCG_LIST_DONE:
+            if (fl->listing && !ev.error) {
+                ib_list_done(dev, fl, g);
+            } else if (ev.error) {
+                VLOG_WARN_RL(&rl, "%s: mcast-follow=ib: listing the SA's "
+                             "groups failed (%s)", netdev_get_name(&dev->up),
+                             ovs_strerror(ev.error));
+                clear_listed(&fl->listed);
+            }
+            fl->listing = false;
+            break;
+        case IBB_MCG_RESUBSCRIBED:
+            /* Notices were missed meanwhile. */
+            fl->next_list = now;
+            break;
+        case IBB_MCG_SUBSCRIBE_FAILED:
+        default:
+            VLOG_WARN_RL(&rl, "%s: mcast-follow=ib: the SA refused the "
+                         "subscription to its group notices (%s); listing "
+                         "every %d s only", netdev_get_name(&dev->up),
+                         ovs_strerror(ev.error),
+                         IBBRIDGE_FOLLOW_LIST_MS / 1000);
+            break;
+        }
+    }
 }
 
 static void
@@ -182,7 +392,18 @@ ibbridge_follow_run(struct netdev_ibbridge *dev)
         return;
     }
     fl->wake_seq = seq_read(dev->neigh_seq);
-    if (!fl->listen || !dev->port) {
+    if (!dev->port) {
+        return;
+    }
+    if (dev->cfg.follow_ib) {
+        ib_run(dev, fl, &g);
+        if (g.n) {
+            ibbridge_mcast_follow(dev, IBBRIDGE_GROUP_IB, g.changes, g.n);
+            g.n = 0;
+        }
+    }
+    if (!fl->listen) {
+        free(g.changes);
         return;
     }
     if (fl->open_seq != dev->open_seq) {
@@ -209,16 +430,24 @@ ibbridge_follow_wait(struct netdev_ibbridge *dev)
     struct ibbridge_follow *fl = dev->follow;
 
     if (!fl) {
-        if (dev->configured && dev->cfg.follow_ethernet) {
+        if (dev->configured
+            && (dev->cfg.follow_ethernet || dev->cfg.follow_ib)) {
             poll_immediate_wake();      /* To create it. */
         }
         return;
     }
-    if (!dev->cfg.follow_ethernet || fl->open_seq != dev->open_seq
+    if ((dev->port && dev->cfg.follow_ib != fl->ib)
+        || (fl->listen && fl->open_seq != dev->open_seq)
+        || (!dev->cfg.follow_ethernet && fl->listen)
+        || (fl->ib && fl->ib_open_seq != dev->open_seq)
         || (fl->listen && ibb_listen_has_changes(fl->listen))) {
         poll_immediate_wake();
         return;
     }
+    if (fl->ib && !fl->listing) {
+        poll_timer_wait_until(fl->next_list);
+    }
+    /* SA events wake the loop through ibb_port_next_wakeup(). */
     if (fl->listen && ibb_listen_next(fl->listen) != LLONG_MAX) {
         poll_timer_wait_until(ibb_listen_next(fl->listen));
     }
@@ -275,5 +504,13 @@ ibbridge_follow_status(const struct netdev_ibbridge *dev, struct smap *smap)
     if (fl && fl->listen) {
         smap_add_format(smap, "mcast_follow_ethernet", "%zu groups",
                         ibb_listen_n_groups(fl->listen));
+    }
+    if (fl && fl->ib) {
+        size_t n = 0;
+
+        for (size_t i = 0; i < dev->n_groups; i++) {
+            n += dev->groups[i].source == IBBRIDGE_GROUP_IB;
+        }
+        smap_add_format(smap, "mcast_follow_ib", "%zu groups", n);
     }
 }

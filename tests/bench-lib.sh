@@ -50,6 +50,7 @@ bench_init() {
 bench_cleanup() {
     local pid daemon
 
+    trap '' INT TERM HUP        # A second signal must not cut it short.
     for pid in "${bg_pids[@]}"; do
         kill "$pid" 2>/dev/null
     done

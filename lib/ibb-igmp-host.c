@@ -383,7 +383,7 @@ ibb_igmp_host_query(struct ibb_igmp_host *h, const struct ibb_igmp_query *q,
         return true;
     }
 
-    /* RFC 3376 5.2, RFC 3810 6.3: rule 1, a pending general answer due
+    /* RFC 3376 5.2, RFC 3810 6.2: rule 1, a pending general answer due
      * sooner covers any query. */
     t = now + rand_delay(h, q->max_resp_ms);
     if (f->general_at <= t) {

@@ -11,12 +11,13 @@
  * - A group that goes is left: TO_IN({}) as many times (IGMPv3/MLDv2),
  *   one IGMPv2 leave or MLDv1 done, nothing under IGMPv1.
  * - Queries are answered after a random delay up to their Max Resp Time
- *   (RFC 3376 5.2, RFC 3810 6.3).  Under v3: a general query with one
- *   report of IS_EX({}) records for every group (rule 2), and an earlier
- *   pending general answer covers any query (rule 1).  The state of each
- *   group is EXCLUDE({}) (the bridge wants every source), so a group
- *   query is answered IS_EX({}) and a group-and-source query IS_IN(the
- *   sources asked about) (5.2's table).  While a group's answer is
+ *   (RFC 3376 5.2, RFC 3810 6.2 and 6.3).  Under v3: a general query with
+ *   one report of IS_EX({}) records for every group (rule 2), and an
+ *   earlier pending general answer covers any query (rule 1).  The state
+ *   of each group is EXCLUDE({}) (the bridge wants every source), so a
+ *   group query is answered IS_EX({}) and a group-and-source query
+ *   IS_IN(the sources asked about) (the table of RFC 3376 5.2 and RFC 3810
+ *   6.3).  While a group's answer is
  *   pending (rules 3 to 5), the sources of further group-and-source
  *   queries add up in its pending source list, a group query makes it a
  *   group answer for good, and it goes at the earlier of the two times;

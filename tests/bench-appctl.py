@@ -18,9 +18,11 @@ Before the first round and after each, "ibbridge/mcast/show PORT" says
 how many groups are joined: rounds run while some are still joining, and
 a round counts as "during joins" if they still were after it.  That call
 lists every group (a reply of about 1.3 MB for 10,000): it is timed too,
-as the last kind of call, "(all groups)".  The join time is from START-COMMAND to the first such call that finds
-every group joined; its resolution is one round and its status call.  Then as many rounds run
-with every group joined: the baseline, in the same run, of the same shape.
+as the last kind of call, "(all groups)".  The join time is from
+START-COMMAND to the first such call that finds every group joined; its
+resolution is one round and its status call.  Then as many rounds run
+with every group joined: the baseline, in the same run, of the same
+shape.
 """
 import argparse
 import json

@@ -698,7 +698,7 @@ make_sources(uint8_t (*srcs)[16], size_t first, size_t n, bool ipv6)
 }
 
 /* Group-and-source queries under IGMPv3/MLDv2 (RFC 3376 5.2, RFC 3810
- * 6.3): the state being EXCLUDE({}), the answer is IS_IN(the sources
+ * 6.2, 6.3): the state being EXCLUDE({}), the answer is IS_IN(the sources
  * asked), whose list adds up while the answer is pending. */
 static void
 test_host_group_source(void **state)

@@ -26,6 +26,9 @@ struct igmp_group {
     unsigned int retrans;       /* State-change reports still to send. */
     long long int next_change;  /* When the next one goes. */
     long long int next_response; /* Pending answer to a query. */
+    uint8_t (*srcs)[16];        /* The pending answer's source list (RFC
+                                 * 3376 5.2): empty for a group answer, */
+    size_t n_srcs, max_srcs;    /* with its size and room. */
     UT_hash_handle hh;          /* In host->groups, by 'ip'. */
 };
 
@@ -78,6 +81,61 @@ static int
 family_of(const uint8_t ip[16])
 {
     return ibb_gid_is_v4mapped(ip) ? 0 : 1;
+}
+
+/* Frees 'g' (already out of the hash). */
+static void
+free_group(struct igmp_group *g)
+{
+    free(g->srcs);
+    free(g);
+}
+
+/* No pending answer for 'g', or a group answer: the source list goes. */
+static void
+clear_sources(struct igmp_group *g)
+{
+    free(g->srcs);
+    g->srcs = NULL;
+    g->n_srcs = g->max_srcs = 0;
+}
+
+/* Adds query 'q''s sources to 'g''s pending list, once each.  Past
+ * IBB_IGMP_MAX_PENDING_SOURCES, or out of memory, the list goes and the
+ * answer becomes a group answer: IS_EX({}), which covers every source. */
+static void
+add_sources(struct igmp_group *g, const struct ibb_igmp_query *q)
+{
+    for (size_t i = 0; i < q->n_sources; i++) {
+        uint8_t ip[16];
+        size_t j;
+
+        ibb_igmp_query_source(q, i, ip);
+        for (j = 0; j < g->n_srcs; j++) {
+            if (!memcmp(g->srcs[j], ip, 16)) {
+                break;
+            }
+        }
+        if (j < g->n_srcs) {
+            continue;
+        }
+        if (g->n_srcs >= IBB_IGMP_MAX_PENDING_SOURCES) {
+            clear_sources(g);
+            return;
+        }
+        if (g->n_srcs == g->max_srcs) {
+            size_t max = g->max_srcs ? 2 * g->max_srcs : 8;
+            void *p = realloc(g->srcs, max * sizeof *g->srcs);
+
+            if (!p) {
+                clear_sources(g);
+                return;
+            }
+            g->srcs = p;
+            g->max_srcs = max;
+        }
+        memcpy(g->srcs[g->n_srcs++], ip, 16);
+    }
 }
 
 static unsigned int
@@ -136,7 +194,7 @@ ibb_igmp_host_destroy(struct ibb_igmp_host *h)
     }
     HASH_ITER(hh, h->groups, g, tmp) {
         HASH_DEL(h->groups, g);
-        free(g);
+        free_group(g);
     }
     free(h);
 }
@@ -211,6 +269,7 @@ ibb_igmp_host_end_update(struct ibb_igmp_host *h, long long int now)
             g->member = false;
             h->n_members--;
             g->next_response = LLONG_MAX;
+            clear_sources(g);
             start_change(h, g, now);
         }
     }
@@ -235,9 +294,10 @@ cancel_pending(struct ibb_igmp_host *h, int fam)
             continue;
         }
         g->next_response = LLONG_MAX;
+        clear_sources(g);
         if (!g->member) {
             HASH_DEL(h->groups, g);
-            free(g);
+            free_group(g);
         } else if (g->next_change != LLONG_MAX
                    && g->retrans < robustness(&h->fam[fam])) {
             /* Retransmissions of a report already sent. */
@@ -323,12 +383,14 @@ ibb_igmp_host_query(struct ibb_igmp_host *h, const struct ibb_igmp_query *q,
         return true;
     }
 
-    /* RFC 3376 5.2: rules 1 and 2, then 3 to 5 without source lists. */
+    /* RFC 3376 5.2, RFC 3810 6.2: rule 1, a pending general answer due
+     * sooner covers any query. */
     t = now + rand_delay(h, q->max_resp_ms);
     if (f->general_at <= t) {
-        return true;            /* The pending answer covers it. */
+        return true;
     }
     if (!g) {
+        /* Rule 2: a general query. */
         struct igmp_group *x, *tmp;
         bool any = false;
 
@@ -339,8 +401,23 @@ ibb_igmp_host_query(struct ibb_igmp_host *h, const struct ibb_igmp_query *q,
             return false;
         }
         f->general_at = t;
-    } else if (t < g->next_response) {
+    } else if (g->next_response == LLONG_MAX) {
+        /* Rule 3: no answer pending for the group; a group-and-source
+         * query's sources are recorded. */
         g->next_response = t;
+        add_sources(g, q);
+    } else {
+        /* Rule 4: a group query, or a group answer already pending, makes
+         * a group answer; rule 5: else the sources add up.  Either way at
+         * the earlier of the two times. */
+        if (!q->n_sources || !g->n_srcs) {
+            clear_sources(g);
+        } else {
+            add_sources(g, q);
+        }
+        if (t < g->next_response) {
+            g->next_response = t;
+        }
     }
     schedule(h, t);
     return true;
@@ -349,8 +426,12 @@ ibb_igmp_host_query(struct ibb_igmp_host *h, const struct ibb_igmp_query *q,
 /* Records of one kind waiting to go as an IGMPv3/MLDv2 report. */
 struct record_batch {
     enum ibb_igmp_sent what;    /* Joins, answers or leaves. */
-    size_t n, max;              /* Records held, and the most per report. */
+    bool ipv6;                  /* MLDv2, not IGMPv3. */
+    size_t n;                   /* Records held, */
+    size_t len;                 /* the bytes they take in the report, */
+    size_t n_srcs;              /* and the sources they hold, in 'srcs'. */
     struct ibb_igmp_record recs[IBB_IGMP_V3_MAX_RECORDS4];
+    uint8_t srcs[IBB_IGMP_V3_MAX_SOURCES4][16];
 };
 
 /* One run's output. */
@@ -372,19 +453,44 @@ flush_batch(struct run_ctx *ctx, struct record_batch *b)
         if (len) {
             ctx->emit(ctx->frame, len, b->what, ctx->aux);
         }
-        b->n = 0;
+        b->n = b->len = b->n_srcs = 0;
     }
 }
 
+/* Adds a record of 'type' for 'group' with the 'n_srcs' sources 'srcs',
+ * in as many records as it takes: a record with more sources than a
+ * report holds is split, each part in a report of its own (RFC 3376
+ * 4.2.16, RFC 3810 5.2.15; only IS_IN records have sources here). */
 static void
 batch_add(struct run_ctx *ctx, struct record_batch *b,
-          enum ibb_igmp_record_type type, const uint8_t group[16])
+          enum ibb_igmp_record_type type, const uint8_t group[16],
+          const uint8_t (*srcs)[16], size_t n_srcs)
 {
-    b->recs[b->n].type = type;
-    memcpy(b->recs[b->n].group, group, 16);
-    if (++b->n >= b->max) {
-        flush_batch(ctx, b);
-    }
+    size_t room = b->ipv6 ? IBB_IGMP_V3_ROOM6 : IBB_IGMP_V3_ROOM4;
+    size_t most = (b->ipv6 ? IBB_IGMP_V3_MAX_SOURCES6
+                   : IBB_IGMP_V3_MAX_SOURCES4);
+
+    do {
+        size_t k = n_srcs < most ? n_srcs : most;
+        size_t len = ibb_igmp_v3_record_len(b->ipv6, k);
+        struct ibb_igmp_record *rec;
+
+        if (b->len + len > room) {
+            flush_batch(ctx, b);
+        }
+        rec = &b->recs[b->n++];
+        rec->type = type;
+        memcpy(rec->group, group, 16);
+        rec->sources = &b->srcs[b->n_srcs];
+        rec->n_sources = k;
+        if (k) {
+            memcpy(b->srcs[b->n_srcs], srcs, k * sizeof *srcs);
+            b->n_srcs += k;
+            srcs += k;
+            n_srcs -= k;
+        }
+        b->len += len;
+    } while (n_srcs);
 }
 
 /* Sends a v1/v2 report or leave for 'group'. */
@@ -417,7 +523,6 @@ run_family(struct run_ctx *ctx, int fam, long long int now)
     int level = level_of(h, fam, now);
     unsigned int uri = (level == IBB_IGMP_V3 ? IBB_IGMP_V3_UNSOLICITED_MS
                         : IBB_IGMP_V2_UNSOLICITED_MS);
-    size_t max = fam ? IBB_IGMP_V3_MAX_RECORDS6 : IBB_IGMP_V3_MAX_RECORDS4;
     long long int due = now + IGMP_RUN_SLACK_MS;
     bool general = f->general_at <= due;
     struct record_batch *joins, *answers, *leaves;
@@ -431,14 +536,12 @@ run_family(struct run_ctx *ctx, int fam, long long int now)
     answers = joins + 1;
     leaves = joins + 2;
     joins->what = IBB_IGMP_SENT_REPORT;
-    joins->n = 0;
-    joins->max = max;
     answers->what = IBB_IGMP_SENT_ANSWER;
-    answers->n = 0;
-    answers->max = max;
     leaves->what = IBB_IGMP_SENT_LEAVE;
-    leaves->n = 0;
-    leaves->max = max;
+    for (int i = 0; i < 3; i++) {
+        joins[i].ipv6 = fam;
+        joins[i].n = joins[i].len = joins[i].n_srcs = 0;
+    }
     if (general) {
         f->general_at = LLONG_MAX;
     }
@@ -453,13 +556,13 @@ run_family(struct run_ctx *ctx, int fam, long long int now)
             }
             if (g->member) {
                 if (level == IBB_IGMP_V3) {
-                    batch_add(ctx, joins, IBB_IGMP_TO_EX, g->ip);
+                    batch_add(ctx, joins, IBB_IGMP_TO_EX, g->ip, NULL, 0);
                 } else {
                     send_one(ctx, level, IBB_IGMP_REPORT, g->ip,
                              IBB_IGMP_SENT_REPORT);
                 }
             } else if (level == IBB_IGMP_V3) {
-                batch_add(ctx, leaves, IBB_IGMP_TO_IN, g->ip);
+                batch_add(ctx, leaves, IBB_IGMP_TO_IN, g->ip, NULL, 0);
             } else {
                 if (level == IBB_IGMP_V2) {
                     send_one(ctx, level, IBB_IGMP_LEAVE, g->ip,
@@ -472,18 +575,26 @@ run_family(struct run_ctx *ctx, int fam, long long int now)
                               : LLONG_MAX);
             if (!g->member && !g->retrans) {
                 HASH_DEL(h->groups, g);
-                free(g);
+                free_group(g);
                 continue;
             }
         }
         if (g->member && (general || g->next_response <= due)) {
-            if (level == IBB_IGMP_V3) {
-                batch_add(ctx, answers, IBB_IGMP_IS_EX, g->ip);
-            } else {
+            /* The state is EXCLUDE({}): a group-and-source answer is
+             * IS_IN(the sources asked about) (RFC 3376 5.2's table,
+             * RFC 3810 6.3), anything else IS_EX({}), which a general
+             * answer going now also gives for a pending one. */
+            if (level < IBB_IGMP_V3) {
                 send_one(ctx, level, IBB_IGMP_REPORT, g->ip,
                          IBB_IGMP_SENT_ANSWER);
+            } else if (g->n_srcs && !general) {
+                batch_add(ctx, answers, IBB_IGMP_IS_IN, g->ip,
+                          (const uint8_t (*)[16]) g->srcs, g->n_srcs);
+            } else {
+                batch_add(ctx, answers, IBB_IGMP_IS_EX, g->ip, NULL, 0);
             }
             g->next_response = LLONG_MAX;
+            clear_sources(g);
         }
         if (g->next_change < next) {
             next = g->next_change;

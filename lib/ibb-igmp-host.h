@@ -10,12 +10,23 @@
  *   IGMPv3/MLDv2 TO_EX({}) record, or a v1/v2 report.
  * - A group that goes is left: TO_IN({}) as many times (IGMPv3/MLDv2),
  *   one IGMPv2 leave or MLDv1 done, nothing under IGMPv1.
- * - Queries are answered after a random delay up to their Max Resp Time:
- *   under v3 one report of IS_EX({}) records for every group (general
- *   query, RFC 3376 5.2 rules 1 and 2; an earlier pending general response
- *   covers a group query), under v1/v2 a report per group, each with its
- *   own delay (a running timer is only shortened).  A group-and-source
- *   query is answered as a group query: the bridge wants every source.
+ * - Queries are answered after a random delay up to their Max Resp Time
+ *   (RFC 3376 5.2, RFC 3810 6.2 and 6.3).  Under v3: a general query with
+ *   one report of IS_EX({}) records for every group (rule 2), and an
+ *   earlier pending general answer covers any query (rule 1).  The state
+ *   of each group is EXCLUDE({}) (the bridge wants every source), so a
+ *   group query is answered IS_EX({}) and a group-and-source query
+ *   IS_IN(the sources asked about) (the table of RFC 3376 5.2 and RFC 3810
+ *   6.3).  While a group's answer is
+ *   pending (rules 3 to 5), the sources of further group-and-source
+ *   queries add up in its pending source list, a group query makes it a
+ *   group answer for good, and it goes at the earlier of the two times;
+ *   a general answer going first also answers it, IS_EX({}).  A source
+ *   list past IBB_IGMP_MAX_PENDING_SOURCES (or out of memory) turns into
+ *   a group answer, which covers every source too.  An IS_IN record too
+ *   big for one report is split (RFC 3376 4.2.16).  Under v1/v2, a
+ *   report per group, each with its own delay (a running timer is only
+ *   shortened); a group-and-source query is a group query there.
  * - The version in force per family is the lowest of the configured one
  *   and that of the queriers heard within the Older Version Querier
  *   Present Timeout (RV * QI + the query's QRI, RFC 3376 8.12, RFC 3810
@@ -53,6 +64,9 @@ struct ibb_igmp_host_config {
 #define IBB_IGMP_QUERY_INTERVAL_S 125
 #define IBB_IGMP_V3_UNSOLICITED_MS 1000
 #define IBB_IGMP_V2_UNSOLICITED_MS 10000
+
+/* The most sources a group's pending answer keeps (see above). */
+#define IBB_IGMP_MAX_PENDING_SOURCES 1024
 
 /* What a frame handed to the emit callback is. */
 enum ibb_igmp_sent {

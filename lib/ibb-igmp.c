@@ -140,6 +140,14 @@ finish_ipv6(uint8_t *frame, const struct ibb_igmp_source *src,
 }
 
 size_t
+ibb_igmp_v3_record_len(bool ipv6, size_t n_sources)
+{
+    return (ipv6
+            ? IBB_IGMP_V3_REC6_LEN + n_sources * IBB_IGMP_V3_SRC6_LEN
+            : IBB_IGMP_V3_REC4_LEN + n_sources * IBB_IGMP_V3_SRC4_LEN);
+}
+
+size_t
 ibb_igmp_build(const struct ibb_igmp_source *src, int level,
                enum ibb_igmp_msg_kind kind,
                const struct ibb_igmp_record *recs, size_t n, uint8_t *frame)
@@ -158,31 +166,53 @@ ibb_igmp_build(const struct ibb_igmp_source *src, int level,
     }
 
     if (kind == IBB_IGMP_V3_REPORT) {
-        size_t rec_len = ipv6 ? IBB_IGMP_V3_REC6_LEN : IBB_IGMP_V3_REC4_LEN;
+        size_t room = ipv6 ? IBB_IGMP_V3_ROOM6 : IBB_IGMP_V3_ROOM4;
         uint8_t *msg = frame + IBB_IGMP_ETH_LEN
                        + (ipv6 ? IBB_IGMP_IPV6_LEN : IBB_IGMP_IPV4_LEN);
         uint8_t *rec = msg + IBB_IGMP_V3_HDR_LEN;
+        size_t len = 0;
 
-        if (n > (ipv6 ? IBB_IGMP_V3_MAX_RECORDS6
-                 : IBB_IGMP_V3_MAX_RECORDS4)) {
-            return 0;
+        for (size_t i = 0; i < n; i++) {
+            /* (n_sources fits in 16 bits when the record fits.) */
+            if (recs[i].n_sources > room
+                || (len += ibb_igmp_v3_record_len(ipv6, recs[i].n_sources))
+                   > room) {
+                return 0;
+            }
+            for (size_t j = 0; j < recs[i].n_sources; j++) {
+                if (ibb_gid_is_v4mapped(recs[i].sources[j]) == ipv6) {
+                    return 0;
+                }
+            }
         }
-        memset(msg, 0, IBB_IGMP_V3_HDR_LEN + n * rec_len);
+        memset(msg, 0, IBB_IGMP_V3_HDR_LEN + len);
         msg[0] = ipv6 ? MLD_V2_REPORT : IGMP_V3_REPORT;
         ibb_put_be16(msg + 6, n);
-        for (size_t i = 0; i < n; i++, rec += rec_len) {
+        for (size_t i = 0; i < n; i++) {
             rec[0] = recs[i].type;
+            ibb_put_be16(rec + 2, recs[i].n_sources);
             if (ipv6) {
                 memcpy(rec + 4, recs[i].group, 16);
+                rec += IBB_IGMP_V3_REC6_LEN;
             } else {
                 memcpy(rec + 4, recs[i].group + 12, 4);
+                rec += IBB_IGMP_V3_REC4_LEN;
+            }
+            for (size_t j = 0; j < recs[i].n_sources; j++) {
+                if (ipv6) {
+                    memcpy(rec, recs[i].sources[j], 16);
+                    rec += IBB_IGMP_V3_SRC6_LEN;
+                } else {
+                    memcpy(rec, recs[i].sources[j] + 12, 4);
+                    rec += IBB_IGMP_V3_SRC4_LEN;
+                }
             }
         }
         return (ipv6
                 ? finish_ipv6(frame, src, mldv2_routers,
-                              IBB_IGMP_V3_HDR_LEN + n * rec_len)
+                              IBB_IGMP_V3_HDR_LEN + len)
                 : finish_ipv4(frame, src, igmpv3_routers,
-                              IBB_IGMP_V3_HDR_LEN + n * rec_len));
+                              IBB_IGMP_V3_HDR_LEN + len));
     }
 
     if (n != 1 || (level != IBB_IGMP_V1 && level != IBB_IGMP_V2)
@@ -375,6 +405,7 @@ parse_igmp_query(const struct igmp_msg *m, struct ibb_igmp_query *q)
         q->qrv = msg[8] & 7;
         q->qqi_s = igmp_code(msg[9]);
         q->n_sources = ibb_get_be16(msg + 10);
+        q->sources = msg + IGMP_V3_QUERY_LEN;
         if (mlen < IGMP_V3_QUERY_LEN + 4 * (size_t) q->n_sources) {
             return IBB_IGMP_MALFORMED;
         }
@@ -410,6 +441,7 @@ parse_mld_query(const struct igmp_msg *m, struct ibb_igmp_query *q)
         q->qrv = msg[24] & 7;
         q->qqi_s = igmp_code(msg[25]);
         q->n_sources = ibb_get_be16(msg + 26);
+        q->sources = msg + MLD_V2_QUERY_LEN;
         if (mlen < MLD_V2_QUERY_LEN + 16 * (size_t) q->n_sources) {
             return IBB_IGMP_MALFORMED;
         }
@@ -559,6 +591,7 @@ ibb_igmp_report_next(struct ibb_igmp_report *r, struct ibb_igmp_record *rec,
         *n_sources = 0;
         return true;
     }
+    memset(rec, 0, sizeof *rec);    /* Sources are counted, not kept. */
     rec->type = p[0];
     if (r->ipv6) {
         memcpy(rec->group, p + 4, 16);
@@ -568,4 +601,15 @@ ibb_igmp_report_next(struct ibb_igmp_report *r, struct ibb_igmp_record *rec,
     *n_sources = ibb_get_be16(p + 2);
     r->recs = p + 4 + glen + *n_sources * glen + p[1] * 4;
     return true;
+}
+
+void
+ibb_igmp_query_source(const struct ibb_igmp_query *q, size_t i,
+                      uint8_t ip[16])
+{
+    if (q->ipv6) {
+        memcpy(ip, q->sources + 16 * i, 16);
+    } else {
+        ibb_gid_from_ipv4(ip, q->sources + 4 * i);
+    }
 }

@@ -26,8 +26,8 @@
  *   +------+------+------+------+   0x17 v2 leave: then the group (4);
  *   ...                             0x22 v3 report: reserved (2),
  *                                   records (2), then records of
- *                                   type, aux len 0, sources (2) 0,
- *                                   group (4).
+ *                                   type, aux len 0, sources (2) N,
+ *                                   group (4), N sources (4 each).
  *
  *   v1/v2 report -> the group; v2 leave -> 224.0.0.2; v3 -> 224.0.0.22.
  *   The Ethernet destination is the IP one's multicast MAC (RFC 1112 6.4).
@@ -36,10 +36,10 @@
  * header with the Router Alert option (RFC 2711, value 0: MLD) and a PadN,
  * then ICMPv6: 131 MLDv1 report or 132 done (code, checksum, max delay
  * (2), reserved (2), group (16)), or 143 MLDv2 report (reserved (2),
- * records (2), then records of type, aux len 0, sources (2) 0, group
- * (16)).  v1 report -> the group, done -> ff02::2, v2 report -> ff02::16,
- * from a link-local address (RFC 3810 5.2.13); MAC 33:33 + the low 32 bits
- * (RFC 2464 7).
+ * records (2), then records of type, aux len 0, sources (2) N, group
+ * (16), N sources (16 each)).  v1 report -> the group, done -> ff02::2,
+ * v2 report -> ff02::16, from a link-local address (RFC 3810 5.2.13); MAC
+ * 33:33 + the low 32 bits (RFC 2464 7).
  *
  * Reports and leaves of other hosts are parsed too (ibb_igmp_parse_report()),
  * for the router side: the groups RoCE hosts want (lib/ibb-mcast-listen.h).
@@ -88,10 +88,13 @@ struct ibb_igmp_source {
     uint8_t ipv6[16];           /* MLD's source: link-local. */
 };
 
-/* A group record; 'group' in lib/ib-gid.h form (IPv4 as ::ffff:a.b.c.d). */
+/* A group record; 'group' and 'sources' in lib/ib-gid.h form (IPv4 as
+ * ::ffff:a.b.c.d). */
 struct ibb_igmp_record {
     enum ibb_igmp_record_type type;
     uint8_t group[16];
+    const uint8_t (*sources)[16]; /* 'n_sources' source addresses. */
+    size_t n_sources;
 };
 
 /* Header lengths: Ethernet, IPv4 with Router Alert, IPv6 with its
@@ -102,6 +105,8 @@ struct ibb_igmp_record {
 #define IBB_IGMP_V3_HDR_LEN 8           /* Up to the first record. */
 #define IBB_IGMP_V3_REC4_LEN 8          /* IGMPv3 record, no sources. */
 #define IBB_IGMP_V3_REC6_LEN 20         /* MLDv2 record, no sources. */
+#define IBB_IGMP_V3_SRC4_LEN 4          /* Per source, IGMPv3. */
+#define IBB_IGMP_V3_SRC6_LEN 16         /* Per source, MLDv2. */
 
 /* The largest frame built: an Ethernet MTU of 1500. */
 #define IBB_IGMP_FRAME_MAX (14 + 1500)
@@ -112,10 +117,27 @@ struct ibb_igmp_record {
 #define IBB_IGMP_V3_MAX_RECORDS6 \
     ((1500 - IBB_IGMP_IPV6_LEN - IBB_IGMP_V3_HDR_LEN) / IBB_IGMP_V3_REC6_LEN)
 
+/* How many sources one record of a v3 report of an Ethernet MTU of 1500
+ * holds, alone in the report. */
+#define IBB_IGMP_V3_MAX_SOURCES4                                        \
+    ((1500 - IBB_IGMP_IPV4_LEN - IBB_IGMP_V3_HDR_LEN                    \
+      - IBB_IGMP_V3_REC4_LEN) / IBB_IGMP_V3_SRC4_LEN)
+#define IBB_IGMP_V3_MAX_SOURCES6                                        \
+    ((1500 - IBB_IGMP_IPV6_LEN - IBB_IGMP_V3_HDR_LEN                    \
+      - IBB_IGMP_V3_REC6_LEN) / IBB_IGMP_V3_SRC6_LEN)
+
+/* The bytes a v3 record of 'n_sources' sources takes in an IGMPv3 ('ipv6'
+ * false) or MLDv2 report, and the bytes of IP payload a v3 report may
+ * hold after its header (an Ethernet MTU of 1500). */
+size_t ibb_igmp_v3_record_len(bool ipv6, size_t n_sources);
+#define IBB_IGMP_V3_ROOM4 (1500 - IBB_IGMP_IPV4_LEN - IBB_IGMP_V3_HDR_LEN)
+#define IBB_IGMP_V3_ROOM6 (1500 - IBB_IGMP_IPV6_LEN - IBB_IGMP_V3_HDR_LEN)
+
 /* Builds, into 'frame' (IBB_IGMP_FRAME_MAX bytes), a message of 'kind' for
- * the 'n' records 'recs' (one, whose type is ignored, for a v1/v2 report
- * or leave; at most IBB_IGMP_V3_MAX_RECORDS4 or 6 for a v3 report), all of
- * one family, from 'src'.  'level' is 1 or 2 for a report: it picks the
+ * the 'n' records 'recs' (one, whose type and sources are ignored, for a
+ * v1/v2 report or leave; for a v3 report, records whose lengths add up to
+ * at most IBB_IGMP_V3_ROOM4 or 6), all of one family (sources too), from
+ * 'src'.  'level' is 1 or 2 for a report: it picks the
  * IGMPv1 or v2 type (IPv6 has only level 2).  Returns the frame's length
  * (at least 60), or 0 if the arguments do not make a message. */
 size_t ibb_igmp_build(const struct ibb_igmp_source *src, int level,
@@ -132,7 +154,11 @@ struct ibb_igmp_query {
     unsigned int qrv;           /* Querier's Robustness Variable; 0 if
                                  * none (v1, v2). */
     unsigned int qqi_s;         /* Querier's Query Interval; 0 if none. */
-    unsigned int n_sources;     /* Sources of a group-and-source query. */
+    unsigned int n_sources;     /* Sources of a group-and-source query, */
+    const uint8_t *sources;     /* as on the wire (4 or 16 bytes each),
+                                 * in the frame parsed: valid as long as
+                                 * it is.  ibb_igmp_query_source() reads
+                                 * them. */
 };
 
 enum ibb_igmp_parse_result {
@@ -176,11 +202,16 @@ enum ibb_igmp_parse_result ibb_igmp_parse_report(const uint8_t *frame,
                                                  size_t len,
                                                  struct ibb_igmp_report *r);
 
-/* Takes the next record of 'r' into '*rec', its number of sources into
- * '*n_sources'; false when there is none left. */
+/* Takes the next record of 'r' into '*rec' (without its sources), its
+ * number of sources into '*n_sources'; false when there is none left. */
 bool ibb_igmp_report_next(struct ibb_igmp_report *r,
                           struct ibb_igmp_record *rec,
                           unsigned int *n_sources);
+
+/* Source 'i' (below q->n_sources) of query 'q', into 'ip' in lib/ib-gid.h
+ * form. */
+void ibb_igmp_query_source(const struct ibb_igmp_query *q, size_t i,
+                           uint8_t ip[16]);
 
 /* The link-local address (fe80::/64 with the modified EUI-64 interface
  * identifier, RFC 4291 2.5.1) of MAC 'mac'. */

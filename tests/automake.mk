@@ -72,10 +72,13 @@ BENCHMARKS += tests/bench-map
 noinst_PROGRAMS += tests/bench-map
 tests_bench_map_SOURCES = tests/bench-map.c
 tests_bench_map_LDADD = lib/libibbridge.la
-# End to end through ovs-vswitchd, IB host -> ib0 -> veth beside veth ->
-# veth (a script: needs root and the daemons, so it runs after the rest).
-E2E_BENCHMARKS = tests/bench-e2e
-EXTRA_DIST += $(E2E_BENCHMARKS)
+# Scripts that start the daemons (their shared set-up is tests/
+# bench-lib.sh), so they run after the rest:
+#  - ovs-appctl answer times while 10,000 groups join, beside idle;
+#  - end to end through ovs-vswitchd, IB host -> ib0 -> veth beside veth
+#    -> veth (needs root).
+E2E_BENCHMARKS = tests/bench-appctl tests/bench-e2e
+EXTRA_DIST += $(E2E_BENCHMARKS) tests/bench-lib.sh tests/bench-appctl.py
 bench: $(BENCHMARKS) vswitchd-plugin/ovs-vswitchd utilities/ibsim-fabric \
 	utilities/ibsim-host utilities/roce-host
 	@for b in $(BENCHMARKS); do echo "== $$b"; ./$$b || exit 1; done

@@ -7,7 +7,7 @@ ibbridge's C code.
                       [--bad-csum] [--length N]
       an IGMP query (general unless --group), as hex
   igmp-tool.py query6 [--version 1|2] [--group G] [--mrc N] [--hlim N]
-                      [--src IP] [--bad-csum] [--length N]
+                      [--src IP] [--sources IP,...] [--bad-csum] [--length N]
       an MLD query, as hex
   igmp-tool.py report4 --group G / report6 --group G
       another host's IGMPv2 report / MLDv1 report, as hex
@@ -100,7 +100,9 @@ def query6(args):
     group = args.group or "::"
     dst = args.group or "ff02::1"
     if args.version == 2:
-        q = ICMPv6MLQuery2(mladdr=group, mrd=args.mrc)
+        q = ICMPv6MLQuery2(mladdr=group, mrd=args.mrc,
+                           sources=(args.sources.split(",") if args.sources
+                                    else []))
     else:
         q = ICMPv6MLQuery(mladdr=group, mrd=args.mrc)
     return ipv6_frame(args, raw(q), dst)

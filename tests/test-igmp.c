@@ -56,6 +56,7 @@ check_build(const char *ipv4, int level, enum ibb_igmp_msg_kind kind,
     size_t len, expect_len;
 
     source(&src, ipv4);
+    memset(recs, 0, sizeof recs);
     for (size_t i = 0; i < n; i++) {
         recs[i].type = t ? t[i] : IBB_IGMP_IS_EX;
         ip(groups[i], recs[i].group);
@@ -124,6 +125,7 @@ test_build(void **state)
 
     /* What makes no message. */
     source(&src, "0.0.0.0");
+    memset(mixed, 0, sizeof mixed);
     ip("239.1.1.1", mixed[0].group);
     ip("ff0e::1", mixed[1].group);
     mixed[0].type = mixed[1].type = IBB_IGMP_IS_EX;
@@ -140,6 +142,83 @@ test_build(void **state)
                                     frame), 0);
 }
 
+/* Records with sources: IS_IN(10.9.9.9, 10.8.8.8) for 239.1.1.1 beside
+ * IS_EX({}) for 239.2.2.2, and IS_IN(fd00::9) for ff0e::1:2 (scapy:
+ * IGMPv3gr with srcaddrs, ICMPv6MLDMultAddrRec with sources). */
+static void
+test_build_sources(void **state)
+{
+    uint8_t frame[IBB_IGMP_FRAME_MAX], expect[IBB_IGMP_FRAME_MAX];
+    static uint8_t many[IBB_IGMP_V3_MAX_SOURCES4 + 1][16];
+    struct ibb_igmp_record recs[2];
+    struct ibb_igmp_source src;
+    uint8_t s4[2][16], s6[1][16];
+    size_t len;
+
+    (void) state;
+    source(&src, "0.0.0.0");
+    memset(recs, 0, sizeof recs);
+    recs[0].type = IBB_IGMP_IS_IN;
+    ip("239.1.1.1", recs[0].group);
+    ip("10.9.9.9", s4[0]);
+    ip("10.8.8.8", s4[1]);
+    recs[0].sources = (const uint8_t (*)[16]) s4;
+    recs[0].n_sources = 2;
+    recs[1].type = IBB_IGMP_IS_EX;
+    ip("239.2.2.2", recs[1].group);
+    len = ibb_igmp_build(&src, 3, IBB_IGMP_V3_REPORT, recs, 2, frame);
+    assert_int_equal(len, tp_unhex(
+        "01005e000016021b00000001080046c0003800004000010203ea00000000e0000016"
+        "940400002200d4d10000000201000002ef0101010a0909090a08080802000000ef02"
+        "0202", expect));
+    assert_memory_equal(frame, expect, len);
+
+    memset(recs, 0, sizeof recs);
+    recs[0].type = IBB_IGMP_IS_IN;
+    ip("ff0e::1:2", recs[0].group);
+    ip("fd00::9", s6[0]);
+    recs[0].sources = (const uint8_t (*)[16]) s6;
+    recs[0].n_sources = 1;
+    len = ibb_igmp_build(&src, 3, IBB_IGMP_V3_REPORT, recs, 1, frame);
+    assert_int_equal(len, tp_unhex(
+        "333300000016021b0000000186dd6000000000340001fe80000000000000001b00ff"
+        "fe000001ff0200000000000000000000000000163a000502000001008f0076c50000"
+        "000101000001ff0e0000000000000000000000010002fd0000000000000000000000"
+        "00000009", expect));
+    assert_memory_equal(frame, expect, len);
+
+    assert_int_equal(ibb_igmp_v3_record_len(false, 2), 16);
+    assert_int_equal(ibb_igmp_v3_record_len(true, 2), 52);
+
+    /* As many sources as a report holds, one more, a source of the other
+     * family, two records that do not fit together. */
+    for (size_t i = 0; i < IBB_IGMP_V3_MAX_SOURCES4 + 1; i++) {
+        uint8_t a[4] = { 10, 1, i >> 8, i };
+
+        ibb_gid_from_ipv4(many[i], a);
+    }
+    memset(recs, 0, sizeof recs);
+    recs[0].type = IBB_IGMP_IS_IN;
+    ip("239.1.1.1", recs[0].group);
+    recs[0].sources = (const uint8_t (*)[16]) many;
+    recs[0].n_sources = IBB_IGMP_V3_MAX_SOURCES4;
+    len = ibb_igmp_build(&src, 3, IBB_IGMP_V3_REPORT, recs, 1, frame);
+    assert_int_equal(len, 14 + 1500);
+    recs[0].n_sources++;
+    assert_int_equal(ibb_igmp_build(&src, 3, IBB_IGMP_V3_REPORT, recs, 1,
+                                    frame), 0);
+    recs[0].n_sources = 1;
+    recs[0].sources = (const uint8_t (*)[16]) s6;
+    assert_int_equal(ibb_igmp_build(&src, 3, IBB_IGMP_V3_REPORT, recs, 1,
+                                    frame), 0);
+    recs[0].sources = (const uint8_t (*)[16]) many;
+    recs[0].n_sources = IBB_IGMP_V3_MAX_SOURCES4 - 1;
+    recs[1] = recs[0];
+    recs[1].n_sources = 1;
+    assert_int_equal(ibb_igmp_build(&src, 3, IBB_IGMP_V3_REPORT, recs, 2,
+                                    frame), 0);
+}
+
 static enum ibb_igmp_parse_result
 parse_hex(const char *hex, struct ibb_igmp_query *q)
 {
@@ -147,6 +226,16 @@ parse_hex(const char *hex, struct ibb_igmp_query *q)
     size_t len = tp_unhex(hex, frame);
 
     return ibb_igmp_parse(frame, len, q);
+}
+
+/* Address 's' in lib/ib-gid.h form, in a static buffer. */
+static const uint8_t *
+addr16(const char *s)
+{
+    static uint8_t a[16];
+
+    ip(s, a);
+    return a;
 }
 
 static void
@@ -194,6 +283,10 @@ test_parse(void **state)
     assert_int_equal(q.qrv, 3);
     assert_int_equal(q.qqi_s, 60);
     assert_int_equal(q.n_sources, 2);
+    ibb_igmp_query_source(&q, 0, g);
+    assert_memory_equal(g, addr16("10.1.1.1"), 16);
+    ibb_igmp_query_source(&q, 1, g);
+    assert_memory_equal(g, addr16("10.1.1.2"), 16);
 
     /* QQIC 200: 3072 s. */
     assert_int_equal(parse_hex(
@@ -218,6 +311,19 @@ test_parse(void **state)
     assert_int_equal(q.max_resp_ms, 1500);
     ip("ff0e::1:2", g);
     assert_memory_equal(q.group, g, 16);
+
+    /* MLDv2 group-and-source query for ff0e::1:2, sources fd00::9 and
+     * fd00::a. */
+    assert_int_equal(parse_hex(
+        "33330001000202000000000286dd6000000000440001fe8000000000000000000000"
+        "00000001ff0e00000000000000000000000100023a00050200000100820082e403e8"
+        "0000ff0e000000000000000000000001000200000002fd0000000000000000000000"
+        "00000009fd00000000000000000000000000000a", &q), IBB_IGMP_QUERY);
+    assert_true(q.ipv6);
+    assert_int_equal(q.level, 3);
+    assert_int_equal(q.n_sources, 2);
+    ibb_igmp_query_source(&q, 1, g);
+    assert_memory_equal(g, addr16("fd00::a"), 16);
 
     /* Bad checksum, TTL 2, IGMP length 9. */
     assert_int_equal(parse_hex(
@@ -467,15 +573,294 @@ test_host_config_v2(void **state)
     ibb_igmp_host_destroy(h);
 }
 
+/* Frames the host emitted, whole. */
+struct frames {
+    size_t n;
+    size_t len[8];
+    enum ibb_igmp_sent what[8];
+    uint8_t f[8][IBB_IGMP_FRAME_MAX];
+};
+
+static void
+keep_frame(const uint8_t *frame, size_t len, enum ibb_igmp_sent what,
+           void *fr_)
+{
+    struct frames *fr = fr_;
+
+    assert_true(fr->n < 8);
+    assert_true(len <= IBB_IGMP_FRAME_MAX);
+    memcpy(fr->f[fr->n], frame, len);
+    fr->len[fr->n] = len;
+    fr->what[fr->n] = what;
+    fr->n++;
+}
+
+/* Runs 'h' at every deadline up to 'until', keeping what it sends. */
+static void
+run_keep(struct ibb_igmp_host *h, long long int until, struct frames *fr)
+{
+    long long int next;
+
+    fr->n = 0;
+    while ((next = ibb_igmp_host_next(h)) <= until) {
+        ibb_igmp_host_run(h, next, keep_frame, fr);
+    }
+}
+
+/* Checks that frame 'k' of 'fr' is an answer, an IGMPv3 or MLDv2 report
+ * of 'n_recs' records. */
+static void
+check_report(const struct frames *fr, size_t k, size_t n_recs)
+{
+    const uint8_t *f = fr->f[k];
+    bool v6 = f[12] == 0x86;
+    const uint8_t *msg = f + 14 + (v6 ? 48 : 24);
+
+    assert_true(k < fr->n);
+    assert_int_equal(fr->what[k], IBB_IGMP_SENT_ANSWER);
+    assert_int_equal(msg[0], v6 ? 143 : 0x22);
+    assert_int_equal(msg[6] << 8 | msg[7], n_recs);
+}
+
+/* Checks record 'i' of the report in frame 'k' of 'fr' field by field:
+ * its type, aux data length 0, 'n' sources 'srcs' in that order and group
+ * 'group'. */
+static void
+check_record(const struct frames *fr, size_t k, size_t i,
+             enum ibb_igmp_record_type type, const char *group,
+             const uint8_t (*srcs)[16], size_t n)
+{
+    const uint8_t *f = fr->f[k];
+    bool v6 = f[12] == 0x86;
+    size_t alen = v6 ? 16 : 4;
+    const uint8_t *rec = f + 14 + (v6 ? 48 : 24) + 8;
+    uint8_t g[16];
+
+    for (size_t j = 0; j < i; j++) {
+        rec += 4 + alen + rec[1] * 4 + (rec[2] << 8 | rec[3]) * alen;
+    }
+    assert_true(rec + 4 + alen + n * alen <= f + fr->len[k]);
+    assert_int_equal(rec[0], type);
+    assert_int_equal(rec[1], 0);
+    assert_int_equal(rec[2] << 8 | rec[3], n);
+    ip(group, g);
+    assert_memory_equal(rec + 4, v6 ? g : g + 12, alen);
+    for (size_t j = 0; j < n; j++) {
+        assert_memory_equal(rec + 4 + alen + j * alen,
+                            v6 ? srcs[j] : srcs[j] + 12, alen);
+    }
+}
+
+/* Makes 'q' an IGMPv3 or MLDv2 query for 'group' (NULL: general) with
+ * the 'n' sources 'srcs', stored on the wire's way in 'wire'. */
+static void
+make_query(struct ibb_igmp_query *q, uint8_t *wire, const char *group,
+           unsigned int max_ms, const uint8_t (*srcs)[16], size_t n)
+{
+    memset(q, 0, sizeof *q);
+    if (group) {
+        ip(group, q->group);
+    }
+    q->ipv6 = group && !ibb_gid_is_v4mapped(q->group);
+    q->level = 3;
+    q->max_resp_ms = max_ms;
+    q->qrv = 2;
+    q->qqi_s = 125;
+    q->n_sources = n;
+    q->sources = wire;
+    for (size_t i = 0; i < n; i++) {
+        if (q->ipv6) {
+            memcpy(wire + 16 * i, srcs[i], 16);
+        } else {
+            memcpy(wire + 4 * i, srcs[i] + 12, 4);
+        }
+    }
+}
+
+/* 'n' sources 10.0.Y.Z from 'first' on, or fd00::N. */
+static void
+make_sources(uint8_t (*srcs)[16], size_t first, size_t n, bool ipv6)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t x = first + i;
+
+        if (ipv6) {
+            char s[32];
+
+            snprintf(s, sizeof s, "fd00::%zx", x + 1);
+            ip(s, srcs[i]);
+        } else {
+            uint8_t a[4] = { 10, 0, x >> 8, x };
+
+            ibb_gid_from_ipv4(srcs[i], a);
+        }
+    }
+}
+
+/* Group-and-source queries under IGMPv3/MLDv2 (RFC 3376 5.2, RFC 3810
+ * 6.2, 6.3): the state being EXCLUDE({}), the answer is IS_IN(the sources
+ * asked), whose list adds up while the answer is pending. */
+static void
+test_host_group_source(void **state)
+{
+    static const char *const groups[] = { "239.1.1.1", "239.2.2.2",
+                                          "ff0e::1:2" };
+    struct ibb_igmp_host *h = host_with(3, groups, 3);
+    static uint8_t srcs[1100][16];
+    static uint8_t wire[1100 * 16];
+    static struct frames fr;
+    struct ibb_igmp_query q;
+    long long int now;
+
+    (void) state;
+    run_keep(h, 5000, &fr);
+
+    /* Rule 3: answered within Max Resp, IS_IN(S0, S1). */
+    now = 10000;
+    make_sources(srcs, 0, 2, false);
+    make_query(&q, wire, "239.1.1.1", 1000, srcs, 2);
+    assert_true(ibb_igmp_host_query(h, &q, now));
+    assert_true(ibb_igmp_host_next(h) <= now + 1000);
+    run_keep(h, now + 1000, &fr);
+    assert_int_equal(fr.n, 1);
+    check_report(&fr, 0, 1);
+    check_record(&fr, 0, 0, IBB_IGMP_IS_IN, "239.1.1.1", srcs, 2);
+    run_keep(h, now + 100000, &fr);
+    assert_int_equal(fr.n, 0);
+
+    /* Rule 5: a second query's sources add up, once each: S0, S1, then
+     * S2 of the second query (S1 again). */
+    now = 200000;
+    make_query(&q, wire, "239.1.1.1", 1000, srcs, 2);
+    assert_true(ibb_igmp_host_query(h, &q, now));
+    make_sources(srcs, 1, 2, false);
+    make_query(&q, wire, "239.1.1.1", 1000, srcs, 2);
+    assert_true(ibb_igmp_host_query(h, &q, now + 10));
+    run_keep(h, now + 1010, &fr);
+    assert_int_equal(fr.n, 1);
+    check_report(&fr, 0, 1);
+    make_sources(srcs, 0, 3, false);
+    check_record(&fr, 0, 0, IBB_IGMP_IS_IN, "239.1.1.1", srcs, 3);
+
+    /* Rule 4: a group query after a group-and-source one, or the other
+     * way round, makes a group answer, IS_EX({}). */
+    now = 300000;
+    make_query(&q, wire, "239.1.1.1", 1000, srcs, 1);
+    assert_true(ibb_igmp_host_query(h, &q, now));
+    make_query(&q, wire, "239.1.1.1", 1000, NULL, 0);
+    assert_true(ibb_igmp_host_query(h, &q, now));
+    make_query(&q, wire, "239.2.2.2", 1000, NULL, 0);
+    assert_true(ibb_igmp_host_query(h, &q, now));
+    make_query(&q, wire, "239.2.2.2", 1000, srcs, 1);
+    assert_true(ibb_igmp_host_query(h, &q, now));
+    run_keep(h, now + 1000, &fr);
+    assert_true(fr.n == 1 || fr.n == 2);
+    for (size_t k = 0; k < fr.n; k++) {
+        const uint8_t *rec = fr.f[k] + 14 + 24 + 8;
+
+        check_report(&fr, k, 3 - fr.n);
+        for (size_t i = 0; i < 3 - fr.n; i++, rec += 8) {
+            check_record(&fr, k, i, IBB_IGMP_IS_EX,
+                         rec[7] == 1 ? "239.1.1.1" : "239.2.2.2", NULL, 0);
+        }
+    }
+
+    /* Rule 1: a general answer due sooner covers a group-and-source
+     * query; and one going first answers a pending one, IS_EX({}). */
+    now = 400000;
+    make_query(&q, wire, NULL, 0, NULL, 0);
+    assert_true(ibb_igmp_host_query(h, &q, now));
+    make_query(&q, wire, "239.1.1.1", 1000, srcs, 1);
+    assert_true(ibb_igmp_host_query(h, &q, now));
+    run_keep(h, now + 100000, &fr);
+    assert_int_equal(fr.n, 1);
+    check_report(&fr, 0, 2);
+    check_record(&fr, 0, 0, IBB_IGMP_IS_EX,
+                 fr.f[0][14 + 24 + 8 + 7] == 1 ? "239.1.1.1" : "239.2.2.2",
+                 NULL, 0);
+    now = 600000;
+    make_query(&q, wire, "239.1.1.1", 1000, srcs, 1);
+    assert_true(ibb_igmp_host_query(h, &q, now));
+    make_query(&q, wire, NULL, 0, NULL, 0);
+    assert_true(ibb_igmp_host_query(h, &q, now));
+    run_keep(h, now + 100000, &fr);
+    assert_int_equal(fr.n, 1);
+    check_report(&fr, 0, 2);
+    check_record(&fr, 0, 1, IBB_IGMP_IS_EX,
+                 fr.f[0][14 + 24 + 8 + 8 + 7] == 1 ? "239.1.1.1"
+                 : "239.2.2.2", NULL, 0);
+
+    /* MLDv2: IS_IN(fd00::1, fd00::2). */
+    now = 700000;
+    make_sources(srcs, 0, 2, true);
+    make_query(&q, wire, "ff0e::1:2", 1000, srcs, 2);
+    assert_true(ibb_igmp_host_query(h, &q, now));
+    run_keep(h, now + 1000, &fr);
+    assert_int_equal(fr.n, 1);
+    check_report(&fr, 0, 1);
+    check_record(&fr, 0, 0, IBB_IGMP_IS_IN, "ff0e::1:2", srcs, 2);
+
+    /* More sources than a report holds: IS_IN split, a report each. */
+    now = 800000;
+    make_sources(srcs, 0, 400, false);
+    make_query(&q, wire, "239.2.2.2", 1000, srcs, 400);
+    assert_true(ibb_igmp_host_query(h, &q, now));
+    run_keep(h, now + 1000, &fr);
+    assert_int_equal(fr.n, 2);
+    check_report(&fr, 0, 1);
+    check_record(&fr, 0, 0, IBB_IGMP_IS_IN, "239.2.2.2", srcs,
+                 IBB_IGMP_V3_MAX_SOURCES4);
+    check_report(&fr, 1, 1);
+    check_record(&fr, 1, 0, IBB_IGMP_IS_IN, "239.2.2.2",
+                 srcs + IBB_IGMP_V3_MAX_SOURCES4,
+                 400 - IBB_IGMP_V3_MAX_SOURCES4);
+
+    /* IBB_IGMP_MAX_PENDING_SOURCES sources are kept; one more makes a
+     * group answer. */
+    now = 900000;
+    make_sources(srcs, 0, IBB_IGMP_MAX_PENDING_SOURCES + 1, false);
+    make_query(&q, wire, "239.1.1.1", 1000, srcs,
+               IBB_IGMP_MAX_PENDING_SOURCES);
+    assert_true(ibb_igmp_host_query(h, &q, now));
+    make_query(&q, wire, "239.1.1.1", 1000, srcs + 1,
+               IBB_IGMP_MAX_PENDING_SOURCES);
+    assert_true(ibb_igmp_host_query(h, &q, now));
+    run_keep(h, now + 1000, &fr);
+    assert_int_equal(fr.n, 1);
+    check_report(&fr, 0, 1);
+    check_record(&fr, 0, 0, IBB_IGMP_IS_EX, "239.1.1.1", NULL, 0);
+
+    /* Not ours; and a group left with an answer pending: only its
+     * TO_IN({}) go. */
+    now = 1000000;
+    make_query(&q, wire, "239.3.3.3", 1000, srcs, 1);
+    assert_false(ibb_igmp_host_query(h, &q, now));
+    make_query(&q, wire, "239.2.2.2", 1000, srcs, 1);
+    assert_true(ibb_igmp_host_query(h, &q, now));
+    ibb_igmp_host_begin_update(h);
+    ibb_igmp_host_want(h, addr16("239.1.1.1"), now);
+    ibb_igmp_host_want(h, addr16("ff0e::1:2"), now);
+    ibb_igmp_host_end_update(h, now);
+    run_keep(h, now + 100000, &fr);
+    assert_int_equal(fr.n, 2);
+    for (size_t k = 0; k < fr.n; k++) {
+        assert_int_equal(fr.what[k], IBB_IGMP_SENT_LEAVE);
+        assert_int_equal(fr.f[k][14 + 24 + 8], IBB_IGMP_TO_IN);
+    }
+    ibb_igmp_host_destroy(h);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_build),
+        cmocka_unit_test(test_build_sources),
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_host_v3),
         cmocka_unit_test(test_host_compat),
         cmocka_unit_test(test_host_config_v2),
+        cmocka_unit_test(test_host_group_source),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

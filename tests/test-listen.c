@@ -37,6 +37,7 @@ build(uint8_t *frame, int host, int level, enum ibb_igmp_msg_kind kind,
     size_t len;
 
     memset(&src, 0, sizeof src);
+    memset(&rec, 0, sizeof rec);
     memcpy(src.mac, "\x02\x00\x00\x00\x00", 5);
     src.mac[5] = host;
     src.ipv4[0] = 10;

@@ -117,6 +117,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ibb_igmp_host_run(h, 0, check_sent, &n);
     CHECK(n == 2);
     CHECK(ibb_igmp_host_query(h, &q, 500));
+    /* Again while its answer is pending: a group-and-source query's
+     * sources add up (each once), a group query's answer stays one. */
+    CHECK(ibb_igmp_host_query(h, &q, 501));
 
     /* Everything goes within the longest Max Resp Time and the Older
      * Version Querier Present Timeout, in a bounded number of steps. */

@@ -63,6 +63,8 @@
     X(mcast_joins, "rdma_cm joins answered by the SA")                  \
     X(mcast_join_err, "rdma_cm joins that failed")                      \
     X(mcast_reset, "rdma_cm joins ended by a port loss (ENETRESET)")    \
+    X(mcast_attach, "multicast groups attached to a QP")                \
+    X(mcast_attach_full, "attaches refused: QP at max_mcast_qp_attach") \
     X(cq_overrun, "completions lost to a CQ overrun")                   \
     X(port_err, "fabric connection losses")
 

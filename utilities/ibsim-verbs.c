@@ -1732,6 +1732,10 @@ ibv_attach_mcast(struct ibv_qp *ibqp, const union ibv_gid *gid, uint16_t lid)
         }
     }
     if (qp->n_attach >= HCA_MAX_MCAST_QP_ATTACH) {
+        hca.c.mcast_attach_full++;
+        hca_log("QP 0x%06x: ibv_attach_mcast refused: %d groups attached "
+                "(max_mcast_qp_attach)", ibqp->qp_num,
+                HCA_MAX_MCAST_QP_ATTACH);
         err = ENOMEM;
         goto out;
     }
@@ -1744,6 +1748,15 @@ ibv_attach_mcast(struct ibv_qp *ibqp, const union ibv_gid *gid, uint16_t lid)
     memcpy(a[qp->n_attach].mgid, gid->raw, 16);
     a[qp->n_attach].mlid = lid;
     qp->n_attach++;
+    hca.c.mcast_attach++;
+    if (hca.log) {
+        char buf[IBB_GID_STRLEN];
+
+        /* Tests count the groups per QP from these lines. */
+        hca_log("QP 0x%06x: attached %s with LID 0x%04x (%zu groups)",
+                ibqp->qp_num, ibb_gid_format(gid->raw, buf, sizeof buf),
+                lid, qp->n_attach);
+    }
 out:
     pthread_mutex_unlock(&hca.mutex);
     return err;
@@ -1762,6 +1775,8 @@ ibv_detach_mcast(struct ibv_qp *ibqp, const union ibv_gid *gid, uint16_t lid)
     for (size_t i = 0; i < qp->n_attach; i++) {
         if (!memcmp(qp->attach[i].mgid, gid->raw, 16)) {
             qp->attach[i] = qp->attach[--qp->n_attach];
+            hca_log("QP 0x%06x: detached a group (%zu groups)",
+                    ibqp->qp_num, qp->n_attach);
             err = 0;
             break;
         }

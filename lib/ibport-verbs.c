@@ -132,7 +132,8 @@
 #include "ibb-join.h"
 #include "ibport-provider.h"
 
-/* Most QPs per port, the main QP included. */
+/* Most QPs per port: the main QP, up to VERBS_MAX_MCAST_QPS multicast QPs
+ * (whose share proxies never take) and proxies. */
 #define IBB_VERBS_MAX_QPS 4096
 
 /* Receive: SRQ buffers, each room for the GRH plus the largest payload. */

@@ -184,6 +184,8 @@ struct hca {
     FILE *log;                  /* IBSIM_VERBS_LOG, or NULL. */
     uint32_t join_delay_ms;     /* IBSIM_VERBS_JOIN_DELAY. */
     uint32_t fail_send;         /* IBSIM_VERBS_FAIL_SEND, 0 if none. */
+    uint32_t fail_attach;       /* IBSIM_VERBS_FAIL_ATTACH, 0 if none. */
+    uint64_t n_attaches;        /* Multicast attaches, over all QPs. */
     enum ibv_port_state state_up;   /* IBSIM_VERBS_PORT_STATE: the state
                                      * shown while attached. */
     uint8_t link_layer;         /* IBSIM_VERBS_LINK_LAYER. */

@@ -28,6 +28,11 @@ enum join_where {
  * go in batches rather than one per millisecond. */
 #define JOIN_BATCH_MS 10
 
+/* Failed joins wait in one list per retry wait (1, 2, 4, 8, 16 and 30 s):
+ * all of a list wait as long, so each list is in deadline order, and the
+ * due retries are taken from the heads without a scan. */
+#define JOIN_RETRY_LEVELS 6
+
 struct join_entry {
     UT_hash_handle hh;          /* In 'by_mgid'. */
     UT_hash_handle hh_xid;      /* In 'by_xid' while in flight. */
@@ -41,6 +46,9 @@ struct join_entry {
     uint16_t mlid;              /* MLID once joined. */
     uint32_t xid;               /* Of the request in flight. */
     int error;                  /* When FAILED: the SA's answer. */
+    char *why;                  /* When FAILED by ibb_join_fail(): the
+                                 * caller's reason (malloc()ed), else
+                                 * NULL. */
     long long deadline;         /* In flight: its timeout; FAILED: the
                                  * retry. */
     int backoff_ms;             /* Wait before the retry after next. */
@@ -48,6 +56,7 @@ struct join_entry {
     uint8_t state;              /* enum ibb_mcast_state. */
     uint8_t where;              /* enum join_where. */
     uint8_t op_sent;            /* In flight: enum ibb_join_op. */
+    uint8_t level;              /* When FAILED: its list in 'failed'. */
     bool is_changed;            /* In 'changed'. */
     bool leave;                 /* Leave wanted. */
     bool rejoin;                /* Join again once the answer is in. */
@@ -60,11 +69,11 @@ struct ibb_join_table {
     struct join_entry *by_xid;  /* Entries in flight. */
     struct join_entry *queue;   /* To send, oldest first. */
     struct join_entry *inflight; /* Sent, oldest first. */
-    struct join_entry *failed;  /* Waiting for a retry. */
+    struct join_entry *failed[JOIN_RETRY_LEVELS]; /* Waiting for a retry,
+                                                   * by wait. */
     struct join_entry *changed; /* Status changed, not yet taken. */
     struct join_entry *next;    /* What ibb_join_next() gave. */
     size_t n_inflight;          /* Entries in 'inflight'. */
-    long long next_retry;       /* Earliest retry in 'failed'. */
     unsigned int rate;          /* Requests per second. */
     unsigned int max_inflight;  /* Most unanswered requests. */
     long long tokens;           /* Token bucket, 1000 per request. */
@@ -96,7 +105,6 @@ ibb_join_table_create(const struct ibb_join_params *params)
     }
     t->max_tokens = burst * 1000LL;
     t->tokens = t->max_tokens;
-    t->next_retry = LLONG_MAX;
     return t;
 }
 
@@ -116,7 +124,7 @@ entry_unlist(struct ibb_join_table *t, struct join_entry *e)
         t->n_inflight--;
         break;
     case WHERE_FAILED:
-        DL_DELETE(t->failed, e);
+        DL_DELETE(t->failed[e->level], e);
         break;
     default:
         break;
@@ -149,6 +157,7 @@ entry_free(struct ibb_join_table *t, struct join_entry *e)
         DL_DELETE2(t->changed, e, c_prev, c_next);
     }
     HASH_DELETE(hh, t->by_mgid, e);
+    free(e->why);
     free(e);
 }
 
@@ -327,6 +336,19 @@ ibb_join_sent(struct ibb_join_table *t, long long now, uint32_t xid)
     t->n_inflight++;
 }
 
+/* The list in 'failed' of a retry after 'wait_ms'. */
+static int
+retry_level(int wait_ms)
+{
+    int level = 0;
+
+    for (int w = IBB_JOIN_RETRY_MIN_MS; w < wait_ms
+         && level < JOIN_RETRY_LEVELS - 1; w *= 2) {
+        level++;
+    }
+    return level;
+}
+
 /* Join 'e' failed with 'error' (an SA's answer, or ETIMEDOUT). */
 static void
 entry_fail(struct ibb_join_table *t, struct join_entry *e, long long now,
@@ -338,13 +360,11 @@ entry_fail(struct ibb_join_table *t, struct join_entry *e, long long now,
     e->error = error;
     e->timed_out = timed_out;
     e->deadline = now + e->backoff_ms;
+    e->level = retry_level(e->backoff_ms);
     e->backoff_ms = (e->backoff_ms > IBB_JOIN_RETRY_MAX_MS / 2
                      ? IBB_JOIN_RETRY_MAX_MS : e->backoff_ms * 2);
-    DL_APPEND(t->failed, e);
+    DL_APPEND(t->failed[e->level], e);
     e->where = WHERE_FAILED;
-    if (e->deadline < t->next_retry) {
-        t->next_retry = e->deadline;
-    }
     t->c.join_failures++;
     entry_changed(t, e);
 }
@@ -384,6 +404,8 @@ entry_answered(struct ibb_join_table *t, struct join_entry *e, long long now,
         e->state = IBB_MCAST_JOINED;
         e->mlid = mlid;
         e->error = 0;
+        free(e->why);
+        e->why = NULL;
         e->timed_out = false;
         e->backoff_ms = IBB_JOIN_RETRY_MIN_MS;
         entry_changed(t, e);
@@ -403,7 +425,43 @@ ibb_join_reply(struct ibb_join_table *t, long long now, uint32_t xid,
         return false;
     }
     entry_unlist(t, e);
+    free(e->why);
+    e->why = NULL;
     entry_answered(t, e, now, status, mlid, false);
+    return true;
+}
+
+bool
+ibb_join_fail(struct ibb_join_table *t, long long now, uint32_t xid,
+              int error, const char *why)
+{
+    struct join_entry *e;
+
+    HASH_FIND(hh_xid, t->by_xid, &xid, sizeof xid, e);
+    if (!e) {
+        return false;
+    }
+    entry_unlist(t, e);
+    free(e->why);
+    /* Without memory the SA's generic reason shows instead. */
+    e->why = strdup(why);
+    entry_answered(t, e, now, error ? error : EIO, 0, false);
+    return true;
+}
+
+bool
+ibb_join_lost(struct ibb_join_table *t, long long now,
+              const uint8_t mgid[16], int error, const char *why)
+{
+    struct join_entry *e = find_entry(t, mgid);
+
+    if (!e || e->state != IBB_MCAST_JOINED || e->where != WHERE_NONE) {
+        return false;
+    }
+    free(e->why);
+    e->why = strdup(why);
+    e->member = false;
+    entry_fail(t, e, now, error ? error : EIO, false);
     return true;
 }
 
@@ -415,20 +473,15 @@ ibb_join_run(struct ibb_join_table *t, long long now)
 
         t->c.join_timeouts++;
         entry_unlist(t, e);
+        free(e->why);
+        e->why = NULL;
         entry_answered(t, e, now, ETIMEDOUT, 0, true);
     }
-    if (now >= t->next_retry) {
-        struct join_entry *e, *next;
-
-        t->next_retry = LLONG_MAX;
-        DL_FOREACH_SAFE (t->failed, e, next) {
-            if (e->deadline <= now) {
-                /* It stays FAILED, with its reason, until answered. */
-                t->c.join_retries++;
-                entry_enqueue(t, e);
-            } else if (e->deadline < t->next_retry) {
-                t->next_retry = e->deadline;
-            }
+    for (int i = 0; i < JOIN_RETRY_LEVELS; i++) {
+        while (t->failed[i] && t->failed[i]->deadline <= now) {
+            /* It stays FAILED, with its reason, until answered. */
+            t->c.join_retries++;
+            entry_enqueue(t, t->failed[i]);
         }
     }
 }
@@ -436,8 +489,13 @@ ibb_join_run(struct ibb_join_table *t, long long now)
 long long
 ibb_join_next_deadline(const struct ibb_join_table *t, long long now)
 {
-    long long when = t->next_retry;
+    long long when = LLONG_MAX;
 
+    for (int i = 0; i < JOIN_RETRY_LEVELS; i++) {
+        if (t->failed[i] && t->failed[i]->deadline < when) {
+            when = t->failed[i]->deadline;
+        }
+    }
     if (t->inflight && t->inflight->deadline < when) {
         when = t->inflight->deadline;
     }
@@ -490,7 +548,6 @@ ibb_join_reset(struct ibb_join_table *t)
         e->backoff_ms = IBB_JOIN_RETRY_MIN_MS;
         entry_enqueue(t, e);
     }
-    t->next_retry = LLONG_MAX;
 }
 
 static void
@@ -500,7 +557,9 @@ entry_status(const struct join_entry *e, struct ibb_mcast_status *st)
     st->state = e->state;
     st->mlid = e->state == IBB_MCAST_JOINED ? e->mlid : 0;
     if (e->state == IBB_MCAST_FAILED) {
-        if (e->timed_out) {
+        if (e->why) {
+            snprintf(st->why, sizeof st->why, "%s", e->why);
+        } else if (e->timed_out) {
             snprintf(st->why, sizeof st->why, "no answer from the SA in "
                      "%d s", IBB_JOIN_TIMEOUT_MS / 1000);
         } else {

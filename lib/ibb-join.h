@@ -1,7 +1,7 @@
 /*
  * Paced multicast joins and leaves toward a subnet administrator: the
  * state machine of a port's memberships, without any I/O (lib/ibport-sim.c
- * drives it over the fabric socket).
+ * drives it over the fabric socket, lib/ibport-verbs.c through rdma_cm).
  *
  * Each membership is found by its MGID in O(1).  A join is queued, then
  * sent when the pacing allows (at most 'rate' requests per second, a
@@ -92,6 +92,19 @@ void ibb_join_sent(struct ibb_join_table *, long long now, uint32_t xid);
  * that xid (a request forgotten by ibb_join_reset(), or timed out). */
 bool ibb_join_reply(struct ibb_join_table *, long long now, uint32_t xid,
                     int status, uint16_t mlid);
+
+/* Like ibb_join_reply() with 'error' as the status, for a request that
+ * failed on the caller's side (the SA's answer could not be used, say):
+ * the membership shows 'why' as its reason until it is answered again,
+ * and is retried as a refused one is. */
+bool ibb_join_fail(struct ibb_join_table *, long long now, uint32_t xid,
+                   int error, const char *why);
+
+/* Joined membership 'mgid' ended without being left (an error event
+ * after the join): it fails with 'why' as its reason and is retried.
+ * Returns false if it is not joined (or has a request in flight). */
+bool ibb_join_lost(struct ibb_join_table *, long long now,
+                   const uint8_t mgid[16], int error, const char *why);
 
 /* Fails requests unanswered for IBB_JOIN_TIMEOUT_MS and queues the failed
  * joins whose retry is due. */

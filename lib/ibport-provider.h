@@ -89,6 +89,8 @@ struct ibb_port_class {
     long long (*next_wakeup)(const struct ibb_port *);
     bool (*mcast_take_changed)(struct ibb_port *, uint8_t mgid[16],
                                struct ibb_mcast_status *);
+    bool async_joins;                   /* Joins are asynchronous whatever
+                                         * opts.async_joins says. */
     bool (*needs_reopen)(const struct ibb_port *); /* Event-driven backends:
                                                     * only a new open can
                                                     * bring it back. */

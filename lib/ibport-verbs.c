@@ -30,11 +30,25 @@
  *     reference-counts memberships per port, shares them with IPoIB on the
  *     same node (a leave by one does not drop the other), re-joins by
  *     itself after SM changes, needs no access to the umad device, and
- *     rdma_cm reports results on a file descriptor.  Joins are
- *     asynchronous: ibb_port_mcast_join() starts one, ibb_port_run()
- *     completes it and attaches the main QP for full members.  A join
- *     that fails is retried by ibb_port_run() after 1 s, then after twice
- *     as long each time up to 30 s (ibb_port_next_wakeup() says when).
+ *     rdma_cm reports results on a file descriptor.  Joins and leaves
+ *     are asynchronous and paced by a join table (lib/ibb-join.h, as the
+ *     sim port's): ibb_port_mcast_join() and _leave() queue them,
+ *     ibb_port_run() posts at most opts.join_rate a second with at most
+ *     IBB_JOIN_DEFAULT_INFLIGHT joins awaiting their rdma_cm event,
+ *     completes them, and retries a failed one after 1 s, then twice as
+ *     long each time up to 30 s.  The table keeps the states, the groups
+ *     that changed (ibb_port_mcast_take_changed()) and its deadlines, so
+ *     run() and next_wakeup() cost O(changes), not O(groups).
+ *
+ *   - Multicast attachments: an HCA attaches at most max_mcast_qp_attach
+ *     groups to a QP (240 on a ConnectX), so full members attach to the
+ *     main QP and then to extra UD QPs made as needed (same Q_Key and
+ *     P_Key, on the shared SRQ and receive CQ, so what they receive is
+ *     rebuilt exactly as on the main QP), at most VERBS_MAX_MCAST_QPS of
+ *     them and max_total_mcast_qp_attach attachments in all; past that a
+ *     join fails with the reason.  An extra QP is destroyed when its last
+ *     group is left; attachments are not moved between QPs.  They never
+ *     send, and callers cannot send on or destroy them.
  *
  *   - Multicast Q_Key: with RDMA_PS_UDP the kernel always joins with
  *     rdma_cm's Q_Key 0x01234567, whatever the group's creator chose, and
@@ -67,15 +81,19 @@
  *     Set again and list again, as after ibb_port_reconnect() here.
  *
  *   - HCA asynchronous events (port up/down, LID change, client
- *     reregister, fatal errors) are read by ibb_port_run(), which re-joins
- *     the groups when the SM asks for it.  ibb_port_ctl_fd() is an epoll fd
- *     over the async fd and the rdma_cm channel.  A QP whose send failed
- *     (an error completion leaves it in the error state, where every later
- *     send is flushed), or that got a QP error event, is taken through
- *     RESET back to RTS by ibb_port_run() or before the next send on it.
- *     Errors that break the whole port (CQ or SRQ error, device fatal or
- *     removed, a fatal error on the main QP) make the needs_reopen op
- *     true: ibb_port_reconnect() then closes and opens the device again.
+ *     reregister, fatal errors) are read by ibb_port_run(), which queues
+ *     every group to join again (paced; each join first leaves the old
+ *     one and detaches) when the port went down or the SM asks for it.
+ *     ibb_port_ctl_fd() is an epoll fd over the async fd and the rdma_cm
+ *     channel.  A QP whose send failed (an error completion leaves it in
+ *     the error state, where every later send is flushed), or that got a
+ *     QP error event (a multicast QP too), is taken through RESET back to
+ *     RTS by ibb_port_run() or before the next send on it, keeping its
+ *     attachments.  Errors that break the whole port (CQ or SRQ error,
+ *     device fatal or removed, a fatal error on the main QP) make the
+ *     needs_reopen op true: ibb_port_reconnect() then closes the device
+ *     (leaving and detaching every group, destroying every QP) and opens
+ *     it again, and the groups join again, paced.
  *
  *   - Drops and events inside the backend are counted and exported as
  *     named counters (ibb_port_counters(), VERBS_COUNTERS below).
@@ -107,12 +125,15 @@
 #define HASH_NONFATAL_OOM 1
 #define uthash_nonfatal_oom(OBJ) (oom = true)
 #include <uthash.h>
+#include <utlist.h>
 
 #include "ib-gid.h"
 #include "ib-hdr.h"
+#include "ibb-join.h"
 #include "ibport-provider.h"
 
-/* Most QPs per port, the main QP included. */
+/* Most QPs per port: the main QP, up to VERBS_MAX_MCAST_QPS multicast QPs
+ * (whose share proxies never take) and proxies. */
 #define IBB_VERBS_MAX_QPS 4096
 
 /* Receive: SRQ buffers, each room for the GRH plus the largest payload. */
@@ -132,10 +153,12 @@
 #define VERBS_MAX_AHS 4096
 #define VERBS_AH_EVICT (VERBS_MAX_AHS / 4)
 
-/* Retries of failed multicast joins: after 1 s, then twice as long each
- * time, up to 30 s. */
-#define VERBS_JOIN_RETRY_MIN_MS 1000
-#define VERBS_JOIN_RETRY_MAX_MS 30000
+/* Multicast QPs: full-member groups attach to the main QP, then to extra
+ * UD QPs made as needed, each with at most the device's
+ * max_mcast_qp_attach groups (240 on a ConnectX).  At most this many
+ * extra QPs: with 240 groups each, 128 QPs hold 30,960 groups. */
+#define VERBS_MAX_MCAST_QPS 128
+#define VERBS_MCAST_QP_SEND_WR 1        /* They never send. */
 
 /* A QP that could not be brought back from the error state is tried again
  * after this long. */
@@ -154,7 +177,7 @@
     VERBS_COUNTER(rx_repost_error)      /* ibv_post_srq_recv() failed. */    \
     /* Send drops, by reason. */                                             \
     VERBS_COUNTER(tx_malformed)         /* Not a UD SEND we can post. */     \
-    VERBS_COUNTER(tx_no_qp)             /* DETH SrcQP is none of ours. */    \
+    VERBS_COUNTER(tx_no_qp)             /* SrcQP: not a QP that sends. */    \
     VERBS_COUNTER(tx_too_big)           /* Payload > MTU or slot. */         \
     VERBS_COUNTER(tx_ah_error)          /* ibv_create_ah() failed. */        \
     VERBS_COUNTER(tx_ah_cache_full)     /* No AH could be evicted. */        \
@@ -167,6 +190,10 @@
     VERBS_COUNTER(qp_recoveries)        /* QPs brought back to RTS. */       \
     VERBS_COUNTER(qp_recovery_errors)   /* Failed attempts at that. */       \
     VERBS_COUNTER(join_retries)         /* Failed joins tried again. */      \
+    VERBS_COUNTER(join_timeouts)        /* Joins without an answer. */       \
+    VERBS_COUNTER(mcast_qps_created)    /* Extra QPs for attachments. */     \
+    VERBS_COUNTER(mcast_qps_destroyed)  /* Those released, emptied. */       \
+    VERBS_COUNTER(mcast_attach_full)    /* Join failed: no attach room. */   \
     /* HCA asynchronous events, by type. */                                  \
     VERBS_COUNTER(ev_port_active)                                            \
     VERBS_COUNTER(ev_port_err)                                               \
@@ -192,7 +219,7 @@
     VERBS_COUNTER(cm_addr_change)                                            \
     VERBS_COUNTER(cm_other)             /* Any other rdma_cm event. */
 
-/* A QP of the port, the main one or a proxy. */
+/* A QP of the port: the main one, a proxy, or a multicast QP. */
 struct verbs_qp {
     UT_hash_handle hh;          /* In 'qps', keyed on 'qpn'. */
     uint32_t qpn;               /* QP number, the key. */
@@ -201,6 +228,12 @@ struct verbs_qp {
     struct ibv_qp *qp;          /* The QP. */
     bool broken;                /* In the error state: needs RESET and
                                  * RTS again (verbs_recover_qp()). */
+    bool mcast_only;            /* An extra QP for multicast attachments
+                                 * only: never sends, not for callers. */
+    bool has_room;              /* In 'mcast_room'. */
+    unsigned int n_attached;    /* Groups attached to it. */
+    struct verbs_qp *room_prev; /* In 'mcast_room' if 'has_room'. */
+    struct verbs_qp *room_next;
 };
 
 /* What an address handle is made of.  Only bytes and naturally aligned
@@ -230,23 +263,19 @@ struct verbs_ah {
     bool referenced;            /* Used since the last eviction sweep. */
 };
 
-/* A multicast membership. */
+/* The rdma_cm and attach side of a multicast membership; its state,
+ * pacing and retries are in the port's join table ('joins'), which has
+ * an entry for exactly the groups in 'groups'. */
 struct verbs_group {
     UT_hash_handle hh;          /* In 'groups', keyed on 'mgid'. */
     uint8_t mgid[16];           /* Multicast GID, the key. */
-    enum ibb_mcast_join join;   /* IBB_MCAST_FULL or IBB_MCAST_SEND_ONLY. */
-    uint16_t pkey;              /* P_Key of the join. */
-    uint32_t qkey;              /* Q_Key asked for by the caller. */
+    enum ibb_mcast_join join;   /* Of the join posted last. */
+    uint16_t pkey;              /* P_Key of that join. */
+    uint32_t xid;               /* Its request number in 'joins'. */
     struct rdma_cm_id *id;      /* rdma_cm id of the join, NULL if none. */
     bool join_posted;           /* rdma_join_multicast_ex() succeeded. */
-    bool attached;              /* Main QP attached, with 'attach_mlid'. */
+    struct verbs_qp *attach_qp; /* QP attached to the group, or NULL. */
     uint16_t attach_mlid;       /* MLID given to ibv_attach_mcast(). */
-    enum ibb_mcast_state state; /* Where the join stands. */
-    uint16_t mlid;              /* MLID once JOINED. */
-    char why[128];              /* Reason, when FAILED. */
-    long long retry_at;         /* When FAILED: CLOCK_MONOTONIC ms of the
-                                 * next try, else LLONG_MAX. */
-    int backoff_ms;             /* Wait before the try after that one. */
 };
 
 /* Counters (see VERBS_COUNTERS). */
@@ -275,6 +304,8 @@ struct ibb_port_verbs {
     int n_pkeys;                /* Entries in 'pkeys'. */
     uint16_t pkey_index;        /* Index of opts.pkey in 'pkeys'. */
     uint32_t qkey;              /* Main QP's Q_Key. */
+    unsigned int max_qp_attach; /* Device: groups per QP. */
+    unsigned int max_total_attach; /* Device: attachments in all. */
 
     /* Queues and buffers. */
     struct ibv_pd *pd;          /* Protection domain. */
@@ -313,6 +344,12 @@ struct ibb_port_verbs {
     /* Control: multicast and events. */
     struct rdma_event_channel *cm_channel; /* rdma_cm events. */
     struct verbs_group *groups; /* Memberships, by MGID. */
+    struct ibb_join_table *joins; /* Their states, paced (lib/ibb-join.h);
+                                   * kept over reconnects. */
+    uint32_t next_xid;          /* Request number for 'joins'. */
+    struct verbs_qp *mcast_room; /* QPs that can take another group. */
+    unsigned int n_mcast_qps;   /* Extra multicast QPs in 'qps'. */
+    unsigned int n_attached;    /* Attachments over all QPs. */
     int epoll_fd;               /* Async fd + cm channel, -1 if none. */
     bool changed;               /* State changed since the last run()
                                  * reported it: sticky until then. */
@@ -458,10 +495,16 @@ verbs_alloc(void)
     return &vp->up;
 }
 
+static void verbs_free_groups(struct ibb_port_verbs *);
+
 static void
 verbs_dealloc(struct ibb_port *port)
 {
-    free(verbs_cast(port));
+    struct ibb_port_verbs *vp = verbs_cast(port);
+
+    verbs_free_groups(vp);
+    ibb_join_table_destroy(vp->joins);
+    free(vp);
 }
 
 /* ------------------------------------------------------------------ */
@@ -732,6 +775,12 @@ verbs_open(struct ibb_port_verbs *vp)
                                  dattr.phys_port_cnt);
         goto err_close;
     }
+    /* A device without attachments (none should be) fails full joins
+     * with that reason. */
+    vp->max_qp_attach = dattr.max_mcast_qp_attach > 0
+                        ? dattr.max_mcast_qp_attach : 0;
+    vp->max_total_attach = dattr.max_total_mcast_qp_attach > 0
+                           ? dattr.max_total_mcast_qp_attach : 0;
     err = verbs_query_port(vp, true);
     if (err) {
         goto err_close;
@@ -1108,6 +1157,13 @@ verbs_forget_qp(struct ibb_port_verbs *vp, struct verbs_qp *q)
     if (q == vp->main_qp) {
         vp->main_qp = NULL;
     }
+    if (q->has_room) {
+        DL_DELETE2(vp->mcast_room, q, room_prev, room_next);
+    }
+    if (q->mcast_only) {
+        vp->n_mcast_qps--;
+    }
+    vp->n_attached -= q->n_attached;
     free(q);
 }
 
@@ -1155,6 +1211,14 @@ verbs_qp_create(struct ibb_port *port, uint32_t qkey, uint32_t *qpn)
         return ibb_port_set_error(port, ENOTCONN, "%s: not connected",
                                   port->device);
     }
+    if (vp->n_qps + VERBS_MAX_MCAST_QPS - vp->n_mcast_qps
+        >= IBB_VERBS_MAX_QPS) {
+        /* What is left is kept for multicast QPs. */
+        return ibb_port_set_error(port, ENOSPC, "%s: limit of %d proxy "
+                                  "QPs per port reached", port->device,
+                                  IBB_VERBS_MAX_QPS - VERBS_MAX_MCAST_QPS
+                                  - 1);
+    }
     err = verbs_create_qp(vp, qkey, VERBS_PROXY_QP_SEND_WR, &q);
     if (!err) {
         *qpn = q->qpn;
@@ -1177,10 +1241,11 @@ verbs_qp_destroy(struct ibb_port *port, uint32_t qpn)
         return ibb_port_set_error(port, ENOENT, "%s: no QP 0x%06x",
                                   port->device, qpn);
     }
-    if (q == vp->main_qp) {
+    if (q == vp->main_qp || q->mcast_only) {
         return ibb_port_set_error(port, EINVAL, "%s: QP 0x%06x is the "
-                                  "port's main QP, which stays while the "
-                                  "port is open", port->device, qpn);
+                                  "port's %s QP, which stays while the "
+                                  "port needs it", port->device, qpn,
+                                  q == vp->main_qp ? "main" : "multicast");
     }
     reap_sends(vp);
     err = verbs_free_qp(vp, q);
@@ -1402,6 +1467,15 @@ verbs_connect(struct ibb_port *port)
     vp->lid = vp->sm_lid = vp->mtu = 0;
     vp->lmc = 0;
     vp->pkey_index = 0;
+    if (!vp->joins) {
+        struct ibb_join_params jp = { .rate = port->opts.join_rate };
+
+        vp->joins = ibb_join_table_create(&jp);
+        if (!vp->joins) {
+            return ibb_port_set_error(port, ENOMEM, "%s: out of memory",
+                                      port->device);
+        }
+    }
 
     err = verbs_open(vp);
     if (err) {
@@ -1415,6 +1489,11 @@ verbs_connect(struct ibb_port *port)
                           &vp->main_qp);
     if (err) {
         goto err_queues;
+    }
+    if (vp->max_qp_attach) {
+        /* Groups attach to the main QP first. */
+        DL_APPEND2(vp->mcast_room, vp->main_qp, room_prev, room_next);
+        vp->main_qp->has_room = true;
     }
     err = verbs_open_events(vp);
     if (err) {
@@ -1445,6 +1524,7 @@ verbs_disconnect(struct ibb_port *port)
 {
     struct ibb_port_verbs *vp = verbs_cast(port);
 
+    /* The groups stay, to be joined again after a reconnect. */
     verbs_destroy_groups(vp);
     verbs_close_events(vp);
     verbs_destroy_qps(vp);
@@ -1456,6 +1536,9 @@ verbs_disconnect(struct ibb_port *port)
     vp->n_free_slots = 0;
     vp->n_qps = 0;
     vp->main_qp = NULL;
+    vp->mcast_room = NULL;
+    vp->n_mcast_qps = 0;
+    vp->n_attached = 0;
     vp->recover_at = LLONG_MAX;
 }
 
@@ -1570,8 +1653,9 @@ rebuild_packet(struct ibb_port_verbs *vp, const struct ibv_wc *wc,
     memset(p, 0, hdr_len);
 
     lrh = (struct ibb_lrh *) p;
-    dlid = (g && g->state == IBB_MCAST_JOINED && g->mlid
-            ? g->mlid : vp->lid | wc->dlid_path_bits);
+    /* The MLID the group's QP was attached with, whichever QP that is. */
+    dlid = (g && g->attach_qp
+            ? g->attach_mlid : vp->lid | wc->dlid_path_bits);
     ibb_lrh_set_vl(lrh, 0);
     ibb_lrh_set_lver(lrh, 0);
     ibb_lrh_set_sl(lrh, wc->sl);
@@ -2053,7 +2137,7 @@ verbs_send(struct ibb_port *port, const struct ibb_port_buf bufs[],
             continue;
         }
         q = find_qp(vp, pkt.sqpn);
-        if (!q) {
+        if (!q || q->mcast_only) {
             vp->c.tx_no_qp++;
             continue;
         }
@@ -2203,34 +2287,6 @@ verbs_qp(struct ibb_port *port, uint32_t qpn, uint32_t qkey, bool open)
 /* Multicast. */
 
 static void
-group_fail(struct ibb_port_verbs *vp, struct verbs_group *g,
-           const char *format, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-group_fail(struct ibb_port_verbs *vp, struct verbs_group *g,
-           const char *format, ...)
-{
-    va_list args;
-
-    va_start(args, format);
-    vsnprintf(g->why, sizeof g->why, format, args);
-    va_end(args);
-    g->state = IBB_MCAST_FAILED;
-    g->mlid = 0;
-    vp->changed = true;
-
-    /* verbs_run() tries again after 1 s, then twice as long each time, up
-     * to 30 s, until a join succeeds (join_done() resets the wait). */
-    if (g->backoff_ms < VERBS_JOIN_RETRY_MIN_MS) {
-        g->backoff_ms = VERBS_JOIN_RETRY_MIN_MS;
-    }
-    g->retry_at = ibb_port_now_ms() + g->backoff_ms;
-    g->backoff_ms = (g->backoff_ms > VERBS_JOIN_RETRY_MAX_MS / 2
-                     ? VERBS_JOIN_RETRY_MAX_MS : g->backoff_ms * 2);
-}
-
-static void
 make_sib(struct sockaddr_ib *sib, uint16_t pkey, const uint8_t gid[16])
 {
     memset(sib, 0, sizeof *sib);
@@ -2239,19 +2295,142 @@ make_sib(struct sockaddr_ib *sib, uint16_t pkey, const uint8_t gid[16])
     memcpy(sib->sib_addr.sib_raw, gid, 16);
 }
 
-/* Leaves 'g' on the fabric and detaches the main QP, keeping the entry. */
+/* Formats a group's failure reason into 'why' (truncated to fit). */
+static void set_why(char *why, size_t size, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+set_why(char *why, size_t size, const char *format, ...)
+{
+    va_list args;
+
+    va_start(args, format);
+    vsnprintf(why, size, format, args);
+    va_end(args);
+}
+
+/* 'q' can take another group: it goes last, so that groups fill the QPs
+ * that have long had room first, and the others may empty. */
+static void
+room_add(struct ibb_port_verbs *vp, struct verbs_qp *q)
+{
+    if (!q->has_room) {
+        DL_APPEND2(vp->mcast_room, q, room_prev, room_next);
+        q->has_room = true;
+    }
+}
+
+static void
+room_del(struct ibb_port_verbs *vp, struct verbs_qp *q)
+{
+    if (q->has_room) {
+        DL_DELETE2(vp->mcast_room, q, room_prev, room_next);
+        q->has_room = false;
+    }
+}
+
+/* Destroys multicast QP 'q' once no group is attached to it.  (A QP with
+ * a few groups left stays: attachments are not moved.) */
+static void
+mcast_qp_release(struct ibb_port_verbs *vp, struct verbs_qp *q)
+{
+    if (q->mcast_only && !q->n_attached && !verbs_free_qp(vp, q)) {
+        vp->c.mcast_qps_destroyed++;
+    }
+}
+
+/* Returns a QP that can take another group: the first with room, else a
+ * new multicast QP.  NULL at a limit or on error, with the reason in
+ * 'why'. */
+static struct verbs_qp *
+mcast_qp_for_attach(struct ibb_port_verbs *vp, char *why, size_t why_size)
+{
+    struct verbs_qp *q;
+
+    if (!vp->max_qp_attach
+        || (vp->max_total_attach && vp->n_attached >= vp->max_total_attach)) {
+        set_why(why, why_size, "%s allows %u multicast attachments in "
+                 "all, and all are in use", vp->devname,
+                 vp->max_qp_attach ? vp->max_total_attach : 0);
+        return NULL;
+    }
+    if (vp->mcast_room) {
+        return vp->mcast_room;
+    }
+    if (vp->n_mcast_qps >= VERBS_MAX_MCAST_QPS) {
+        set_why(why, why_size, "the main QP and %d multicast QPs hold %u "
+                 "groups each (the limit of %s)", VERBS_MAX_MCAST_QPS,
+                 vp->max_qp_attach, vp->devname);
+        return NULL;
+    }
+    if (verbs_create_qp(vp, vp->qkey, VERBS_MCAST_QP_SEND_WR, &q)) {
+        set_why(why, why_size, "%s", vp->up.errbuf);
+        return NULL;
+    }
+    q->mcast_only = true;
+    vp->n_mcast_qps++;
+    vp->c.mcast_qps_created++;
+    room_add(vp, q);
+    return q;
+}
+
+/* Attaches a QP of the port to 'g' with 'mlid'.  Returns 0, or a positive
+ * errno with the reason in 'why'. */
+static int
+group_attach(struct ibb_port_verbs *vp, struct verbs_group *g,
+             uint16_t mlid, char *why, size_t why_size)
+{
+    struct verbs_qp *q = mcast_qp_for_attach(vp, why, why_size);
+    union ibv_gid mgid;
+    int err;
+
+    if (!q) {
+        vp->c.mcast_attach_full++;
+        return ENOSPC;
+    }
+    memcpy(mgid.raw, g->mgid, 16);
+    err = ibv_attach_mcast(q->qp, &mgid, mlid);
+    if (err) {
+        set_why(why, why_size, "ibv_attach_mcast QP 0x%06x with MLID "
+                 "0x%04x failed (%s)", q->qpn, mlid, strerror(err));
+        mcast_qp_release(vp, q);
+        return err;
+    }
+    g->attach_qp = q;
+    g->attach_mlid = mlid;
+    q->n_attached++;
+    vp->n_attached++;
+    if (q->n_attached >= vp->max_qp_attach) {
+        room_del(vp, q);
+    }
+    return 0;
+}
+
+static void
+group_detach(struct ibb_port_verbs *vp, struct verbs_group *g)
+{
+    struct verbs_qp *q = g->attach_qp;
+    union ibv_gid mgid;
+
+    if (!q) {
+        return;
+    }
+    memcpy(mgid.raw, g->mgid, 16);
+    ibv_detach_mcast(q->qp, &mgid, g->attach_mlid);
+    g->attach_qp = NULL;
+    q->n_attached--;
+    vp->n_attached--;
+    room_add(vp, q);
+    mcast_qp_release(vp, q);
+}
+
+/* Leaves 'g' on the fabric and detaches it, keeping the entry. */
 static void
 group_stop(struct ibb_port_verbs *vp, struct verbs_group *g)
 {
     struct sockaddr_ib mc;
 
-    if (g->attached && vp->main_qp) {
-        union ibv_gid mgid;
-
-        memcpy(mgid.raw, g->mgid, 16);
-        ibv_detach_mcast(vp->main_qp->qp, &mgid, g->attach_mlid);
-    }
-    g->attached = false;
+    group_detach(vp, g);
     if (g->id) {
         if (g->join_posted) {
             make_sib(&mc, g->pkey, g->mgid);
@@ -2261,15 +2440,12 @@ group_stop(struct ibb_port_verbs *vp, struct verbs_group *g)
         g->id = NULL;
     }
     g->join_posted = false;
-    g->mlid = 0;
 }
 
-/* Starts joining 'g' (stopped by group_stop()).  Returns 0 or a positive
- * errno with the port error set (and the group FAILED).  A 'retry' of a
- * FAILED group keeps it FAILED, with its reason, until the new join
- * completes, so that the reason stays visible while it is retried. */
+/* Posts the join of 'g' (stopped by group_stop()) with its 'join' and
+ * 'pkey'.  Returns 0 or a positive errno with the port error set. */
 static int
-group_start(struct ibb_port_verbs *vp, struct verbs_group *g, bool retry)
+group_start(struct ibb_port_verbs *vp, struct verbs_group *g)
 {
     struct ibb_port *port = &vp->up;
     struct rdma_cm_join_mc_attr_ex mattr;
@@ -2278,23 +2454,13 @@ group_start(struct ibb_port_verbs *vp, struct verbs_group *g, bool retry)
     int err;
 
     ibb_gid_format(g->mgid, mgid_s, sizeof mgid_s);
-    g->retry_at = LLONG_MAX;
-    g->mlid = 0;
-    if (!retry || g->state != IBB_MCAST_FAILED) {
-        g->state = IBB_MCAST_JOINING;
-        g->why[0] = '\0';
-        vp->changed = true;
-    }
-    if (!vp->active) {
-        /* verbs_run() joins when the port becomes ACTIVE. */
-        return 0;
-    }
-
     errno = 0;
     if (rdma_create_id(vp->cm_channel, &g->id, g, RDMA_PS_UDP)) {
         err = errno ? errno : ENOMEM;
         g->id = NULL;
-        goto fail_call;
+        return ibb_port_set_error(port, err, "%s: rdma_create_id for group "
+                                  "%s failed (%s)", port->device, mgid_s,
+                                  strerror(err));
     }
     make_sib(&src, g->pkey, vp->gid);
     errno = 0;
@@ -2302,10 +2468,10 @@ group_start(struct ibb_port_verbs *vp, struct verbs_group *g, bool retry)
         err = errno ? errno : EINVAL;
         rdma_destroy_id(g->id);
         g->id = NULL;
-        ibb_port_set_error(port, err, "%s: rdma_bind_addr to the port GID "
-                           "with P_Key 0x%04x for group %s failed (%s)",
-                           port->device, g->pkey, mgid_s, strerror(err));
-        goto fail;
+        return ibb_port_set_error(port, err, "%s: rdma_bind_addr to the "
+                                  "port GID with P_Key 0x%04x for group %s "
+                                  "failed (%s)", port->device, g->pkey,
+                                  mgid_s, strerror(err));
     }
     make_sib(&mc, g->pkey, g->mgid);
     memset(&mattr, 0, sizeof mattr);
@@ -2320,98 +2486,158 @@ group_start(struct ibb_port_verbs *vp, struct verbs_group *g, bool retry)
         err = errno ? errno : EINVAL;
         rdma_destroy_id(g->id);
         g->id = NULL;
-        ibb_port_set_error(port, err, "%s: rdma_join_multicast_ex %s "
-                           "failed (%s)", port->device, mgid_s,
-                           strerror(err));
-        goto fail;
+        return ibb_port_set_error(port, err, "%s: rdma_join_multicast_ex %s "
+                                  "failed (%s)", port->device, mgid_s,
+                                  strerror(err));
     }
     g->join_posted = true;
     return 0;
-
-fail_call:
-    ibb_port_set_error(port, err, "%s: rdma_create_id for group %s failed "
-                       "(%s)", port->device, mgid_s, strerror(err));
-fail:
-    group_fail(vp, g, "%s", port->errbuf);
-    return err;
 }
 
-/* Leaves and joins every group again (after the SM asked for it). */
 static void
-rejoin_all(struct ibb_port_verbs *vp)
+group_free(struct ibb_port_verbs *vp, struct verbs_group *g)
 {
-    struct verbs_group *g, *next;
+    group_stop(vp, g);
+    HASH_DEL(vp->groups, g);
+    free(g);
+}
 
-    HASH_ITER(hh, vp->groups, g, next) {
-        group_stop(vp, g);
-        group_start(vp, g, false);
+/* Frees 'g' if the join table is done with it (left, or given up), and
+ * returns true if so. */
+static bool
+group_gc(struct ibb_port_verbs *vp, struct verbs_group *g)
+{
+    struct ibb_mcast_status st;
+
+    if (ibb_join_status(vp->joins, g->mgid, &st) == ENOENT) {
+        group_free(vp, g);
+        return true;
     }
+    return false;
 }
 
-/* Joins again the FAILED groups whose retry is due.  A retry leaves the
- * old join and destroys its rdma_cm id first (group_stop()). */
+/* Queues a join for every group, as the port went down or must join
+ * again (the SM asked, the LID or GID changed) or the device is closed
+ * ('stop').  pump_joins() sends the joins, paced, while the port is
+ * ACTIVE; each leaves the group's old join and attachment first, so that
+ * a port event costs no rdma_cm or verbs call per group here.  Closing
+ * the device leaves and detaches every group now.  Groups being left are
+ * done with. */
 static void
-retry_joins(struct ibb_port_verbs *vp)
+requeue_groups(struct ibb_port_verbs *vp, bool stop)
 {
     struct verbs_group *g, *next;
-    long long now = ibb_port_now_ms();
 
-    HASH_ITER(hh, vp->groups, g, next) {
-        if (g->state == IBB_MCAST_FAILED && now >= g->retry_at) {
-            vp->c.join_retries++;
+    if (!vp->joins) {
+        return;
+    }
+    if (stop) {
+        HASH_ITER(hh, vp->groups, g, next) {
             group_stop(vp, g);
-            group_start(vp, g, true);
         }
     }
+    ibb_join_reset(vp->joins);
+    HASH_ITER(hh, vp->groups, g, next) {
+        group_gc(vp, g);
+    }
+    vp->changed = true;
 }
 
 static void
 verbs_destroy_groups(struct ibb_port_verbs *vp)
 {
+    requeue_groups(vp, true);
+}
+
+/* Frees every group (closing the port). */
+static void
+verbs_free_groups(struct ibb_port_verbs *vp)
+{
     struct verbs_group *g, *next;
 
     HASH_ITER(hh, vp->groups, g, next) {
-        group_stop(vp, g);
-        HASH_DEL(vp->groups, g);
-        free(g);
+        group_free(vp, g);
     }
 }
 
-/* Completes a join: checks the Q_Key, attaches full members. */
+/* Posts the joins and leaves of the join table that the pacing allows
+ * now.  A join is answered by its rdma_cm event (handle_cm_events()); a
+ * leave is done at once (rdma_leave_multicast() does not wait for the
+ * SA), so it is answered here.  A join retried leaves the old one
+ * first. */
+static void
+pump_joins(struct ibb_port_verbs *vp)
+{
+    struct ibb_join_request req;
+    long long now;
+
+    if (!vp->joins || !vp->ctx || vp->fatal || !vp->active
+        || !vp->cm_channel) {
+        return;
+    }
+    now = ibb_port_now_ms();
+    ibb_join_run(vp->joins, now);
+    while (ibb_join_next(vp->joins, now, &req)) {
+        struct verbs_group *g = find_group(vp, req.mgid);
+        uint32_t xid = vp->next_xid++;
+
+        ibb_join_sent(vp->joins, now, xid);
+        if (!g) {
+            /* Every entry of the table has its group: not reached. */
+            ibb_join_fail(vp->joins, now, xid, ENOENT, "no such group");
+            continue;
+        }
+        group_stop(vp, g);
+        if (req.op == IBB_JOIN_OP_LEAVE) {
+            ibb_join_reply(vp->joins, now, xid, 0, 0);
+        } else {
+            int err;
+
+            g->join = req.join;
+            g->pkey = req.pkey;
+            g->xid = xid;
+            err = group_start(vp, g);
+            if (err) {
+                ibb_join_fail(vp->joins, now, xid, err, vp->up.errbuf);
+            }
+        }
+        group_gc(vp, g);
+    }
+}
+
+/* Completes the join of 'g': checks the Q_Key, attaches a QP for a full
+ * member (unless it is being left). */
 static void
 join_done(struct ibb_port_verbs *vp, struct verbs_group *g,
           const struct rdma_ud_param *ud)
 {
+    long long now = ibb_port_now_ms();
     uint16_t mlid = ud->ah_attr.dlid;
+    struct ibb_mcast_status st;
+    char why[128];
+    int err = 0;
 
-    if (ud->qkey != vp->qkey) {
-        /* With RDMA_PS_UDP the kernel joins with rdma_cm's Q_Key
-         * 0x01234567; the main QP would not receive the group's packets
-         * (see the comment at the top of this file). */
-        group_fail(vp, g, "group Q_Key 0x%08x (rdma_cm's) differs from the "
-                   "port's Q_Key 0x%08x", ud->qkey, vp->qkey);
+    if (ibb_join_status(vp->joins, g->mgid, &st)) {
         return;
     }
-    if (g->join == IBB_MCAST_FULL && !g->attached && vp->main_qp) {
-        union ibv_gid mgid;
-        int err;
-
-        memcpy(mgid.raw, g->mgid, 16);
-        err = ibv_attach_mcast(vp->main_qp->qp, &mgid, mlid);
-        if (err) {
-            group_fail(vp, g, "ibv_attach_mcast with MLID 0x%04x failed "
-                       "(%s)", mlid, strerror(err));
-            return;
-        }
-        g->attached = true;
-        g->attach_mlid = mlid;
+    if (ud->qkey != vp->qkey) {
+        /* With RDMA_PS_UDP the kernel joins with rdma_cm's Q_Key
+         * 0x01234567; the port's QPs would not receive the group's
+         * packets (see the comment at the top of this file). */
+        set_why(why, sizeof why, "group Q_Key 0x%08x (rdma_cm's) differs "
+                 "from the port's Q_Key 0x%08x", ud->qkey, vp->qkey);
+        err = EINVAL;
+    } else if (g->join == IBB_MCAST_FULL && st.state != IBB_MCAST_LEAVING
+               && !g->attach_qp) {
+        err = group_attach(vp, g, mlid, why, sizeof why);
     }
-    g->state = IBB_MCAST_JOINED;
-    g->mlid = mlid;
-    g->why[0] = '\0';
-    g->retry_at = LLONG_MAX;
-    g->backoff_ms = VERBS_JOIN_RETRY_MIN_MS;
-    vp->changed = true;
+    if (err) {
+        ibb_join_fail(vp->joins, now, g->xid, err, why);
+    } else if (!ibb_join_reply(vp->joins, now, g->xid, 0, mlid)) {
+        /* The join had timed out: its retry joins again. */
+        group_detach(vp, g);
+    }
+    group_gc(vp, g);
 }
 
 /* Handles every waiting rdma_cm event. */
@@ -2429,6 +2655,7 @@ handle_cm_events(struct ibb_port_verbs *vp)
         struct rdma_cm_id *id = event->id;
         int status = event->status;
         struct verbs_group *g;
+        char why[128];
 
         /* Ack first: a later rdma_destroy_id() waits for it. */
         rdma_ack_cm_event(event);
@@ -2445,7 +2672,7 @@ handle_cm_events(struct ibb_port_verbs *vp)
 
         /* An event is only read for an id that exists, and ids are
          * destroyed together with their group, so the context is live;
-         * but a rejoin may have replaced the id since. */
+         * but a retry may have replaced the id since. */
         g = id ? id->context : NULL;
         if (!g || g->id != id) {
             continue;
@@ -2455,26 +2682,25 @@ handle_cm_events(struct ibb_port_verbs *vp)
             join_done(vp, g, &ud);
             break;
         case RDMA_CM_EVENT_MULTICAST_ERROR:
-            if (status == -ENETRESET) {
-                /* A port event (port error, LID change, client
-                 * reregister) ended the membership; that event's handler
-                 * joins again when the port is ACTIVE (as IPoIB ignores
-                 * -ENETRESET in ipoib_mcast_join_complete()). */
-                g->state = IBB_MCAST_JOINING;
-                g->mlid = 0;
-                vp->changed = true;
-                break;
-            }
-            /* Fall through. */
         case RDMA_CM_EVENT_UNREACHABLE:
         case RDMA_CM_EVENT_ADDR_ERROR:
             if (status < 0) {
-                group_fail(vp, g, "%s (%s)", rdma_event_str(type),
-                           strerror(-status));
+                set_why(why, sizeof why, "%s (%s)", rdma_event_str(type),
+                         strerror(-status));
             } else {
-                group_fail(vp, g, "%s (status %d)", rdma_event_str(type),
-                           status);
+                set_why(why, sizeof why, "%s (status %d)",
+                         rdma_event_str(type), status);
             }
+            /* The answer to the join in flight, or the end of a joined
+             * membership (-ENETRESET with a port event, which may have
+             * queued every group already).  The retry leaves the old
+             * join first. */
+            if (!ibb_join_fail(vp->joins, ibb_port_now_ms(), g->xid,
+                               status < 0 ? -status : EIO, why)) {
+                ibb_join_lost(vp->joins, ibb_port_now_ms(), g->mgid,
+                              status < 0 ? -status : EIO, why);
+            }
+            group_gc(vp, g);
             break;
         default:
             break;
@@ -2487,12 +2713,14 @@ verbs_mcast_join(struct ibb_port *port, const struct ibb_port_group *pg,
                  uint16_t *mlid)
 {
     struct ibb_port_verbs *vp = verbs_cast(port);
+    struct ibb_mcast_status st;
     struct verbs_group *g;
     bool oom = false;
+    bool created = false;
     int err;
 
     *mlid = 0;
-    if (!vp->cm_channel) {
+    if (!vp->cm_channel || !vp->joins) {
         return ibb_port_set_error(port, ENOTCONN, "%s: not connected",
                                   port->device);
     }
@@ -2509,16 +2737,8 @@ verbs_mcast_join(struct ibb_port *port, const struct ibb_port_group *pg,
                                   ibb_gid_format(pg->mgid, s, sizeof s));
     }
 
-    handle_cm_events(vp);
     g = find_group(vp, pg->mgid);
-    if (g && g->join == pg->join && g->pkey == pg->pkey
-        && g->state != IBB_MCAST_FAILED) {
-        *mlid = g->state == IBB_MCAST_JOINED ? g->mlid : 0;
-        return 0;
-    }
-    if (g) {
-        group_stop(vp, g);
-    } else {
+    if (!g) {
         g = calloc(1, sizeof *g);
         if (!g) {
             return ibb_port_set_error(port, ENOMEM, "%s: out of memory",
@@ -2531,17 +2751,21 @@ verbs_mcast_join(struct ibb_port *port, const struct ibb_port_group *pg,
             return ibb_port_set_error(port, ENOMEM, "%s: out of memory",
                                       port->device);
         }
+        created = true;
     }
-    g->join = pg->join;
-    g->pkey = pg->pkey;
-    g->qkey = pg->qkey;
-    g->retry_at = LLONG_MAX;
-    g->backoff_ms = VERBS_JOIN_RETRY_MIN_MS;
-    err = group_start(vp, g, false);
+    err = ibb_join_add(vp->joins, pg->mgid, pg->join, pg->qkey, pg->pkey);
     if (err) {
-        HASH_DEL(vp->groups, g);
-        free(g);
-        return err;
+        if (created) {
+            HASH_DEL(vp->groups, g);
+            free(g);
+        }
+        return ibb_port_set_error(port, err, "%s: out of memory",
+                                  port->device);
+    }
+    pump_joins(vp);
+    if (!ibb_join_status(vp->joins, pg->mgid, &st)
+        && st.state == IBB_MCAST_JOINED) {
+        *mlid = st.mlid;
     }
     return 0;
 }
@@ -2550,21 +2774,20 @@ static int
 verbs_mcast_leave(struct ibb_port *port, const uint8_t mgid[16])
 {
     struct ibb_port_verbs *vp = verbs_cast(port);
-    struct verbs_group *g;
+    struct verbs_group *g = find_group(vp, mgid);
 
-    handle_cm_events(vp);
-    g = find_group(vp, mgid);
-    if (!g) {
+    if (!g || !vp->joins) {
         char s[IBB_GID_STRLEN];
 
         return ibb_port_set_error(port, ENOENT, "%s: not a member of %s",
                                   port->device,
                                   ibb_gid_format(mgid, s, sizeof s));
     }
-    group_stop(vp, g);
-    HASH_DEL(vp->groups, g);
-    free(g);
-    vp->changed = true;
+    /* Shown as leaving until pump_joins() leaves it, paced. */
+    ibb_join_remove(vp->joins, mgid);
+    if (!group_gc(vp, g)) {
+        pump_joins(vp);
+    }
     return 0;
 }
 
@@ -2573,15 +2796,17 @@ verbs_mcast_status(struct ibb_port *port, const uint8_t mgid[16],
                    struct ibb_mcast_status *st)
 {
     struct ibb_port_verbs *vp = verbs_cast(port);
-    struct verbs_group *g = find_group(vp, mgid);
 
-    if (!g) {
-        return ENOENT;
-    }
-    st->state = g->state;
-    st->mlid = g->state == IBB_MCAST_JOINED ? g->mlid : 0;
-    snprintf(st->why, sizeof st->why, "%s", g->why);
-    return 0;
+    return vp->joins ? ibb_join_status(vp->joins, mgid, st) : ENOENT;
+}
+
+static bool
+verbs_mcast_take_changed(struct ibb_port *port, uint8_t mgid[16],
+                         struct ibb_mcast_status *st)
+{
+    struct ibb_port_verbs *vp = verbs_cast(port);
+
+    return vp->joins && ibb_join_take_changed(vp->joins, mgid, st);
 }
 
 /* ------------------------------------------------------------------ */
@@ -2603,7 +2828,7 @@ port_changed(struct ibb_port_verbs *vp, bool rejoin)
     vp->changed = true;
     if (vp->active
         && (rejoin || !was_active || memcmp(old_gid, vp->gid, 16))) {
-        rejoin_all(vp);
+        requeue_groups(vp, false);
     }
 }
 
@@ -2656,8 +2881,11 @@ handle_async_events(struct ibb_port_verbs *vp)
         switch (type) {
         case IBV_EVENT_PORT_ERR:
             if (port_num == vp->port_num) {
+                /* The memberships end with the port (the kernel reports
+                 * -ENETRESET): every group shows as joining until the
+                 * port is back and pump_joins() joined it again. */
                 vp->active = false;
-                vp->changed = true;
+                requeue_groups(vp, false);
             }
             break;
         case IBV_EVENT_PORT_ACTIVE:
@@ -2677,10 +2905,10 @@ handle_async_events(struct ibb_port_verbs *vp)
         case IBV_EVENT_QP_FATAL:
         case IBV_EVENT_QP_REQ_ERR:
         case IBV_EVENT_QP_ACCESS_ERR:
-            /* The QP is in the error state.  A proxy QP (or the main QP
-             * after a request or access error) comes back through RESET;
-             * a fatal error on the main QP, which holds the multicast
-             * attachments, needs the port reopened. */
+            /* The QP is in the error state.  A proxy or multicast QP (or
+             * the main QP after a request or access error) comes back
+             * through RESET, its attachments kept; a fatal error on the
+             * main QP needs the port reopened. */
             if (q && type == IBV_EVENT_QP_FATAL && q == vp->main_qp) {
                 port_fatal(vp, type);
             } else if (q) {
@@ -2707,36 +2935,37 @@ verbs_run(struct ibb_port *port)
     handle_cm_events(vp);
     handle_async_events(vp);
     if (vp->ctx && !vp->fatal) {
-        retry_joins(vp);
         recover_qps(vp);
+        pump_joins(vp);
     }
-    /* 'changed' may have been set outside run() too (mcast_join() and
-     * mcast_leave() read rdma_cm events): it stays set until reported
-     * here. */
-    changed = vp->changed;
+    /* Group states changed stay in the join table until taken
+     * (verbs_mcast_take_changed()). */
+    changed = vp->changed || (vp->joins && ibb_join_has_changed(vp->joins));
     vp->changed = false;
     return changed;
 }
 
 /* When run() next has work: at once if a change waits to be reported
- * (its events were read outside run(), so the ctl fd will not wake the
- * caller), else the earliest join retry or QP recovery. */
+ * (made outside run(), so the ctl fd will not wake the caller), else the
+ * earliest QP recovery or join table deadline (a paced request, a
+ * timeout, a retry), which the table keeps without a scan. */
 static long long
 verbs_next_wakeup(const struct ibb_port *port)
 {
     const struct ibb_port_verbs *vp = verbs_cast(port);
-    const struct verbs_group *g, *next;
     long long when;
 
-    if (vp->changed) {
+    if (vp->changed || (vp->joins && ibb_join_has_changed(vp->joins))) {
         return 0;
     } else if (!vp->ctx || vp->fatal) {
         return LLONG_MAX;
     }
     when = vp->recover_at;
-    HASH_ITER(hh, vp->groups, g, next) {
-        if (g->state == IBB_MCAST_FAILED && g->retry_at < when) {
-            when = g->retry_at;
+    if (vp->joins && vp->active && vp->cm_channel) {
+        long long j = ibb_join_next_deadline(vp->joins, ibb_port_now_ms());
+
+        if (j < when) {
+            when = j;
         }
     }
     return when;
@@ -2753,8 +2982,15 @@ verbs_counters(const struct ibb_port *port, struct ibb_port_counter *out,
         VERBS_COUNTERS
 #undef VERBS_COUNTER
     };
+    struct verbs_counters c = vp->c;
+
+    if (vp->joins) {
+        /* The join table counts its own (it lives as long as the port). */
+        c.join_retries = ibb_join_counters(vp->joins)->join_retries;
+        c.join_timeouts = ibb_join_counters(vp->joins)->join_timeouts;
+    }
     const uint64_t values[] = {
-#define VERBS_COUNTER(NAME) vp->c.NAME,
+#define VERBS_COUNTER(NAME) c.NAME,
         VERBS_COUNTERS
 #undef VERBS_COUNTER
     };
@@ -2808,6 +3044,8 @@ const struct ibb_port_class ibb_port_verbs_class = {
     .qp_destroy = verbs_qp_destroy,
     .hw_crcs = true,
     .mcast_status = verbs_mcast_status,
+    .mcast_take_changed = verbs_mcast_take_changed,
+    .async_joins = true,
     .run = verbs_run,
     .ctl_fd = verbs_ctl_fd,
     .counters = verbs_counters,

@@ -534,7 +534,8 @@ ibb_port_mcast_status(struct ibb_port *port, const uint8_t mgid[16],
 bool
 ibb_port_mcast_tracks_changes(const struct ibb_port *port)
 {
-    return port->class->mcast_take_changed && port->opts.async_joins;
+    return (port->class->mcast_take_changed
+            && (port->opts.async_joins || port->class->async_joins));
 }
 
 bool

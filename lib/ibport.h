@@ -49,10 +49,11 @@ struct ibb_port_options {
     bool async_joins;           /* Sim: ibb_port_mcast_join() returns at
                                  * once, the join is paced and completed
                                  * by ibb_port_run() (see lib/ibb-join.h);
-                                 * false: it waits for the answer. */
-    unsigned int join_rate;     /* Sim, async: join and leave requests per
-                                 * second toward the SA, 0 = default
-                                 * (IBB_JOIN_DEFAULT_RATE). */
+                                 * false: it waits for the answer.  Verbs
+                                 * joins are always asynchronous. */
+    unsigned int join_rate;     /* Async (sim and verbs): join and leave
+                                 * requests per second toward the SA,
+                                 * 0 = default (IBB_JOIN_DEFAULT_RATE). */
 };
 
 /* Port states, as in PortInfo. */
@@ -191,7 +192,8 @@ struct ibb_mcast_status {
 int ibb_port_mcast_status(struct ibb_port *, const uint8_t mgid[16],
                           struct ibb_mcast_status *);
 
-/* Backends that track which memberships changed (sim with async joins):
+/* Backends that track which memberships changed (verbs, sim with async
+ * joins):
  * takes one whose status changed since it was last taken, into 'mgid' and
  * '*st', and returns true; false when there is none.  For the others
  * ibb_port_mcast_tracks_changes() is false: look at every group after

@@ -1,6 +1,6 @@
 /* Unit tests for lib/ibb-join.c: pacing, answers, refusals and retries,
- * timeouts, leaves during a pending join, and a lost connection.  The
- * clock is the tests' own. */
+ * timeouts, failures on the caller's side, leaves during a pending join,
+ * and a lost connection.  The clock is the tests' own. */
 #include <config.h>
 
 #include <errno.h>
@@ -115,6 +115,83 @@ test_join_refused_retried(void **state)
     ibb_join_table_destroy(t);
 }
 
+/* A request that failed on the caller's side (ibb_join_fail()) shows the
+ * caller's reason and is retried; an answer clears the reason.  A joined
+ * membership that ends (ibb_join_lost()) fails and is retried too. */
+static void
+test_local_failure_and_loss(void **state)
+{
+    struct ibb_join_table *t = ibb_join_table_create(NULL);
+    struct ibb_mcast_status st;
+    uint32_t xid = 1;
+    uint8_t mgid[16];
+
+    (void) state;
+    mgid_n(1, mgid);
+    ibb_join_add(t, mgid, IBB_MCAST_FULL, 1, 0xffff);
+    assert_int_equal(send_all(t, 0, &xid), 1);
+    assert_false(ibb_join_fail(t, 0, 99, ENOSPC, "no such request"));
+    assert_true(ibb_join_fail(t, 0, 1, ENOSPC, "no attach room"));
+    assert_int_equal(state_of(t, 1, &st), IBB_MCAST_FAILED);
+    assert_string_equal(st.why, "no attach room");
+    /* Not joined: nothing to lose. */
+    assert_false(ibb_join_lost(t, 0, mgid, ENETRESET, "reset"));
+    ibb_join_run(t, 1000);
+    assert_int_equal(send_all(t, 1000, &xid), 1);
+    assert_true(ibb_join_reply(t, 1000, 2, 0, 0xc001));
+    assert_int_equal(state_of(t, 1, &st), IBB_MCAST_JOINED);
+    assert_string_equal(st.why, "");
+
+    assert_true(ibb_join_lost(t, 2000, mgid, ENETRESET, "reset by a port "
+                              "event"));
+    assert_int_equal(state_of(t, 1, &st), IBB_MCAST_FAILED);
+    assert_string_equal(st.why, "reset by a port event");
+    assert_int_equal(ibb_join_next_deadline(t, 2000), 3000);
+    ibb_join_run(t, 3000);
+    assert_int_equal(send_all(t, 3000, &xid), 1);
+    assert_true(ibb_join_reply(t, 3000, 3, EINVAL, 0));
+    assert_int_equal(state_of(t, 1, &st), IBB_MCAST_FAILED);
+    assert_string_equal(st.why, "the SA refused the join (Invalid argument)");
+    /* Given up while failed: gone at once (the SA holds nothing). */
+    assert_int_equal(ibb_join_remove(t, mgid), 0);
+    assert_int_equal(ibb_join_status(t, mgid, &st), ENOENT);
+    ibb_join_table_destroy(t);
+}
+
+/* Failed joins wait in a list per retry wait: each is retried when due,
+ * whatever the others in the table wait for. */
+static void
+test_retries_by_wait(void **state)
+{
+    struct ibb_join_table *t = ibb_join_table_create(NULL);
+    uint32_t xid = 1;
+    uint8_t mgid[16];
+
+    (void) state;
+    for (int i = 1; i <= 2; i++) {
+        mgid_n(i, mgid);
+        ibb_join_add(t, mgid, IBB_MCAST_FULL, 1, 0xffff);
+    }
+    assert_int_equal(send_all(t, 0, &xid), 2);
+    assert_true(ibb_join_reply(t, 0, 1, EINVAL, 0));      /* Retry 1000. */
+    assert_true(ibb_join_reply(t, 500, 2, EINVAL, 0));    /* Retry 1500. */
+    assert_int_equal(ibb_join_next_deadline(t, 500), 1000);
+    ibb_join_run(t, 1000);
+    assert_int_equal(send_all(t, 1000, &xid), 1);
+    assert_true(ibb_join_reply(t, 1000, 3, EINVAL, 0));   /* Retry 3000. */
+    assert_int_equal(ibb_join_next_deadline(t, 1000), 1500);
+    ibb_join_run(t, 1500);
+    assert_int_equal(send_all(t, 1500, &xid), 1);
+    assert_true(ibb_join_reply(t, 1500, 4, EINVAL, 0));   /* Retry 3500. */
+    assert_int_equal(ibb_join_next_deadline(t, 1500), 3000);
+    ibb_join_run(t, 3499);
+    assert_int_equal(send_all(t, 3499, &xid), 1);
+    ibb_join_run(t, 3500);
+    assert_int_equal(send_all(t, 3500, &xid), 1);
+    assert_int_equal(ibb_join_counters(t)->join_retries, 4);
+    ibb_join_table_destroy(t);
+}
+
 static void
 test_timeout_and_stale_answer(void **state)
 {
@@ -213,6 +290,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pacing),
         cmocka_unit_test(test_join_refused_retried),
+        cmocka_unit_test(test_local_failure_and_loss),
+        cmocka_unit_test(test_retries_by_wait),
         cmocka_unit_test(test_timeout_and_stale_answer),
         cmocka_unit_test(test_leave_during_join),
         cmocka_unit_test(test_reset),

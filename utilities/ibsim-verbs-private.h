@@ -63,6 +63,8 @@
     X(mcast_joins, "rdma_cm joins answered by the SA")                  \
     X(mcast_join_err, "rdma_cm joins that failed")                      \
     X(mcast_reset, "rdma_cm joins ended by a port loss (ENETRESET)")    \
+    X(mcast_attach, "multicast groups attached to a QP")                \
+    X(mcast_attach_full, "attaches refused: QP at max_mcast_qp_attach") \
     X(cq_overrun, "completions lost to a CQ overrun")                   \
     X(port_err, "fabric connection losses")
 
@@ -182,6 +184,8 @@ struct hca {
     FILE *log;                  /* IBSIM_VERBS_LOG, or NULL. */
     uint32_t join_delay_ms;     /* IBSIM_VERBS_JOIN_DELAY. */
     uint32_t fail_send;         /* IBSIM_VERBS_FAIL_SEND, 0 if none. */
+    uint32_t fail_attach;       /* IBSIM_VERBS_FAIL_ATTACH, 0 if none. */
+    uint64_t n_attaches;        /* Multicast attaches, over all QPs. */
     enum ibv_port_state state_up;   /* IBSIM_VERBS_PORT_STATE: the state
                                      * shown while attached. */
     uint8_t link_layer;         /* IBSIM_VERBS_LINK_LAYER. */

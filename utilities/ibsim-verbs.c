@@ -37,6 +37,12 @@
  *                       moves its QP to ERR, as a local QP error in
  *                       hardware does.  The QP works again once taken
  *                       through RESET, INIT, RTR to RTS.
+ *   IBSIM_VERBS_FAIL_ATTACH  N: right after the Nth multicast attach
+ *                       (counting from 1, over all QPs, once), the QP
+ *                       that took it goes to ERR with IBV_EVENT_QP_FATAL,
+ *                       as after a fatal QP error in hardware.  Its
+ *                       attachments stay; it receives again once taken
+ *                       through RESET, INIT, RTR to RTS.
  *
  * rdma_cm joins are asynchronous as with the kernel's ib_sa multicast
  * module: rdma_join_multicast_ex() only queues the request; the background
@@ -326,6 +332,7 @@ hca_configure(void)
     hca.name = strdup(s && *s ? s : hca.dev.name);
     env_u32("IBSIM_VERBS_JOIN_DELAY", 600000, &hca.join_delay_ms);
     env_u32("IBSIM_VERBS_FAIL_SEND", UINT32_MAX, &hca.fail_send);
+    env_u32("IBSIM_VERBS_FAIL_ATTACH", UINT32_MAX, &hca.fail_attach);
     s = getenv("IBSIM_VERBS_LOG");
     if (s && *s) {
         hca.log = fopen(s, "ae");
@@ -1732,6 +1739,10 @@ ibv_attach_mcast(struct ibv_qp *ibqp, const union ibv_gid *gid, uint16_t lid)
         }
     }
     if (qp->n_attach >= HCA_MAX_MCAST_QP_ATTACH) {
+        hca.c.mcast_attach_full++;
+        hca_log("QP 0x%06x: ibv_attach_mcast refused: %d groups attached "
+                "(max_mcast_qp_attach)", ibqp->qp_num,
+                HCA_MAX_MCAST_QP_ATTACH);
         err = ENOMEM;
         goto out;
     }
@@ -1744,6 +1755,20 @@ ibv_attach_mcast(struct ibv_qp *ibqp, const union ibv_gid *gid, uint16_t lid)
     memcpy(a[qp->n_attach].mgid, gid->raw, 16);
     a[qp->n_attach].mlid = lid;
     qp->n_attach++;
+    hca.c.mcast_attach++;
+    if (hca.log) {
+        char buf[IBB_GID_STRLEN];
+
+        /* Tests count the groups per QP from these lines. */
+        hca_log("QP 0x%06x: attached %s with LID 0x%04x (%zu groups)",
+                ibqp->qp_num, ibb_gid_format(gid->raw, buf, sizeof buf),
+                lid, qp->n_attach);
+    }
+    if (hca.fail_attach && ++hca.n_attaches == hca.fail_attach) {
+        hca_log("QP 0x%06x: injected fatal QP error", ibqp->qp_num);
+        hca_qp_to_error(qp);
+        hca_async_event(qp->ctx, IBV_EVENT_QP_FATAL, ibqp);
+    }
 out:
     pthread_mutex_unlock(&hca.mutex);
     return err;
@@ -1762,6 +1787,8 @@ ibv_detach_mcast(struct ibv_qp *ibqp, const union ibv_gid *gid, uint16_t lid)
     for (size_t i = 0; i < qp->n_attach; i++) {
         if (!memcmp(qp->attach[i].mgid, gid->raw, 16)) {
             qp->attach[i] = qp->attach[--qp->n_attach];
+            hca_log("QP 0x%06x: detached a group (%zu groups)",
+                    ibqp->qp_num, qp->n_attach);
             err = 0;
             break;
         }

@@ -649,14 +649,9 @@ show_port(struct netdev_ibbridge *dev, void *aux)
                   "%zu leaving; ",
                   n[IBB_MCAST_JOINED], n[IBB_MCAST_JOINING],
                   n[IBB_MCAST_FAILED], n[IBB_MCAST_LEAVING]);
-    if (dev->cfg.device.kind == IBB_DEVICE_SIM) {
-        ds_put_format(ms->s, "join rate %u/s\n",
-                      dev->cfg.join_rate ? dev->cfg.join_rate
-                                         : IBB_JOIN_DEFAULT_RATE);
-    } else {
-        /* The kernel's multicast module sends the joins. */
-        ds_put_cstr(ms->s, "joins by rdma_cm\n");
-    }
+    ds_put_format(ms->s, "join rate %u/s\n",
+                  dev->cfg.join_rate ? dev->cfg.join_rate
+                                     : IBB_JOIN_DEFAULT_RATE);
     for (size_t i = 0; i < dev->n_groups; i++) {
         show_joined(ms, &dev->groups[i]);
     }

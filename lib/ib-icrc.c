@@ -44,10 +44,16 @@ ibb_icrc_reprefix(uint32_t icrc, uint32_t old_prefix, uint32_t new_prefix,
     return icrc ^ ibb_crc32_combine(old_prefix ^ new_prefix, 0, len);
 }
 
-uint32_t
-ibb_icrc_prefix_grh(const struct ibb_grh *grh)
+/* Longest masked prefix (8 ones, IPv6, UDP) followed by the masked BTH:
+ * what fill_*() write and icrc_from_prefix() reads. */
+#define IBB_ICRC_HEAD_MAX (IBB_ICRC_ONES_LEN + IBB_IPV6_LEN + IBB_UDP_LEN \
+                           + IBB_BTH_LEN)
+
+/* Each fill_*() writes a header's masked ICRC prefix at 'buf' and returns
+ * its length. */
+static size_t
+fill_grh(uint8_t *buf, const struct ibb_grh *grh)
 {
-    uint8_t buf[IBB_ICRC_ONES_LEN + IBB_GRH_LEN];
     struct ibb_grh *m = (struct ibb_grh *) (buf + IBB_ICRC_ONES_LEN);
 
     memset(buf, 0xff, IBB_ICRC_ONES_LEN);
@@ -55,7 +61,63 @@ ibb_icrc_prefix_grh(const struct ibb_grh *grh)
     m->vtf[0] |= 0x0f;
     m->vtf[1] = m->vtf[2] = m->vtf[3] = 0xff;
     m->hoplmt = 0xff;
-    return ibb_crc32(0, buf, sizeof buf);
+    return IBB_ICRC_ONES_LEN + IBB_GRH_LEN;
+}
+
+static size_t
+fill_ipv4(uint8_t *buf, const struct ibb_ipv4 *ip, const struct ibb_udp *udp)
+{
+    struct ibb_ipv4 *m = (struct ibb_ipv4 *) (buf + IBB_ICRC_ONES_LEN);
+    struct ibb_udp *mu = (struct ibb_udp *) (m + 1);
+
+    memset(buf, 0xff, IBB_ICRC_ONES_LEN);
+    memcpy(m, ip, IBB_IPV4_LEN);
+    memcpy(mu, udp, IBB_UDP_LEN);
+    m->tos = 0xff;
+    m->ttl = 0xff;
+    ibb_ipv4_set_csum(m, 0xffff);
+    ibb_udp_set_csum(mu, 0xffff);
+    return IBB_ICRC_ONES_LEN + IBB_IPV4_LEN + IBB_UDP_LEN;
+}
+
+static size_t
+fill_ipv6(uint8_t *buf, const struct ibb_ipv6 *ip6,
+          const struct ibb_udp *udp)
+{
+    struct ibb_ipv6 *m = (struct ibb_ipv6 *) (buf + IBB_ICRC_ONES_LEN);
+    struct ibb_udp *mu = (struct ibb_udp *) (m + 1);
+
+    memset(buf, 0xff, IBB_ICRC_ONES_LEN);
+    memcpy(m, ip6, IBB_IPV6_LEN);
+    memcpy(mu, udp, IBB_UDP_LEN);
+    m->vtf[0] |= 0x0f;
+    m->vtf[1] = m->vtf[2] = m->vtf[3] = 0xff;
+    m->hlim = 0xff;
+    ibb_udp_set_csum(mu, 0xffff);
+    return IBB_ICRC_ONES_LEN + IBB_IPV6_LEN + IBB_UDP_LEN;
+}
+
+/* The ICRC of the 'plen'-byte masked prefix at 'buf' followed by the 'len'
+ * transport bytes at 'bth'.  The masked BTH goes into 'buf' right after
+ * the prefix, so that prefix and BTH take one CRC call: on short packets
+ * the calls, not the bytes, are what costs. */
+static uint32_t
+icrc_from_prefix(uint8_t *buf, size_t plen, const uint8_t *bth, size_t len)
+{
+    uint32_t crc;
+
+    memcpy(buf + plen, bth, IBB_BTH_LEN);
+    buf[plen + IBB_BTH_RESV8A_OFS] = 0xff;
+    crc = ibb_crc32(0, buf, plen + IBB_BTH_LEN);
+    return ibb_crc32(crc, bth + IBB_BTH_LEN, len - IBB_BTH_LEN);
+}
+
+uint32_t
+ibb_icrc_prefix_grh(const struct ibb_grh *grh)
+{
+    uint8_t buf[IBB_ICRC_HEAD_MAX];
+
+    return ibb_crc32(0, buf, fill_grh(buf, grh));
 }
 
 uint32_t
@@ -70,35 +132,43 @@ ibb_icrc_prefix_lrh(const struct ibb_lrh *lrh)
 uint32_t
 ibb_icrc_prefix_ipv4(const struct ibb_ipv4 *ip, const struct ibb_udp *udp)
 {
-    uint8_t buf[IBB_ICRC_ONES_LEN + IBB_IPV4_LEN + IBB_UDP_LEN];
-    struct ibb_ipv4 *m = (struct ibb_ipv4 *) (buf + IBB_ICRC_ONES_LEN);
-    struct ibb_udp *mu = (struct ibb_udp *) (m + 1);
+    uint8_t buf[IBB_ICRC_HEAD_MAX];
 
-    memset(buf, 0xff, IBB_ICRC_ONES_LEN);
-    memcpy(m, ip, IBB_IPV4_LEN);
-    memcpy(mu, udp, IBB_UDP_LEN);
-    m->tos = 0xff;
-    m->ttl = 0xff;
-    ibb_ipv4_set_csum(m, 0xffff);
-    ibb_udp_set_csum(mu, 0xffff);
-    return ibb_crc32(0, buf, sizeof buf);
+    return ibb_crc32(0, buf, fill_ipv4(buf, ip, udp));
 }
 
 uint32_t
 ibb_icrc_prefix_ipv6(const struct ibb_ipv6 *ip6, const struct ibb_udp *udp)
 {
-    uint8_t buf[IBB_ICRC_ONES_LEN + IBB_IPV6_LEN + IBB_UDP_LEN];
-    struct ibb_ipv6 *m = (struct ibb_ipv6 *) (buf + IBB_ICRC_ONES_LEN);
-    struct ibb_udp *mu = (struct ibb_udp *) (m + 1);
+    uint8_t buf[IBB_ICRC_HEAD_MAX];
 
-    memset(buf, 0xff, IBB_ICRC_ONES_LEN);
-    memcpy(m, ip6, IBB_IPV6_LEN);
-    memcpy(mu, udp, IBB_UDP_LEN);
-    m->vtf[0] |= 0x0f;
-    m->vtf[1] = m->vtf[2] = m->vtf[3] = 0xff;
-    m->hlim = 0xff;
-    ibb_udp_set_csum(mu, 0xffff);
-    return ibb_crc32(0, buf, sizeof buf);
+    return ibb_crc32(0, buf, fill_ipv6(buf, ip6, udp));
+}
+
+uint32_t
+ibb_icrc_grh(const struct ibb_grh *grh, const uint8_t *bth, size_t len)
+{
+    uint8_t buf[IBB_ICRC_HEAD_MAX];
+
+    return icrc_from_prefix(buf, fill_grh(buf, grh), bth, len);
+}
+
+uint32_t
+ibb_icrc_ipv4(const struct ibb_ipv4 *ip, const struct ibb_udp *udp,
+              const uint8_t *bth, size_t len)
+{
+    uint8_t buf[IBB_ICRC_HEAD_MAX];
+
+    return icrc_from_prefix(buf, fill_ipv4(buf, ip, udp), bth, len);
+}
+
+uint32_t
+ibb_icrc_ipv6(const struct ibb_ipv6 *ip6, const struct ibb_udp *udp,
+              const uint8_t *bth, size_t len)
+{
+    uint8_t buf[IBB_ICRC_HEAD_MAX];
+
+    return icrc_from_prefix(buf, fill_ipv6(buf, ip6, udp), bth, len);
 }
 
 uint32_t

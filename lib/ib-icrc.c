@@ -41,7 +41,7 @@ ibb_icrc_reprefix(uint32_t icrc, uint32_t old_prefix, uint32_t new_prefix,
                   size_t len)
 {
     /* crc(P || C) = shift_len(crc(P)) ^ crc(C), shift linear. */
-    return icrc ^ ibb_crc32_combine(old_prefix ^ new_prefix, 0, len);
+    return icrc ^ ibb_crc32_shift(old_prefix ^ new_prefix, len);
 }
 
 /* Longest masked prefix (8 ones, IPv6, UDP) followed by the masked BTH:

@@ -67,8 +67,8 @@ uint32_t ibb_icrc_ipv6(const struct ibb_ipv6 *ip6, const struct ibb_udp *udp,
 
 /* Given 'icrc', the ICRC of prefix A (CRC 'old_prefix') followed by 'len'
  * transport bytes, returns the ICRC of prefix B (CRC 'new_prefix')
- * followed by the same bytes, without reading them (CRC linearity: one
- * zlib crc32_combine of the prefix difference). */
+ * followed by the same bytes, without reading them (CRC linearity: the prefix
+ * difference shifted by 'len' bytes, ibb_crc32_shift()). */
 uint32_t ibb_icrc_reprefix(uint32_t icrc, uint32_t old_prefix,
                            uint32_t new_prefix, size_t len);
 

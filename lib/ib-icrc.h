@@ -55,15 +55,16 @@ uint32_t ibb_icrc_finish(uint32_t prefix_crc, uint32_t common_crc,
 uint32_t ibb_icrc_seeded(uint32_t prefix_crc, const uint8_t *bth,
                          size_t len);
 
-/* Fastest path: the ICRC of a packet with header 'grh' (IB global) or
- * 'ip'/'ip6' and 'udp' (RoCEv2) and the 'len' transport bytes at 'bth'
- * (BTH..pad), in two CRC calls: masked prefix and BTH, then the rest. */
-uint32_t ibb_icrc_grh(const struct ibb_grh *grh, const uint8_t *bth,
-                      size_t len);
-uint32_t ibb_icrc_ipv4(const struct ibb_ipv4 *ip, const struct ibb_udp *udp,
-                       const uint8_t *bth, size_t len);
-uint32_t ibb_icrc_ipv6(const struct ibb_ipv6 *ip6, const struct ibb_udp *udp,
-                       const uint8_t *bth, size_t len);
+/* Fastest path, for a packet whose headers and transport part sit one
+ * after the other in memory: the ICRC of the IB packet whose GRH is at
+ * 'grh', or of the RoCEv2 packet whose IPv4 or IPv6 header is at 'ip'
+ * (UDP right after it), with 'len' transport bytes (BTH..pad) right after
+ * the headers.  Two CRC calls, no copy of the transport part.  They read
+ * (and then ignore) the 8 bytes before 'grh' or 'ip', which must exist:
+ * the LRH, the Ethernet header. */
+uint32_t ibb_icrc_ib_grh(const uint8_t *grh, size_t len);
+uint32_t ibb_icrc_roce4(const uint8_t *ip, size_t len);
+uint32_t ibb_icrc_roce6(const uint8_t *ip6, size_t len);
 
 /* Given 'icrc', the ICRC of prefix A (CRC 'old_prefix') followed by 'len'
  * transport bytes, returns the ICRC of prefix B (CRC 'new_prefix')

@@ -258,7 +258,7 @@ write_ib(const struct ibb_conv_config *cfg, const struct r2u *u,
         icrc = (have_icrc
                 ? ibb_icrc_reprefix(icrc, old_prefix,
                                     ibb_icrc_prefix_grh(grh), clen)
-                : ibb_icrc_grh(grh, (const uint8_t *) bth, clen));
+                : ibb_icrc_ib_grh((const uint8_t *) grh, clen));
         ibb_icrc_put(icrc_p, icrc);
         ibb_vcrc_put(p + pktbytes, ibb_vcrc16(0, p, pktbytes));
     } else {
@@ -351,12 +351,10 @@ ibb_roce_to_ud(const struct ibb_conv_config *cfg,
                           : ibb_icrc_prefix_ipv6((const struct ibb_ipv6 *) l3,
                                                  udp));
             icrc = ibb_icrc_seeded(old_prefix, bth, clen);
-        } else if (u.v4) {
-            icrc = ibb_icrc_ipv4((const struct ibb_ipv4 *) l3, udp, bth,
-                                 clen);
         } else {
-            icrc = ibb_icrc_ipv6((const struct ibb_ipv6 *) l3, udp, bth,
-                                 clen);
+            /* The Ethernet header precedes 'l3', as these read. */
+            icrc = (u.v4 ? ibb_icrc_roce4(l3, clen)
+                    : ibb_icrc_roce6(l3, clen));
         }
         if (icrc != ibb_icrc_get(bth + clen)) {
             return IBB_DROP_BAD_ICRC;

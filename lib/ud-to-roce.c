@@ -387,7 +387,6 @@ ibb_ud_to_roce(const struct ibb_conv_config *cfg,
     uint8_t hdr[IBB_ETH_LEN + IBB_IPV6_LEN + IBB_UDP_LEN];
     uint32_t icrc = 0, old_prefix = 0;
     const uint8_t *l3;
-    const struct ibb_udp *udp;
     struct u2r u;
     size_t clen, hdr_len;
     enum ibb_drop r;
@@ -473,27 +472,11 @@ ibb_ud_to_roce(const struct ibb_conv_config *cfg,
         proxy->to_roce++;
     }
 
+    /* Write the headers over the old LRH/GRH first: the ICRC then reads
+     * headers and transport part from one place.  They are built on the
+     * stack and copied: built in place, each narrow store may alias what
+     * the builder reads, and the conversion was slower. */
     build_roce_hdr(cfg, &u, bth, hdr);
-    l3 = hdr + IBB_ETH_LEN;
-    udp = (struct ibb_udp *) (l3 + hdr_len - IBB_ETH_LEN - IBB_UDP_LEN);
-    if (cfg->check_ib_icrc && !proxy) {
-        uint32_t new_prefix;
-
-        new_prefix = (u.v4
-                      ? ibb_icrc_prefix_ipv4((const struct ibb_ipv4 *) l3,
-                                             udp)
-                      : ibb_icrc_prefix_ipv6((const struct ibb_ipv6 *) l3,
-                                             udp));
-        icrc = ibb_icrc_reprefix(icrc, old_prefix, new_prefix, clen);
-    } else if (u.v4) {
-        icrc = ibb_icrc_ipv4((const struct ibb_ipv4 *) l3, udp,
-                             (const uint8_t *) bth, clen);
-    } else {
-        icrc = ibb_icrc_ipv6((const struct ibb_ipv6 *) l3, udp,
-                             (const uint8_t *) bth, clen);
-    }
-
-    /* Write: headers over the old LRH/GRH, ICRC over the old one. */
     buf->ofs = buf->ofs + u.bth_ofs - hdr_len;
     buf->len = hdr_len + u.tlen;
     f = ibb_buf_data(buf);
@@ -502,6 +485,21 @@ ibb_ud_to_roce(const struct ibb_conv_config *cfg,
         memcpy(f, hdr, IBB_ETH_LEN + IBB_IPV4_LEN + IBB_UDP_LEN);
     } else {
         memcpy(f, hdr, IBB_ETH_LEN + IBB_IPV6_LEN + IBB_UDP_LEN);
+    }
+    l3 = f + IBB_ETH_LEN;
+    if (cfg->check_ib_icrc && !proxy) {
+        const struct ibb_udp *udp = (const struct ibb_udp *)
+                                    (f + hdr_len - IBB_UDP_LEN);
+        uint32_t new_prefix;
+
+        new_prefix = (u.v4
+                      ? ibb_icrc_prefix_ipv4((const struct ibb_ipv4 *) l3,
+                                             udp)
+                      : ibb_icrc_prefix_ipv6((const struct ibb_ipv6 *) l3,
+                                             udp));
+        icrc = ibb_icrc_reprefix(icrc, old_prefix, new_prefix, clen);
+    } else {
+        icrc = (u.v4 ? ibb_icrc_roce4(l3, clen) : ibb_icrc_roce6(l3, clen));
     }
     ibb_icrc_put(f + buf->len - IBB_ICRC_LEN, icrc);
     if (!u.v4 || cfg->ipv4_udp_csum) {

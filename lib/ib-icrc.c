@@ -198,21 +198,29 @@ ibb_icrc_ib_grh(const uint8_t *grh, size_t len)
 }
 
 uint32_t
-ibb_icrc_roce4(const uint8_t *ip, size_t len)
+ibb_icrc_roce4_at(const uint8_t *ip, const uint8_t *bth, size_t len)
 {
-    const uint8_t *bth = ip + IBB_IPV4_LEN + IBB_UDP_LEN;
-
     return icrc_head(ip - IBB_ICRC_ONES_LEN, ipv4_head_mask, 3,
                      bth + IBB_BTH_LEN, len - IBB_BTH_LEN);
 }
 
 uint32_t
-ibb_icrc_roce6(const uint8_t *ip6, size_t len)
+ibb_icrc_roce6_at(const uint8_t *ip6, const uint8_t *bth, size_t len)
 {
-    const uint8_t *bth = ip6 + IBB_IPV6_LEN + IBB_UDP_LEN;
-
     return icrc_head(ip6 - IBB_ICRC_ONES_LEN, ipv6_head_mask, 4, bth + 8,
                      len - 8);
+}
+
+uint32_t
+ibb_icrc_roce4(const uint8_t *ip, size_t len)
+{
+    return ibb_icrc_roce4_at(ip, ip + IBB_IPV4_LEN + IBB_UDP_LEN, len);
+}
+
+uint32_t
+ibb_icrc_roce6(const uint8_t *ip6, size_t len)
+{
+    return ibb_icrc_roce6_at(ip6, ip6 + IBB_IPV6_LEN + IBB_UDP_LEN, len);
 }
 
 uint32_t

@@ -66,6 +66,16 @@ uint32_t ibb_icrc_ib_grh(const uint8_t *grh, size_t len);
 uint32_t ibb_icrc_roce4(const uint8_t *ip, size_t len);
 uint32_t ibb_icrc_roce6(const uint8_t *ip6, size_t len);
 
+/* The same, for RoCEv2 headers built apart from the packet's transport
+ * part at 'bth': a copy of the BTH's first 16 bytes must follow the UDP
+ * header at 'ip'.  A converter that builds the headers on the stack thus
+ * reads them there, not back from the packet it just copied them to
+ * (loads that straddle fresh stores wait for them). */
+uint32_t ibb_icrc_roce4_at(const uint8_t *ip, const uint8_t *bth,
+                           size_t len);
+uint32_t ibb_icrc_roce6_at(const uint8_t *ip6, const uint8_t *bth,
+                           size_t len);
+
 /* Given 'icrc', the ICRC of prefix A (CRC 'old_prefix') followed by 'len'
  * transport bytes, returns the ICRC of prefix B (CRC 'new_prefix')
  * followed by the same bytes, without reading them (CRC linearity: the prefix

@@ -384,7 +384,7 @@ ibb_ud_to_roce(const struct ibb_conv_config *cfg,
     const struct ibb_grh *grh = (const struct ibb_grh *) (p + IBB_LRH_LEN);
     const struct ibb_bth *bth;
     struct ibb_proxy *proxy = NULL;
-    uint8_t hdr[IBB_ETH_LEN + IBB_IPV6_LEN + IBB_UDP_LEN];
+    uint8_t hdr[IBB_ETH_LEN + IBB_IPV6_LEN + IBB_UDP_LEN + 16];
     uint32_t icrc = 0, old_prefix = 0;
     const uint8_t *l3;
     struct u2r u;
@@ -472,24 +472,16 @@ ibb_ud_to_roce(const struct ibb_conv_config *cfg,
         proxy->to_roce++;
     }
 
-    /* Write the headers over the old LRH/GRH first: the ICRC then reads
-     * headers and transport part from one place.  They are built on the
-     * stack and copied: built in place, each narrow store may alias what
-     * the builder reads, and the conversion was slower. */
+    /* The headers are built on the stack, followed by a copy of the
+     * BTH's first 16 bytes, so that the ICRC reads its head there in whole
+     * 16-byte pieces and the rest from the packet; then they are copied
+     * over the old LRH/GRH. */
     build_roce_hdr(cfg, &u, bth, hdr);
-    buf->ofs = buf->ofs + u.bth_ofs - hdr_len;
-    buf->len = hdr_len + u.tlen;
-    f = ibb_buf_data(buf);
-    /* Constant sizes: the compiler copies them with a few wide moves. */
-    if (u.v4) {
-        memcpy(f, hdr, IBB_ETH_LEN + IBB_IPV4_LEN + IBB_UDP_LEN);
-    } else {
-        memcpy(f, hdr, IBB_ETH_LEN + IBB_IPV6_LEN + IBB_UDP_LEN);
-    }
-    l3 = f + IBB_ETH_LEN;
+    memcpy(hdr + hdr_len, bth, 16);
+    l3 = hdr + IBB_ETH_LEN;
     if (cfg->check_ib_icrc && !proxy) {
         const struct ibb_udp *udp = (const struct ibb_udp *)
-                                    (f + hdr_len - IBB_UDP_LEN);
+                                    (hdr + hdr_len - IBB_UDP_LEN);
         uint32_t new_prefix;
 
         new_prefix = (u.v4
@@ -498,8 +490,20 @@ ibb_ud_to_roce(const struct ibb_conv_config *cfg,
                       : ibb_icrc_prefix_ipv6((const struct ibb_ipv6 *) l3,
                                              udp));
         icrc = ibb_icrc_reprefix(icrc, old_prefix, new_prefix, clen);
+    } else if (u.v4) {
+        icrc = ibb_icrc_roce4_at(l3, (const uint8_t *) bth, clen);
     } else {
-        icrc = (u.v4 ? ibb_icrc_roce4(l3, clen) : ibb_icrc_roce6(l3, clen));
+        icrc = ibb_icrc_roce6_at(l3, (const uint8_t *) bth, clen);
+    }
+
+    buf->ofs = buf->ofs + u.bth_ofs - hdr_len;
+    buf->len = hdr_len + u.tlen;
+    f = ibb_buf_data(buf);
+    /* Constant sizes: the compiler copies them with a few wide moves. */
+    if (u.v4) {
+        memcpy(f, hdr, IBB_ETH_LEN + IBB_IPV4_LEN + IBB_UDP_LEN);
+    } else {
+        memcpy(f, hdr, IBB_ETH_LEN + IBB_IPV6_LEN + IBB_UDP_LEN);
     }
     ibb_icrc_put(f + buf->len - IBB_ICRC_LEN, icrc);
     if (!u.v4 || cfg->ipv4_udp_csum) {

@@ -49,6 +49,43 @@ ibb_crc32_combine_op(uint32_t crc1, uint32_t crc2, uint32_t op)
     return crc32_combine_op(crc1, crc2, op);
 }
 
+/* x^(8n) mod P in zlib's representation, for n = l (shift_lo[l]) and for
+ * n = 256 * h (shift_hi[h]).  With them a shift by fewer than 65536 bytes
+ * takes two of zlib's multiplications modulo P, where crc32_combine()
+ * takes one per set bit of n and one more: the prefix change of each
+ * converted packet (ibb_icrc_reprefix()) then costs about what a CRC pass
+ * over 64 bytes does, not several.  Filled once, at load time. */
+static uint32_t shift_lo[256];
+static uint32_t shift_hi[256];
+
+static void __attribute__((constructor))
+crc32_shift_init(void)
+{
+    uint32_t x8 = crc32_combine_gen(1);
+    uint32_t x2048 = crc32_combine_gen(256);
+
+    shift_lo[0] = shift_hi[0] = UINT32_C(0x80000000);  /* x^0 */
+    for (int i = 1; i < 256; i++) {
+        shift_lo[i] = crc32_combine_op(shift_lo[i - 1], 0, x8);
+        shift_hi[i] = crc32_combine_op(shift_hi[i - 1], 0, x2048);
+    }
+}
+
+uint32_t
+ibb_crc32_shift(uint32_t crc, size_t len)
+{
+    if (len > 0xffff) {
+        return crc32_combine(crc, 0, (z_off_t) len);
+    }
+    if (len & 0xff) {
+        crc = crc32_combine_op(crc, 0, shift_lo[len & 0xff]);
+    }
+    if (len >> 8) {
+        crc = crc32_combine_op(crc, 0, shift_hi[len >> 8]);
+    }
+    return crc;
+}
+
 const char *
 ibb_crc32_impl(void)
 {

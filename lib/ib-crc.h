@@ -29,6 +29,9 @@ uint32_t ibb_crc32(uint32_t crc, const void *buf, size_t len);
 uint32_t ibb_crc32_combine(uint32_t crc1, uint32_t crc2, size_t len2);
 uint32_t ibb_crc32_combine_gen(size_t len2);
 uint32_t ibb_crc32_combine_op(uint32_t crc1, uint32_t crc2, uint32_t op);
+/* The CRC 'crc' of a message followed by 'len' zero bytes, less the CRC of
+ * those zeros alone: ibb_crc32_combine(crc, 0, len), faster. */
+uint32_t ibb_crc32_shift(uint32_t crc, size_t len);
 const char *ibb_crc32_impl(void);
 
 uint16_t ibb_vcrc16(uint16_t crc, const void *buf, size_t len);

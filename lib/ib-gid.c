@@ -12,10 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const uint8_t v4mapped_prefix[12] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
-};
-
 int
 ibb_gid_parse(const char *s, uint8_t gid[16])
 {
@@ -40,38 +36,10 @@ ibb_gid_format(const uint8_t gid[16], char *buf, size_t size)
     return buf;
 }
 
-bool
-ibb_gid_is_v4mapped(const uint8_t gid[16])
-{
-    return !memcmp(gid, v4mapped_prefix, sizeof v4mapped_prefix);
-}
 
-bool
-ibb_gid_is_multicast(const uint8_t gid[16])
-{
-    return gid[0] == 0xff;
-}
 
-bool
-ibb_gid_is_zero(const uint8_t gid[16])
-{
-    static const uint8_t zero[16];
 
-    return !memcmp(gid, zero, sizeof zero);
-}
 
-bool
-ibb_gid_same_prefix(const uint8_t gid[16], const uint8_t ref[16])
-{
-    return !memcmp(gid, ref, 8);
-}
-
-void
-ibb_gid_from_ipv4(uint8_t gid[16], const uint8_t ipv4[4])
-{
-    memcpy(gid, v4mapped_prefix, sizeof v4mapped_prefix);
-    memcpy(gid + 12, ipv4, 4);
-}
 
 bool
 ibb_gid_to_ipv4(const uint8_t gid[16], uint8_t ipv4[4])
@@ -83,14 +51,6 @@ ibb_gid_to_ipv4(const uint8_t gid[16], uint8_t ipv4[4])
     return true;
 }
 
-bool
-ibb_ip_is_multicast(const uint8_t ip[16])
-{
-    if (ibb_gid_is_v4mapped(ip)) {
-        return (ip[12] & 0xf0) == 0xe0;
-    }
-    return ip[0] == 0xff;
-}
 
 bool
 ibb_ip_is_unspecified(const uint8_t ip[16])
@@ -101,19 +61,6 @@ ibb_ip_is_unspecified(const uint8_t ip[16])
            || (ibb_gid_is_v4mapped(ip) && !memcmp(ip + 12, zero4, 4));
 }
 
-bool
-ibb_ip_is_bad_source(const uint8_t ip[16])
-{
-    static const uint8_t loopback6[16] = { [15] = 1 };
-
-    if (ibb_gid_is_v4mapped(ip)) {
-        /* 0/8 "this network", 127/8 loopback, 224/4 multicast and 240/4
-         * reserved, with 255.255.255.255 (RFC 1812 5.3.7). */
-        return ip[12] == 0 || ip[12] == 127 || ip[12] >= 224;
-    }
-    return (ibb_gid_is_zero(ip) || ip[0] == 0xff
-            || !memcmp(ip, loopback6, 16));
-}
 
 char *
 ibb_ip_format(const uint8_t ip[16], char *buf, size_t size)

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define IBB_GID_STRLEN 46       /* Like INET6_ADDRSTRLEN, with the NUL. */
 
@@ -42,26 +43,87 @@ char *ibb_gid_format(const uint8_t gid[16], char *buf, size_t size);
  * IPv4-mapped, else as IPv6.  Returns 'buf'. */
 char *ibb_ip_format(const uint8_t ip[16], char *buf, size_t size);
 
-bool ibb_gid_is_v4mapped(const uint8_t gid[16]);
-bool ibb_gid_is_multicast(const uint8_t gid[16]);
-bool ibb_gid_is_zero(const uint8_t gid[16]);
+/* The predicates below run several times per converted packet: they are
+ * inline, and compare words rather than calling memcmp(). */
+
+static inline bool
+ibb_gid_is_v4mapped(const uint8_t gid[16])
+{
+    static const uint8_t ffff[4] = { 0, 0, 0xff, 0xff };
+    uint32_t mid, want;
+    uint64_t hi;
+
+    memcpy(&hi, gid, 8);
+    memcpy(&mid, gid + 8, 4);
+    memcpy(&want, ffff, 4);
+    return !hi && mid == want;
+}
+
+static inline bool
+ibb_gid_is_multicast(const uint8_t gid[16])
+{
+    return gid[0] == 0xff;
+}
+
+static inline bool
+ibb_gid_is_zero(const uint8_t gid[16])
+{
+    uint64_t hi, lo;
+
+    memcpy(&hi, gid, 8);
+    memcpy(&lo, gid + 8, 8);
+    return !(hi | lo);
+}
 
 /* Returns true if 'gid' has the same upper 64 bits as 'ref'. */
-bool ibb_gid_same_prefix(const uint8_t gid[16], const uint8_t ref[16]);
+static inline bool
+ibb_gid_same_prefix(const uint8_t gid[16], const uint8_t ref[16])
+{
+    return !memcmp(gid, ref, 8);
+}
 
-void ibb_gid_from_ipv4(uint8_t gid[16], const uint8_t ipv4[4]);
+static inline void
+ibb_gid_from_ipv4(uint8_t gid[16], const uint8_t ipv4[4])
+{
+    static const uint8_t v4mapped_prefix[12] = {
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
+    };
+
+    memcpy(gid, v4mapped_prefix, sizeof v4mapped_prefix);
+    memcpy(gid + 12, ipv4, 4);
+}
 
 /* Copies the IPv4 address in IPv4-mapped 'gid' to 'ipv4'.  Returns false
  * (and leaves 'ipv4' alone) if 'gid' is not IPv4-mapped. */
 bool ibb_gid_to_ipv4(const uint8_t gid[16], uint8_t ipv4[4]);
 
 /* IP-address predicates on the 16-byte form. */
-bool ibb_ip_is_multicast(const uint8_t ip[16]);
+static inline bool
+ibb_ip_is_multicast(const uint8_t ip[16])
+{
+    if (ibb_gid_is_v4mapped(ip)) {
+        return (ip[12] & 0xf0) == 0xe0;
+    }
+    return ip[0] == 0xff;
+}
+
 bool ibb_ip_is_unspecified(const uint8_t ip[16]);
 
 /* True if no packet may come from 'ip': unspecified, multicast, loopback,
  * broadcast or otherwise reserved (IPv4 0/8, 127/8, 224/3; IPv6 ::, ::1,
  * ff00::/8), as a router's source checks (RFC 1812 5.3.7). */
-bool ibb_ip_is_bad_source(const uint8_t ip[16]);
+static inline bool
+ibb_ip_is_bad_source(const uint8_t ip[16])
+{
+    static const uint8_t loopback6[16] = { [15] = 1 };
+
+    if (ibb_gid_is_v4mapped(ip)) {
+        /* 0/8 "this network", 127/8 loopback, 224/4 multicast and 240/4
+         * reserved, with 255.255.255.255 (RFC 1812 5.3.7). */
+        return ip[12] == 0 || ip[12] == 127 || ip[12] >= 224;
+    }
+    return (ibb_gid_is_zero(ip) || ip[0] == 0xff
+            || !memcmp(ip, loopback6, 16));
+}
 
 #endif /* ib-gid.h */

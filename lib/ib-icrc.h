@@ -55,10 +55,31 @@ uint32_t ibb_icrc_finish(uint32_t prefix_crc, uint32_t common_crc,
 uint32_t ibb_icrc_seeded(uint32_t prefix_crc, const uint8_t *bth,
                          size_t len);
 
+/* Fastest path, for a packet whose headers and transport part sit one
+ * after the other in memory: the ICRC of the IB packet whose GRH is at
+ * 'grh', or of the RoCEv2 packet whose IPv4 or IPv6 header is at 'ip'
+ * (UDP right after it), with 'len' transport bytes (BTH..pad) right after
+ * the headers.  Two CRC calls, no copy of the transport part.  They read
+ * (and then ignore) the 8 bytes before 'grh' or 'ip', which must exist:
+ * the LRH, the Ethernet header. */
+uint32_t ibb_icrc_ib_grh(const uint8_t *grh, size_t len);
+uint32_t ibb_icrc_roce4(const uint8_t *ip, size_t len);
+uint32_t ibb_icrc_roce6(const uint8_t *ip6, size_t len);
+
+/* The same, for RoCEv2 headers built apart from the packet's transport
+ * part at 'bth': a copy of the BTH's first 16 bytes must follow the UDP
+ * header at 'ip'.  A converter that builds the headers on the stack thus
+ * reads them there, not back from the packet it just copied them to
+ * (loads that straddle fresh stores wait for them). */
+uint32_t ibb_icrc_roce4_at(const uint8_t *ip, const uint8_t *bth,
+                           size_t len);
+uint32_t ibb_icrc_roce6_at(const uint8_t *ip6, const uint8_t *bth,
+                           size_t len);
+
 /* Given 'icrc', the ICRC of prefix A (CRC 'old_prefix') followed by 'len'
  * transport bytes, returns the ICRC of prefix B (CRC 'new_prefix')
- * followed by the same bytes, without reading them (CRC linearity: one
- * zlib crc32_combine of the prefix difference). */
+ * followed by the same bytes, without reading them (CRC linearity: the prefix
+ * difference shifted by 'len' bytes, ibb_crc32_shift()). */
 uint32_t ibb_icrc_reprefix(uint32_t icrc, uint32_t old_prefix,
                            uint32_t new_prefix, size_t len);
 

@@ -255,11 +255,10 @@ write_ib(const struct ibb_conv_config *cfg, const struct r2u *u,
     }
 
     if (cfg->gen_ib_crcs) {
-        uint32_t new_prefix = ibb_icrc_prefix_grh(grh);
-
         icrc = (have_icrc
-                ? ibb_icrc_reprefix(icrc, old_prefix, new_prefix, clen)
-                : ibb_icrc_seeded(new_prefix, (const uint8_t *) bth, clen));
+                ? ibb_icrc_reprefix(icrc, old_prefix,
+                                    ibb_icrc_prefix_grh(grh), clen)
+                : ibb_icrc_ib_grh((const uint8_t *) grh, clen));
         ibb_icrc_put(icrc_p, icrc);
         ibb_vcrc_put(p + pktbytes, ibb_vcrc16(0, p, pktbytes));
     } else {
@@ -309,7 +308,11 @@ ibb_roce_to_ud(const struct ibb_conv_config *cfg,
     enum ibb_drop r;
 
     buf->group = NULL;
-    memset(&u, 0, sizeof u);
+    /* Only the fields that parse_frame() and resolve() may leave unset:
+     * a memset of the whole struct costs as much as the rest of the
+     * headers' work. */
+    u.proxy = NULL;
+    u.group = NULL;
     r = parse_frame(f, buf->len, &u);
     if (r) {
         return r;
@@ -333,19 +336,26 @@ ibb_roce_to_ud(const struct ibb_conv_config *cfg,
     }
 
     /* One CRC pass over BTH..pad, seeded with the RoCEv2 prefix, checks
-     * the RoCEv2 ICRC; the IB ICRC follows from it by CRC linearity. */
+     * the RoCEv2 ICRC; the IB ICRC follows from it by CRC linearity when
+     * write_ib() needs it (IB CRCs made, no proxy changing SrcQP). */
     clen = u.tlen - IBB_ICRC_LEN;
     if (cfg->check_roce_icrc) {
         const uint8_t *l3 = f + u.l3_ofs;
         const struct ibb_udp *udp = (const struct ibb_udp *)
                                     (bth - IBB_UDP_LEN);
 
-        old_prefix = (u.v4
-                      ? ibb_icrc_prefix_ipv4((const struct ibb_ipv4 *) l3,
-                                             udp)
-                      : ibb_icrc_prefix_ipv6((const struct ibb_ipv6 *) l3,
-                                             udp));
-        icrc = ibb_icrc_seeded(old_prefix, bth, clen);
+        if (cfg->gen_ib_crcs && !cfg->proxies) {
+            old_prefix = (u.v4
+                          ? ibb_icrc_prefix_ipv4((const struct ibb_ipv4 *) l3,
+                                                 udp)
+                          : ibb_icrc_prefix_ipv6((const struct ibb_ipv6 *) l3,
+                                                 udp));
+            icrc = ibb_icrc_seeded(old_prefix, bth, clen);
+        } else {
+            /* The Ethernet header precedes 'l3', as these read. */
+            icrc = (u.v4 ? ibb_icrc_roce4(l3, clen)
+                    : ibb_icrc_roce6(l3, clen));
+        }
         if (icrc != ibb_icrc_get(bth + clen)) {
             return IBB_DROP_BAD_ICRC;
         }

@@ -13,6 +13,7 @@
 #include "ib-hdr.h"
 #include "ib-icrc.h"
 #include "ib-mcast.h"
+#include "ibb-bytes.h"
 #include "ibb-csum.h"
 #include "ibb-proxy.h"
 #include "roce-hdr.h"
@@ -31,24 +32,36 @@ struct u2r {
     const struct ibb_group *group; /* Destination group, if in the map. */
 };
 
-/* The IP addresses a GID or a host stands for. */
+/* The IP addresses a GID or a host stands for.  Pointers into the packet,
+ * the map or the proxy table, valid during one conversion: copying
+ * addresses that choose_family() may not pick costs per packet. */
 struct ips {
-    bool has4;                  /* 'v4' valid. */
-    bool has6;                  /* 'v6' valid. */
-    uint8_t v4[16];             /* IPv4 as ::ffff:a.b.c.d. */
-    uint8_t v6[16];             /* IPv6. */
+    const uint8_t *v4;          /* IPv4 as ::ffff:a.b.c.d, or NULL. */
+    const uint8_t *v6;          /* IPv6, or NULL. */
+    uint8_t group4[16];         /* Room for an IPv4 group that only an
+                                 * MGID gives. */
 };
 
 static void
 ips_from_host(struct ips *ips, const struct ibb_host *h)
 {
-    ips->has4 = h->has_ipv4;
-    ips->has6 = h->has_ipv6;
-    if (h->has_ipv4) {
-        memcpy(ips->v4, h->ipv4, 16);
-    }
-    if (h->has_ipv6) {
-        memcpy(ips->v6, h->ipv6, 16);
+    ips->v4 = h->has_ipv4 ? h->ipv4 : NULL;
+    ips->v6 = h->has_ipv6 ? h->ipv6 : NULL;
+}
+
+/* Fills 'ips' with the addresses of unicast 'gid', whose host in the map
+ * is 'h' (NULL if none). */
+static void
+resolve_gid_host(const struct ibb_conv_config *cfg, const uint8_t gid[16],
+                 const struct ibb_host *h, struct ips *ips)
+{
+    ips->v4 = ips->v6 = NULL;
+    if (ibb_gid_is_v4mapped(gid)) {
+        ips->v4 = gid;
+    } else if (h) {
+        ips_from_host(ips, h);
+    } else if (!ibb_gid_same_prefix(gid, cfg->bridge_gid)) {
+        ips->v6 = gid;
     }
 }
 
@@ -58,28 +71,18 @@ resolve_gid(const struct ibb_conv_config *cfg,
             const struct ibb_addr_map *map, const uint8_t gid[16],
             struct ips *ips)
 {
-    const struct ibb_host *h;
-
-    memset(ips, 0, sizeof *ips);
-    if (ibb_gid_is_v4mapped(gid)) {
-        ips->has4 = true;
-        memcpy(ips->v4, gid, 16);
-    } else if ((h = ibb_addr_map_find_gid(map, gid)) != NULL) {
-        ips_from_host(ips, h);
-    } else if (!ibb_gid_same_prefix(gid, cfg->bridge_gid)) {
-        ips->has6 = true;
-        memcpy(ips->v6, gid, 16);
-    }
+    resolve_gid_host(cfg, gid, (ibb_gid_is_v4mapped(gid) ? NULL
+                                : ibb_addr_map_find_gid(map, gid)), ips);
 }
 
 static enum ibb_drop
 choose_family(struct u2r *u, const struct ips *s, const struct ips *d)
 {
-    if (s->has4 && d->has4) {
+    if (s->v4 && d->v4) {
         u->v4 = true;
         memcpy(u->sip, s->v4, 16);
         memcpy(u->dip, d->v4, 16);
-    } else if (s->has6 && d->has6) {
+    } else if (s->v6 && d->v6) {
         u->v4 = false;
         memcpy(u->sip, s->v6, 16);
         memcpy(u->dip, d->v6, 16);
@@ -110,31 +113,31 @@ resolve_dmac(const struct ibb_addr_map *map, struct u2r *u)
 static void
 ips_from_proxy(struct ips *ips, const struct ibb_proxy *proxy)
 {
-    memset(ips, 0, sizeof *ips);
+    ips->v4 = ips->v6 = NULL;
     if (ibb_gid_is_v4mapped(proxy->ep.ip)) {
-        ips->has4 = true;
-        memcpy(ips->v4, proxy->ep.ip, 16);
+        ips->v4 = proxy->ep.ip;
     } else {
-        ips->has6 = true;
-        memcpy(ips->v6, proxy->ep.ip, 16);
+        ips->v6 = proxy->ep.ip;
     }
 }
 
 /* The IB side may speak only for itself: an SGID must not be the bridge's
  * own GID nor stand for an address the map gives to a RoCE host (a host
  * without a GID), and where the map knows the SGID's host and its LID,
- * the SLID must be that LID. */
+ * the SLID must be that LID.  '*hp' gets the SGID's host, or NULL, for
+ * resolve_gid_host(). */
 static enum ibb_drop
 check_ib_source(const struct ibb_conv_config *cfg,
                 const struct ibb_addr_map *map, const struct ibb_lrh *lrh,
-                const uint8_t sgid[16])
+                const uint8_t sgid[16], const struct ibb_host **hp)
 {
     const struct ibb_host *h;
 
+    *hp = NULL;
     if (!memcmp(sgid, cfg->bridge_gid, 16)) {
         return IBB_DROP_SPOOFED_SRC;
     }
-    h = ibb_addr_map_find_gid(map, sgid);
+    h = *hp = ibb_addr_map_find_gid(map, sgid);
     if (h) {
         return (h->lid && h->lid != ibb_lrh_slid(lrh)
                 ? IBB_DROP_SRC_MISMATCH : IBB_DROP_NONE);
@@ -149,26 +152,27 @@ resolve_global(const struct ibb_conv_config *cfg,
                const struct ibb_grh *grh, const struct ibb_proxy *proxy,
                struct u2r *u)
 {
+    const struct ibb_host *sh;
     struct ips s, d;
     enum ibb_drop r;
 
     if (ibb_gid_is_multicast(grh->sgid) || ibb_gid_is_zero(grh->sgid)) {
         return IBB_DROP_BAD_SRC_ADDR;
     }
-    r = check_ib_source(cfg, map, lrh, grh->sgid);
+    r = check_ib_source(cfg, map, lrh, grh->sgid, &sh);
     if (r) {
         return r;
     }
-    resolve_gid(cfg, map, grh->sgid, &s);
-    if (!s.has4 && !s.has6) {
+    resolve_gid_host(cfg, grh->sgid, sh, &s);
+    if (!s.v4 && !s.v6) {
         return IBB_DROP_NO_SRC_IP;
     }
-    if ((s.has4 && ibb_ip_is_bad_source(s.v4))
-        || (s.has6 && ibb_ip_is_bad_source(s.v6))) {
+    if ((s.v4 && ibb_ip_is_bad_source(s.v4))
+        || (s.v6 && ibb_ip_is_bad_source(s.v6))) {
         return IBB_DROP_BAD_SRC_ADDR;
     }
 
-    memset(&d, 0, sizeof d);
+    d.v4 = d.v6 = NULL;
     if (ibb_gid_is_multicast(grh->dgid)) {
         const struct ibb_group *g;
 
@@ -176,11 +180,9 @@ resolve_global(const struct ibb_conv_config *cfg,
         u->group = g;
         if (g) {
             if (ibb_gid_is_v4mapped(g->ip)) {
-                d.has4 = true;
-                memcpy(d.v4, g->ip, 16);
+                d.v4 = g->ip;
             } else {
-                d.has6 = true;
-                memcpy(d.v6, g->ip, 16);
+                d.v6 = g->ip;
             }
         } else {
             uint16_t pkey;
@@ -189,19 +191,19 @@ resolve_global(const struct ibb_conv_config *cfg,
              * is: no map entry needed, if it is of the port's partition
              * and the map gives the group no other MGID (scopes and
              * formats make several MGIDs of one group). */
-            if (ibb_mcast_mgid_to_ipv4(grh->dgid, d.v4, &pkey)
+            if (ibb_mcast_mgid_to_ipv4(grh->dgid, d.group4, &pkey)
                 || (cfg->pkey && pkey != (cfg->pkey | 0x8000))
-                || ibb_addr_map_find_group_ip(map, d.v4)) {
+                || ibb_addr_map_find_group_ip(map, d.group4)) {
                 return IBB_DROP_NO_GROUP;
             }
-            d.has4 = true;
+            d.v4 = d.group4;
         }
     } else if (proxy) {
         /* The DGID is the bridge's own: the proxy QP says who. */
         ips_from_proxy(&d, proxy);
     } else {
         resolve_gid(cfg, map, grh->dgid, &d);
-        if (!d.has4 && !d.has6) {
+        if (!d.v4 && !d.v6) {
             return IBB_DROP_NO_DST_IP;
         }
     }
@@ -235,14 +237,14 @@ resolve_local(const struct ibb_addr_map *map, const struct ibb_lrh *lrh,
     } else {
         ips_from_host(&d, dh);
     }
-    if (!s.has4 && !s.has6) {
+    if (!s.v4 && !s.v6) {
         return IBB_DROP_NO_SRC_IP;
     }
-    if ((s.has4 && ibb_ip_is_bad_source(s.v4))
-        || (s.has6 && ibb_ip_is_bad_source(s.v6))) {
+    if ((s.v4 && ibb_ip_is_bad_source(s.v4))
+        || (s.v6 && ibb_ip_is_bad_source(s.v6))) {
         return IBB_DROP_BAD_SRC_ADDR;
     }
-    if (!d.has4 && !d.has6) {
+    if (!d.v4 && !d.v6) {
         return IBB_DROP_NO_DST_IP;
     }
     r = choose_family(u, &s, &d);
@@ -307,6 +309,20 @@ parse_ib(const struct ibb_conv_config *cfg, const uint8_t *p, size_t len,
     return IBB_DROP_NONE;
 }
 
+/* The checksum of the IPv4 header build_roce_hdr() writes for 'u' (ID 0,
+ * DF, UDP), from the values rather than from the bytes just stored one at
+ * a time: a load that spans several narrow stores waits for all of them. */
+static uint16_t
+ipv4_hdr_csum(const struct u2r *u, uint16_t tot_len)
+{
+    uint64_t sum = ((uint64_t) (0x4500 | u->tclass) + tot_len + IBB_IPV4_DF
+                    + (u->hop << 8 | IBB_IPPROTO_UDP)
+                    + ibb_get_be32(u->sip + 12) + ibb_get_be32(u->dip + 12));
+
+    sum = (sum & 0xffffffff) + (sum >> 32);
+    return ibb_csum_finish((uint32_t) ((sum & 0xffff) + (sum >> 16)));
+}
+
 /* Builds Eth, IP and UDP (checksum 0) for 'u' into 'hdr'.  'bth' is the
  * packet's BTH, for the QPNs that pick a UDP port when there is no flow
  * label. */
@@ -337,7 +353,7 @@ build_roce_hdr(const struct ibb_conv_config *cfg, const struct u2r *u,
         ibb_ipv4_set_proto(ip, IBB_IPPROTO_UDP);
         memcpy(ip->saddr, u->sip + 12, 4);
         memcpy(ip->daddr, u->dip + 12, 4);
-        ibb_ipv4_set_csum(ip, ibb_csum_ipv4_hdr(l3));
+        ibb_ipv4_set_csum(ip, ipv4_hdr_csum(u, IBB_IPV4_LEN + udp_len));
         udp = (struct ibb_udp *) (ip + 1);
     } else {
         struct ibb_ipv6 *ip6 = (struct ibb_ipv6 *) l3;
@@ -368,17 +384,20 @@ ibb_ud_to_roce(const struct ibb_conv_config *cfg,
     const struct ibb_grh *grh = (const struct ibb_grh *) (p + IBB_LRH_LEN);
     const struct ibb_bth *bth;
     struct ibb_proxy *proxy = NULL;
-    uint8_t hdr[IBB_ETH_LEN + IBB_IPV6_LEN + IBB_UDP_LEN];
-    uint32_t icrc = 0, old_prefix = 0, new_prefix;
+    uint8_t hdr[IBB_ETH_LEN + IBB_IPV6_LEN + IBB_UDP_LEN + 16];
+    uint32_t icrc = 0, old_prefix = 0;
     const uint8_t *l3;
-    const struct ibb_udp *udp;
     struct u2r u;
     size_t clen, hdr_len;
     enum ibb_drop r;
     uint8_t *f;
 
     buf->group = NULL;
-    memset(&u, 0, sizeof u);
+    /* Only the fields that not every path sets: a memset of the whole
+     * struct costs as much as the rest of the headers' work. */
+    u.tclass = 0;
+    u.flow = 0;
+    u.group = NULL;
     r = parse_ib(cfg, p, buf->len, &u);
     if (r) {
         return r;
@@ -453,21 +472,39 @@ ibb_ud_to_roce(const struct ibb_conv_config *cfg,
         proxy->to_roce++;
     }
 
+    /* The headers are built on the stack, followed by a copy of the
+     * BTH's first 16 bytes, so that the ICRC reads its head there in whole
+     * 16-byte pieces and the rest from the packet; then they are copied
+     * over the old LRH/GRH. */
     build_roce_hdr(cfg, &u, bth, hdr);
+    memcpy(hdr + hdr_len, bth, 16);
     l3 = hdr + IBB_ETH_LEN;
-    udp = (struct ibb_udp *) (l3 + hdr_len - IBB_ETH_LEN - IBB_UDP_LEN);
-    new_prefix = (u.v4
-                  ? ibb_icrc_prefix_ipv4((const struct ibb_ipv4 *) l3, udp)
-                  : ibb_icrc_prefix_ipv6((const struct ibb_ipv6 *) l3, udp));
-    icrc = (cfg->check_ib_icrc && !proxy
-            ? ibb_icrc_reprefix(icrc, old_prefix, new_prefix, clen)
-            : ibb_icrc_seeded(new_prefix, (const uint8_t *) bth, clen));
+    if (cfg->check_ib_icrc && !proxy) {
+        const struct ibb_udp *udp = (const struct ibb_udp *)
+                                    (hdr + hdr_len - IBB_UDP_LEN);
+        uint32_t new_prefix;
 
-    /* Write: headers over the old LRH/GRH, ICRC over the old one. */
+        new_prefix = (u.v4
+                      ? ibb_icrc_prefix_ipv4((const struct ibb_ipv4 *) l3,
+                                             udp)
+                      : ibb_icrc_prefix_ipv6((const struct ibb_ipv6 *) l3,
+                                             udp));
+        icrc = ibb_icrc_reprefix(icrc, old_prefix, new_prefix, clen);
+    } else if (u.v4) {
+        icrc = ibb_icrc_roce4_at(l3, (const uint8_t *) bth, clen);
+    } else {
+        icrc = ibb_icrc_roce6_at(l3, (const uint8_t *) bth, clen);
+    }
+
     buf->ofs = buf->ofs + u.bth_ofs - hdr_len;
     buf->len = hdr_len + u.tlen;
     f = ibb_buf_data(buf);
-    memcpy(f, hdr, hdr_len);
+    /* Constant sizes: the compiler copies them with a few wide moves. */
+    if (u.v4) {
+        memcpy(f, hdr, IBB_ETH_LEN + IBB_IPV4_LEN + IBB_UDP_LEN);
+    } else {
+        memcpy(f, hdr, IBB_ETH_LEN + IBB_IPV6_LEN + IBB_UDP_LEN);
+    }
     ibb_icrc_put(f + buf->len - IBB_ICRC_LEN, icrc);
     if (!u.v4 || cfg->ipv4_udp_csum) {
         uint8_t *udp_out = f + hdr_len - IBB_UDP_LEN;

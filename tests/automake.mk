@@ -76,8 +76,9 @@ tests_bench_map_LDADD = lib/libibbridge.la
 # bench-lib.sh), so they run after the rest:
 #  - ovs-appctl answer times while 10,000 groups join, beside idle;
 #  - end to end through ovs-vswitchd, IB host -> ib0 -> veth beside veth
-#    -> veth (needs root).
-E2E_BENCHMARKS = tests/bench-appctl tests/bench-e2e
+#    -> veth (needs root);
+#  - the conversion's cost beside OVS's own per-packet cost.
+E2E_BENCHMARKS = tests/bench-appctl tests/bench-e2e tests/bench-ovs-cost
 EXTRA_DIST += $(E2E_BENCHMARKS) tests/bench-lib.sh tests/bench-appctl.py
 bench: $(BENCHMARKS) vswitchd-plugin/ovs-vswitchd utilities/ibsim-fabric \
 	utilities/ibsim-host utilities/roce-host

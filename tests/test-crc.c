@@ -64,6 +64,24 @@ test_crc32_matches_zlib(void **state)
     }
 }
 
+/* The table-driven shift agrees with zlib's crc32_combine() on either side
+ * of each table boundary and past the tables. */
+static void
+test_crc32_shift_vs_zlib(void **state)
+{
+    size_t lens[] = { 0, 1, 2, 7, 255, 256, 257, 511, 4096, 4155, 8188,
+                      65535, 65536, 70000 };
+    uint32_t crcs[] = { 0, 1, 0x80000000, 0xdeadbeef, 0xffffffff };
+
+    (void) state;
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        for (size_t j = 0; j < sizeof crcs / sizeof crcs[0]; j++) {
+            assert_int_equal(ibb_crc32_shift(crcs[j], lens[i]),
+                             crc32_combine(crcs[j], 0, lens[i]));
+        }
+    }
+}
+
 /* The doc's VCRC example: the IB global packet of section 2, LRH..ICRC. */
 static void
 test_vcrc_vector(void **state)
@@ -289,6 +307,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crc32_check_value),
         cmocka_unit_test(test_crc32_matches_zlib),
+        cmocka_unit_test(test_crc32_shift_vs_zlib),
         cmocka_unit_test(test_vcrc_vector),
         cmocka_unit_test(test_vcrc_table_vs_bitwise),
         cmocka_unit_test(test_vcrc_random_vs_bitwise),

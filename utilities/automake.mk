@@ -35,8 +35,19 @@ utilities_roce_host_LDADD = lib/libibbridge.la
 bin_PROGRAMS += utilities/ibbridge-pcap
 utilities_ibbridge_pcap_SOURCES = utilities/ibbridge-pcap.c
 utilities_ibbridge_pcap_LDADD = lib/libibbridge.la
-man_MANS += utilities/ibbridge-pcap.1
-EXTRA_DIST += utilities/ibbridge-pcap.1
+
+# One manual page per installed program, and ibbridge(7) for what the
+# ibbridge port adds to ovs-vswitchd (options, ibbridge/* commands,
+# counters), which the others refer to.
+IBB_MANPAGES = \
+	utilities/ibbridge-pcap.1 \
+	utilities/ibbridge-sandbox.1 \
+	utilities/ibsim-fabric.1 \
+	utilities/ibsim-host.1 \
+	utilities/roce-host.1 \
+	utilities/ibbridge.7
+man_MANS += $(IBB_MANPAGES)
+EXTRA_DIST += $(IBB_MANPAGES)
 
 # HCA model: libibverbs/librdmacm entry points over the simulated fabric,
 # loaded with LD_PRELOAD (tests/ibsim-verbs.at).  Built as a shared object

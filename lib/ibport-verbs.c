@@ -2609,7 +2609,8 @@ pump_joins(struct ibb_port_verbs *vp)
             g->xid = xid;
             err = group_start(vp, g);
             if (err) {
-                ibb_join_fail(vp->joins, now, xid, err, ibb_port_error(&vp->up));
+                ibb_join_fail(vp->joins, now, xid, err,
+                              ibb_port_error(&vp->up));
             }
         }
         group_gc(vp, g);

@@ -4,8 +4,10 @@ EXTRA_DIST += \
 	debian/changelog \
 	debian/control \
 	debian/copyright \
+	debian/ibbridge-tools.install \
 	debian/openvswitch-switch-ibbridge.README.Debian \
 	debian/openvswitch-switch-ibbridge.docs \
+	debian/openvswitch-switch-ibbridge.install \
 	debian/openvswitch-switch-ibbridge.postinst \
 	debian/openvswitch-switch-ibbridge.postrm \
 	debian/openvswitch-switch-ibbridge.prerm \

@@ -31,7 +31,8 @@ struct ibb_port {
     struct ibb_device_spec spec;        /* Parsed device string. */
     char *device;                       /* Device string as given. */
     struct ibb_port_options opts;       /* Options; 'name' is our copy. */
-    char errbuf[256];                   /* Last error message. */
+    char *error;                        /* Last error message (malloc'd),
+                                         * NULL if none. */
 
     uint8_t (*aliases)[16];             /* Alias GIDs. */
     size_t n_aliases;                   /* Number of 'aliases'. */
@@ -107,9 +108,13 @@ extern const struct ibb_port_class ibb_port_sim_class;
 extern const struct ibb_port_class ibb_port_verbs_class;
 #endif
 
-/* Stores a message for 'error' in 'port' and returns 'error'. */
+/* Stores a message for 'error' in 'port', whole however long, and returns
+ * 'error'. */
 int ibb_port_set_error(struct ibb_port *port, int error,
                        const char *format, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Forgets 'port''s last error message (after a successful reconnect). */
+void ibb_port_clear_error(struct ibb_port *port);
 
 #endif /* ibport-provider.h */

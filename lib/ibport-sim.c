@@ -338,9 +338,9 @@ sim_connect(struct ibb_port *port)
     if (connect(sim->fd, (struct sockaddr *) &sun, sizeof sun) < 0) {
         err = errno;
         sim_disconnect(port);
-        return ibb_port_set_error(port, err, "%s: connect to fabric socket "
-                                  "%s failed (%s)%s", port->device,
-                                  port->spec.path, strerror(err),
+        return ibb_port_set_error(port, err, "%s: connect to the fabric "
+                                  "socket failed (%s)%s", port->device,
+                                  strerror(err),
                                   err == ENOENT || err == ECONNREFUSED
                                   ? ": is ibsim-fabric running?" : "");
     }
@@ -378,7 +378,7 @@ sim_connect(struct ibb_port *port)
     /* Reconnect with the same identity. */
     port->opts.guid = reply.guid;
     port->opts.lid = reply.lid;
-    port->errbuf[0] = '\0';
+    ibb_port_clear_error(port);
     if (sim->mcg) {
         /* Subscribe again. */
         sim_mcg_pump(sim);

@@ -562,8 +562,6 @@ verbs_open_device(struct ibb_port_verbs *vp)
     const char *name = port->spec.ibdev;
     unsigned int port_num = port->spec.port;
     struct ibv_device **list, *dev = NULL;
-    char found[192];
-    size_t len = 0;
     int n = 0;
 
     errno = 0;
@@ -593,17 +591,30 @@ verbs_open_device(struct ibb_port_verbs *vp)
         }
     }
     if (!dev) {
-        found[0] = '\0';
-        for (int i = 0; i < n && len < sizeof found; i++) {
-            int w = snprintf(found + len, sizeof found - len, "%s%s",
-                             i ? ", " : "", ibv_get_device_name(list[i]));
-            len += w > 0 ? w : 0;
+        char *found;
+        size_t len = 1;
+
+        /* Every device, however many: the list is the hint. */
+        for (int i = 0; i < n; i++) {
+            len += strlen(ibv_get_device_name(list[i])) + 2;
+        }
+        found = malloc(len);
+        if (found) {
+            found[0] = '\0';
+            for (int i = 0; i < n; i++) {
+                if (i) {
+                    strcat(found, ", ");
+                }
+                strcat(found, ibv_get_device_name(list[i]));
+            }
         }
         ibv_free_device_list(list);
-        return ibb_port_set_error(port, ENODEV, "%s: no RDMA device or "
-                                  "network interface named \"%s\" "
-                                  "(devices found: %s)", port->device,
-                                  name, n ? found : "none");
+        ibb_port_set_error(port, ENODEV, "%s: no RDMA device or network "
+                           "interface named \"%s\" (devices found: %s)",
+                           port->device, name,
+                           !n ? "none" : found ? found : "out of memory");
+        free(found);
+        return ENODEV;
     }
 
     snprintf(vp->devname, sizeof vp->devname, "%s",
@@ -1505,7 +1516,7 @@ verbs_connect(struct ibb_port *port)
                            port->device, strerror(err));
         goto err_events;
     }
-    port->errbuf[0] = '\0';
+    ibb_port_clear_error(port);
     return 0;
 
 err_events:
@@ -2364,7 +2375,7 @@ mcast_qp_for_attach(struct ibb_port_verbs *vp, char *why, size_t why_size)
         return NULL;
     }
     if (verbs_create_qp(vp, vp->qkey, VERBS_MCAST_QP_SEND_WR, &q)) {
-        set_why(why, why_size, "%s", vp->up.errbuf);
+        set_why(why, why_size, "%s", ibb_port_error(&vp->up));
         return NULL;
     }
     q->mcast_only = true;
@@ -2598,7 +2609,8 @@ pump_joins(struct ibb_port_verbs *vp)
             g->xid = xid;
             err = group_start(vp, g);
             if (err) {
-                ibb_join_fail(vp->joins, now, xid, err, vp->up.errbuf);
+                ibb_join_fail(vp->joins, now, xid, err,
+                              ibb_port_error(&vp->up));
             }
         }
         group_gc(vp, g);

@@ -30,11 +30,23 @@ int
 ibb_port_set_error(struct ibb_port *port, int error, const char *format, ...)
 {
     va_list args;
+    char *msg;
 
     va_start(args, format);
-    vsnprintf(port->errbuf, sizeof port->errbuf, format, args);
+    if (vasprintf(&msg, format, args) < 0) {
+        abort();
+    }
     va_end(args);
+    free(port->error);
+    port->error = msg;
     return error;
+}
+
+void
+ibb_port_clear_error(struct ibb_port *port)
+{
+    free(port->error);
+    port->error = NULL;
 }
 
 static const struct ibb_port_class *
@@ -62,6 +74,7 @@ free_common(struct ibb_port *port)
     free(port->routes);
     free(port->qps);
     free(port->groups);
+    free(port->error);
     {
         struct ibb_port_group_ix *ix, *next;
 
@@ -123,7 +136,9 @@ ibb_port_open(const char *device, const struct ibb_port_options *opts,
 
     err = class->connect(port);
     if (err) {
-        error = ibb_xasprintf("%s", port->errbuf);
+        error = port->error ? port->error : ibb_xasprintf("%s: %s", device,
+                                                          strerror(err));
+        port->error = NULL;
         free_common(port);
         class->dealloc(port);
         goto fail;
@@ -159,7 +174,7 @@ ibb_port_device(const struct ibb_port *port)
 const char *
 ibb_port_error(const struct ibb_port *port)
 {
-    return port->errbuf;
+    return port->error ? port->error : "";
 }
 
 int

@@ -98,6 +98,11 @@ AUTOTEST_PATH = vswitchd-plugin:utilities:tests:tests/fuzz:$(srcdir)/utilities
 DISTCLEANFILES += tests/atconfig tests/atlocal
 CLEANFILES += tests/testsuite tests/package.m4 tests/testsuite.out \
 	tests/unit-*.tap
+# The suite's log and the directories it keeps of failed tests (-d: of
+# all), which "make distcheck" would otherwise find left after distclean.
+CLEANFILES += tests/testsuite.log
+clean-local:
+	rm -rf tests/testsuite.dir
 
 tests/package.m4: $(top_srcdir)/configure.ac
 	$(AM_V_GEN):;{ \

@@ -35,8 +35,42 @@ utilities_roce_host_LDADD = lib/libibbridge.la
 bin_PROGRAMS += utilities/ibbridge-pcap
 utilities_ibbridge_pcap_SOURCES = utilities/ibbridge-pcap.c
 utilities_ibbridge_pcap_LDADD = lib/libibbridge.la
-man_MANS += utilities/ibbridge-pcap.1
-EXTRA_DIST += utilities/ibbridge-pcap.1
+
+# One manual page per installed program, and ibbridge(7) for what the
+# ibbridge port adds to ovs-vswitchd (options, ibbridge/* commands,
+# counters), which the others refer to.
+IBB_MANPAGES = \
+	utilities/ibbridge-pcap.1 \
+	utilities/ibbridge-sandbox.1 \
+	utilities/ibsim-fabric.1 \
+	utilities/ibsim-host.1 \
+	utilities/roce-host.1 \
+	utilities/ibbridge.7
+man_MANS += $(IBB_MANPAGES)
+EXTRA_DIST += $(IBB_MANPAGES)
+
+# "make check" checks that every installed program has its page and that
+# groff has nothing to warn about in any page.
+check-manpages:
+	@status=0; \
+	for p in $(bin_PROGRAMS) $(dist_bin_SCRIPTS); do \
+	    name=`basename $$p $(EXEEXT)`; \
+	    case " $(IBB_MANPAGES) " in \
+	        *"/$$name.1 "*) ;; \
+	        *) echo "$$name: no manual page in IBB_MANPAGES"; status=1 ;; \
+	    esac; \
+	done; \
+	if (groff --version) >/dev/null 2>&1; then \
+	    for m in $(IBB_MANPAGES); do \
+	        out=`LC_ALL=C groff -man -ww -z $(srcdir)/$$m 2>&1`; \
+	        test -z "$$out" || { echo "$$out"; status=1; }; \
+	    done; \
+	else \
+	    echo "check-manpages: no groff, pages not checked"; \
+	fi; \
+	exit $$status
+check-local: check-manpages
+.PHONY: check-manpages
 
 # HCA model: libibverbs/librdmacm entry points over the simulated fabric,
 # loaded with LD_PRELOAD (tests/ibsim-verbs.at).  Built as a shared object

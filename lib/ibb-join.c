@@ -414,19 +414,31 @@ entry_answered(struct ibb_join_table *t, struct join_entry *e, long long now,
     }
 }
 
-bool
-ibb_join_reply(struct ibb_join_table *t, long long now, uint32_t xid,
-               int status, uint16_t mlid)
+/* The entry whose request 'xid' is answered, taken off its list with its
+ * old reason gone, or NULL. */
+static struct join_entry *
+take_answered(struct ibb_join_table *t, uint32_t xid)
 {
     struct join_entry *e;
 
     HASH_FIND(hh_xid, t->by_xid, &xid, sizeof xid, e);
+    if (e) {
+        entry_unlist(t, e);
+        free(e->why);
+        e->why = NULL;
+    }
+    return e;
+}
+
+bool
+ibb_join_reply(struct ibb_join_table *t, long long now, uint32_t xid,
+               int status, uint16_t mlid)
+{
+    struct join_entry *e = take_answered(t, xid);
+
     if (!e) {
         return false;
     }
-    entry_unlist(t, e);
-    free(e->why);
-    e->why = NULL;
     entry_answered(t, e, now, status, mlid, false);
     return true;
 }
@@ -435,14 +447,11 @@ bool
 ibb_join_fail(struct ibb_join_table *t, long long now, uint32_t xid,
               int error, const char *why)
 {
-    struct join_entry *e;
+    struct join_entry *e = take_answered(t, xid);
 
-    HASH_FIND(hh_xid, t->by_xid, &xid, sizeof xid, e);
     if (!e) {
         return false;
     }
-    entry_unlist(t, e);
-    free(e->why);
     /* Without memory the SA's generic reason shows instead. */
     e->why = strdup(why);
     entry_answered(t, e, now, error ? error : EIO, 0, false);

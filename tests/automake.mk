@@ -17,13 +17,13 @@ TESTSUITE_AT += \
 UNIT_TESTS += tests/test-options
 # Paced multicast joins (lib/ibb-join.c), on the tests' own clock.
 UNIT_TESTS += tests/test-join
-tests_test_join_SOURCES = tests/test-join.c
+tests_test_join_SOURCES = tests/test-join.c tests/test-pkt.h
 tests_test_join_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_test_join_LDADD = lib/libibbridge.la $(CMOCKA_LIBS)
 # The SA group table client (lib/ibb-mcg.c), alone and in a sim port
 # facing a fake fabric that sends malformed answers and notices.
 UNIT_TESTS += tests/test-mcg
-tests_test_mcg_SOURCES = tests/test-mcg.c
+tests_test_mcg_SOURCES = tests/test-mcg.c tests/test-pkt.h
 tests_test_mcg_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_test_mcg_LDADD = lib/libibbridge.la $(CMOCKA_LIBS)
 tests_test_options_SOURCES = tests/test-options.c

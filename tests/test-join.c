@@ -14,16 +14,7 @@
 #include <cmocka.h>
 
 #include "ibb-join.h"
-
-static void
-mgid_n(int n, uint8_t mgid[16])
-{
-    memset(mgid, 0, 16);
-    mgid[0] = 0xff;
-    mgid[1] = 0x12;
-    mgid[14] = n >> 8;
-    mgid[15] = n;
-}
+#include "test-pkt.h"
 
 /* Sends what the table allows at 'now', numbering from '*xid'; returns
  * how many. */
@@ -45,7 +36,7 @@ state_of(struct ibb_join_table *t, int n, struct ibb_mcast_status *st)
 {
     uint8_t mgid[16];
 
-    mgid_n(n, mgid);
+    tp_mgid_n(n, mgid);
     assert_int_equal(ibb_join_status(t, mgid, st), 0);
     return st->state;
 }
@@ -60,7 +51,7 @@ test_pacing(void **state)
 
     (void) state;
     for (int i = 0; i < 1000; i++) {
-        mgid_n(i, mgid);
+        tp_mgid_n(i, mgid);
         assert_int_equal(ibb_join_add(t, mgid, IBB_MCAST_FULL, 1, 0xffff),
                          0);
     }
@@ -88,7 +79,7 @@ test_join_refused_retried(void **state)
     uint8_t mgid[16];
 
     (void) state;
-    mgid_n(1, mgid);
+    tp_mgid_n(1, mgid);
     ibb_join_add(t, mgid, IBB_MCAST_FULL, 1, 0xffff);
     assert_int_equal(state_of(t, 1, &st), IBB_MCAST_JOINING);
     assert_int_equal(send_all(t, 0, &xid), 1);
@@ -127,7 +118,7 @@ test_local_failure_and_loss(void **state)
     uint8_t mgid[16];
 
     (void) state;
-    mgid_n(1, mgid);
+    tp_mgid_n(1, mgid);
     ibb_join_add(t, mgid, IBB_MCAST_FULL, 1, 0xffff);
     assert_int_equal(send_all(t, 0, &xid), 1);
     assert_false(ibb_join_fail(t, 0, 99, ENOSPC, "no such request"));
@@ -169,7 +160,7 @@ test_retries_by_wait(void **state)
 
     (void) state;
     for (int i = 1; i <= 2; i++) {
-        mgid_n(i, mgid);
+        tp_mgid_n(i, mgid);
         ibb_join_add(t, mgid, IBB_MCAST_FULL, 1, 0xffff);
     }
     assert_int_equal(send_all(t, 0, &xid), 2);
@@ -201,7 +192,7 @@ test_timeout_and_stale_answer(void **state)
     uint8_t mgid[16];
 
     (void) state;
-    mgid_n(1, mgid);
+    tp_mgid_n(1, mgid);
     ibb_join_add(t, mgid, IBB_MCAST_FULL, 1, 0xffff);
     send_all(t, 0, &xid);
     assert_int_equal(ibb_join_next_deadline(t, 0), IBB_JOIN_TIMEOUT_MS);
@@ -224,7 +215,7 @@ test_leave_during_join(void **state)
     uint8_t mgid[16];
 
     (void) state;
-    mgid_n(1, mgid);
+    tp_mgid_n(1, mgid);
     ibb_join_add(t, mgid, IBB_MCAST_FULL, 1, 0xffff);
     send_all(t, 0, &xid);
     assert_int_equal(ibb_join_remove(t, mgid), 0);
@@ -260,13 +251,13 @@ test_reset(void **state)
 
     (void) state;
     for (int i = 1; i <= 3; i++) {
-        mgid_n(i, mgid);
+        tp_mgid_n(i, mgid);
         ibb_join_add(t, mgid, IBB_MCAST_FULL, 1, 0xffff);
     }
     send_all(t, 0, &xid);
     assert_true(ibb_join_reply(t, 0, 1, 0, 0xc000));
     assert_true(ibb_join_reply(t, 0, 2, 0, 0xc001));
-    mgid_n(2, mgid);
+    tp_mgid_n(2, mgid);
     ibb_join_remove(t, mgid);
     while (ibb_join_take_changed(t, got, &st)) {
         continue;

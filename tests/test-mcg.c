@@ -24,16 +24,7 @@
 #include "fabric-proto.h"
 #include "ibb-mcg.h"
 #include "ibport.h"
-
-static void
-mgid_n(int n, uint8_t mgid[16])
-{
-    memset(mgid, 0, 16);
-    mgid[0] = 0xff;
-    mgid[1] = 0x12;
-    mgid[14] = n >> 8;
-    mgid[15] = n;
-}
+#include "test-pkt.h"
 
 /* Builds an MCG_LIST answer message body in 'buf' with records 'first' ..
  * 'first + n - 1'; returns its length. */
@@ -51,7 +42,7 @@ list_body(uint8_t *buf, uint32_t segment, bool more, int first, int n)
         struct ibb_fmsg_mcg_record r;
 
         memset(&r, 0, sizeof r);
-        mgid_n(first + i, r.mgid);
+        tp_mgid_n(first + i, r.mgid);
         r.mlid = 0xc000 + first + i;
         r.pkey = 0xffff;
         r.qkey = 0x11;
@@ -101,7 +92,7 @@ test_list_pages(void **state)
 
         assert_true(ibb_mcg_take_event(mcg, &ev));
         assert_int_equal(ev.type, IBB_MCG_LISTED);
-        mgid_n(i, mgid);
+        tp_mgid_n(i, mgid);
         assert_memory_equal(ev.rec.mgid, mgid, 16);
         assert_int_equal(ev.rec.mlid, 0xc000 + i);
     }
@@ -141,7 +132,7 @@ test_malformed(void **state)
 
     memset(&n, 0, sizeof n);
     n.trap = IBB_FMCG_TRAP_CREATED;
-    mgid_n(1, n.mgid);
+    tp_mgid_n(1, n.mgid);
     h = hdr_of(IBB_FMSG_MCG_NOTICE, 0, 0);
     ibb_mcg_take_msg(mcg, &h, (uint8_t *) &n, sizeof n - 1);   /* Short. */
     h.xid = 5;                                                  /* xid. */
@@ -229,7 +220,7 @@ test_bound_and_unsubscribe(void **state)
     memset(&n, 0, sizeof n);
     n.trap = IBB_FMCG_TRAP_CREATED;
     for (int i = 0; i < 3; i++) {
-        mgid_n(i, n.mgid);
+        tp_mgid_n(i, n.mgid);
         ibb_mcg_take_msg(mcg, &h, (uint8_t *) &n, sizeof n);
     }
     assert_int_equal(ibb_mcg_counters(mcg)->events_dropped, 1);
@@ -237,7 +228,7 @@ test_bound_and_unsubscribe(void **state)
     assert_int_equal(ev.type, IBB_MCG_CREATED);
     assert_int_equal(ev.rec.mgid[15], 0);
     /* Room again: the ring wraps. */
-    mgid_n(3, n.mgid);
+    tp_mgid_n(3, n.mgid);
     n.trap = IBB_FMCG_TRAP_DELETED;
     ibb_mcg_take_msg(mcg, &h, (uint8_t *) &n, sizeof n);
     assert_true(ibb_mcg_take_event(mcg, &ev));
@@ -347,7 +338,7 @@ fab_notice(int fd, uint16_t trap, int group, uint32_t xid, size_t len)
 
     memset(&n, 0, sizeof n);
     n.trap = trap;
-    mgid_n(group, n.mgid);
+    tp_mgid_n(group, n.mgid);
     fab_send(fd, IBB_FMSG_MCG_NOTICE, 0, xid, &n, len);
 }
 

@@ -54,6 +54,17 @@ struct tp_roce {
     struct tp_tr tr;
 };
 
+/* The MGID ff12::N (N below 65536): a group number as an MGID. */
+static inline void
+tp_mgid_n(int n, uint8_t mgid[16])
+{
+    memset(mgid, 0, 16);
+    mgid[0] = 0xff;
+    mgid[1] = 0x12;
+    mgid[14] = n >> 8;
+    mgid[15] = n;
+}
+
 static inline void
 tp_be16(uint8_t *p, uint32_t v)
 {

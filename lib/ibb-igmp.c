@@ -403,6 +403,7 @@ parse_igmp_query(const struct igmp_msg *m, struct ibb_igmp_query *q)
         q->level = IBB_IGMP_V3;
         q->max_resp_ms = igmp_code(msg[1]) * 100;
         q->qrv = msg[8] & 7;
+        q->suppress = (msg[8] & 8) != 0;
         q->qqi_s = igmp_code(msg[9]);
         q->n_sources = ibb_get_be16(msg + 10);
         q->sources = msg + IGMP_V3_QUERY_LEN;
@@ -439,6 +440,7 @@ parse_mld_query(const struct igmp_msg *m, struct ibb_igmp_query *q)
         q->level = IBB_IGMP_V3;
         q->max_resp_ms = mld_code(ibb_get_be16(msg + 4));
         q->qrv = msg[24] & 7;
+        q->suppress = (msg[24] & 8) != 0;
         q->qqi_s = igmp_code(msg[25]);
         q->n_sources = ibb_get_be16(msg + 26);
         q->sources = msg + MLD_V2_QUERY_LEN;

@@ -154,6 +154,8 @@ struct ibb_igmp_query {
     unsigned int qrv;           /* Querier's Robustness Variable; 0 if
                                  * none (v1, v2). */
     unsigned int qqi_s;         /* Querier's Query Interval; 0 if none. */
+    bool suppress;              /* v3 S flag: routers keep their timers
+                                 * (RFC 3376 4.1.5). */
     unsigned int n_sources;     /* Sources of a group-and-source query, */
     const uint8_t *sources;     /* as on the wire (4 or 16 bytes each),
                                  * in the frame parsed: valid as long as

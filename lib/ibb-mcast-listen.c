@@ -40,6 +40,7 @@ struct ibb_listen {
     struct ibb_listen_config cfg;       /* 'ranges' is a copy. */
     struct lgroup *groups;              /* Wanted or with a change. */
     size_t n_wanted;
+    size_t n_members;                   /* In all groups. */
     struct lgroup *changes, **changes_tail;
     long long int next;                 /* Earliest deadline, or earlier. */
     unsigned int rv;                    /* Robustness Variable. */
@@ -235,7 +236,8 @@ member_report(struct ibb_listen *l, const uint8_t ip[16],
         }
     }
     if (i == g->n_members) {
-        if (g->n_members >= IBB_LISTEN_MAX_MEMBERS) {
+        if (g->n_members >= IBB_LISTEN_MAX_MEMBERS
+            || l->n_members >= IBB_LISTEN_MAX_ALL_MEMBERS) {
             l->c.full++;
             return;
         }
@@ -252,6 +254,7 @@ member_report(struct ibb_listen *l, const uint8_t ip[16],
             g->allocated = n;
         }
         memcpy(g->members[g->n_members++].mac, mac, 6);
+        l->n_members++;
     }
     g->members[i].expires = now + gmi(l);
     g->gone_at = LLONG_MAX;
@@ -280,6 +283,7 @@ member_leave(struct ibb_listen *l, const uint8_t ip[16],
     for (size_t i = 0; i < g->n_members; i++) {
         if (!memcmp(g->members[i].mac, mac, 6)) {
             g->members[i] = g->members[--g->n_members];
+            l->n_members--;
             break;
         }
     }
@@ -344,8 +348,10 @@ ibb_listen_query(struct ibb_listen *l, const struct ibb_igmp_query *q,
         }
         return;
     }
-    if (q->n_sources) {
-        return;                 /* Source timers are not kept. */
+    if (q->n_sources || q->suppress) {
+        /* Source timers are not kept; S: a member answered already, the
+         * querier's own timers are to be left alone (RFC 3376 6.6.1). */
+        return;
     }
     HASH_FIND(hh, l->groups, q->group, 16, g);
     if (g) {
@@ -377,6 +383,7 @@ ibb_listen_run(struct ibb_listen *l, long long int now)
         for (size_t i = 0; i < g->n_members; ) {
             if (g->members[i].expires <= now) {
                 g->members[i] = g->members[--g->n_members];
+                l->n_members--;
                 l->c.expired++;
             } else {
                 if (g->members[i].expires < next) {
@@ -417,6 +424,7 @@ ibb_listen_configure(struct ibb_listen *l,
     copy_config(l, cfg);
     HASH_ITER(hh, l->groups, g, tmp) {
         if (!ibb_listen_in_range(&l->cfg, g->ip)) {
+            l->n_members -= g->n_members;
             g->n_members = 0;
             set_wanted(l, g, false);
             maybe_free(l, g);

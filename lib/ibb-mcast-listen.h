@@ -17,13 +17,17 @@
  * - A group-specific query lowers the group's timers to the Last Member
  *   Query Time (its QRV times its Max Resp Time), as RFC 3376 6.6.1 asks of
  *   non-queriers, so members that suppressed their reports (v1/v2) keep the
- *   group by answering.
+ *   group by answering; unless its S flag says a member answered already.
+ * - Without a querier on the segment hosts do not report again, and every
+ *   membership ends after the Group Membership Interval: a querier (a
+ *   switch's, a router's) is needed, as for snooping switches.
  * - A group without members stays wanted for the Last Member Query Time
  *   (2 s by default) after the last leave, for such answers, then goes.
  *
  * Only groups within the configured ranges are followed (by default every
  * group but link-local ones: 224.0.0.0/24, ff01::/16, ff02::/16), and at
- * most 'max_groups'.  Changes (a group now wanted, or no longer) are taken
+ * most 'max_groups', IBB_LISTEN_MAX_MEMBERS hosts in a group and
+ * IBB_LISTEN_MAX_ALL_MEMBERS in all.  Changes (a group now wanted, or no longer) are taken
  * in O(changes) with ibb_listen_take_change().  Times are milliseconds on
  * any monotonic clock, passed in as 'now'.
  */
@@ -38,7 +42,8 @@
 #include "ibb-options.h"
 
 #define IBB_LISTEN_DEFAULT_MAX_GROUPS 65536
-#define IBB_LISTEN_MAX_MEMBERS 4096     /* Per group. */
+#define IBB_LISTEN_MAX_MEMBERS 256      /* Per group (a linear scan). */
+#define IBB_LISTEN_MAX_ALL_MEMBERS 262144 /* In all groups: 4 MB. */
 #define IBB_LISTEN_LMQI_MS 1000         /* Last Member Query Interval. */
 
 struct ibb_listen_config {

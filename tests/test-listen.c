@@ -276,6 +276,14 @@ test_timers(void **state)
     ibb_listen_run(l, 313000);
     expect_no_change(l);
     assert_int_equal(ibb_listen_counters(l)->expired, 2);
+    /* With the S flag (a member answered the querier already) the
+     * timers stay. */
+    q.suppress = true;
+    ibb_listen_query(l, &q, 315000);
+    ibb_listen_run(l, 318000);
+    expect_no_change(l);
+    q.suppress = false;
+
     /* Without an answer it would have gone. */
     ibb_listen_query(l, &q, 320000);
     ibb_listen_run(l, 323000);

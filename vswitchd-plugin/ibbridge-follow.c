@@ -61,7 +61,8 @@ struct ibbridge_follow {
     bool ib;                            /* Subscribed, listing. */
     uint64_t ib_open_seq;               /* dev->open_seq then. */
     long long int next_list;            /* When to list the SA's groups. */
-    bool listing;                       /* A list is under way. */
+    bool listing;                       /* A list is under way, */
+    long long int list_deadline;        /* given up on at this time. */
     struct hmap listed;                 /* MGIDs of struct mgid_node that
                                          * the list has with others. */
 };
@@ -266,6 +267,17 @@ listed_has(const struct hmap *listed, const uint8_t mgid[16])
     return false;
 }
 
+static void
+listed_add(struct hmap *listed, const uint8_t mgid[16])
+{
+    if (!listed_has(listed, mgid)) {
+        struct mgid_node *m = xmalloc(sizeof *m);
+
+        memcpy(m->mgid, mgid, 16);
+        hmap_insert(listed, &m->node, hash_bytes(m->mgid, 16, 0));
+    }
+}
+
 /* A list of the SA's groups ended: the groups it has with members besides
  * the port are wanted, the port's other IB-followed groups are not. */
 static void
@@ -315,18 +327,30 @@ ib_run(struct netdev_ibbridge *dev, struct ibbridge_follow *fl,
         }
         fl->next_list = now;
     }
+    if (fl->listing && now >= fl->list_deadline) {
+        /* Its end was lost (the port's event queue overflowed): the list
+         * says nothing reliable. */
+        VLOG_WARN_RL(&rl, "%s: mcast-follow=ib: no end to the list of the "
+                     "SA's groups; listing again", netdev_get_name(&dev->up));
+        fl->listing = false;
+        clear_listed(&fl->listed);
+    }
     if (!fl->listing && now >= fl->next_list) {
         if (!ibb_port_mcg_list(dev->port)) {
             fl->listing = true;
+            fl->list_deadline = now + IBBRIDGE_FOLLOW_LIST_MS * 3;
         }
         fl->next_list = now + IBBRIDGE_FOLLOW_LIST_MS;
     }
     while (ibb_port_mcg_take_event(dev->port, &ev)) {
         switch (ev.type) {
         case IBB_MCG_CREATED:
-            if (!ibbridge_mcast_find(dev, ev.rec.mgid)
-                && ib_group_wanted(dev, ev.rec.mgid, ip)) {
+            if (ib_group_wanted(dev, ev.rec.mgid, ip)) {
                 gather_ib(g, ip, ev.rec.mgid, true);
+                if (fl->listing) {
+                    /* The list under way may predate it. */
+                    listed_add(&fl->listed, ev.rec.mgid);
+                }
             }
             break;
         case IBB_MCG_DELETED:
@@ -336,13 +360,8 @@ ib_run(struct netdev_ibbridge *dev, struct ibbridge_follow *fl,
             break;
         case IBB_MCG_LISTED:
             if (fl->listing && (ev.rec.n_full_others
-                                || ev.rec.n_send_only_others)
-                && !listed_has(&fl->listed, ev.rec.mgid)) {
-                struct mgid_node *m = xmalloc(sizeof *m);
-
-                memcpy(m->mgid, ev.rec.mgid, 16);
-                hmap_insert(&fl->listed, &m->node,
-                            hash_bytes(m->mgid, 16, 0));
+                                || ev.rec.n_send_only_others)) {
+                listed_add(&fl->listed, ev.rec.mgid);
             }
             break;
         case IBB_MCG_LIST_DONE:
@@ -436,16 +455,22 @@ ibbridge_follow_wait(struct netdev_ibbridge *dev)
         }
         return;
     }
-    if ((dev->port && dev->cfg.follow_ib != fl->ib)
-        || (fl->listen && fl->open_seq != dev->open_seq)
-        || (!dev->cfg.follow_ethernet && fl->listen)
-        || (fl->ib && fl->ib_open_seq != dev->open_seq)
-        || (fl->listen && ibb_listen_has_changes(fl->listen))) {
+    if (!dev->cfg.follow_ethernet && fl->listen) {
+        poll_immediate_wake();          /* To stop listening. */
+        return;
+    }
+    /* The rest needs a port; without one, run() waits for it. */
+    if (dev->port
+        && (dev->cfg.follow_ib != fl->ib
+            || (fl->listen && fl->open_seq != dev->open_seq)
+            || (fl->ib && fl->ib_open_seq != dev->open_seq)
+            || (fl->listen && ibb_listen_has_changes(fl->listen)))) {
         poll_immediate_wake();
         return;
     }
-    if (fl->ib && !fl->listing) {
-        poll_timer_wait_until(fl->next_list);
+    if (fl->ib && dev->port) {
+        poll_timer_wait_until(fl->listing ? fl->list_deadline
+                                          : fl->next_list);
     }
     /* SA events wake the loop through ibb_port_next_wakeup(). */
     if (fl->listen && ibb_listen_next(fl->listen) != LLONG_MAX) {
@@ -462,6 +487,7 @@ ibbridge_follow_report(struct netdev_ibbridge *dev,
 {
     struct ibbridge_follow *fl = dev->follow;
     struct ibb_igmp_report r;
+    long long int next;
 
     if (!fl || !fl->listen
         || ibb_igmp_parse_report(dp_packet_data(pkt), dp_packet_size(pkt),
@@ -470,9 +496,12 @@ ibbridge_follow_report(struct netdev_ibbridge *dev,
         return false;
     }
     dev->cstats.igmp_reports_heard++;
+    next = ibb_listen_next(fl->listen);
     ibb_listen_report(fl->listen, &r, time_msec());
     count_listener(dev, fl);
-    if (ibb_listen_has_changes(fl->listen)) {
+    if (ibb_listen_has_changes(fl->listen)
+        || ibb_listen_next(fl->listen) < next) {
+        /* A change, or an earlier deadline (a leave): wake run(). */
         seq_change(dev->neigh_seq);
     }
     return true;

@@ -111,6 +111,21 @@ spec_mgid(const struct netdev_ibbridge *dev, const struct ibbridge_config *cfg,
     }
 }
 
+/* 'source' no longer wants 'g'; returns true if no source does.  The
+ * group is shown under a source that still wants it. */
+static bool
+group_unwant(struct ibbridge_group *g, enum ibbridge_group_source source)
+{
+    g->wanted_by &= ~IBBRIDGE_WANTED_BY(source);
+    for (int src = IBBRIDGE_GROUP_CONFIG; src <= IBBRIDGE_GROUP_IB; src++) {
+        if (g->wanted_by & IBBRIDGE_WANTED_BY(src)) {
+            g->source = src;
+            break;
+        }
+    }
+    return !g->wanted_by;
+}
+
 /* Leaves 'old', which the caller drops from dev->groups: it shows as
  * leaving until the SA answered. */
 static void
@@ -178,6 +193,7 @@ ibbridge_mcast_update(struct netdev_ibbridge *dev,
 
         g->spec = cfg->groups[i];
         g->source = IBBRIDGE_GROUP_CONFIG;
+        g->wanted_by = IBBRIDGE_WANTED_BY(IBBRIDGE_GROUP_CONFIG);
         spec_mgid(dev, cfg, &g->spec, g->mgid, &from_map[i]);
         if (!ibb_gid_is_multicast(g->mgid)) {
             spec = ibb_mcast_group_spec_to_string(&g->spec);
@@ -211,8 +227,11 @@ ibbridge_mcast_update(struct netdev_ibbridge *dev,
         }
         if (kept) {
             continue;
-        } else if (old->source != IBBRIDGE_GROUP_CONFIG) {
-            groups[n++] = *old;
+        } else if (old->wanted_by
+                   & ~IBBRIDGE_WANTED_BY(IBBRIDGE_GROUP_CONFIG)) {
+            /* A followed side still wants it. */
+            groups[n] = *old;
+            group_unwant(&groups[n++], IBBRIDGE_GROUP_CONFIG);
         } else {
             group_leave(dev, old);
             n_left++;
@@ -227,6 +246,7 @@ ibbridge_mcast_update(struct netdev_ibbridge *dev,
         if (old) {
             g->mlid = old->mlid;
             g->added_to_map = old->added_to_map;
+            g->wanted_by |= old->wanted_by;
             if (old->spec.send_only == g->spec.send_only) {
                 continue;
             }
@@ -280,7 +300,9 @@ ibbridge_mcast_mgid_ip(const struct netdev_ibbridge *dev,
         memcpy(ip, known->ip, 16);
         return true;
     }
-    return !ibb_mcast_mgid_to_ipv4(mgid, ip, &pkey);
+    /* The group of an MGID of another partition is not the port's. */
+    return (!ibb_mcast_mgid_to_ipv4(mgid, ip, &pkey)
+            && (pkey | 0x8000) == (dev->cfg.pkey | 0x8000));
 }
 
 /* Takes change 'c' of a group of 'source' into 'g' (spec and MGID) and
@@ -329,54 +351,65 @@ ibbridge_mcast_follow(struct netdev_ibbridge *dev,
 {
     struct ibbridge_group *groups = xmalloc((dev->n_groups + n + 1)
                                             * sizeof *groups);
-    struct hmap added = HMAP_INITIALIZER(&added);
+    struct ibbridge_group *specs = xmalloc((n + 1) * sizeof *specs);
+    struct hmap last = HMAP_INITIALIZER(&last);
+    bool *in_map = xcalloc(n + 1, sizeof *in_map);
+    bool *ok = xcalloc(n + 1, sizeof *ok);
     bool *gone = xcalloc(dev->n_groups + 1, sizeof *gone);
+    uint8_t bit = IBBRIDGE_WANTED_BY(source);
     size_t n_new = 0, n_kept = 0;
 
     if (!dev->port || !dev->map) {
-        free(groups);
-        free(gone);
-        return;
+        goto out;
     }
+    /* The last change of a group wins (a join and a leave of one group in
+     * one batch leave it as the leave says). */
     for (size_t i = 0; i < n; i++) {
-        const struct ibbridge_follow_change *c = &changes[i];
-        struct ibbridge_group g, *old;
-        bool in_map;
+        struct ibbridge_group *prev;
 
-        if (!follow_spec(dev, source, c, &g, &in_map)) {
+        ok[i] = follow_spec(dev, source, &changes[i], &specs[i], &in_map[i]);
+        if (!ok[i]) {
             continue;
         }
-        old = ibbridge_mcast_find(dev, g.mgid);
-        if (!c->want) {
-            if (old && old->source == source && !gone[old - dev->groups]) {
+        HMAP_FOR_EACH_WITH_HASH (prev, node, mgid_hash(specs[i].mgid),
+                                 &last) {
+            if (!memcmp(prev->mgid, specs[i].mgid, 16)) {
+                ok[prev - specs] = false;
+                hmap_remove(&last, &prev->node);
+                break;
+            }
+        }
+        hmap_insert(&last, &specs[i].node, mgid_hash(specs[i].mgid));
+    }
+    hmap_destroy(&last);
+
+    for (size_t i = 0; i < n; i++) {
+        struct ibbridge_group *old;
+
+        if (!ok[i]) {
+            continue;
+        }
+        old = ibbridge_mcast_find(dev, specs[i].mgid);
+        if (!changes[i].want) {
+            if (old && !gone[old - dev->groups]
+                && (old->wanted_by & bit) && group_unwant(old, source)) {
                 group_leave(dev, old);
                 gone[old - dev->groups] = true;
                 dev->cstats.follow_leaves++;
             }
-            continue;
-        }
-        if (old) {
-            continue;           /* Joined already, configured or followed. */
-        }
-        {
-            struct ibbridge_group *dup;
-            bool seen = false;
+        } else if (old) {
+            /* Joined already, configured or followed: wanted by one more
+             * source. */
+            old->wanted_by |= bit;
+        } else {
+            struct ibbridge_group *g = &groups[dev->n_groups + n_new++];
 
-            HMAP_FOR_EACH_WITH_HASH (dup, node, mgid_hash(g.mgid), &added) {
-                seen |= !memcmp(dup->mgid, g.mgid, 16);
-            }
-            if (seen) {
-                continue;
-            }
+            *g = specs[i];
+            g->wanted_by = bit;
+            group_join(dev, &dev->cfg, g, in_map[i]);
+            dev->cstats.follow_joins++;
         }
-        groups[dev->n_groups + n_new] = g;
-        group_join(dev, &dev->cfg, &groups[dev->n_groups + n_new], in_map);
-        hmap_insert(&added, &groups[dev->n_groups + n_new].node,
-                    mgid_hash(g.mgid));
-        n_new++;
-        dev->cstats.follow_joins++;
     }
-    hmap_destroy(&added);
 
     /* Survivors first, then the new ones. */
     for (size_t i = 0; i < dev->n_groups; i++) {
@@ -386,13 +419,20 @@ ibbridge_mcast_follow(struct netdev_ibbridge *dev,
     }
     memmove(&groups[n_kept], &groups[dev->n_groups],
             n_new * sizeof *groups);
-    free(gone);
     free(dev->groups);
     dev->groups = groups;
+    groups = NULL;
     dev->n_groups = n_kept + n_new;
     ibbridge_mcast_index(dev);
     ibbridge_mcast_prune_leaving(dev);
     netdev_change_seq_changed(&dev->up);
+
+out:
+    free(groups);
+    free(specs);
+    free(in_map);
+    free(ok);
+    free(gone);
 }
 
 void
@@ -403,13 +443,14 @@ ibbridge_mcast_unfollow(struct netdev_ibbridge *dev,
     size_t n = 0;
 
     for (size_t i = 0; i < dev->n_groups; i++) {
-        if (dev->groups[i].source == source) {
-            if (dev->port) {
-                group_leave(dev, &dev->groups[i]);
-            }
+        struct ibbridge_group *g = &dev->groups[i];
+
+        if (!(g->wanted_by & IBBRIDGE_WANTED_BY(source))
+            || !group_unwant(g, source)) {
+            dev->groups[n++] = *g;
+        } else if (dev->port) {
+            group_leave(dev, g);
             dev->cstats.follow_leaves++;
-        } else {
-            dev->groups[n++] = dev->groups[i];
         }
     }
     if (n != dev->n_groups) {

@@ -89,11 +89,16 @@ enum ibbridge_group_source {
     IBBRIDGE_GROUP_IB,                  /* IB hosts' groups, from the SA. */
 };
 
+#define IBBRIDGE_WANTED_BY(SOURCE) (1u << (SOURCE))
+
 /* A multicast group the port joined, because of "mcast-groups" or
  * because it follows a side's membership (ibbridge-follow.c). */
 struct ibbridge_group {
     struct hmap_node node;              /* In 'group_index', by MGID. */
-    enum ibbridge_group_source source;
+    enum ibbridge_group_source source;  /* Shown; one of 'wanted_by'. */
+    uint8_t wanted_by;                  /* IBBRIDGE_WANTED_BY() of every
+                                         * source that wants it: left when
+                                         * none does. */
     struct ibb_mcast_group_spec spec;   /* As configured. */
     uint8_t mgid[16];                   /* MGID derived from 'spec'. */
     uint16_t mlid;                      /* MLID the fabric gave. */
@@ -257,21 +262,24 @@ struct ibbridge_follow_change {
 };
 
 /* Joins (full member) or leaves the groups of 'changes' for 'source' in
- * one pass: a group joined already, for any reason, stays as it is; a
- * group is left only by the source that joined it. */
+ * one pass, the last change of a group winning: a group joined already,
+ * for any reason, stays as it is and is wanted by one more source; a
+ * group is left when no source (mcast-groups, a followed side) wants it
+ * any more. */
 void ibbridge_mcast_follow(struct netdev_ibbridge *dev,
                            enum ibbridge_group_source source,
                            const struct ibbridge_follow_change *changes,
                            size_t n)
     OVS_REQUIRES(dev->mutex);
 
-/* Leaves every group of 'source' (the port stopped following it). */
+/* 'source' wants no group any more (the port stopped following it):
+ * leaves those no other source wants. */
 void ibbridge_mcast_unfollow(struct netdev_ibbridge *dev,
                              enum ibbridge_group_source source)
     OVS_REQUIRES(dev->mutex);
 
 /* The IP group of 'mgid': the map's, or an IPv4 group's IPoIB or rdma_cm
- * MGID.  False if there is none. */
+ * MGID with the port's P_Key.  False if there is none. */
 bool ibbridge_mcast_mgid_ip(const struct netdev_ibbridge *dev,
                             const uint8_t mgid[16], uint8_t ip[16])
     OVS_REQUIRES(dev->mutex);

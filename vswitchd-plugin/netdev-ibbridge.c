@@ -213,6 +213,7 @@ join_groups(struct ibb_port *port, const struct ibbridge_config *cfg,
         char *s;
 
         g->spec = cfg->groups[i];
+        g->wanted_by = IBBRIDGE_WANTED_BY(IBBRIDGE_GROUP_CONFIG);
         known = ibb_addr_map_find_group_ip(map, g->spec.ip);
         if (known) {
             memcpy(g->mgid, known->mgid, 16);

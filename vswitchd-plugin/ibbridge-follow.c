@@ -178,9 +178,6 @@ follow_update(struct netdev_ibbridge *dev)
     listen_config(cfg, &lc);
     if (!cfg->follow_ethernet) {
         stop_listening(dev, fl);
-        if (ranges_differ(fl, cfg)) {
-            take_ranges(fl, cfg);
-        }
     } else if (!fl->listen) {
         fl->listen = ibb_listen_create(&lc);
         if (!fl->listen) {

@@ -192,6 +192,11 @@ TESTSUITE_AT += tests/fuzz.at
 TESTSUITE_AT += tests/robustness.at
 EXTRA_DIST += tests/storm.py
 
+# The packages as a user gets them: the Debian package built, installed,
+# switched to and purged in a private namespace (tests/packages-deb.at);
+# the RPMs built (tests/packages-rpm.at).
+TESTSUITE_AT += tests/packages-deb.at tests/packages-rpm.at
+
 # A slice of OVS's own autotest suite with our ovs-vswitchd in place of the
 # stock one (tests/check-ovs); part of the suite, or alone with
 # "make check-ovs CHECK_OVS_FLAGS='--full all'" for the whole OVS suite.

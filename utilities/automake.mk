@@ -1,6 +1,18 @@
-# The programs people run.
-dist_bin_SCRIPTS += \
-	utilities/ibbridge-sandbox
+# The programs people run.  ibbridge-sandbox is made from its .in with the
+# installation's paths filled in, so that an installed copy finds the
+# installed daemon and schemas (as automake's manual does for scripts:
+# in make, where they are fully expanded, not in configure).
+bin_SCRIPTS += utilities/ibbridge-sandbox
+CLEANFILES += utilities/ibbridge-sandbox
+EXTRA_DIST += utilities/ibbridge-sandbox.in
+utilities/ibbridge-sandbox: utilities/ibbridge-sandbox.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) utilities && rm -f $@ $@.tmp && \
+	sed -e 's|@bindir[@]|$(bindir)|g' \
+	    -e 's|@pkglibexecdir[@]|$(pkglibexecdir)|g' \
+	    -e 's|@pkgdatadir[@]|$(pkgdatadir)|g' \
+	    -e 's|@ovspkgdatadir[@]|$(ovspkgdatadir)|g' \
+	    $(srcdir)/utilities/ibbridge-sandbox.in > $@.tmp && \
+	chmod +x $@.tmp && chmod a-w $@.tmp && mv $@.tmp $@
 EXTRA_DIST += \
 	utilities/ibbridge-build-ovs \
 	utilities/ibbridge-quickstart \
@@ -53,7 +65,7 @@ EXTRA_DIST += $(IBB_MANPAGES)
 # groff has nothing to warn about in any page.
 check-manpages:
 	@status=0; \
-	for p in $(bin_PROGRAMS) $(dist_bin_SCRIPTS); do \
+	for p in $(bin_PROGRAMS) $(bin_SCRIPTS) $(dist_bin_SCRIPTS); do \
 	    name=`basename $$p $(EXEEXT)`; \
 	    case " $(IBB_MANPAGES) " in \
 	        *"/$$name.1 "*) ;; \

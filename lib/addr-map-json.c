@@ -426,10 +426,13 @@ ibb_addr_map_load_json_file(struct ibb_addr_map *map, const char *file_name,
     error = load_json(map, root, err, err_size);
     json_decref(root);
     if (error && err_size) {
-        char msg[256];
+        /* A copy: 'err' is both the message and where the result goes. */
+        char *msg = strdup(err);
 
-        snprintf(msg, sizeof msg, "%s", err);
-        set_err(err, err_size, "%s: %s", file_name, msg);
+        if (msg) {
+            set_err(err, err_size, "%s: %s", file_name, msg);
+            free(msg);
+        }
     }
     return error;
 }

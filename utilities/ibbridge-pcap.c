@@ -362,7 +362,7 @@ main(int argc, char *argv[])
     struct summary s;
     struct options o;
     uint8_t *scratch;
-    char err[512];
+    char err[PATH_MAX + 512];   /* Names the files. */
     int error;
 
     parse_options(argc, argv, &o);

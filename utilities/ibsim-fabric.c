@@ -13,6 +13,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <poll.h>
 #include <stdio.h>
@@ -356,7 +357,7 @@ port_retry_held(struct port *port)
 static void
 pcap_open(void)
 {
-    char err[256];
+    char err[PATH_MAX + 256];   /* Names the file. */
 
     if (ibb_pcap_writer_open(pcap_file, IBB_PCAP_LINKTYPE_ERF, &pcap, err,
                              sizeof err)) {

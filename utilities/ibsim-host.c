@@ -387,7 +387,7 @@ cmd_replay(void)
     static uint8_t pkt[IBB_PCAP_MAX_RECORD];
     struct ibb_pcap_reader *r;
     unsigned long long n = 0, skipped = 0;
-    char err[256];
+    char err[PATH_MAX + 256];   /* Names the file. */
     uint32_t linktype;
     int error;
 

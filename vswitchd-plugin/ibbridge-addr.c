@@ -8,6 +8,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 #include "netdev-ibbridge-private.h"
@@ -42,7 +43,7 @@ ibbridge_map_load(const struct ibbridge_config *cfg, struct ibb_addr_map **mapp,
          struct ibb_file_stamp *stamp, char **errp)
 {
     struct ibb_addr_map *map = ibb_addr_map_create();
-    char err[256];
+    char err[PATH_MAX + 256];   /* Names the map file. */
     int error;
 
     *mapp = NULL;

@@ -314,27 +314,62 @@ port_flush(struct port *port)
     return progress;
 }
 
+/* Sends the packet message gathered from 'iov' to 'dst' at once if nothing
+ * is queued before it, which saves a copy and a pass of the main loop.
+ * Returns true if it went. */
+static bool
+port_send_now(struct port *dst, struct iovec *iov, size_t n_iov)
+{
+    struct msghdr mh = { .msg_iov = iov, .msg_iovlen = n_iov };
+    ssize_t n;
+
+    if (dst->dead || !ovs_list_is_empty(&dst->txq)) {
+        return false;
+    }
+    n = sendmsg(dst->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EINTR) {
+            VLOG_INFO("port %u (%s): send failed (%s), detaching",
+                      dst->num, dst->name, ovs_strerror(errno));
+            dst->dead = true;
+        }
+        return false;
+    }
+    dst->tx++;
+    return true;
+}
+
 /* Tries to deliver 'port''s held packet to its remaining receivers.
- * Returns true if any copy was queued or the packet was released. */
+ * Returns true if any copy was sent or queued or the packet was
+ * released. */
 static bool
 port_retry_held(struct port *port)
 {
     bool progress = false;
+    struct iovec iov;
     size_t i = 0;
 
     if (!port->held) {
         return false;
     }
+    iov.iov_base = port->held->data;
+    iov.iov_len = port->held->len;
     while (i < port->n_held_dests) {
         struct port *dst = port_by_num(port->held_dests[i]);
 
         if (!dst) {
             counters.dest_gone++;
+        } else if (port_send_now(dst, &iov, 1)) {
+            /* Sent without a copy. */
         } else if (port_has_room(dst)) {
-            struct msg *copy = xmemdup(port->held, sizeof *port->held
-                                       + port->held->len);
+            struct msg *m = port->held;
 
-            port_enqueue(dst, copy);
+            if (port->n_held_dests == 1) {
+                port->held = NULL;      /* The last receiver takes it. */
+            } else {
+                m = xmemdup(m, sizeof *m + m->len);
+            }
+            port_enqueue(dst, m);
         } else {
             i++;
             continue;
@@ -345,6 +380,8 @@ port_retry_held(struct port *port)
     if (!port->n_held_dests) {
         free(port->held);
         port->held = NULL;
+        free(port->held_dests);
+        port->held_dests = NULL;
         progress = true;
     }
     return progress;
@@ -566,6 +603,8 @@ handle_packet(struct port *src, const uint8_t *msg, size_t msg_len)
     size_t n_dests = 0;
     size_t bth_ofs = 0;
     bool icrc_ok = false;
+    struct ibb_fmsg_hdr fhdr;
+    struct iovec iov[2];
     uint16_t dlid;
     struct msg *m;
 
@@ -659,6 +698,28 @@ handle_packet(struct port *src, const uint8_t *msg, size_t msg_len)
 
     if (pcap) {
         pcap_write(pkt, len);
+    }
+
+    /* Receivers with nothing queued get it at once, from here; the rest
+     * get a copy, held until each has room. */
+    memset(&fhdr, 0, sizeof fhdr);
+    fhdr.type = IBB_FMSG_PACKET;
+    iov[0].iov_base = &fhdr;
+    iov[0].iov_len = sizeof fhdr;
+    iov[1].iov_base = CONST_CAST(uint8_t *, pkt);
+    iov[1].iov_len = len;
+    for (size_t i = 0; i < n_dests; ) {
+        struct port *dst = port_by_num(dests[i]);
+
+        if (dst && port_send_now(dst, iov, 2)) {
+            dests[i] = dests[--n_dests];
+        } else {
+            i++;
+        }
+    }
+    if (!n_dests) {
+        free(dests);
+        return;
     }
 
     m = msg_create(IBB_FMSG_PACKET, 0, 0, pkt, len);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -126,9 +127,38 @@ run_fabric(struct ibb_port *tx, struct ibb_port *rx, uint8_t *pkt,
     return count / (now() - t0);
 }
 
-/* The baseline: the same messages through an echo process. */
+/* CPU seconds (user and system) that process 'pid' has used, from
+ * /proc/PID/stat, or -1. */
 static double
-run_echo(uint8_t *pkt, size_t len, long count)
+proc_cpu(pid_t pid)
+{
+    unsigned long long utime, stime;
+    char path[64], buf[1024];
+    const char *p;
+    size_t n;
+    FILE *f;
+
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long) pid);
+    f = fopen(path, "r");
+    if (!f) {
+        return -1;
+    }
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* Fields 14 and 15, counted after the command name's ')'. */
+    p = strrchr(buf, ')');
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+                     "%llu %llu", &utime, &stime) != 2) {
+        return -1;
+    }
+    return (double) (utime + stime) / sysconf(_SC_CLK_TCK);
+}
+
+/* The baseline: the same messages through an echo process.  Stores the
+ * echo process's CPU seconds in '*cpu'. */
+static double
+run_echo(uint8_t *pkt, size_t len, long count, double *cpu)
 {
     static uint8_t buf[MAX_PKT + 64];
     long sent = 0, got = 0;
@@ -169,8 +199,14 @@ run_echo(uint8_t *pkt, size_t len, long count)
         }
     }
     double pps = count / (now() - t0);
+    struct rusage ru;
+
     close(sv[0]);
-    waitpid(pid, NULL, 0);
+    if (wait4(pid, NULL, 0, &ru) < 0) {
+        return -1;
+    }
+    *cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6
+           + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
     return pps;
 }
 
@@ -245,20 +281,29 @@ main(int argc, char *argv[])
     ibb_port_query(a, &a_attr);
     ibb_port_query(b, &b_attr);
 
-    printf("%-8s %14s %14s %8s\n", "payload", "fabric pkt/s", "echo pkt/s",
-           "ratio");
+    /* Throughput depends on what else the machine runs; the CPU time the
+     * relay itself spends a packet (the fabric's, the echo process's) much
+     * less, so both are printed. */
+    printf("%-8s %14s %14s %8s %16s %16s %10s\n", "payload", "fabric pkt/s",
+           "echo pkt/s", "ratio", "fabric CPU ns", "echo CPU ns",
+           "CPU ratio");
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         static uint8_t pkt[MAX_PKT];
         size_t len = build(pkt, &a_attr, &b_attr, sizes[i]);
         long n = sizes[i] > 1024 ? count / 4 : count;
+        double fcpu0 = proc_cpu(fabric);
         double f = run_fabric(a, b, pkt, len, n);
-        double e = run_echo(pkt, len, n);
+        double fcpu = proc_cpu(fabric) - fcpu0;
+        double ecpu = 0;
+        double e = run_echo(pkt, len, n, &ecpu);
 
-        if (f < 0 || e < 0) {
+        if (f < 0 || e < 0 || fcpu0 < 0) {
             kill(fabric, SIGTERM);
             return 1;
         }
-        printf("%-8zu %14.0f %14.0f %8.2f\n", sizes[i], f, e, f / e);
+        printf("%-8zu %14.0f %14.0f %8.2f %16.0f %16.0f %10.2f\n",
+               sizes[i], f, e, f / e, fcpu / n * 1e9, ecpu / n * 1e9,
+               fcpu > 0 ? ecpu / fcpu : 0);
     }
     ibb_port_close(a);
     ibb_port_close(b);

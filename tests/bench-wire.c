@@ -120,7 +120,7 @@ bench_size(const struct ibb_addr_map *map, const struct ibb_conv_config *sim,
     hw.check_ib_icrc = false;
     hw.check_vcrc = false;
     hw.gen_ib_crcs = false;
-    hw.ipv4_udp_csum = false;
+    hw.udp_csum = IBB_UDP_CSUM_IPV6;
 
     memset(&bi, 0, sizeof bi);
     bi.grh = true;

@@ -23,8 +23,38 @@ ibb_conv_config_init(struct ibb_conv_config *cfg)
     cfg->check_vcrc = true;
     cfg->gen_ib_crcs = true;
     cfg->check_roce_icrc = true;
-    cfg->ipv4_udp_csum = true;
+    cfg->udp_csum = IBB_UDP_CSUM_ALL;
     cfg->check_udp_csum = false;
+}
+
+const char *
+ibb_udp_csum_name(enum ibb_udp_csum mode)
+{
+    switch (mode) {
+    case IBB_UDP_CSUM_ALL:
+        return "all";
+    case IBB_UDP_CSUM_IPV6:
+        return "ipv6";
+    case IBB_UDP_CSUM_NONE:
+        return "none";
+    }
+    return "?";
+}
+
+bool
+ibb_udp_csum_from_string(const char *s, enum ibb_udp_csum *mode)
+{
+    static const enum ibb_udp_csum modes[] = {
+        IBB_UDP_CSUM_ALL, IBB_UDP_CSUM_IPV6, IBB_UDP_CSUM_NONE,
+    };
+
+    for (size_t i = 0; s && i < sizeof modes / sizeof modes[0]; i++) {
+        if (!strcmp(s, ibb_udp_csum_name(modes[i]))) {
+            *mode = modes[i];
+            return true;
+        }
+    }
+    return false;
 }
 
 enum ibb_drop

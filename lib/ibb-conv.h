@@ -24,6 +24,24 @@ struct ibb_proxy_table;
 /* dscp_map[] entry: the DSCP comes from the GRH traffic class. */
 #define IBB_DSCP_KEEP 0xff
 
+/* Which RoCEv2 frames IB -> RoCEv2 gives a UDP checksum; the others carry
+ * 0.  The RoCEv2 annex (IBA Vol 1 Annex A17) lets a sender leave it 0,
+ * since the ICRC covers the packet, and HCAs do; but a Linux UDP socket
+ * drops a zero checksum over IPv6 (RFC 8200) unless it sets
+ * UDP_NO_CHECK6_RX, while IPv4 accepts 0 as "none". */
+enum ibb_udp_csum {
+    IBB_UDP_CSUM_ALL,           /* IPv4 and IPv6 (the default). */
+    IBB_UDP_CSUM_IPV6,          /* IPv6 only; 0 over IPv4. */
+    IBB_UDP_CSUM_NONE,          /* Never: always 0, as HCAs send. */
+};
+
+/* "all", "ipv6" or "none". */
+const char *ibb_udp_csum_name(enum ibb_udp_csum);
+
+/* Parses "all", "ipv6" or "none" into '*mode'.  Returns false if 's' is
+ * none of them. */
+bool ibb_udp_csum_from_string(const char *s, enum ibb_udp_csum *mode);
+
 struct ibb_conv_config {
     uint8_t bridge_mac[6];      /* Ethernet source of RoCEv2 frames. */
     uint16_t bridge_lid;        /* SLID of the IB packets the bridge
@@ -47,8 +65,8 @@ struct ibb_conv_config {
                                  * an HCA that computes them. */
     bool check_roce_icrc;       /* Drop RoCEv2 frames with a bad ICRC
                                  * (default true). */
-    bool ipv4_udp_csum;         /* Compute UDP checksums over IPv4 (default
-                                 * true); IPv6 always has one. */
+    enum ibb_udp_csum udp_csum; /* Which RoCEv2 frames get a UDP checksum
+                                 * (default IBB_UDP_CSUM_ALL). */
     bool check_udp_csum;        /* Drop RoCEv2 frames whose nonzero UDP
                                  * checksum is wrong (default false: the
                                  * ICRC already covers the payload). */

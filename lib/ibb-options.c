@@ -493,6 +493,18 @@ ibb_parse_bool(const char *name, const char *value, bool *b, char **errp)
     return 0;
 }
 
+int
+ibb_parse_udp_csum(const char *value, enum ibb_udp_csum *mode, char **errp)
+{
+    *errp = NULL;
+    if (!ibb_udp_csum_from_string(value, mode)) {
+        *errp = ibb_xasprintf("udp-csum \"%s\": expected all, ipv6 or none",
+                              value ? value : "");
+        return EINVAL;
+    }
+    return 0;
+}
+
 /* Parses "gid-index": the port's GID table index, 0..255. */
 int
 ibb_parse_gid_index(const char *value, unsigned int *index, char **errp)

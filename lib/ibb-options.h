@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "ib-mcast.h"
+#include "ibb-conv.h"
 
 /* Which backend an IB port is opened with. */
 enum ibb_device_kind {
@@ -85,6 +86,9 @@ int ibb_parse_dscp_map(const char *value, uint8_t dscp_map[16],
                        char **errp);
 int ibb_parse_bool(const char *name, const char *value, bool *,
                    char **errp);
+/* Parses "udp-csum": all, ipv6 or none (lib/ibb-conv.h). */
+int ibb_parse_udp_csum(const char *value, enum ibb_udp_csum *mode,
+                       char **errp);
 int ibb_parse_gid_index(const char *value, unsigned int *index,
                         char **errp);
 

@@ -506,7 +506,8 @@ ibb_ud_to_roce(const struct ibb_conv_config *cfg,
         memcpy(f, hdr, IBB_ETH_LEN + IBB_IPV6_LEN + IBB_UDP_LEN);
     }
     ibb_icrc_put(f + buf->len - IBB_ICRC_LEN, icrc);
-    if (!u.v4 || cfg->ipv4_udp_csum) {
+    if (cfg->udp_csum == IBB_UDP_CSUM_ALL
+        || (cfg->udp_csum == IBB_UDP_CSUM_IPV6 && !u.v4)) {
         uint8_t *udp_out = f + hdr_len - IBB_UDP_LEN;
         uint16_t csum = ibb_csum_udp(u.sip, u.dip, udp_out,
                                      IBB_UDP_LEN + u.tlen);

@@ -40,7 +40,8 @@
  *    from the QPNs (rdma_calc_flow_label(SrcQP, DestQP)), so a flow keeps
  *    its port.
  *  - IPv4: IHL 5, DF, ID 0 (RFC 6864: atomic datagram).
- *  - UDP checksum: always over IPv6, over IPv4 if cfg->ipv4_udp_csum.
+ *  - UDP checksum: as cfg->udp_csum says (over IPv4 and IPv6 by
+ *    default), else 0.
  *  - Ethernet: source cfg->bridge_mac; destination the host's MAC from the
  *    map, or the group's multicast MAC.
  *  - RoCEv2 ICRC computed fresh, sharing one CRC pass over BTH..pad with the

@@ -14,7 +14,10 @@
  *        the fabric simulator needs;
  *   hw:  only the RoCEv2 ICRC (checked and generated), as a deployment on
  *        an HCA that makes and checks the IB CRCs itself needs; no IPv4 UDP
- *        checksum.
+ *        checksum (udp-csum=ipv6).
+ *
+ * Then IB -> RoCEv2 over IPv6 with the hw settings and udp-csum=all
+ * beside udp-csum=none, i.e. what the IPv6 UDP checksum costs.
  *
  * Usage: bench-wire [SECONDS-PER-CASE]   (default 0.2)
  */
@@ -120,7 +123,7 @@ bench_size(const struct ibb_addr_map *map, const struct ibb_conv_config *sim,
     hw.check_ib_icrc = false;
     hw.check_vcrc = false;
     hw.gen_ib_crcs = false;
-    hw.ipv4_udp_csum = false;
+    hw.udp_csum = IBB_UDP_CSUM_IPV6;
 
     memset(&bi, 0, sizeof bi);
     bi.grh = true;
@@ -218,6 +221,78 @@ bench_size(const struct ibb_addr_map *map, const struct ibb_conv_config *sim,
            t_u2r_hw / t_crc, t_r2u_hw / t_crc);
 }
 
+/* IB -> RoCEv2/IPv6 with the hw settings, udp-csum=all beside none, as
+ * ratios to a memcpy of the IB packet and to one CRC-32 pass over the
+ * bytes the RoCEv2/IPv6 ICRC covers. */
+static void
+bench_v6_csum(const struct ibb_addr_map *map,
+              const struct ibb_conv_config *sim, size_t plen)
+{
+    static uint8_t ib[BUF_SIZE], buf[BUF_SIZE], dst[BUF_SIZE];
+    struct ibb_conv_config all = *sim, none;
+    double t_restore, t_all, t_none, t_copy, t_crc, t_csum;
+    size_t ib_len, crc_len, frame_len;
+    struct ibb_buf b;
+    struct tp_ib bi;
+
+    all.check_ib_icrc = false;
+    all.check_vcrc = false;
+    all.gen_ib_crcs = false;
+    all.udp_csum = IBB_UDP_CSUM_ALL;
+    none = all;
+    none.udp_csum = IBB_UDP_CSUM_NONE;
+
+    memset(&bi, 0, sizeof bi);
+    bi.grh = true;
+    bi.dlid = 1;
+    bi.slid = 5;
+    bi.hop = 64;
+    bi.flow = 0x12345;
+    gid("fe80::2:c903:a:b", bi.sgid);
+    gid("fd00::2", bi.dgid);
+    fill_tr(&bi.tr, plen);
+    ib_len = tp_build_ib(&bi, ib);
+
+    memcpy(buf + OFS, ib, ib_len);
+    b = (struct ibb_buf) { buf, BUF_SIZE, OFS, ib_len, NULL };
+    if (ibb_ud_to_roce(&all, map, &b) || buf[b.ofs + 12] != 0x86) {
+        fprintf(stderr, "bench-wire: IB packet does not convert to "
+                "RoCEv2/IPv6\n");
+        exit(1);
+    }
+    frame_len = b.len;
+
+    memcpy(buf + OFS, ib, ib_len);
+    TIME_NS(t_restore, RESTORE_IB);
+    TIME_NS(t_all, { RESTORE_IB; b = (struct ibb_buf) { buf, BUF_SIZE, OFS,
+                                                         ib_len, NULL };
+                     sink += ibb_ud_to_roce(&all, map, &b); });
+    TIME_NS(t_none, { RESTORE_IB; b = (struct ibb_buf) { buf, BUF_SIZE, OFS,
+                                                          ib_len, NULL };
+                      sink += ibb_ud_to_roce(&none, map, &b); });
+    /* 8 ones, IPv6, UDP, BTH..pad. */
+    crc_len = 8 + frame_len - 14 - 4;
+    TIME_NS(t_crc, sink += ibb_crc32(0, ib, crc_len));
+    TIME_NS(t_csum, sink += ibb_csum_add(0, ib, frame_len - 14 - 40));
+    TIME_NS(t_copy, { memcpy(dst, ib, ib_len); sink += dst[ib_len - 1]; });
+    t_all -= t_restore;
+    t_none -= t_restore;
+
+    printf("payload %zu B IB->RoCEv2/IPv6 hw (RoCEv2 frame %zu B)\n",
+           plen, frame_len);
+    printf("  %-22s %9.1f ns/pkt %8.2f Mpps/core %7.2fx memcpy %6.2fx "
+           "CRC pass\n", "udp-csum=all", t_all, 1e3 / t_all,
+           t_all / t_copy, t_all / t_crc);
+    printf("  %-22s %9.1f ns/pkt %8.2f Mpps/core %7.2fx memcpy %6.2fx "
+           "CRC pass\n", "udp-csum=none", t_none, 1e3 / t_none,
+           t_none / t_copy, t_none / t_crc);
+    printf("  none / all: %.2fx; the checksum's share of all: %.0f%% "
+           "(inet csum of the UDP datagram alone: %.1f ns)\n",
+           t_none / t_all, 100 * (t_all - t_none) / t_all, t_csum);
+}
+#undef RESTORE_IB
+#undef RESTORE_ROCE
+
 static void
 bench_crc(size_t len)
 {
@@ -246,8 +321,9 @@ main(int argc, char *argv[])
     static const char json[] =
         "{ \"hosts\": ["
         "  { \"gid\": \"fe80::2:c903:a:b\", \"lid\": 5,"
-        "    \"ipv4\": \"10.0.0.1\" },"
-        "  { \"ipv4\": \"10.0.0.2\", \"mac\": \"02:00:00:00:00:02\" } ] }";
+        "    \"ipv4\": \"10.0.0.1\", \"ipv6\": \"fd00::1\" },"
+        "  { \"ipv4\": \"10.0.0.2\", \"ipv6\": \"fd00::2\","
+        "    \"mac\": \"02:00:00:00:00:02\" } ] }";
     struct ibb_addr_map *map = ibb_addr_map_create();
     struct ibb_conv_config cfg;
     char err[256];
@@ -274,6 +350,8 @@ main(int argc, char *argv[])
            ibb_crc32_impl());
     bench_size(map, &cfg, 64);
     bench_size(map, &cfg, 4096);
+    bench_v6_csum(map, &cfg, 64);
+    bench_v6_csum(map, &cfg, 4096);
     printf("CRC throughput beside memcpy of the same bytes "
            "(ratio = time / memcpy time):\n");
     bench_crc(64);

@@ -8,9 +8,10 @@ over the pseudo-header of shared/docs/ib-roce-wire-format.md section 2).
                      [--tos T] [--ttl N] [--opcode N] [--bad-icrc]
                      [--truncate N]
       prints one frame as hex (for ovs-appctl netdev-dummy/receive)
-  roce-tool.py check FILE.pcap
+  roce-tool.py check [--udp-csum] FILE.pcap
       prints one JSON object per frame: addresses, BTH/DETH fields,
-      payload and whether its ICRC is right (icrc_ok)
+      payload and whether its ICRC is right (icrc_ok); with --udp-csum
+      also its UDP checksum (udp_csum): "zero", "ok" or "bad"
 """
 import argparse
 import ipaddress
@@ -19,6 +20,8 @@ import struct
 import sys
 
 from scapy.all import Ether, IP, IPv6, UDP, Raw, rdpcap, raw
+from scapy.layers.inet import in4_chksum
+from scapy.layers.inet6 import in6_chksum
 
 # The script's own folder is on sys.path; no bytecode in the source tree.
 sys.dont_write_bytecode = True
@@ -97,6 +100,17 @@ def check(args):
                    pkey=pkey, dqpn=dqpn & 0xffffff, qkey=qkey,
                    sqpn=sqpn & 0xffffff, imm=imm, payload=payload.hex(),
                    icrc_ok=(got == icrc_roce(ipb[:-4], v6)))
+        if args.udp_csum:
+            udp = bytearray(ipb[hdr:])
+            stored = struct.unpack("!H", udp[6:8])[0]
+            udp[6:8] = b"\0\0"
+            want = (in6_chksum if v6 else in4_chksum)(17, ip, bytes(udp))
+            if stored == 0:
+                out["udp_csum"] = "zero"
+            elif stored == (want or 0xffff):
+                out["udp_csum"] = "ok"
+            else:
+                out["udp_csum"] = "bad"
         print(json.dumps(out))
 
 
@@ -120,6 +134,7 @@ def main():
     f.add_argument("--bad-icrc", action="store_true")
     f.add_argument("--truncate", type=int, default=0)
     c = sub.add_parser("check")
+    c.add_argument("--udp-csum", action="store_true")
     c.add_argument("file")
     args = ap.parse_args()
     if args.cmd == "frame":

@@ -234,15 +234,18 @@ test_ib_to_roce_v4(void **state)
     /* sport = 0xC000 | (fl[13:0] ^ fl[19:14]) for fl 0x12345. */
     assert_int_equal((ip[20] << 8) | ip[21], 0xc000 | (0x2345 ^ 0x4));
 
-    /* Same with the UDP checksum turned off for IPv4. */
-    fx->cfg.ipv4_udp_csum = false;
-    buf = put(fx, pkt, len);
-    assert_int_equal(ibb_ud_to_roce(&fx->cfg, fx->map, &buf),
-                     IBB_DROP_NONE);
-    f = ibb_buf_data(&buf);
-    assert_int_equal(f[14 + 26] | f[14 + 27], 0);
-    assert_int_equal(tp_get_le32(f + buf.len - 4),
-                     tp_ref_icrc_roce(f + 14, buf.len - 14));
+    /* Same with the UDP checksum turned off for IPv4 (udp-csum=ipv6 and
+     * none). */
+    for (int mode = IBB_UDP_CSUM_IPV6; mode <= IBB_UDP_CSUM_NONE; mode++) {
+        fx->cfg.udp_csum = mode;
+        buf = put(fx, pkt, len);
+        assert_int_equal(ibb_ud_to_roce(&fx->cfg, fx->map, &buf),
+                         IBB_DROP_NONE);
+        f = ibb_buf_data(&buf);
+        assert_int_equal(f[14 + 26] | f[14 + 27], 0);
+        assert_int_equal(tp_get_le32(f + buf.len - 4),
+                         tp_ref_icrc_roce(f + 14, buf.len - 14));
+    }
 }
 
 /* IB host A -> RoCE host R over IPv6: A's native GID becomes fd00::1. */
@@ -274,6 +277,26 @@ test_ib_to_roce_v6(void **state)
     assert_int_equal(((ip[0] & 0xf) << 4) | (ip[1] >> 4), 0x68);
     assert_int_equal(((ip[1] & 0xf) << 16) | (ip[2] << 8) | ip[3], 0x12345);
     assert_int_equal(ip[7], 63);
+    assert_int_not_equal(ip[40 + 6] | ip[40 + 7], 0);
+
+    /* udp-csum=ipv6 still computes it over IPv6 (check_roce_out() checks
+     * it); none leaves it 0 and the ICRC right. */
+    fx->cfg.udp_csum = IBB_UDP_CSUM_IPV6;
+    buf = put(fx, pkt, len);
+    assert_int_equal(ibb_ud_to_roce(&fx->cfg, fx->map, &buf),
+                     IBB_DROP_NONE);
+    f = ibb_buf_data(&buf);
+    check_roce_out(f, buf.len, false, (const uint8_t *) "\x02\0\0\0\0\x02");
+    assert_int_not_equal(f[54 + 6] | f[54 + 7], 0);
+    fx->cfg.udp_csum = IBB_UDP_CSUM_NONE;
+    buf = put(fx, pkt, len);
+    assert_int_equal(ibb_ud_to_roce(&fx->cfg, fx->map, &buf),
+                     IBB_DROP_NONE);
+    f = ibb_buf_data(&buf);
+    assert_int_equal(f[54 + 6] | f[54 + 7], 0);
+    assert_int_equal(tp_get_le32(f + buf.len - 4),
+                     tp_ref_icrc_roce(f + 14, buf.len - 14));
+    assert_memory_equal(f + 62, pkt + 48, len - 48 - 6);
 }
 
 /* RoCE host R -> IB host A: 10.0.0.1 becomes A's native GID and LID. */

@@ -394,6 +394,33 @@ test_bool_and_gid_index(void **state)
     }
 }
 
+static void
+test_udp_csum(void **state)
+{
+    static const char *const names[] = { "all", "ipv6", "none" };
+    static const char *const bad[] = { "", "ALL", "ipv4", "all ", "0" };
+    enum ibb_udp_csum mode;
+    char *err;
+
+    (void) state;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(ibb_parse_udp_csum(names[i], &mode, &err), 0);
+        assert_null(err);
+        assert_string_equal(ibb_udp_csum_name(mode), names[i]);
+    }
+    assert_int_equal(IBB_UDP_CSUM_ALL, 0);      /* The zeroed default. */
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        mode = IBB_UDP_CSUM_IPV6;
+        assert_int_equal(ibb_parse_udp_csum(bad[i], &mode, &err), EINVAL);
+        assert_non_null(strstr(err, "expected all, ipv6 or none"));
+        assert_int_equal(mode, IBB_UDP_CSUM_IPV6);
+        free(err);
+    }
+    assert_int_equal(ibb_parse_udp_csum("v6", &mode, &err), EINVAL);
+    assert_string_equal(err, "udp-csum \"v6\": expected all, ipv6 or none");
+    free(err);
+}
+
 /* ibb_parse_uint() itself, which the tools' numeric options use too. */
 static void
 test_parse_uint(void **state)
@@ -447,6 +474,7 @@ main(void)
         cmocka_unit_test(test_sl_map),
         cmocka_unit_test(test_dscp_map),
         cmocka_unit_test(test_bool_and_gid_index),
+        cmocka_unit_test(test_udp_csum),
         cmocka_unit_test(test_parse_uint),
     };
     return cmocka_run_group_tests_name("options", tests, NULL, NULL);

@@ -103,8 +103,12 @@ usage(void)
            "for an HCA that\n"
            "                          computes them (default: compute "
            "them)\n"
-           "  --no-ipv4-udp-csum      to-roce: UDP checksum 0 over IPv4 "
-           "(default: compute)\n"
+           "  --udp-csum=MODE         to-roce: which frames get a UDP "
+           "checksum: all,\n"
+           "                          ipv6 (0 over IPv4) or none (0, as "
+           "HCAs send)\n"
+           "                          (default all)\n"
+           "  --no-ipv4-udp-csum      same as --udp-csum=ipv6\n"
            "  --udp-csum-check        to-ib: drop frames with a bad nonzero "
            "UDP checksum\n"
            "                          (default: the ICRC covers the "
@@ -142,6 +146,7 @@ parse_options(int argc, char *argv[], struct options *o)
         OPT_NO_VCRC_CHECK,
         OPT_NO_IB_CRCS,
         OPT_NO_IPV4_UDP_CSUM,
+        OPT_UDP_CSUM,
         OPT_UDP_CSUM_CHECK,
     };
     static const struct option long_options[] = {
@@ -155,6 +160,7 @@ parse_options(int argc, char *argv[], struct options *o)
         {"no-vcrc-check", no_argument, NULL, OPT_NO_VCRC_CHECK},
         {"no-ib-crcs", no_argument, NULL, OPT_NO_IB_CRCS},
         {"no-ipv4-udp-csum", no_argument, NULL, OPT_NO_IPV4_UDP_CSUM},
+        {"udp-csum", required_argument, NULL, OPT_UDP_CSUM},
         {"udp-csum-check", no_argument, NULL, OPT_UDP_CSUM_CHECK},
         {"json", no_argument, NULL, 'j'},
         {"verbose", no_argument, NULL, 'v'},
@@ -219,7 +225,12 @@ parse_options(int argc, char *argv[], struct options *o)
             o->conv.gen_ib_crcs = false;
             break;
         case OPT_NO_IPV4_UDP_CSUM:
-            o->conv.ipv4_udp_csum = false;
+            o->conv.udp_csum = IBB_UDP_CSUM_IPV6;
+            break;
+        case OPT_UDP_CSUM:
+            if (ibb_parse_udp_csum(optarg, &o->conv.udp_csum, &err)) {
+                fatal("--%s", err);
+            }
             break;
         case OPT_UDP_CSUM_CHECK:
             o->conv.check_udp_csum = true;

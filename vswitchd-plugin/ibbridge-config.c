@@ -61,7 +61,7 @@ static const char *const netdev_ibbridge_options[] = {
     "max-proxies", "proxy-idle-timeout", "mac-aging-time", "announce",
     "neigh-interfaces", "roce-prefixes", "ipoib-arp", "mcast-join-rate",
     "igmp", "igmp-version", "mld-version", "igmp-source", "mld-source",
-    "mcast-follow", "mcast-follow-groups",
+    "mcast-follow", "mcast-follow-groups", "udp-csum", "udp-csum-check",
 };
 
 static bool
@@ -342,6 +342,16 @@ ibbridge_config_parse(const char *name, const struct smap *args,
     value = smap_get(args, "icrc-check");
     if (value && (error = ibb_parse_bool("icrc-check", value,
                                          &cfg->icrc_check, errp))) {
+        return error;
+    }
+    cfg->udp_csum = IBB_UDP_CSUM_ALL;
+    value = smap_get(args, "udp-csum");
+    if (value && (error = ibb_parse_udp_csum(value, &cfg->udp_csum, errp))) {
+        return error;
+    }
+    value = smap_get(args, "udp-csum-check");
+    if (value && (error = ibb_parse_bool("udp-csum-check", value,
+                                         &cfg->udp_csum_check, errp))) {
         return error;
     }
     value = smap_get(args, "announce");

@@ -66,6 +66,9 @@ ibbridge_show_port(struct netdev_ibbridge *dev, struct ds *s)
                   "  mac: "ETH_ADDR_FMT"  icrc-check: %s\n",
                   dev->cfg.pkey, dev->cfg.qkey, ETH_ADDR_ARGS(dev->cfg.mac),
                   dev->cfg.icrc_check ? "true" : "false");
+    ds_put_format(s, "  udp-csum: %s  udp-csum-check: %s\n",
+                  ibb_udp_csum_name(dev->cfg.udp_csum),
+                  dev->cfg.udp_csum_check ? "true" : "false");
     ds_put_format(s, "  address map: %zu hosts, %zu groups%s%s; "
                   "%zu MACs learned\n",
                   dev->map_file_hosts, dev->map_file_groups,
@@ -149,6 +152,10 @@ ibbridge_port_to_json(struct netdev_ibbridge *dev)
                            ETH_ADDR_ARGS(dev->cfg.mac));
     json_object_put(port, "icrc_check",
                     json_boolean_create(dev->cfg.icrc_check));
+    json_object_put_string(port, "udp_csum",
+                           ibb_udp_csum_name(dev->cfg.udp_csum));
+    json_object_put(port, "udp_csum_check",
+                    json_boolean_create(dev->cfg.udp_csum_check));
     json_object_put(port, "map_hosts",
                     json_integer_create(dev->map_file_hosts));
     json_object_put(port, "map_groups",

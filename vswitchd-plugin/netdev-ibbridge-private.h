@@ -131,6 +131,8 @@ struct ibbridge_config {
     uint8_t dscp_map[16];
     char *map_file;
     bool icrc_check;
+    enum ibb_udp_csum udp_csum;         /* Toward Ethernet. */
+    bool udp_csum_check;                /* Of nonzero ones from it. */
     enum ibb_port_mode port_mode;
     size_t max_proxies;
     unsigned int proxy_idle_s;          /* 0: learned proxies stay. */

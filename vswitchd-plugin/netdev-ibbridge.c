@@ -391,6 +391,8 @@ netdev_ibbridge_update_conv(struct netdev_ibbridge *dev)
     memcpy(conv->dscp_map, dev->cfg.dscp_map, sizeof conv->dscp_map);
     conv->check_ib_icrc = dev->cfg.icrc_check;
     conv->check_roce_icrc = dev->cfg.icrc_check;
+    conv->udp_csum = dev->cfg.udp_csum;
+    conv->check_udp_csum = dev->cfg.udp_csum_check;
     conv->pkey = dev->cfg.pkey;
     conv->proxies = dev->proxies;
     conv->eth_mtu = dev->eth_mtu;
@@ -528,6 +530,9 @@ netdev_ibbridge_get_status(const struct netdev *netdev_, struct smap *smap)
             smap_add(smap, "map_error", dev->map_error);
         }
         smap_add(smap, "icrc_check", dev->cfg.icrc_check ? "true" : "false");
+        smap_add(smap, "udp_csum", ibb_udp_csum_name(dev->cfg.udp_csum));
+        smap_add(smap, "udp_csum_check",
+                 dev->cfg.udp_csum_check ? "true" : "false");
         smap_add(smap, "port_mode", (dev->cfg.port_mode == IBB_PORT_RAW
                                      ? "raw" : "strict"));
         if (dev->router.ipoib) {

@@ -93,7 +93,10 @@ fuzz_config(struct ibb_conv_config *cfg, uint8_t sel, struct fuzz_env *env)
     cfg->check_vcrc = sel & 2;
     cfg->check_roce_icrc = sel & 4;
     cfg->check_udp_csum = sel & 8;
-    cfg->ipv4_udp_csum = !(sel & 16);
+    /* Bit 8 matters only RoCEv2 -> IB and the UDP checksum mode only IB ->
+     * RoCEv2, so bit 16 picks ipv6 or, with bit 8, none. */
+    cfg->udp_csum = (!(sel & 16) ? IBB_UDP_CSUM_ALL
+                     : sel & 8 ? IBB_UDP_CSUM_NONE : IBB_UDP_CSUM_IPV6);
     cfg->proxies = sel & 32 ? env->proxies : NULL;
     cfg->pkey = sel & 64 ? 0xffff : 0;
     if (sel & 128) {
@@ -113,10 +116,12 @@ fuzz_check_roce_source(const struct ibb_addr_map *map, const uint8_t sip[16])
 }
 
 /* A RoCEv2 frame made by the bridge: Ethernet, IPv4 (no options) or IPv6,
- * UDP 4791, BTH..ICRC.  Its IP and UDP checksums and ICRC are right by
- * the reference code.  Stores its source IP in 'sip'. */
+ * UDP 4791, BTH..ICRC.  Its IP checksum and ICRC are right by the
+ * reference code, and its UDP checksum too, or 0 where 'udp_csum' says.
+ * Stores its source IP in 'sip'. */
 static inline void
-fuzz_check_roce_frame(const uint8_t *f, size_t len, uint8_t sip[16])
+fuzz_check_roce_frame(const uint8_t *f, size_t len,
+                      enum ibb_udp_csum udp_csum, uint8_t sip[16])
 {
     const uint8_t *ip = f + 14;
     bool v4;
@@ -143,7 +148,11 @@ fuzz_check_roce_frame(const uint8_t *f, size_t len, uint8_t sip[16])
     FUZZ_CHECK(((ip[(v4 ? 20 : 40) + 2] << 8) | ip[(v4 ? 20 : 40) + 3])
                == 4791);
     FUZZ_CHECK(tp_get_le32(f + len - 4) == tp_ref_icrc_roce(ip, len - 14));
-    if (!v4 || ip[20 + 6] || ip[20 + 7]) {
+    if (udp_csum == IBB_UDP_CSUM_NONE
+        || (v4 && udp_csum == IBB_UDP_CSUM_IPV6)) {
+        FUZZ_CHECK(!ip[(v4 ? 20 : 40) + 6] && !ip[(v4 ? 20 : 40) + 7]);
+    } else {
+        FUZZ_CHECK(ip[(v4 ? 20 : 40) + 6] || ip[(v4 ? 20 : 40) + 7]);
         FUZZ_CHECK(tp_udp_csum(ip, false) == 0);
     }
 }

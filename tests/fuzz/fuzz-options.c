@@ -29,6 +29,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct ibb_device_spec dev;
     struct ibb_mcast_group_spec *groups;
     enum ibb_mgid_format fmt;
+    enum ibb_udp_csum udp_csum;
     uint8_t mac[6], sl_map[64], dscp_map[16];
     unsigned long long u;
     unsigned int index;
@@ -100,6 +101,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     err = NULL;
     check_err(ibb_parse_bool("x", s, &b, &err), err);
+
+    err = NULL;
+    error = ibb_parse_udp_csum(s, &udp_csum, &err);
+    CHECK(error || !strcmp(ibb_udp_csum_name(udp_csum), s));
+    check_err(error, err);
 
     err = NULL;
     error = ibb_parse_gid_index(s, &index, &err);

@@ -111,7 +111,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const uint8_t *f = ibb_buf_data(&buf);
         const uint8_t *fbth = f + buf.len - tlen;
 
-        fuzz_check_roce_frame(f, buf.len, sip2);
+        fuzz_check_roce_frame(f, buf.len, back.udp_csum, sip2);
         FUZZ_CHECK(!memcmp(fbth, pkt + 48, 4));
         FUZZ_CHECK(!memcmp(fbth + 5, pkt + 48 + 5, tlen - 5 - 4));
     }

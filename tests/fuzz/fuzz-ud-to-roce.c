@@ -75,7 +75,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     FUZZ_CHECK(buf.ofs + buf.len <= buf.size);
-    fuzz_check_roce_frame(ibb_buf_data(&buf), buf.len, sip);
+    fuzz_check_roce_frame(ibb_buf_data(&buf), buf.len, cfg.udp_csum, sip);
     fuzz_check_roce_source(env->map, sip);
 
     /* Transport bytes as they came, but FECN/BECN and, through a proxy,

@@ -105,6 +105,26 @@ fill_tr(struct tp_tr *t, size_t plen)
     t->plen = plen;
 }
 
+/* Builds into 'ib' the UD SEND from IB host fe80::2:c903:a:b (LID 5) to
+ * 'dgid' with a 'plen'-byte payload that every figure converts.  Returns
+ * its length. */
+static size_t
+build_ib(uint8_t *ib, const char *dgid, size_t plen)
+{
+    struct tp_ib bi;
+
+    memset(&bi, 0, sizeof bi);
+    bi.grh = true;
+    bi.dlid = 1;
+    bi.slid = 5;
+    bi.hop = 64;
+    bi.flow = 0x12345;
+    gid("fe80::2:c903:a:b", bi.sgid);
+    gid(dgid, bi.dgid);
+    fill_tr(&bi.tr, plen);
+    return tp_build_ib(&bi, ib);
+}
+
 static void
 bench_size(const struct ibb_addr_map *map, const struct ibb_conv_config *sim,
            size_t plen)
@@ -112,7 +132,6 @@ bench_size(const struct ibb_addr_map *map, const struct ibb_conv_config *sim,
     static uint8_t ib[BUF_SIZE], roce[BUF_SIZE], buf[BUF_SIZE],
         dst[BUF_SIZE];
     struct ibb_conv_config hw = *sim;
-    struct tp_ib bi;
     struct tp_roce br;
     size_t ib_len, roce_len;
     double t_restore_ib, t_restore_roce, t_copy_ib, t_copy_roce, t_crc;
@@ -125,16 +144,7 @@ bench_size(const struct ibb_addr_map *map, const struct ibb_conv_config *sim,
     hw.gen_ib_crcs = false;
     hw.udp_csum = IBB_UDP_CSUM_IPV6;
 
-    memset(&bi, 0, sizeof bi);
-    bi.grh = true;
-    bi.dlid = 1;
-    bi.slid = 5;
-    bi.hop = 64;
-    bi.flow = 0x12345;
-    gid("fe80::2:c903:a:b", bi.sgid);
-    gid("::ffff:10.0.0.2", bi.dgid);
-    fill_tr(&bi.tr, plen);
-    ib_len = tp_build_ib(&bi, ib);
+    ib_len = build_ib(ib, "::ffff:10.0.0.2", plen);
 
     memset(&br, 0, sizeof br);
     br.v4 = true;
@@ -233,7 +243,6 @@ bench_v6_csum(const struct ibb_addr_map *map,
     double t_restore, t_all, t_none, t_copy, t_crc, t_csum;
     size_t ib_len, crc_len, frame_len;
     struct ibb_buf b;
-    struct tp_ib bi;
 
     all.check_ib_icrc = false;
     all.check_vcrc = false;
@@ -242,16 +251,7 @@ bench_v6_csum(const struct ibb_addr_map *map,
     none = all;
     none.udp_csum = IBB_UDP_CSUM_NONE;
 
-    memset(&bi, 0, sizeof bi);
-    bi.grh = true;
-    bi.dlid = 1;
-    bi.slid = 5;
-    bi.hop = 64;
-    bi.flow = 0x12345;
-    gid("fe80::2:c903:a:b", bi.sgid);
-    gid("fd00::2", bi.dgid);
-    fill_tr(&bi.tr, plen);
-    ib_len = tp_build_ib(&bi, ib);
+    ib_len = build_ib(ib, "fd00::2", plen);
 
     memcpy(buf + OFS, ib, ib_len);
     b = (struct ibb_buf) { buf, BUF_SIZE, OFS, ib_len, NULL };

@@ -282,6 +282,25 @@ port_has_room(const struct port *port)
     return port->n_queued < queue_len;
 }
 
+/* Sends one message, gathered from 'iov', on 'port''s socket without
+ * waiting.  Returns true if it went; a full socket returns false, and any
+ * other error also marks the port dead. */
+static bool
+port_sendmsg(struct port *port, struct iovec *iov, size_t n_iov)
+{
+    struct msghdr mh = { .msg_iov = iov, .msg_iovlen = n_iov };
+
+    if (sendmsg(port->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0) {
+        return true;
+    }
+    if (errno != EAGAIN && errno != EINTR) {
+        VLOG_INFO("port %u (%s): send failed (%s), detaching",
+                  port->num, port->name, ovs_strerror(errno));
+        port->dead = true;
+    }
+    return false;
+}
+
 /* Sends what the port's socket takes.  Returns true if anything went. */
 static bool
 port_flush(struct port *port)
@@ -291,16 +310,9 @@ port_flush(struct port *port)
     while (!port->dead && !ovs_list_is_empty(&port->txq)) {
         struct msg *m = CONTAINER_OF(ovs_list_front(&port->txq),
                                      struct msg, node);
-        ssize_t n = send(port->fd, m->data, m->len,
-                         MSG_DONTWAIT | MSG_NOSIGNAL);
+        struct iovec iov = { .iov_base = m->data, .iov_len = m->len };
 
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EINTR) {
-                break;
-            }
-            VLOG_INFO("port %u (%s): send failed (%s), detaching",
-                      port->num, port->name, ovs_strerror(errno));
-            port->dead = true;
+        if (!port_sendmsg(port, &iov, 1)) {
             break;
         }
         ovs_list_remove(&m->node);
@@ -320,19 +332,8 @@ port_flush(struct port *port)
 static bool
 port_send_now(struct port *dst, struct iovec *iov, size_t n_iov)
 {
-    struct msghdr mh = { .msg_iov = iov, .msg_iovlen = n_iov };
-    ssize_t n;
-
-    if (dst->dead || !ovs_list_is_empty(&dst->txq)) {
-        return false;
-    }
-    n = sendmsg(dst->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n < 0) {
-        if (errno != EAGAIN && errno != EINTR) {
-            VLOG_INFO("port %u (%s): send failed (%s), detaching",
-                      dst->num, dst->name, ovs_strerror(errno));
-            dst->dead = true;
-        }
+    if (dst->dead || !ovs_list_is_empty(&dst->txq)
+        || !port_sendmsg(dst, iov, n_iov)) {
         return false;
     }
     dst->tx++;

@@ -41,6 +41,18 @@ state_of(struct ibb_join_table *t, int n, struct ibb_mcast_status *st)
     return st->state;
 }
 
+/* A table with default pacing and one group, tp_mgid_n(1), stored in
+ * 'mgid', added as a full member. */
+static struct ibb_join_table *
+table_with_group(uint8_t mgid[16])
+{
+    struct ibb_join_table *t = ibb_join_table_create(NULL);
+
+    tp_mgid_n(1, mgid);
+    ibb_join_add(t, mgid, IBB_MCAST_FULL, 1, 0xffff);
+    return t;
+}
+
 static void
 test_pacing(void **state)
 {
@@ -73,14 +85,12 @@ test_pacing(void **state)
 static void
 test_join_refused_retried(void **state)
 {
-    struct ibb_join_table *t = ibb_join_table_create(NULL);
+    uint8_t mgid[16];
     struct ibb_mcast_status st;
     uint32_t xid = 1;
-    uint8_t mgid[16];
+    struct ibb_join_table *t = table_with_group(mgid);
 
     (void) state;
-    tp_mgid_n(1, mgid);
-    ibb_join_add(t, mgid, IBB_MCAST_FULL, 1, 0xffff);
     assert_int_equal(state_of(t, 1, &st), IBB_MCAST_JOINING);
     assert_int_equal(send_all(t, 0, &xid), 1);
     assert_true(ibb_join_reply(t, 0, 1, EINVAL, 0));
@@ -112,14 +122,12 @@ test_join_refused_retried(void **state)
 static void
 test_local_failure_and_loss(void **state)
 {
-    struct ibb_join_table *t = ibb_join_table_create(NULL);
+    uint8_t mgid[16];
     struct ibb_mcast_status st;
     uint32_t xid = 1;
-    uint8_t mgid[16];
+    struct ibb_join_table *t = table_with_group(mgid);
 
     (void) state;
-    tp_mgid_n(1, mgid);
-    ibb_join_add(t, mgid, IBB_MCAST_FULL, 1, 0xffff);
     assert_int_equal(send_all(t, 0, &xid), 1);
     assert_false(ibb_join_fail(t, 0, 99, ENOSPC, "no such request"));
     assert_true(ibb_join_fail(t, 0, 1, ENOSPC, "no attach room"));
@@ -186,14 +194,12 @@ test_retries_by_wait(void **state)
 static void
 test_timeout_and_stale_answer(void **state)
 {
-    struct ibb_join_table *t = ibb_join_table_create(NULL);
+    uint8_t mgid[16];
     struct ibb_mcast_status st;
     uint32_t xid = 1;
-    uint8_t mgid[16];
+    struct ibb_join_table *t = table_with_group(mgid);
 
     (void) state;
-    tp_mgid_n(1, mgid);
-    ibb_join_add(t, mgid, IBB_MCAST_FULL, 1, 0xffff);
     send_all(t, 0, &xid);
     assert_int_equal(ibb_join_next_deadline(t, 0), IBB_JOIN_TIMEOUT_MS);
     ibb_join_run(t, IBB_JOIN_TIMEOUT_MS);
@@ -208,15 +214,13 @@ test_timeout_and_stale_answer(void **state)
 static void
 test_leave_during_join(void **state)
 {
-    struct ibb_join_table *t = ibb_join_table_create(NULL);
+    uint8_t mgid[16];
     struct ibb_join_request req;
     struct ibb_mcast_status st;
     uint32_t xid = 1;
-    uint8_t mgid[16];
+    struct ibb_join_table *t = table_with_group(mgid);
 
     (void) state;
-    tp_mgid_n(1, mgid);
-    ibb_join_add(t, mgid, IBB_MCAST_FULL, 1, 0xffff);
     send_all(t, 0, &xid);
     assert_int_equal(ibb_join_remove(t, mgid), 0);
     assert_int_equal(state_of(t, 1, &st), IBB_MCAST_LEAVING);

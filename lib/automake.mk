@@ -71,8 +71,11 @@ lib_libibbridge_la_SOURCES += \
 	lib/ibb-pcap.c \
 	lib/ibb-pcap.h
 
-# rdma-core backend: the only file that includes rdma-core headers.
+# rdma-core backend: the only files that include rdma-core headers.
 if HAVE_IBVERBS
-lib_libibbridge_la_SOURCES += lib/ibport-verbs.c
+lib_libibbridge_la_SOURCES += \
+	lib/ibport-verbs.c \
+	lib/ibport-verbs-private.h \
+	lib/ibport-verbs-rxq.c
 lib_libibbridge_la_LIBADD += $(VERBS_LIBS)
 endif

@@ -67,6 +67,14 @@ struct ibb_port_class {
     int (*send)(struct ibb_port *, const struct ibb_port_buf bufs[],
                 size_t n, size_t *n_sent);
 
+    /* Several receive queues (lib/ibport.h); NULL: one, the calls
+     * above. */
+    unsigned int (*n_rxq)(const struct ibb_port *);
+    int (*recv_queue)(struct ibb_port *, unsigned int qid,
+                      struct ibb_port_buf bufs[], size_t n, size_t *n_recv);
+    int (*queue_fd)(const struct ibb_port *, unsigned int qid);
+    bool (*queue_has_pending)(const struct ibb_port *, unsigned int qid);
+
     int (*query)(struct ibb_port *, struct ibb_port_attr *);
     int (*path_query)(struct ibb_port *, const uint8_t gid[16],
                       uint16_t *lid);

@@ -6,9 +6,10 @@
  * back into the native IB packets (LRH .. VCRC) that the rest of ibbridge
  * converts, and turns such packets into UD sends:
  *
- *   - Receive: every QP of the port shares one SRQ, whose buffers (40 GRH
- *     bytes + 4096 payload bytes each, all in one MR) complete on one
- *     receive CQ with a completion channel.  ibb_port_recv() rebuilds LRH,
+ *   - Receive: the port has one or more receive queues (opts.n_rxq), each
+ *     an SRQ whose buffers (40 GRH bytes + 4096 payload bytes each, all in
+ *     one MR) complete on a receive CQ with a completion channel; every
+ *     QP is on one of them (lib/ibport-verbs-rxq.c).  Receiving rebuilds LRH,
  *     GRH, BTH, DETH and ImmDt from each work completion and the GRH the
  *     HCA scattered, copies the payload and leaves ICRC and VCRC zero: the
  *     HCA has checked them (the class sets hw_crcs).
@@ -43,8 +44,10 @@
  *   - Multicast attachments: an HCA attaches at most max_mcast_qp_attach
  *     groups to a QP (240 on a ConnectX), so full members attach to the
  *     main QP and then to extra UD QPs made as needed (same Q_Key and
- *     P_Key, on the shared SRQ and receive CQ, so what they receive is
- *     rebuilt exactly as on the main QP), at most VERBS_MAX_MCAST_QPS of
+ *     P_Key, on the SRQ and receive CQ of the group's receive queue, so
+ *     what they receive is rebuilt exactly as on the main QP; with several
+ *     queues, groups on queues other than 0 take extra QPs at once), at
+ *     most VERBS_MAX_MCAST_QPS of
  *     them and max_total_mcast_qp_attach attachments in all; past that a
  *     join fails with the reason.  An extra QP is destroyed when its last
  *     group is left; attachments are not moved between QPs.  They never
@@ -98,277 +101,17 @@
  *   - Drops and events inside the backend are counted and exported as
  *     named counters (ibb_port_counters(), VERBS_COUNTERS below).
  *
- * This is the only file in the tree that includes rdma-core headers.  It
- * uses only the verbs and rdma_cm entry points that the HCA model
- * (utilities/ibsim-verbs.c) provides.
+ * This file and lib/ibport-verbs-rxq.c (the receive queues, see there)
+ * are the only ones in lib/ that include rdma-core headers (through
+ * lib/ibport-verbs-private.h).  They use only the verbs and rdma_cm entry
+ * points that the HCA model (utilities/ibsim-verbs.c) provides.
  */
 #include <config.h>
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/epoll.h>
-#include <time.h>
-#include <unistd.h>
+#include "ibport-verbs-private.h"
 
-#include <infiniband/ib.h>
-#include <infiniband/verbs.h>
-#include <rdma/rdma_cma.h>
-
-/* uthash must not exit the process on allocation failure: each add checks
- * the 'oom' variable it declares. */
-#define HASH_NONFATAL_OOM 1
-#define uthash_nonfatal_oom(OBJ) (oom = true)
-#include <uthash.h>
-#include <utlist.h>
-
-#include "ib-gid.h"
-#include "ib-hdr.h"
-#include "ibb-join.h"
-#include "ibport-provider.h"
-
-/* Most QPs per port: the main QP, up to VERBS_MAX_MCAST_QPS multicast QPs
- * (whose share proxies never take) and proxies. */
-#define IBB_VERBS_MAX_QPS 4096
-
-/* Receive: SRQ buffers, each room for the GRH plus the largest payload. */
-#define VERBS_MAX_PAYLOAD 4096
-#define VERBS_RECV_BUF_SIZE (IBB_GRH_LEN + VERBS_MAX_PAYLOAD)
-#define VERBS_N_RECV_BUFS 512
-#define VERBS_RECV_REPOST 16            /* Repost in batches this big. */
-
-/* Send: a ring of registered slots, one per outstanding send. */
-#define VERBS_N_SEND_SLOTS 256
-#define VERBS_SEND_SLOT_SIZE VERBS_MAX_PAYLOAD
-#define VERBS_MAIN_QP_SEND_WR 256       /* Send queue depth, main QP. */
-#define VERBS_PROXY_QP_SEND_WR 64       /* Send queue depth, proxy QPs. */
-
-/* Most address handles cached.  When the cache is full, idle entries (no
- * send in flight) are evicted, up to VERBS_AH_EVICT at a time. */
-#define VERBS_MAX_AHS 4096
-#define VERBS_AH_EVICT (VERBS_MAX_AHS / 4)
-
-/* Multicast QPs: full-member groups attach to the main QP, then to extra
- * UD QPs made as needed, each with at most the device's
- * max_mcast_qp_attach groups (240 on a ConnectX).  At most this many
- * extra QPs: with 240 groups each, 128 QPs hold 30,960 groups. */
-#define VERBS_MAX_MCAST_QPS 128
-#define VERBS_MCAST_QP_SEND_WR 1        /* They never send. */
-
-/* A QP that could not be brought back from the error state is tried again
- * after this long. */
-#define VERBS_RECOVER_RETRY_MS 1000
-
-/* The backend's counters, exported by verbs_counters() under these names
- * (static strings, so statistics keys stay stable). */
-#define VERBS_COUNTERS                                                       \
-    /* Receive drops. */                                                     \
-    VERBS_COUNTER(rx_wc_error)          /* Failed receive completion. */     \
-    VERBS_COUNTER(rx_bad_opcode)        /* Completion not IBV_WC_RECV. */    \
-    VERBS_COUNTER(rx_runt)              /* byte_len below the GRH room. */   \
-    VERBS_COUNTER(rx_too_big)           /* Rebuilt packet > its buffer. */   \
-    VERBS_COUNTER(rx_unknown_qp)        /* For a QP we no longer have. */    \
-    VERBS_COUNTER(rx_self_loop)         /* Our own multicast, looped. */     \
-    VERBS_COUNTER(rx_repost_error)      /* ibv_post_srq_recv() failed. */    \
-    /* Send drops, by reason. */                                             \
-    VERBS_COUNTER(tx_malformed)         /* Not a UD SEND we can post. */     \
-    VERBS_COUNTER(tx_no_qp)             /* SrcQP: not a QP that sends. */    \
-    VERBS_COUNTER(tx_too_big)           /* Payload > MTU or slot. */         \
-    VERBS_COUNTER(tx_ah_error)          /* ibv_create_ah() failed. */        \
-    VERBS_COUNTER(tx_ah_cache_full)     /* No AH could be evicted. */        \
-    VERBS_COUNTER(tx_qp_error)          /* QP stuck in the error state. */   \
-    VERBS_COUNTER(tx_ring_full)         /* No send slot: EAGAIN. */          \
-    VERBS_COUNTER(tx_wc_error)          /* Error completion, not flush. */   \
-    VERBS_COUNTER(tx_wc_flush)          /* Flushed send completion. */       \
-    /* Recovery. */                                                          \
-    VERBS_COUNTER(ah_evictions)         /* AHs evicted from the cache. */    \
-    VERBS_COUNTER(qp_recoveries)        /* QPs brought back to RTS. */       \
-    VERBS_COUNTER(qp_recovery_errors)   /* Failed attempts at that. */       \
-    VERBS_COUNTER(join_retries)         /* Failed joins tried again. */      \
-    VERBS_COUNTER(join_timeouts)        /* Joins without an answer. */       \
-    VERBS_COUNTER(mcast_qps_created)    /* Extra QPs for attachments. */     \
-    VERBS_COUNTER(mcast_qps_destroyed)  /* Those released, emptied. */       \
-    VERBS_COUNTER(mcast_attach_full)    /* Join failed: no attach room. */   \
-    /* HCA asynchronous events, by type. */                                  \
-    VERBS_COUNTER(ev_port_active)                                            \
-    VERBS_COUNTER(ev_port_err)                                               \
-    VERBS_COUNTER(ev_lid_change)                                             \
-    VERBS_COUNTER(ev_pkey_change)                                            \
-    VERBS_COUNTER(ev_sm_change)                                              \
-    VERBS_COUNTER(ev_client_reregister)                                      \
-    VERBS_COUNTER(ev_gid_change)                                             \
-    VERBS_COUNTER(ev_cq_err)                                                 \
-    VERBS_COUNTER(ev_qp_fatal)                                               \
-    VERBS_COUNTER(ev_qp_req_err)                                             \
-    VERBS_COUNTER(ev_qp_access_err)                                          \
-    VERBS_COUNTER(ev_srq_err)                                                \
-    VERBS_COUNTER(ev_srq_limit_reached)                                      \
-    VERBS_COUNTER(ev_device_fatal)                                           \
-    VERBS_COUNTER(ev_other)             /* Any other async event. */         \
-    /* rdma_cm events, by type. */                                           \
-    VERBS_COUNTER(cm_multicast_join)                                         \
-    VERBS_COUNTER(cm_multicast_error)                                        \
-    VERBS_COUNTER(cm_unreachable)                                            \
-    VERBS_COUNTER(cm_addr_error)                                             \
-    VERBS_COUNTER(cm_device_removal)                                         \
-    VERBS_COUNTER(cm_addr_change)                                            \
-    VERBS_COUNTER(cm_other)             /* Any other rdma_cm event. */
-
-/* A QP of the port: the main one, a proxy, or a multicast QP. */
-struct verbs_qp {
-    UT_hash_handle hh;          /* In 'qps', keyed on 'qpn'. */
-    uint32_t qpn;               /* QP number, the key. */
-    uint32_t qkey;              /* Q_Key the QP accepts. */
-    uint16_t pkey_index;        /* P_Key index the QP was set up with. */
-    struct ibv_qp *qp;          /* The QP. */
-    bool broken;                /* In the error state: needs RESET and
-                                 * RTS again (verbs_recover_qp()). */
-    bool mcast_only;            /* An extra QP for multicast attachments
-                                 * only: never sends, not for callers. */
-    bool has_room;              /* In 'mcast_room'. */
-    unsigned int n_attached;    /* Groups attached to it. */
-    struct verbs_qp *room_prev; /* In 'mcast_room' if 'has_room'. */
-    struct verbs_qp *room_next;
-};
-
-/* What an address handle is made of.  Only bytes and naturally aligned
- * fields, without padding, so it can be hashed as memory.  The flow label
- * is part of it because the AH is the only place a UD send takes it from;
- * RoCE peers that vary it per flow make more entries, which the cache's
- * bound and eviction (get_ah()) keep in check. */
-struct verbs_ah_key {
-    uint8_t dgid[16];           /* Destination GID, if 'is_global'. */
-    uint32_t flow_label;        /* GRH flow label, if 'is_global'. */
-    uint16_t dlid;              /* Destination LID. */
-    uint8_t sl;                 /* Service level. */
-    uint8_t is_global;          /* 1 if the packet has a GRH. */
-    uint8_t tclass;             /* GRH traffic class, if 'is_global'. */
-    uint8_t hop_limit;          /* GRH hop limit, if 'is_global'. */
-    uint8_t zero[2];            /* Always zero. */
-};
-_Static_assert(sizeof(struct verbs_ah_key) == 28, "AH key has padding");
-
-/* A cached address handle. */
-struct verbs_ah {
-    UT_hash_handle hh;          /* In 'ahs', keyed on 'key'. */
-    struct verbs_ah_key key;    /* The key. */
-    struct ibv_ah *ah;          /* The address handle. */
-    unsigned int inflight;      /* Sends posted with it, not yet reaped:
-                                 * it must not be destroyed before. */
-    bool referenced;            /* Used since the last eviction sweep. */
-};
-
-/* The rdma_cm and attach side of a multicast membership; its state,
- * pacing and retries are in the port's join table ('joins'), which has
- * an entry for exactly the groups in 'groups'. */
-struct verbs_group {
-    UT_hash_handle hh;          /* In 'groups', keyed on 'mgid'. */
-    uint8_t mgid[16];           /* Multicast GID, the key. */
-    enum ibb_mcast_join join;   /* Of the join posted last. */
-    uint16_t pkey;              /* P_Key of that join. */
-    uint32_t xid;               /* Its request number in 'joins'. */
-    struct rdma_cm_id *id;      /* rdma_cm id of the join, NULL if none. */
-    bool join_posted;           /* rdma_join_multicast_ex() succeeded. */
-    struct verbs_qp *attach_qp; /* QP attached to the group, or NULL. */
-    uint16_t attach_mlid;       /* MLID given to ibv_attach_mcast(). */
-};
-
-/* Counters (see VERBS_COUNTERS). */
-struct verbs_counters {
-#define VERBS_COUNTER(NAME) uint64_t NAME;
-    VERBS_COUNTERS
-#undef VERBS_COUNTER
-};
-
-struct ibb_port_verbs {
-    struct ibb_port up;         /* Common state, must be first. */
-
-    /* Device and port. */
-    struct ibv_context *ctx;    /* Open device, NULL if not connected. */
-    char devname[IBV_SYSFS_NAME_MAX]; /* Its name. */
-    unsigned int port_num;      /* HCA port number. */
-    bool active;                /* Port state is ACTIVE. */
-    bool fatal;                 /* A fatal async event was seen. */
-    uint16_t lid;               /* Port LID. */
-    uint8_t lmc;                /* LID mask count. */
-    uint16_t sm_lid;            /* SM LID. */
-    uint16_t mtu;               /* Active MTU in bytes. */
-    uint8_t gid[16];            /* GID at opts.gid_index. */
-    int gid_tbl_len;            /* Size of the GID table. */
-    uint16_t *pkeys;            /* P_Key table, host order. */
-    int n_pkeys;                /* Entries in 'pkeys'. */
-    uint16_t pkey_index;        /* Index of opts.pkey in 'pkeys'. */
-    uint32_t qkey;              /* Main QP's Q_Key. */
-    unsigned int max_qp_attach; /* Device: groups per QP. */
-    unsigned int max_total_attach; /* Device: attachments in all. */
-
-    /* Queues and buffers. */
-    struct ibv_pd *pd;          /* Protection domain. */
-    struct ibv_comp_channel *channel; /* Completion channel, recv CQ. */
-    struct ibv_cq *recv_cq;     /* Receive CQ, armed on 'channel'. */
-    struct ibv_cq *send_cq;     /* Send CQ, polled. */
-    struct ibv_srq *srq;        /* Receive queue shared by every QP. */
-    uint8_t *recv_bufs;         /* n_recv_bufs * VERBS_RECV_BUF_SIZE. */
-    struct ibv_mr *recv_mr;     /* Registration of 'recv_bufs'. */
-    unsigned int n_recv_bufs;   /* Buffers in 'recv_bufs'. */
-    uint32_t *repost;           /* Indexes of buffers to post again. */
-    unsigned int n_repost;      /* Entries in 'repost'. */
-    bool rx_more;               /* Last recv stopped full. */
-    bool repost_retry;          /* Posting 'repost' failed: run() tries
-                                 * again. */
-    uint8_t *send_bufs;         /* VERBS_N_SEND_SLOTS send slots. */
-    struct ibv_mr *send_mr;     /* Registration of 'send_bufs'. */
-    uint16_t free_slots[VERBS_N_SEND_SLOTS]; /* Stack of free slots. */
-    unsigned int n_free_slots;  /* Entries in 'free_slots'. */
-    uint32_t slot_seq[VERBS_N_SEND_SLOTS]; /* Per slot: generation of its
-                                            * current send, in wr_id. */
-    bool slot_busy[VERBS_N_SEND_SLOTS];    /* Per slot: send in flight. */
-    uint32_t slot_qpn[VERBS_N_SEND_SLOTS]; /* Per slot: QP it went on. */
-    struct verbs_ah *slot_ah[VERBS_N_SEND_SLOTS]; /* Per slot: the AH its
-                                                   * send uses, whose
-                                                   * 'inflight' it holds. */
-
-    /* QPs and address handles. */
-    struct verbs_qp *qps;       /* All QPs, by QPN. */
-    unsigned int n_qps;         /* Entries in 'qps'. */
-    struct verbs_qp *main_qp;   /* The main QP (also in 'qps'). */
-    bool no_block_lb;           /* HCA refused BLOCK_SELF_MCAST_LB. */
-    struct verbs_ah *ahs;       /* Cached AHs. */
-    unsigned int n_ahs;         /* Entries in 'ahs'. */
-
-    /* Control: multicast and events. */
-    struct rdma_event_channel *cm_channel; /* rdma_cm events. */
-    struct verbs_group *groups; /* Memberships, by MGID. */
-    struct ibb_join_table *joins; /* Their states, paced (lib/ibb-join.h);
-                                   * kept over reconnects. */
-    uint32_t next_xid;          /* Request number for 'joins'. */
-    struct verbs_qp *mcast_room; /* QPs that can take another group. */
-    unsigned int n_mcast_qps;   /* Extra multicast QPs in 'qps'. */
-    unsigned int n_attached;    /* Attachments over all QPs. */
-    int epoll_fd;               /* Async fd + cm channel, -1 if none. */
-    bool changed;               /* State changed since the last run()
-                                 * reported it: sticky until then. */
-    long long recover_at;       /* CLOCK_MONOTONIC ms at which run() next
-                                 * recovers broken QPs and reposts
-                                 * receive buffers, LLONG_MAX if none
-                                 * needs it. */
-
-    struct verbs_counters c;    /* Counters. */
-};
-
-static struct ibb_port_verbs *
-verbs_cast(const struct ibb_port *port)
-{
-    return (struct ibb_port_verbs *) port;
-}
-
-static int
-set_nonblock(int fd)
+int
+verbs_set_nonblock(int fd)
 {
     int flags = fcntl(fd, F_GETFL);
 
@@ -462,24 +205,6 @@ count_cm_event(struct verbs_counters *c, enum rdma_cm_event_type type)
         c->cm_other++;
         break;
     }
-}
-
-static struct verbs_qp *
-find_qp(const struct ibb_port_verbs *vp, uint32_t qpn)
-{
-    struct verbs_qp *q;
-
-    HASH_FIND(hh, vp->qps, &qpn, sizeof qpn, q);
-    return q;
-}
-
-static struct verbs_group *
-find_group(const struct ibb_port_verbs *vp, const uint8_t mgid[16])
-{
-    struct verbs_group *g;
-
-    HASH_FIND(hh, vp->groups, mgid, 16, g);
-    return g;
 }
 
 static struct ibb_port *
@@ -806,55 +531,6 @@ err_close:
 /* ------------------------------------------------------------------ */
 /* Queues and buffers. */
 
-/* Posts the receive buffers whose indexes are in 'idx' to the SRQ and
- * stores in '*n_posted' how many were posted: on failure, the first
- * '*n_posted' were, and the rest still belong to the caller. */
-static int
-post_recv_bufs(struct ibb_port_verbs *vp, const uint32_t *idx,
-               unsigned int n, unsigned int *n_posted)
-{
-    struct ibv_recv_wr wrs[VERBS_RECV_REPOST], *bad;
-    struct ibv_sge sges[VERBS_RECV_REPOST];
-
-    *n_posted = 0;
-    while (n) {
-        unsigned int k = n < VERBS_RECV_REPOST ? n : VERBS_RECV_REPOST;
-        int err;
-
-        for (unsigned int i = 0; i < k; i++) {
-            sges[i].addr = (uintptr_t) (vp->recv_bufs
-                                        + (size_t) idx[i]
-                                          * VERBS_RECV_BUF_SIZE);
-            sges[i].length = VERBS_RECV_BUF_SIZE;
-            sges[i].lkey = vp->recv_mr->lkey;
-            wrs[i].wr_id = idx[i];
-            wrs[i].sg_list = &sges[i];
-            wrs[i].num_sge = 1;
-            wrs[i].next = i + 1 < k ? &wrs[i + 1] : NULL;
-        }
-        bad = NULL;
-        err = ibv_post_srq_recv(vp->srq, wrs, &bad);
-        if (err) {
-            /* The WRs before 'bad' were posted; 'bad' and those after it
-             * were not.  (Providers always set 'bad' on failure; without
-             * it, take none of this chunk as posted.) */
-            for (unsigned int i = 0; i < k; i++) {
-                if (bad == &wrs[i]) {
-                    *n_posted += i;
-                    break;
-                }
-            }
-            return ibb_port_set_error(&vp->up, err, "%s: ibv_post_srq_recv "
-                                      "failed (%s)", vp->up.device,
-                                      strerror(err));
-        }
-        *n_posted += k;
-        idx += k;
-        n -= k;
-    }
-    return 0;
-}
-
 static void
 verbs_destroy_queues(struct ibb_port_verbs *vp)
 {
@@ -864,30 +540,10 @@ verbs_destroy_queues(struct ibb_port_verbs *vp)
     }
     free(vp->send_bufs);
     vp->send_bufs = NULL;
-    if (vp->recv_mr) {
-        ibv_dereg_mr(vp->recv_mr);
-        vp->recv_mr = NULL;
-    }
-    free(vp->recv_bufs);
-    vp->recv_bufs = NULL;
-    free(vp->repost);
-    vp->repost = NULL;
-    vp->n_repost = 0;
-    if (vp->srq) {
-        ibv_destroy_srq(vp->srq);
-        vp->srq = NULL;
-    }
+    verbs_rxqs_destroy(vp);
     if (vp->send_cq) {
         ibv_destroy_cq(vp->send_cq);
         vp->send_cq = NULL;
-    }
-    if (vp->recv_cq) {
-        ibv_destroy_cq(vp->recv_cq);
-        vp->recv_cq = NULL;
-    }
-    if (vp->channel) {
-        ibv_destroy_comp_channel(vp->channel);
-        vp->channel = NULL;
     }
     if (vp->pd) {
         ibv_dealloc_pd(vp->pd);
@@ -896,8 +552,8 @@ verbs_destroy_queues(struct ibb_port_verbs *vp)
 }
 
 /* Sets an error for failed call 'what' and returns its errno. */
-static int
-call_failed(struct ibb_port_verbs *vp, const char *what)
+int
+verbs_call_failed(struct ibb_port_verbs *vp, const char *what)
 {
     int err = errno ? errno : ENOMEM;
 
@@ -906,15 +562,13 @@ call_failed(struct ibb_port_verbs *vp, const char *what)
                               strerror(err));
 }
 
-/* Creates PD, completion channel, CQs, SRQ and the buffers, and posts the
- * receive buffers. */
 /* Allocates 'size' zeroed, page-aligned bytes in '*bufp' and registers
  * them for local writes in '*mrp'.  On error sets the port's message
  * (naming 'what') and returns it; what was made stays for
  * verbs_destroy_queues(). */
-static int
-alloc_registered(struct ibb_port_verbs *vp, size_t size, uint8_t **bufp,
-                 struct ibv_mr **mrp, const char *what)
+int
+verbs_alloc_registered(struct ibb_port_verbs *vp, size_t size,
+                       uint8_t **bufp, struct ibv_mr **mrp, const char *what)
 {
     char call[64];
 
@@ -928,92 +582,36 @@ alloc_registered(struct ibb_port_verbs *vp, size_t size, uint8_t **bufp,
     *mrp = ibv_reg_mr(vp->pd, *bufp, size, IBV_ACCESS_LOCAL_WRITE);
     if (!*mrp) {
         snprintf(call, sizeof call, "ibv_reg_mr (%s)", what);
-        return call_failed(vp, call);
+        return verbs_call_failed(vp, call);
     }
     return 0;
 }
 
+/* Creates the PD, the send CQ and send slots, and the receive queues with
+ * their buffers posted. */
 static int
 verbs_create_queues(struct ibb_port_verbs *vp)
 {
-    struct ibv_device_attr dattr;
-    struct ibv_srq_init_attr sattr;
-    size_t recv_size, send_size;
-    unsigned int n_bufs = VERBS_N_RECV_BUFS;
-    unsigned int n_posted;
+    size_t send_size;
     int err;
-
-    memset(&dattr, 0, sizeof dattr);
-    if (!ibv_query_device(vp->ctx, &dattr) && dattr.max_srq_wr > 1
-        && (unsigned int) dattr.max_srq_wr - 1 < n_bufs) {
-        n_bufs = dattr.max_srq_wr - 1;
-    }
 
     errno = 0;
     vp->pd = ibv_alloc_pd(vp->ctx);
     if (!vp->pd) {
-        return call_failed(vp, "ibv_alloc_pd");
-    }
-
-    errno = 0;
-    vp->channel = ibv_create_comp_channel(vp->ctx);
-    if (!vp->channel) {
-        err = call_failed(vp, "ibv_create_comp_channel");
-        goto error;
-    }
-    err = set_nonblock(vp->channel->fd);
-    if (err) {
-        ibb_port_set_error(&vp->up, err, "%s: making the completion "
-                           "channel non-blocking failed (%s)",
-                           vp->up.device, strerror(err));
-        goto error;
-    }
-
-    errno = 0;
-    /* Twice the entries that can be outstanding: an overrun CQ is
-     * fatal. */
-    vp->recv_cq = ibv_create_cq(vp->ctx, 2 * n_bufs, vp, vp->channel, 0);
-    if (!vp->recv_cq) {
-        err = call_failed(vp, "ibv_create_cq (receive)");
-        goto error;
+        return verbs_call_failed(vp, "ibv_alloc_pd");
     }
 
     errno = 0;
     vp->send_cq = ibv_create_cq(vp->ctx, 2 * VERBS_N_SEND_SLOTS, vp, NULL,
                                 0);
     if (!vp->send_cq) {
-        err = call_failed(vp, "ibv_create_cq (send)");
+        err = verbs_call_failed(vp, "ibv_create_cq (send)");
         goto error;
     }
-
-    memset(&sattr, 0, sizeof sattr);
-    sattr.srq_context = vp;
-    sattr.attr.max_wr = n_bufs;
-    sattr.attr.max_sge = 1;
-    errno = 0;
-    vp->srq = ibv_create_srq(vp->pd, &sattr);
-    if (!vp->srq) {
-        err = call_failed(vp, "ibv_create_srq");
-        goto error;
-    }
-
-    recv_size = (size_t) n_bufs * VERBS_RECV_BUF_SIZE;
-    vp->repost = calloc(n_bufs, sizeof *vp->repost);
-    if (!vp->repost) {
-        err = ibb_port_set_error(&vp->up, ENOMEM, "%s: out of memory",
-                                 vp->up.device);
-        goto error;
-    }
-    err = alloc_registered(vp, recv_size, &vp->recv_bufs, &vp->recv_mr,
-                           "receive buffers");
-    if (err) {
-        goto error;
-    }
-    vp->n_recv_bufs = n_bufs;
 
     send_size = (size_t) VERBS_N_SEND_SLOTS * VERBS_SEND_SLOT_SIZE;
-    err = alloc_registered(vp, send_size, &vp->send_bufs, &vp->send_mr,
-                           "send buffers");
+    err = verbs_alloc_registered(vp, send_size, &vp->send_bufs,
+                                 &vp->send_mr, "send buffers");
     if (err) {
         goto error;
     }
@@ -1024,14 +622,10 @@ verbs_create_queues(struct ibb_port_verbs *vp)
     }
     vp->n_free_slots = VERBS_N_SEND_SLOTS;
 
-    for (unsigned int i = 0; i < n_bufs; i++) {
-        vp->repost[i] = i;
-    }
-    err = post_recv_bufs(vp, vp->repost, n_bufs, &n_posted);
+    err = verbs_rxqs_create(vp);
     if (err) {
         goto error;
     }
-    vp->n_repost = 0;
     return 0;
 
 error:
@@ -1084,11 +678,12 @@ verbs_qp_to_rts(struct ibb_port_verbs *vp, struct ibv_qp *qp, uint32_t qkey)
     return 0;
 }
 
-/* Creates a UD QP on the shared SRQ and CQs, brings it to RTS and adds it
- * to 'qps'. */
+/* Creates a UD QP on the SRQ and receive CQ of receive queue 'rxq' and
+ * the send CQ, brings it to RTS and adds it to 'qps'. */
 static int
 verbs_create_qp(struct ibb_port_verbs *vp, uint32_t qkey,
-                unsigned int send_wr, struct verbs_qp **qpp)
+                unsigned int send_wr, unsigned int rxq,
+                struct verbs_qp **qpp)
 {
     struct ibv_qp_init_attr_ex attr;
     struct verbs_qp *q;
@@ -1105,8 +700,8 @@ verbs_create_qp(struct ibb_port_verbs *vp, uint32_t qkey,
     memset(&attr, 0, sizeof attr);
     attr.qp_context = vp;
     attr.send_cq = vp->send_cq;
-    attr.recv_cq = vp->recv_cq;
-    attr.srq = vp->srq;
+    attr.recv_cq = vp->rxqs[rxq].cq;
+    attr.srq = vp->rxqs[rxq].srq;
     attr.cap.max_send_wr = send_wr;
     attr.cap.max_send_sge = 1;
     attr.qp_type = IBV_QPT_UD;
@@ -1128,7 +723,7 @@ verbs_create_qp(struct ibb_port_verbs *vp, uint32_t qkey,
         qp = ibv_create_qp_ex(vp->ctx, &attr);
     }
     if (!qp) {
-        return call_failed(vp, "ibv_create_qp_ex (UD)");
+        return verbs_call_failed(vp, "ibv_create_qp_ex (UD)");
     }
 
     err = verbs_qp_to_rts(vp, qp, qkey);
@@ -1147,6 +742,7 @@ verbs_create_qp(struct ibb_port_verbs *vp, uint32_t qkey,
     q->qkey = qkey;
     q->pkey_index = vp->pkey_index;
     q->qp = qp;
+    q->rxq = rxq;
     HASH_ADD(hh, vp->qps, qpn, sizeof q->qpn, q);
     if (oom) {
         ibv_destroy_qp(qp);
@@ -1165,14 +761,15 @@ verbs_forget_qp(struct ibb_port_verbs *vp, struct verbs_qp *q)
 {
     HASH_DEL(vp->qps, q);
     vp->n_qps--;
+    if (q->has_room) {
+        DL_DELETE2(vp->rxqs[q->rxq].mcast_room, q, room_prev, room_next);
+    }
     if (q == vp->main_qp) {
         vp->main_qp = NULL;
-    }
-    if (q->has_room) {
-        DL_DELETE2(vp->mcast_room, q, room_prev, room_next);
-    }
-    if (q->mcast_only) {
+    } else if (q->mcast_only) {
         vp->n_mcast_qps--;
+    } else {
+        vp->rxqs[q->rxq].n_proxies--;
     }
     vp->n_attached -= q->n_attached;
     free(q);
@@ -1230,8 +827,10 @@ verbs_qp_create(struct ibb_port *port, uint32_t qkey, uint32_t *qpn)
                                   IBB_VERBS_MAX_QPS - VERBS_MAX_MCAST_QPS
                                   - 1);
     }
-    err = verbs_create_qp(vp, qkey, VERBS_PROXY_QP_SEND_WR, &q);
+    err = verbs_create_qp(vp, qkey, VERBS_PROXY_QP_SEND_WR,
+                          verbs_rxq_for_proxy(vp), &q);
     if (!err) {
+        vp->rxqs[q->rxq].n_proxies++;
         *qpn = q->qpn;
     }
     return err;
@@ -1319,8 +918,6 @@ verbs_recover_qp(struct ibb_port_verbs *vp, struct verbs_qp *q)
     return 0;
 }
 
-static void repost_failed(struct ibb_port_verbs *, unsigned int posted);
-
 /* Tries to recover every broken QP, and to post receive buffers that
  * could not be posted, if it is time to. */
 static void
@@ -1338,16 +935,7 @@ recover_qps(struct ibb_port_verbs *vp)
             vp->recover_at = now + VERBS_RECOVER_RETRY_MS;
         }
     }
-    if (vp->repost_retry && vp->srq && vp->n_repost) {
-        unsigned int posted;
-
-        vp->repost_retry = false;
-        if (post_recv_bufs(vp, vp->repost, vp->n_repost, &posted)) {
-            repost_failed(vp, posted);
-        } else {
-            vp->n_repost = 0;
-        }
-    }
+    verbs_rxqs_retry_reposts(vp);
 }
 
 /* True if 'q' can take a send: not broken, or recovered now.  After a
@@ -1395,7 +983,7 @@ verbs_open_events(struct ibb_port_verbs *vp)
     struct epoll_event ev;
     int err;
 
-    err = set_nonblock(vp->ctx->async_fd);
+    err = verbs_set_nonblock(vp->ctx->async_fd);
     if (err) {
         return ibb_port_set_error(port, err, "%s: making the async event "
                                   "fd of %s non-blocking failed (%s)",
@@ -1411,7 +999,7 @@ verbs_open_events(struct ibb_port_verbs *vp)
                                   "is rdma_ucm loaded?", port->device,
                                   strerror(err));
     }
-    err = set_nonblock(vp->cm_channel->fd);
+    err = verbs_set_nonblock(vp->cm_channel->fd);
     if (err) {
         ibb_port_set_error(port, err, "%s: making the rdma_cm channel "
                            "non-blocking failed (%s)", port->device,
@@ -1469,10 +1057,8 @@ verbs_connect(struct ibb_port *port)
     vp->qkey = port->opts.qkey ? port->opts.qkey : IBB_DEFAULT_QKEY;
     vp->fatal = false;
     vp->active = false;
-    vp->rx_more = false;
     vp->no_block_lb = false;
-    vp->n_repost = 0;
-    vp->repost_retry = false;
+    verbs_rxqs_reset(vp);
     vp->n_free_slots = 0;
     vp->recover_at = LLONG_MAX;
     vp->lid = vp->sm_lid = vp->mtu = 0;
@@ -1496,24 +1082,23 @@ verbs_connect(struct ibb_port *port)
     if (err) {
         goto err_close;
     }
-    err = verbs_create_qp(vp, vp->qkey, VERBS_MAIN_QP_SEND_WR,
+    err = verbs_create_qp(vp, vp->qkey, VERBS_MAIN_QP_SEND_WR, 0,
                           &vp->main_qp);
     if (err) {
         goto err_queues;
     }
     if (vp->max_qp_attach) {
         /* Groups attach to the main QP first. */
-        DL_APPEND2(vp->mcast_room, vp->main_qp, room_prev, room_next);
+        DL_APPEND2(vp->rxqs[0].mcast_room, vp->main_qp, room_prev,
+                   room_next);
         vp->main_qp->has_room = true;
     }
     err = verbs_open_events(vp);
     if (err) {
         goto err_qps;
     }
-    err = ibv_req_notify_cq(vp->recv_cq, 0);
+    err = verbs_rxqs_arm(vp);
     if (err) {
-        ibb_port_set_error(port, err, "%s: ibv_req_notify_cq failed (%s)",
-                           port->device, strerror(err));
         goto err_events;
     }
     ibb_port_clear_error(port);
@@ -1543,11 +1128,10 @@ verbs_disconnect(struct ibb_port *port)
     verbs_destroy_queues(vp);
     verbs_close_device(vp);
     vp->active = false;
-    vp->rx_more = false;
+    verbs_rxqs_reset(vp);
     vp->n_free_slots = 0;
     vp->n_qps = 0;
     vp->main_qp = NULL;
-    vp->mcast_room = NULL;
     vp->n_mcast_qps = 0;
     vp->n_attached = 0;
     vp->recover_at = LLONG_MAX;
@@ -1561,20 +1145,24 @@ verbs_is_up(const struct ibb_port *port)
     return vp->ctx && vp->active && !vp->fatal;
 }
 
+/* Queue 0 for the single-queue calls of lib/ibport.h. */
 static int
 verbs_get_fd(const struct ibb_port *port)
 {
-    const struct ibb_port_verbs *vp = verbs_cast(port);
-
-    return vp->channel && !vp->fatal ? vp->channel->fd : -1;
+    return verbs_queue_fd(port, 0);
 }
 
-/* True if the last receive stopped at a full burst: more completions may
- * be waiting that the fd will not signal. */
 static bool
 verbs_has_pending(const struct ibb_port *port)
 {
-    return verbs_cast(port)->rx_more;
+    return verbs_queue_has_pending(port, 0);
+}
+
+static int
+verbs_recv(struct ibb_port *port, struct ibb_port_buf bufs[], size_t n,
+           size_t *n_recv)
+{
+    return verbs_recv_queue(port, 0, bufs, n, n_recv);
 }
 
 static int
@@ -1592,261 +1180,6 @@ verbs_needs_reopen(const struct ibb_port *port)
     const struct ibb_port_verbs *vp = verbs_cast(port);
 
     return vp->fatal || !vp->ctx;
-}
-
-/* ------------------------------------------------------------------ */
-/* Receive. */
-
-enum rx_result {
-    RX_OK,                      /* Packet rebuilt. */
-    RX_DROPPED,                 /* Dropped and counted. */
-    RX_TOO_BIG,                 /* Does not fit the caller's buffer. */
-};
-
-/* Rebuilds the native IB packet of successful receive completion 'wc'
- * into 'buf'. */
-static enum rx_result
-rebuild_packet(struct ibb_port_verbs *vp, const struct ibv_wc *wc,
-               struct ibb_port_buf *buf)
-{
-    const uint8_t *rbuf = vp->recv_bufs + wc->wr_id * VERBS_RECV_BUF_SIZE;
-    bool has_grh = (wc->wc_flags & IBV_WC_GRH) != 0;
-    bool has_imm = (wc->wc_flags & IBV_WC_WITH_IMM) != 0;
-    uint8_t op = (has_imm ? IBB_OP_UD_SEND_ONLY_WITH_IMM
-                          : IBB_OP_UD_SEND_ONLY);
-    const struct ibb_opcode_info *info = &ibb_opcode[op];
-    size_t payload_len, hdr_len, total;
-    const struct verbs_qp *q;
-    struct verbs_group *g = NULL;
-    struct ibb_lrh *lrh;
-    struct ibb_bth *bth;
-    bool mcast = false;
-    uint16_t dlid;
-    uint8_t *p;
-    uint8_t pad;
-
-    if (wc->byte_len < IBB_GRH_LEN
-        || wc->byte_len > VERBS_RECV_BUF_SIZE) {
-        vp->c.rx_runt++;
-        return RX_DROPPED;
-    }
-    q = find_qp(vp, wc->qp_num);
-    if (!q) {
-        vp->c.rx_unknown_qp++;
-        return RX_DROPPED;
-    }
-    if (has_grh) {
-        const struct ibb_grh *rgrh = (const struct ibb_grh *) rbuf;
-
-        mcast = ibb_gid_is_multicast(rgrh->dgid);
-        if (mcast) {
-            g = find_group(vp, rgrh->dgid);
-        }
-    }
-    if (mcast && find_qp(vp, wc->src_qp) && vp->lid
-        && (wc->slid & ~((1u << vp->lmc) - 1)) == vp->lid) {
-        /* Our own multicast, looped back by an HCA that cannot block it
-         * (or sent by another of our QPs). */
-        vp->c.rx_self_loop++;
-        return RX_DROPPED;
-    }
-
-    payload_len = wc->byte_len - IBB_GRH_LEN;
-    pad = ibb_pad_for_len(payload_len);
-    hdr_len = IBB_LRH_LEN + (has_grh ? IBB_GRH_LEN : 0) + info->length;
-    total = hdr_len + payload_len + pad + IBB_ICRC_LEN + IBB_VCRC_LEN;
-    if (total > buf->size) {
-        vp->c.rx_too_big++;
-        return RX_TOO_BIG;
-    }
-
-    p = buf->data;
-    memset(p, 0, hdr_len);
-
-    lrh = (struct ibb_lrh *) p;
-    /* The MLID the group's QP was attached with, whichever QP that is. */
-    dlid = (g && g->attach_qp
-            ? g->attach_mlid : vp->lid | wc->dlid_path_bits);
-    ibb_lrh_set_vl(lrh, 0);
-    ibb_lrh_set_lver(lrh, 0);
-    ibb_lrh_set_sl(lrh, wc->sl);
-    ibb_lrh_set_lnh(lrh, has_grh ? IBB_LNH_GLOBAL : IBB_LNH_LOCAL);
-    ibb_lrh_set_dlid(lrh, dlid);
-    ibb_lrh_set_pktlen(lrh, (total - IBB_VCRC_LEN) / 4);
-    ibb_lrh_set_slid(lrh, wc->slid);
-    p += IBB_LRH_LEN;
-
-    if (has_grh) {
-        memcpy(p, rbuf, IBB_GRH_LEN);
-        p += IBB_GRH_LEN;
-    }
-
-    bth = (struct ibb_bth *) p;
-    ibb_bth_set_opcode(bth, op);
-    ibb_bth_set_pad(bth, pad);
-    ibb_bth_set_tver(bth, 0);
-    /* The P_Key of the receiving QP: a UD QP only takes packets of its
-     * own partition, and wc->pkey_index is valid for GSI QPs only
-     * (ibv_poll_cq(3)). */
-    ibb_bth_set_pkey(bth, (q->pkey_index < vp->n_pkeys
-                           ? vp->pkeys[q->pkey_index]
-                           : vp->up.opts.pkey));
-    ibb_bth_set_qpn(bth, mcast ? IBB_MULTICAST_QPN : wc->qp_num);
-    ibb_bth_set_psn(bth, 0);
-
-    struct ibb_deth *deth = (struct ibb_deth *) (p + info->offset[IBB_DETH]);
-    ibb_deth_set_qkey(deth, q->qkey);
-    ibb_deth_set_sqpn(deth, wc->src_qp);
-    if (has_imm) {
-        struct ibb_immdt *immdt = (struct ibb_immdt *)
-                                  (p + info->offset[IBB_IMMDT]);
-
-        ibb_immdt_set_imm(immdt, ntohl(wc->imm_data));
-    }
-    p += info->offset[IBB_PAYLOAD];
-
-    memcpy(p, rbuf + IBB_GRH_LEN, payload_len);
-    p += payload_len;
-    /* Pad, then ICRC and VCRC as zeros: the HCA checked them. */
-    memset(p, 0, pad + IBB_ICRC_LEN + IBB_VCRC_LEN);
-
-    buf->len = total;
-    return RX_OK;
-}
-
-/* Empties the completion channel and arms the receive CQ. */
-static int
-arm_recv_cq(struct ibb_port_verbs *vp)
-{
-    struct ibv_cq *cq;
-    void *cq_ctx;
-    int err;
-
-    while (!ibv_get_cq_event(vp->channel, &cq, &cq_ctx)) {
-        ibv_ack_cq_events(cq, 1);
-    }
-    err = ibv_req_notify_cq(vp->recv_cq, 0);
-    if (err) {
-        return ibb_port_set_error(&vp->up, err, "%s: ibv_req_notify_cq "
-                                  "failed (%s)", vp->up.device,
-                                  strerror(err));
-    }
-    return 0;
-}
-
-/* After post_recv_bufs() posted only the first 'posted' of 'repost':
- * keeps the others for the next try, which run() makes too (if no
- * completion comes to call recv() again, the SRQ could run dry). */
-static void
-repost_failed(struct ibb_port_verbs *vp, unsigned int posted)
-{
-    vp->c.rx_repost_error++;
-    vp->n_repost -= posted;
-    memmove(vp->repost, vp->repost + posted,
-            vp->n_repost * sizeof *vp->repost);
-    vp->repost_retry = true;
-    if (vp->recover_at == LLONG_MAX) {
-        vp->recover_at = ibb_port_now_ms() + VERBS_RECOVER_RETRY_MS;
-    }
-}
-
-static int
-verbs_recv(struct ibb_port *port, struct ibb_port_buf bufs[], size_t n,
-           size_t *n_recv)
-{
-    struct ibb_port_verbs *vp = verbs_cast(port);
-    struct ibv_wc wcs[IBB_PORT_BURST];
-    bool armed = false, too_big = false;
-    size_t done = 0;
-    int err = 0;
-
-    *n_recv = 0;
-    if (!vp->recv_cq || vp->fatal) {
-        return vp->fatal ? ECONNRESET
-               : ibb_port_set_error(port, ENOTCONN, "%s: not connected",
-                                    port->device);
-    }
-
-    vp->rx_more = false;
-    while (done < n) {
-        int got = ibv_poll_cq(vp->recv_cq, n - done, wcs);
-
-        if (got < 0) {
-            err = ibb_port_set_error(port, EIO, "%s: ibv_poll_cq (receive) "
-                                     "failed", port->device);
-            break;
-        } else if (!got) {
-            if (armed) {
-                break;
-            }
-            /* Arm, then poll once more: a completion that came between
-             * the empty poll and the arm would otherwise wait unseen. */
-            err = arm_recv_cq(vp);
-            if (err) {
-                break;
-            }
-            armed = true;
-            continue;
-        }
-
-        for (int i = 0; i < got; i++) {
-            const struct ibv_wc *wc = &wcs[i];
-
-            if (wc->wr_id >= vp->n_recv_bufs) {
-                vp->c.rx_wc_error++;
-                continue;
-            }
-            vp->repost[vp->n_repost++] = wc->wr_id;
-            if (wc->status != IBV_WC_SUCCESS) {
-                vp->c.rx_wc_error++;
-            } else if (wc->opcode != IBV_WC_RECV) {
-                vp->c.rx_bad_opcode++;
-            } else {
-                switch (rebuild_packet(vp, wc, &bufs[done])) {
-                case RX_OK:
-                    done++;
-                    break;
-                case RX_TOO_BIG:
-                    too_big = true;
-                    break;
-                case RX_DROPPED:
-                default:
-                    break;
-                }
-            }
-        }
-    }
-    /* A full burst may have left completions behind, armed or not (one
-     * that came before the arm does not signal the fd): ask for another
-     * call without waiting. */
-    if (done == n) {
-        vp->rx_more = true;
-    }
-
-    if (vp->n_repost >= VERBS_RECV_REPOST) {
-        unsigned int posted;
-        int perr = post_recv_bufs(vp, vp->repost, vp->n_repost, &posted);
-
-        if (perr) {
-            repost_failed(vp, posted);
-            if (!err) {
-                err = perr;
-            }
-        } else {
-            vp->n_repost = 0;
-        }
-    }
-
-    *n_recv = done;
-    if (done) {
-        return 0;
-    } else if (err) {
-        return err;
-    } else if (too_big) {
-        return ibb_port_set_error(port, EMSGSIZE, "%s: received packet "
-                                  "exceeds buffer", port->device);
-    }
-    return EAGAIN;
 }
 
 /* ------------------------------------------------------------------ */
@@ -2326,7 +1659,7 @@ static void
 room_add(struct ibb_port_verbs *vp, struct verbs_qp *q)
 {
     if (!q->has_room) {
-        DL_APPEND2(vp->mcast_room, q, room_prev, room_next);
+        DL_APPEND2(vp->rxqs[q->rxq].mcast_room, q, room_prev, room_next);
         q->has_room = true;
     }
 }
@@ -2335,7 +1668,7 @@ static void
 room_del(struct ibb_port_verbs *vp, struct verbs_qp *q)
 {
     if (q->has_room) {
-        DL_DELETE2(vp->mcast_room, q, room_prev, room_next);
+        DL_DELETE2(vp->rxqs[q->rxq].mcast_room, q, room_prev, room_next);
         q->has_room = false;
     }
 }
@@ -2350,11 +1683,12 @@ mcast_qp_release(struct ibb_port_verbs *vp, struct verbs_qp *q)
     }
 }
 
-/* Returns a QP that can take another group: the first with room, else a
- * new multicast QP.  NULL at a limit or on error, with the reason in
- * 'why'. */
+/* Returns a QP of receive queue 'rxq' that can take another group: the
+ * first with room, else a new multicast QP.  NULL at a limit or on error,
+ * with the reason in 'why'. */
 static struct verbs_qp *
-mcast_qp_for_attach(struct ibb_port_verbs *vp, char *why, size_t why_size)
+mcast_qp_for_attach(struct ibb_port_verbs *vp, unsigned int rxq, char *why,
+                    size_t why_size)
 {
     struct verbs_qp *q;
 
@@ -2365,8 +1699,8 @@ mcast_qp_for_attach(struct ibb_port_verbs *vp, char *why, size_t why_size)
                  vp->max_qp_attach ? vp->max_total_attach : 0);
         return NULL;
     }
-    if (vp->mcast_room) {
-        return vp->mcast_room;
+    if (vp->rxqs[rxq].mcast_room) {
+        return vp->rxqs[rxq].mcast_room;
     }
     if (vp->n_mcast_qps >= VERBS_MAX_MCAST_QPS) {
         set_why(why, why_size, "the main QP and %d multicast QPs hold %u "
@@ -2374,7 +1708,7 @@ mcast_qp_for_attach(struct ibb_port_verbs *vp, char *why, size_t why_size)
                  vp->max_qp_attach, vp->devname);
         return NULL;
     }
-    if (verbs_create_qp(vp, vp->qkey, VERBS_MCAST_QP_SEND_WR, &q)) {
+    if (verbs_create_qp(vp, vp->qkey, VERBS_MCAST_QP_SEND_WR, rxq, &q)) {
         set_why(why, why_size, "%s", ibb_port_error(&vp->up));
         return NULL;
     }
@@ -2385,13 +1719,16 @@ mcast_qp_for_attach(struct ibb_port_verbs *vp, char *why, size_t why_size)
     return q;
 }
 
-/* Attaches a QP of the port to 'g' with 'mlid'.  Returns 0, or a positive
- * errno with the reason in 'why'. */
+/* Attaches a QP of the port to 'g' with 'mlid', on the receive queue the
+ * group hashes to.  Returns 0, or a positive errno with the reason in
+ * 'why'. */
 static int
 group_attach(struct ibb_port_verbs *vp, struct verbs_group *g,
              uint16_t mlid, char *why, size_t why_size)
 {
-    struct verbs_qp *q = mcast_qp_for_attach(vp, why, why_size);
+    struct verbs_qp *q = mcast_qp_for_attach(vp,
+                                             verbs_rxq_for_group(vp, g->mgid),
+                                             why, why_size);
     union ibv_gid mgid;
     int err;
 
@@ -2983,7 +2320,8 @@ verbs_next_wakeup(const struct ibb_port *port)
     return when;
 }
 
-/* Exports every counter of VERBS_COUNTERS, in that order. */
+/* Exports every counter of VERBS_COUNTERS, in that order, then the
+ * receive queues' packet counts. */
 static size_t
 verbs_counters(const struct ibb_port *port, struct ibb_port_counter *out,
                size_t max)
@@ -3012,7 +2350,8 @@ verbs_counters(const struct ibb_port *port, struct ibb_port_counter *out,
         out[i].name = names[i];
         out[i].value = values[i];
     }
-    return n;
+    return n + verbs_rxq_counters(vp, max > n ? out + n : NULL,
+                                  max > n ? max - n : 0);
 }
 
 /* See the header comment: the SA's group table needs libibumad. */
@@ -3045,6 +2384,10 @@ const struct ibb_port_class ibb_port_verbs_class = {
     .get_fd = verbs_get_fd,
     .has_pending = verbs_has_pending,
     .recv = verbs_recv,
+    .n_rxq = verbs_n_rxq,
+    .recv_queue = verbs_recv_queue,
+    .queue_fd = verbs_queue_fd,
+    .queue_has_pending = verbs_queue_has_pending,
     .send = verbs_send,
     .query = verbs_query,
     .path_query = verbs_path_query,

@@ -116,6 +116,14 @@ ibb_port_open(const char *device, const struct ibb_port_options *opts,
         goto fail;
     }
 
+    if (opts && opts->n_rxq > 1 && !class->recv_queue) {
+        error = ibb_xasprintf("%s: a %s port has one receive queue, not %u",
+                              device, class->type, opts->n_rxq);
+        ibb_device_spec_destroy(&spec);
+        err = EINVAL;
+        goto fail;
+    }
+
     port = class->alloc();
     if (!port) {
         ibb_device_spec_destroy(&spec);
@@ -204,6 +212,48 @@ ibb_port_recv(struct ibb_port *port, struct ibb_port_buf bufs[], size_t n,
         n = IBB_PORT_BURST;
     }
     return port->class->recv(port, bufs, n, n_recv);
+}
+
+unsigned int
+ibb_port_n_rxq(const struct ibb_port *port)
+{
+    return port->class->n_rxq ? port->class->n_rxq(port) : 1;
+}
+
+int
+ibb_port_recv_queue(struct ibb_port *port, unsigned int qid,
+                    struct ibb_port_buf bufs[], size_t n, size_t *n_recv)
+{
+    if (!qid || !port->class->recv_queue) {
+        /* Queue 0, or a port with one: the only queue.  A one-queue
+         * caller may still ask for queue 1 and up before it learns how
+         * many there are: nothing there. */
+        if (qid) {
+            *n_recv = 0;
+            return EAGAIN;
+        }
+        return ibb_port_recv(port, bufs, n, n_recv);
+    }
+    *n_recv = 0;
+    if (n > IBB_PORT_BURST) {
+        n = IBB_PORT_BURST;
+    }
+    return port->class->recv_queue(port, qid, bufs, n, n_recv);
+}
+
+int
+ibb_port_queue_fd(const struct ibb_port *port, unsigned int qid)
+{
+    return (!qid ? ibb_port_fd(port)
+            : port->class->queue_fd ? port->class->queue_fd(port, qid) : -1);
+}
+
+bool
+ibb_port_queue_has_pending(const struct ibb_port *port, unsigned int qid)
+{
+    return (!qid ? ibb_port_has_pending(port)
+            : port->class->queue_has_pending
+            && port->class->queue_has_pending(port, qid));
 }
 
 int

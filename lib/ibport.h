@@ -54,6 +54,12 @@ struct ibb_port_options {
     unsigned int join_rate;     /* Async (sim and verbs): join and leave
                                  * requests per second toward the SA,
                                  * 0 = default (IBB_JOIN_DEFAULT_RATE). */
+    unsigned int n_rxq;         /* Receive queues, 0 = 1.  Verbs only
+                                 * (up to 16): QPs and groups spread over
+                                 * them (lib/ibport-verbs-rxq.c). */
+    bool busy_poll;             /* The caller polls the queues without
+                                 * waiting on their fds (OVS PMD threads):
+                                 * the backend need not arm them. */
 };
 
 /* Port states, as in PortInfo. */
@@ -123,6 +129,17 @@ int ibb_port_recv(struct ibb_port *, struct ibb_port_buf bufs[], size_t n,
  * if the fabric went away, or another errno. */
 int ibb_port_send(struct ibb_port *, const struct ibb_port_buf bufs[],
                   size_t n, size_t *n_sent);
+
+/* Receive queues.  A port has ibb_port_n_rxq() of them (opts.n_rxq, or 1);
+ * ibb_port_recv(), ibb_port_fd() and ibb_port_has_pending() are those of
+ * queue 0.  Several threads may each poll their own queue, taking turns:
+ * calls on one port must never overlap (nothing here locks). */
+unsigned int ibb_port_n_rxq(const struct ibb_port *);
+int ibb_port_recv_queue(struct ibb_port *, unsigned int qid,
+                        struct ibb_port_buf bufs[], size_t n,
+                        size_t *n_recv);
+int ibb_port_queue_fd(const struct ibb_port *, unsigned int qid);
+bool ibb_port_queue_has_pending(const struct ibb_port *, unsigned int qid);
 
 int ibb_port_query(struct ibb_port *, struct ibb_port_attr *);
 

@@ -62,6 +62,7 @@ static const char *const netdev_ibbridge_options[] = {
     "neigh-interfaces", "roce-prefixes", "ipoib-arp", "mcast-join-rate",
     "igmp", "igmp-version", "mld-version", "igmp-source", "mld-source",
     "mcast-follow", "mcast-follow-groups", "udp-csum", "udp-csum-check",
+    "n_rxq",
 };
 
 static bool
@@ -382,6 +383,23 @@ ibbridge_config_parse(const char *name, const struct smap *args,
             return EINVAL;
         }
         cfg->join_rate = n;
+    }
+    cfg->n_rxq = 1;
+    value = smap_get(args, "n_rxq");
+    if (value) {
+        unsigned long long n;
+
+        if (!ibb_parse_uint(value, IBBRIDGE_MAX_RXQ, &n) || !n) {
+            *errp = xasprintf("n_rxq \"%s\": expected a number of receive "
+                              "queues, 1 to %d", value, IBBRIDGE_MAX_RXQ);
+            return EINVAL;
+        }
+        if (n > 1 && cfg->device.kind != IBB_DEVICE_VERBS) {
+            *errp = xasprintf("n_rxq %llu: a simulated port has one receive "
+                              "queue (several need a verbs device)", n);
+            return EINVAL;
+        }
+        cfg->n_rxq = n;
     }
     cfg->max_proxies = IBB_PROXY_DEFAULT_MAX;
     value = smap_get(args, "max-proxies");

@@ -31,6 +31,9 @@ struct ibb_proxy_table;
 /* Most backend counters shown (lib/ibport.h ibb_port_counters()). */
 #define IBBRIDGE_MAX_PORT_COUNTERS 64
 
+/* Most receive queues (options:n_rxq), as lib/ibport-verbs-rxq.c has. */
+#define IBBRIDGE_MAX_RXQ 16
+
 /* Counters besides the per-reason drops. */
 #define IBBRIDGE_CSTATS                                                     \
     IBBRIDGE_CSTAT(rx_port_errors)    /* recv() failed. */                  \
@@ -124,6 +127,7 @@ struct ibbridge_config {
     bool mac_configured;
     unsigned int gid_index;
     unsigned int join_rate;             /* mcast-join-rate, 0: default. */
+    unsigned int n_rxq;                 /* Receive queues (verbs). */
     enum ibb_mgid_format mgid_format;
     struct ibb_mcast_group_spec *groups;
     size_t n_groups;

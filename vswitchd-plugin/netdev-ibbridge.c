@@ -288,6 +288,9 @@ netdev_ibbridge_open_port(struct netdev_ibbridge *dev,
          * netdev_ibbridge_port_events() take their results. */
         .async_joins = true,
         .join_rate = cfg->join_rate,
+        .n_rxq = cfg->n_rxq,
+        /* PMD threads poll without waiting on the queues' fds. */
+        .busy_poll = netdev_get_class(&dev->up)->is_pmd,
     };
     struct ibb_proxy_table *proxies = NULL;
     struct ibbridge_group *groups = NULL;
@@ -472,6 +475,10 @@ netdev_ibbridge_set_config(struct netdev *netdev_, const struct smap *args,
     ibbridge_config_destroy(&dev->cfg);
     dev->cfg = cfg;
     dev->configured = true;
+    if (netdev_n_rxq(netdev_) != ibb_port_n_rxq(dev->port)) {
+        /* The datapath makes its rx queues again in reconfigure(). */
+        netdev_request_reconfigure(netdev_);
+    }
     ibb_kneigh_close(dev->kneigh);
     dev->kneigh = kneigh;
     /* The new watcher (if any) reports what the kernel has now. */
@@ -535,6 +542,8 @@ netdev_ibbridge_get_status(const struct netdev *netdev_, struct smap *smap)
                  dev->cfg.udp_csum_check ? "true" : "false");
         smap_add(smap, "port_mode", (dev->cfg.port_mode == IBB_PORT_RAW
                                      ? "raw" : "strict"));
+        smap_add_format(smap, "n_rxq", "%u",
+                        dev->port ? ibb_port_n_rxq(dev->port) : 0);
         if (dev->router.ipoib) {
             smap_add_format(smap, "ipoib_qpn", "0x%06"PRIx32,
                             dev->router.ipoib_qpn);
@@ -949,26 +958,16 @@ netdev_ibbridge_rxq_dealloc(struct netdev_rxq *rxq_)
     free(netdev_rxq_ibbridge_cast(rxq_));
 }
 
-/* Receives up to NETDEV_MAX_BURST IB packets, each straight into a
- * dp_packet with room for the longer RoCEv2 headers, and converts them
- * there. */
-static int
-netdev_ibbridge_rxq_recv(struct netdev_rxq *rxq_,
-                         struct dp_packet_batch *batch, int *qfill)
+/* Adds to 'batch' the packets the bridge itself sends "from IB": ARP and
+ * ND answers, announcements, IGMP/MLD.  Queue 0 takes them. */
+static void
+netdev_ibbridge_take_answers(struct netdev_ibbridge *dev,
+                             struct dp_packet_batch *batch)
+    OVS_REQUIRES(dev->mutex)
 {
-    struct netdev_rxq_ibbridge *rx = netdev_rxq_ibbridge_cast(rxq_);
-    struct netdev_ibbridge *dev = netdev_ibbridge_cast(rxq_->netdev);
-    struct ibb_port_buf bufs[NETDEV_MAX_BURST];
-    struct dp_packet **pkts = rx->spare;
-    struct ibbridge_ib_source src;
     struct dp_packet *packet;
-    size_t n_recv = 0;
-    size_t max;
-    int error;
 
-    ovs_mutex_lock(&dev->mutex);
     /* ARP and ND answers first: they come from the port, as from IB. */
-    dp_packet_batch_init(batch);
     DP_PACKET_BATCH_FOR_EACH (i, packet, &dev->neigh_answers) {
         dev->stats.rx_packets++;
         dev->stats.rx_bytes += dp_packet_size(packet);
@@ -983,6 +982,31 @@ netdev_ibbridge_rxq_recv(struct netdev_rxq *rxq_,
         dp_packet_batch_add(batch, packet);
     }
     ibbridge_igmp_drain(dev, batch);
+}
+
+/* Receives up to NETDEV_MAX_BURST IB packets from the port's receive queue
+ * of the same number, each straight into a dp_packet with room for the
+ * longer RoCEv2 headers, and converts them there.  With several queues,
+ * queue 0 also takes what the bridge sends itself. */
+static int
+netdev_ibbridge_rxq_recv(struct netdev_rxq *rxq_,
+                         struct dp_packet_batch *batch, int *qfill)
+{
+    struct netdev_rxq_ibbridge *rx = netdev_rxq_ibbridge_cast(rxq_);
+    struct netdev_ibbridge *dev = netdev_ibbridge_cast(rxq_->netdev);
+    unsigned int qid = rxq_->queue_id;
+    struct ibb_port_buf bufs[NETDEV_MAX_BURST];
+    struct dp_packet **pkts = rx->spare;
+    struct ibbridge_ib_source src;
+    size_t n_recv = 0;
+    size_t max;
+    int error;
+
+    ovs_mutex_lock(&dev->mutex);
+    dp_packet_batch_init(batch);
+    if (!qid) {
+        netdev_ibbridge_take_answers(dev, batch);
+    }
     if (!dev->port || !dev->carrier) {
         ovs_mutex_unlock(&dev->mutex);
         return dp_packet_batch_is_empty(batch) ? EAGAIN : 0;
@@ -998,7 +1022,8 @@ netdev_ibbridge_rxq_recv(struct netdev_rxq *rxq_,
         bufs[i].len = 0;
     }
 
-    error = max ? ibb_port_recv(dev->port, bufs, max, &n_recv) : EAGAIN;
+    error = (max ? ibb_port_recv_queue(dev->port, qid, bufs, max, &n_recv)
+             : EAGAIN);
     if (error && error != EAGAIN) {
         dev->cstats.rx_port_errors++;
         if (!ibb_port_is_up(dev->port)) {
@@ -1053,8 +1078,20 @@ static void
 netdev_ibbridge_rxq_wait(struct netdev_rxq *rxq_)
 {
     struct netdev_ibbridge *dev = netdev_ibbridge_cast(rxq_->netdev);
+    unsigned int qid = rxq_->queue_id;
 
     ovs_mutex_lock(&dev->mutex);
+    if (qid) {
+        if (dev->port && dev->carrier) {
+            if (ibb_port_queue_has_pending(dev->port, qid)) {
+                poll_immediate_wake();
+            } else if (ibb_port_queue_fd(dev->port, qid) >= 0) {
+                poll_fd_wait(ibb_port_queue_fd(dev->port, qid), POLLIN);
+            }
+        }
+        ovs_mutex_unlock(&dev->mutex);
+        return;
+    }
     /* Answers may be queued by another thread's send(): wake up for them. */
     seq_wait(dev->neigh_seq, seq_read(dev->neigh_seq));
     if (!dp_packet_batch_is_empty(&dev->neigh_answers) || dev->n_announce
@@ -1262,33 +1299,64 @@ netdev_ibbridge_send_wait(struct netdev *netdev_, int qid OVS_UNUSED)
     ovs_mutex_unlock(&dev->mutex);
 }
 
+/* Applies a new number of receive queues (set_config() opened the port
+ * with it), while the datapath's threads are away from the rx queues. */
+static int
+netdev_ibbridge_reconfigure(struct netdev *netdev_)
+{
+    struct netdev_ibbridge *dev = netdev_ibbridge_cast(netdev_);
+
+    ovs_mutex_lock(&dev->mutex);
+    netdev_->n_rxq = dev->port ? ibb_port_n_rxq(dev->port) : 1;
+    netdev_change_seq_changed(netdev_);
+    ovs_mutex_unlock(&dev->mutex);
+    return 0;
+}
+
+/* The class's functions, for both types below. */
+#define NETDEV_IBBRIDGE_FUNCTIONS                           \
+    .run = netdev_ibbridge_run,                             \
+    .wait = netdev_ibbridge_wait,                           \
+    .alloc = netdev_ibbridge_alloc,                         \
+    .construct = netdev_ibbridge_construct,                 \
+    .destruct = netdev_ibbridge_destruct,                   \
+    .dealloc = netdev_ibbridge_dealloc,                     \
+    .get_config = netdev_ibbridge_get_config,               \
+    .set_config = netdev_ibbridge_set_config,               \
+    .reconfigure = netdev_ibbridge_reconfigure,             \
+    .send = netdev_ibbridge_send,                           \
+    .send_wait = netdev_ibbridge_send_wait,                 \
+    .get_etheraddr = netdev_ibbridge_get_etheraddr,         \
+    .get_mtu = netdev_ibbridge_get_mtu,                     \
+    .set_mtu = netdev_ibbridge_set_mtu,                     \
+    .get_carrier = netdev_ibbridge_get_carrier,             \
+    .get_stats = netdev_ibbridge_get_stats,                 \
+    .get_custom_stats = netdev_ibbridge_get_custom_stats,   \
+    .get_status = netdev_ibbridge_get_status,               \
+    .update_flags = netdev_ibbridge_update_flags,           \
+    .rxq_alloc = netdev_ibbridge_rxq_alloc,                 \
+    .rxq_construct = netdev_ibbridge_rxq_construct,         \
+    .rxq_destruct = netdev_ibbridge_rxq_destruct,           \
+    .rxq_dealloc = netdev_ibbridge_rxq_dealloc,             \
+    .rxq_recv = netdev_ibbridge_rxq_recv,                   \
+    .rxq_wait = netdev_ibbridge_rxq_wait
+
+/* "ibbridge": the datapath's main thread polls the port, waking on its
+ * fds. */
 static const struct netdev_class netdev_ibbridge_class = {
     .type = "ibbridge",
     .is_pmd = false,
-    .run = netdev_ibbridge_run,
-    .wait = netdev_ibbridge_wait,
-    .alloc = netdev_ibbridge_alloc,
-    .construct = netdev_ibbridge_construct,
-    .destruct = netdev_ibbridge_destruct,
-    .dealloc = netdev_ibbridge_dealloc,
-    .get_config = netdev_ibbridge_get_config,
-    .set_config = netdev_ibbridge_set_config,
-    .send = netdev_ibbridge_send,
-    .send_wait = netdev_ibbridge_send_wait,
-    .get_etheraddr = netdev_ibbridge_get_etheraddr,
-    .get_mtu = netdev_ibbridge_get_mtu,
-    .set_mtu = netdev_ibbridge_set_mtu,
-    .get_carrier = netdev_ibbridge_get_carrier,
-    .get_stats = netdev_ibbridge_get_stats,
-    .get_custom_stats = netdev_ibbridge_get_custom_stats,
-    .get_status = netdev_ibbridge_get_status,
-    .update_flags = netdev_ibbridge_update_flags,
-    .rxq_alloc = netdev_ibbridge_rxq_alloc,
-    .rxq_construct = netdev_ibbridge_rxq_construct,
-    .rxq_destruct = netdev_ibbridge_rxq_destruct,
-    .rxq_dealloc = netdev_ibbridge_rxq_dealloc,
-    .rxq_recv = netdev_ibbridge_rxq_recv,
-    .rxq_wait = netdev_ibbridge_rxq_wait,
+    NETDEV_IBBRIDGE_FUNCTIONS,
+};
+
+/* "ibbridge-pmd": PMD threads (other_config:pmd-cpu-mask) busy-poll the
+ * port's receive queues (options:n_rxq, verbs devices), one thread a
+ * queue, as for DPDK ports; "afxdp" and "afxdp-nonpmd" split the same
+ * way. */
+static const struct netdev_class netdev_ibbridge_pmd_class = {
+    .type = "ibbridge-pmd",
+    .is_pmd = true,
+    NETDEV_IBBRIDGE_FUNCTIONS,
 };
 
 void
@@ -1297,10 +1365,17 @@ netdev_ibbridge_register(void)
     static struct ovsthread_once once = OVSTHREAD_ONCE_INITIALIZER;
 
     if (ovsthread_once_start(&once)) {
-        int error = netdev_register_provider(&netdev_ibbridge_class);
-        if (error) {
-            VLOG_ERR("failed to register the ibbridge netdev class (%s)",
-                     ovs_strerror(error));
+        const struct netdev_class *classes[] = {
+            &netdev_ibbridge_class, &netdev_ibbridge_pmd_class,
+        };
+
+        for (size_t i = 0; i < ARRAY_SIZE(classes); i++) {
+            int error = netdev_register_provider(classes[i]);
+
+            if (error) {
+                VLOG_ERR("failed to register the %s netdev class (%s)",
+                         classes[i]->type, ovs_strerror(error));
+            }
         }
         ibbridge_unixctl_register();
         ibbridge_mcast_unixctl_register();

@@ -131,6 +131,7 @@ check-unit: $(UNIT_TESTS)
 
 # Run-time map entries kept in the ibbridge database across restarts.
 TESTSUITE_AT += tests/persist.at
+TESTSUITE_AT += tests/rxq.at
 
 # Simulated fabric and test hosts (utilities/ibsim-*, utilities/roce-host).
 TESTSUITE_AT += tests/ibsim.at

@@ -210,6 +210,7 @@ struct hca {
     unsigned int n_qps;         /* Number of 'qps'. */
     unsigned int n_cqs;         /* Number of 'cqs'. */
     uint32_t next_qpn;          /* QPN allocator. */
+    uint32_t next_cqn;          /* CQ number allocator. */
     uint32_t next_key;          /* MR key allocator. */
     struct cm_id *cm_ids;       /* All rdma_cm ids. */
     uint64_t next_join_seq;     /* Orders the rdma_cm joins. */

@@ -119,6 +119,7 @@ struct hca_cq {
     struct ibv_cq cq;           /* What the application sees. */
     struct hca_cq *next;        /* In 'hca.cqs'. */
     struct hca_ctx *ctx;        /* Owner. */
+    uint32_t cqn;               /* CQ number, as hardware's, for the log. */
     struct hca_cqe *ring;       /* 'cq.cqe' entries. */
     unsigned int head;          /* Oldest entry. */
     unsigned int count;         /* Entries held. */
@@ -1100,9 +1101,12 @@ ibv_create_cq(struct ibv_context *context, int cqe, void *cq_context,
     if (channel) {
         ((struct hca_channel *) channel)->refs++;
     }
+    cq->cqn = ++hca.next_cqn & 0xffffff;
     cq->next = hca.cqs;
     hca.cqs = cq;
     hca.n_cqs++;
+    hca_log("created CQ 0x%06x (%d entries%s)", cq->cqn, cqe,
+            channel ? ", completion channel" : "");
     pthread_mutex_unlock(&hca.mutex);
     return &cq->cq;
 }
@@ -1424,7 +1428,9 @@ hca_create_qp_ex(struct ibv_context *context,
     qp->next = hca.qps;
     hca.qps = qp;
     hca.n_qps++;
-    hca_log("created UD QP 0x%06x", qp->qp.qp_num);
+    /* Tests map groups and QPs to receive CQs from this line. */
+    hca_log("created UD QP 0x%06x (receive CQ 0x%06x)", qp->qp.qp_num,
+            qp->rcq->cqn);
     pthread_mutex_unlock(&hca.mutex);
     return &qp->qp;
 }

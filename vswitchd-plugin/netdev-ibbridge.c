@@ -1007,7 +1007,9 @@ netdev_ibbridge_rxq_recv(struct netdev_rxq *rxq_,
     if (!qid) {
         netdev_ibbridge_take_answers(dev, batch);
     }
-    if (!dev->port || !dev->carrier) {
+    if (!dev->port || !dev->carrier || qid >= ibb_port_n_rxq(dev->port)) {
+        /* (A queue past the port's is polled only until reconfigure()
+         * told the datapath that there are fewer now.) */
         ovs_mutex_unlock(&dev->mutex);
         return dp_packet_batch_is_empty(batch) ? EAGAIN : 0;
     }

@@ -174,6 +174,15 @@ ibb_vcrc16_table(uint16_t crc, const void *buf, size_t len)
              ^ vcrc_slice[3][p[4]] ^ vcrc_slice[2][p[5]]
              ^ vcrc_slice[1][p[6]] ^ vcrc_slice[0][p[7]]);
     }
+    /* IB packets are whole 4-byte words (LRH PktLen), so a last 4 bytes
+     * are common: one step, not four dependent lookups. */
+    if (len >= 4) {
+        c = (vcrc_slice[3][p[0] ^ (c & 0xff)]
+             ^ vcrc_slice[2][p[1] ^ (c >> 8)]
+             ^ vcrc_slice[1][p[2]] ^ vcrc_slice[0][p[3]]);
+        p += 4;
+        len -= 4;
+    }
     while (len--) {
         c = vcrc_table[(c ^ *p++) & 0xff] ^ (c >> 8);
     }

@@ -90,7 +90,7 @@ ibb_vcrc16_clmul(uint16_t crc, const void *buf, size_t len)
     const uint8_t *p = buf;
     __m128i x, y;
     uint64_t z;
-    uint8_t zb[8];
+    uint8_t rest[8 + 15];
 
     if (len < 16) {
         return ibb_vcrc16_table(crc, buf, len);
@@ -131,12 +131,14 @@ ibb_vcrc16_clmul(uint16_t crc, const void *buf, size_t len)
                       _mm_unpackhi_epi64(_mm_setzero_si128(), x));
     y = _mm_xor_si128(_mm_clmulepi64_si128(y, k_end, 0x00), y);
     z = _mm_cvtsi128_si64(_mm_unpackhi_epi64(y, y));
-    memcpy(zb, &z, sizeof zb);  /* x86 is little-endian: message order. */
 
-    /* From a zero register (0xffff in, as ibb_vcrc16() inverts), then the
-     * remaining bytes. */
-    crc = ibb_vcrc16_table(0xffff, zb, sizeof zb);
-    return ibb_vcrc16_table(crc, p, len);
+    /* The tables finish from a zero register (0xffff in, which
+     * ibb_vcrc16_table() inverts): those 8 bytes (x86 is little-endian:
+     * message order), then the bytes after the last whole block, in one
+     * call. */
+    memcpy(rest, &z, 8);
+    memcpy(rest + 8, p, len);
+    return ibb_vcrc16_table(0xffff, rest, 8 + len);
 }
 
 bool

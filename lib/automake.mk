@@ -12,6 +12,8 @@ lib_libibbridge_la_SOURCES += \
 	lib/addr-map-json.c \
 	lib/ib-crc.c \
 	lib/ib-crc.h \
+	lib/ib-crc-clmul.c \
+	lib/ib-crc-clmul.h \
 	lib/ib-gid.c \
 	lib/ib-gid.h \
 	lib/ib-hdr.h \

@@ -35,6 +35,9 @@ uint32_t ibb_crc32_shift(uint32_t crc, size_t len);
 const char *ibb_crc32_impl(void);
 
 uint16_t ibb_vcrc16(uint16_t crc, const void *buf, size_t len);
+/* "pclmul" where the CPU folds with carry-less multiplication
+ * (lib/ib-crc-clmul.c), "table" otherwise. */
+const char *ibb_vcrc16_impl(void);
 
 /* VCRC wire byte order: least-significant byte first (see above). */
 static inline uint16_t

@@ -308,11 +308,12 @@ bench_crc(size_t len)
     TIME_NS(t_csum, sink += ibb_csum_add(0, src, len));
 
     printf("%5zu B  memcpy %8.1f ns %7.2f GB/s | crc32 (%s) %8.1f ns "
-           "%7.2f GB/s %6.2fx | vcrc16 %8.1f ns %6.2f GB/s %6.2fx | "
-           "inet csum %7.1f ns %6.2fx\n",
+           "%7.2f GB/s %6.2fx | vcrc16 (%s) %8.1f ns %6.2f GB/s %6.2fx "
+           "%5.2fx crc32 | inet csum %7.1f ns %6.2fx\n",
            len, t_copy, len / t_copy, ibb_crc32_impl(), t_crc,
-           len / t_crc, t_crc / t_copy, t_vcrc, len / t_vcrc,
-           t_vcrc / t_copy, t_csum, t_csum / t_copy);
+           len / t_crc, t_crc / t_copy, ibb_vcrc16_impl(), t_vcrc,
+           len / t_vcrc, t_vcrc / t_copy, t_vcrc / t_crc, t_csum,
+           t_csum / t_copy);
 }
 
 int

@@ -21,6 +21,7 @@
 #include <zlib.h>
 
 #include "ib-crc.h"
+#include "ib-crc-clmul.h"
 #include "ib-hdr.h"
 #include "ib-icrc.h"
 #include "ibb-csum.h"
@@ -151,6 +152,108 @@ test_vcrc_random_vs_bitwise(void **state)
     assert_int_equal(ibb_vcrc16(0, buf, 64), tp_vcrc(buf, 64));
     memset(buf, 0, 64);
     assert_int_equal(ibb_vcrc16(0, buf, 64), tp_vcrc(buf, 64));
+}
+
+/* Each folding constant recomputed from the polynomial: x**exp mod
+ * x^16+x^12+x^3+x+1 one power at a time, then reflected as the table code
+ * holds the register (bit j = coefficient of x**(15 - j)). */
+static void
+test_vcrc_fold_consts(void **state)
+{
+    (void) state;
+    assert_true(ibb_vcrc_n_fold_consts > 0);
+    for (size_t i = 0; i < ibb_vcrc_n_fold_consts; i++) {
+        const struct ibb_vcrc_fold_const *k = &ibb_vcrc_fold_consts[i];
+        uint32_t r = 1;
+        uint16_t refl = 0;
+
+        for (unsigned int e = 0; e < k->exp; e++) {
+            r <<= 1;
+            if (r & 0x10000) {
+                r ^= 0x1100b;
+            }
+        }
+        for (int j = 0; j < 16; j++) {
+            refl |= ((r >> j) & 1) << (15 - j);
+        }
+        if (refl != k->value) {
+            print_error("x^%u mod P is 0x%04x, not 0x%04x\n",
+                        k->exp, refl, k->value);
+        }
+        assert_int_equal(refl, k->value);
+    }
+}
+
+/* 'fn' against the bitwise reference at every length to 600 and some
+ * large ones, at several alignments, in one piece and chained at three
+ * splits (also through the other implementation, so a register handed
+ * between them must mean the same).  Random bytes, then all-ones. */
+typedef uint16_t vcrc_fn(uint16_t, const void *, size_t);
+
+static void
+check_vcrc_impl(vcrc_fn *fn, vcrc_fn *other)
+{
+    static uint8_t buf[70000 + 16];
+    static const size_t big[] = { 1024, 1500, 4095, 4096, 4097, 4170,
+                                  8192, 9000, 65536, 70000 };
+    static const size_t ofss[] = { 0, 1, 3, 8, 15 };
+    uint32_t rnd = 0x9e3779b9;
+
+    for (int fill = 0; fill < 2; fill++) {
+        for (size_t i = 0; i < sizeof buf; i++) {
+            buf[i] = fill ? 0xff : xorshift32(&rnd);
+        }
+        for (size_t n = 0; n <= 600 + ARRAY_SIZE(big); n++) {
+            size_t len = n <= 600 ? n : big[n - 601];
+
+            for (size_t o = 0; o < ARRAY_SIZE(ofss); o++) {
+                const uint8_t *p = buf + ofss[o];
+                uint16_t want = tp_vcrc(p, len);
+                size_t splits[] = { len / 2, len > 17 ? 17 : 0,
+                                    len > 1 ? len - 1 : 0 };
+
+                assert_int_equal(fn(0, p, len), want);
+                for (size_t s = 0; s < ARRAY_SIZE(splits); s++) {
+                    size_t k = splits[s];
+
+                    assert_int_equal(fn(fn(0, p, k), p + k, len - k),
+                                     want);
+                    assert_int_equal(fn(other(0, p, k), p + k, len - k),
+                                     want);
+                }
+            }
+        }
+    }
+}
+
+/* The table code, which non-x86 CPUs and short inputs use. */
+static void
+test_vcrc_table_lengths(void **state)
+{
+    (void) state;
+    check_vcrc_impl(ibb_vcrc16_table, ibb_vcrc16);
+}
+
+/* The folding code, called directly (ibb_vcrc16() skips it under 16
+ * bytes). */
+static void
+test_vcrc_clmul_lengths(void **state)
+{
+    (void) state;
+    if (!ibb_vcrc16_clmul_usable()) {
+        assert_string_equal(ibb_vcrc16_impl(), "table");
+        skip();
+    }
+    assert_string_equal(ibb_vcrc16_impl(), "pclmul");
+    check_vcrc_impl(ibb_vcrc16_clmul, ibb_vcrc16_table);
+}
+
+/* What everyone calls. */
+static void
+test_vcrc_dispatch_lengths(void **state)
+{
+    (void) state;
+    check_vcrc_impl(ibb_vcrc16, ibb_vcrc16_table);
 }
 
 static void
@@ -370,6 +473,10 @@ main(void)
         cmocka_unit_test(test_vcrc_vector),
         cmocka_unit_test(test_vcrc_table_vs_bitwise),
         cmocka_unit_test(test_vcrc_random_vs_bitwise),
+        cmocka_unit_test(test_vcrc_fold_consts),
+        cmocka_unit_test(test_vcrc_table_lengths),
+        cmocka_unit_test(test_vcrc_clmul_lengths),
+        cmocka_unit_test(test_vcrc_dispatch_lengths),
         cmocka_unit_test(test_vcrc_byte_order),
         cmocka_unit_test(test_icrc_roce_v4_doc),
         cmocka_unit_test(test_icrc_roce_v6_doc),
@@ -381,6 +488,7 @@ main(void)
         cmocka_unit_test(test_inet_csum),
     };
 
-    printf("# CRC-32 implementation: %s\n", ibb_crc32_impl());
+    printf("# CRC-32 implementation: %s, VCRC: %s\n", ibb_crc32_impl(),
+           ibb_vcrc16_impl());
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

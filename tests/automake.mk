@@ -77,11 +77,13 @@ tests_bench_map_LDADD = lib/libibbridge.la
 #  - ovs-appctl answer times while 10,000 groups join, beside idle;
 #  - end to end through ovs-vswitchd, IB host -> ib0 -> veth beside veth
 #    -> veth (needs root);
-#  - the conversion's cost beside OVS's own per-packet cost.
-E2E_BENCHMARKS = tests/bench-appctl tests/bench-e2e tests/bench-ovs-cost
+#  - the conversion's cost beside OVS's own per-packet cost;
+#  - one receive queue and PMD thread beside two, on the HCA model.
+E2E_BENCHMARKS = tests/bench-appctl tests/bench-e2e tests/bench-ovs-cost \
+	tests/bench-rxq
 EXTRA_DIST += $(E2E_BENCHMARKS) tests/bench-lib.sh tests/bench-appctl.py
 bench: $(BENCHMARKS) vswitchd-plugin/ovs-vswitchd utilities/ibsim-fabric \
-	utilities/ibsim-host utilities/roce-host
+	utilities/ibsim-host utilities/roce-host utilities/libibsim-verbs.so
 	@for b in $(BENCHMARKS); do echo "== $$b"; ./$$b || exit 1; done
 	@for b in $(E2E_BENCHMARKS); do echo "== $$b"; \
 	    bash $(srcdir)/$$b --builddir=. || exit 1; done

@@ -1,0 +1,170 @@
+/*
+ * One-pass CRC-32 over a head in 16-byte blocks and a rest in memory.
+ *
+ * The folding follows Intel's "Fast CRC Computation for Generic
+ * Polynomials Using PCLMULQDQ" (2009) in its bit-reflected form, with the
+ * constants of Linux arch/x86/crypto/crc32-pclmul_asm.S: a 128-bit
+ * remainder is carried 16 bytes forward by two carry-less multiplications,
+ * and at the end reduced to 32 bits (Barrett).  tests/test-crc-fold.c
+ * checks it against zlib's crc32() at every length and split.
+ */
+#include <config.h>
+
+#include "ibb-crc-fold.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "ib-crc.h"
+
+/* Past this many bytes of rest, folding 16 bytes at a time (one chain of
+ * multiplications) is slower than ISA-L's several chains: the head is then
+ * reduced alone and ibb_crc32() takes the rest. */
+#define FOLD_REST_MAX 256
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+#define CLMUL_TARGET __attribute__((target("pclmul,sse4.1")))
+
+/* x^(128+32) and x^(128-32) mod P (bit-reflected, shifted left by 1):
+ * carry 128 bits 16 bytes forward.  Low qword first. */
+#define K_FOLD_LO UINT64_C(0x1751997d0)
+#define K_FOLD_HI UINT64_C(0x0ccaa009e)
+/* x^64 mod P: 64 -> 32 bits. */
+#define K_64 UINT64_C(0x163cd6124)
+/* P' (P, reflected, with x^32) and mu' = x^64 / P (reflected), Barrett. */
+#define K_POLY UINT64_C(0x1db710641)
+#define K_MU UINT64_C(0x1f7011641)
+
+/* pshufb controls: 16 bytes at 'shuf + 16 + r' shift a vector down
+ * (toward byte 0) by r bytes; at 'shuf + r' up by 16 - r; 0x80 gives 0. */
+static const uint8_t shuf[48] = {
+    0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+    0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+    0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+    0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+};
+
+/* 'x' carried over the next 16 bytes, 'next'. */
+static inline CLMUL_TARGET __m128i
+fold16(__m128i x, __m128i next)
+{
+    const __m128i k = _mm_set_epi64x(K_FOLD_HI, K_FOLD_LO);
+
+    return _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00),
+                                       _mm_clmulepi64_si128(x, k, 0x11)),
+                         next);
+}
+
+/* The CRC register (not inverted) that 128-bit remainder 'x' stands for. */
+static inline CLMUL_TARGET uint32_t
+reduce(__m128i x)
+{
+    const __m128i k = _mm_set_epi64x(K_FOLD_HI, K_FOLD_LO);
+    const __m128i k64 = _mm_set_epi64x(0, K_64);
+    const __m128i poly = _mm_set_epi64x(K_MU, K_POLY);
+    const __m128i mask32 = _mm_set_epi32(0, 0, 0, -1);
+    __m128i t;
+
+    /* 128 -> 96 bits. */
+    x = _mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x10),
+                      _mm_srli_si128(x, 8));
+    /* 96 -> 64 bits. */
+    x = _mm_xor_si128(_mm_clmulepi64_si128(_mm_and_si128(x, mask32), k64,
+                                           0x00),
+                      _mm_srli_si128(x, 4));
+    /* Barrett: 64 -> 32 bits. */
+    t = _mm_and_si128(_mm_clmulepi64_si128(_mm_and_si128(x, mask32), poly,
+                                           0x10), mask32);
+    x = _mm_xor_si128(x, _mm_clmulepi64_si128(t, poly, 0x00));
+    return (uint32_t) _mm_extract_epi32(x, 1);
+}
+
+static CLMUL_TARGET uint32_t
+crc32_fold_clmul(uint32_t crc, const ibb_v16 *head, size_t n16,
+                 const uint8_t *rest, size_t len)
+{
+    __m128i x, a, b, ctl, last;
+    size_t r;
+
+    x = _mm_xor_si128(_mm_loadu_si128((const __m128i *) &head[0]),
+                      _mm_cvtsi32_si128((int) ~crc));
+    for (size_t i = 1; i < n16; i++) {
+        x = fold16(x, _mm_loadu_si128((const __m128i *) &head[i]));
+    }
+    if (len > FOLD_REST_MAX) {
+        return ibb_crc32(~reduce(x), rest, len);
+    }
+    if (len < 16) {
+        /* Too short to load the last 16 bytes in place: from a copy. */
+        uint8_t tmp[16] = { 0 };
+
+        if (!len) {
+            return ~reduce(x);
+        }
+        memcpy(tmp + 16 - len, rest, len);
+        last = _mm_loadu_si128((const __m128i *) tmp);
+        r = len;
+    } else {
+        const uint8_t *end = rest + len;
+
+        for (; len >= 16; rest += 16, len -= 16) {
+            x = fold16(x, _mm_loadu_si128((const __m128i *) rest));
+        }
+        if (!len) {
+            return ~reduce(x);
+        }
+        last = _mm_loadu_si128((const __m128i *) (end - 16));
+        r = len;
+    }
+
+    /* 'x' then 'r' more bytes, the top 'r' bytes of 'last': as 16 bytes
+     * 'a' (zeros, then the first 'r' bytes of 'x') followed by 16 bytes
+     * 'b' (the rest of 'x', then the new bytes). */
+    a = _mm_shuffle_epi8(x, _mm_loadu_si128((const __m128i *) (shuf + r)));
+    ctl = _mm_loadu_si128((const __m128i *) (shuf + 16 + r));
+    b = _mm_or_si128(_mm_shuffle_epi8(x, ctl),
+                     _mm_and_si128(last, _mm_cmplt_epi8(ctl,
+                                                        _mm_setzero_si128())));
+    return ~reduce(fold16(a, b));
+}
+
+static bool
+have_clmul(void)
+{
+    static int have = -1;
+
+    if (have < 0) {
+        __builtin_cpu_init();
+        have = (__builtin_cpu_supports("pclmul")
+                && __builtin_cpu_supports("sse4.1"));
+    }
+    return have;
+}
+#else
+static bool
+have_clmul(void)
+{
+    return false;
+}
+#endif
+
+uint32_t
+ibb_crc32_fold(uint32_t crc, const ibb_v16 *head, size_t n16,
+               const void *rest, size_t len)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    if (have_clmul()) {
+        return crc32_fold_clmul(crc, head, n16, rest, len);
+    }
+#endif
+    return ibb_crc32(ibb_crc32(crc, head, 16 * n16), rest, len);
+}
+
+const char *
+ibb_crc32_fold_impl(void)
+{
+    return have_clmul() ? "clmul" : "plain";
+}

@@ -10,6 +10,7 @@
 
 #include "ib-crc.h"
 #include "ib-hdr.h"
+#include "ibb-crc-fold.h"
 #include "roce-hdr.h"
 
 /* Length of the all-ones prefix that stands for a masked LRH. */
@@ -128,12 +129,10 @@ ibb_icrc_prefix_ipv6(const struct ibb_ipv6 *ip6, const struct ibb_udp *udp)
     return ibb_crc32(0, buf, fill_ipv6(buf, ip6, udp));
 }
 
-/* 16 bytes as one value, so that building the head of the ICRC input
- * takes whole 16-byte loads and stores (a GCC/Clang vector type: no
- * CPU-specific code).  Masking byte by byte instead leaves the CRC's wide
- * loads waiting for the narrow stores before them: that wait cost as much
- * as the CRC of a small packet. */
-typedef uint8_t icrc_v16 __attribute__((vector_size(16)));
+/* Heads are built in whole 16-byte pieces (ibb_v16): masking byte by
+ * byte instead leaves the CRC's wide loads waiting for the narrow stores
+ * before them, which cost as much as the CRC of a small packet. */
+typedef ibb_v16 icrc_v16;
 
 /* The head of each kind of packet's ICRC input, starting 8 bytes before
  * its first header: 0xff where the ICRC puts ones (the 8 bytes standing
@@ -181,7 +180,8 @@ icrc_head(const uint8_t *src, const uint8_t *mask, size_t n16,
         memcpy(&m, mask + 16 * i, 16);
         head[i] = v | m;
     }
-    return ibb_crc32(ibb_crc32(0, head, 16 * n16), rest, rest_len);
+    /* One pass, one final reduction: the head is folded into the rest. */
+    return ibb_crc32_fold(0, head, n16, rest, rest_len);
 }
 
 uint32_t

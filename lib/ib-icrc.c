@@ -223,6 +223,138 @@ ibb_icrc_roce6(const uint8_t *ip6, size_t len)
     return ibb_icrc_roce6_at(ip6, ip6 + IBB_IPV6_LEN + IBB_UDP_LEN, len);
 }
 
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* Two 64-bit words, the first one's bytes first in memory (little-endian
+ * host), as one 16-byte block: register moves, no store. */
+typedef uint64_t icrc_v2u64 __attribute__((vector_size(16)));
+
+static inline icrc_v16
+v16_of(uint64_t lo, uint64_t hi)
+{
+    return (icrc_v16) (icrc_v2u64) { lo, hi };
+}
+
+/* Byte 'b' at byte 'i' of a word in memory order. */
+#define AT(b, i) ((uint64_t) (uint8_t) (b) << (8 * (i)))
+
+static inline uint64_t
+load64(const uint8_t *p)
+{
+    uint64_t x;
+
+    memcpy(&x, p, 8);
+    return x;
+}
+
+static inline uint64_t
+load32(const uint8_t *p)
+{
+    uint32_t x;
+
+    memcpy(&x, p, 4);
+    return x;
+}
+
+uint32_t
+ibb_icrc_roce4_fields(const uint8_t saddr[4], const uint8_t daddr[4],
+                      uint16_t sport, uint16_t udp_len, const uint8_t *bth,
+                      size_t len)
+{
+    uint16_t tl = udp_len + IBB_IPV4_LEN;
+    /* 8 ones | IPv4 (TOS, TTL, checksum masked) | UDP (checksum masked) |
+     * BTH (byte 4 masked), as ipv4_head_mask says. */
+    icrc_v16 head[3] = {
+        v16_of(UINT64_MAX,
+               AT(0x45, 0) | AT(0xff, 1) | AT(tl >> 8, 2) | AT(tl, 3)
+               | AT(IBB_IPV4_DF >> 8, 6) | AT(IBB_IPV4_DF, 7)),
+        v16_of(AT(0xff, 0) | AT(IBB_IPPROTO_UDP, 1) | AT(0xff, 2)
+               | AT(0xff, 3) | load32(saddr) << 32,
+               load32(daddr) | AT(sport >> 8, 4) | AT(sport, 5)
+               | AT(IBB_ROCE_V2_PORT >> 8, 6) | AT(IBB_ROCE_V2_PORT, 7)),
+        v16_of(AT(udp_len >> 8, 0) | AT(udp_len, 1) | AT(0xff, 2)
+               | AT(0xff, 3) | load32(bth) << 32,
+               load64(bth + IBB_BTH_RESV8A_OFS) | 0xff),
+    };
+
+    return ibb_crc32_fold(0, head, 3, bth + IBB_BTH_LEN, len - IBB_BTH_LEN);
+}
+
+uint32_t
+ibb_icrc_roce6_fields(const uint8_t saddr[16], const uint8_t daddr[16],
+                      uint16_t sport, uint16_t udp_len, const uint8_t *bth,
+                      size_t len)
+{
+    /* 8 ones | IPv6 (TClass, FlowLabel, HopLimit masked) | UDP (checksum
+     * masked) | BTH bytes 0-7 (byte 4 masked), as ipv6_head_mask says. */
+    icrc_v16 head[4] = {
+        v16_of(UINT64_MAX,
+               AT(0x6f, 0) | AT(0xff, 1) | AT(0xff, 2) | AT(0xff, 3)
+               | AT(udp_len >> 8, 4) | AT(udp_len, 5)
+               | AT(IBB_IPPROTO_UDP, 6) | AT(0xff, 7)),
+        v16_of(load64(saddr), load64(saddr + 8)),
+        v16_of(load64(daddr), load64(daddr + 8)),
+        v16_of(AT(sport >> 8, 0) | AT(sport, 1)
+               | AT(IBB_ROCE_V2_PORT >> 8, 2) | AT(IBB_ROCE_V2_PORT, 3)
+               | AT(udp_len >> 8, 4) | AT(udp_len, 5) | AT(0xff, 6)
+               | AT(0xff, 7),
+               load64(bth) | AT(0xff, IBB_BTH_RESV8A_OFS)),
+    };
+
+    return ibb_crc32_fold(0, head, 4, bth + 8, len - 8);
+}
+#undef AT
+#else
+/* The same from headers built in a buffer (no fast path for big-endian
+ * hosts). */
+static void
+roce_fields(uint8_t *hdr, size_t ip_len, uint16_t sport, uint16_t udp_len)
+{
+    struct ibb_udp *udp = (struct ibb_udp *) (hdr + ip_len);
+
+    ibb_udp_set_sport(udp, sport);
+    ibb_udp_set_dport(udp, IBB_ROCE_V2_PORT);
+    ibb_udp_set_len(udp, udp_len);
+    ibb_udp_set_csum(udp, 0);
+}
+
+uint32_t
+ibb_icrc_roce4_fields(const uint8_t saddr[4], const uint8_t daddr[4],
+                      uint16_t sport, uint16_t udp_len, const uint8_t *bth,
+                      size_t len)
+{
+    uint8_t hdr[IBB_IPV4_LEN + IBB_UDP_LEN] = { 0 };
+    struct ibb_ipv4 *ip = (struct ibb_ipv4 *) hdr;
+
+    ibb_ipv4_set_ver_ihl(ip, 4, 5);
+    ibb_ipv4_set_tot_len(ip, IBB_IPV4_LEN + udp_len);
+    ibb_ipv4_set_frag(ip, IBB_IPV4_DF);
+    ibb_ipv4_set_proto(ip, IBB_IPPROTO_UDP);
+    memcpy(ip->saddr, saddr, 4);
+    memcpy(ip->daddr, daddr, 4);
+    roce_fields(hdr, IBB_IPV4_LEN, sport, udp_len);
+    return ibb_icrc_seeded(ibb_icrc_prefix_ipv4(ip, (struct ibb_udp *)
+                                                (ip + 1)), bth, len);
+}
+
+uint32_t
+ibb_icrc_roce6_fields(const uint8_t saddr[16], const uint8_t daddr[16],
+                      uint16_t sport, uint16_t udp_len, const uint8_t *bth,
+                      size_t len)
+{
+    uint8_t hdr[IBB_IPV6_LEN + IBB_UDP_LEN] = { 0 };
+    struct ibb_ipv6 *ip6 = (struct ibb_ipv6 *) hdr;
+
+    ibb_ipv6_set_vtf(ip6, 6, 0, 0);
+    ibb_ipv6_set_plen(ip6, udp_len);
+    ibb_ipv6_set_nexthdr(ip6, IBB_IPPROTO_UDP);
+    memcpy(ip6->saddr, saddr, 16);
+    memcpy(ip6->daddr, daddr, 16);
+    roce_fields(hdr, IBB_IPV6_LEN, sport, udp_len);
+    return ibb_icrc_seeded(ibb_icrc_prefix_ipv6(ip6, (struct ibb_udp *)
+                                                (ip6 + 1)), bth, len);
+}
+#endif
+
 uint32_t
 ibb_icrc_finish(uint32_t prefix_crc, uint32_t common_crc, size_t common_len)
 {

@@ -4,8 +4,11 @@
  * The folding follows Intel's "Fast CRC Computation for Generic
  * Polynomials Using PCLMULQDQ" (2009) in its bit-reflected form, with the
  * constants of Linux arch/x86/crypto/crc32-pclmul_asm.S: a 128-bit
- * remainder is carried 16 bytes forward by two carry-less multiplications,
- * and at the end reduced to 32 bits (Barrett).  tests/test-crc-fold.c
+ * remainder is carried 16 (or 32) bytes forward by two carry-less
+ * multiplications, and at the end reduced to 32 bits (Barrett).  The
+ * 32-byte constants are x^(256+-32) mod P computed the way those are
+ * (bit-reflected, shifted left by one); the same computation gives back
+ * Linux's 16- and 64-byte ones.  tests/test-crc-fold.c
  * checks it against zlib's crc32() at every length and split.
  */
 #include <config.h>
@@ -31,6 +34,9 @@
  * carry 128 bits 16 bytes forward.  Low qword first. */
 #define K_FOLD_LO UINT64_C(0x1751997d0)
 #define K_FOLD_HI UINT64_C(0x0ccaa009e)
+/* The same for 32 bytes: x^(256+32) and x^(256-32) mod P. */
+#define K_FOLD32_LO UINT64_C(0x0f1da05aa)
+#define K_FOLD32_HI UINT64_C(0x15a546366)
 /* x^64 mod P: 64 -> 32 bits. */
 #define K_64 UINT64_C(0x163cd6124)
 /* P' (P, reflected, with x^32) and mu' = x^64 / P (reflected), Barrett. */
@@ -82,42 +88,68 @@ reduce(__m128i x)
     return (uint32_t) _mm_extract_epi32(x, 1);
 }
 
+/* 'x' carried over 32 bytes, to be XORed with the block 32 bytes on: two
+ * remainders in flight halve the chain of dependent multiplications. */
+static inline CLMUL_TARGET __m128i
+fold32(__m128i x, __m128i next)
+{
+    const __m128i k = _mm_set_epi64x(K_FOLD32_HI, K_FOLD32_LO);
+
+    return _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00),
+                                       _mm_clmulepi64_si128(x, k, 0x11)),
+                         next);
+}
+
 static CLMUL_TARGET uint32_t
 crc32_fold_clmul(uint32_t crc, const ibb_v16 *head, size_t n16,
                  const uint8_t *rest, size_t len)
 {
+    const __m128i first = _mm_xor_si128(
+        _mm_loadu_si128((const __m128i *) &head[0]),
+        _mm_cvtsi32_si128((int) ~crc));
+    size_t nb = n16 + len / 16;       /* Whole blocks, head and rest. */
+    size_t r = len % 16;              /* Bytes after them. */
     __m128i x, a, b, ctl, last;
-    size_t r;
+    size_t i;
 
-    x = _mm_xor_si128(_mm_loadu_si128((const __m128i *) &head[0]),
-                      _mm_cvtsi32_si128((int) ~crc));
-    for (size_t i = 1; i < n16; i++) {
-        x = fold16(x, _mm_loadu_si128((const __m128i *) &head[i]));
-    }
+/* Block 'I' of the head followed by the rest. */
+#define BLOCK(I)                                                        \
+    ((I) < n16 ? _mm_loadu_si128((const __m128i *) &head[I])            \
+     : _mm_loadu_si128((const __m128i *) (rest + 16 * ((I) - n16))))
+
     if (len > FOLD_REST_MAX) {
+        x = first;
+        for (i = 1; i < n16; i++) {
+            x = fold16(x, BLOCK(i));
+        }
         return ibb_crc32(~reduce(x), rest, len);
+    }
+
+    x = first;
+    if (nb >= 2) {
+        __m128i x1 = BLOCK(1);
+
+        for (i = 2; i + 2 <= nb; i += 2) {
+            x = fold32(x, BLOCK(i));
+            x1 = fold32(x1, BLOCK(i + 1));
+        }
+        x = fold16(x, x1);
+        if (i < nb) {
+            x = fold16(x, BLOCK(i));
+        }
+    }
+#undef BLOCK
+    if (!r) {
+        return ~reduce(x);
     }
     if (len < 16) {
         /* Too short to load the last 16 bytes in place: from a copy. */
         uint8_t tmp[16] = { 0 };
 
-        if (!len) {
-            return ~reduce(x);
-        }
-        memcpy(tmp + 16 - len, rest, len);
+        memcpy(tmp + 16 - r, rest, r);
         last = _mm_loadu_si128((const __m128i *) tmp);
-        r = len;
     } else {
-        const uint8_t *end = rest + len;
-
-        for (; len >= 16; rest += 16, len -= 16) {
-            x = fold16(x, _mm_loadu_si128((const __m128i *) rest));
-        }
-        if (!len) {
-            return ~reduce(x);
-        }
-        last = _mm_loadu_si128((const __m128i *) (end - 16));
-        r = len;
+        last = _mm_loadu_si128((const __m128i *) (rest + len - 16));
     }
 
     /* 'x' then 'r' more bytes, the top 'r' bytes of 'last': as 16 bytes

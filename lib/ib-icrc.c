@@ -41,8 +41,10 @@ uint32_t
 ibb_icrc_reprefix(uint32_t icrc, uint32_t old_prefix, uint32_t new_prefix,
                   size_t len)
 {
-    /* crc(P || C) = shift_len(crc(P)) ^ crc(C), shift linear. */
-    return icrc ^ ibb_crc32_shift(old_prefix ^ new_prefix, len);
+    /* crc(P || C) = shift_len(crc(P)) ^ crc(C), shift linear.  Carry-less
+     * multiplication where the CPU has it: zlib's multiplication modulo P
+     * loops over the bits. */
+    return icrc ^ ibb_crc32_fold_shift(old_prefix ^ new_prefix, len);
 }
 
 /* Longest masked prefix: 8 ones, IPv6, UDP. */

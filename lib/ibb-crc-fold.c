@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "ib-crc.h"
 
@@ -163,6 +164,49 @@ crc32_fold_clmul(uint32_t crc, const ibb_v16 *head, size_t n16,
     return ~reduce(fold16(a, b));
 }
 
+/* a * b * x^32 mod P, in zlib's representation (bit 31 is x^0).  The
+ * carry-less product of the two 32-bit values has x^0 at bit 62; moved
+ * up by 65 bits it is a 128-bit remainder whose first message bit is
+ * x^0, which reduce() turns into the CRC register: product times x^32. */
+static CLMUL_TARGET uint32_t
+mulmod_x32(uint32_t a, uint32_t b)
+{
+    __m128i p = _mm_clmulepi64_si128(_mm_cvtsi32_si128((int) a),
+                                     _mm_cvtsi32_si128((int) b), 0x00);
+
+    return reduce(_mm_slli_si128(_mm_slli_epi64(p, 1), 8));
+}
+
+/* Tables for a shift by l + 256h bytes (l, h < 256), each product of
+ * mulmod_x32() bringing its own x^32: h = 0 takes one multiplication, by
+ * shift_lo[l] = x^(8l - 32) (l >= 4); else two, by shift_x8[l] = x^(8l)
+ * and shift_hi[h] = x^(2048h - 64).  All mod P, filled once from zlib at
+ * load time. */
+static uint32_t shift_x8[256];
+static uint32_t shift_lo[256];
+static uint32_t shift_hi[256];
+
+static void __attribute__((constructor))
+shift_init(void)
+{
+    for (unsigned int l = 0; l < 256; l++) {
+        shift_x8[l] = crc32_combine_gen(l);
+        shift_lo[l] = l >= 4 ? crc32_combine_gen(l - 4) : 0;
+        shift_hi[l] = l ? crc32_combine_gen(256 * l - 8) : 0;
+    }
+}
+
+static CLMUL_TARGET uint32_t
+shift_clmul(uint32_t crc, size_t len)
+{
+    size_t lo = len & 0xff, hi = len >> 8;
+
+    if (!hi) {
+        return mulmod_x32(crc, shift_lo[lo]);
+    }
+    return mulmod_x32(mulmod_x32(crc, shift_x8[lo]), shift_hi[hi]);
+}
+
 static bool
 have_clmul(void)
 {
@@ -193,6 +237,17 @@ ibb_crc32_fold(uint32_t crc, const ibb_v16 *head, size_t n16,
     }
 #endif
     return ibb_crc32(ibb_crc32(crc, head, 16 * n16), rest, len);
+}
+
+uint32_t
+ibb_crc32_fold_shift(uint32_t crc, size_t len)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    if (have_clmul() && len >= 4 && len <= 0xffff) {
+        return shift_clmul(crc, len);
+    }
+#endif
+    return ibb_crc32_shift(crc, len);
 }
 
 const char *

@@ -8,6 +8,7 @@
  * with carry-less multiplication (PCLMULQDQ) the head is folded straight
  * into the pass over the rest, and a short packet pays one reduction.
  * Without PCLMULQDQ at run time the same value comes from ibb_crc32().
+ * The same multiplication also moves a CRC past zeros, for combining.
  */
 #ifndef IBB_CRC_FOLD_H
 #define IBB_CRC_FOLD_H 1
@@ -25,6 +26,11 @@ typedef uint8_t ibb_v16 __attribute__((vector_size(16)));
  * 'head' (1 <= 'n16' <= 4) and then the 'len' bytes at 'rest'. */
 uint32_t ibb_crc32_fold(uint32_t crc, const ibb_v16 *head, size_t n16,
                         const void *rest, size_t len);
+
+/* ibb_crc32_shift() (lib/ib-crc.h), the CRC 'crc' moved past 'len' zero
+ * bytes, with two carry-less multiplications where zlib's multiplication
+ * modulo P loops over bits. */
+uint32_t ibb_crc32_fold_shift(uint32_t crc, size_t len);
 
 /* Whether ibb_crc32_fold() uses PCLMULQDQ here ("clmul") or not ("plain"),
  * for benchmarks. */

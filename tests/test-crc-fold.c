@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "ib-crc.h"
 #include "ib-icrc.h"
 #include "ibb-crc-fold.h"
 #include "test-pkt.h"
@@ -63,6 +64,29 @@ test_fold_short_rest_bounds(void **state)
         want = crc32(crc32(0, (const uint8_t *) head, 16), rest, len);
         assert_int_equal(ibb_crc32_fold(0, head, 1, rest, len), want);
         test_free(rest);
+    }
+}
+
+/* ibb_crc32_fold_shift() is zlib's crc32_combine(crc, 0, len) at every
+ * length to 4096, then at large ones and past its table (64 KiB). */
+static void
+test_fold_shift_vs_zlib(void **state)
+{
+    static const uint32_t crcs[] = { 0x80000000, 0xdebb20e3, 0x12345678,
+                                     0xffffffff, 1 };
+
+    (void) state;
+    for (size_t i = 0; i < sizeof crcs / sizeof crcs[0]; i++) {
+        for (size_t len = 0; len <= 4096; len++) {
+            assert_int_equal(ibb_crc32_fold_shift(crcs[i], len),
+                             crc32_combine(crcs[i], 0, (z_off_t) len));
+        }
+        for (size_t len = 4097; len < 300000; len = len * 3 + 1) {
+            assert_int_equal(ibb_crc32_fold_shift(crcs[i], len),
+                             crc32_combine(crcs[i], 0, (z_off_t) len));
+        }
+        assert_int_equal(ibb_crc32_fold_shift(crcs[i], 0xffff),
+                         ibb_crc32_shift(crcs[i], 0xffff));
     }
 }
 
@@ -126,6 +150,7 @@ main(void)
         cmocka_unit_test(test_fold_vs_zlib),
         cmocka_unit_test(test_fold_short_rest_bounds),
         cmocka_unit_test(test_icrc_fields_vs_ref),
+        cmocka_unit_test(test_fold_shift_vs_zlib),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -105,41 +105,51 @@ static CLMUL_TARGET uint32_t
 crc32_fold_clmul(uint32_t crc, const ibb_v16 *head, size_t n16,
                  const uint8_t *rest, size_t len)
 {
-    const __m128i first = _mm_xor_si128(
-        _mm_loadu_si128((const __m128i *) &head[0]),
-        _mm_cvtsi32_si128((int) ~crc));
-    size_t nb = n16 + len / 16;       /* Whole blocks, head and rest. */
-    size_t r = len % 16;              /* Bytes after them. */
-    __m128i x, a, b, ctl, last;
+    const __m128i *h = (const __m128i *) head;
+    const uint8_t *end = rest + len;
+    size_t r = len % 16;              /* Bytes after the whole blocks. */
+    __m128i x, x1, a, b, ctl, last;
     size_t i;
 
-/* Block 'I' of the head followed by the rest. */
-#define BLOCK(I)                                                        \
-    ((I) < n16 ? _mm_loadu_si128((const __m128i *) &head[I])            \
-     : _mm_loadu_si128((const __m128i *) (rest + 16 * ((I) - n16))))
-
-    if (len > FOLD_REST_MAX) {
-        x = first;
+    x = _mm_xor_si128(_mm_loadu_si128(&h[0]), _mm_cvtsi32_si128((int) ~crc));
+    if (len > FOLD_REST_MAX || n16 < 2) {
         for (i = 1; i < n16; i++) {
-            x = fold16(x, BLOCK(i));
+            x = fold16(x, _mm_loadu_si128(&h[i]));
         }
-        return ibb_crc32(~reduce(x), rest, len);
-    }
-
-    x = first;
-    if (nb >= 2) {
-        __m128i x1 = BLOCK(1);
-
-        for (i = 2; i + 2 <= nb; i += 2) {
-            x = fold32(x, BLOCK(i));
-            x1 = fold32(x1, BLOCK(i + 1));
+        if (len > FOLD_REST_MAX) {
+            return ibb_crc32(~reduce(x), rest, len);
+        }
+        for (; rest + 16 <= end; rest += 16) {
+            x = fold16(x, _mm_loadu_si128((const __m128i *) rest));
+        }
+    } else {
+        /* Two remainders, of the even and the odd blocks. */
+        x1 = _mm_loadu_si128(&h[1]);
+        for (i = 2; i + 2 <= n16; i += 2) {
+            x = fold32(x, _mm_loadu_si128(&h[i]));
+            x1 = fold32(x1, _mm_loadu_si128(&h[i + 1]));
+        }
+        if (i < n16) {
+            /* An odd head: its last block pairs with the rest's first. */
+            if (rest + 16 <= end) {
+                x = fold32(x, _mm_loadu_si128(&h[i]));
+                x1 = fold32(x1, _mm_loadu_si128((const __m128i *) rest));
+                rest += 16;
+            } else {
+                x = fold16(fold16(x, x1), _mm_loadu_si128(&h[i]));
+                goto tail;
+            }
+        }
+        for (; rest + 32 <= end; rest += 32) {
+            x = fold32(x, _mm_loadu_si128((const __m128i *) rest));
+            x1 = fold32(x1, _mm_loadu_si128((const __m128i *) (rest + 16)));
         }
         x = fold16(x, x1);
-        if (i < nb) {
-            x = fold16(x, BLOCK(i));
+        if (rest + 16 <= end) {
+            x = fold16(x, _mm_loadu_si128((const __m128i *) rest));
         }
     }
-#undef BLOCK
+tail:
     if (!r) {
         return ~reduce(x);
     }
@@ -150,7 +160,7 @@ crc32_fold_clmul(uint32_t crc, const ibb_v16 *head, size_t n16,
         memcpy(tmp + 16 - r, rest, r);
         last = _mm_loadu_si128((const __m128i *) tmp);
     } else {
-        last = _mm_loadu_si128((const __m128i *) (rest + len - 16));
+        last = _mm_loadu_si128((const __m128i *) (end - 16));
     }
 
     /* 'x' then 'r' more bytes, the top 'r' bytes of 'last': as 16 bytes

@@ -373,8 +373,13 @@ bench_one(const struct ibb_addr_map *map, const struct ibb_conv_config *sim,
             struct ibb_buf b = { buf, BUF_SIZE, OFS, pkt_len, NULL };
 
             /* Restore the bytes the conversion changes, as above. */
-            memcpy(buf + OFS, pkt, 48);
-            memcpy(buf + OFS + pkt_len - 6, pkt + pkt_len - 6, 6);
+            if (u2r) {
+                memcpy(buf + OFS, pkt, 48);
+                memcpy(buf + OFS + pkt_len - 6, pkt + pkt_len - 6, 6);
+            } else {
+                memcpy(buf + OFS, pkt, 42);
+                memcpy(buf + OFS + pkt_len - 4, pkt + pkt_len - 4, 4);
+            }
             sink += (u2r ? ibb_ud_to_roce(&cfg, map, &b)
                      : ibb_roce_to_ud(&cfg, map, &b));
         });

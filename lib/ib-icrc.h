@@ -76,23 +76,6 @@ uint32_t ibb_icrc_roce4_at(const uint8_t *ip, const uint8_t *bth,
 uint32_t ibb_icrc_roce6_at(const uint8_t *ip6, const uint8_t *bth,
                            size_t len);
 
-/* The same again, for a converter that has the header fields in hand and
- * has not written the headers yet: the ICRC of the RoCEv2 packet from
- * 'saddr' to 'daddr' (4 bytes each for IPv4, 16 for IPv6, network order)
- * with IPv4 ID 0 and DF set, UDP source port 'sport' and UDP length
- * 'udp_len' (so IPv4 total length 'udp_len' + 20, IPv6 payload length
- * 'udp_len'), and the 'len' transport bytes (BTH..pad) at 'bth'.  The
- * masked head is composed in registers, not read back from stores just
- * made.  The variant fields (TOS, TTL, flow label...) do not matter: the
- * ICRC masks them. */
-uint32_t ibb_icrc_roce4_fields(const uint8_t saddr[4], const uint8_t daddr[4],
-                               uint16_t sport, uint16_t udp_len,
-                               const uint8_t *bth, size_t len);
-uint32_t ibb_icrc_roce6_fields(const uint8_t saddr[16],
-                               const uint8_t daddr[16], uint16_t sport,
-                               uint16_t udp_len, const uint8_t *bth,
-                               size_t len);
-
 /* Given 'icrc', the ICRC of prefix A (CRC 'old_prefix') followed by 'len'
  * transport bytes, returns the ICRC of prefix B (CRC 'new_prefix')
  * followed by the same bytes, without reading them (CRC linearity: the prefix

@@ -515,9 +515,9 @@ ibb_ud_to_roce(const struct ibb_conv_config *cfg,
     /* The headers are built on the stack, followed by a copy of the
      * BTH's first 16 bytes, so that the ICRC reads its head there in whole
      * 16-byte pieces and the rest from the packet; then they are copied
-     * over the old LRH/GRH.  (Composing the head in registers instead,
-     * ibb_icrc_roce4_fields(), measured slower here: more instructions than
-     * the wait for the stack's stores costs.) */
+     * over the old LRH/GRH.  (Composing the head in registers instead
+     * measured slower: its instructions cost about what the wait for the
+     * stack's stores does.) */
     sport = roce_sport(&u, bth);
     udp_len = IBB_UDP_LEN + u.tlen;
     build_roce_hdr(cfg, &u, sport, hdr);

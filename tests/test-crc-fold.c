@@ -1,7 +1,6 @@
 /*
- * ibb_crc32_fold() against zlib's crc32() over the same bytes, and the
- * ICRC paths built on it (lib/ib-icrc.h) against the reference ICRC of
- * tests/test-pkt.h.
+ * ibb_crc32_fold() and ibb_crc32_fold_shift() against zlib over the same
+ * bytes.
  */
 #include <config.h>
 
@@ -15,9 +14,7 @@
 #include <cmocka.h>
 
 #include "ib-crc.h"
-#include "ib-icrc.h"
 #include "ibb-crc-fold.h"
-#include "test-pkt.h"
 
 /* Every head size, every rest length up to past the point where the
  * rest goes to ibb_crc32(), several seeds, the rest at every alignment. */
@@ -90,66 +87,12 @@ test_fold_shift_vs_zlib(void **state)
     }
 }
 
-/* ibb_icrc_roce4_fields()/roce6_fields() give the ICRC the reference
- * computes over the frame with those headers, whatever the variant fields
- * (TOS, TTL, flow label, FECN) hold, at every payload length up to past
- * the fold's hand-over to ibb_crc32(). */
-static void
-test_icrc_fields_vs_ref(void **state)
-{
-    static uint8_t f[2048];
-
-    (void) state;
-    for (int v4 = 0; v4 <= 1; v4++) {
-        for (size_t plen = 0; plen <= 400; plen++) {
-            struct tp_roce b;
-            size_t len, l3 = 14, il = v4 ? 20 : 40;
-            const uint8_t *ip = f + l3, *bth = ip + il + 8;
-            size_t tlen;
-            uint32_t got;
-
-            memset(&b, 0, sizeof b);
-            b.v4 = v4;
-            b.tos = (uint8_t) (plen * 37);
-            b.flow = (uint32_t) plen * 0x1357;
-            b.ttl = (uint8_t) (plen + 1);
-            tp_unhex("20010db8000000000000000000000001", b.sip);
-            tp_unhex("fd000000000000000000000000000102", b.dip);
-            if (v4) {
-                tp_unhex("00000000000000000000ffff0a000001", b.sip);
-                tp_unhex("00000000000000000000ffffc0a80102", b.dip);
-            }
-            b.sport = (uint16_t) (0xc000 | plen * 101);
-            b.tr.opcode = plen & 1 ? 0x65 : 0x64;
-            b.tr.pkey = 0xffff;
-            b.tr.dqpn = 0x123;
-            b.tr.psn = (uint32_t) plen;
-            b.tr.qkey = 0x11111111;
-            b.tr.sqpn = 0xabc;
-            b.tr.fecn = plen & 2;
-            b.tr.plen = plen;
-            b.tr.seed = (uint8_t) plen;
-            len = tp_build_roce(&b, f);
-            tlen = len - l3 - il - 8 - 4;
-            got = (v4
-                   ? ibb_icrc_roce4_fields(ip + 12, ip + 16, b.sport,
-                                           (uint16_t) (8 + tlen + 4), bth,
-                                           tlen)
-                   : ibb_icrc_roce6_fields(ip + 8, ip + 24, b.sport,
-                                           (uint16_t) (8 + tlen + 4), bth,
-                                           tlen));
-            assert_int_equal(got, tp_ref_icrc_roce(ip, len - l3));
-        }
-    }
-}
-
 int
 main(void)
 {
     static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fold_vs_zlib),
         cmocka_unit_test(test_fold_short_rest_bounds),
-        cmocka_unit_test(test_icrc_fields_vs_ref),
         cmocka_unit_test(test_fold_shift_vs_zlib),
     };
 

@@ -451,15 +451,21 @@ ibb_ud_to_roce(const struct ibb_conv_config *cfg,
         return r;
     }
 
-    /* One CRC pass over BTH..pad: seeded with the IB prefix when the IB
-     * ICRC is checked (the new ICRC then follows by CRC linearity), else
-     * with the new RoCEv2 prefix. */
+    /* One CRC pass over BTH..pad: the IB ICRC when it is checked (the new
+     * ICRC then follows by CRC linearity from it and the IB prefix's CRC),
+     * else the new RoCEv2 one. */
     clen = u.tlen - IBB_ICRC_LEN;
     if (cfg->check_ib_icrc) {
-        old_prefix = (u.bth_ofs > IBB_LRH_LEN
-                      ? ibb_icrc_prefix_grh(grh)
-                      : ibb_icrc_prefix_lrh(lrh));
-        icrc = ibb_icrc_seeded(old_prefix, (const uint8_t *) bth, clen);
+        if (u.bth_ofs > IBB_LRH_LEN) {
+            /* Two passes that do not wait for each other, the prefix's
+             * three blocks and the whole ICRC, each folding its head in
+             * 16-byte pieces straight from the packet. */
+            old_prefix = ibb_icrc_prefix_grh(grh);
+            icrc = ibb_icrc_ib_grh((const uint8_t *) grh, clen);
+        } else {
+            old_prefix = ibb_icrc_prefix_lrh(lrh);
+            icrc = ibb_icrc_seeded(old_prefix, (const uint8_t *) bth, clen);
+        }
         if (icrc != ibb_icrc_get(p + u.bth_ofs + clen)) {
             return IBB_DROP_BAD_ICRC;
         }

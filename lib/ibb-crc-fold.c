@@ -217,43 +217,47 @@ shift_clmul(uint32_t crc, size_t len)
     return mulmod_x32(mulmod_x32(crc, shift_x8[lo]), shift_hi[hi]);
 }
 
-static bool
-have_clmul(void)
-{
-    static int have = -1;
+/* Whether the CPU has PCLMULQDQ and SSE4.1, asked once at load time so
+ * that each call only tests a flag. */
+static bool have_clmul;
 
-    if (have < 0) {
-        __builtin_cpu_init();
-        have = (__builtin_cpu_supports("pclmul")
-                && __builtin_cpu_supports("sse4.1"));
-    }
-    return have;
+static void __attribute__((constructor))
+have_clmul_init(void)
+{
+    __builtin_cpu_init();
+    have_clmul = (__builtin_cpu_supports("pclmul")
+                  && __builtin_cpu_supports("sse4.1"));
 }
 #else
-static bool
-have_clmul(void)
-{
-    return false;
-}
+static const bool have_clmul = false;
 #endif
+
+/* ibb_crc32_fold() without PCLMULQDQ: apart, so that the common path
+ * saves no registers for it. */
+static uint32_t __attribute__((noinline))
+crc32_fold_plain(uint32_t crc, const ibb_v16 *head, size_t n16,
+                 const void *rest, size_t len)
+{
+    return ibb_crc32(ibb_crc32(crc, head, 16 * n16), rest, len);
+}
 
 uint32_t
 ibb_crc32_fold(uint32_t crc, const ibb_v16 *head, size_t n16,
                const void *rest, size_t len)
 {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    if (have_clmul()) {
+    if (have_clmul) {
         return crc32_fold_clmul(crc, head, n16, rest, len);
     }
 #endif
-    return ibb_crc32(ibb_crc32(crc, head, 16 * n16), rest, len);
+    return crc32_fold_plain(crc, head, n16, rest, len);
 }
 
 uint32_t
 ibb_crc32_fold_shift(uint32_t crc, size_t len)
 {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    if (have_clmul() && len >= 4 && len <= 0xffff) {
+    if (have_clmul && len >= 4 && len <= 0xffff) {
         return shift_clmul(crc, len);
     }
 #endif
@@ -263,5 +267,5 @@ ibb_crc32_fold_shift(uint32_t crc, size_t len)
 const char *
 ibb_crc32_fold_impl(void)
 {
-    return have_clmul() ? "clmul" : "plain";
+    return have_clmul ? "clmul" : "plain";
 }

@@ -25,6 +25,8 @@ lib_libibbridge_la_SOURCES += \
 	lib/ibb-bytes.h \
 	lib/ibb-conv.c \
 	lib/ibb-conv.h \
+	lib/ibb-crc-fold.c \
+	lib/ibb-crc-fold.h \
 	lib/ib-ud-build.c \
 	lib/ib-ud-build.h \
 	lib/ibb-csum.c \

@@ -10,6 +10,7 @@
 
 #include "ib-crc.h"
 #include "ib-hdr.h"
+#include "ibb-crc-fold.h"
 #include "roce-hdr.h"
 
 /* Length of the all-ones prefix that stands for a masked LRH. */
@@ -40,8 +41,10 @@ uint32_t
 ibb_icrc_reprefix(uint32_t icrc, uint32_t old_prefix, uint32_t new_prefix,
                   size_t len)
 {
-    /* crc(P || C) = shift_len(crc(P)) ^ crc(C), shift linear. */
-    return icrc ^ ibb_crc32_shift(old_prefix ^ new_prefix, len);
+    /* crc(P || C) = shift_len(crc(P)) ^ crc(C), shift linear.  Carry-less
+     * multiplication where the CPU has it: zlib's multiplication modulo P
+     * loops over the bits. */
+    return icrc ^ ibb_crc32_fold_shift(old_prefix ^ new_prefix, len);
 }
 
 /* Longest masked prefix: 8 ones, IPv6, UDP. */
@@ -49,6 +52,7 @@ ibb_icrc_reprefix(uint32_t icrc, uint32_t old_prefix, uint32_t new_prefix,
 
 /* Each fill_*() writes a header's masked ICRC prefix at 'buf' and returns
  * its length. */
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 static size_t
 fill_grh(uint8_t *buf, const struct ibb_grh *grh)
 {
@@ -61,6 +65,7 @@ fill_grh(uint8_t *buf, const struct ibb_grh *grh)
     m->hoplmt = 0xff;
     return IBB_ICRC_ONES_LEN + IBB_GRH_LEN;
 }
+#endif
 
 static size_t
 fill_ipv4(uint8_t *buf, const struct ibb_ipv4 *ip, const struct ibb_udp *udp)
@@ -98,9 +103,27 @@ fill_ipv6(uint8_t *buf, const struct ibb_ipv6 *ip6,
 uint32_t
 ibb_icrc_prefix_grh(const struct ibb_grh *grh)
 {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* 8 ones and the GRH are three 16-byte blocks: built with whole loads
+     * (the GRH's first 8 bytes masked as one word: TClass, FlowLabel,
+     * HopLmt) and folded, rather than masked byte by byte in a buffer
+     * that the CRC then waits to load. */
+    typedef uint64_t v2u64 __attribute__((vector_size(16)));
+    const uint8_t *g = (const uint8_t *) grh;
+    uint64_t w;
+    ibb_v16 head[3];
+
+    memcpy(&w, g, 8);
+    head[0] = (ibb_v16) (v2u64) { UINT64_MAX,
+                                  w | UINT64_C(0xff000000ffffff0f) };
+    memcpy(&head[1], g + 8, 16);
+    memcpy(&head[2], g + 24, 16);
+    return ibb_crc32_fold(0, head, 3, g, 0);
+#else
     uint8_t buf[IBB_ICRC_HEAD_MAX];
 
     return ibb_crc32(0, buf, fill_grh(buf, grh));
+#endif
 }
 
 uint32_t
@@ -128,12 +151,10 @@ ibb_icrc_prefix_ipv6(const struct ibb_ipv6 *ip6, const struct ibb_udp *udp)
     return ibb_crc32(0, buf, fill_ipv6(buf, ip6, udp));
 }
 
-/* 16 bytes as one value, so that building the head of the ICRC input
- * takes whole 16-byte loads and stores (a GCC/Clang vector type: no
- * CPU-specific code).  Masking byte by byte instead leaves the CRC's wide
- * loads waiting for the narrow stores before them: that wait cost as much
- * as the CRC of a small packet. */
-typedef uint8_t icrc_v16 __attribute__((vector_size(16)));
+/* Heads are built in whole 16-byte pieces (ibb_v16): masking byte by
+ * byte instead leaves the CRC's wide loads waiting for the narrow stores
+ * before them, which cost as much as the CRC of a small packet. */
+typedef ibb_v16 icrc_v16;
 
 /* The head of each kind of packet's ICRC input, starting 8 bytes before
  * its first header: 0xff where the ICRC puts ones (the 8 bytes standing
@@ -181,7 +202,8 @@ icrc_head(const uint8_t *src, const uint8_t *mask, size_t n16,
         memcpy(&m, mask + 16 * i, 16);
         head[i] = v | m;
     }
-    return ibb_crc32(ibb_crc32(0, head, 16 * n16), rest, rest_len);
+    /* One pass, one final reduction: the head is folded into the rest. */
+    return ibb_crc32_fold(0, head, n16, rest, rest_len);
 }
 
 uint32_t

@@ -79,7 +79,7 @@ uint32_t ibb_icrc_roce6_at(const uint8_t *ip6, const uint8_t *bth,
 /* Given 'icrc', the ICRC of prefix A (CRC 'old_prefix') followed by 'len'
  * transport bytes, returns the ICRC of prefix B (CRC 'new_prefix')
  * followed by the same bytes, without reading them (CRC linearity: the prefix
- * difference shifted by 'len' bytes, ibb_crc32_shift()). */
+ * difference shifted by 'len' bytes, ibb_crc32_fold_shift()). */
 uint32_t ibb_icrc_reprefix(uint32_t icrc, uint32_t old_prefix,
                            uint32_t new_prefix, size_t len);
 

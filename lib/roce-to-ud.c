@@ -335,8 +335,8 @@ ibb_roce_to_ud(const struct ibb_conv_config *cfg,
         }
     }
 
-    /* One CRC pass over BTH..pad, seeded with the RoCEv2 prefix, checks
-     * the RoCEv2 ICRC; the IB ICRC follows from it by CRC linearity when
+    /* One CRC pass over the RoCEv2 ICRC's input checks it; the IB ICRC
+     * follows from it and the RoCEv2 prefix's CRC by CRC linearity when
      * write_ib() needs it (IB CRCs made, no proxy changing SrcQP). */
     clen = u.tlen - IBB_ICRC_LEN;
     if (cfg->check_roce_icrc) {
@@ -344,17 +344,17 @@ ibb_roce_to_ud(const struct ibb_conv_config *cfg,
         const struct ibb_udp *udp = (const struct ibb_udp *)
                                     (bth - IBB_UDP_LEN);
 
+        /* The Ethernet header precedes 'l3', as these read. */
+        icrc = (u.v4 ? ibb_icrc_roce4(l3, clen)
+                : ibb_icrc_roce6(l3, clen));
         if (cfg->gen_ib_crcs && !cfg->proxies) {
+            /* The prefix alone, for write_ib()'s reprefix: a short pass
+             * that does not wait for the one above. */
             old_prefix = (u.v4
                           ? ibb_icrc_prefix_ipv4((const struct ibb_ipv4 *) l3,
                                                  udp)
                           : ibb_icrc_prefix_ipv6((const struct ibb_ipv6 *) l3,
                                                  udp));
-            icrc = ibb_icrc_seeded(old_prefix, bth, clen);
-        } else {
-            /* The Ethernet header precedes 'l3', as these read. */
-            icrc = (u.v4 ? ibb_icrc_roce4(l3, clen)
-                    : ibb_icrc_roce6(l3, clen));
         }
         if (icrc != ibb_icrc_get(bth + clen)) {
             return IBB_DROP_BAD_ICRC;

@@ -323,19 +323,28 @@ ipv4_hdr_csum(const struct u2r *u, uint16_t tot_len)
     return ibb_csum_finish((uint32_t) ((sum & 0xffff) + (sum >> 16)));
 }
 
-/* Builds Eth, IP and UDP (checksum 0) for 'u' into 'hdr'.  'bth' is the
- * packet's BTH, for the QPNs that pick a UDP port when there is no flow
- * label. */
-static void
-build_roce_hdr(const struct ibb_conv_config *cfg, const struct u2r *u,
-               const struct ibb_bth *bth, uint8_t *hdr)
+/* The UDP source port for 'u': from the flow label, or when there is none
+ * from the QPNs of 'bth' and its DETH. */
+static uint16_t
+roce_sport(const struct u2r *u, const struct ibb_bth *bth)
 {
     const struct ibb_deth *deth = (const struct ibb_deth *) (bth + 1);
+    uint32_t flow;
+
+    flow = u->flow ? u->flow : ibb_roce_calc_flow(ibb_deth_sqpn(deth),
+                                                  ibb_bth_qpn(bth));
+    return ibb_roce_flow_to_sport(flow);
+}
+
+/* Builds Eth, IP and UDP (checksum 0) for 'u' at 'hdr'. */
+static void
+build_roce_hdr(const struct ibb_conv_config *cfg, const struct u2r *u,
+               uint16_t sport, uint8_t *hdr)
+{
     struct ibb_eth *eth = (struct ibb_eth *) hdr;
     uint8_t *l3 = hdr + IBB_ETH_LEN;
     size_t udp_len = IBB_UDP_LEN + u->tlen;
     struct ibb_udp *udp;
-    uint32_t flow;
 
     memcpy(eth->dst, u->dmac, 6);
     memcpy(eth->src, cfg->bridge_mac, 6);
@@ -367,12 +376,42 @@ build_roce_hdr(const struct ibb_conv_config *cfg, const struct u2r *u,
         udp = (struct ibb_udp *) (ip6 + 1);
     }
 
-    flow = u->flow ? u->flow : ibb_roce_calc_flow(ibb_deth_sqpn(deth),
-                                                  ibb_bth_qpn(bth));
-    ibb_udp_set_sport(udp, ibb_roce_flow_to_sport(flow));
+    ibb_udp_set_sport(udp, sport);
     ibb_udp_set_dport(udp, IBB_ROCE_V2_PORT);
     ibb_udp_set_len(udp, udp_len);
     ibb_udp_set_csum(udp, 0);
+}
+
+/* The UDP checksum of the frame for 'u' (what ibb_csum_udp() gives over
+ * it), from the values: the pseudo-header and UDP header from 'u',
+ * 'sport' and 'udp_len', the 'clen' bytes at 'bth' as they are, then the
+ * ICRC 'icrc'.  Loading the headers and ICRC just stored instead would wait
+ * for those narrow stores to reach the cache. */
+static uint16_t
+udp_csum(const struct u2r *u, uint16_t sport, uint16_t udp_len,
+         const uint8_t *bth, size_t clen, uint32_t icrc)
+{
+    uint64_t sum = ibb_csum_add(0, bth, clen);
+    const uint8_t *s = u->sip, *d = u->dip;
+    uint16_t csum;
+
+    if (u->v4) {
+        sum += (uint64_t) ibb_get_be32(s + 12) + ibb_get_be32(d + 12);
+    } else {
+        for (int i = 0; i < 16; i += 4) {
+            sum += (uint64_t) ibb_get_be32(s + i) + ibb_get_be32(d + i);
+        }
+    }
+    /* Pseudo-header protocol and length, UDP ports and length, and the
+     * ICRC's two 16-bit words as ibb_icrc_put() lays them out (least
+     * significant byte first). */
+    sum += IBB_IPPROTO_UDP + 2u * udp_len + sport + IBB_ROCE_V2_PORT;
+    sum += ((icrc & 0xff) << 8 | (icrc >> 8 & 0xff))
+           + ((icrc >> 16 & 0xff) << 8 | icrc >> 24);
+    sum = (sum & 0xffffffff) + (sum >> 32);
+    sum = (sum & 0xffffffff) + (sum >> 32);
+    csum = ibb_csum_finish((uint32_t) sum);
+    return csum ? csum : 0xffff;
 }
 
 enum ibb_drop
@@ -386,9 +425,10 @@ ibb_ud_to_roce(const struct ibb_conv_config *cfg,
     struct ibb_proxy *proxy = NULL;
     uint8_t hdr[IBB_ETH_LEN + IBB_IPV6_LEN + IBB_UDP_LEN + 16];
     uint32_t icrc = 0, old_prefix = 0;
+    uint16_t sport, udp_len;
     const uint8_t *l3;
     struct u2r u;
-    size_t clen, hdr_len;
+    size_t clen, hdr_len, new_ofs;
     enum ibb_drop r;
     uint8_t *f;
 
@@ -411,15 +451,21 @@ ibb_ud_to_roce(const struct ibb_conv_config *cfg,
         return r;
     }
 
-    /* One CRC pass over BTH..pad: seeded with the IB prefix when the IB
-     * ICRC is checked (the new ICRC then follows by CRC linearity), else
-     * with the new RoCEv2 prefix. */
+    /* One CRC pass over BTH..pad: the IB ICRC when it is checked (the new
+     * ICRC then follows by CRC linearity from it and the IB prefix's CRC),
+     * else the new RoCEv2 one. */
     clen = u.tlen - IBB_ICRC_LEN;
     if (cfg->check_ib_icrc) {
-        old_prefix = (u.bth_ofs > IBB_LRH_LEN
-                      ? ibb_icrc_prefix_grh(grh)
-                      : ibb_icrc_prefix_lrh(lrh));
-        icrc = ibb_icrc_seeded(old_prefix, (const uint8_t *) bth, clen);
+        if (u.bth_ofs > IBB_LRH_LEN) {
+            /* Two passes that do not wait for each other, the prefix's
+             * three blocks and the whole ICRC, each folding its head in
+             * 16-byte pieces straight from the packet. */
+            old_prefix = ibb_icrc_prefix_grh(grh);
+            icrc = ibb_icrc_ib_grh((const uint8_t *) grh, clen);
+        } else {
+            old_prefix = ibb_icrc_prefix_lrh(lrh);
+            icrc = ibb_icrc_seeded(old_prefix, (const uint8_t *) bth, clen);
+        }
         if (icrc != ibb_icrc_get(p + u.bth_ofs + clen)) {
             return IBB_DROP_BAD_ICRC;
         }
@@ -475,11 +521,17 @@ ibb_ud_to_roce(const struct ibb_conv_config *cfg,
     /* The headers are built on the stack, followed by a copy of the
      * BTH's first 16 bytes, so that the ICRC reads its head there in whole
      * 16-byte pieces and the rest from the packet; then they are copied
-     * over the old LRH/GRH. */
-    build_roce_hdr(cfg, &u, bth, hdr);
+     * over the old LRH/GRH.  (Composing the head in registers instead
+     * measured slower: its instructions cost about what the wait for the
+     * stack's stores does.) */
+    sport = roce_sport(&u, bth);
+    udp_len = IBB_UDP_LEN + u.tlen;
+    build_roce_hdr(cfg, &u, sport, hdr);
     memcpy(hdr + hdr_len, bth, 16);
     l3 = hdr + IBB_ETH_LEN;
     if (cfg->check_ib_icrc && !proxy) {
+        /* The new ICRC from the checked one (CRC linearity): only the
+         * prefix changes. */
         const struct ibb_udp *udp = (const struct ibb_udp *)
                                     (hdr + hdr_len - IBB_UDP_LEN);
         uint32_t new_prefix;
@@ -496,23 +548,22 @@ ibb_ud_to_roce(const struct ibb_conv_config *cfg,
         icrc = ibb_icrc_roce6_at(l3, (const uint8_t *) bth, clen);
     }
 
-    buf->ofs = buf->ofs + u.bth_ofs - hdr_len;
-    buf->len = hdr_len + u.tlen;
-    f = ibb_buf_data(buf);
+    new_ofs = buf->ofs + u.bth_ofs - hdr_len;
+    f = buf->base + new_ofs;
     /* Constant sizes: the compiler copies them with a few wide moves. */
     if (u.v4) {
         memcpy(f, hdr, IBB_ETH_LEN + IBB_IPV4_LEN + IBB_UDP_LEN);
     } else {
         memcpy(f, hdr, IBB_ETH_LEN + IBB_IPV6_LEN + IBB_UDP_LEN);
     }
+    buf->ofs = new_ofs;
+    buf->len = hdr_len + u.tlen;
     ibb_icrc_put(f + buf->len - IBB_ICRC_LEN, icrc);
     if (cfg->udp_csum == IBB_UDP_CSUM_ALL
         || (cfg->udp_csum == IBB_UDP_CSUM_IPV6 && !u.v4)) {
-        uint8_t *udp_out = f + hdr_len - IBB_UDP_LEN;
-        uint16_t csum = ibb_csum_udp(u.sip, u.dip, udp_out,
-                                     IBB_UDP_LEN + u.tlen);
-
-        ibb_udp_set_csum((struct ibb_udp *) udp_out, csum);
+        ibb_udp_set_csum((struct ibb_udp *) (f + hdr_len - IBB_UDP_LEN),
+                         udp_csum(&u, sport, udp_len, (const uint8_t *) bth,
+                                  clen, icrc));
     }
     buf->group = u.group;
     return IBB_DROP_NONE;

@@ -35,6 +35,10 @@ UNIT_TESTS += tests/test-crc tests/test-addr tests/test-conv
 tests_test_crc_SOURCES = tests/test-crc.c tests/test-vectors.h
 tests_test_crc_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_test_crc_LDADD = lib/libibbridge.la $(CMOCKA_LIBS)
+UNIT_TESTS += tests/test-crc-fold
+tests_test_crc_fold_SOURCES = tests/test-crc-fold.c
+tests_test_crc_fold_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_test_crc_fold_LDADD = lib/libibbridge.la $(CMOCKA_LIBS)
 tests_test_addr_SOURCES = tests/test-addr.c
 tests_test_addr_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_test_addr_LDADD = lib/libibbridge.la $(CMOCKA_LIBS)
@@ -177,8 +181,9 @@ endif
 FUZZ_TARGETS = fuzz-ud-to-roce fuzz-roce-to-ud fuzz-options fuzz-map \
 	fuzz-pcap fuzz-igmp fuzz-mcg
 FUZZ_LIB_FILES = lib/addr-map.c lib/addr-map-json.c lib/ib-crc.c \
-	lib/ib-crc-clmul.c lib/ib-gid.c lib/ib-icrc.c lib/ib-mcast.c lib/ib-opcode.c \
-	lib/ibb-conv.c lib/ibb-csum.c lib/ibb-drop.c lib/ibb-igmp.c \
+	lib/ib-crc-clmul.c lib/ib-gid.c lib/ib-icrc.c lib/ib-mcast.c \
+	lib/ib-opcode.c lib/ibb-conv.c lib/ibb-crc-fold.c lib/ibb-csum.c \
+	lib/ibb-drop.c lib/ibb-igmp.c \
 	lib/ibb-igmp-host.c lib/ibb-join.c lib/ibb-mcast-listen.c \
 	lib/ibb-mcg.c lib/ibb-neigh.c \
 	lib/ibb-options.c lib/ibb-pcap.c lib/ibb-proxy.c lib/ibport.c \

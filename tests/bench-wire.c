@@ -19,10 +19,17 @@
  * Then IB -> RoCEv2 over IPv6 with the hw settings and udp-csum=all
  * beside udp-csum=none, i.e. what the IPv6 UDP checksum costs.
  *
- * Usage: bench-wire [SECONDS-PER-CASE]   (default 0.2)
+ * Usage: bench-wire [SECONDS-PER-CASE [CASE]]   (default 0.2, all cases)
+ *
+ * With CASE, only that conversion runs, in one loop for SECONDS-PER-CASE,
+ * and prints its ns/pkt: a steady workload for "perf record".  CASE
+ * is DIR-MODE-PAYLOAD, DIR "u2r" (IB->RoCEv2/IPv4), "u2r6" (IB->RoCEv2/
+ * IPv6) or "r2u" (RoCEv2/IPv4->IB), MODE "sim", "hw" (udp-csum=ipv6) or
+ * "hwall" (hw with udp-csum=all), PAYLOAD in bytes: e.g. "u2r-hw-64".
  */
 #include <config.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +39,7 @@
 #include "ib-crc.h"
 #include "ib-gid.h"
 #include "ibb-conv.h"
+#include "ibb-crc-fold.h"
 #include "ibb-csum.h"
 #include "roce-to-ud.h"
 #include "test-pkt.h"
@@ -316,6 +324,71 @@ bench_crc(size_t len)
            t_csum / t_copy);
 }
 
+/* Runs only the case named 'name' (see the usage above) for 'budget'
+ * seconds.  Returns false if 'name' is not a case. */
+static bool
+bench_one(const struct ibb_addr_map *map, const struct ibb_conv_config *sim,
+          const char *name)
+{
+    static uint8_t pkt[BUF_SIZE], buf[BUF_SIZE];
+    struct ibb_conv_config cfg = *sim;
+    char dir[8], mode[8];
+    size_t plen, pkt_len;
+    bool u2r;
+    double t;
+
+    if (sscanf(name, "%7[^-]-%7[^-]-%zu", dir, mode, &plen) != 3
+        || plen > 8192) {
+        return false;
+    }
+    if (!strcmp(mode, "hw") || !strcmp(mode, "hwall")) {
+        cfg.check_ib_icrc = false;
+        cfg.check_vcrc = false;
+        cfg.gen_ib_crcs = false;
+        cfg.udp_csum = mode[2] ? IBB_UDP_CSUM_ALL : IBB_UDP_CSUM_IPV6;
+    } else if (strcmp(mode, "sim")) {
+        return false;
+    }
+    if (!strcmp(dir, "u2r") || !strcmp(dir, "u2r6")) {
+        u2r = true;
+        pkt_len = build_ib(pkt, dir[3] ? "fd00::2" : "::ffff:10.0.0.2",
+                           plen);
+    } else if (!strcmp(dir, "r2u")) {
+        struct tp_roce br;
+
+        u2r = false;
+        memset(&br, 0, sizeof br);
+        br.v4 = true;
+        br.ttl = 64;
+        gid("10.0.0.2", br.sip);
+        gid("10.0.0.1", br.dip);
+        br.sport = 0xc000;
+        fill_tr(&br.tr, plen);
+        pkt_len = tp_build_roce(&br, pkt);
+    } else {
+        return false;
+    }
+
+    memcpy(buf + OFS, pkt, pkt_len);
+    TIME_NS(t, {
+            struct ibb_buf b = { buf, BUF_SIZE, OFS, pkt_len, NULL };
+
+            /* Restore the bytes the conversion changes, as above. */
+            if (u2r) {
+                memcpy(buf + OFS, pkt, 48);
+                memcpy(buf + OFS + pkt_len - 6, pkt + pkt_len - 6, 6);
+            } else {
+                memcpy(buf + OFS, pkt, 42);
+                memcpy(buf + OFS + pkt_len - 4, pkt + pkt_len - 4, 4);
+            }
+            sink += (u2r ? ibb_ud_to_roce(&cfg, map, &b)
+                     : ibb_roce_to_ud(&cfg, map, &b));
+        });
+    printf("%s: %.1f ns/pkt (fastest batch, restore included)%s\n", name,
+           t, sink ? " (drops!)" : "");
+    return true;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -347,8 +420,16 @@ main(int argc, char *argv[])
     cfg.bridge_lid = 1;
     gid("fe80::2:c903:0:1", cfg.bridge_gid);
 
-    printf("# bench-wire: CRC-32 via %s; 'hw' = RoCEv2 ICRC only\n",
-           ibb_crc32_impl());
+    if (argc > 2) {
+        if (!bench_one(map, &cfg, argv[2])) {
+            fprintf(stderr, "bench-wire: bad CASE \"%s\"\n", argv[2]);
+            return 1;
+        }
+        ibb_addr_map_destroy(map);
+        return 0;
+    }
+    printf("# bench-wire: CRC-32 via %s, ICRC head folding %s; 'hw' = "
+           "RoCEv2 ICRC only\n", ibb_crc32_impl(), ibb_crc32_fold_impl());
     bench_size(map, &cfg, 64);
     bench_size(map, &cfg, 4096);
     bench_v6_csum(map, &cfg, 64);

@@ -1,0 +1,271 @@
+/*
+ * One-pass CRC-32 over a head in 16-byte blocks and a rest in memory.
+ *
+ * The folding follows Intel's "Fast CRC Computation for Generic
+ * Polynomials Using PCLMULQDQ" (2009) in its bit-reflected form, with the
+ * constants of Linux arch/x86/crypto/crc32-pclmul_asm.S: a 128-bit
+ * remainder is carried 16 (or 32) bytes forward by two carry-less
+ * multiplications, and at the end reduced to 32 bits (Barrett).  The
+ * 32-byte constants are x^(256+-32) mod P computed the way those are
+ * (bit-reflected, shifted left by one); the same computation gives back
+ * Linux's 16- and 64-byte ones.  tests/test-crc-fold.c
+ * checks it against zlib's crc32() at every length and split.
+ */
+#include <config.h>
+
+#include "ibb-crc-fold.h"
+
+#include <stdbool.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "ib-crc.h"
+
+/* Past this many bytes of rest, folding 16 bytes at a time (one chain of
+ * multiplications) is slower than ISA-L's several chains: the head is then
+ * reduced alone and ibb_crc32() takes the rest. */
+#define FOLD_REST_MAX 256
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+#define CLMUL_TARGET __attribute__((target("pclmul,sse4.1")))
+
+/* x^(128+32) and x^(128-32) mod P (bit-reflected, shifted left by 1):
+ * carry 128 bits 16 bytes forward.  Low qword first. */
+#define K_FOLD_LO UINT64_C(0x1751997d0)
+#define K_FOLD_HI UINT64_C(0x0ccaa009e)
+/* The same for 32 bytes: x^(256+32) and x^(256-32) mod P. */
+#define K_FOLD32_LO UINT64_C(0x0f1da05aa)
+#define K_FOLD32_HI UINT64_C(0x15a546366)
+/* x^64 mod P: 64 -> 32 bits. */
+#define K_64 UINT64_C(0x163cd6124)
+/* P' (P, reflected, with x^32) and mu' = x^64 / P (reflected), Barrett. */
+#define K_POLY UINT64_C(0x1db710641)
+#define K_MU UINT64_C(0x1f7011641)
+
+/* pshufb controls: 16 bytes at 'shuf + 16 + r' shift a vector down
+ * (toward byte 0) by r bytes; at 'shuf + r' up by 16 - r; 0x80 gives 0. */
+static const uint8_t shuf[48] = {
+    0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+    0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+    0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+    0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+};
+
+/* 'x' carried over the next 16 bytes, 'next'. */
+static inline CLMUL_TARGET __m128i
+fold16(__m128i x, __m128i next)
+{
+    const __m128i k = _mm_set_epi64x(K_FOLD_HI, K_FOLD_LO);
+
+    return _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00),
+                                       _mm_clmulepi64_si128(x, k, 0x11)),
+                         next);
+}
+
+/* The CRC register (not inverted) that 128-bit remainder 'x' stands for. */
+static inline CLMUL_TARGET uint32_t
+reduce(__m128i x)
+{
+    const __m128i k = _mm_set_epi64x(K_FOLD_HI, K_FOLD_LO);
+    const __m128i k64 = _mm_set_epi64x(0, K_64);
+    const __m128i poly = _mm_set_epi64x(K_MU, K_POLY);
+    const __m128i mask32 = _mm_set_epi32(0, 0, 0, -1);
+    __m128i t;
+
+    /* 128 -> 96 bits. */
+    x = _mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x10),
+                      _mm_srli_si128(x, 8));
+    /* 96 -> 64 bits. */
+    x = _mm_xor_si128(_mm_clmulepi64_si128(_mm_and_si128(x, mask32), k64,
+                                           0x00),
+                      _mm_srli_si128(x, 4));
+    /* Barrett: 64 -> 32 bits. */
+    t = _mm_and_si128(_mm_clmulepi64_si128(_mm_and_si128(x, mask32), poly,
+                                           0x10), mask32);
+    x = _mm_xor_si128(x, _mm_clmulepi64_si128(t, poly, 0x00));
+    return (uint32_t) _mm_extract_epi32(x, 1);
+}
+
+/* 'x' carried over 32 bytes, to be XORed with the block 32 bytes on: two
+ * remainders in flight halve the chain of dependent multiplications. */
+static inline CLMUL_TARGET __m128i
+fold32(__m128i x, __m128i next)
+{
+    const __m128i k = _mm_set_epi64x(K_FOLD32_HI, K_FOLD32_LO);
+
+    return _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00),
+                                       _mm_clmulepi64_si128(x, k, 0x11)),
+                         next);
+}
+
+static CLMUL_TARGET uint32_t
+crc32_fold_clmul(uint32_t crc, const ibb_v16 *head, size_t n16,
+                 const uint8_t *rest, size_t len)
+{
+    const __m128i *h = (const __m128i *) head;
+    const uint8_t *end = rest + len;
+    size_t r = len % 16;              /* Bytes after the whole blocks. */
+    __m128i x, x1, a, b, ctl, last;
+    size_t i;
+
+    x = _mm_xor_si128(_mm_loadu_si128(&h[0]), _mm_cvtsi32_si128((int) ~crc));
+    if (len > FOLD_REST_MAX || n16 < 2) {
+        for (i = 1; i < n16; i++) {
+            x = fold16(x, _mm_loadu_si128(&h[i]));
+        }
+        if (len > FOLD_REST_MAX) {
+            return ibb_crc32(~reduce(x), rest, len);
+        }
+        for (; rest + 16 <= end; rest += 16) {
+            x = fold16(x, _mm_loadu_si128((const __m128i *) rest));
+        }
+    } else {
+        /* Two remainders, of the even and the odd blocks. */
+        x1 = _mm_loadu_si128(&h[1]);
+        for (i = 2; i + 2 <= n16; i += 2) {
+            x = fold32(x, _mm_loadu_si128(&h[i]));
+            x1 = fold32(x1, _mm_loadu_si128(&h[i + 1]));
+        }
+        if (i < n16) {
+            /* An odd head: its last block pairs with the rest's first. */
+            if (rest + 16 <= end) {
+                x = fold32(x, _mm_loadu_si128(&h[i]));
+                x1 = fold32(x1, _mm_loadu_si128((const __m128i *) rest));
+                rest += 16;
+            } else {
+                x = fold16(fold16(x, x1), _mm_loadu_si128(&h[i]));
+                goto tail;
+            }
+        }
+        for (; rest + 32 <= end; rest += 32) {
+            x = fold32(x, _mm_loadu_si128((const __m128i *) rest));
+            x1 = fold32(x1, _mm_loadu_si128((const __m128i *) (rest + 16)));
+        }
+        x = fold16(x, x1);
+        if (rest + 16 <= end) {
+            x = fold16(x, _mm_loadu_si128((const __m128i *) rest));
+        }
+    }
+tail:
+    if (!r) {
+        return ~reduce(x);
+    }
+    if (len < 16) {
+        /* Too short to load the last 16 bytes in place: from a copy. */
+        uint8_t tmp[16] = { 0 };
+
+        memcpy(tmp + 16 - r, rest, r);
+        last = _mm_loadu_si128((const __m128i *) tmp);
+    } else {
+        last = _mm_loadu_si128((const __m128i *) (end - 16));
+    }
+
+    /* 'x' then 'r' more bytes, the top 'r' bytes of 'last': as 16 bytes
+     * 'a' (zeros, then the first 'r' bytes of 'x') followed by 16 bytes
+     * 'b' (the rest of 'x', then the new bytes). */
+    a = _mm_shuffle_epi8(x, _mm_loadu_si128((const __m128i *) (shuf + r)));
+    ctl = _mm_loadu_si128((const __m128i *) (shuf + 16 + r));
+    b = _mm_or_si128(_mm_shuffle_epi8(x, ctl),
+                     _mm_and_si128(last, _mm_cmplt_epi8(ctl,
+                                                        _mm_setzero_si128())));
+    return ~reduce(fold16(a, b));
+}
+
+/* a * b * x^32 mod P, in zlib's representation (bit 31 is x^0).  The
+ * carry-less product of the two 32-bit values has x^0 at bit 62; moved
+ * up by 65 bits it is a 128-bit remainder whose first message bit is
+ * x^0, which reduce() turns into the CRC register: product times x^32. */
+static CLMUL_TARGET uint32_t
+mulmod_x32(uint32_t a, uint32_t b)
+{
+    __m128i p = _mm_clmulepi64_si128(_mm_cvtsi32_si128((int) a),
+                                     _mm_cvtsi32_si128((int) b), 0x00);
+
+    return reduce(_mm_slli_si128(_mm_slli_epi64(p, 1), 8));
+}
+
+/* Tables for a shift by l + 256h bytes (l, h < 256), each product of
+ * mulmod_x32() bringing its own x^32: h = 0 takes one multiplication, by
+ * shift_lo[l] = x^(8l - 32) (l >= 4); else two, by shift_x8[l] = x^(8l)
+ * and shift_hi[h] = x^(2048h - 64).  All mod P, filled once from zlib at
+ * load time. */
+static uint32_t shift_x8[256];
+static uint32_t shift_lo[256];
+static uint32_t shift_hi[256];
+
+static void __attribute__((constructor))
+shift_init(void)
+{
+    for (unsigned int l = 0; l < 256; l++) {
+        shift_x8[l] = crc32_combine_gen(l);
+        shift_lo[l] = l >= 4 ? crc32_combine_gen(l - 4) : 0;
+        shift_hi[l] = l ? crc32_combine_gen(256 * l - 8) : 0;
+    }
+}
+
+static CLMUL_TARGET uint32_t
+shift_clmul(uint32_t crc, size_t len)
+{
+    size_t lo = len & 0xff, hi = len >> 8;
+
+    if (!hi) {
+        return mulmod_x32(crc, shift_lo[lo]);
+    }
+    return mulmod_x32(mulmod_x32(crc, shift_x8[lo]), shift_hi[hi]);
+}
+
+/* Whether the CPU has PCLMULQDQ and SSE4.1, asked once at load time so
+ * that each call only tests a flag. */
+static bool have_clmul;
+
+static void __attribute__((constructor))
+have_clmul_init(void)
+{
+    __builtin_cpu_init();
+    have_clmul = (__builtin_cpu_supports("pclmul")
+                  && __builtin_cpu_supports("sse4.1"));
+}
+#else
+static const bool have_clmul = false;
+#endif
+
+/* ibb_crc32_fold() without PCLMULQDQ: apart, so that the common path
+ * saves no registers for it. */
+static uint32_t __attribute__((noinline))
+crc32_fold_plain(uint32_t crc, const ibb_v16 *head, size_t n16,
+                 const void *rest, size_t len)
+{
+    return ibb_crc32(ibb_crc32(crc, head, 16 * n16), rest, len);
+}
+
+uint32_t
+ibb_crc32_fold(uint32_t crc, const ibb_v16 *head, size_t n16,
+               const void *rest, size_t len)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    if (have_clmul) {
+        return crc32_fold_clmul(crc, head, n16, rest, len);
+    }
+#endif
+    return crc32_fold_plain(crc, head, n16, rest, len);
+}
+
+uint32_t
+ibb_crc32_fold_shift(uint32_t crc, size_t len)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    if (have_clmul && len >= 4 && len <= 0xffff) {
+        return shift_clmul(crc, len);
+    }
+#endif
+    return ibb_crc32_shift(crc, len);
+}
+
+const char *
+ibb_crc32_fold_impl(void)
+{
+    return have_clmul ? "clmul" : "plain";
+}

@@ -1,0 +1,100 @@
+/*
+ * ibb_crc32_fold() and ibb_crc32_fold_shift() against zlib over the same
+ * bytes.
+ */
+#include <config.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <zlib.h>
+
+#include <cmocka.h>
+
+#include "ib-crc.h"
+#include "ibb-crc-fold.h"
+
+/* Every head size, every rest length up to past the point where the
+ * rest goes to ibb_crc32(), several seeds, the rest at every alignment. */
+static void
+test_fold_vs_zlib(void **state)
+{
+    static const uint32_t seeds[] = { 0, 0xdebb20e3, 0x12345678 };
+    uint8_t data[64 + 600 + 16];
+    ibb_v16 head[4];
+
+    (void) state;
+    for (size_t i = 0; i < sizeof data; i++) {
+        data[i] = (uint8_t) (i * 131 + 7 + (i >> 5));
+    }
+    for (size_t n16 = 1; n16 <= 4; n16++) {
+        memcpy(head, data, 16 * n16);
+        for (size_t len = 0; len <= 600; len++) {
+            for (size_t s = 0; s < sizeof seeds / sizeof seeds[0]; s++) {
+                const uint8_t *rest = data + 64 + (len & 15);
+                uint32_t want = crc32(seeds[s], data, 16 * n16);
+
+                want = crc32(want, rest, len);
+                assert_int_equal(ibb_crc32_fold(seeds[s], head, n16, rest,
+                                                len), want);
+            }
+        }
+    }
+}
+
+/* A rest shorter than 16 bytes at the very end of a buffer and at its
+ * start: nothing outside it is read (ASan would see it). */
+static void
+test_fold_short_rest_bounds(void **state)
+{
+    ibb_v16 head[1];
+
+    (void) state;
+    memset(head, 0xa5, sizeof head);
+    for (size_t len = 1; len < 16; len++) {
+        uint8_t *rest = test_malloc(len);
+        uint32_t want;
+
+        memset(rest, (int) len, len);
+        want = crc32(crc32(0, (const uint8_t *) head, 16), rest, len);
+        assert_int_equal(ibb_crc32_fold(0, head, 1, rest, len), want);
+        test_free(rest);
+    }
+}
+
+/* ibb_crc32_fold_shift() is zlib's crc32_combine(crc, 0, len) at every
+ * length to 4096, then at large ones and past its table (64 KiB). */
+static void
+test_fold_shift_vs_zlib(void **state)
+{
+    static const uint32_t crcs[] = { 0x80000000, 0xdebb20e3, 0x12345678,
+                                     0xffffffff, 1 };
+
+    (void) state;
+    for (size_t i = 0; i < sizeof crcs / sizeof crcs[0]; i++) {
+        for (size_t len = 0; len <= 4096; len++) {
+            assert_int_equal(ibb_crc32_fold_shift(crcs[i], len),
+                             crc32_combine(crcs[i], 0, (z_off_t) len));
+        }
+        for (size_t len = 4097; len < 300000; len = len * 3 + 1) {
+            assert_int_equal(ibb_crc32_fold_shift(crcs[i], len),
+                             crc32_combine(crcs[i], 0, (z_off_t) len));
+        }
+        assert_int_equal(ibb_crc32_fold_shift(crcs[i], 0xffff),
+                         ibb_crc32_shift(crcs[i], 0xffff));
+    }
+}
+
+int
+main(void)
+{
+    static const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fold_vs_zlib),
+        cmocka_unit_test(test_fold_short_rest_bounds),
+        cmocka_unit_test(test_fold_shift_vs_zlib),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -54,15 +54,21 @@ static const uint8_t shuf[48] = {
     0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
 };
 
+/* 'x' carried over as many bytes as the constants 'k' stand for, then
+ * XORed with 'next'. */
+static inline CLMUL_TARGET __m128i
+fold_by(__m128i x, __m128i k, __m128i next)
+{
+    return _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00),
+                                       _mm_clmulepi64_si128(x, k, 0x11)),
+                         next);
+}
+
 /* 'x' carried over the next 16 bytes, 'next'. */
 static inline CLMUL_TARGET __m128i
 fold16(__m128i x, __m128i next)
 {
-    const __m128i k = _mm_set_epi64x(K_FOLD_HI, K_FOLD_LO);
-
-    return _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00),
-                                       _mm_clmulepi64_si128(x, k, 0x11)),
-                         next);
+    return fold_by(x, _mm_set_epi64x(K_FOLD_HI, K_FOLD_LO), next);
 }
 
 /* The CRC register (not inverted) that 128-bit remainder 'x' stands for. */
@@ -94,11 +100,7 @@ reduce(__m128i x)
 static inline CLMUL_TARGET __m128i
 fold32(__m128i x, __m128i next)
 {
-    const __m128i k = _mm_set_epi64x(K_FOLD32_HI, K_FOLD32_LO);
-
-    return _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00),
-                                       _mm_clmulepi64_si128(x, k, 0x11)),
-                         next);
+    return fold_by(x, _mm_set_epi64x(K_FOLD32_HI, K_FOLD32_LO), next);
 }
 
 static CLMUL_TARGET uint32_t

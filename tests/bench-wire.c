@@ -133,6 +133,23 @@ build_ib(uint8_t *ib, const char *dgid, size_t plen)
     return tp_build_ib(&bi, ib);
 }
 
+/* Builds into 'roce' the RoCEv2/IPv4 frame from 10.0.0.2 to 10.0.0.1 with
+ * a 'plen'-byte payload.  Returns its length. */
+static size_t
+build_roce(uint8_t *roce, size_t plen)
+{
+    struct tp_roce br;
+
+    memset(&br, 0, sizeof br);
+    br.v4 = true;
+    br.ttl = 64;
+    gid("10.0.0.2", br.sip);
+    gid("10.0.0.1", br.dip);
+    br.sport = 0xc000;
+    fill_tr(&br.tr, plen);
+    return tp_build_roce(&br, roce);
+}
+
 static void
 bench_size(const struct ibb_addr_map *map, const struct ibb_conv_config *sim,
            size_t plen)
@@ -140,7 +157,6 @@ bench_size(const struct ibb_addr_map *map, const struct ibb_conv_config *sim,
     static uint8_t ib[BUF_SIZE], roce[BUF_SIZE], buf[BUF_SIZE],
         dst[BUF_SIZE];
     struct ibb_conv_config hw = *sim;
-    struct tp_roce br;
     size_t ib_len, roce_len;
     double t_restore_ib, t_restore_roce, t_copy_ib, t_copy_roce, t_crc;
     size_t crc_len;
@@ -154,14 +170,7 @@ bench_size(const struct ibb_addr_map *map, const struct ibb_conv_config *sim,
 
     ib_len = build_ib(ib, "::ffff:10.0.0.2", plen);
 
-    memset(&br, 0, sizeof br);
-    br.v4 = true;
-    br.ttl = 64;
-    gid("10.0.0.2", br.sip);
-    gid("10.0.0.1", br.dip);
-    br.sport = 0xc000;
-    fill_tr(&br.tr, plen);
-    roce_len = tp_build_roce(&br, roce);
+    roce_len = build_roce(roce, plen);
 
     memcpy(buf + OFS, ib, ib_len);
     if (ibb_ud_to_roce(sim, map, &(struct ibb_buf) { buf, BUF_SIZE, OFS,
@@ -354,17 +363,8 @@ bench_one(const struct ibb_addr_map *map, const struct ibb_conv_config *sim,
         pkt_len = build_ib(pkt, dir[3] ? "fd00::2" : "::ffff:10.0.0.2",
                            plen);
     } else if (!strcmp(dir, "r2u")) {
-        struct tp_roce br;
-
         u2r = false;
-        memset(&br, 0, sizeof br);
-        br.v4 = true;
-        br.ttl = 64;
-        gid("10.0.0.2", br.sip);
-        gid("10.0.0.1", br.dip);
-        br.sport = 0xc000;
-        fill_tr(&br.tr, plen);
-        pkt_len = tp_build_roce(&br, pkt);
+        pkt_len = build_roce(pkt, plen);
     } else {
         return false;
     }

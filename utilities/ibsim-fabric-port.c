@@ -48,7 +48,7 @@ struct ibsim_port_tx {
     struct ovs_list dirty_node; /* In 'dirty_ports' while 'n' > 0. */
     struct ibsim_port_io *io;   /* The receiver. */
     struct mmsghdr msgs[IBSIM_PORT_BURST]; /* sendmmsg() vector. */
-    struct iovec iov[IBSIM_PORT_BURST][2]; /* Header and packet. */
+    struct iovec iov[IBSIM_PORT_BURST];    /* One message each. */
     size_t n;                   /* Packets in 'msgs'. */
 };
 
@@ -185,9 +185,13 @@ tx_flush(struct ibsim_port_io *io)
         if (io->dead) {
             (*dest_gone)++;
         } else {
-            push(io, msg_create(IBB_FMSG_PACKET, 0, 0,
-                                tx->iov[done][1].iov_base,
-                                tx->iov[done][1].iov_len));
+            size_t len = tx->iov[done].iov_len;
+            struct ibsim_port_msg *m = xmalloc(sizeof *m + len);
+
+            m->is_packet = true;
+            m->len = len;
+            memcpy(m->data, tx->iov[done].iov_base, len);
+            push(io, m);
         }
     }
     tx->n = 0;
@@ -213,29 +217,56 @@ ibsim_port_enqueue(struct ibsim_port_io *io, uint16_t type, uint16_t status,
     push(io, msg_create(type, status, xid, body, body_len));
 }
 
-/* Sends what the port's socket takes of its queue.  Returns true if
- * anything went. */
+/* Sends what the port's socket takes of its queue, up to
+ * IBSIM_PORT_BURST messages a system call.  Returns true if anything
+ * went. */
 bool
 ibsim_port_flush(struct ibsim_port_io *io)
 {
+    static struct mmsghdr mm[IBSIM_PORT_BURST];
+    static struct iovec iov[IBSIM_PORT_BURST];
     bool progress = false;
 
     tx_flush(io);
     while (!io->dead && !ovs_list_is_empty(&io->txq)) {
-        struct ibsim_port_msg *m = CONTAINER_OF(ovs_list_front(&io->txq),
-                                                struct ibsim_port_msg, node);
-        struct iovec iov = { .iov_base = m->data, .iov_len = m->len };
+        struct ibsim_port_msg *m;
+        size_t n = 0;
+        int sent;
 
-        if (!send_iov(io, &iov, 1)) {
+        LIST_FOR_EACH (m, node, &io->txq) {
+            if (n == IBSIM_PORT_BURST) {
+                break;
+            }
+            iov[n].iov_base = m->data;
+            iov[n].iov_len = m->len;
+            memset(&mm[n], 0, sizeof mm[n]);
+            mm[n].msg_hdr.msg_iov = &iov[n];
+            mm[n].msg_hdr.msg_iovlen = 1;
+            n++;
+        }
+        sent = sendmmsg(io->fd, mm, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (sent < 0) {
+            if (errno != EAGAIN && errno != EINTR) {
+                VLOG_INFO("port %u (%s): send failed (%s), detaching",
+                          io->num, io->name, ovs_strerror(errno));
+                io->dead = true;
+            }
             break;
         }
-        ovs_list_remove(&m->node);
-        if (m->is_packet) {
-            io->n_queued--;
-            io->tx_packets++;
+        for (int i = 0; i < sent; i++) {
+            m = CONTAINER_OF(ovs_list_pop_front(&io->txq),
+                             struct ibsim_port_msg, node);
+            if (m->is_packet) {
+                io->n_queued--;
+                io->tx_packets++;
+            }
+            free(m);
         }
-        free(m);
         progress = true;
+        if (sent < n) {
+            /* The socket is full; an error, if any, shows next time. */
+            break;
+        }
     }
     return progress;
 }
@@ -243,11 +274,13 @@ ibsim_port_flush(struct ibsim_port_io *io)
 /* ------------------------------------------------------------------ */
 /* Forwarded packets. */
 
-/* Takes packet 'pkt' for 'dst' into its send batch if nothing is queued
- * before it, which saves a copy and a system call per packet.  Returns
- * true if taken. */
+/* Takes received PACKET message 'msg' for 'dst' into its send batch if
+ * nothing is queued before it, which saves a copy and a system call per
+ * packet.  Its header becomes the one the fabric sends (status and xid
+ * 0), so that the message goes out as it is, in one piece.  Returns true
+ * if taken. */
 bool
-ibsim_port_send_packet(struct ibsim_port_io *dst, const uint8_t *pkt,
+ibsim_port_send_packet(struct ibsim_port_io *dst, uint8_t *msg,
                        size_t len)
 {
     struct ibsim_port_tx *tx;
@@ -271,15 +304,13 @@ ibsim_port_send_packet(struct ibsim_port_io *dst, const uint8_t *pkt,
     if (!tx->n) {
         ovs_list_push_back(&dirty_ports, &tx->dirty_node);
     }
-    tx->iov[tx->n][0].iov_base = CONST_CAST(struct ibb_fmsg_hdr *,
-                                            &packet_hdr);
-    tx->iov[tx->n][0].iov_len = sizeof packet_hdr;
-    tx->iov[tx->n][1].iov_base = CONST_CAST(uint8_t *, pkt);
-    tx->iov[tx->n][1].iov_len = len;
+    memcpy(msg, &packet_hdr, sizeof packet_hdr);
+    tx->iov[tx->n].iov_base = msg;
+    tx->iov[tx->n].iov_len = len;
     mm = &tx->msgs[tx->n];
     memset(mm, 0, sizeof *mm);
-    mm->msg_hdr.msg_iov = tx->iov[tx->n];
-    mm->msg_hdr.msg_iovlen = 2;
+    mm->msg_hdr.msg_iov = &tx->iov[tx->n];
+    mm->msg_hdr.msg_iovlen = 1;
     tx->n++;
     return true;
 }
@@ -408,7 +439,7 @@ ibsim_port_receive(struct ibsim_port_io *io)
 
 /* Returns the next message read from 'io', storing its length in '*len',
  * or NULL if none is pending or 'io' is held or dead. */
-const uint8_t *
+uint8_t *
 ibsim_port_next(struct ibsim_port_io *io, size_t *len)
 {
     struct ibsim_port_rx *rx = io->rx;

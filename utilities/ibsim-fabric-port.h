@@ -8,7 +8,7 @@
  *     so batching loses nothing and keeps their order.
  *
  *   - Sending a forwarded packet: if the receiver has nothing queued, the
- *     packet joins the receiver's send batch, which points into the
+ *     message joins the receiver's send batch, which points into the
  *     sender's receive buffer (no copy) and goes out with one sendmmsg()
  *     in ibsim_port_flush_batches().  A batch never holds more packets
  *     than the receiver's queue has room for, so whatever its socket does
@@ -69,13 +69,13 @@ void ibsim_port_destroy(struct ibsim_port_io *);
 
 /* Receiving. */
 void ibsim_port_receive(struct ibsim_port_io *);
-const uint8_t *ibsim_port_next(struct ibsim_port_io *, size_t *len);
+uint8_t *ibsim_port_next(struct ibsim_port_io *, size_t *len);
 
 /* Sending. */
 void ibsim_port_enqueue(struct ibsim_port_io *, uint16_t type,
                         uint16_t status, uint32_t xid, const void *body,
                         size_t body_len);
-bool ibsim_port_send_packet(struct ibsim_port_io *, const uint8_t *pkt,
+bool ibsim_port_send_packet(struct ibsim_port_io *, uint8_t *msg,
                             size_t len);
 bool ibsim_port_hold(struct ibsim_port_io *src, const uint8_t *pkt,
                      size_t len, const unsigned int *dests, size_t n_dests);

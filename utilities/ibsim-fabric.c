@@ -440,9 +440,10 @@ drop(struct port *src, unsigned long long *counter, const char *why)
                 why);
 }
 
-/* Handles a packet from 'src'; may hold it there. */
+/* Handles a packet from 'src'; may hold it there.  Rewrites 'msg''s
+ * header for forwarding. */
 static void
-handle_packet(struct port *src, const uint8_t *msg, size_t msg_len)
+handle_packet(struct port *src, uint8_t *msg, size_t msg_len)
 {
     const uint8_t *pkt = msg + sizeof(struct ibb_fmsg_hdr);
     size_t len = msg_len - sizeof(struct ibb_fmsg_hdr);
@@ -553,7 +554,7 @@ handle_packet(struct port *src, const uint8_t *msg, size_t msg_len)
     for (size_t i = 0; i < n_dests; ) {
         struct port *dst = port_by_num(dests[i]);
 
-        if (dst && ibsim_port_send_packet(&dst->io, pkt, len)) {
+        if (dst && ibsim_port_send_packet(&dst->io, msg, msg_len)) {
             dests[i] = dests[--n_dests];
         } else {
             i++;
@@ -865,7 +866,7 @@ handle_path_query(struct port *port, const struct ibb_fmsg_hdr *hdr,
 }
 
 static void
-handle_message(struct port *port, const uint8_t *msg, size_t len)
+handle_message(struct port *port, uint8_t *msg, size_t len)
 {
     struct ibb_fmsg_hdr hdr;
     const uint8_t *body = msg + sizeof hdr;
@@ -956,7 +957,7 @@ handle_message(struct port *port, const uint8_t *msg, size_t len)
 static void
 port_read(struct port *port)
 {
-    const uint8_t *msg;
+    uint8_t *msg;
     size_t len;
 
     ibsim_port_receive(&port->io);

@@ -986,6 +986,13 @@ port_destroy(struct port *port)
 static void
 accept_ports(void)
 {
+    struct pollfd pfd = { .fd = listen_fd, .events = POLLIN };
+
+    /* A failed accept4() costs a socket's allocation: ask poll() first,
+     * since the main loop runs once per batch of packets. */
+    if (poll(&pfd, 1, 0) <= 0) {
+        return;
+    }
     for (;;) {
         int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         struct port *port;

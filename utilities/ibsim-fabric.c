@@ -7,8 +7,10 @@
  * --pidfile, --log-file, -v, and a unixctl socket answering fabric/show,
  * fabric/ports, fabric/groups, fabric/counters and exit via ovs-appctl.
  *
- * This file is the switch (forwarding, flow control, ports) and the SM
- * (LIDs, GUIDs); utilities/ibsim-sa.c is the SA's multicast part.
+ * This file is the switch (checks, forwarding, ports) and the SM (LIDs,
+ * GUIDs); utilities/ibsim-fabric-port.c is the ports' I/O (batches, send
+ * queues, held packets: flow control); utilities/ibsim-sa.c is the SA's
+ * multicast part.
  */
 #include <config.h>
 
@@ -108,7 +110,7 @@ struct qp {
 struct port {
     struct ovs_list node;       /* In 'ports'. */
     struct hmap_node lid_node;  /* In 'ports_by_lid' once attached. */
-    struct ibsim_port_io io;    /* Sockets, queues, held packet. */
+    struct ibsim_port_io io;    /* Connection, queue, batches, held. */
     unsigned int num;           /* Switch port number. */
     bool attached;              /* ATTACH done. */
     char name[32];              /* Name from ATTACH. */

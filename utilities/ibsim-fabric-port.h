@@ -2,15 +2,15 @@
  * ibsim-fabric's port I/O: what one connection (one HCA port) reads and
  * is sent, apart from what the fabric decides about it.
  *
- *   - Receiving: recvmmsg() reads up to IBSIM_PORT_BURST messages at once;
- *     ibsim_port_next() hands them out one by one.  Messages read past a
+ *   - Receiving: ibsim_port_receive() reads up to IBSIM_PORT_BURST
+ *     messages at once; ibsim_port_next() hands them out one by one.  Messages read past a
  *     packet that got held stay pending in the port until it is released,
  *     so batching loses nothing and keeps their order.
  *
  *   - Sending a forwarded packet: if the receiver has nothing queued, the
  *     message joins the receiver's send batch, which points into the
- *     sender's receive buffer (no copy) and goes out with one sendmmsg()
- *     in ibsim_port_flush_batches().  A batch never holds more packets
+ *     sender's receive buffer (no copy) and goes out in one go in
+ *     ibsim_port_flush_batches().  A batch never holds more packets
  *     than the receiver's queue has room for, so whatever its socket does
  *     not take moves to the queue, exactly as a refused sendmsg() of each
  *     packet would have.

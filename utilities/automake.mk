@@ -22,6 +22,8 @@ EXTRA_DIST += \
 bin_PROGRAMS += utilities/ibsim-fabric
 utilities_ibsim_fabric_SOURCES = \
 	utilities/ibsim-fabric.c \
+	utilities/ibsim-fabric-port.c \
+	utilities/ibsim-fabric-port.h \
 	utilities/ibsim-sa.c \
 	utilities/ibsim-sa.h
 utilities_ibsim_fabric_CPPFLAGS = $(OVS_PLUGIN_CPPFLAGS)

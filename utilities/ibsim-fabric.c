@@ -7,8 +7,10 @@
  * --pidfile, --log-file, -v, and a unixctl socket answering fabric/show,
  * fabric/ports, fabric/groups, fabric/counters and exit via ovs-appctl.
  *
- * This file is the switch (forwarding, flow control, ports) and the SM
- * (LIDs, GUIDs); utilities/ibsim-sa.c is the SA's multicast part.
+ * This file is the switch (checks, forwarding, ports) and the SM (LIDs,
+ * GUIDs); utilities/ibsim-fabric-port.c is the ports' I/O (batches, send
+ * queues, held packets: flow control); utilities/ibsim-sa.c is the SA's
+ * multicast part.
  */
 #include <config.h>
 
@@ -43,6 +45,7 @@
 #include "ib-hdr.h"
 #include "ib-icrc.h"
 #include "ibb-pcap.h"
+#include "ibsim-fabric-port.h"
 #include "ibsim-sa.h"
 
 VLOG_DEFINE_THIS_MODULE(ibsim_fabric);
@@ -57,9 +60,6 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 
 /* QP1 is always open in strict mode, with the GSI Q_Key. */
 #define GSI_QKEY 0x80010000
-
-/* Most messages read from one port per main-loop iteration. */
-#define READ_BURST 32
 
 /* Counters: X(NAME, DESCRIPTION).  Drops first, then traffic. */
 #define FABRIC_DROPS                                                    \
@@ -102,14 +102,6 @@ struct counters {
 #undef X
 };
 
-/* A message waiting to be sent to a port. */
-struct msg {
-    struct ovs_list node;       /* In port's 'txq'. */
-    bool is_packet;             /* Counts against the queue bound. */
-    size_t len;                 /* Length of 'data'. */
-    uint8_t data[];             /* Header and body. */
-};
-
 struct qp {
     uint32_t qpn;               /* QP number. */
     uint32_t qkey;              /* Its Q_Key. */
@@ -118,10 +110,9 @@ struct qp {
 struct port {
     struct ovs_list node;       /* In 'ports'. */
     struct hmap_node lid_node;  /* In 'ports_by_lid' once attached. */
-    int fd;                     /* Connection. */
+    struct ibsim_port_io io;    /* Connection, queue, batches, held. */
     unsigned int num;           /* Switch port number. */
     bool attached;              /* ATTACH done. */
-    bool dead;                  /* Connection failed, close soon. */
     char name[32];              /* Name from ATTACH. */
     enum ibb_fmsg_mode mode;    /* Raw or strict. */
     uint64_t guid;              /* Port GUID. */
@@ -134,17 +125,6 @@ struct port {
     size_t n_qps;               /* Number of 'qps'. */
     struct ibb_fmsg_route *routes; /* GID prefixes it routes (SA only). */
     size_t n_routes;            /* Number of 'routes'. */
-
-    struct ovs_list txq;        /* "struct msg"s to send to the port. */
-    size_t n_queued;            /* Packets in 'txq'. */
-
-    /* A packet from this port that waits for room at some receivers: the
-     * fabric reads nothing more from this port meanwhile. */
-    struct msg *held;           /* The packet, or NULL. */
-    unsigned int *held_dests;   /* Port numbers still to deliver to. */
-    size_t n_held_dests;        /* Number of 'held_dests'. */
-
-    unsigned long long rx, tx;  /* Packets from and to the port. */
 };
 
 static char *socket_path;
@@ -187,7 +167,7 @@ port_by_num(unsigned int num)
 
     LIST_FOR_EACH (port, node, &ports) {
         if (port->num == num) {
-            return port->dead ? NULL : port;
+            return port->io.dead ? NULL : port;
         }
     }
     return NULL;
@@ -213,7 +193,7 @@ port_by_gid(const uint8_t gid[16])
     struct port *port;
 
     LIST_FOR_EACH (port, node, &ports) {
-        if (port->attached && !port->dead && port_has_gid(port, gid)) {
+        if (port->attached && !port->io.dead && port_has_gid(port, gid)) {
             return port;
         }
     }
@@ -223,37 +203,12 @@ port_by_gid(const uint8_t gid[16])
 /* ------------------------------------------------------------------ */
 /* Sending to ports. */
 
-static struct msg *
-msg_create(uint16_t type, uint16_t status, uint32_t xid, const void *body,
-           size_t body_len)
-{
-    struct ibb_fmsg_hdr hdr = { .type = type, .status = status, .xid = xid };
-    struct msg *m = xmalloc(sizeof *m + sizeof hdr + body_len);
-
-    m->is_packet = type == IBB_FMSG_PACKET;
-    m->len = sizeof hdr + body_len;
-    memcpy(m->data, &hdr, sizeof hdr);
-    if (body_len) {
-        memcpy(m->data + sizeof hdr, body, body_len);
-    }
-    return m;
-}
-
-static void
-port_enqueue(struct port *port, struct msg *m)
-{
-    ovs_list_push_back(&port->txq, &m->node);
-    if (m->is_packet) {
-        port->n_queued++;
-    }
-}
-
 static void
 reply(struct port *port, const struct ibb_fmsg_hdr *req, int status,
       const void *body, size_t body_len)
 {
-    port_enqueue(port, msg_create(req->type, status, req->xid, body,
-                                  body_len));
+    ibsim_port_enqueue(&port->io, req->type, status, req->xid, body,
+                       body_len);
 }
 
 void
@@ -263,7 +218,7 @@ ibsim_fabric_send(unsigned int port_num, uint16_t type, uint16_t status,
     struct port *port = port_by_num(port_num);
 
     if (port) {
-        port_enqueue(port, msg_create(type, status, xid, body, body_len));
+        ibsim_port_enqueue(&port->io, type, status, xid, body, body_len);
     }
 }
 
@@ -276,116 +231,13 @@ port_name(unsigned int num)
     return port ? port->name : NULL;
 }
 
-static bool
-port_has_room(const struct port *port)
+/* The I/O of live switch port 'num', for ibsim-fabric-port.c. */
+static struct ibsim_port_io *
+port_io_by_num(unsigned int num)
 {
-    return port->n_queued < queue_len;
-}
+    struct port *port = port_by_num(num);
 
-/* Sends one message, gathered from 'iov', on 'port''s socket without
- * waiting.  Returns true if it went; a full socket returns false, and any
- * other error also marks the port dead. */
-static bool
-port_sendmsg(struct port *port, struct iovec *iov, size_t n_iov)
-{
-    struct msghdr mh = { .msg_iov = iov, .msg_iovlen = n_iov };
-
-    if (sendmsg(port->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0) {
-        return true;
-    }
-    if (errno != EAGAIN && errno != EINTR) {
-        VLOG_INFO("port %u (%s): send failed (%s), detaching",
-                  port->num, port->name, ovs_strerror(errno));
-        port->dead = true;
-    }
-    return false;
-}
-
-/* Sends what the port's socket takes.  Returns true if anything went. */
-static bool
-port_flush(struct port *port)
-{
-    bool progress = false;
-
-    while (!port->dead && !ovs_list_is_empty(&port->txq)) {
-        struct msg *m = CONTAINER_OF(ovs_list_front(&port->txq),
-                                     struct msg, node);
-        struct iovec iov = { .iov_base = m->data, .iov_len = m->len };
-
-        if (!port_sendmsg(port, &iov, 1)) {
-            break;
-        }
-        ovs_list_remove(&m->node);
-        if (m->is_packet) {
-            port->n_queued--;
-            port->tx++;
-        }
-        free(m);
-        progress = true;
-    }
-    return progress;
-}
-
-/* Sends the packet message gathered from 'iov' to 'dst' at once if nothing
- * is queued before it, which saves a copy and a pass of the main loop.
- * Returns true if it went. */
-static bool
-port_send_now(struct port *dst, struct iovec *iov, size_t n_iov)
-{
-    if (dst->dead || !ovs_list_is_empty(&dst->txq)
-        || !port_sendmsg(dst, iov, n_iov)) {
-        return false;
-    }
-    dst->tx++;
-    return true;
-}
-
-/* Tries to deliver 'port''s held packet to its remaining receivers.
- * Returns true if any copy was sent or queued or the packet was
- * released. */
-static bool
-port_retry_held(struct port *port)
-{
-    bool progress = false;
-    struct iovec iov;
-    size_t i = 0;
-
-    if (!port->held) {
-        return false;
-    }
-    iov.iov_base = port->held->data;
-    iov.iov_len = port->held->len;
-    while (i < port->n_held_dests) {
-        struct port *dst = port_by_num(port->held_dests[i]);
-
-        if (!dst) {
-            counters.dest_gone++;
-        } else if (port_send_now(dst, &iov, 1)) {
-            /* Sent without a copy. */
-        } else if (port_has_room(dst)) {
-            struct msg *m = port->held;
-
-            if (port->n_held_dests == 1) {
-                port->held = NULL;      /* The last receiver takes it. */
-            } else {
-                m = xmemdup(m, sizeof *m + m->len);
-            }
-            port_enqueue(dst, m);
-        } else {
-            i++;
-            continue;
-        }
-        port->held_dests[i] = port->held_dests[--port->n_held_dests];
-        progress = true;
-    }
-    if (!port->n_held_dests) {
-        free(port->held);
-        port->held = NULL;
-        free(port->held_dests);
-        port->held_dests = NULL;
-        progress = true;
-    }
-    return progress;
+    return port ? &port->io : NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -424,17 +276,34 @@ pcap_write(const uint8_t *pkt, size_t len)
 /* ------------------------------------------------------------------ */
 /* Forwarding. */
 
+/* Whether a packet's ICRC is right.  A switch checks the VCRC, which
+ * covers one link, but not the ICRC, which covers the packet end to end: a
+ * bad ICRC does not stop forwarding.  The receiving HCA checks it (see
+ * check_strict()); a raw port, a sniffer, receives the packet as it is.
+ * So the ICRC is computed only when a strict receiver first asks. */
+struct packet_icrc {
+    const uint8_t *pkt;         /* The packet, from the LRH. */
+    size_t len;                 /* Its length through the ICRC. */
+    int ok;                     /* 1 right, 0 wrong, -1 not computed. */
+};
+
+static bool
+packet_icrc_ok(struct packet_icrc *pi)
+{
+    if (pi->ok < 0) {
+        /* check_packet() made sure the headers it needs are there, so
+         * this returns 0 or EBADMSG. */
+        pi->ok = !ibb_icrc_ib_check(pi->pkt, pi->len);
+    }
+    return pi->ok;
+}
+
 /* Checks that the packet is a well-formed UD packet, as a switch does.
  * Returns a pointer to the drop counter to bump, or NULL if the packet is
- * good; stores the BTH offset, and in '*icrc_ok' whether the ICRC is right.
- *
- * A switch checks the VCRC, which covers one link, but not the ICRC, which
- * covers the packet end to end: a bad ICRC does not stop forwarding.  The
- * receiving HCA checks it (see check_strict()); a raw port, a sniffer,
- * receives the packet as it is. */
+ * good; stores the BTH offset. */
 static unsigned long long *
 check_packet(const struct port *src, const uint8_t *pkt, size_t len,
-             size_t *bth_ofs, bool *icrc_ok)
+             size_t *bth_ofs)
 {
     const struct ibb_lrh *lrh = (const struct ibb_lrh *) pkt;
     const struct ibb_bth *bth;
@@ -478,18 +347,9 @@ check_packet(const struct port *src, const uint8_t *pkt, size_t len,
         *bth_ofs += IBB_GRH_LEN;
     }
 
-    /* ibb_icrc_ib_check() also finds headers too malformed to compute the
-     * ICRC over; those are bad whoever receives them. */
-    switch (ibb_icrc_ib_check(pkt, len - IBB_VCRC_LEN)) {
-    case 0:
-        *icrc_ok = true;
-        break;
-    case EBADMSG:
-        *icrc_ok = false;
-        break;
-    default:
-        return &counters.bad_header;
-    }
+    /* The length checks above leave room for the BTH and the ICRC, and
+     * LNH is local or global: the ICRC can be computed (packet_icrc_ok()).
+     */
 
     bth = (const struct ibb_bth *) (pkt + *bth_ofs);
     op = ibb_bth_opcode(bth);
@@ -555,15 +415,15 @@ check_strict_sender(const struct port *src, const uint8_t *pkt,
  * a unicast packet only to an open QP with its Q_Key and for a GID of its
  * table.  Returns the drop counter to bump, or NULL to deliver. */
 static unsigned long long *
-check_strict(const struct port *dst, const uint8_t *pkt, bool icrc_ok,
-             uint32_t dqpn, uint32_t qkey)
+check_strict(const struct port *dst, const uint8_t *pkt,
+             struct packet_icrc *icrc, uint32_t dqpn, uint32_t qkey)
 {
     const struct ibb_lrh *lrh = (const struct ibb_lrh *) pkt;
 
     if (dst->mode != IBB_FMODE_STRICT) {
         return NULL;
     }
-    if (!icrc_ok) {
+    if (!packet_icrc_ok(icrc)) {
         return &counters.bad_icrc;
     }
     if (ibb_lrh_lnh(lrh) == IBB_LNH_GLOBAL
@@ -590,9 +450,10 @@ drop(struct port *src, unsigned long long *counter, const char *why)
                 why);
 }
 
-/* Handles a packet from 'src'; may hold it there. */
+/* Handles a packet from 'src'; may hold it there.  Rewrites 'msg''s
+ * header for forwarding. */
 static void
-handle_packet(struct port *src, const uint8_t *msg, size_t msg_len)
+handle_packet(struct port *src, uint8_t *msg, size_t msg_len)
 {
     const uint8_t *pkt = msg + sizeof(struct ibb_fmsg_hdr);
     size_t len = msg_len - sizeof(struct ibb_fmsg_hdr);
@@ -600,18 +461,17 @@ handle_packet(struct port *src, const uint8_t *msg, size_t msg_len)
     const struct ibb_bth *bth;
     const struct ibb_deth *deth;
     unsigned long long *bad;
-    unsigned int *dests;
+    unsigned int one_dest;
+    unsigned int *dests = &one_dest;
     size_t n_dests = 0;
     size_t bth_ofs = 0;
-    bool icrc_ok = false;
-    struct ibb_fmsg_hdr fhdr;
-    struct iovec iov[2];
+    struct packet_icrc icrc = { .pkt = pkt, .len = len - IBB_VCRC_LEN,
+                                .ok = -1 };
     uint16_t dlid;
-    struct msg *m;
 
     counters.rx_packets++;
-    src->rx++;
-    bad = check_packet(src, pkt, len, &bth_ofs, &icrc_ok);
+    src->io.rx_packets++;
+    bad = check_packet(src, pkt, len, &bth_ofs);
     if (bad) {
         drop(src, bad, "failed check");
         return;
@@ -658,7 +518,7 @@ handle_packet(struct port *src, const uint8_t *msg, size_t msg_len)
             }
             /* Each strict member drops its own copy of a packet with a
              * bad ICRC: one count per dropped copy. */
-            if (dst->mode == IBB_FMODE_STRICT && !icrc_ok) {
+            if (dst->mode == IBB_FMODE_STRICT && !packet_icrc_ok(&icrc)) {
                 counters.bad_icrc++;
                 continue;
             }
@@ -677,7 +537,7 @@ handle_packet(struct port *src, const uint8_t *msg, size_t msg_len)
     } else {
         struct port *dst = port_by_lid(dlid);
 
-        if (!dst || dst->dead) {
+        if (!dst || dst->io.dead) {
             drop(src, &counters.unknown_lid, "unknown DLID");
             return;
         }
@@ -685,13 +545,12 @@ handle_packet(struct port *src, const uint8_t *msg, size_t msg_len)
             drop(src, &counters.pkey_violation, "receiver P_Key");
             return;
         }
-        bad = check_strict(dst, pkt, icrc_ok, ibb_bth_qpn(bth),
+        bad = check_strict(dst, pkt, &icrc, ibb_bth_qpn(bth),
                            ibb_deth_qkey(deth));
         if (bad) {
             drop(src, bad, "strict receiver's ICRC/GID/QPN/Q_Key");
             return;
         }
-        dests = xmalloc(sizeof *dests);
         dests[n_dests++] = dst->num;
         counters.forwarded++;
         counters.tx_unicast++;
@@ -703,33 +562,20 @@ handle_packet(struct port *src, const uint8_t *msg, size_t msg_len)
 
     /* Receivers with nothing queued get it at once, from here; the rest
      * get a copy, held until each has room. */
-    memset(&fhdr, 0, sizeof fhdr);
-    fhdr.type = IBB_FMSG_PACKET;
-    iov[0].iov_base = &fhdr;
-    iov[0].iov_len = sizeof fhdr;
-    iov[1].iov_base = CONST_CAST(uint8_t *, pkt);
-    iov[1].iov_len = len;
     for (size_t i = 0; i < n_dests; ) {
         struct port *dst = port_by_num(dests[i]);
 
-        if (dst && port_send_now(dst, iov, 2)) {
+        if (dst && ibsim_port_send_packet(&dst->io, msg, msg_len)) {
             dests[i] = dests[--n_dests];
         } else {
             i++;
         }
     }
-    if (!n_dests) {
-        free(dests);
-        return;
-    }
-
-    m = msg_create(IBB_FMSG_PACKET, 0, 0, pkt, len);
-    src->held = m;
-    src->held_dests = dests;
-    src->n_held_dests = n_dests;
-    port_retry_held(src);
-    if (src->held) {
+    if (n_dests && ibsim_port_hold(&src->io, pkt, len, dests, n_dests)) {
         counters.backpressure++;
+    }
+    if (dests != &one_dest) {
+        free(dests);
     }
 }
 
@@ -753,7 +599,7 @@ guid_in_use(uint64_t guid)
     struct port *port;
 
     LIST_FOR_EACH (port, node, &ports) {
-        if (port->attached && !port->dead && port->guid == guid) {
+        if (port->attached && !port->io.dead && port->guid == guid) {
             return true;
         }
     }
@@ -916,7 +762,7 @@ route_lookup(const uint8_t gid[16], struct port **portp)
 
     *portp = NULL;
     LIST_FOR_EACH (port, node, &ports) {
-        if (!port->attached || port->dead) {
+        if (!port->attached || port->io.dead) {
             continue;
         }
         for (size_t i = 0; i < port->n_routes; i++) {
@@ -939,7 +785,7 @@ route_owner(const struct ibb_fmsg_route *r)
     struct port *port;
 
     LIST_FOR_EACH (port, node, &ports) {
-        if (!port->attached || port->dead) {
+        if (!port->attached || port->io.dead) {
             continue;
         }
         for (size_t i = 0; i < port->n_routes; i++) {
@@ -1031,21 +877,21 @@ handle_path_query(struct port *port, const struct ibb_fmsg_hdr *hdr,
 }
 
 static void
-handle_message(struct port *port, const uint8_t *msg, size_t len)
+handle_message(struct port *port, uint8_t *msg, size_t len)
 {
     struct ibb_fmsg_hdr hdr;
     const uint8_t *body = msg + sizeof hdr;
     size_t body_len = len - sizeof hdr;
 
     if (len < sizeof hdr) {
-        port->dead = true;
+        port->io.dead = true;
         return;
     }
     memcpy(&hdr, msg, sizeof hdr);
     if (!port->attached && hdr.type != IBB_FMSG_ATTACH) {
         VLOG_WARN_RL(&rl, "port %u: message %u before ATTACH, closing",
                      port->num, hdr.type);
-        port->dead = true;
+        port->io.dead = true;
         return;
     }
     if (hdr.type != IBB_FMSG_PACKET) {
@@ -1118,48 +964,30 @@ handle_message(struct port *port, const uint8_t *msg, size_t len)
 /* ------------------------------------------------------------------ */
 /* Ports. */
 
+/* Handles what 'port' sent, a batch at a time, until it is held. */
 static void
 port_read(struct port *port)
 {
-    static uint8_t buf[IBB_FABRIC_MAX_MSG];
+    uint8_t *msg;
+    size_t len;
 
-    for (int i = 0; i < READ_BURST && !port->held && !port->dead; i++) {
-        ssize_t n = recv(port->fd, buf, sizeof buf, MSG_DONTWAIT);
-
-        if (n < 0) {
-            if (errno != EAGAIN && errno != EINTR) {
-                VLOG_INFO("port %u (%s): recv failed (%s), detaching",
-                          port->num, port->name, ovs_strerror(errno));
-                port->dead = true;
-            }
-            break;
-        } else if (n == 0) {
-            VLOG_INFO("port %u (%s): disconnected", port->num, port->name);
-            port->dead = true;
-            break;
-        }
-        handle_message(port, buf, n);
+    ibsim_port_receive(&port->io);
+    while ((msg = ibsim_port_next(&port->io, &len))) {
+        handle_message(port, msg, len);
     }
+    /* The batches point into this port's receive buffer. */
+    ibsim_port_flush_batches();
 }
 
 static void
 port_destroy(struct port *port)
 {
-    struct msg *m;
-
     if (port->attached) {
         ibsim_sa_port_gone(port->num);
-    }
-    LIST_FOR_EACH_POP (m, node, &port->txq) {
-        free(m);
-    }
-    if (port->attached) {
         hmap_remove(&ports_by_lid, &port->lid_node);
     }
     ovs_list_remove(&port->node);
-    close(port->fd);
-    free(port->held);
-    free(port->held_dests);
+    ibsim_port_destroy(&port->io);
     free(port->aliases);
     free(port->routes);
     free(port->qps);
@@ -1169,6 +997,13 @@ port_destroy(struct port *port)
 static void
 accept_ports(void)
 {
+    struct pollfd pfd = { .fd = listen_fd, .events = POLLIN };
+
+    /* A failed accept4() costs a socket's allocation: ask poll() first,
+     * since the main loop runs once per batch of packets. */
+    if (poll(&pfd, 1, 0) <= 0) {
+        return;
+    }
     for (;;) {
         int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         struct port *port;
@@ -1181,10 +1016,9 @@ accept_ports(void)
             return;
         }
         port = xzalloc(sizeof *port);
-        port->fd = fd;
         port->num = next_port_num++;
         snprintf(port->name, sizeof port->name, "port%u", port->num);
-        ovs_list_init(&port->txq);
+        ibsim_port_init(&port->io, fd, port->num, port->name);
         ovs_list_push_back(&ports, &port->node);
     }
 }
@@ -1241,7 +1075,7 @@ fabric_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
     struct port *port;
 
     LIST_FOR_EACH (port, node, &ports) {
-        n_ports += port->attached && !port->dead;
+        n_ports += port->attached && !port->io.dead;
     }
     ds_put_format(&s, "socket: %s\n", socket_path);
     ds_put_format(&s, "sm_lid: %d\n", SM_LID);
@@ -1264,7 +1098,7 @@ fabric_ports(struct unixctl_conn *conn, int argc OVS_UNUSED,
     struct port *port;
 
     LIST_FOR_EACH (port, node, &ports) {
-        if (!port->attached || port->dead) {
+        if (!port->attached || port->io.dead) {
             continue;
         }
         ds_put_format(&s, "port %u: name=%s lid=%u guid=0x%016"PRIx64
@@ -1273,8 +1107,8 @@ fabric_ports(struct unixctl_conn *conn, int argc OVS_UNUSED,
                       port->lid, port->guid,
                       ibb_gid_format(port->gid, gidbuf, sizeof gidbuf),
                       port->mode == IBB_FMODE_RAW ? "raw" : "strict",
-                      port->pkey, port->rx, port->tx, port->n_queued,
-                      port->held ? "yes" : "no");
+                      port->pkey, port->io.rx_packets, port->io.tx_packets,
+                      port->io.n_queued, port->io.held ? "yes" : "no");
         for (size_t i = 0; i < port->n_aliases; i++) {
             ds_put_format(&s, "  alias %s\n",
                           ibb_gid_format(port->aliases[i], gidbuf,
@@ -1345,6 +1179,7 @@ main(int argc, char *argv[])
     parse_options(argc, argv);
     fatal_ignore_sigpipe();
 
+    ibsim_port_module_init(queue_len, port_io_by_num, &counters.dest_gone);
     open_listener();
     if (pcap_file) {
         pcap_open();
@@ -1378,21 +1213,21 @@ main(int argc, char *argv[])
         do {
             progress = false;
             LIST_FOR_EACH (port, node, &ports) {
-                progress |= port_flush(port);
+                progress |= ibsim_port_flush(&port->io);
             }
             LIST_FOR_EACH (port, node, &ports) {
-                progress |= port_retry_held(port);
+                progress |= ibsim_port_retry_held(&port->io);
             }
         } while (progress);
 
         LIST_FOR_EACH_SAFE (port, node, &ports) {
-            if (port->dead) {
+            if (port->io.dead) {
                 port_destroy(port);
             }
         }
         /* Receivers may have gone: senders held for them move on. */
         LIST_FOR_EACH (port, node, &ports) {
-            if (port_retry_held(port)) {
+            if (ibsim_port_retry_held(&port->io)) {
                 poll_immediate_wake();
             }
         }
@@ -1404,14 +1239,7 @@ main(int argc, char *argv[])
 
         poll_fd_wait(listen_fd, POLLIN);
         LIST_FOR_EACH (port, node, &ports) {
-            short events = port->held ? 0 : POLLIN;
-
-            if (!ovs_list_is_empty(&port->txq)) {
-                events |= POLLOUT;
-            }
-            if (events) {
-                poll_fd_wait(port->fd, events);
-            }
+            ibsim_port_wait(&port->io);
         }
         unixctl_server_wait(unixctl);
         if (exiting) {

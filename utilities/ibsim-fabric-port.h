@@ -3,9 +3,10 @@
  * is sent, apart from what the fabric decides about it.
  *
  *   - Receiving: ibsim_port_receive() reads up to IBSIM_PORT_BURST
- *     messages at once; ibsim_port_next() hands them out one by one.  Messages read past a
- *     packet that got held stay pending in the port until it is released,
- *     so batching loses nothing and keeps their order.
+ *     messages at once; ibsim_port_next() hands them out one by one.
+ *     Messages read past a packet that got held stay pending in the port
+ *     until it is released, so batching loses nothing and keeps their
+ *     order.
  *
  *   - Sending a forwarded packet: if the receiver has nothing queued, the
  *     message joins the receiver's send batch, which points into the

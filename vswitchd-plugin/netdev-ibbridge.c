@@ -1083,27 +1083,22 @@ netdev_ibbridge_rxq_wait(struct netdev_rxq *rxq_)
     unsigned int qid = rxq_->queue_id;
 
     ovs_mutex_lock(&dev->mutex);
-    if (qid) {
-        if (dev->port && dev->carrier) {
-            if (ibb_port_queue_has_pending(dev->port, qid)) {
-                poll_immediate_wake();
-            } else if (ibb_port_queue_fd(dev->port, qid) >= 0) {
-                poll_fd_wait(ibb_port_queue_fd(dev->port, qid), POLLIN);
-            }
-        }
-        ovs_mutex_unlock(&dev->mutex);
-        return;
-    }
-    /* Answers may be queued by another thread's send(): wake up for them. */
-    seq_wait(dev->neigh_seq, seq_read(dev->neigh_seq));
-    if (!dp_packet_batch_is_empty(&dev->neigh_answers) || dev->n_announce
-        || ibbridge_igmp_pending(dev)) {
-        poll_immediate_wake();
-    } else if (dev->port && dev->carrier) {
-        if (ibb_port_has_pending(dev->port)) {
+    if (!qid) {
+        /* Answers may be queued by another thread's send(): wake up for
+         * them.  Queue 0 takes them. */
+        seq_wait(dev->neigh_seq, seq_read(dev->neigh_seq));
+        if (!dp_packet_batch_is_empty(&dev->neigh_answers)
+            || dev->n_announce || ibbridge_igmp_pending(dev)) {
             poll_immediate_wake();
-        } else if (ibb_port_fd(dev->port) >= 0) {
-            poll_fd_wait(ibb_port_fd(dev->port), POLLIN);
+            ovs_mutex_unlock(&dev->mutex);
+            return;
+        }
+    }
+    if (dev->port && dev->carrier) {
+        if (ibb_port_queue_has_pending(dev->port, qid)) {
+            poll_immediate_wake();
+        } else if (ibb_port_queue_fd(dev->port, qid) >= 0) {
+            poll_fd_wait(ibb_port_queue_fd(dev->port, qid), POLLIN);
         }
     }
     ovs_mutex_unlock(&dev->mutex);

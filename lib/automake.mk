@@ -5,6 +5,11 @@ lib_libibbridge_la_SOURCES = \
 	lib/ibb-options.c \
 	lib/ibb-options.h
 
+# Several bridge nodes: which one forwards which group and host.
+lib_libibbridge_la_SOURCES += \
+	lib/ibb-shares.c \
+	lib/ibb-shares.h
+
 # Wire formats, CRCs, addresses and the two converters.
 lib_libibbridge_la_SOURCES += \
 	lib/addr-map.c \

@@ -15,6 +15,11 @@ TESTSUITE_AT += \
 	tests/mcast.at
 
 UNIT_TESTS += tests/test-options
+# Rendezvous shares over bridge nodes (lib/ibb-shares.c).
+UNIT_TESTS += tests/test-shares
+tests_test_shares_SOURCES = tests/test-shares.c
+tests_test_shares_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_test_shares_LDADD = lib/libibbridge.la $(CMOCKA_LIBS)
 # Paced multicast joins (lib/ibb-join.c), on the tests' own clock.
 UNIT_TESTS += tests/test-join
 tests_test_join_SOURCES = tests/test-join.c tests/test-pkt.h

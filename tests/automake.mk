@@ -142,6 +142,8 @@ check-unit: $(UNIT_TESTS)
 
 # Run-time map entries kept in the ibbridge database across restarts.
 TESTSUITE_AT += tests/persist.at
+# Several bridge nodes sharing a clustered ibbridge database.
+TESTSUITE_AT += tests/cluster.at
 TESTSUITE_AT += tests/rxq.at
 
 # Simulated fabric and test hosts (utilities/ibsim-*, utilities/roce-host).

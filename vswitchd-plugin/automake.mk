@@ -8,6 +8,8 @@ vswitchd_plugin_ovs_vswitchd_SOURCES = \
 	vswitchd-plugin/ibbridge-addr.c \
 	vswitchd-plugin/ibbridge-router.c \
 	vswitchd-plugin/ibbridge-config.c \
+	vswitchd-plugin/ibbridge-cluster.c \
+	vswitchd-plugin/ibbridge-cluster.h \
 	vswitchd-plugin/ibbridge-mcast.c \
 	vswitchd-plugin/ibbridge-db.c \
 	vswitchd-plugin/ibbridge-db.h \

@@ -12,8 +12,12 @@
 #include "hash.h"
 #include "netdev-ibbridge-private.h"
 #include "openvswitch/dynamic-string.h"
+#include "ovsdb-session.h"
 #include "smap.h"
+#include "stream.h"
+#include "svec.h"
 #include "util.h"
+#include "uuid.h"
 
 #include "ib-gid.h"
 #include "ib-mcast.h"
@@ -24,6 +28,13 @@
 
 /* Default idle time after which a learned proxy QP is closed. */
 #define IBBRIDGE_PROXY_IDLE_S 300
+
+/* Several bridge nodes: the cluster connection's inactivity probe (OVS's
+ * default for a TCP remote), and how long a node's heartbeat may stay
+ * unchanged before the others take its shares (it beats three times as
+ * often). */
+#define IBBRIDGE_CLUSTER_PROBE_MS 5000
+#define IBBRIDGE_CLUSTER_DEAD_MS 1500
 
 /* A locally administered MAC derived from the port name, so that it stays
  * the same across restarts until "mac" is set. */
@@ -50,6 +61,7 @@ ibbridge_config_destroy(struct ibbridge_config *cfg)
     free(cfg->neigh_interfaces);
     free(cfg->roce_prefixes);
     free(cfg->follow_ranges);
+    free(cfg->cluster);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -62,7 +74,7 @@ static const char *const netdev_ibbridge_options[] = {
     "neigh-interfaces", "roce-prefixes", "ipoib-arp", "mcast-join-rate",
     "igmp", "igmp-version", "mld-version", "igmp-source", "mld-source",
     "mcast-follow", "mcast-follow-groups", "udp-csum", "udp-csum-check",
-    "n_rxq",
+    "n_rxq", "cluster", "cluster-probe", "cluster-dead-interval",
 };
 
 static bool
@@ -108,6 +120,69 @@ parse_seconds(const struct smap *args, const char *key, unsigned int dflt,
     }
     *out = n;
     return 0;
+}
+
+/* Parses option 'key' of 'args', milliseconds from 'min' to 'max' or 0 if
+ * 'zero_ok', into '*out', or 'dflt' if it is not set. */
+static int
+parse_ms(const struct smap *args, const char *key, unsigned int dflt,
+         unsigned int min, unsigned int max, bool zero_ok,
+         unsigned int *out, char **errp)
+{
+    const char *value = smap_get(args, key);
+    unsigned long long n = dflt;
+
+    if (value && (!ibb_parse_uint(value, max, &n)
+                  || (n < min && !(zero_ok && !n)))) {
+        *errp = xasprintf("%s \"%s\": expected milliseconds from %u to "
+                          "%u%s", key, value, min, max,
+                          zero_ok ? " (or 0: none)" : "");
+        return EINVAL;
+    }
+    *out = n;
+    return 0;
+}
+
+/* Parses the options of several bridge nodes (ibbridge-cluster.c). */
+static int
+parse_cluster_options(const struct smap *args, struct ibbridge_config *cfg,
+                      char **errp)
+{
+    const char *value = smap_get(args, "cluster");
+    int error;
+
+    if (value && value[0]) {
+        struct svec remotes = SVEC_EMPTY_INITIALIZER;
+        const char *remote;
+        struct uuid cid;
+        size_t i;
+
+        ovsdb_session_parse_remote(value, &remotes, &cid);
+        SVEC_FOR_EACH (i, remote, &remotes) {
+            if (stream_verify_name(remote)) {
+                *errp = xasprintf("cluster \"%s\": \"%s\" is not an OVSDB "
+                                  "remote (tcp:IP:PORT, ssl:IP:PORT or "
+                                  "unix:FILE)", value, remote);
+                svec_destroy(&remotes);
+                return EINVAL;
+            }
+        }
+        if (!remotes.n) {
+            *errp = xasprintf("cluster \"%s\": no remote", value);
+            svec_destroy(&remotes);
+            return EINVAL;
+        }
+        svec_destroy(&remotes);
+        cfg->cluster = xstrdup(value);
+    }
+    error = parse_ms(args, "cluster-probe", IBBRIDGE_CLUSTER_PROBE_MS, 1000,
+                     3600 * 1000, true, &cfg->cluster_probe_ms, errp);
+    if (!error) {
+        error = parse_ms(args, "cluster-dead-interval",
+                         IBBRIDGE_CLUSTER_DEAD_MS, 300, 600 * 1000, false,
+                         &cfg->cluster_dead_ms, errp);
+    }
+    return error;
 }
 
 /* Parses the Ethernet-side IGMP/MLD options (vswitchd-plugin/
@@ -412,6 +487,10 @@ ibbridge_config_parse(const char *name, const struct smap *args,
             return EINVAL;
         }
         cfg->max_proxies = n;
+    }
+    error = parse_cluster_options(args, cfg, errp);
+    if (error) {
+        return error;
     }
     error = parse_seconds(args, "proxy-idle-timeout", IBBRIDGE_PROXY_IDLE_S,
                           "never", &cfg->proxy_idle_s, errp);

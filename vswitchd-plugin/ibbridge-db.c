@@ -32,6 +32,7 @@
 #include "util.h"
 #include "uuid.h"
 
+#include "ibbridge-cluster.h"
 #include "ibbridge-db-sync.h"
 #include "ibbridge-idl.h"
 
@@ -55,6 +56,7 @@ enum db_state {
 
 static enum db_state state = DB_IDLE;
 static char *remote;                    /* The server's remote. */
+static char *cluster_remote;            /* options:cluster it came from. */
 static char *node;                      /* This system's "node" value. */
 static struct jsonrpc_session *probe;   /* DB_PROBING: asks "list_dbs". */
 static unsigned int probe_seqno;        /* Connection the question went on. */
@@ -137,14 +139,18 @@ remote_from_cmdline(void)
     return found;
 }
 
-/* The remote: $IBBRIDGE_DB_REMOTE if set ("none" turns persistence off),
- * else ovs-vswitchd's own, else its default. */
+/* The remote: a port's options:cluster (the bridge cluster's database),
+ * else $IBBRIDGE_DB_REMOTE if set ("none" turns persistence off), else
+ * ovs-vswitchd's own, else its default. */
 static char *
 find_remote(void)
 {
     const char *env = getenv("IBBRIDGE_DB_REMOTE");
-    char *r;
+    char *r = ibbridge_cluster_wanted_remote();
 
+    if (r) {
+        return r;
+    }
     if (env && env[0]) {
         return xstrdup(env);
     }
@@ -197,6 +203,7 @@ db_start(void)
     }
     remote = find_remote();
     node = find_node();
+    cluster_remote = ibbridge_cluster_wanted_remote();
     if (!strcmp(remote, "none")) {
         VLOG_INFO("IBBRIDGE_DB_REMOTE=none: run-time map entries are not "
                   "kept across restarts");
@@ -219,6 +226,7 @@ db_open_idl(void)
     ibbrec_host_add_clause_node(&cond, OVSDB_F_EQ, node);
     ibbrec_host_set_condition(idl, &cond);
     ovsdb_idl_condition_destroy(&cond);
+    ibbridge_cluster_attach(idl, remote, node);
     state = DB_ACTIVE;
     VLOG_INFO("%s: keeping run-time map entries in the %s database (node "
               "\"%s\")", remote, IBBRIDGE_DB_NAME, node);
@@ -325,9 +333,45 @@ db_ready(void)
             && ovsdb_idl_is_connected(idl));
 }
 
+/* Closes the connection, for db_start() to open the right one. */
+static void
+db_stop(void)
+{
+    ibbridge_cluster_detach();
+    if (txn) {
+        ovsdb_idl_txn_destroy(txn);
+        txn = NULL;
+    }
+    ovsdb_idl_destroy(idl);
+    idl = NULL;
+    jsonrpc_session_close(probe);
+    probe = NULL;
+    free(remote);
+    free(node);
+    free(cluster_remote);
+    remote = node = cluster_remote = NULL;
+    state = DB_IDLE;
+}
+
+/* Starts over when the ports' options:cluster changed. */
+static void
+db_follow_cluster_option(void)
+{
+    char *wanted = ibbridge_cluster_wanted_remote();
+
+    if (state != DB_IDLE && !nullable_string_is_equal(wanted,
+                                                      cluster_remote)) {
+        VLOG_INFO("options:cluster changed: reconnecting the %s database",
+                  IBBRIDGE_DB_NAME);
+        db_stop();
+    }
+    free(wanted);
+}
+
 void
 ibbridge_db_run(void)
 {
+    db_follow_cluster_option();
     switch (state) {
     case DB_IDLE:
         db_start();
@@ -342,14 +386,22 @@ ibbridge_db_run(void)
     }
 
     ovsdb_idl_run(idl);
-    if (!db_txn_done() || !db_ready()) {
+    ibbridge_cluster_run();
+    if (!db_txn_done() || !db_ready() || !ibbridge_cluster_may_write()) {
         return;
     }
-    if (time_msec() >= next_sync || ibbridge_db_sync_needed()) {
+    bool sync = time_msec() >= next_sync || ibbridge_db_sync_needed();
+    bool beat = ibbridge_cluster_write_due();
+    if (sync || beat) {
         txn = ovsdb_idl_txn_create(idl);
-        ovsdb_idl_txn_add_comment(txn, "ibbridge: address map entries");
-        ibbridge_db_sync(idl, txn, node);
-        next_sync = time_msec() + IBBRIDGE_DB_SYNC_MS;
+        if (sync) {
+            ovsdb_idl_txn_add_comment(txn, "ibbridge: address map entries");
+            ibbridge_db_sync(idl, txn, node);
+            next_sync = time_msec() + IBBRIDGE_DB_SYNC_MS;
+        }
+        if (beat) {
+            ibbridge_cluster_write(txn);
+        }
         db_txn_done();
     }
 }
@@ -369,9 +421,10 @@ ibbridge_db_wait(void)
         break;
     }
     ovsdb_idl_wait(idl);
+    ibbridge_cluster_wait();
     if (txn) {
         ovsdb_idl_txn_wait(txn);
-    } else if (db_ready()) {
+    } else if (db_ready() && ibbridge_cluster_may_write()) {
         poll_timer_wait_until(next_sync);
     }
 }
@@ -415,4 +468,5 @@ ibbridge_db_unixctl_register(void)
 {
     unixctl_command_register("ibbridge/db/show", "", 0, 0,
                              db_unixctl_show, NULL);
+    ibbridge_cluster_unixctl_register();
 }

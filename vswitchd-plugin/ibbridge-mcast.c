@@ -62,6 +62,16 @@ ibbridge_mcast_find(const struct netdev_ibbridge *dev, const uint8_t mgid[16])
     return NULL;
 }
 
+/* Options a change of which does not reopen the port: the groups, and
+ * the cluster client's (ibbridge-cluster.c reads them on its own). */
+static bool
+applies_in_place(const char *key)
+{
+    return (!strcmp(key, "mcast-groups") || !strcmp(key, "cluster")
+            || !strcmp(key, "cluster-probe")
+            || !strcmp(key, "cluster-dead-interval"));
+}
+
 bool
 ibbridge_mcast_only_groups_differ(const struct smap *a, const struct smap *b)
 {
@@ -70,14 +80,13 @@ ibbridge_mcast_only_groups_differ(const struct smap *a, const struct smap *b)
     SMAP_FOR_EACH (node, a) {
         const char *other = smap_get(b, node->key);
 
-        if (strcmp(node->key, "mcast-groups")
+        if (!applies_in_place(node->key)
             && (!other || strcmp(node->value, other))) {
             return false;
         }
     }
     SMAP_FOR_EACH (node, b) {
-        if (strcmp(node->key, "mcast-groups")
-            && !smap_get_node(a, node->key)) {
+        if (!applies_in_place(node->key) && !smap_get_node(a, node->key)) {
             return false;
         }
     }

@@ -156,6 +156,9 @@ struct ibbridge_config {
     bool follow_ib;                     /* IGMP/MLD, IB hosts' groups. */
     struct ibb_gid_prefix *follow_ranges; /* mcast-follow-groups; none: */
     size_t n_follow_ranges;             /* all but link-local. */
+    char *cluster;                      /* Shared-state remotes, or NULL. */
+    unsigned int cluster_probe_ms;      /* Inactivity probe, 0: none. */
+    unsigned int cluster_dead_ms;       /* Silent this long: node dead. */
 };
 
 struct netdev_ibbridge {
@@ -246,7 +249,8 @@ struct ibbridge_group *ibbridge_mcast_find(const struct netdev_ibbridge *dev,
                                            const uint8_t mgid[16])
     OVS_REQUIRES(dev->mutex);
 
-/* True if options 'a' and 'b' differ at most in "mcast-groups". */
+/* True if options 'a' and 'b' differ at most in "mcast-groups" and the
+ * cluster options. */
 bool ibbridge_mcast_only_groups_differ(const struct smap *a,
                                        const struct smap *b);
 

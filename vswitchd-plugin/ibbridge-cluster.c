@@ -1,0 +1,580 @@
+/*
+ * Several bridge nodes (ibbridge-cluster.h): this node's row in table Node,
+ * the other nodes' liveness from their heartbeats, and the shares
+ * (lib/ibb-shares.h) the live set gives.
+ *
+ * A node is live while its heartbeat column keeps changing: a node whose
+ * heartbeat stays the same for 'cluster-dead-interval', as seen on this
+ * node's clock, is dead, and its shares move.  This node counts itself
+ * live while it holds its lock.  While the connection is down nothing is
+ * judged (the last view stays, and so does forwarding); after it comes
+ * back, every node gets a full interval again.
+ *
+ * A key that moves to this node is taken only once every live node
+ * publishes the same view ("members"); keys are given up at once.  So two
+ * nodes never forward one key, as long as each sees the others' rows.
+ */
+#include <config.h>
+#include "ibbridge-cluster.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "netdev-ibbridge-private.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/poll-loop.h"
+#include "openvswitch/shash.h"
+#include "openvswitch/vlog.h"
+#include "ovsdb-idl.h"
+#include "packets.h"
+#include "timeval.h"
+#include "unixctl.h"
+#include "util.h"
+
+#include "ib-gid.h"
+#include "ibb-shares.h"
+#include "ibbridge-idl.h"
+
+VLOG_DEFINE_THIS_MODULE(ibbridge_cluster);
+
+/* What this node knows of another node's heartbeat. */
+struct peer {
+    int64_t heartbeat;          /* Last value seen. */
+    long long int changed;      /* When it last changed (this clock). */
+    long long int deadline;     /* Live until then, unless it beats. */
+};
+
+/* After this node's connection comes back, how long the nodes it took as
+ * live get to beat again: they may be reconnecting too, and after a
+ * leader change the IDL's backoff between tries reaches 8 s.  A node that
+ * died meanwhile is found only after this. */
+#define RECONNECT_GRACE_MS 12000
+
+static struct ovsdb_idl *idl;   /* NULL: no cluster. */
+static char *remote;
+static char *self;
+static char *lock_name;
+static unsigned int dead_ms = 1500;
+static struct shash peers = SHASH_INITIALIZER(&peers); /* Of struct peer. */
+static bool was_connected;
+static long long int connected_since;
+static struct ibb_shares *view;         /* The live nodes. */
+static struct ibb_shares *agreed;       /* The last view all published. */
+static bool view_agreed;
+static bool view_published;             /* Our row has 'view'. */
+static long long int next_beat;
+static uint64_t seqno = 1;              /* ibbridge_cluster_seqno(). */
+static bool lock_warned;
+
+static long long int
+beat_interval(void)
+{
+    return dead_ms / 4;
+}
+
+
+/* ------------------------------------------------------------------ */
+/* Configuration, from the ports. */
+
+struct wanted {
+    char *port;                 /* Name of the port it came from. */
+    char *remote;
+    unsigned int probe_ms;
+    unsigned int dead_ms;
+};
+
+static void
+find_wanted(struct netdev_ibbridge *dev, void *w_)
+    OVS_REQUIRES(dev->mutex)
+{
+    struct wanted *w = w_;
+    const char *name = netdev_get_name(&dev->up);
+
+    if (dev->configured && dev->cfg.cluster
+        && (!w->port || strcmp(name, w->port) < 0)) {
+        free(w->port);
+        free(w->remote);
+        w->port = xstrdup(name);
+        w->remote = xstrdup(dev->cfg.cluster);
+        w->probe_ms = dev->cfg.cluster_probe_ms;
+        w->dead_ms = dev->cfg.cluster_dead_ms;
+    }
+}
+
+static struct wanted
+get_wanted(void)
+{
+    struct wanted w = { .port = NULL };
+
+    ibbridge_for_each_port(NULL, find_wanted, &w);
+    return w;
+}
+
+char *
+ibbridge_cluster_wanted_remote(void)
+{
+    struct wanted w = get_wanted();
+
+    free(w.port);
+    return w.remote;
+}
+
+void
+ibbridge_cluster_attach(struct ovsdb_idl *idl_, const char *remote_,
+                        const char *node)
+{
+    struct wanted w = get_wanted();
+
+    ibbridge_cluster_detach();
+    if (w.remote && !strcmp(w.remote, remote_)) {
+        idl = idl_;
+        remote = xstrdup(remote_);
+        self = xstrdup(node);
+        lock_name = xasprintf("ibbridge_node_%s", node);
+        dead_ms = w.dead_ms;
+        ovsdb_idl_set_lock(idl, lock_name);
+        ovsdb_idl_set_probe_interval(idl, w.probe_ms);
+        view = ibb_shares_create();
+        agreed = ibb_shares_create();
+        ibb_shares_set_nodes(view, NULL, 0, self);
+        ibb_shares_set_nodes(agreed, NULL, 0, self);
+        VLOG_INFO("%s: node \"%s\" of a bridge cluster (heartbeat every "
+                  "%lld ms, dead after %u ms)", remote, self,
+                  beat_interval(), dead_ms);
+    }
+    free(w.port);
+    free(w.remote);
+}
+
+void
+ibbridge_cluster_detach(void)
+{
+    if (idl) {
+        seqno++;
+    }
+    idl = NULL;
+    free(remote);
+    free(self);
+    free(lock_name);
+    remote = self = lock_name = NULL;
+    shash_clear_free_data(&peers);
+    ibb_shares_destroy(view);
+    ibb_shares_destroy(agreed);
+    view = agreed = NULL;
+    was_connected = view_agreed = view_published = lock_warned = false;
+}
+
+
+/* ------------------------------------------------------------------ */
+/* Liveness and the view. */
+
+static bool
+self_live(void)
+{
+    return ovsdb_idl_is_connected(idl) && ovsdb_idl_has_lock(idl);
+}
+
+static const struct ibbrec_node *
+find_row(const char *name)
+{
+    const struct ibbrec_node *row;
+
+    IBBREC_NODE_FOR_EACH (row, idl) {
+        if (!strcmp(row->name, name)) {
+            return row;
+        }
+    }
+    return NULL;
+}
+
+static bool
+peer_live(const char *name, long long int now)
+{
+    const struct peer *p = shash_find_data(&peers, name);
+
+    return p && now < p->deadline;
+}
+
+static bool
+in_view(const char *name)
+{
+    for (size_t i = 0; i < ibb_shares_n_nodes(view); i++) {
+        if (!strcmp(ibb_shares_node(view, i), name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Notes heartbeats that changed.  After a reconnection, the nodes of the
+ * view get RECONNECT_GRACE_MS; those already dead stay dead. */
+static void
+follow_heartbeats(long long int now, bool reconnected)
+{
+    const struct ibbrec_node *row;
+
+    IBBREC_NODE_FOR_EACH (row, idl) {
+        struct peer *p = shash_find_data(&peers, row->name);
+
+        if (!p) {
+            /* A row seen for the first time gets one interval, as if it
+             * had just beaten: a node that was dead before drops out. */
+            p = xzalloc(sizeof *p);
+            p->heartbeat = row->heartbeat;
+            p->changed = now;
+            p->deadline = now + dead_ms;
+            shash_add(&peers, row->name, p);
+        } else if (p->heartbeat != row->heartbeat) {
+            p->heartbeat = row->heartbeat;
+            p->changed = now;
+            p->deadline = MAX(p->deadline, now + dead_ms);
+        } else if (reconnected && in_view(row->name)) {
+            p->deadline = MAX(p->deadline, now + RECONNECT_GRACE_MS);
+        }
+    }
+}
+
+/* Recomputes the view; returns true if it changed. */
+static bool
+update_view(long long int now)
+{
+    const struct ibbrec_node *row;
+    const char **names = xmalloc((shash_count(&peers) + 1) * sizeof *names);
+    size_t n = 0;
+    bool changed;
+
+    IBBREC_NODE_FOR_EACH (row, idl) {
+        if (strcmp(row->name, self) && peer_live(row->name, now)) {
+            names[n++] = row->name;
+        }
+    }
+    if (self_live()) {
+        names[n++] = self;
+    }
+    changed = ibb_shares_set_nodes(view, names, n, self);
+    free(names);
+    return changed;
+}
+
+/* Does every live node, this one included, publish the view? */
+static bool
+all_agree(void)
+{
+    for (size_t i = 0; i < ibb_shares_n_nodes(view); i++) {
+        const struct ibbrec_node *row = find_row(ibb_shares_node(view, i));
+
+        if (!row || !ibb_shares_same_view(view, (const char *const *)
+                                          row->members, row->n_members)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void
+copy_view(struct ibb_shares *to, const struct ibb_shares *from)
+{
+    size_t n = ibb_shares_n_nodes(from);
+    const char **names = xmalloc((n + 1) * sizeof *names);
+
+    for (size_t i = 0; i < n; i++) {
+        names[i] = ibb_shares_node(from, i);
+    }
+    ibb_shares_set_nodes(to, names, n, self);
+    free(names);
+}
+
+void
+ibbridge_cluster_run(void)
+{
+    long long int now = time_msec();
+    bool connected, agree;
+
+    if (!idl) {
+        return;
+    }
+    connected = ovsdb_idl_is_connected(idl);
+    if (!connected) {
+        /* Nothing can be judged from here: keep the last view. */
+        was_connected = false;
+        return;
+    }
+    if (!was_connected) {
+        connected_since = now;
+    }
+    follow_heartbeats(now, !was_connected);
+    was_connected = true;
+
+    if (update_view(now)) {
+        view_published = false;
+        seqno++;
+        VLOG_INFO("cluster view: %zu live nodes", ibb_shares_n_nodes(view));
+    }
+    agree = view_published && all_agree();
+    if (agree) {
+        copy_view(agreed, view);
+    }
+    if (agree != view_agreed) {
+        view_agreed = agree;
+        seqno++;
+    }
+    if (ovsdb_idl_is_lock_contended(idl) && !lock_warned
+        && now - connected_since > 2 * dead_ms) {
+        VLOG_WARN("%s: another node holds lock \"%s\": is node name \"%s\" "
+                  "used twice?  This node forwards nothing meanwhile.",
+                  remote, lock_name, self);
+        lock_warned = true;
+    }
+}
+
+bool
+ibbridge_cluster_may_write(void)
+{
+    return !idl || ovsdb_idl_has_lock(idl);
+}
+
+bool
+ibbridge_cluster_write_due(void)
+{
+    return (idl && ovsdb_idl_has_lock(idl)
+            && (!view_published || time_msec() >= next_beat));
+}
+
+
+/* ------------------------------------------------------------------ */
+/* This node's row. */
+
+struct port_info {
+    struct ds port;
+    char fabric[IBB_GID_STRLEN + 4];
+    char mac[ETH_ADDR_STRLEN + 1];
+};
+
+static void
+get_port_info(struct netdev_ibbridge *dev, void *info_)
+    OVS_REQUIRES(dev->mutex)
+{
+    struct port_info *info = info_;
+    char gid[IBB_GID_STRLEN];
+    uint8_t prefix[16] = { 0 };
+
+    if (info->port.length || !dev->port) {
+        return;
+    }
+    memcpy(prefix, dev->attr.gid, 8);
+    ibb_gid_format(prefix, info->fabric, IBB_GID_STRLEN);
+    strcat(info->fabric, "/64");
+    ds_put_format(&info->port, "%s LID %u GID %s", netdev_get_name(&dev->up),
+                  dev->attr.lid,
+                  ibb_gid_format(dev->attr.gid, gid, sizeof gid));
+    snprintf(info->mac, sizeof info->mac, ETH_ADDR_FMT,
+             ETH_ADDR_ARGS(dev->cfg.mac));
+}
+
+/* Counts the ports' groups that each live node owns, in 'counts' (one per
+ * node of the view). */
+struct group_count {
+    size_t *counts;
+};
+
+static void
+count_groups(struct netdev_ibbridge *dev, void *gc_)
+    OVS_REQUIRES(dev->mutex)
+{
+    struct group_count *gc = gc_;
+
+    for (size_t i = 0; i < dev->n_groups; i++) {
+        uint8_t ip[16];
+
+        if (ibbridge_mcast_mgid_ip(dev, dev->groups[i].mgid, ip)) {
+            int owner = ibb_shares_owner(view, ip, 16);
+
+            if (owner >= 0) {
+                gc->counts[owner]++;
+            }
+        }
+    }
+}
+
+static size_t *
+group_counts(void)
+{
+    struct group_count gc;
+
+    gc.counts = xcalloc(ibb_shares_n_nodes(view) + 1, sizeof *gc.counts);
+    ibbridge_for_each_port(NULL, count_groups, &gc);
+    return gc.counts;
+}
+
+void
+ibbridge_cluster_write(struct ovsdb_idl_txn *txn)
+{
+    const struct ibbrec_node *row = find_row(self);
+    size_t n = ibb_shares_n_nodes(view);
+    const char **members = xmalloc((n + 1) * sizeof *members);
+    struct port_info info = { .port = DS_EMPTY_INITIALIZER };
+    size_t *counts = group_counts();
+    const char *share_keys[] = { "groups" };
+    int64_t share_values[1] = { 0 };
+
+    if (!row) {
+        row = ibbrec_node_insert(txn);
+        ibbrec_node_set_name(row, self);
+    }
+    for (size_t i = 0; i < n; i++) {
+        members[i] = ibb_shares_node(view, i);
+        if (!strcmp(members[i], self)) {
+            share_values[0] = counts[i];
+        }
+    }
+    ibbridge_for_each_port(NULL, get_port_info, &info);
+    ibbrec_node_set_fabric(row, info.fabric);
+    ibbrec_node_set_port(row, ds_cstr(&info.port));
+    ibbrec_node_set_mac(row, info.mac);
+    ibbrec_node_set_members(row, members, n);
+    ibbrec_node_set_shares(row, share_keys, share_values, 1);
+    ibbrec_node_set_heartbeat(row, row->heartbeat + 1);
+    ovsdb_idl_txn_add_comment(txn, "ibbridge: node %s heartbeat", self);
+    view_published = true;
+    next_beat = time_msec() + beat_interval();
+    ds_destroy(&info.port);
+    free(counts);
+    free(members);
+}
+
+void
+ibbridge_cluster_wait(void)
+{
+    long long int now = time_msec();
+    struct shash_node *node;
+
+    if (!idl || !ovsdb_idl_is_connected(idl)) {
+        return;
+    }
+    if (ovsdb_idl_has_lock(idl)) {
+        poll_timer_wait_until(next_beat);
+    }
+    /* Wake when a live peer would turn dead. */
+    SHASH_FOR_EACH (node, &peers) {
+        const struct peer *p = node->data;
+
+        if (now < p->deadline) {
+            poll_timer_wait_until(p->deadline);
+        }
+    }
+}
+
+
+/* ------------------------------------------------------------------ */
+/* Ownership. */
+
+bool
+ibbridge_cluster_owns(const uint8_t ip[16])
+{
+    if (!idl) {
+        return true;
+    }
+    /* A key newly ours waits for every live node to agree on the view. */
+    return (ibb_shares_is_mine(view, ip, 16)
+            && (view_agreed || ibb_shares_is_mine(agreed, ip, 16)));
+}
+
+uint64_t
+ibbridge_cluster_seqno(void)
+{
+    return seqno;
+}
+
+
+/* ------------------------------------------------------------------ */
+/* ovs-appctl ibbridge/cluster/show, ibbridge/cluster/owner */
+
+static void
+cluster_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
+             const char *argv[] OVS_UNUSED, void *aux OVS_UNUSED)
+{
+    long long int now = time_msec();
+    struct ds s = DS_EMPTY_INITIALIZER;
+    const struct ibbrec_node *row;
+    size_t *counts;
+
+    if (!idl) {
+        unixctl_command_reply(conn, "cluster: none (a single node forwards "
+                              "everything)\n");
+        return;
+    }
+    ds_put_format(&s, "cluster: %s\n", remote);
+    ds_put_format(&s, "connection: %s\n", ovsdb_idl_is_connected(idl)
+                  ? "connected"
+                  : "down (forwarding on the last view)");
+    ds_put_format(&s, "node: %s (%s)\n", self,
+                  ovsdb_idl_has_lock(idl) ? "lock held"
+                  : ovsdb_idl_is_lock_contended(idl)
+                  ? "lock held by another process: forwarding nothing"
+                  : "lock not yet held");
+    ds_put_format(&s, "view: %zu live, %s\n", ibb_shares_n_nodes(view),
+                  view_agreed ? "agreed by all"
+                  : "waiting for all live nodes to agree");
+    counts = group_counts();
+    IBBREC_NODE_FOR_EACH (row, idl) {
+        const struct peer *p = shash_find_data(&peers, row->name);
+        bool is_self = !strcmp(row->name, self);
+        bool live = is_self ? self_live() : peer_live(row->name, now);
+        int idx = -1;
+
+        for (size_t i = 0; i < ibb_shares_n_nodes(view); i++) {
+            if (!strcmp(ibb_shares_node(view, i), row->name)) {
+                idx = i;
+            }
+        }
+        ds_put_format(&s, "  %s%s: %s, heartbeat %"PRId64, row->name,
+                      is_self ? " (this node)" : "",
+                      live ? "live" : "dead", row->heartbeat);
+        if (p && !is_self) {
+            ds_put_format(&s, " (%lld ms ago)", now - p->changed);
+        }
+        ds_put_format(&s, ", groups %zu, port %s, mac %s\n",
+                      idx >= 0 ? counts[idx] : 0, row->port, row->mac);
+    }
+    free(counts);
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static void
+cluster_owner(struct unixctl_conn *conn, int argc OVS_UNUSED,
+              const char *argv[], void *aux OVS_UNUSED)
+{
+    uint8_t ip[16];
+    int owner;
+
+    if (ibb_gid_parse(argv[1], ip)) {
+        unixctl_command_reply_error(conn, "expected an IPv4 or IPv6 "
+                                    "address");
+        return;
+    }
+    if (!idl) {
+        unixctl_command_reply(conn, "this node (no cluster)\n");
+        return;
+    }
+    owner = ibb_shares_owner(view, ip, 16);
+    if (owner < 0) {
+        unixctl_command_reply(conn, "none (no live node)\n");
+    } else {
+        char *reply = xasprintf("%s%s\n", ibb_shares_node(view, owner),
+                                ibbridge_cluster_owns(ip) ? " (forwarding)"
+                                : "");
+
+        unixctl_command_reply(conn, reply);
+        free(reply);
+    }
+}
+
+void
+ibbridge_cluster_unixctl_register(void)
+{
+    unixctl_command_register("ibbridge/cluster/show", "", 0, 0,
+                             cluster_show, NULL);
+    unixctl_command_register("ibbridge/cluster/owner", "IP", 1, 1,
+                             cluster_owner, NULL);
+}

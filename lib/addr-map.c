@@ -1367,6 +1367,20 @@ ibb_addr_map_set_group_mlid(struct ibb_addr_map *map, const uint8_t mgid[16],
     return 0;
 }
 
+int
+ibb_addr_map_set_group_standby(struct ibb_addr_map *map,
+                               const uint8_t mgid[16], bool standby)
+{
+    struct map_group *mg;
+
+    HASH_FIND(hh_mgid, map->groups_by_mgid, mgid, 16, mg);
+    if (!mg) {
+        return ENOENT;
+    }
+    mg->g.standby = standby;
+    return 0;
+}
+
 size_t
 ibb_addr_map_n_groups(const struct ibb_addr_map *map)
 {

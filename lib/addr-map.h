@@ -139,6 +139,8 @@ struct ibb_group {
     uint16_t pkey;              /* P_Key used in 'mgid'. */
     uint8_t scope;              /* Scope nibble used in 'mgid'. */
     bool explicit_mgid;         /* 'mgid' given, not derived. */
+    bool standby;               /* Another bridge node forwards it: the
+                                 * converters drop its datagrams. */
     uint8_t mgid[16];           /* The group's MGID. */
 };
 
@@ -251,6 +253,11 @@ int ibb_addr_map_del_group(struct ibb_addr_map *, const uint8_t mgid[16]);
  * Returns 0 or ENOENT. */
 int ibb_addr_map_set_group_mlid(struct ibb_addr_map *, const uint8_t mgid[16],
                                 uint16_t mlid);
+
+/* Marks the group with 'mgid' as another bridge node's to forward
+ * ('standby') or this one's (lib/ibb-shares.h).  Returns 0 or ENOENT. */
+int ibb_addr_map_set_group_standby(struct ibb_addr_map *,
+                                   const uint8_t mgid[16], bool standby);
 
 /* Learning: RoCE hosts' MACs from the traffic the bridge accepts.  Sources
  * rank file, added, kernel, arp, learned: one never changes a higher one's

@@ -52,6 +52,7 @@
     X(NO_DST_GID, "no_dst_gid", "no IB GID and LID for destination IP")     \
     X(NO_GROUP, "no_group", "multicast group not in the address map")       \
     X(GROUP_JOINING, "group_joining", "multicast group not joined yet")     \
+    X(NOT_OWNER, "not_owner", "another bridge node forwards the group")     \
     X(NO_PROXY, "no_proxy", "no proxy QP for the DestQP or the source")    \
     X(ETH_MTU, "eth_mtu", "frame larger than the Ethernet MTU")            \
     X(IB_MTU, "ib_mtu", "payload larger than the IB MTU")                  \

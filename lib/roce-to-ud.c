@@ -195,6 +195,9 @@ resolve(const struct ibb_conv_config *cfg, const struct ibb_addr_map *map,
         if (!g) {
             return IBB_DROP_NO_GROUP;
         }
+        if (g->standby) {
+            return IBB_DROP_NOT_OWNER;
+        }
         if (!g->mlid) {
             return IBB_DROP_GROUP_JOINING;
         }

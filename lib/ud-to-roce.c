@@ -178,7 +178,11 @@ resolve_global(const struct ibb_conv_config *cfg,
 
         g = ibb_addr_map_find_group_mgid(map, grh->dgid);
         u->group = g;
-        if (g) {
+        if (g && g->standby) {
+            /* Left, or being left: what still arrives is another bridge
+             * node's to forward. */
+            return IBB_DROP_NOT_OWNER;
+        } else if (g) {
             if (ibb_gid_is_v4mapped(g->ip)) {
                 d.v4 = g->ip;
             } else {

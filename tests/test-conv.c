@@ -66,6 +66,9 @@ gid(const char *s, uint8_t g[16])
     assert_int_equal(ibb_gid_parse(s, g), 0);
 }
 
+/* The MGID of 239.6.6.6, another bridge node's group (see setup()). */
+static uint8_t standby_mgid[16];
+
 static int
 setup(void **state)
 {
@@ -81,6 +84,17 @@ setup(void **state)
 
         gid("239.4.4.4", g.ip);
         assert_int_equal(ibb_addr_map_add_group(fx->map, &g), 0);
+    }
+    /* A group another bridge node forwards. */
+    {
+        struct ibb_group g = { .pkey = 0xffff, .scope = 2, .mlid = 0xc00a };
+
+        gid("239.6.6.6", g.ip);
+        assert_int_equal(ibb_addr_map_add_group(fx->map, &g), 0);
+        memcpy(standby_mgid, ibb_addr_map_find_group_ip(fx->map, g.ip)->mgid,
+               16);
+        assert_int_equal(ibb_addr_map_set_group_standby(fx->map, standby_mgid,
+                                                        true), 0);
     }
     ibb_conv_config_init(&fx->cfg);
     memcpy(fx->cfg.bridge_mac, bridge_mac, 6);
@@ -937,6 +951,10 @@ static void m_nomac(uint8_t *p, size_t *l, struct ibb_conv_config *c,
                     size_t *o) { (void) c; (void) o;
                                  gid("::ffff:10.0.0.77", p + G + 24);
                                  tp_fix_ib(p, *l); }
+static void m_standby_ib(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                         size_t *o) { (void) c; (void) o;
+                                      memcpy(p + G + 24, standby_mgid, 16);
+                                      tp_fix_ib(p, *l); }
 static void m_nogroup_ib(uint8_t *p, size_t *l, struct ibb_conv_config *c,
                          size_t *o) { (void) c; (void) o;
                                       gid("ff12:601b:ffff::9", p + G + 24);
@@ -1038,6 +1056,18 @@ static void m_r_joining(uint8_t *p, size_t *l, struct ibb_conv_config *c,
     (void) o; (void) c;
     default_roce(&b, true, "239.4.4.4");
     memcpy(b.dmac, "\x01\x00\x5e\x04\x04\x04", 6);
+    b.tr.dqpn = 0xffffff;
+    *l = tp_build_roce(&b, p);
+}
+/* A frame to 239.6.6.6, which another bridge node forwards. */
+static void m_r_standby(uint8_t *p, size_t *l, struct ibb_conv_config *c,
+                        size_t *o)
+{
+    struct tp_roce b;
+
+    (void) o; (void) c;
+    default_roce(&b, true, "239.6.6.6");
+    memcpy(b.dmac, "\x01\x00\x5e\x06\x06\x06", 6);
     b.tr.dqpn = 0xffffff;
     *l = tp_build_roce(&b, p);
 }
@@ -1173,6 +1203,10 @@ static const struct drop_case drop_cases[] = {
     { "roce other partition", IBB_DROP_PKEY, ROCE, m_r_pkey_other, false },
     { "roce no proxy", IBB_DROP_NO_PROXY, ROCE, m_noproxy, false },
     { "roce group joining", IBB_DROP_GROUP_JOINING, ROCE, m_r_joining,
+      false },
+    { "roce another node's group", IBB_DROP_NOT_OWNER, ROCE, m_r_standby,
+      false },
+    { "ib another node's group", IBB_DROP_NOT_OWNER, IB, m_standby_ib,
       false },
     { "over the ethernet mtu", IBB_DROP_ETH_MTU, IB, m_eth_mtu, false },
     { "over the ib mtu", IBB_DROP_IB_MTU, ROCE, m_ib_mtu, false },

@@ -95,7 +95,8 @@ want_map_group(const struct ibb_group *g,
 {
     struct want_ctx *ctx = ctx_;
 
-    if (!skipped(ctx->skip, g->ip)) {
+    /* A standby group is another bridge node's to report. */
+    if (!g->standby && !skipped(ctx->skip, g->ip)) {
         ibb_igmp_host_want(ctx->dev->igmp->host, g->ip, ctx->now);
     }
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "hash.h"
+#include "ibbridge-cluster.h"
 #include "smap.h"
 #include "netdev-ibbridge-private.h"
 #include "openvswitch/vlog.h"
@@ -143,8 +144,10 @@ group_leave(struct netdev_ibbridge *dev, const struct ibbridge_group *old)
 {
     struct ibb_mcast_status st;
 
-    ibb_port_mcast_leave(dev->port, old->mgid);
-    if (!ibb_port_mcast_status(dev->port, old->mgid, &st)
+    if (old->standby) {
+        /* Never joined here: another node forwards it. */
+    } else if (ibb_port_mcast_leave(dev->port, old->mgid),
+               !ibb_port_mcast_status(dev->port, old->mgid, &st)
         && st.state == IBB_MCAST_LEAVING) {
         dev->leaving = xrealloc(dev->leaving, (dev->n_leaving + 1)
                                 * sizeof *dev->leaving);
@@ -165,7 +168,10 @@ group_join(struct netdev_ibbridge *dev, const struct ibbridge_config *cfg,
 {
     uint16_t mlid = 0;
 
-    if (ibb_port_mcast_join(dev->port, g->mgid,
+    g->standby = !ibbridge_cluster_owns(g->spec.ip);
+    if (g->standby) {
+        /* Another bridge node forwards it. */
+    } else if (ibb_port_mcast_join(dev->port, g->mgid,
                             (g->spec.send_only ? IBB_MCAST_SEND_ONLY
                                                : IBB_MCAST_FULL),
                             cfg->qkey, cfg->pkey, &mlid)) {
@@ -180,6 +186,78 @@ group_join(struct netdev_ibbridge *dev, const struct ibbridge_config *cfg,
         g->mlid = mlid;
         g->added_to_map = true;
         ibbridge_map_add_joined_group(dev->map, g, cfg->pkey);
+    }
+    ibb_addr_map_set_group_standby(dev->map, g->mgid, g->standby);
+}
+
+/* Joins 'g' (this node owns it now) or leaves it (another one does). */
+static void
+group_set_standby(struct netdev_ibbridge *dev, struct ibbridge_group *g,
+                  bool standby)
+    OVS_REQUIRES(dev->mutex)
+{
+    char s[IBB_GID_STRLEN];
+    uint16_t mlid = 0;
+
+    g->standby = standby;
+    /* First, so that nothing crosses while the membership changes. */
+    ibb_addr_map_set_group_standby(dev->map, g->mgid, true);
+    if (standby) {
+        ibb_port_mcast_leave(dev->port, g->mgid);
+        g->mlid = 0;
+        ibb_addr_map_set_group_mlid(dev->map, g->mgid, 0);
+        dev->cstats.cluster_handovers++;
+    } else {
+        if (ibb_port_mcast_join(dev->port, g->mgid,
+                                (g->spec.send_only ? IBB_MCAST_SEND_ONLY
+                                                   : IBB_MCAST_FULL),
+                                dev->cfg.qkey, dev->cfg.pkey, &mlid)) {
+            VLOG_WARN_RL(&rl, "%s: cannot join multicast group %s: %s",
+                         netdev_get_name(&dev->up),
+                         ibb_gid_format(g->mgid, s, sizeof s),
+                         ibb_port_error(dev->port));
+        }
+        if (mlid) {
+            g->mlid = mlid;
+            ibb_addr_map_set_group_mlid(dev->map, g->mgid, mlid);
+        }
+        ibb_addr_map_set_group_standby(dev->map, g->mgid, false);
+        dev->cstats.cluster_takeovers++;
+    }
+    VLOG_INFO("%s: multicast group %s: %s", netdev_get_name(&dev->up),
+              ibb_gid_format(g->spec.ip, s, sizeof s),
+              standby ? "another bridge node forwards it now, left"
+                      : "this bridge node forwards it now, joining");
+}
+
+void
+ibbridge_mcast_follow_cluster(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    uint64_t seqno = ibbridge_cluster_seqno();
+    bool changed = false;
+
+    if (!dev->port || !dev->map
+        || (dev->cluster_seqno == seqno && dev->cluster_map == dev->map)) {
+        return;
+    }
+    for (size_t i = 0; i < dev->n_groups; i++) {
+        struct ibbridge_group *g = &dev->groups[i];
+        bool standby = !ibbridge_cluster_owns(g->spec.ip);
+
+        if (standby != g->standby) {
+            group_set_standby(dev, g, standby);
+            changed = true;
+        } else if (dev->cluster_map != dev->map) {
+            /* A reloaded map has the group afresh. */
+            ibb_addr_map_set_group_standby(dev->map, g->mgid, standby);
+        }
+    }
+    dev->cluster_seqno = seqno;
+    dev->cluster_map = dev->map;
+    if (changed) {
+        /* The IGMP/MLD host reports what this node forwards now. */
+        netdev_change_seq_changed(&dev->up);
     }
 }
 
@@ -256,7 +334,8 @@ ibbridge_mcast_update(struct netdev_ibbridge *dev,
             g->mlid = old->mlid;
             g->added_to_map = old->added_to_map;
             g->wanted_by |= old->wanted_by;
-            if (old->spec.send_only == g->spec.send_only) {
+            g->standby = old->standby;
+            if (old->spec.send_only == g->spec.send_only || old->standby) {
                 continue;
             }
         }
@@ -571,7 +650,11 @@ ibbridge_mcast_format_status(const struct netdev_ibbridge *dev, struct ds *s)
                           i ? ", " : "", spec,
                           ibb_gid_format(g->mgid, mgid, sizeof mgid),
                           g->mlid);
-            format_state(dev, g->mgid, s);
+            if (g->standby) {
+                ds_put_cstr(s, "standby");
+            } else {
+                format_state(dev, g->mgid, s);
+            }
             free(spec);
         }
         return;
@@ -619,7 +702,9 @@ show_joined(struct mcast_show *ms, const struct ibbridge_group *g)
 
     ds_put_format(ms->s, "  %s mgid=%s ", spec,
                   ibb_gid_format(g->mgid, mgid, sizeof mgid));
-    if (format_state(dev, g->mgid, ms->s) == IBB_MCAST_JOINED
+    if (g->standby) {
+        ds_put_cstr(ms->s, "standby (another bridge node forwards it)");
+    } else if (format_state(dev, g->mgid, ms->s) == IBB_MCAST_JOINED
         && !ibb_port_mcast_status(dev->port, g->mgid, &st)) {
         ds_put_format(ms->s, " mlid=0x%04"PRIx16, st.mlid);
     }

@@ -77,7 +77,9 @@ struct ibb_proxy_table;
     IBBRIDGE_CSTAT(follow_joins)      /* Groups joined, followed. */       \
     IBBRIDGE_CSTAT(follow_leaves)     /* Followed groups left. */          \
     IBBRIDGE_CSTAT(follow_filtered)   /* Not in mcast-follow-groups. */    \
-    IBBRIDGE_CSTAT(follow_refused)    /* Table full, MGID of another. */
+    IBBRIDGE_CSTAT(follow_refused)    /* Table full, MGID of another. */    \
+    IBBRIDGE_CSTAT(cluster_takeovers) /* Groups taken from other nodes */   \
+    IBBRIDGE_CSTAT(cluster_handovers) /* Groups left to other nodes. */
 
 struct ibbridge_cstats {
 #define IBBRIDGE_CSTAT(NAME) uint64_t NAME;
@@ -107,6 +109,9 @@ struct ibbridge_group {
     uint16_t mlid;                      /* MLID the fabric gave. */
     bool added_to_map;                  /* The port put it in the map (the
                                          * map file does not list it). */
+    bool standby;                       /* Another bridge node's to forward
+                                         * (ibbridge-cluster.h): not
+                                         * joined. */
 };
 
 /* The IB side's router role (ibbridge-router.c). */
@@ -214,6 +219,8 @@ struct netdev_ibbridge {
                                                  * off (ibbridge-follow.c). */
     uint64_t open_seq OVS_GUARDED;              /* Ports opened: followed
                                                  * groups are joined anew. */
+    uint64_t cluster_seqno OVS_GUARDED;         /* Ownership last applied, */
+    const struct ibb_addr_map *cluster_map OVS_GUARDED; /* to this map. */
 
     /* Statistics. */
     struct netdev_stats stats OVS_GUARDED;
@@ -295,6 +302,11 @@ bool ibbridge_mcast_mgid_ip(const struct netdev_ibbridge *dev,
     OVS_REQUIRES(dev->mutex);
 
 const char *ibbridge_group_source_name(enum ibbridge_group_source);
+
+/* Several bridge nodes: joins the groups this node now owns and leaves
+ * those another node does, after ownership or the map changed (run()). */
+void ibbridge_mcast_follow_cluster(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex);
 
 /* mcast-follow (ibbridge-follow.c). */
 

@@ -878,6 +878,7 @@ netdev_ibbridge_run(const struct netdev_class *class OVS_UNUSED)
         ibbridge_map_expire_learned(dev);
         ibbridge_map_follow_kernel(dev);
         ibbridge_follow_run(dev);
+        ibbridge_mcast_follow_cluster(dev);
         ibbridge_igmp_run(dev);
         ovs_mutex_unlock(&dev->mutex);
     }

@@ -91,6 +91,7 @@ find_ib_host(const struct ibb_addr_map *map, const uint8_t ip[16])
 
 static enum ibb_neigh_result
 answer_arp(const struct ibb_addr_map *map, const uint8_t mac[6],
+           bool (*mine)(const uint8_t ip[16]),
            const uint8_t *vlan, const uint8_t *arp, size_t len,
            uint8_t *reply, size_t *reply_len)
 {
@@ -115,6 +116,9 @@ answer_arp(const struct ibb_addr_map *map, const uint8_t mac[6],
     ibb_gid_from_ipv4(target, tpa);
     if (!find_ib_host(map, target)) {
         return IBB_NEIGH_NOT_IB_HOST;
+    }
+    if (mine && !mine(target)) {
+        return IBB_NEIGH_NOT_OWNER;
     }
 
     memset(reply, 0, ETH_MIN_LEN + 4);
@@ -155,7 +159,7 @@ ns_options_ok(const uint8_t *opt, size_t len, bool from_unspecified)
 
 static enum ibb_neigh_result
 answer_nd(const struct ibb_addr_map *map, const uint8_t mac[6],
-          const uint8_t *eth_src, const uint8_t *vlan, const uint8_t *ip6,
+          bool (*mine)(const uint8_t ip[16]), const uint8_t *eth_src, const uint8_t *vlan, const uint8_t *ip6,
           size_t len, uint8_t *reply, size_t *reply_len)
 {
     const uint8_t *src = ip6 + 8, *icmp = ip6 + IBB_IPV6_LEN;
@@ -191,6 +195,9 @@ answer_nd(const struct ibb_addr_map *map, const uint8_t mac[6],
     if (!find_ib_host(map, target) || ibb_gid_is_v4mapped(target)) {
         return IBB_NEIGH_NOT_IB_HOST;
     }
+    if (mine && !mine(target)) {
+        return IBB_NEIGH_NOT_OWNER;
+    }
 
     /* A DAD probe's answer goes to all nodes (33:33:00:00:00:01). */
     ofs = put_l2(reply, dad ? all_nodes_mac : eth_src, mac, vlan,
@@ -205,6 +212,16 @@ enum ibb_neigh_result
 ibb_neigh_answer(const struct ibb_addr_map *map, const uint8_t mac[6],
                  const uint8_t *frame, size_t len, uint8_t *reply,
                  size_t *reply_len)
+{
+    return ibb_neigh_answer_for(map, mac, NULL, frame, len, reply,
+                                reply_len);
+}
+
+enum ibb_neigh_result
+ibb_neigh_answer_for(const struct ibb_addr_map *map, const uint8_t mac[6],
+                     bool (*mine)(const uint8_t ip[16]),
+                     const uint8_t *frame, size_t len, uint8_t *reply,
+                     size_t *reply_len)
 {
     const uint8_t *vlan = NULL;
     size_t ofs = 12;
@@ -224,11 +241,11 @@ ibb_neigh_answer(const struct ibb_addr_map *map, const uint8_t mac[6],
     }
     ofs += 2;
     if (type == ETH_TYPE_ARP) {
-        return answer_arp(map, mac, vlan, frame + ofs, len - ofs, reply,
-                          reply_len);
+        return answer_arp(map, mac, mine, vlan, frame + ofs, len - ofs,
+                          reply, reply_len);
     } else if (type == IBB_ETH_TYPE_IPV6) {
-        return answer_nd(map, mac, frame + 6, vlan, frame + ofs, len - ofs,
-                         reply, reply_len);
+        return answer_nd(map, mac, mine, frame + 6, vlan, frame + ofs,
+                         len - ofs, reply, reply_len);
     }
     return IBB_NEIGH_NOT_NEIGH;
 }

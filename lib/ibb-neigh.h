@@ -39,6 +39,8 @@ enum ibb_neigh_result {
     IBB_NEIGH_ANSWERED_ARP,     /* ARP request answered: see 'reply'. */
     IBB_NEIGH_ANSWERED_ND,      /* Solicitation answered: see 'reply'. */
     IBB_NEIGH_NOT_IB_HOST,      /* A request for an address no IB host has. */
+    IBB_NEIGH_NOT_OWNER,        /* For an IB host another bridge node
+                                 * answers for (ibb_neigh_answer_for()). */
     IBB_NEIGH_IGNORED,          /* ARP or ND that asks nothing of us (a
                                  * reply, a gratuitous ARP, a router
                                  * solicitation...). */
@@ -54,6 +56,14 @@ enum ibb_neigh_result ibb_neigh_answer(const struct ibb_addr_map *map,
                                        const uint8_t mac[6],
                                        const uint8_t *frame, size_t len,
                                        uint8_t *reply, size_t *reply_len);
+
+/* The same, for one of several bridge nodes on one Ethernet segment: it
+ * answers only for the IB hosts 'mine' (if nonnull) accepts, and returns
+ * IBB_NEIGH_NOT_OWNER for the others, which another node answers for. */
+enum ibb_neigh_result ibb_neigh_answer_for(
+    const struct ibb_addr_map *map, const uint8_t mac[6],
+    bool (*mine)(const uint8_t ip[16]), const uint8_t *frame, size_t len,
+    uint8_t *reply, size_t *reply_len);
 
 /* The sender of ARP or ND frame 'frame' ('len' bytes), which the bridge
  * learns from (a RoCE host's own word on its MAC): the sender of an

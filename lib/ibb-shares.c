@@ -1,4 +1,6 @@
 /* Rendezvous hashing of keys over live bridge nodes (ibb-shares.h). */
+#include <config.h>
+
 #include "ibb-shares.h"
 
 #include <stdlib.h>

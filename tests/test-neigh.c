@@ -188,6 +188,50 @@ test_sender(void **state)
 
 /* IPoIB ARP, built with scapy: ARP(hwtype=32, hwlen=20, ...) after the
  * IPoIB header 0806 0000.  h1 (QPN 0x48) asks for r1 (10.0.0.2). */
+/* Several bridge nodes: the one that owns an IB host answers for it, the
+ * others leave it to that one; RoCE hosts are never answered for. */
+static bool
+owns_only_v4(const uint8_t ip[16])
+{
+    return ibb_gid_is_v4mapped(ip);
+}
+
+static bool
+owns_nothing(const uint8_t ip[16])
+{
+    (void) ip;
+    return false;
+}
+
+static void
+test_answer_for_owner(void **state)
+{
+    uint8_t req[256], reply[IBB_NEIGH_REPLY_MAX];
+    size_t arp_len, ns_len, reply_len = 0;
+    uint8_t arp[256];
+
+    arp_len = tp_unhex(ARP_REQ_H1, arp);
+    ns_len = tp_unhex(NS_H1, req);
+    assert_int_equal(ibb_neigh_answer_for(*state, bridge_mac, owns_only_v4,
+                                          arp, arp_len, reply, &reply_len),
+                     IBB_NEIGH_ANSWERED_ARP);
+    assert_int_equal(ibb_neigh_answer_for(*state, bridge_mac, owns_only_v4,
+                                          req, ns_len, reply, &reply_len),
+                     IBB_NEIGH_NOT_OWNER);
+    assert_int_equal(ibb_neigh_answer_for(*state, bridge_mac, owns_nothing,
+                                          arp, arp_len, reply, &reply_len),
+                     IBB_NEIGH_NOT_OWNER);
+    /* Whether an IB host is asked for comes first. */
+    arp[41] = 9;                        /* Target 10.0.0.9: nobody. */
+    assert_int_equal(ibb_neigh_answer_for(*state, bridge_mac, owns_nothing,
+                                          arp, arp_len, reply, &reply_len),
+                     IBB_NEIGH_NOT_IB_HOST);
+    /* Without an owner test, all IB hosts are answered for. */
+    assert_int_equal(ibb_neigh_answer_for(*state, bridge_mac, NULL, req,
+                                          ns_len, reply, &reply_len),
+                     IBB_NEIGH_ANSWERED_ND);
+}
+
 #define IPOIB_REQ "08060000002008001404000100000048fe800000000000000002c90300" \
                   "0a000b0a00000100000000000000000000000000000000000000000a000002"
 /* The bridge's answer: QPN 0x1b1b, GID fe80::2:c903:0:2. */
@@ -265,6 +309,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_arp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nd, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_answer_for_owner, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_ipoib_arp, setup, teardown),
         cmocka_unit_test(test_sender),
     };

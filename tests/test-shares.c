@@ -1,4 +1,6 @@
 /* Rendezvous shares over bridge nodes (lib/ibb-shares.c). */
+#include <config.h>
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "ibbridge-cluster.h"
 #include "netdev-ibbridge-private.h"
 #include "openvswitch/vlog.h"
 #include "seq.h"
@@ -306,8 +307,9 @@ ibbridge_answer_neigh(struct netdev_ibbridge *dev,
     enum ibb_neigh_result result;
     uint8_t ip[16], mac[6];
 
-    result = ibb_neigh_answer(dev->map, dev->cfg.mac.ea, dp_packet_data(pkt),
-                              dp_packet_size(pkt), answer, &len);
+    result = ibb_neigh_answer_for(dev->map, dev->cfg.mac.ea,
+                                  ibbridge_cluster_owns, dp_packet_data(pkt),
+                                  dp_packet_size(pkt), answer, &len);
     if (result != IBB_NEIGH_NOT_NEIGH && result != IBB_NEIGH_MALFORMED
         && dev->cfg.mac_aging_s
         && ibb_neigh_sender(dp_packet_data(pkt), dp_packet_size(pkt), ip,
@@ -325,6 +327,11 @@ ibbridge_answer_neigh(struct netdev_ibbridge *dev,
         break;
     case IBB_NEIGH_NOT_IB_HOST:
         dev->cstats.tx_neigh_not_ib++;
+        dev->stats.tx_dropped++;
+        return true;
+    case IBB_NEIGH_NOT_OWNER:
+        /* Another bridge node answers for this IB host. */
+        dev->cstats.tx_neigh_not_owner++;
         dev->stats.tx_dropped++;
         return true;
     case IBB_NEIGH_IGNORED:
@@ -466,15 +473,17 @@ announce_add(struct announce_ctx *ctx, const uint8_t ip[16])
     dev->announce[dev->n_announce++] = dp_packet_clone_data(frame, len);
 }
 
+/* Announces IB host 'h''s addresses that this bridge node answers for
+ * (all, unless several nodes share the hosts). */
 static void
 announce_host(const struct ibb_host *h, enum ibb_host_source source
               OVS_UNUSED, long long int last_seen OVS_UNUSED, void *ctx)
 {
     if (h->has_gid) {
-        if (h->has_ipv4) {
+        if (h->has_ipv4 && ibbridge_cluster_owns(h->ipv4)) {
             announce_add(ctx, h->ipv4);
         }
-        if (h->has_ipv6) {
+        if (h->has_ipv6 && ibbridge_cluster_owns(h->ipv6)) {
             announce_add(ctx, h->ipv6);
         }
     }
@@ -488,6 +497,18 @@ ibbridge_map_announce(struct netdev_ibbridge *dev)
 
     ibbridge_map_announce_cancel(dev);
     if (dev->cfg.announce && dev->map) {
+        ibb_addr_map_foreach_host(dev->map, announce_host, &ctx);
+    }
+}
+
+void
+ibbridge_map_announce_owned(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    struct announce_ctx ctx = { dev, 0 };
+
+    ibbridge_map_announce_cancel(dev);
+    if (dev->map) {
         ibb_addr_map_foreach_host(dev->map, announce_host, &ctx);
     }
 }

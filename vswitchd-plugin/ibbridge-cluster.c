@@ -50,6 +50,10 @@ struct peer {
  * died meanwhile is found only after this. */
 #define RECONNECT_GRACE_MS 12000
 
+/* Guards what the ports' threads read: 'view', 'agreed', 'view_agreed'
+ * and 'peer_macs'.  Taken last (after a port's mutex), held briefly. */
+static struct ovs_mutex cluster_mutex = OVS_MUTEX_INITIALIZER;
+
 static struct ovsdb_idl *idl;   /* NULL: no cluster. */
 static char *remote;
 static char *self;
@@ -63,7 +67,9 @@ static struct ibb_shares *agreed;       /* The last view all published. */
 static bool view_agreed;
 static bool view_published;             /* Our row has 'view'. */
 static long long int next_beat;
-static uint64_t seqno = 1;              /* ibbridge_cluster_seqno(). */
+static uint64_t seqno = 1;              /* Changes with ownership. */
+static struct eth_addr *peer_macs;      /* The other nodes' MACs. */
+static size_t n_peer_macs;
 static bool lock_warned;
 
 static long long int
@@ -134,10 +140,12 @@ ibbridge_cluster_attach(struct ovsdb_idl *idl_, const char *remote_,
         dead_ms = w.dead_ms;
         ovsdb_idl_set_lock(idl, lock_name);
         ovsdb_idl_set_probe_interval(idl, w.probe_ms);
+        ovs_mutex_lock(&cluster_mutex);
         view = ibb_shares_create();
         agreed = ibb_shares_create();
         ibb_shares_set_nodes(view, NULL, 0, self);
         ibb_shares_set_nodes(agreed, NULL, 0, self);
+        ovs_mutex_unlock(&cluster_mutex);
         VLOG_INFO("%s: node \"%s\" of a bridge cluster (heartbeat every "
                   "%lld ms, dead after %u ms)", remote, self,
                   beat_interval(), dead_ms);
@@ -158,10 +166,16 @@ ibbridge_cluster_detach(void)
     free(lock_name);
     remote = self = lock_name = NULL;
     shash_clear_free_data(&peers);
+    ovs_mutex_lock(&cluster_mutex);
     ibb_shares_destroy(view);
     ibb_shares_destroy(agreed);
     view = agreed = NULL;
-    was_connected = view_agreed = view_published = lock_warned = false;
+    view_agreed = false;
+    free(peer_macs);
+    peer_macs = NULL;
+    n_peer_macs = 0;
+    ovs_mutex_unlock(&cluster_mutex);
+    was_connected = view_published = lock_warned = false;
 }
 
 
@@ -284,6 +298,44 @@ copy_view(struct ibb_shares *to, const struct ibb_shares *from)
     free(names);
 }
 
+/* The other nodes' MACs, from their rows. */
+static void
+update_peer_macs(void)
+    OVS_REQUIRES(cluster_mutex)
+{
+    const struct ibbrec_node *row;
+    struct eth_addr *macs;
+    size_t n = 0;
+
+    IBBREC_NODE_FOR_EACH (row, idl) {
+        n++;
+    }
+    macs = xmalloc((n + 1) * sizeof *macs);
+    n = 0;
+    IBBREC_NODE_FOR_EACH (row, idl) {
+        struct eth_addr mac;
+        size_t i;
+
+        if (!strcmp(row->name, self) || !eth_addr_from_string(row->mac, &mac)
+            || eth_addr_is_zero(mac)) {
+            continue;
+        }
+        for (i = 0; i < n && !eth_addr_equals(macs[i], mac); i++) {
+            continue;
+        }
+        if (i == n) {
+            macs[n++] = mac;
+        }
+    }
+    if (n != n_peer_macs
+        || (n && memcmp(macs, peer_macs, n * sizeof *macs))) {
+        seqno++;            /* The ports take the new list. */
+    }
+    free(peer_macs);
+    peer_macs = macs;
+    n_peer_macs = n;
+}
+
 void
 ibbridge_cluster_run(void)
 {
@@ -305,6 +357,7 @@ ibbridge_cluster_run(void)
     follow_heartbeats(now, !was_connected);
     was_connected = true;
 
+    ovs_mutex_lock(&cluster_mutex);
     if (update_view(now)) {
         view_published = false;
         seqno++;
@@ -318,6 +371,8 @@ ibbridge_cluster_run(void)
         view_agreed = agree;
         seqno++;
     }
+    update_peer_macs();
+    ovs_mutex_unlock(&cluster_mutex);
     if (ovsdb_idl_is_lock_contended(idl) && !lock_warned
         && now - connected_since > 2 * dead_ms) {
         VLOG_WARN("%s: another node holds lock \"%s\": is node name \"%s\" "
@@ -375,6 +430,7 @@ get_port_info(struct netdev_ibbridge *dev, void *info_)
  * node of the view). */
 struct group_count {
     size_t *counts;
+    int n;                      /* Nodes in the view, when counting. */
 };
 
 static void
@@ -387,9 +443,12 @@ count_groups(struct netdev_ibbridge *dev, void *gc_)
         uint8_t ip[16];
 
         if (ibbridge_mcast_mgid_ip(dev, dev->groups[i].mgid, ip)) {
-            int owner = ibb_shares_owner(view, ip, 16);
+            int owner;
 
-            if (owner >= 0) {
+            ovs_mutex_lock(&cluster_mutex);
+            owner = view ? ibb_shares_owner(view, ip, 16) : -1;
+            ovs_mutex_unlock(&cluster_mutex);
+            if (owner >= 0 && owner < gc->n) {
                 gc->counts[owner]++;
             }
         }
@@ -401,7 +460,8 @@ group_counts(void)
 {
     struct group_count gc;
 
-    gc.counts = xcalloc(ibb_shares_n_nodes(view) + 1, sizeof *gc.counts);
+    gc.n = ibb_shares_n_nodes(view);
+    gc.counts = xcalloc(gc.n + 1, sizeof *gc.counts);
     ibbridge_for_each_port(NULL, count_groups, &gc);
     return gc.counts;
 }
@@ -471,18 +531,46 @@ ibbridge_cluster_wait(void)
 bool
 ibbridge_cluster_owns(const uint8_t ip[16])
 {
-    if (!idl) {
-        return true;
+    bool owns = true;
+
+    ovs_mutex_lock(&cluster_mutex);
+    if (view) {
+        /* A key newly ours waits for every live node to agree on the
+         * view. */
+        owns = (ibb_shares_is_mine(view, ip, 16)
+                && (view_agreed || ibb_shares_is_mine(agreed, ip, 16)));
     }
-    /* A key newly ours waits for every live node to agree on the view. */
-    return (ibb_shares_is_mine(view, ip, 16)
-            && (view_agreed || ibb_shares_is_mine(agreed, ip, 16)));
+    ovs_mutex_unlock(&cluster_mutex);
+    return owns;
 }
 
-uint64_t
-ibbridge_cluster_seqno(void)
+void
+ibbridge_cluster_port_run(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex)
 {
-    return seqno;
+    bool new_map = dev->cluster_map != dev->map;
+    bool new_owners = dev->cluster_seqno != seqno;
+
+    if (!dev->port || !dev->map || (!new_map && !new_owners)) {
+        return;
+    }
+    ibbridge_mcast_follow_cluster(dev, new_map);
+    if (new_owners) {
+        ovs_mutex_lock(&cluster_mutex);
+        free(dev->peer_macs);
+        dev->peer_macs = (n_peer_macs
+                          ? xmemdup(peer_macs, n_peer_macs * sizeof *peer_macs)
+                          : NULL);
+        dev->n_peer_macs = n_peer_macs;
+        ovs_mutex_unlock(&cluster_mutex);
+        if (idl) {
+            /* RoCE hosts move to this node at once for the IB hosts it
+             * took over. */
+            ibbridge_map_announce_owned(dev);
+        }
+    }
+    dev->cluster_seqno = seqno;
+    dev->cluster_map = dev->map;
 }
 
 

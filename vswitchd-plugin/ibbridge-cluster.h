@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 struct ds;
+struct netdev_ibbridge;
 struct ovsdb_idl;
 struct ovsdb_idl_txn;
 
@@ -43,10 +44,13 @@ bool ibbridge_cluster_may_write(void);
 void ibbridge_cluster_wait(void);
 
 /* Is the group or host with IP address 'ip' (IPv4-mapped or IPv6) this
- * node's to forward?  Always true without a cluster. */
+ * node's to forward?  Always true without a cluster.  Any thread. */
 bool ibbridge_cluster_owns(const uint8_t ip[16]);
-/* Changes whenever what this node owns may have changed. */
-uint64_t ibbridge_cluster_seqno(void);
+
+/* Applies what changed to port 'dev' (its run()): joins and leaves its
+ * groups, announces the IB hosts taken over, and gives it the other
+ * nodes' MACs, whose frames it never converts back to IB. */
+void ibbridge_cluster_port_run(struct netdev_ibbridge *dev);
 
 void ibbridge_cluster_unixctl_register(void);
 

@@ -231,16 +231,11 @@ group_set_standby(struct netdev_ibbridge *dev, struct ibbridge_group *g,
 }
 
 void
-ibbridge_mcast_follow_cluster(struct netdev_ibbridge *dev)
+ibbridge_mcast_follow_cluster(struct netdev_ibbridge *dev, bool new_map)
     OVS_REQUIRES(dev->mutex)
 {
-    uint64_t seqno = ibbridge_cluster_seqno();
     bool changed = false;
 
-    if (!dev->port || !dev->map
-        || (dev->cluster_seqno == seqno && dev->cluster_map == dev->map)) {
-        return;
-    }
     for (size_t i = 0; i < dev->n_groups; i++) {
         struct ibbridge_group *g = &dev->groups[i];
         bool standby = !ibbridge_cluster_owns(g->spec.ip);
@@ -248,13 +243,11 @@ ibbridge_mcast_follow_cluster(struct netdev_ibbridge *dev)
         if (standby != g->standby) {
             group_set_standby(dev, g, standby);
             changed = true;
-        } else if (dev->cluster_map != dev->map) {
+        } else if (new_map) {
             /* A reloaded map has the group afresh. */
             ibb_addr_map_set_group_standby(dev->map, g->mgid, standby);
         }
     }
-    dev->cluster_seqno = seqno;
-    dev->cluster_map = dev->map;
     if (changed) {
         /* The IGMP/MLD host reports what this node forwards now. */
         netdev_change_seq_changed(&dev->up);

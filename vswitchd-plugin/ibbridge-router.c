@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "ibbridge-cluster.h"
 #include "netdev-ibbridge-private.h"
 #include "openvswitch/vlog.h"
 #include "util.h"
@@ -282,6 +283,11 @@ ibbridge_router_rx(struct netdev_ibbridge *dev, const uint8_t *pkt,
     self.host_gids = dev->cfg.port_mode == IBB_PORT_RAW;
     switch (ibb_ipoib_arp_answer(dev->map, &self, &req, &reply)) {
     case IBB_IPOIB_ARP_ANSWERED:
+        if (!ibbridge_cluster_owns(reply.spa)) {
+            /* Another bridge node answers for this RoCE host. */
+            dev->cstats.ipoib_arp_not_owner++;
+            break;
+        }
         send_reply(dev, pkt, &reply);
         break;
     case IBB_IPOIB_ARP_NOT_ROCE:

@@ -79,7 +79,10 @@ struct ibb_proxy_table;
     IBBRIDGE_CSTAT(follow_filtered)   /* Not in mcast-follow-groups. */    \
     IBBRIDGE_CSTAT(follow_refused)    /* Table full, MGID of another. */    \
     IBBRIDGE_CSTAT(cluster_takeovers) /* Groups taken from other nodes */   \
-    IBBRIDGE_CSTAT(cluster_handovers) /* Groups left to other nodes. */
+    IBBRIDGE_CSTAT(cluster_handovers) /* Groups left to other nodes. */   \
+    IBBRIDGE_CSTAT(tx_neigh_not_owner) /* ARP/ND another node answers. */ \
+    IBBRIDGE_CSTAT(ipoib_arp_not_owner) /* IPoIB ARP another answers. */  \
+    IBBRIDGE_CSTAT(tx_from_bridge)    /* Frames from another bridge node. */
 
 struct ibbridge_cstats {
 #define IBBRIDGE_CSTAT(NAME) uint64_t NAME;
@@ -221,6 +224,8 @@ struct netdev_ibbridge {
                                                  * groups are joined anew. */
     uint64_t cluster_seqno OVS_GUARDED;         /* Ownership last applied, */
     const struct ibb_addr_map *cluster_map OVS_GUARDED; /* to this map. */
+    struct eth_addr *peer_macs OVS_GUARDED;     /* The other bridge nodes'. */
+    size_t n_peer_macs OVS_GUARDED;
 
     /* Statistics. */
     struct netdev_stats stats OVS_GUARDED;
@@ -304,8 +309,9 @@ bool ibbridge_mcast_mgid_ip(const struct netdev_ibbridge *dev,
 const char *ibbridge_group_source_name(enum ibbridge_group_source);
 
 /* Several bridge nodes: joins the groups this node now owns and leaves
- * those another node does, after ownership or the map changed (run()). */
-void ibbridge_mcast_follow_cluster(struct netdev_ibbridge *dev)
+ * those another node does (ibbridge-cluster.c calls it after ownership
+ * changed); after the map changed ('new_map'), marks them in it again. */
+void ibbridge_mcast_follow_cluster(struct netdev_ibbridge *dev, bool new_map)
     OVS_REQUIRES(dev->mutex);
 
 /* mcast-follow (ibbridge-follow.c). */
@@ -436,6 +442,10 @@ void ibbridge_map_expire_learned(struct netdev_ibbridge *dev)
  * every address of every IB host in the map (after a (re)load); the port
  * receives them next.  Without, or to drop what is queued, see cancel. */
 void ibbridge_map_announce(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex);
+/* Announces the IB hosts this node answers for now, whatever "announce"
+ * says: several bridge nodes, after ownership changed. */
+void ibbridge_map_announce_owned(struct netdev_ibbridge *dev)
     OVS_REQUIRES(dev->mutex);
 void ibbridge_map_announce_cancel(struct netdev_ibbridge *dev)
     OVS_REQUIRES(dev->mutex);

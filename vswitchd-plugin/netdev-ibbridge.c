@@ -14,6 +14,7 @@
  */
 #include <config.h>
 #include "netdev-ibbridge.h"
+#include "ibbridge-cluster.h"
 #include "netdev-ibbridge-private.h"
 #include "ibbridge-db.h"
 
@@ -180,6 +181,7 @@ netdev_ibbridge_destruct(struct netdev *netdev_)
     ibbridge_igmp_destroy(dev);
     ibbridge_follow_destroy(dev);
     ibb_kneigh_close(dev->kneigh);
+    free(dev->peer_macs);
     free(dev->map_error);
     ibbridge_config_destroy(&dev->cfg);
     smap_destroy(&dev->options);
@@ -878,7 +880,7 @@ netdev_ibbridge_run(const struct netdev_class *class OVS_UNUSED)
         ibbridge_map_expire_learned(dev);
         ibbridge_map_follow_kernel(dev);
         ibbridge_follow_run(dev);
-        ibbridge_mcast_follow_cluster(dev);
+        ibbridge_cluster_port_run(dev);
         ibbridge_igmp_run(dev);
         ovs_mutex_unlock(&dev->mutex);
     }
@@ -1211,6 +1213,21 @@ netdev_ibbridge_send_bufs(struct netdev_ibbridge *dev,
     return done;
 }
 
+static bool
+from_peer_bridge(const struct netdev_ibbridge *dev,
+                 const struct dp_packet *packet)
+    OVS_REQUIRES(dev->mutex)
+{
+    const struct eth_header *eth = dp_packet_data(packet);
+
+    for (size_t i = 0; i < dev->n_peer_macs; i++) {
+        if (eth_addr_equals(eth->eth_src, dev->peer_macs[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static int
 netdev_ibbridge_send(struct netdev *netdev_, int qid OVS_UNUSED,
                      struct dp_packet_batch *batch,
@@ -1241,6 +1258,13 @@ netdev_ibbridge_send(struct netdev *netdev_, int qid OVS_UNUSED,
 
         if (!dp_packet_is_eth(packet)) {
             dev->cstats.tx_not_eth++;
+            dev->stats.tx_dropped++;
+            continue;
+        }
+        if (dev->n_peer_macs && from_peer_bridge(dev, packet)) {
+            /* Another bridge node's frame: converted from IB, or its own
+             * announcement.  Never back to IB. */
+            dev->cstats.tx_from_bridge++;
             dev->stats.tx_dropped++;
             continue;
         }

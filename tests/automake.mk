@@ -87,9 +87,10 @@ tests_bench_map_LDADD = lib/libibbridge.la
 #  - end to end through ovs-vswitchd, IB host -> ib0 -> veth beside veth
 #    -> veth (needs root);
 #  - the conversion's cost beside OVS's own per-packet cost;
-#  - one receive queue and PMD thread beside two, on the HCA model.
+#  - one receive queue and PMD thread beside two, on the HCA model;
+#  - the failover gap of three bridge nodes on a clustered database.
 E2E_BENCHMARKS = tests/bench-appctl tests/bench-e2e tests/bench-ovs-cost \
-	tests/bench-rxq
+	tests/bench-rxq tests/bench-failover
 EXTRA_DIST += $(E2E_BENCHMARKS) tests/bench-lib.sh tests/bench-appctl.py
 bench: $(BENCHMARKS) vswitchd-plugin/ovs-vswitchd utilities/ibsim-fabric \
 	utilities/ibsim-host utilities/roce-host utilities/libibsim-verbs.so

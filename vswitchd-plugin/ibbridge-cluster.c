@@ -26,10 +26,13 @@
 #include "openvswitch/shash.h"
 #include "openvswitch/vlog.h"
 #include "ovsdb-idl.h"
+#include "ovsdb-session.h"
 #include "packets.h"
 #include "timeval.h"
 #include "unixctl.h"
+#include "svec.h"
 #include "util.h"
+#include "uuid.h"
 
 #include "ib-gid.h"
 #include "ibb-shares.h"
@@ -50,6 +53,11 @@ struct peer {
  * died meanwhile is found only after this. */
 #define RECONNECT_GRACE_MS 12000
 
+/* While this node is not on the leader with its lock, it makes the IDL
+ * try the members again this often (its own backoff reaches 8 s), so that
+ * it is back well within the others' RECONNECT_GRACE_MS. */
+#define RETRY_MS 1000
+
 /* Guards what the ports' threads read: 'view', 'agreed', 'view_agreed'
  * and 'peer_macs'.  Taken last (after a port's mutex), held briefly. */
 static struct ovs_mutex cluster_mutex = OVS_MUTEX_INITIALIZER;
@@ -60,8 +68,10 @@ static char *self;
 static char *lock_name;
 static unsigned int dead_ms = 1500;
 static struct shash peers = SHASH_INITIALIZER(&peers); /* Of struct peer. */
-static bool was_connected;
-static long long int connected_since;
+static bool was_connected;              /* On the leader, with the lock. */
+static long long int next_retry;        /* When to try the members again. */
+static long long int contended_since;   /* Another process has our lock. */
+static size_t rotation;                 /* Of the remotes, retry_members(). */
 static struct ibb_shares *view;         /* The live nodes. */
 static struct ibb_shares *agreed;       /* The last view all published. */
 static bool view_agreed;
@@ -176,6 +186,7 @@ ibbridge_cluster_detach(void)
     n_peer_macs = 0;
     ovs_mutex_unlock(&cluster_mutex);
     was_connected = view_published = lock_warned = false;
+    next_retry = contended_since = 0;
 }
 
 
@@ -336,24 +347,62 @@ update_peer_macs(void)
     n_peer_macs = n;
 }
 
+/* Makes the IDL open a new session to the members, at once: it does so
+ * when its remote changes, so the list is given rotated by one (the same
+ * members; a single member's list cannot change, and keeps the backoff). */
+static void
+retry_members(void)
+{
+    struct svec remotes = SVEC_EMPTY_INITIALIZER;
+    struct uuid cid;
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    ovsdb_session_parse_remote(remote, &remotes, &cid);
+    rotation = (rotation + 1) % MAX(remotes.n, 1);
+    for (size_t i = 0; i < remotes.n; i++) {
+        ds_put_format(&s, "%s%s", i ? "," : "",
+                      remotes.names[(i + rotation) % remotes.n]);
+    }
+    ovsdb_idl_set_remote(idl, ds_cstr(&s), true);
+    ds_destroy(&s);
+    svec_destroy(&remotes);
+}
+
 void
 ibbridge_cluster_run(void)
 {
     long long int now = time_msec();
-    bool connected, agree;
+    bool contended, agree;
 
     if (!idl) {
         return;
     }
-    connected = ovsdb_idl_is_connected(idl);
-    if (!connected) {
-        /* Nothing can be judged from here: keep the last view. */
+    contended = (ovsdb_idl_is_connected(idl)
+                 && ovsdb_idl_is_lock_contended(idl));
+    if (!contended) {
+        contended_since = 0;
+    } else if (!contended_since) {
+        contended_since = now;
+    } else if (!lock_warned && now - contended_since > 2 * dead_ms) {
+        VLOG_WARN("%s: another node holds lock \"%s\": is node name \"%s\" "
+                  "used twice?  This node forwards nothing meanwhile.",
+                  remote, lock_name, self);
+        lock_warned = true;
+    }
+    if (!ovsdb_idl_is_connected(idl) || !ovsdb_idl_has_lock(idl)) {
+        /* Not on the leader with the lock (yet): nothing can be judged
+         * or written from here, so the last view stays.  Try the members
+         * again every RETRY_MS rather than after the IDL's backoff. */
+        if (was_connected || !next_retry) {
+            next_retry = now + RETRY_MS;
+        } else if (now >= next_retry && !contended) {
+            retry_members();
+            next_retry = now + RETRY_MS;
+        }
         was_connected = false;
         return;
     }
-    if (!was_connected) {
-        connected_since = now;
-    }
+    next_retry = 0;
     follow_heartbeats(now, !was_connected);
     was_connected = true;
 
@@ -373,13 +422,6 @@ ibbridge_cluster_run(void)
     }
     update_peer_macs();
     ovs_mutex_unlock(&cluster_mutex);
-    if (ovsdb_idl_is_lock_contended(idl) && !lock_warned
-        && now - connected_since > 2 * dead_ms) {
-        VLOG_WARN("%s: another node holds lock \"%s\": is node name \"%s\" "
-                  "used twice?  This node forwards nothing meanwhile.",
-                  remote, lock_name, self);
-        lock_warned = true;
-    }
 }
 
 bool
@@ -508,12 +550,16 @@ ibbridge_cluster_wait(void)
     long long int now = time_msec();
     struct shash_node *node;
 
-    if (!idl || !ovsdb_idl_is_connected(idl)) {
+    if (!idl) {
         return;
     }
-    if (ovsdb_idl_has_lock(idl)) {
-        poll_timer_wait_until(next_beat);
+    if (!was_connected) {
+        if (next_retry) {
+            poll_timer_wait_until(next_retry);
+        }
+        return;
     }
+    poll_timer_wait_until(next_beat);
     /* Wake when a live peer would turn dead. */
     SHASH_FOR_EACH (node, &peers) {
         const struct peer *p = node->data;

@@ -118,3 +118,15 @@ ibb_ipoib_arp_answer(const struct ibb_addr_map *map,
     memcpy(reply->tpa, req->spa, 16);
     return IBB_IPOIB_ARP_ANSWERED;
 }
+
+void
+ibb_ipoib_arp_announce(const struct ibb_ipoib_arp_self *self,
+                       const uint8_t ip[16], struct ibb_ipoib_arp *arp)
+{
+    memset(arp, 0, sizeof *arp);
+    arp->op = IBB_IPOIB_ARP_REQUEST;
+    arp->sha.qpn = self->qpn;
+    memcpy(arp->sha.gid, self->host_gids ? ip : self->gid, 16);
+    memcpy(arp->spa, ip, 16);
+    memcpy(arp->tpa, ip, 16);
+}

@@ -94,4 +94,12 @@ enum ibb_ipoib_arp_result ibb_ipoib_arp_answer(
     const struct ibb_addr_map *, const struct ibb_ipoib_arp_self *,
     const struct ibb_ipoib_arp *req, struct ibb_ipoib_arp *reply);
 
+/* Fills '*arp' with the bridge's announcement that it now stands for RoCE
+ * host 'ip' (an IPv4-mapped address): a gratuitous request (RFC 5227
+ * "ARP announcement": sender and target address both 'ip'), to go to the
+ * broadcast group, so that IB hosts' IPoIB neighbours of 'ip' move to
+ * 'self' (another bridge node had it). */
+void ibb_ipoib_arp_announce(const struct ibb_ipoib_arp_self *,
+                            const uint8_t ip[16], struct ibb_ipoib_arp *);
+
 #endif /* ibb-ipoib-arp.h */

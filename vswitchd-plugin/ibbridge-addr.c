@@ -457,7 +457,17 @@ ibbridge_map_announce_cancel(struct netdev_ibbridge *dev)
 struct announce_ctx {
     struct netdev_ibbridge *dev;
     size_t allocated;
+    bool gained_only;           /* Only what this node did not own... */
+    const struct ibbridge_cluster_owners *before;   /* ...under these. */
 };
+
+/* Is 'ip', an IB host's, this node's to announce? */
+static bool
+announce_ip(const struct announce_ctx *ctx, const uint8_t ip[16])
+{
+    return (ctx->gained_only ? ibbridge_cluster_gained(ctx->before, ip)
+                             : ibbridge_cluster_owns(ip));
+}
 
 static void
 announce_add(struct announce_ctx *ctx, const uint8_t ip[16])
@@ -480,10 +490,10 @@ announce_host(const struct ibb_host *h, enum ibb_host_source source
               OVS_UNUSED, long long int last_seen OVS_UNUSED, void *ctx)
 {
     if (h->has_gid) {
-        if (h->has_ipv4 && ibbridge_cluster_owns(h->ipv4)) {
+        if (h->has_ipv4 && announce_ip(ctx, h->ipv4)) {
             announce_add(ctx, h->ipv4);
         }
-        if (h->has_ipv6 && ibbridge_cluster_owns(h->ipv6)) {
+        if (h->has_ipv6 && announce_ip(ctx, h->ipv6)) {
             announce_add(ctx, h->ipv6);
         }
     }
@@ -493,7 +503,7 @@ void
 ibbridge_map_announce(struct netdev_ibbridge *dev)
     OVS_REQUIRES(dev->mutex)
 {
-    struct announce_ctx ctx = { dev, 0 };
+    struct announce_ctx ctx = { .dev = dev };
 
     ibbridge_map_announce_cancel(dev);
     if (dev->cfg.announce && dev->map) {
@@ -502,12 +512,15 @@ ibbridge_map_announce(struct netdev_ibbridge *dev)
 }
 
 void
-ibbridge_map_announce_owned(struct netdev_ibbridge *dev)
+ibbridge_map_announce_owned(struct netdev_ibbridge *dev,
+                            const struct ibbridge_cluster_owners *before)
     OVS_REQUIRES(dev->mutex)
 {
-    struct announce_ctx ctx = { dev, 0 };
+    /* Adds to what may still wait from an earlier change (the array has
+     * room for at least that many). */
+    struct announce_ctx ctx = { .dev = dev, .allocated = dev->n_announce,
+                                .gained_only = true, .before = before };
 
-    ibbridge_map_announce_cancel(dev);
     if (dev->map) {
         ibb_addr_map_foreach_host(dev->map, announce_host, &ctx);
     }

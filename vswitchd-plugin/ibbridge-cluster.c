@@ -59,7 +59,7 @@ struct peer {
 #define RETRY_MS 1000
 
 /* Guards what the ports' threads read: 'view', 'agreed', 'view_agreed'
- * and 'peer_macs'.  Taken last (after a port's mutex), held briefly. */
+ * and 'others'.  Taken last (after a port's mutex), held briefly. */
 static struct ovs_mutex cluster_mutex = OVS_MUTEX_INITIALIZER;
 
 static struct ovsdb_idl *idl;   /* NULL: no cluster. */
@@ -78,8 +78,8 @@ static bool view_agreed;
 static bool view_published;             /* Our row has 'view'. */
 static long long int next_beat;
 static uint64_t seqno = 1;              /* Changes with ownership. */
-static struct eth_addr *peer_macs;      /* The other nodes' MACs. */
-static size_t n_peer_macs;
+static struct ibbridge_peer *others;    /* The other nodes' addresses. */
+static size_t n_others;
 static bool lock_warned;
 
 static long long int
@@ -181,9 +181,9 @@ ibbridge_cluster_detach(void)
     ibb_shares_destroy(agreed);
     view = agreed = NULL;
     view_agreed = false;
-    free(peer_macs);
-    peer_macs = NULL;
-    n_peer_macs = 0;
+    free(others);
+    others = NULL;
+    n_others = 0;
     ovs_mutex_unlock(&cluster_mutex);
     was_connected = view_published = lock_warned = false;
     next_retry = contended_since = 0;
@@ -309,42 +309,40 @@ copy_view(struct ibb_shares *to, const struct ibb_shares *from)
     free(names);
 }
 
-/* The other nodes' MACs, from their rows. */
+/* The other nodes' MACs and GIDs, from their rows. */
 static void
-update_peer_macs(void)
+update_peers(void)
     OVS_REQUIRES(cluster_mutex)
 {
     const struct ibbrec_node *row;
-    struct eth_addr *macs;
+    struct ibbridge_peer *v;
     size_t n = 0;
 
     IBBREC_NODE_FOR_EACH (row, idl) {
         n++;
     }
-    macs = xmalloc((n + 1) * sizeof *macs);
+    v = xcalloc(n + 1, sizeof *v);
     n = 0;
     IBBREC_NODE_FOR_EACH (row, idl) {
-        struct eth_addr mac;
-        size_t i;
+        struct ibbridge_peer *p = &v[n];
 
-        if (!strcmp(row->name, self) || !eth_addr_from_string(row->mac, &mac)
-            || eth_addr_is_zero(mac)) {
+        if (!strcmp(row->name, self)) {
             continue;
         }
-        for (i = 0; i < n && !eth_addr_equals(macs[i], mac); i++) {
-            continue;
+        if (!eth_addr_from_string(row->mac, &p->mac)) {
+            p->mac = eth_addr_zero;
         }
-        if (i == n) {
-            macs[n++] = mac;
+        if (ibb_gid_parse(row->gid, p->gid)) {
+            memset(p->gid, 0, 16);
         }
+        n++;
     }
-    if (n != n_peer_macs
-        || (n && memcmp(macs, peer_macs, n * sizeof *macs))) {
+    if (n != n_others || (n && memcmp(v, others, n * sizeof *v))) {
         seqno++;            /* The ports take the new list. */
     }
-    free(peer_macs);
-    peer_macs = macs;
-    n_peer_macs = n;
+    free(others);
+    others = v;
+    n_others = n;
 }
 
 /* Makes the IDL open a new session to the members, at once: it does so
@@ -420,7 +418,7 @@ ibbridge_cluster_run(void)
         view_agreed = agree;
         seqno++;
     }
-    update_peer_macs();
+    update_peers();
     ovs_mutex_unlock(&cluster_mutex);
 }
 
@@ -444,6 +442,7 @@ ibbridge_cluster_write_due(void)
 struct port_info {
     struct ds port;
     char fabric[IBB_GID_STRLEN + 4];
+    char gid[IBB_GID_STRLEN];
     char mac[ETH_ADDR_STRLEN + 1];
 };
 
@@ -464,6 +463,7 @@ get_port_info(struct netdev_ibbridge *dev, void *info_)
     ds_put_format(&info->port, "%s LID %u GID %s", netdev_get_name(&dev->up),
                   dev->attr.lid,
                   ibb_gid_format(dev->attr.gid, gid, sizeof gid));
+    ovs_strlcpy(info->gid, gid, sizeof info->gid);
     snprintf(info->mac, sizeof info->mac, ETH_ADDR_FMT,
              ETH_ADDR_ARGS(dev->cfg.mac));
 }
@@ -533,6 +533,7 @@ ibbridge_cluster_write(struct ovsdb_idl_txn *txn)
     ibbrec_node_set_fabric(row, info.fabric);
     ibbrec_node_set_port(row, ds_cstr(&info.port));
     ibbrec_node_set_mac(row, info.mac);
+    ibbrec_node_set_gid(row, info.gid);
     ibbrec_node_set_members(row, members, n);
     ibbrec_node_set_shares(row, share_keys, share_values, 1);
     ibbrec_node_set_heartbeat(row, row->heartbeat + 1);
@@ -574,6 +575,21 @@ ibbridge_cluster_wait(void)
 /* ------------------------------------------------------------------ */
 /* Ownership. */
 
+struct ibbridge_cluster_owners {
+    struct ibb_shares *view;
+    struct ibb_shares *agreed;
+    bool view_agreed;
+};
+
+/* A key newly ours waits for every live node to agree on the view. */
+static bool
+owns_in(const struct ibb_shares *v, const struct ibb_shares *a,
+        bool all_agreed, const uint8_t ip[16])
+{
+    return (ibb_shares_is_mine(v, ip, 16)
+            && (all_agreed || ibb_shares_is_mine(a, ip, 16)));
+}
+
 bool
 ibbridge_cluster_owns(const uint8_t ip[16])
 {
@@ -581,13 +597,53 @@ ibbridge_cluster_owns(const uint8_t ip[16])
 
     ovs_mutex_lock(&cluster_mutex);
     if (view) {
-        /* A key newly ours waits for every live node to agree on the
-         * view. */
-        owns = (ibb_shares_is_mine(view, ip, 16)
-                && (view_agreed || ibb_shares_is_mine(agreed, ip, 16)));
+        owns = owns_in(view, agreed, view_agreed, ip);
     }
     ovs_mutex_unlock(&cluster_mutex);
     return owns;
+}
+
+struct ibbridge_cluster_owners *
+ibbridge_cluster_owners_get(void)
+{
+    struct ibbridge_cluster_owners *o = NULL;
+
+    ovs_mutex_lock(&cluster_mutex);
+    if (view) {
+        o = xzalloc(sizeof *o);
+        o->view = ibb_shares_create();
+        o->agreed = ibb_shares_create();
+        copy_view(o->view, view);
+        copy_view(o->agreed, agreed);
+        o->view_agreed = view_agreed;
+    }
+    ovs_mutex_unlock(&cluster_mutex);
+    return o;
+}
+
+bool
+ibbridge_cluster_owners_has(const struct ibbridge_cluster_owners *o,
+                            const uint8_t ip[16])
+{
+    return !o || owns_in(o->view, o->agreed, o->view_agreed, ip);
+}
+
+void
+ibbridge_cluster_owners_free(struct ibbridge_cluster_owners *o)
+{
+    if (o) {
+        ibb_shares_destroy(o->view);
+        ibb_shares_destroy(o->agreed);
+        free(o);
+    }
+}
+
+bool
+ibbridge_cluster_gained(const struct ibbridge_cluster_owners *before,
+                        const uint8_t ip[16])
+{
+    return (ibbridge_cluster_owns(ip)
+            && (!before || !ibbridge_cluster_owners_has(before, ip)));
 }
 
 void
@@ -603,16 +659,20 @@ ibbridge_cluster_port_run(struct netdev_ibbridge *dev)
     ibbridge_mcast_follow_cluster(dev, new_map);
     if (new_owners) {
         ovs_mutex_lock(&cluster_mutex);
-        free(dev->peer_macs);
-        dev->peer_macs = (n_peer_macs
-                          ? xmemdup(peer_macs, n_peer_macs * sizeof *peer_macs)
-                          : NULL);
-        dev->n_peer_macs = n_peer_macs;
+        free(dev->peers);
+        dev->peers = n_others ? xmemdup(others, n_others * sizeof *others)
+                              : NULL;
+        dev->n_peers = n_others;
         ovs_mutex_unlock(&cluster_mutex);
         if (idl) {
+            struct ibbridge_cluster_owners *before = dev->owners;
+
             /* RoCE hosts move to this node at once for the IB hosts it
-             * took over. */
-            ibbridge_map_announce_owned(dev);
+             * took over, and IB hosts for the RoCE hosts. */
+            dev->owners = ibbridge_cluster_owners_get();
+            ibbridge_map_announce_owned(dev, before);
+            ibbridge_router_announce(dev, before);
+            ibbridge_cluster_owners_free(before);
         }
     }
     dev->cluster_seqno = seqno;

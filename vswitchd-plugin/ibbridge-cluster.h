@@ -47,6 +47,16 @@ void ibbridge_cluster_wait(void);
  * node's to forward?  Always true without a cluster.  Any thread. */
 bool ibbridge_cluster_owns(const uint8_t ip[16]);
 
+/* Who owned what at one time, for telling what a node gained since. */
+struct ibbridge_cluster_owners *ibbridge_cluster_owners_get(void);
+bool ibbridge_cluster_owners_has(const struct ibbridge_cluster_owners *,
+                                 const uint8_t ip[16]);
+void ibbridge_cluster_owners_free(struct ibbridge_cluster_owners *);
+
+/* Is 'ip' this node's now and was it not under 'before' (null: always)? */
+bool ibbridge_cluster_gained(const struct ibbridge_cluster_owners *before,
+                             const uint8_t ip[16]);
+
 /* Applies what changed to port 'dev' (its run()): joins and leaves its
  * groups, announces the IB hosts taken over, and gives it the other
  * nodes' MACs, whose frames it never converts back to IB. */

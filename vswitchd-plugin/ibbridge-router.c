@@ -154,12 +154,14 @@ is_ipoib(const struct ibbridge_router *router, const uint8_t *pkt,
                == IBB_IPOIB_QKEY);
 }
 
-static void
-send_reply(struct netdev_ibbridge *dev, const uint8_t *req_pkt,
-           const struct ibb_ipoib_arp *reply)
+/* Sends IPoIB ARP 'arp' from the IPoIB QP to 'dqpn' at 'dgid' ('dlid',
+ * service level 'sl'); returns 0 or an errno. */
+static int
+send_arp(struct netdev_ibbridge *dev, uint16_t dlid, uint8_t sl,
+         const uint8_t dgid[16], uint32_t dqpn,
+         const struct ibb_ipoib_arp *arp)
     OVS_REQUIRES(dev->mutex)
 {
-    const struct ibb_lrh *lrh = (const struct ibb_lrh *) req_pkt;
     uint8_t payload[IBB_IPOIB_ARP_LEN];
     uint8_t pkt[IBB_UD_BUILD_SIZE(IBB_IPOIB_ARP_LEN)];
     struct ibb_ud_hdrs h;
@@ -168,23 +170,36 @@ send_reply(struct netdev_ibbridge *dev, const uint8_t *req_pkt,
 
     memset(&h, 0, sizeof h);
     h.slid = dev->attr.lid;
-    h.dlid = ibb_lrh_slid(lrh);
-    h.sl = ibb_lrh_sl(lrh);
+    h.dlid = dlid;
+    h.sl = sl;
     memcpy(h.sgid, dev->attr.gid, 16);
-    memcpy(h.dgid, reply->tha.gid, 16);
+    memcpy(h.dgid, dgid, 16);
     h.hop_limit = 1;            /* IPoIB's link is the subnet. */
     h.pkey = dev->cfg.pkey;
-    h.dqpn = reply->tha.qpn;
+    h.dqpn = dqpn;
     h.sqpn = dev->router.ipoib_qpn;
     h.qkey = IBB_IPOIB_QKEY;
 
-    ibb_ipoib_arp_write(reply, payload);
+    ibb_ipoib_arp_write(arp, payload);
     buf.data = pkt;
     buf.size = sizeof pkt;
     buf.len = ibb_ud_build(pkt, &h, payload, sizeof payload);
     if (ibb_port_send(dev->port, &buf, 1, &n_sent) || n_sent != 1) {
         dev->cstats.ipoib_arp_send_errors++;
-    } else {
+        return EIO;
+    }
+    return 0;
+}
+
+static void
+send_reply(struct netdev_ibbridge *dev, const uint8_t *req_pkt,
+           const struct ibb_ipoib_arp *reply)
+    OVS_REQUIRES(dev->mutex)
+{
+    const struct ibb_lrh *lrh = (const struct ibb_lrh *) req_pkt;
+
+    if (!send_arp(dev, ibb_lrh_slid(lrh), ibb_lrh_sl(lrh), reply->tha.gid,
+                  reply->tha.qpn, reply)) {
         dev->cstats.ipoib_arp_answered++;
     }
 }
@@ -228,6 +243,72 @@ check_and_learn_sender(struct netdev_ibbridge *dev, const uint8_t *pkt,
                               ibb_lrh_slid(lrh), arp->sha.qpn, IBB_HOST_ARP);
     }
     return true;
+}
+
+static bool
+from_peer_bridge(const struct netdev_ibbridge *dev,
+                 const struct ibb_ipoib_arp *arp)
+    OVS_REQUIRES(dev->mutex)
+{
+    for (size_t i = 0; i < dev->n_peers; i++) {
+        if (!memcmp(arp->sha.gid, dev->peers[i].gid, 16)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void
+self_of(const struct netdev_ibbridge *dev, struct ibb_ipoib_arp_self *self)
+    OVS_REQUIRES(dev->mutex)
+{
+    self->qpn = dev->router.ipoib_qpn;
+    memcpy(self->gid, dev->attr.gid, 16);
+    self->host_gids = dev->cfg.port_mode == IBB_PORT_RAW;
+}
+
+struct announce_ctx {
+    struct netdev_ibbridge *dev;
+    struct ibb_ipoib_arp_self self;
+    uint16_t mlid;
+    const struct ibbridge_cluster_owners *before;
+};
+
+static void
+announce_roce_host(const struct ibb_host *h,
+                   enum ibb_host_source source OVS_UNUSED,
+                   long long int last_seen OVS_UNUSED, void *ctx_)
+{
+    struct announce_ctx *ctx = ctx_;
+    struct netdev_ibbridge *dev = ctx->dev;
+    struct ibb_ipoib_arp arp;
+
+    if (!h->has_gid && h->has_ipv4
+        && ibbridge_cluster_gained(ctx->before, h->ipv4)) {
+        ibb_ipoib_arp_announce(&ctx->self, h->ipv4, &arp);
+        if (!send_arp(dev, ctx->mlid, 0, dev->router.bcast_mgid, 0xffffff,
+                      &arp)) {
+            dev->cstats.ipoib_arp_announced++;
+        }
+    }
+}
+
+void
+ibbridge_router_announce(struct netdev_ibbridge *dev,
+                         const struct ibbridge_cluster_owners *before)
+    OVS_REQUIRES(dev->mutex)
+{
+    struct announce_ctx ctx = { .dev = dev, .before = before };
+    struct ibb_mcast_status st;
+
+    if (!dev->port || !dev->map || !dev->router.ipoib
+        || ibb_port_mcast_status(dev->port, dev->router.bcast_mgid, &st)
+        || st.state != IBB_MCAST_JOINED) {
+        return;
+    }
+    self_of(dev, &ctx.self);
+    ctx.mlid = st.mlid;
+    ibb_addr_map_foreach_host(dev->map, announce_roce_host, &ctx);
 }
 
 bool
@@ -274,13 +355,16 @@ ibbridge_router_rx(struct netdev_ibbridge *dev, const uint8_t *pkt,
         return true;
     }
 
+    if (from_peer_bridge(dev, &req)) {
+        /* Another bridge node's announcement or answer: not a host's. */
+        dev->cstats.ipoib_from_bridge++;
+        return true;
+    }
     if (!check_and_learn_sender(dev, pkt, ofs, &req)) {
         dev->cstats.ipoib_arp_spoofed++;
         return true;
     }
-    self.qpn = dev->router.ipoib_qpn;
-    memcpy(self.gid, dev->attr.gid, 16);
-    self.host_gids = dev->cfg.port_mode == IBB_PORT_RAW;
+    self_of(dev, &self);
     switch (ibb_ipoib_arp_answer(dev->map, &self, &req, &reply)) {
     case IBB_IPOIB_ARP_ANSWERED:
         if (!ibbridge_cluster_owns(reply.spa)) {

@@ -27,6 +27,14 @@ struct ibbridge_follow;
 struct ibbridge_igmp;
 struct ibb_kneigh;
 struct ibb_proxy_table;
+struct ibbridge_cluster_owners;
+
+/* Another bridge node of the cluster (ibbridge-cluster.c), whose frames
+ * and datagrams a port never takes for a host's. */
+struct ibbridge_peer {
+    struct eth_addr mac;                /* Its Ethernet MAC, or zero. */
+    uint8_t gid[16];                    /* Its port GID, or zero. */
+};
 
 /* Most backend counters shown (lib/ibport.h ibb_port_counters()). */
 #define IBBRIDGE_MAX_PORT_COUNTERS 64
@@ -82,7 +90,9 @@ struct ibb_proxy_table;
     IBBRIDGE_CSTAT(cluster_handovers) /* Groups left to other nodes. */   \
     IBBRIDGE_CSTAT(tx_neigh_not_owner) /* ARP/ND another node answers. */ \
     IBBRIDGE_CSTAT(ipoib_arp_not_owner) /* IPoIB ARP another answers. */  \
-    IBBRIDGE_CSTAT(tx_from_bridge)    /* Frames from another bridge node. */
+    IBBRIDGE_CSTAT(tx_from_bridge)    /* Frames from another bridge node */ \
+    IBBRIDGE_CSTAT(ipoib_arp_announced) /* RoCE hosts taken over, told. */ \
+    IBBRIDGE_CSTAT(ipoib_from_bridge) /* IPoIB from another bridge node. */
 
 struct ibbridge_cstats {
 #define IBBRIDGE_CSTAT(NAME) uint64_t NAME;
@@ -224,8 +234,9 @@ struct netdev_ibbridge {
                                                  * groups are joined anew. */
     uint64_t cluster_seqno OVS_GUARDED;         /* Ownership last applied, */
     const struct ibb_addr_map *cluster_map OVS_GUARDED; /* to this map. */
-    struct eth_addr *peer_macs OVS_GUARDED;     /* The other bridge nodes'. */
-    size_t n_peer_macs OVS_GUARDED;
+    struct ibbridge_cluster_owners *owners OVS_GUARDED; /* As applied. */
+    struct ibbridge_peer *peers OVS_GUARDED;    /* The other bridge nodes. */
+    size_t n_peers OVS_GUARDED;
 
     /* Statistics. */
     struct netdev_stats stats OVS_GUARDED;
@@ -393,6 +404,12 @@ void ibbridge_router_mtu_changed(struct netdev_ibbridge *dev)
 
 /* Takes a received IB datagram that is IPoIB's (ARP is answered, the rest
  * counted) and returns true, or returns false for any other. */
+/* Several bridge nodes, after ownership changed: announces on the IPoIB
+ * broadcast group the RoCE hosts this node answers IPoIB ARP for now and
+ * did not under 'before' (all if it is null). */
+void ibbridge_router_announce(struct netdev_ibbridge *dev,
+                              const struct ibbridge_cluster_owners *before)
+    OVS_REQUIRES(dev->mutex);
 bool ibbridge_router_rx(struct netdev_ibbridge *dev, const uint8_t *pkt,
                         size_t len)
     OVS_REQUIRES(dev->mutex);
@@ -443,9 +460,11 @@ void ibbridge_map_expire_learned(struct netdev_ibbridge *dev)
  * receives them next.  Without, or to drop what is queued, see cancel. */
 void ibbridge_map_announce(struct netdev_ibbridge *dev)
     OVS_REQUIRES(dev->mutex);
-/* Announces the IB hosts this node answers for now, whatever "announce"
- * says: several bridge nodes, after ownership changed. */
-void ibbridge_map_announce_owned(struct netdev_ibbridge *dev)
+/* Several bridge nodes, after ownership changed: announces the IB hosts
+ * this node answers for now and did not under 'before' (all if it is
+ * null), whatever "announce" says. */
+void ibbridge_map_announce_owned(struct netdev_ibbridge *dev,
+                                 const struct ibbridge_cluster_owners *before)
     OVS_REQUIRES(dev->mutex);
 void ibbridge_map_announce_cancel(struct netdev_ibbridge *dev)
     OVS_REQUIRES(dev->mutex);

@@ -181,7 +181,8 @@ netdev_ibbridge_destruct(struct netdev *netdev_)
     ibbridge_igmp_destroy(dev);
     ibbridge_follow_destroy(dev);
     ibb_kneigh_close(dev->kneigh);
-    free(dev->peer_macs);
+    free(dev->peers);
+    ibbridge_cluster_owners_free(dev->owners);
     free(dev->map_error);
     ibbridge_config_destroy(&dev->cfg);
     smap_destroy(&dev->options);
@@ -1220,8 +1221,8 @@ from_peer_bridge(const struct netdev_ibbridge *dev,
 {
     const struct eth_header *eth = dp_packet_data(packet);
 
-    for (size_t i = 0; i < dev->n_peer_macs; i++) {
-        if (eth_addr_equals(eth->eth_src, dev->peer_macs[i])) {
+    for (size_t i = 0; i < dev->n_peers; i++) {
+        if (eth_addr_equals(eth->eth_src, dev->peers[i].mac)) {
             return true;
         }
     }
@@ -1261,7 +1262,7 @@ netdev_ibbridge_send(struct netdev *netdev_, int qid OVS_UNUSED,
             dev->stats.tx_dropped++;
             continue;
         }
-        if (dev->n_peer_macs && from_peer_bridge(dev, packet)) {
+        if (dev->n_peers && from_peer_bridge(dev, packet)) {
             /* Another bridge node's frame: converted from IB, or its own
              * announcement.  Never back to IB. */
             dev->cstats.tx_from_bridge++;

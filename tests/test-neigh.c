@@ -286,6 +286,21 @@ test_ipoib_arp(void **state)
     assert_int_equal(ibb_ipoib_arp_answer(*state, &self, &req, &reply),
                      IBB_IPOIB_ARP_IGNORED);
 
+    /* A node that took r1 over announces it: a gratuitous request from
+     * its QP, which another bridge's responder leaves unanswered. */
+    self.host_gids = false;
+    assert_int_equal(ibb_gid_parse("10.0.0.2", gid), 0);
+    ibb_ipoib_arp_announce(&self, gid, &reply);
+    ibb_ipoib_arp_write(&reply, buf);
+    assert_int_equal(ibb_ipoib_arp_parse(buf, IBB_IPOIB_ARP_LEN, &req), 0);
+    assert_int_equal(req.op, IBB_IPOIB_ARP_REQUEST);
+    assert_int_equal(req.sha.qpn, 0x1b1b);
+    assert_memory_equal(req.sha.gid, self.gid, 16);
+    assert_memory_equal(req.spa, gid, 16);
+    assert_memory_equal(req.tpa, gid, 16);
+    assert_int_equal(ibb_ipoib_arp_answer(*state, &self, &req, &reply),
+                     IBB_IPOIB_ARP_IGNORED);
+
     /* Bad ones: short, Ethernet ARP lengths, unknown op, not ARP. */
     tp_unhex(IPOIB_REQ, buf);
     assert_int_equal(ibb_ipoib_arp_parse(buf, 59, &req), EINVAL);

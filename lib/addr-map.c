@@ -1353,13 +1353,22 @@ ibb_addr_map_del_group(struct ibb_addr_map *map, const uint8_t mgid[16])
     return 0;
 }
 
-int
-ibb_addr_map_set_group_mlid(struct ibb_addr_map *map, const uint8_t mgid[16],
-                            uint16_t mlid)
+/* The group entry with 'mgid', for changing it, or NULL. */
+static struct map_group *
+group_by_mgid(struct ibb_addr_map *map, const uint8_t mgid[16])
 {
     struct map_group *mg;
 
     HASH_FIND(hh_mgid, map->groups_by_mgid, mgid, 16, mg);
+    return mg;
+}
+
+int
+ibb_addr_map_set_group_mlid(struct ibb_addr_map *map, const uint8_t mgid[16],
+                            uint16_t mlid)
+{
+    struct map_group *mg = group_by_mgid(map, mgid);
+
     if (!mg) {
         return ENOENT;
     }
@@ -1371,9 +1380,8 @@ int
 ibb_addr_map_set_group_standby(struct ibb_addr_map *map,
                                const uint8_t mgid[16], bool standby)
 {
-    struct map_group *mg;
+    struct map_group *mg = group_by_mgid(map, mgid);
 
-    HASH_FIND(hh_mgid, map->groups_by_mgid, mgid, 16, mg);
     if (!mg) {
         return ENOENT;
     }

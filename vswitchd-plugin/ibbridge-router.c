@@ -11,7 +11,9 @@
 
 #include "ibbridge-cluster.h"
 #include "netdev-ibbridge-private.h"
+#include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
+#include "timeval.h"
 #include "util.h"
 
 #include "addr-map.h"
@@ -30,6 +32,10 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
  * which it receives like any other. */
 #define IBBRIDGE_RAW_IPOIB_QPN 0x1b1b
 
+/* How often a port tries again to route prefixes another bridge node
+ * routes (the fabric drops a port's routes with the port). */
+#define ROUTE_RETRY_MS 1000
+
 /* The path MTU the routes give: what fits the Ethernet side. */
 static uint16_t
 route_mtu(const struct netdev_ibbridge *dev)
@@ -38,11 +44,16 @@ route_mtu(const struct netdev_ibbridge *dev)
     return ibb_conv_ib_mtu_for_eth(dev->eth_mtu, dev->attr.mtu);
 }
 
+/* Routes the RoCE prefixes of 'cfg' to 'port'.  With several bridge nodes
+ * a prefix may be another node's already: then '*pending' is set, and
+ * ibbridge_router_run() tries again until that node's port goes. */
 static int
 add_routes(struct netdev_ibbridge *dev, struct ibb_port *port,
-           const struct ibbridge_config *cfg, uint16_t mtu, char **errp)
+           const struct ibbridge_config *cfg, uint16_t mtu, bool *pending,
+           char **errp)
     OVS_REQUIRES(dev->mutex)
 {
+    *pending = false;
     for (size_t i = 0; i < cfg->n_roce_prefixes; i++) {
         struct ibb_port_route r;
         int error;
@@ -51,7 +62,10 @@ add_routes(struct netdev_ibbridge *dev, struct ibb_port *port,
         r.plen = cfg->roce_prefixes[i].plen;
         r.mtu = mtu;
         error = ibb_port_route_add(port, &r);
-        if ((error == EOPNOTSUPP || error == EADDRINUSE)
+        if (error == EADDRINUSE && cfg->cluster) {
+            *pending = true;
+            continue;
+        } else if ((error == EOPNOTSUPP || error == EADDRINUSE)
             && !cfg->roce_prefixes_set) {
             /* The default is only a convenience where the port can, and
              * where no other bridge routes it already. */
@@ -83,7 +97,12 @@ ibbridge_router_open(struct netdev_ibbridge *dev, struct ibb_port *port,
     memset(router, 0, sizeof *router);
     error = add_routes(dev, port, cfg,
                        ibb_conv_ib_mtu_for_eth(dev->eth_mtu, attr->mtu),
-                       errp);
+                       &router->routes_pending, errp);
+    if (router->routes_pending) {
+        VLOG_INFO("%s: roce-prefixes routed by another bridge node: taken "
+                  "over if its port goes", netdev_get_name(&dev->up));
+        router->next_route_try = time_msec() + ROUTE_RETRY_MS;
+    }
     if (error || !cfg->ipoib_arp) {
         return error;
     }
@@ -117,9 +136,39 @@ ibbridge_router_mtu_changed(struct netdev_ibbridge *dev)
     char *err = NULL;
 
     if (dev->port && add_routes(dev, dev->port, &dev->cfg, route_mtu(dev),
-                                &err)) {
+                                &dev->router.routes_pending, &err)) {
         VLOG_WARN_RL(&rl, "%s: %s", netdev_get_name(&dev->up), err);
         free(err);
+    }
+}
+
+void
+ibbridge_router_run(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    char *err = NULL;
+
+    if (!dev->port || !dev->router.routes_pending
+        || time_msec() < dev->router.next_route_try) {
+        return;
+    }
+    if (add_routes(dev, dev->port, &dev->cfg, route_mtu(dev),
+                   &dev->router.routes_pending, &err)) {
+        VLOG_WARN_RL(&rl, "%s: %s", netdev_get_name(&dev->up), err);
+        free(err);
+    } else if (!dev->router.routes_pending) {
+        VLOG_INFO("%s: roce-prefixes: routed by this bridge node now",
+                  netdev_get_name(&dev->up));
+    }
+    dev->router.next_route_try = time_msec() + ROUTE_RETRY_MS;
+}
+
+void
+ibbridge_router_wait(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    if (dev->port && dev->router.routes_pending) {
+        poll_timer_wait_until(dev->router.next_route_try);
     }
 }
 

@@ -132,6 +132,8 @@ struct ibbridge_router {
     bool ipoib;                         /* Answering IPoIB ARP. */
     uint32_t ipoib_qpn;                 /* Its IPoIB QP. */
     uint8_t bcast_mgid[16];             /* IPoIB broadcast group. */
+    bool routes_pending;                /* A prefix another node routes. */
+    long long int next_route_try;       /* When to try again. */
 };
 
 /* The options, parsed and checked before any of them is applied, so that a
@@ -404,6 +406,13 @@ void ibbridge_router_mtu_changed(struct netdev_ibbridge *dev)
 
 /* Takes a received IB datagram that is IPoIB's (ARP is answered, the rest
  * counted) and returns true, or returns false for any other. */
+/* Several bridge nodes: routes the prefixes another node routed, once it
+ * no longer does (run() and wait()). */
+void ibbridge_router_run(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex);
+void ibbridge_router_wait(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex);
+
 /* Several bridge nodes, after ownership changed: announces on the IPoIB
  * broadcast group the RoCE hosts this node answers IPoIB ARP for now and
  * did not under 'before' (all if it is null). */

@@ -882,6 +882,7 @@ netdev_ibbridge_run(const struct netdev_class *class OVS_UNUSED)
         ibbridge_map_follow_kernel(dev);
         ibbridge_follow_run(dev);
         ibbridge_cluster_port_run(dev);
+        ibbridge_router_run(dev);
         ibbridge_igmp_run(dev);
         ovs_mutex_unlock(&dev->mutex);
     }
@@ -926,6 +927,7 @@ netdev_ibbridge_wait(const struct netdev_class *class OVS_UNUSED)
         }
         ibbridge_igmp_wait(dev);
         ibbridge_follow_wait(dev);
+        ibbridge_router_wait(dev);
         ovs_mutex_unlock(&dev->mutex);
     }
     ovs_mutex_unlock(&ibbridge_list_mutex);

@@ -58,6 +58,10 @@ struct peer {
  * it is back well within the others' RECONNECT_GRACE_MS. */
 #define RETRY_MS 1000
 
+/* For this long after it lost the leader; then (the cluster is down, or
+ * this node cut off) the IDL's own backoff, which logs less. */
+#define RETRY_WINDOW_MS 30000
+
 /* Guards what the ports' threads read: 'view', 'agreed', 'view_agreed'
  * and 'others'.  Taken last (after a port's mutex), held briefly. */
 static struct ovs_mutex cluster_mutex = OVS_MUTEX_INITIALIZER;
@@ -70,6 +74,7 @@ static unsigned int dead_ms = 1500;
 static struct shash peers = SHASH_INITIALIZER(&peers); /* Of struct peer. */
 static bool was_connected;              /* On the leader, with the lock. */
 static long long int next_retry;        /* When to try the members again. */
+static long long int lost_since;        /* Off the leader since then. */
 static long long int contended_since;   /* Another process has our lock. */
 static size_t rotation;                 /* Of the remotes, retry_members(). */
 static struct ibb_shares *view;         /* The live nodes. */
@@ -392,8 +397,10 @@ ibbridge_cluster_run(void)
          * or written from here, so the last view stays.  Try the members
          * again every RETRY_MS rather than after the IDL's backoff. */
         if (was_connected || !next_retry) {
+            lost_since = now;
             next_retry = now + RETRY_MS;
-        } else if (now >= next_retry && !contended) {
+        } else if (now >= next_retry && !contended
+                   && now - lost_since < RETRY_WINDOW_MS) {
             retry_members();
             next_retry = now + RETRY_MS;
         }
@@ -555,7 +562,7 @@ ibbridge_cluster_wait(void)
         return;
     }
     if (!was_connected) {
-        if (next_retry) {
+        if (next_retry && now - lost_since < RETRY_WINDOW_MS) {
             poll_timer_wait_until(next_retry);
         }
         return;

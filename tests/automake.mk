@@ -145,6 +145,7 @@ check-unit: $(UNIT_TESTS)
 TESTSUITE_AT += tests/persist.at
 # Several bridge nodes sharing a clustered ibbridge database.
 TESTSUITE_AT += tests/cluster.at
+EXTRA_DIST += tests/cluster-streams.py
 TESTSUITE_AT += tests/rxq.at
 
 # Simulated fabric and test hosts (utilities/ibsim-*, utilities/roce-host).

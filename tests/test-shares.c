@@ -14,14 +14,17 @@
 
 #define N_KEYS 30000
 
-/* Key i: an IPv4 group address 239.x.y.z, as the plugin passes it. */
+/* Key i: IPv4 group address 239.x.y.z in its 16-byte IPv4-mapped form,
+ * as the plugin passes it. */
 static void
-key_of(unsigned int i, uint8_t key[4])
+key_of(unsigned int i, uint8_t key[16])
 {
-    key[0] = 239;
-    key[1] = i >> 16;
-    key[2] = i >> 8;
-    key[3] = i;
+    memset(key, 0, 16);
+    key[10] = key[11] = 0xff;
+    key[12] = 239;
+    key[13] = i >> 16;
+    key[14] = i >> 8;
+    key[15] = i;
 }
 
 static struct ibb_shares *
@@ -37,7 +40,7 @@ shares_of(const char *const *names, size_t n, const char *self)
 static const char *
 owner_name(const struct ibb_shares *s, unsigned int i)
 {
-    uint8_t key[4];
+    uint8_t key[16];
 
     key_of(i, key);
     return ibb_shares_node(s, ibb_shares_owner(s, key, sizeof key));
@@ -47,9 +50,10 @@ static void
 test_empty_owns_nothing(void **state)
 {
     struct ibb_shares *s = shares_of(NULL, 0, "b1");
-    uint8_t key[4] = { 239, 1, 1, 1 };
+    uint8_t key[16];
 
     (void) state;
+    key_of(0x010101, key);
     assert_int_equal(ibb_shares_n_nodes(s), 0);
     assert_int_equal(ibb_shares_owner(s, key, sizeof key), -1);
     assert_false(ibb_shares_is_mine(s, key, sizeof key));
@@ -71,7 +75,7 @@ test_owner_is_highest_weight(void **state)
     assert_string_equal(ibb_shares_node(sa, 0), "b1");
     assert_string_equal(ibb_shares_node(sa, 2), "b3");
     for (unsigned int i = 0; i < 1000; i++) {
-        uint8_t key[4];
+        uint8_t key[16];
         const char *best = NULL;
         uint64_t w_best = 0;
 
@@ -106,7 +110,7 @@ test_balance(void **state)
 
     (void) state;
     for (unsigned int i = 0; i < N_KEYS; i++) {
-        uint8_t key[4];
+        uint8_t key[16];
 
         key_of(i, key);
         count[ibb_shares_owner(s, key, sizeof key)]++;

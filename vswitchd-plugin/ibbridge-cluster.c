@@ -66,13 +66,21 @@ struct peer {
  * and 'others'.  Taken last (after a port's mutex), held briefly. */
 static struct ovs_mutex cluster_mutex = OVS_MUTEX_INITIALIZER;
 
+static bool expected;           /* A port has options:cluster: until this
+                                 * node has a view, it owns nothing. */
 static struct ovsdb_idl *idl;   /* NULL: no cluster. */
 static char *remote;
 static char *self;
 static char *lock_name;
 static unsigned int dead_ms = 1500;
+static unsigned int probe_ms;
 static struct shash peers = SHASH_INITIALIZER(&peers); /* Of struct peer. */
 static bool was_connected;              /* On the leader, with the lock. */
+static bool beat_committed;             /* A heartbeat of this session
+                                         * committed: it is the leader's
+                                         * lock (a follower grants locks
+                                         * too, for a moment). */
+static bool ports_up;                   /* A port of ours can forward. */
 static long long int next_retry;        /* When to try the members again. */
 static long long int lost_since;        /* Off the leader since then. */
 static long long int contended_since;   /* Another process has our lock. */
@@ -86,6 +94,8 @@ static uint64_t seqno = 1;              /* Changes with ownership. */
 static struct ibbridge_peer *others;    /* The other nodes' addresses. */
 static size_t n_others;
 static bool lock_warned;
+
+static void follow_settings(void);
 
 static long long int
 beat_interval(void)
@@ -102,6 +112,7 @@ struct wanted {
     char *remote;
     unsigned int probe_ms;
     unsigned int dead_ms;
+    bool up;                    /* A port of the cluster can forward. */
 };
 
 static void
@@ -111,6 +122,9 @@ find_wanted(struct netdev_ibbridge *dev, void *w_)
     struct wanted *w = w_;
     const char *name = netdev_get_name(&dev->up);
 
+    if (dev->configured && dev->cfg.cluster && dev->port && dev->carrier) {
+        w->up = true;
+    }
     if (dev->configured && dev->cfg.cluster
         && (!w->port || strcmp(name, w->port) < 0)) {
         free(w->port);
@@ -136,8 +150,20 @@ ibbridge_cluster_wanted_remote(void)
 {
     struct wanted w = get_wanted();
 
+    ibbridge_cluster_expect(w.remote != NULL);
     free(w.port);
     return w.remote;
+}
+
+void
+ibbridge_cluster_expect(bool on)
+{
+    ovs_mutex_lock(&cluster_mutex);
+    if (expected != on) {
+        expected = on;
+        seqno++;
+    }
+    ovs_mutex_unlock(&cluster_mutex);
 }
 
 void
@@ -153,13 +179,15 @@ ibbridge_cluster_attach(struct ovsdb_idl *idl_, const char *remote_,
         self = xstrdup(node);
         lock_name = xasprintf("ibbridge_node_%s", node);
         dead_ms = w.dead_ms;
+        probe_ms = w.probe_ms;
         ovsdb_idl_set_lock(idl, lock_name);
-        ovsdb_idl_set_probe_interval(idl, w.probe_ms);
+        ovsdb_idl_set_probe_interval(idl, probe_ms);
         ovs_mutex_lock(&cluster_mutex);
         view = ibb_shares_create();
         agreed = ibb_shares_create();
         ibb_shares_set_nodes(view, NULL, 0, self);
         ibb_shares_set_nodes(agreed, NULL, 0, self);
+        seqno++;
         ovs_mutex_unlock(&cluster_mutex);
         VLOG_INFO("%s: node \"%s\" of a bridge cluster (heartbeat every "
                   "%lld ms, dead after %u ms)", remote, self,
@@ -190,7 +218,7 @@ ibbridge_cluster_detach(void)
     others = NULL;
     n_others = 0;
     ovs_mutex_unlock(&cluster_mutex);
-    was_connected = view_published = lock_warned = false;
+    was_connected = view_published = lock_warned = beat_committed = false;
     next_retry = contended_since = 0;
 }
 
@@ -201,7 +229,8 @@ ibbridge_cluster_detach(void)
 static bool
 self_live(void)
 {
-    return ovsdb_idl_is_connected(idl) && ovsdb_idl_has_lock(idl);
+    return (ovsdb_idl_is_connected(idl) && ovsdb_idl_has_lock(idl)
+            && ports_up);
 }
 
 static const struct ibbrec_node *
@@ -366,7 +395,12 @@ retry_members(void)
         ds_put_format(&s, "%s%s", i ? "," : "",
                       remotes.names[(i + rotation) % remotes.n]);
     }
+    if (!uuid_is_zero(&cid)) {
+        ds_put_format(&s, ",cid:"UUID_FMT, UUID_ARGS(&cid));
+    }
     ovsdb_idl_set_remote(idl, ds_cstr(&s), true);
+    /* A new session starts with the default probe. */
+    ovsdb_idl_set_probe_interval(idl, probe_ms);
     ds_destroy(&s);
     svec_destroy(&remotes);
 }
@@ -380,6 +414,7 @@ ibbridge_cluster_run(void)
     if (!idl) {
         return;
     }
+    follow_settings();
     contended = (ovsdb_idl_is_connected(idl)
                  && ovsdb_idl_is_lock_contended(idl));
     if (!contended) {
@@ -404,17 +439,23 @@ ibbridge_cluster_run(void)
             retry_members();
             next_retry = now + RETRY_MS;
         }
-        was_connected = false;
+        was_connected = beat_committed = false;
         return;
     }
     next_retry = 0;
+    if (!beat_committed) {
+        /* On a member with the lock: judge once a heartbeat commits. */
+        return;
+    }
     follow_heartbeats(now, !was_connected);
     was_connected = true;
 
     ovs_mutex_lock(&cluster_mutex);
     if (update_view(now)) {
+        /* Published once the ports gave up what they no longer own. */
         view_published = false;
         seqno++;
+        poll_immediate_wake();
         VLOG_INFO("cluster view: %zu live nodes", ibb_shares_n_nodes(view));
     }
     agree = view_published && all_agree();
@@ -424,6 +465,7 @@ ibbridge_cluster_run(void)
     if (agree != view_agreed) {
         view_agreed = agree;
         seqno++;
+        poll_immediate_wake();
     }
     update_peers();
     ovs_mutex_unlock(&cluster_mutex);
@@ -435,11 +477,69 @@ ibbridge_cluster_may_write(void)
     return !idl || ovsdb_idl_has_lock(idl);
 }
 
+static void
+port_applied(struct netdev_ibbridge *dev, void *all_)
+    OVS_REQUIRES(dev->mutex)
+{
+    bool *all = all_;
+
+    if (dev->port && dev->map && dev->cluster_seqno != seqno) {
+        *all = false;
+    }
+}
+
+/* Have the ports applied the current view (left what they no longer
+ * own)? */
+static bool
+ports_applied(void)
+{
+    bool all = true;
+
+    ibbridge_for_each_port(NULL, port_applied, &all);
+    return all;
+}
+
 bool
 ibbridge_cluster_write_due(void)
 {
-    return (idl && ovsdb_idl_has_lock(idl)
-            && (!view_published || time_msec() >= next_beat));
+    if (!idl || !ovsdb_idl_is_connected(idl) || !ovsdb_idl_has_lock(idl)
+        || !ports_up) {
+        /* (Without a port that can forward, this node stops beating, and
+         * the others take its share.) */
+        return false;
+    } else if (!beat_committed) {
+        return true;            /* The first beat of this session. */
+    } else if (!view_published) {
+        return ports_applied();
+    }
+    return time_msec() >= next_beat;
+}
+
+void
+ibbridge_cluster_beat_done(bool committed)
+{
+    if (idl && committed) {
+        beat_committed = true;
+    }
+}
+
+/* Follows changes of cluster-probe and cluster-dead-interval, and whether
+ * a port of the cluster can forward. */
+static void
+follow_settings(void)
+{
+    struct wanted w = get_wanted();
+
+    if (w.remote) {
+        if (w.probe_ms != probe_ms) {
+            probe_ms = w.probe_ms;
+            ovsdb_idl_set_probe_interval(idl, probe_ms);
+        }
+        dead_ms = w.dead_ms;
+    }
+    ports_up = w.up;
+    free(w.port);
+    free(w.remote);
 }
 
 
@@ -605,6 +705,8 @@ ibbridge_cluster_owns(const uint8_t ip[16])
     ovs_mutex_lock(&cluster_mutex);
     if (view) {
         owns = owns_in(view, agreed, view_agreed, ip);
+    } else if (expected) {
+        owns = false;           /* No view yet (or any more). */
     }
     ovs_mutex_unlock(&cluster_mutex);
     return owns;

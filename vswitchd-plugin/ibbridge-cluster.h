@@ -32,12 +32,18 @@ void ibbridge_cluster_attach(struct ovsdb_idl *idl, const char *remote,
 /* The connection is gone (the remote changed). */
 void ibbridge_cluster_detach(void);
 
+/* A port has options:cluster ('on'), or none has: while one has and this
+ * node has no view of the cluster, it owns nothing. */
+void ibbridge_cluster_expect(bool on);
+
 /* After ovsdb_idl_run(): follows the other nodes' heartbeats. */
 void ibbridge_cluster_run(void);
 /* Is this node's row due for writing, and may it be written now? */
 bool ibbridge_cluster_write_due(void);
 /* Adds this node's row (heartbeat, view, shares) to 'txn'. */
 void ibbridge_cluster_write(struct ovsdb_idl_txn *txn);
+/* The transaction with the heartbeat ended, 'committed' or not. */
+void ibbridge_cluster_beat_done(bool committed);
 /* Whether transactions may be made at all: without a cluster, yes; with
  * one, once this node holds its lock. */
 bool ibbridge_cluster_may_write(void);

@@ -62,6 +62,7 @@ static struct jsonrpc_session *probe;   /* DB_PROBING: asks "list_dbs". */
 static unsigned int probe_seqno;        /* Connection the question went on. */
 static struct ovsdb_idl *idl;           /* DB_ACTIVE. */
 static struct ovsdb_idl_txn *txn;       /* In flight, or NULL. */
+static bool txn_beat;                   /* 'txn' is a heartbeat. */
 static long long int next_sync;         /* When to compare again. */
 
 
@@ -319,6 +320,11 @@ db_txn_done(void)
                      ovsdb_idl_txn_get_error(txn));
         break;
     }
+    if (txn_beat) {
+        ibbridge_cluster_beat_done(status == TXN_SUCCESS
+                                   || status == TXN_UNCHANGED);
+        txn_beat = false;
+    }
     ovsdb_idl_txn_destroy(txn);
     txn = NULL;
     return true;
@@ -341,6 +347,7 @@ db_stop(void)
     if (txn) {
         ovsdb_idl_txn_destroy(txn);
         txn = NULL;
+        txn_beat = false;
     }
     ovsdb_idl_destroy(idl);
     idl = NULL;
@@ -390,18 +397,18 @@ ibbridge_db_run(void)
     if (!db_txn_done() || !db_ready() || !ibbridge_cluster_may_write()) {
         return;
     }
-    bool sync = time_msec() >= next_sync || ibbridge_db_sync_needed();
-    bool beat = ibbridge_cluster_write_due();
-    if (sync || beat) {
+    if (ibbridge_cluster_write_due()) {
+        /* The heartbeat first, alone: a large map sync must not hold it
+         * up. */
         txn = ovsdb_idl_txn_create(idl);
-        if (sync) {
-            ovsdb_idl_txn_add_comment(txn, "ibbridge: address map entries");
-            ibbridge_db_sync(idl, txn, node);
-            next_sync = time_msec() + IBBRIDGE_DB_SYNC_MS;
-        }
-        if (beat) {
-            ibbridge_cluster_write(txn);
-        }
+        txn_beat = true;
+        ibbridge_cluster_write(txn);
+        db_txn_done();
+    } else if (time_msec() >= next_sync || ibbridge_db_sync_needed()) {
+        txn = ovsdb_idl_txn_create(idl);
+        ovsdb_idl_txn_add_comment(txn, "ibbridge: address map entries");
+        ibbridge_db_sync(idl, txn, node);
+        next_sync = time_msec() + IBBRIDGE_DB_SYNC_MS;
         db_txn_done();
     }
 }

@@ -230,6 +230,14 @@ group_set_standby(struct netdev_ibbridge *dev, struct ibbridge_group *g,
                       : "this bridge node forwards it now, joining");
 }
 
+static void
+mark_map_group(const struct ibb_group *g,
+               const struct ibb_group_stats *stats OVS_UNUSED, void *map)
+{
+    ibb_addr_map_set_group_standby(map, g->mgid,
+                                   !ibbridge_cluster_owns(g->ip));
+}
+
 void
 ibbridge_mcast_follow_cluster(struct netdev_ibbridge *dev, bool new_map)
     OVS_REQUIRES(dev->mutex)
@@ -248,6 +256,9 @@ ibbridge_mcast_follow_cluster(struct netdev_ibbridge *dev, bool new_map)
             ibb_addr_map_set_group_standby(dev->map, g->mgid, standby);
         }
     }
+    /* The map's own groups (with a static MLID, not joined by the port)
+     * are the owner's to forward too. */
+    ibb_addr_map_foreach_group(dev->map, mark_map_group, dev->map);
     if (changed) {
         /* The IGMP/MLD host reports what this node forwards now. */
         netdev_change_seq_changed(&dev->up);

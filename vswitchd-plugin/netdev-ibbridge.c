@@ -129,6 +129,7 @@ netdev_ibbridge_close_port(struct netdev_ibbridge *dev)
     dev->n_groups = 0;
     ibb_addr_map_destroy(dev->map);
     dev->map = NULL;
+    dev->cluster_map = NULL;    /* A new map may get the same address. */
     ibb_proxy_table_destroy(dev->proxies);
     dev->proxies = NULL;
     dev->conv.proxies = NULL;
@@ -430,6 +431,11 @@ netdev_ibbridge_set_config(struct netdev *netdev_, const struct smap *args,
     }
 
     error = ibbridge_config_parse(name, args, &cfg, &err);
+    if (!error && cfg.cluster) {
+        /* Until it has a view of the cluster, the port owns nothing: its
+         * groups start on standby. */
+        ibbridge_cluster_expect(true);
+    }
     if (!error && dev->configured && dev->port && dev->map
         && ibbridge_mcast_only_groups_differ(args, &dev->options)) {
         /* Only the groups changed: no need to reopen the port. */
@@ -1223,8 +1229,14 @@ from_peer_bridge(const struct netdev_ibbridge *dev,
 {
     const struct eth_header *eth = dp_packet_data(packet);
 
+    if (dp_packet_size(packet) < ETH_HEADER_LEN) {
+        return false;           /* The converter counts it. */
+    }
     for (size_t i = 0; i < dev->n_peers; i++) {
-        if (eth_addr_equals(eth->eth_src, dev->peers[i].mac)) {
+        /* From another node, or to it (a unicast frame the segment
+         * floods reaches every node). */
+        if (eth_addr_equals(eth->eth_src, dev->peers[i].mac)
+            || eth_addr_equals(eth->eth_dst, dev->peers[i].mac)) {
             return true;
         }
     }
@@ -1265,8 +1277,9 @@ netdev_ibbridge_send(struct netdev *netdev_, int qid OVS_UNUSED,
             continue;
         }
         if (dev->n_peers && from_peer_bridge(dev, packet)) {
-            /* Another bridge node's frame: converted from IB, or its own
-             * announcement.  Never back to IB. */
+            /* Another bridge node's frame (converted from IB, or its own
+             * announcement), or one for it to convert.  Never back to IB
+             * here. */
             dev->cstats.tx_from_bridge++;
             dev->stats.tx_dropped++;
             continue;

@@ -238,10 +238,15 @@ join_groups(struct ibb_port *port, const struct ibbridge_config *cfg,
             error = EINVAL;
             break;
         }
-        error = ibb_port_mcast_join(port, g->mgid,
-                                    (g->spec.send_only
-                                     ? IBB_MCAST_SEND_ONLY : IBB_MCAST_FULL),
-                                    cfg->qkey, cfg->pkey, &g->mlid);
+        /* Another bridge node's group (or none's yet) waits on standby:
+         * ibbridge_mcast_follow_cluster() joins it when it is ours. */
+        g->standby = !ibbridge_cluster_owns(g->spec.ip);
+        error = (g->standby ? 0
+                 : ibb_port_mcast_join(port, g->mgid,
+                                       (g->spec.send_only
+                                        ? IBB_MCAST_SEND_ONLY
+                                        : IBB_MCAST_FULL),
+                                       cfg->qkey, cfg->pkey, &g->mlid));
         if (error) {
             s = ibb_mcast_group_spec_to_string(&g->spec);
             *errp = xasprintf("cannot join multicast group %s: %s", s,

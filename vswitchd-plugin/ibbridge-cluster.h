@@ -8,7 +8,8 @@
  * there is one node and it owns everything.
  *
  * ibbridge-db.c owns the connection and calls in here; the ports ask
- * ibbridge_cluster_owns().  Only the main thread comes here.
+ * ibbridge_cluster_owns() (from any thread).  Everything else is for the
+ * main thread only.
  */
 #ifndef IBBRIDGE_CLUSTER_H
 #define IBBRIDGE_CLUSTER_H 1
@@ -50,7 +51,8 @@ bool ibbridge_cluster_may_write(void);
 void ibbridge_cluster_wait(void);
 
 /* Is the group or host with IP address 'ip' (IPv4-mapped or IPv6) this
- * node's to forward?  Always true without a cluster.  Any thread. */
+ * node's to forward?  Always true when no port has options:cluster;
+ * false while one has and this node has no view yet.  Any thread. */
 bool ibbridge_cluster_owns(const uint8_t ip[16]);
 
 /* Who owned what at one time, for telling what a node gained since. */
@@ -64,8 +66,8 @@ bool ibbridge_cluster_gained(const struct ibbridge_cluster_owners *before,
                              const uint8_t ip[16]);
 
 /* Applies what changed to port 'dev' (its run()): joins and leaves its
- * groups, announces the IB hosts taken over, and gives it the other
- * nodes' MACs, whose frames it never converts back to IB. */
+ * groups, announces the hosts taken over, and gives it the other nodes'
+ * MACs and GIDs, whose frames and IPoIB ARP it never takes for hosts'. */
 void ibbridge_cluster_port_run(struct netdev_ibbridge *dev);
 
 void ibbridge_cluster_unixctl_register(void);

@@ -765,7 +765,7 @@ ibbridge_cluster_port_run(struct netdev_ibbridge *dev)
     if (!dev->port || !dev->map || (!new_map && !new_owners)) {
         return;
     }
-    ibbridge_mcast_follow_cluster(dev, new_map);
+    ibbridge_mcast_follow_cluster(dev);
     if (new_owners) {
         ovs_mutex_lock(&cluster_mutex);
         free(dev->peers);

@@ -144,14 +144,14 @@ group_leave(struct netdev_ibbridge *dev, const struct ibbridge_group *old)
 {
     struct ibb_mcast_status st;
 
-    if (old->standby) {
-        /* Never joined here: another node forwards it. */
-    } else if (ibb_port_mcast_leave(dev->port, old->mgid),
-               !ibb_port_mcast_status(dev->port, old->mgid, &st)
-        && st.state == IBB_MCAST_LEAVING) {
-        dev->leaving = xrealloc(dev->leaving, (dev->n_leaving + 1)
-                                * sizeof *dev->leaving);
-        dev->leaving[dev->n_leaving++] = *old;
+    if (!old->standby) {        /* (Else never joined here.) */
+        ibb_port_mcast_leave(dev->port, old->mgid);
+        if (!ibb_port_mcast_status(dev->port, old->mgid, &st)
+            && st.state == IBB_MCAST_LEAVING) {
+            dev->leaving = xrealloc(dev->leaving, (dev->n_leaving + 1)
+                                    * sizeof *dev->leaving);
+            dev->leaving[dev->n_leaving++] = *old;
+        }
     }
     if (old->added_to_map) {
         ibb_addr_map_del_group(dev->map, old->mgid);
@@ -161,6 +161,26 @@ group_leave(struct netdev_ibbridge *dev, const struct ibbridge_group *old)
 /* Joins 'g' (new, or whose mode changed) with the port's Q_Key and P_Key
  * of 'cfg', and records it in the map unless 'in_map' (the map has it, or
  * 'g' was joined before). */
+/* Joins 'g' on the port, as a full or send-only member as configured,
+ * storing the MLID in '*mlid' if the join completed at once. */
+static void
+port_join(struct netdev_ibbridge *dev, const struct ibbridge_config *cfg,
+          const struct ibbridge_group *g, uint16_t *mlid)
+    OVS_REQUIRES(dev->mutex)
+{
+    if (ibb_port_mcast_join(dev->port, g->mgid,
+                            (g->spec.send_only ? IBB_MCAST_SEND_ONLY
+                                               : IBB_MCAST_FULL),
+                            cfg->qkey, cfg->pkey, mlid)) {
+        char *spec = ibb_mcast_group_spec_to_string(&g->spec);
+
+        VLOG_WARN("%s: cannot join multicast group %s: %s",
+                  netdev_get_name(&dev->up), spec,
+                  ibb_port_error(dev->port));
+        free(spec);
+    }
+}
+
 static void
 group_join(struct netdev_ibbridge *dev, const struct ibbridge_config *cfg,
            struct ibbridge_group *g, bool in_map)
@@ -169,18 +189,8 @@ group_join(struct netdev_ibbridge *dev, const struct ibbridge_config *cfg,
     uint16_t mlid = 0;
 
     g->standby = !ibbridge_cluster_owns(g->spec.ip);
-    if (g->standby) {
-        /* Another bridge node forwards it. */
-    } else if (ibb_port_mcast_join(dev->port, g->mgid,
-                            (g->spec.send_only ? IBB_MCAST_SEND_ONLY
-                                               : IBB_MCAST_FULL),
-                            cfg->qkey, cfg->pkey, &mlid)) {
-        char *spec = ibb_mcast_group_spec_to_string(&g->spec);
-
-        VLOG_WARN("%s: cannot join multicast group %s: %s",
-                  netdev_get_name(&dev->up), spec,
-                  ibb_port_error(dev->port));
-        free(spec);
+    if (!g->standby) {          /* (Else another bridge node forwards it.) */
+        port_join(dev, cfg, g, &mlid);
     }
     if (!in_map) {
         g->mlid = mlid;
@@ -208,15 +218,7 @@ group_set_standby(struct netdev_ibbridge *dev, struct ibbridge_group *g,
         ibb_addr_map_set_group_mlid(dev->map, g->mgid, 0);
         dev->cstats.cluster_handovers++;
     } else {
-        if (ibb_port_mcast_join(dev->port, g->mgid,
-                                (g->spec.send_only ? IBB_MCAST_SEND_ONLY
-                                                   : IBB_MCAST_FULL),
-                                dev->cfg.qkey, dev->cfg.pkey, &mlid)) {
-            VLOG_WARN_RL(&rl, "%s: cannot join multicast group %s: %s",
-                         netdev_get_name(&dev->up),
-                         ibb_gid_format(g->mgid, s, sizeof s),
-                         ibb_port_error(dev->port));
-        }
+        port_join(dev, &dev->cfg, g, &mlid);
         if (mlid) {
             g->mlid = mlid;
             ibb_addr_map_set_group_mlid(dev->map, g->mgid, mlid);
@@ -239,7 +241,7 @@ mark_map_group(const struct ibb_group *g,
 }
 
 void
-ibbridge_mcast_follow_cluster(struct netdev_ibbridge *dev, bool new_map)
+ibbridge_mcast_follow_cluster(struct netdev_ibbridge *dev)
     OVS_REQUIRES(dev->mutex)
 {
     bool changed = false;
@@ -251,13 +253,11 @@ ibbridge_mcast_follow_cluster(struct netdev_ibbridge *dev, bool new_map)
         if (standby != g->standby) {
             group_set_standby(dev, g, standby);
             changed = true;
-        } else if (new_map) {
-            /* A reloaded map has the group afresh. */
-            ibb_addr_map_set_group_standby(dev->map, g->mgid, standby);
         }
     }
-    /* The map's own groups (with a static MLID, not joined by the port)
-     * are the owner's to forward too. */
+    /* Then every group of the map gets its mark: the port's, as they are
+     * now (a reloaded map has them afresh), and the map's own (with a
+     * static MLID, not joined by the port), the owner's to forward too. */
     ibb_addr_map_foreach_group(dev->map, mark_map_group, dev->map);
     if (changed) {
         /* The IGMP/MLD host reports what this node forwards now. */

@@ -322,9 +322,9 @@ bool ibbridge_mcast_mgid_ip(const struct netdev_ibbridge *dev,
 const char *ibbridge_group_source_name(enum ibbridge_group_source);
 
 /* Several bridge nodes: joins the groups this node now owns and leaves
- * those another node does (ibbridge-cluster.c calls it after ownership
- * changed); after the map changed ('new_map'), marks them in it again. */
-void ibbridge_mcast_follow_cluster(struct netdev_ibbridge *dev, bool new_map)
+ * those another node does, and marks every group of the map as its owner
+ * says (ibbridge-cluster.c calls it after ownership or the map changed). */
+void ibbridge_mcast_follow_cluster(struct netdev_ibbridge *dev)
     OVS_REQUIRES(dev->mutex);
 
 /* mcast-follow (ibbridge-follow.c). */

@@ -37,6 +37,12 @@
 
 /* x**E mod P, reflected: see ib-crc-clmul.h.  tests/test-crc.c recomputes
  * each one from the polynomial through ibb_vcrc_fold_consts. */
+#define VCRC_X2063 0x846c       /* Fold by 2048 bits (four 512-bit */
+#define VCRC_X1999 0x811b       /* accumulators): low, high lane. */
+#define VCRC_X1551 0x908f       /* 1536 bits. */
+#define VCRC_X1487 0x5c92
+#define VCRC_X1039 0x7721       /* 1024 bits. */
+#define VCRC_X975 0xcc27
 #define VCRC_X527 0x09c2        /* Fold by 512 bits: low lane. */
 #define VCRC_X463 0x64b0        /* Fold by 512 bits: high lane. */
 #define VCRC_X399 0x4d19        /* 384 bits. */
@@ -49,6 +55,9 @@
 
 #define VCRC_FOLD_CONST(E) { E, VCRC_X##E }
 const struct ibb_vcrc_fold_const ibb_vcrc_fold_consts[] = {
+    VCRC_FOLD_CONST(2063), VCRC_FOLD_CONST(1999),
+    VCRC_FOLD_CONST(1551), VCRC_FOLD_CONST(1487),
+    VCRC_FOLD_CONST(1039), VCRC_FOLD_CONST(975),
     VCRC_FOLD_CONST(527), VCRC_FOLD_CONST(463),
     VCRC_FOLD_CONST(399), VCRC_FOLD_CONST(335),
     VCRC_FOLD_CONST(271), VCRC_FOLD_CONST(207),
@@ -82,15 +91,14 @@ load(const uint8_t *p)
     return _mm_loadu_si128((const __m128i *) p);
 }
 
+static inline uint16_t finish(__m128i x, const uint8_t *p, size_t len);
+
 uint16_t CLMUL_TARGET
 ibb_vcrc16_clmul(uint16_t crc, const void *buf, size_t len)
 {
     const __m128i k128 = FOLD_K(VCRC_X143, VCRC_X79);
-    const __m128i k_end = _mm_set_epi64x(0, (uint64_t) VCRC_X63 << 48);
     const uint8_t *p = buf;
-    __m128i x, y;
-    uint64_t z;
-    uint8_t rest[8 + 15];
+    __m128i x;
 
     if (len < 16) {
         return ibb_vcrc16_table(crc, buf, len);
@@ -121,6 +129,19 @@ ibb_vcrc16_clmul(uint16_t crc, const void *buf, size_t len)
                           fold(x1, FOLD_K(VCRC_X271, VCRC_X207))),
             _mm_xor_si128(fold(x2, k128), x3));
     }
+    return finish(x, p, len);
+}
+
+/* The VCRC register after accumulator 'x' and the 'len' bytes at 'p'. */
+static inline uint16_t CLMUL_TARGET
+finish(__m128i x, const uint8_t *p, size_t len)
+{
+    const __m128i k128 = FOLD_K(VCRC_X143, VCRC_X79);
+    const __m128i k_end = _mm_set_epi64x(0, (uint64_t) VCRC_X63 << 48);
+    __m128i y;
+    uint64_t z;
+    uint8_t rest[8 + 15];
+
     for (; len >= 16; p += 16, len -= 16) {
         x = _mm_xor_si128(fold(x, k128), load(p));
     }
@@ -149,6 +170,97 @@ ibb_vcrc16_clmul_usable(void)
     __builtin_cpu_init();
     return __builtin_cpu_supports("pclmul");
 }
+
+/* AVX-512 with VPCLMULQDQ: four 16-byte lanes per instruction. */
+#define VPCLMUL_TARGET __attribute__((target("avx512f,vpclmulqdq,pclmul")))
+
+#define FOLD_K4(LO, HI) _mm512_set_epi64(HI, LO, HI, LO, HI, LO, HI, LO)
+
+/* Each 16-byte lane of 'x' carried over the distance 'k' stands for, and
+ * XORed with 'next'. */
+static inline __m512i VPCLMUL_TARGET
+fold4(__m512i x, __m512i k, __m512i next)
+{
+    return _mm512_ternarylogic_epi64(_mm512_clmulepi64_epi128(x, k, 0x00),
+                                     _mm512_clmulepi64_epi128(x, k, 0x11),
+                                     next, 0x96);
+}
+
+static inline __m512i VPCLMUL_TARGET
+load4(const uint8_t *p)
+{
+    return _mm512_loadu_si512(p);
+}
+
+uint16_t VPCLMUL_TARGET
+ibb_vcrc16_vpclmul(uint16_t crc, const void *buf, size_t len)
+{
+    const __m512i k512 = FOLD_K4(VCRC_X527, VCRC_X463);
+    const __m512i zero = _mm512_setzero_si512();
+    const uint8_t *p = buf;
+    __m512i x0, x1, x2, x3;
+    __m128i x;
+
+    if (len < 64) {
+        return ibb_vcrc16_clmul(crc, buf, len);
+    }
+
+    /* The register XORed into the first two bytes. */
+    x0 = _mm512_xor_si512(load4(p), _mm512_zextsi128_si512(
+                                        _mm_cvtsi32_si128(crc ^ 0xffff)));
+    if (len >= 256) {
+        /* Four accumulators of four lanes, 256 bytes a round: sixteen
+         * chains, enough to keep the multiplier busy for its latency. */
+        const __m512i k2048 = FOLD_K4(VCRC_X2063, VCRC_X1999);
+
+        x1 = load4(p + 64);
+        x2 = load4(p + 128);
+        x3 = load4(p + 192);
+        for (p += 256, len -= 256; len >= 256; p += 256, len -= 256) {
+            x0 = fold4(x0, k2048, load4(p));
+            x1 = fold4(x1, k2048, load4(p + 64));
+            x2 = fold4(x2, k2048, load4(p + 128));
+            x3 = fold4(x3, k2048, load4(p + 192));
+        }
+        x0 = fold4(x0, FOLD_K4(VCRC_X1551, VCRC_X1487),
+                   fold4(x1, FOLD_K4(VCRC_X1039, VCRC_X975),
+                         fold4(x2, k512, x3)));
+    } else {
+        p += 64;
+        len -= 64;
+    }
+    for (; len >= 64; p += 64, len -= 64) {
+        x0 = fold4(x0, k512, load4(p));
+    }
+
+    /* The four lanes into one: the first three carried 384, 256 and 128
+     * bits, the last as it is. */
+    x0 = _mm512_mask_blend_epi64(0xc0,
+                                 fold4(x0, _mm512_set_epi64(0, 0,
+                                                            VCRC_X79,
+                                                            VCRC_X143,
+                                                            VCRC_X207,
+                                                            VCRC_X271,
+                                                            VCRC_X335,
+                                                            VCRC_X399),
+                                       zero),
+                                 x0);
+    x = _mm_xor_si128(
+        _mm_xor_si128(_mm512_extracti32x4_epi32(x0, 0),
+                      _mm512_extracti32x4_epi32(x0, 1)),
+        _mm_xor_si128(_mm512_extracti32x4_epi32(x0, 2),
+                      _mm512_extracti32x4_epi32(x0, 3)));
+    return finish(x, p, len);
+}
+
+bool
+ibb_vcrc16_vpclmul_usable(void)
+{
+    __builtin_cpu_init();
+    return (__builtin_cpu_supports("pclmul")
+            && __builtin_cpu_supports("avx512f")
+            && __builtin_cpu_supports("vpclmulqdq"));
+}
 #else
 uint16_t
 ibb_vcrc16_clmul(uint16_t crc, const void *buf, size_t len)
@@ -158,6 +270,18 @@ ibb_vcrc16_clmul(uint16_t crc, const void *buf, size_t len)
 
 bool
 ibb_vcrc16_clmul_usable(void)
+{
+    return false;
+}
+
+uint16_t
+ibb_vcrc16_vpclmul(uint16_t crc, const void *buf, size_t len)
+{
+    return ibb_vcrc16_table(crc, buf, len);
+}
+
+bool
+ibb_vcrc16_vpclmul_usable(void)
 {
     return false;
 }

@@ -19,6 +19,12 @@ uint16_t ibb_vcrc16_table(uint16_t crc, const void *buf, size_t len);
 uint16_t ibb_vcrc16_clmul(uint16_t crc, const void *buf, size_t len);
 bool ibb_vcrc16_clmul_usable(void);
 
+/* The same with AVX-512 VPCLMULQDQ, four lanes per instruction (inputs
+ * under 64 bytes go to ibb_vcrc16_clmul()).  Call it only where
+ * ibb_vcrc16_vpclmul_usable(). */
+uint16_t ibb_vcrc16_vpclmul(uint16_t crc, const void *buf, size_t len);
+bool ibb_vcrc16_vpclmul_usable(void);
+
 /* One constant the folding uses: x**exp mod P, where P is the VCRC
  * polynomial, in the reflected form of the table code (bit j holds the
  * coefficient of x**(15 - j)).  tests/test-crc.c recomputes each. */

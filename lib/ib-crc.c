@@ -195,17 +195,27 @@ ibb_vcrc16_table(uint16_t crc, const void *buf, size_t len)
  * bytes 24 and 22. */
 #define VCRC_CLMUL_MIN 48
 
+/* From a whole 64-byte block on, four lanes per instruction win.  Measured
+ * on an AMD EPYC (Zen 4): 64 bytes 6-10 ns against 8-12 with PCLMULQDQ
+ * alone, 256 bytes 9-15 against 19-26, 4096 bytes 66-70 against 252-266. */
+#define VCRC_VPCLMUL_MIN 64
+
 static bool vcrc_clmul;
+static bool vcrc_vpclmul;
 
 static void __attribute__((constructor))
 vcrc_clmul_init(void)
 {
     vcrc_clmul = ibb_vcrc16_clmul_usable();
+    vcrc_vpclmul = vcrc_clmul && ibb_vcrc16_vpclmul_usable();
 }
 
 uint16_t
 ibb_vcrc16(uint16_t crc, const void *buf, size_t len)
 {
+    if (len >= VCRC_VPCLMUL_MIN && vcrc_vpclmul) {
+        return ibb_vcrc16_vpclmul(crc, buf, len);
+    }
     return (len >= VCRC_CLMUL_MIN && vcrc_clmul
             ? ibb_vcrc16_clmul(crc, buf, len)
             : ibb_vcrc16_table(crc, buf, len));
@@ -214,5 +224,7 @@ ibb_vcrc16(uint16_t crc, const void *buf, size_t len)
 const char *
 ibb_vcrc16_impl(void)
 {
-    return vcrc_clmul ? "pclmul" : "table";
+    return (vcrc_vpclmul ? "vpclmul"
+            : vcrc_clmul ? "pclmul"
+            : "table");
 }

@@ -244,8 +244,20 @@ test_vcrc_clmul_lengths(void **state)
         assert_string_equal(ibb_vcrc16_impl(), "table");
         skip();
     }
-    assert_string_equal(ibb_vcrc16_impl(), "pclmul");
+    assert_string_equal(ibb_vcrc16_impl(),
+                        ibb_vcrc16_vpclmul_usable() ? "vpclmul" : "pclmul");
     check_vcrc_impl(ibb_vcrc16_clmul, ibb_vcrc16_table);
+}
+
+static void
+test_vcrc_vpclmul_lengths(void **state)
+{
+    (void) state;
+    if (!ibb_vcrc16_vpclmul_usable()) {
+        skip();
+    }
+    assert_string_equal(ibb_vcrc16_impl(), "vpclmul");
+    check_vcrc_impl(ibb_vcrc16_vpclmul, ibb_vcrc16_clmul);
 }
 
 /* What everyone calls. */
@@ -476,6 +488,7 @@ main(void)
         cmocka_unit_test(test_vcrc_fold_consts),
         cmocka_unit_test(test_vcrc_table_lengths),
         cmocka_unit_test(test_vcrc_clmul_lengths),
+        cmocka_unit_test(test_vcrc_vpclmul_lengths),
         cmocka_unit_test(test_vcrc_dispatch_lengths),
         cmocka_unit_test(test_vcrc_byte_order),
         cmocka_unit_test(test_icrc_roce_v4_doc),

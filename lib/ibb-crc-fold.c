@@ -22,8 +22,9 @@
 #include "ib-crc.h"
 
 /* Past this many bytes of rest, folding 16 bytes at a time (one chain of
- * multiplications) is slower than ISA-L's several chains: the head is then
- * reduced alone and ibb_crc32() takes the rest. */
+ * multiplications) is slower than ISA-L's several chains: crc32_fold_wide()
+ * then takes head and rest with sixteen chains, or without AVX-512 the
+ * head is reduced alone and ibb_crc32() takes the rest. */
 #define FOLD_REST_MAX 256
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -103,14 +104,50 @@ fold32(__m128i x, __m128i next)
     return fold_by(x, _mm_set_epi64x(K_FOLD32_HI, K_FOLD32_LO), next);
 }
 
+/* The CRC after remainder 'x' and the bytes from 'p' to 'end', the end
+ * of a rest that began at 'start'. */
+static inline CLMUL_TARGET uint32_t
+fold_tail(__m128i x, const uint8_t *start, const uint8_t *p,
+          const uint8_t *end)
+{
+    __m128i a, b, ctl, last;
+    size_t r;
+
+    for (; p + 16 <= end; p += 16) {
+        x = fold16(x, _mm_loadu_si128((const __m128i *) p));
+    }
+    r = end - p;                      /* Bytes after the whole blocks. */
+    if (!r) {
+        return ~reduce(x);
+    }
+    if (end - start < 16) {
+        /* Too short to load the last 16 bytes in place: from a copy. */
+        uint8_t tmp[16] = { 0 };
+
+        memcpy(tmp + 16 - r, p, r);
+        last = _mm_loadu_si128((const __m128i *) tmp);
+    } else {
+        last = _mm_loadu_si128((const __m128i *) (end - 16));
+    }
+
+    /* 'x' then 'r' more bytes, the top 'r' bytes of 'last': as 16 bytes
+     * 'a' (zeros, then the first 'r' bytes of 'x') followed by 16 bytes
+     * 'b' (the rest of 'x', then the new bytes). */
+    a = _mm_shuffle_epi8(x, _mm_loadu_si128((const __m128i *) (shuf + r)));
+    ctl = _mm_loadu_si128((const __m128i *) (shuf + 16 + r));
+    b = _mm_or_si128(_mm_shuffle_epi8(x, ctl),
+                     _mm_and_si128(last, _mm_cmplt_epi8(ctl,
+                                                        _mm_setzero_si128())));
+    return ~reduce(fold16(a, b));
+}
+
 static CLMUL_TARGET uint32_t
 crc32_fold_clmul(uint32_t crc, const ibb_v16 *head, size_t n16,
                  const uint8_t *rest, size_t len)
 {
     const __m128i *h = (const __m128i *) head;
-    const uint8_t *end = rest + len;
-    size_t r = len % 16;              /* Bytes after the whole blocks. */
-    __m128i x, x1, a, b, ctl, last;
+    const uint8_t *start = rest, *end = rest + len;
+    __m128i x, x1;
     size_t i;
 
     x = _mm_xor_si128(_mm_loadu_si128(&h[0]), _mm_cvtsi32_si128((int) ~crc));
@@ -120,9 +157,6 @@ crc32_fold_clmul(uint32_t crc, const ibb_v16 *head, size_t n16,
         }
         if (len > FOLD_REST_MAX) {
             return ibb_crc32(~reduce(x), rest, len);
-        }
-        for (; rest + 16 <= end; rest += 16) {
-            x = fold16(x, _mm_loadu_si128((const __m128i *) rest));
         }
     } else {
         /* Two remainders, of the even and the odd blocks. */
@@ -138,8 +172,9 @@ crc32_fold_clmul(uint32_t crc, const ibb_v16 *head, size_t n16,
                 x1 = fold32(x1, _mm_loadu_si128((const __m128i *) rest));
                 rest += 16;
             } else {
-                x = fold16(fold16(x, x1), _mm_loadu_si128(&h[i]));
-                goto tail;
+                return fold_tail(fold16(fold16(x, x1),
+                                        _mm_loadu_si128(&h[i])),
+                                 start, rest, end);
             }
         }
         for (; rest + 32 <= end; rest += 32) {
@@ -147,33 +182,102 @@ crc32_fold_clmul(uint32_t crc, const ibb_v16 *head, size_t n16,
             x1 = fold32(x1, _mm_loadu_si128((const __m128i *) (rest + 16)));
         }
         x = fold16(x, x1);
-        if (rest + 16 <= end) {
-            x = fold16(x, _mm_loadu_si128((const __m128i *) rest));
+    }
+    return fold_tail(x, start, rest, end);
+}
+
+/* AVX-512 with VPCLMULQDQ: four 16-byte lanes per instruction, as ISA-L
+ * does, but with the head folded in rather than reduced first.  The
+ * constants for a distance of D bits are x^(D+32) and x^(D-32) mod P, as
+ * above. */
+#define WIDE_TARGET __attribute__((target("avx512f,vpclmulqdq,pclmul," \
+                                          "sse4.1")))
+#define K4(LO, HI) _mm512_set_epi64(HI, LO, HI, LO, HI, LO, HI, LO)
+#define K_FOLD64_LO UINT64_C(0x154442bd4)      /* 512 bits. */
+#define K_FOLD64_HI UINT64_C(0x1c6e41596)
+#define K_FOLD128_LO UINT64_C(0x1e88ef372)     /* 1024 bits. */
+#define K_FOLD128_HI UINT64_C(0x14a7fe880)
+#define K_FOLD192_LO UINT64_C(0x1821d8bc0)     /* 1536 bits. */
+#define K_FOLD192_HI UINT64_C(0x12e958ac4)
+#define K_FOLD256_LO UINT64_C(0x11542778a)     /* 2048 bits. */
+#define K_FOLD256_HI UINT64_C(0x1322d1430)
+#define K_FOLD48_LO UINT64_C(0x03db1ecdc)      /* 384 bits. */
+#define K_FOLD48_HI UINT64_C(0x174359406)
+
+static inline WIDE_TARGET __m512i
+fold4(__m512i x, __m512i k, __m512i next)
+{
+    return _mm512_ternarylogic_epi64(_mm512_clmulepi64_epi128(x, k, 0x00),
+                                     _mm512_clmulepi64_epi128(x, k, 0x11),
+                                     next, 0x96);
+}
+
+/* Block 'i' of the head of 'n16' blocks followed by 'rest'. */
+static inline WIDE_TARGET __m128i
+first_lane(const ibb_v16 *head, size_t n16, const uint8_t *rest, size_t i)
+{
+    const void *p = i < n16 ? (const void *) &head[i]
+                            : (const void *) (rest + 16 * (i - n16));
+
+    return _mm_loadu_si128((const __m128i *) p);
+}
+
+/* For a rest of more than FOLD_REST_MAX bytes (so at least 48 to fill
+ * the first 64-byte block after a head of one block). */
+static WIDE_TARGET uint32_t
+crc32_fold_wide(uint32_t crc, const ibb_v16 *head, size_t n16,
+                const uint8_t *rest, size_t len)
+{
+    const __m512i k512 = K4(K_FOLD64_LO, K_FOLD64_HI);
+    const uint8_t *start = rest, *end = rest + len;
+    __m512i x0, x1, x2, x3;
+    __m128i x;
+
+    /* The first 64 bytes: the head, then the rest's first blocks, loaded
+     * straight into their lanes (an array of them would be copied through
+     * the stack and reloaded, waiting for the copy). */
+    x0 = _mm512_castsi128_si512(_mm_xor_si128(
+                                    _mm_loadu_si128((const __m128i *) head),
+                                    _mm_cvtsi32_si128((int) ~crc)));
+    x0 = _mm512_inserti32x4(x0, first_lane(head, n16, rest, 1), 1);
+    x0 = _mm512_inserti32x4(x0, first_lane(head, n16, rest, 2), 2);
+    x0 = _mm512_inserti32x4(x0, first_lane(head, n16, rest, 3), 3);
+    rest += 16 * (4 - n16);
+    if (end - rest >= 192) {
+        /* Four accumulators 64 bytes apart, 256 bytes a round: sixteen
+         * chains, enough to keep the multiplier busy. */
+        const __m512i k2048 = K4(K_FOLD256_LO, K_FOLD256_HI);
+
+        x1 = _mm512_loadu_si512(rest);
+        x2 = _mm512_loadu_si512(rest + 64);
+        x3 = _mm512_loadu_si512(rest + 128);
+        for (rest += 192; end - rest >= 256; rest += 256) {
+            x0 = fold4(x0, k2048, _mm512_loadu_si512(rest));
+            x1 = fold4(x1, k2048, _mm512_loadu_si512(rest + 64));
+            x2 = fold4(x2, k2048, _mm512_loadu_si512(rest + 128));
+            x3 = fold4(x3, k2048, _mm512_loadu_si512(rest + 192));
         }
+        x0 = fold4(x0, K4(K_FOLD192_LO, K_FOLD192_HI),
+                   fold4(x1, K4(K_FOLD128_LO, K_FOLD128_HI),
+                         fold4(x2, k512, x3)));
     }
-tail:
-    if (!r) {
-        return ~reduce(x);
-    }
-    if (len < 16) {
-        /* Too short to load the last 16 bytes in place: from a copy. */
-        uint8_t tmp[16] = { 0 };
-
-        memcpy(tmp + 16 - r, rest, r);
-        last = _mm_loadu_si128((const __m128i *) tmp);
-    } else {
-        last = _mm_loadu_si128((const __m128i *) (end - 16));
+    for (; end - rest >= 64; rest += 64) {
+        x0 = fold4(x0, k512, _mm512_loadu_si512(rest));
     }
 
-    /* 'x' then 'r' more bytes, the top 'r' bytes of 'last': as 16 bytes
-     * 'a' (zeros, then the first 'r' bytes of 'x') followed by 16 bytes
-     * 'b' (the rest of 'x', then the new bytes). */
-    a = _mm_shuffle_epi8(x, _mm_loadu_si128((const __m128i *) (shuf + r)));
-    ctl = _mm_loadu_si128((const __m128i *) (shuf + 16 + r));
-    b = _mm_or_si128(_mm_shuffle_epi8(x, ctl),
-                     _mm_and_si128(last, _mm_cmplt_epi8(ctl,
-                                                        _mm_setzero_si128())));
-    return ~reduce(fold16(a, b));
+    /* The four lanes into one: the first three carried 384, 256 and 128
+     * bits, the last as it is. */
+    x0 = _mm512_mask_blend_epi64(
+        0xc0, fold4(x0, _mm512_set_epi64(0, 0, K_FOLD_HI, K_FOLD_LO,
+                                         K_FOLD32_HI, K_FOLD32_LO,
+                                         K_FOLD48_HI, K_FOLD48_LO),
+                    _mm512_setzero_si512()),
+        x0);
+    x = _mm_xor_si128(_mm_xor_si128(_mm512_extracti32x4_epi32(x0, 0),
+                                    _mm512_extracti32x4_epi32(x0, 1)),
+                      _mm_xor_si128(_mm512_extracti32x4_epi32(x0, 2),
+                                    _mm512_extracti32x4_epi32(x0, 3)));
+    return fold_tail(x, start, rest, end);
 }
 
 /* a * b * x^32 mod P, in zlib's representation (bit 31 is x^0).  The
@@ -222,6 +326,8 @@ shift_clmul(uint32_t crc, size_t len)
 /* Whether the CPU has PCLMULQDQ and SSE4.1, asked once at load time so
  * that each call only tests a flag. */
 static bool have_clmul;
+static bool can_wide;           /* The CPU has AVX-512F and VPCLMULQDQ. */
+static bool have_wide;          /* ...and ibb_crc32_fold_wide() left it on. */
 
 static void __attribute__((constructor))
 have_clmul_init(void)
@@ -229,9 +335,14 @@ have_clmul_init(void)
     __builtin_cpu_init();
     have_clmul = (__builtin_cpu_supports("pclmul")
                   && __builtin_cpu_supports("sse4.1"));
+    can_wide = (have_clmul && __builtin_cpu_supports("avx512f")
+                && __builtin_cpu_supports("vpclmulqdq"));
+    have_wide = can_wide;
 }
 #else
 static const bool have_clmul = false;
+static const bool can_wide = false;
+static bool have_wide;
 #endif
 
 /* ibb_crc32_fold() without PCLMULQDQ: apart, so that the common path
@@ -248,6 +359,9 @@ ibb_crc32_fold(uint32_t crc, const ibb_v16 *head, size_t n16,
                const void *rest, size_t len)
 {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    if (len > FOLD_REST_MAX && have_wide) {
+        return crc32_fold_wide(crc, head, n16, rest, len);
+    }
     if (have_clmul) {
         return crc32_fold_clmul(crc, head, n16, rest, len);
     }
@@ -266,8 +380,17 @@ ibb_crc32_fold_shift(uint32_t crc, size_t len)
     return ibb_crc32_shift(crc, len);
 }
 
+bool
+ibb_crc32_fold_wide(bool on)
+{
+    have_wide = on && can_wide;
+    return have_wide;
+}
+
 const char *
 ibb_crc32_fold_impl(void)
 {
-    return have_clmul ? "clmul" : "plain";
+    return (have_wide ? "vpclmul"
+            : have_clmul ? "clmul"
+            : "plain");
 }

@@ -6,13 +6,17 @@
  * the IP and UDP headers, the BTH) apart from the packet, and the rest
  * lies in the packet.  Two calls of ibb_crc32() each pay a final reduction;
  * with carry-less multiplication (PCLMULQDQ) the head is folded straight
- * into the pass over the rest, and a short packet pays one reduction.
+ * into the pass over the rest, and a short packet pays one reduction.  A
+ * long one does too where the CPU has AVX-512 VPCLMULQDQ (four lanes per
+ * instruction, as fast as ISA-L); else ISA-L or zlib takes its rest,
+ * seeded with the head's CRC.
  * Without PCLMULQDQ at run time the same value comes from ibb_crc32().
  * The same multiplication also moves a CRC past zeros, for combining.
  */
 #ifndef IBB_CRC_FOLD_H
 #define IBB_CRC_FOLD_H 1
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,8 +36,15 @@ uint32_t ibb_crc32_fold(uint32_t crc, const ibb_v16 *head, size_t n16,
  * modulo P loops over bits. */
 uint32_t ibb_crc32_fold_shift(uint32_t crc, size_t len);
 
-/* Whether ibb_crc32_fold() uses PCLMULQDQ here ("clmul") or not ("plain"),
- * for benchmarks. */
+/* Whether ibb_crc32_fold() uses AVX-512 VPCLMULQDQ for long rests here
+ * ("vpclmul"), PCLMULQDQ with ISA-L or zlib for them ("clmul"), or no
+ * carry-less multiplication ("plain"), for benchmarks. */
 const char *ibb_crc32_fold_impl(void);
+
+/* Turns the VPCLMULQDQ code off (false) or back on where the CPU has it,
+ * so that tests and benchmarks reach the other code on such a CPU too.
+ * Returns whether it is now on.  Not thread-safe: call it before
+ * converting. */
+bool ibb_crc32_fold_wide(bool on);
 
 #endif /* ibb-crc-fold.h */

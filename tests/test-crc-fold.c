@@ -16,23 +16,29 @@
 #include "ib-crc.h"
 #include "ibb-crc-fold.h"
 
-/* Every head size, every rest length up to past the point where the
- * rest goes to ibb_crc32(), several seeds, the rest at every alignment. */
+#define ARRAY_SIZE(a) (sizeof (a) / sizeof (a)[0])
+
+/* Every head size, every rest length up to past the point where long
+ * rests take other code, then long ones, several seeds, the rest at every
+ * alignment. */
 static void
-test_fold_vs_zlib(void **state)
+check_fold_vs_zlib(void)
 {
     static const uint32_t seeds[] = { 0, 0xdebb20e3, 0x12345678 };
-    uint8_t data[64 + 600 + 16];
+    static const size_t big[] = { 1023, 1024, 1500, 4095, 4096, 4104,
+                                  4152, 9000 };
+    static uint8_t data[64 + 9000 + 16];
     ibb_v16 head[4];
 
-    (void) state;
     for (size_t i = 0; i < sizeof data; i++) {
         data[i] = (uint8_t) (i * 131 + 7 + (i >> 5));
     }
     for (size_t n16 = 1; n16 <= 4; n16++) {
         memcpy(head, data, 16 * n16);
-        for (size_t len = 0; len <= 600; len++) {
-            for (size_t s = 0; s < sizeof seeds / sizeof seeds[0]; s++) {
+        for (size_t n = 0; n <= 600 + ARRAY_SIZE(big); n++) {
+            size_t len = n <= 600 ? n : big[n - 601];
+
+            for (size_t s = 0; s < ARRAY_SIZE(seeds); s++) {
                 const uint8_t *rest = data + 64 + (len & 15);
                 uint32_t want = crc32(seeds[s], data, 16 * n16);
 
@@ -42,6 +48,26 @@ test_fold_vs_zlib(void **state)
             }
         }
     }
+}
+
+/* What the CPU gives: VPCLMULQDQ for long rests where it has it. */
+static void
+test_fold_vs_zlib(void **state)
+{
+    (void) state;
+    check_fold_vs_zlib();
+}
+
+/* PCLMULQDQ alone (ISA-L or zlib for long rests), as on CPUs without
+ * AVX-512. */
+static void
+test_fold_vs_zlib_narrow(void **state)
+{
+    (void) state;
+    assert_false(ibb_crc32_fold_wide(false));
+    assert_string_not_equal(ibb_crc32_fold_impl(), "vpclmul");
+    check_fold_vs_zlib();
+    ibb_crc32_fold_wide(true);
 }
 
 /* A rest shorter than 16 bytes at the very end of a buffer and at its
@@ -92,6 +118,7 @@ main(void)
 {
     static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fold_vs_zlib),
+        cmocka_unit_test(test_fold_vs_zlib_narrow),
         cmocka_unit_test(test_fold_short_rest_bounds),
         cmocka_unit_test(test_fold_shift_vs_zlib),
     };

@@ -154,6 +154,21 @@ ibb_csum_add(uint32_t sum, const void *buf, size_t len)
     return (uint32_t) acc;
 }
 
+const char *
+ibb_csum_impl(void)
+{
+#ifdef CSUM_AVX2
+    if (have_avx2) {
+        return "avx2";
+    }
+#endif
+#if defined(__SSE2__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return "sse2";
+#else
+    return "plain";
+#endif
+}
+
 uint16_t
 ibb_csum_finish(uint32_t sum)
 {

@@ -11,6 +11,10 @@
  * piece but the last has even length. */
 uint32_t ibb_csum_add(uint32_t sum, const void *buf, size_t len);
 
+/* Which block sum ibb_csum_add() uses on this CPU ("avx2", "sse2" or
+ * "plain"), for benchmarks. */
+const char *ibb_csum_impl(void);
+
 /* Folds 'sum' and returns its ones' complement, the checksum value. */
 uint16_t ibb_csum_finish(uint32_t sum);
 

@@ -428,8 +428,9 @@ main(int argc, char *argv[])
         ibb_addr_map_destroy(map);
         return 0;
     }
-    printf("# bench-wire: CRC-32 via %s, ICRC head folding %s; 'hw' = "
-           "RoCEv2 ICRC only\n", ibb_crc32_impl(), ibb_crc32_fold_impl());
+    printf("# bench-wire: CRC-32 via %s, ICRC head folding %s, internet "
+           "checksum %s; 'hw' = RoCEv2 ICRC only\n", ibb_crc32_impl(),
+           ibb_crc32_fold_impl(), ibb_csum_impl());
     bench_size(map, &cfg, 64);
     bench_size(map, &cfg, 4096);
     bench_v6_csum(map, &cfg, 64);

@@ -32,6 +32,7 @@ lib_libibbridge_la_SOURCES += \
 	lib/ibb-conv.h \
 	lib/ibb-crc-fold.c \
 	lib/ibb-crc-fold.h \
+	lib/ibb-fold-wide.h \
 	lib/ib-ud-build.c \
 	lib/ib-ud-build.h \
 	lib/ibb-csum.c \

@@ -70,6 +70,8 @@ const size_t ibb_vcrc_n_fold_consts = (sizeof ibb_vcrc_fold_consts
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
+#include "ibb-fold-wide.h"
+
 /* A target attribute rather than -mpclmul: the build stays generic and
  * ibb_vcrc16() calls this only where the CPU has the instruction. */
 #define CLMUL_TARGET __attribute__((target("pclmul")))
@@ -172,33 +174,21 @@ ibb_vcrc16_clmul_usable(void)
 }
 
 /* AVX-512 with VPCLMULQDQ: four 16-byte lanes per instruction. */
-#define VPCLMUL_TARGET __attribute__((target("avx512f,vpclmulqdq,pclmul")))
+static const struct ibb_fold_wide_k vcrc_wide_k = {
+    .k2048 = { VCRC_X2063, VCRC_X1999 },
+    .k1536 = { VCRC_X1551, VCRC_X1487 },
+    .k1024 = { VCRC_X1039, VCRC_X975 },
+    .k512 = { VCRC_X527, VCRC_X463 },
+    .k384 = { VCRC_X399, VCRC_X335 },
+    .k256 = { VCRC_X271, VCRC_X207 },
+    .k128 = { VCRC_X143, VCRC_X79 },
+};
 
-#define FOLD_K4(LO, HI) _mm512_set_epi64(HI, LO, HI, LO, HI, LO, HI, LO)
-
-/* Each 16-byte lane of 'x' carried over the distance 'k' stands for, and
- * XORed with 'next'. */
-static inline __m512i VPCLMUL_TARGET
-fold4(__m512i x, __m512i k, __m512i next)
-{
-    return _mm512_ternarylogic_epi64(_mm512_clmulepi64_epi128(x, k, 0x00),
-                                     _mm512_clmulepi64_epi128(x, k, 0x11),
-                                     next, 0x96);
-}
-
-static inline __m512i VPCLMUL_TARGET
-load4(const uint8_t *p)
-{
-    return _mm512_loadu_si512(p);
-}
-
-uint16_t VPCLMUL_TARGET
+uint16_t IBB_WIDE_TARGET
 ibb_vcrc16_vpclmul(uint16_t crc, const void *buf, size_t len)
 {
-    const __m512i k512 = FOLD_K4(VCRC_X527, VCRC_X463);
-    const __m512i zero = _mm512_setzero_si512();
-    const uint8_t *p = buf;
-    __m512i x0, x1, x2, x3;
+    const uint8_t *p = buf, *end = p + len;
+    __m512i x0;
     __m128i x;
 
     if (len < 64) {
@@ -206,51 +196,12 @@ ibb_vcrc16_vpclmul(uint16_t crc, const void *buf, size_t len)
     }
 
     /* The register XORed into the first two bytes. */
-    x0 = _mm512_xor_si512(load4(p), _mm512_zextsi128_si512(
-                                        _mm_cvtsi32_si128(crc ^ 0xffff)));
-    if (len >= 256) {
-        /* Four accumulators of four lanes, 256 bytes a round: sixteen
-         * chains, enough to keep the multiplier busy for its latency. */
-        const __m512i k2048 = FOLD_K4(VCRC_X2063, VCRC_X1999);
-
-        x1 = load4(p + 64);
-        x2 = load4(p + 128);
-        x3 = load4(p + 192);
-        for (p += 256, len -= 256; len >= 256; p += 256, len -= 256) {
-            x0 = fold4(x0, k2048, load4(p));
-            x1 = fold4(x1, k2048, load4(p + 64));
-            x2 = fold4(x2, k2048, load4(p + 128));
-            x3 = fold4(x3, k2048, load4(p + 192));
-        }
-        x0 = fold4(x0, FOLD_K4(VCRC_X1551, VCRC_X1487),
-                   fold4(x1, FOLD_K4(VCRC_X1039, VCRC_X975),
-                         fold4(x2, k512, x3)));
-    } else {
-        p += 64;
-        len -= 64;
-    }
-    for (; len >= 64; p += 64, len -= 64) {
-        x0 = fold4(x0, k512, load4(p));
-    }
-
-    /* The four lanes into one: the first three carried 384, 256 and 128
-     * bits, the last as it is. */
-    x0 = _mm512_mask_blend_epi64(0xc0,
-                                 fold4(x0, _mm512_set_epi64(0, 0,
-                                                            VCRC_X79,
-                                                            VCRC_X143,
-                                                            VCRC_X207,
-                                                            VCRC_X271,
-                                                            VCRC_X335,
-                                                            VCRC_X399),
-                                       zero),
-                                 x0);
-    x = _mm_xor_si128(
-        _mm_xor_si128(_mm512_extracti32x4_epi32(x0, 0),
-                      _mm512_extracti32x4_epi32(x0, 1)),
-        _mm_xor_si128(_mm512_extracti32x4_epi32(x0, 2),
-                      _mm512_extracti32x4_epi32(x0, 3)));
-    return finish(x, p, len);
+    x0 = _mm512_xor_si512(_mm512_loadu_si512(p),
+                          _mm512_zextsi128_si512(
+                              _mm_cvtsi32_si128(crc ^ 0xffff)));
+    p += 64;
+    x = ibb_fold_wide(x0, &p, end, &vcrc_wide_k);
+    return finish(x, p, end - p);
 }
 
 bool

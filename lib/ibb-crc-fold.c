@@ -30,6 +30,8 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 
+#include "ibb-fold-wide.h"
+
 #define CLMUL_TARGET __attribute__((target("pclmul,sse4.1")))
 
 /* x^(128+32) and x^(128-32) mod P (bit-reflected, shifted left by 1):
@@ -190,30 +192,18 @@ crc32_fold_clmul(uint32_t crc, const ibb_v16 *head, size_t n16,
  * does, but with the head folded in rather than reduced first.  The
  * constants for a distance of D bits are x^(D+32) and x^(D-32) mod P, as
  * above. */
-#define WIDE_TARGET __attribute__((target("avx512f,vpclmulqdq,pclmul," \
-                                          "sse4.1")))
-#define K4(LO, HI) _mm512_set_epi64(HI, LO, HI, LO, HI, LO, HI, LO)
-#define K_FOLD64_LO UINT64_C(0x154442bd4)      /* 512 bits. */
-#define K_FOLD64_HI UINT64_C(0x1c6e41596)
-#define K_FOLD128_LO UINT64_C(0x1e88ef372)     /* 1024 bits. */
-#define K_FOLD128_HI UINT64_C(0x14a7fe880)
-#define K_FOLD192_LO UINT64_C(0x1821d8bc0)     /* 1536 bits. */
-#define K_FOLD192_HI UINT64_C(0x12e958ac4)
-#define K_FOLD256_LO UINT64_C(0x11542778a)     /* 2048 bits. */
-#define K_FOLD256_HI UINT64_C(0x1322d1430)
-#define K_FOLD48_LO UINT64_C(0x03db1ecdc)      /* 384 bits. */
-#define K_FOLD48_HI UINT64_C(0x174359406)
-
-static inline WIDE_TARGET __m512i
-fold4(__m512i x, __m512i k, __m512i next)
-{
-    return _mm512_ternarylogic_epi64(_mm512_clmulepi64_epi128(x, k, 0x00),
-                                     _mm512_clmulepi64_epi128(x, k, 0x11),
-                                     next, 0x96);
-}
+static const struct ibb_fold_wide_k crc32_wide_k = {
+    .k2048 = { UINT64_C(0x11542778a), UINT64_C(0x1322d1430) },
+    .k1536 = { UINT64_C(0x1821d8bc0), UINT64_C(0x12e958ac4) },
+    .k1024 = { UINT64_C(0x1e88ef372), UINT64_C(0x14a7fe880) },
+    .k512 = { UINT64_C(0x154442bd4), UINT64_C(0x1c6e41596) },
+    .k384 = { UINT64_C(0x03db1ecdc), UINT64_C(0x174359406) },
+    .k256 = { K_FOLD32_LO, K_FOLD32_HI },
+    .k128 = { K_FOLD_LO, K_FOLD_HI },
+};
 
 /* Block 'i' of the head of 'n16' blocks followed by 'rest'. */
-static inline WIDE_TARGET __m128i
+static inline IBB_WIDE_TARGET __m128i
 first_lane(const ibb_v16 *head, size_t n16, const uint8_t *rest, size_t i)
 {
     const void *p = i < n16 ? (const void *) &head[i]
@@ -224,13 +214,12 @@ first_lane(const ibb_v16 *head, size_t n16, const uint8_t *rest, size_t i)
 
 /* For a rest of more than FOLD_REST_MAX bytes (so at least 48 to fill
  * the first 64-byte block after a head of one block). */
-static WIDE_TARGET uint32_t
+static IBB_WIDE_TARGET uint32_t
 crc32_fold_wide(uint32_t crc, const ibb_v16 *head, size_t n16,
                 const uint8_t *rest, size_t len)
 {
-    const __m512i k512 = K4(K_FOLD64_LO, K_FOLD64_HI);
     const uint8_t *start = rest, *end = rest + len;
-    __m512i x0, x1, x2, x3;
+    __m512i x0;
     __m128i x;
 
     /* The first 64 bytes: the head, then the rest's first blocks, loaded
@@ -243,40 +232,7 @@ crc32_fold_wide(uint32_t crc, const ibb_v16 *head, size_t n16,
     x0 = _mm512_inserti32x4(x0, first_lane(head, n16, rest, 2), 2);
     x0 = _mm512_inserti32x4(x0, first_lane(head, n16, rest, 3), 3);
     rest += 16 * (4 - n16);
-    if (end - rest >= 192) {
-        /* Four accumulators 64 bytes apart, 256 bytes a round: sixteen
-         * chains, enough to keep the multiplier busy. */
-        const __m512i k2048 = K4(K_FOLD256_LO, K_FOLD256_HI);
-
-        x1 = _mm512_loadu_si512(rest);
-        x2 = _mm512_loadu_si512(rest + 64);
-        x3 = _mm512_loadu_si512(rest + 128);
-        for (rest += 192; end - rest >= 256; rest += 256) {
-            x0 = fold4(x0, k2048, _mm512_loadu_si512(rest));
-            x1 = fold4(x1, k2048, _mm512_loadu_si512(rest + 64));
-            x2 = fold4(x2, k2048, _mm512_loadu_si512(rest + 128));
-            x3 = fold4(x3, k2048, _mm512_loadu_si512(rest + 192));
-        }
-        x0 = fold4(x0, K4(K_FOLD192_LO, K_FOLD192_HI),
-                   fold4(x1, K4(K_FOLD128_LO, K_FOLD128_HI),
-                         fold4(x2, k512, x3)));
-    }
-    for (; end - rest >= 64; rest += 64) {
-        x0 = fold4(x0, k512, _mm512_loadu_si512(rest));
-    }
-
-    /* The four lanes into one: the first three carried 384, 256 and 128
-     * bits, the last as it is. */
-    x0 = _mm512_mask_blend_epi64(
-        0xc0, fold4(x0, _mm512_set_epi64(0, 0, K_FOLD_HI, K_FOLD_LO,
-                                         K_FOLD32_HI, K_FOLD32_LO,
-                                         K_FOLD48_HI, K_FOLD48_LO),
-                    _mm512_setzero_si512()),
-        x0);
-    x = _mm_xor_si128(_mm_xor_si128(_mm512_extracti32x4_epi32(x0, 0),
-                                    _mm512_extracti32x4_epi32(x0, 1)),
-                      _mm_xor_si128(_mm512_extracti32x4_epi32(x0, 2),
-                                    _mm512_extracti32x4_epi32(x0, 3)));
+    x = ibb_fold_wide(x0, &rest, end, &crc32_wide_k);
     return fold_tail(x, start, rest, end);
 }
 

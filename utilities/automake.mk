@@ -97,6 +97,7 @@ if HAVE_IBVERBS
 noinst_PROGRAMS += utilities/libibsim-verbs.so
 utilities_libibsim_verbs_so_SOURCES = \
 	utilities/ibsim-rdmacm.c \
+	utilities/ibsim-verbs-line-rate.c \
 	utilities/ibsim-verbs-private.h \
 	utilities/ibsim-verbs-wire.c \
 	utilities/ibsim-verbs.c \

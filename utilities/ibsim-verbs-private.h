@@ -15,6 +15,9 @@
  *                       background thread.
  *   ibsim-rdmacm.c      librdmacm: event channels, ids, bind, multicast
  *                       joins.
+ *   ibsim-verbs-line-rate.c  the line-rate source (IBSIM_VERBS_LINE_RATE):
+ *                       captured packets that arrive as fast as the
+ *                       receive queues take them, for benchmarks.
  */
 #ifndef IBSIM_VERBS_PRIVATE_H
 #define IBSIM_VERBS_PRIVATE_H 1
@@ -27,6 +30,7 @@
 #include <stdio.h>
 
 #include "fabric-proto.h"
+#include "ib-hdr.h"
 #include "ibport.h"
 
 /* Port and protocol constants. */
@@ -39,6 +43,7 @@
 /* Drop and event counters, one X-macro list for names and values. */
 #define HCA_COUNTERS                                                    \
     X(rx_packets, "packets read from the fabric")                       \
+    X(rx_line_rate, "copies from the line-rate source delivered")       \
     X(rx_delivered, "receive completions written")                      \
     X(rx_bad_vcrc, "dropped: bad VCRC")                                 \
     X(rx_bad_icrc, "dropped: bad ICRC")                                 \
@@ -77,6 +82,7 @@ struct hca_counters {
 struct cm_id;
 struct hca_cq;
 struct hca_ctx;
+struct hca_line_rate;
 struct hca_mr;
 struct hca_pd;
 struct hca_qp;
@@ -190,6 +196,8 @@ struct hca {
                                      * shown while attached. */
     uint8_t link_layer;         /* IBSIM_VERBS_LINK_LAYER. */
     uint64_t n_sends;           /* Sends posted to QPs in RTS. */
+    char *line_rate_file;       /* IBSIM_VERBS_LINE_RATE, or NULL. */
+    struct hca_line_rate *line_rate; /* Its packets while it exists. */
 
     unsigned int n_open;        /* Open contexts (incl. rdma_cm's). */
     struct ibb_port *port;      /* Fabric port while open. */
@@ -220,6 +228,17 @@ struct hca {
     struct hca_counters c;      /* Counters. */
 };
 
+/* A received packet that passed the checks, parsed: pointers into it. */
+struct hca_rx_pkt {
+    const struct ibb_lrh *lrh;  /* LRH. */
+    const struct ibb_grh *grh;  /* GRH or NULL. */
+    const struct ibb_bth *bth;  /* BTH. */
+    const struct ibb_deth *deth; /* DETH. */
+    const uint8_t *imm;         /* ImmDt bytes or NULL. */
+    const uint8_t *payload;     /* Payload. */
+    size_t len;                 /* Payload length, without pad. */
+};
+
 /* The one HCA port, defined in ibsim-verbs.c. */
 extern struct hca hca;
 
@@ -237,6 +256,7 @@ void hca_async_event(struct hca_ctx *, enum ibv_event_type, void *element);
 struct hca_ctx *hca_ctx_open(void);
 void hca_ctx_close(struct hca_ctx *);
 void hca_cq_push(struct hca_cq *, const struct hca_cqe *, bool solicited);
+bool hca_cq_full(const struct hca_cq *);
 void hca_send_completion(struct hca_qp *, uint64_t wr_id, uint64_t seq,
                          enum ibv_wc_status, uint32_t byte_len);
 struct hca_rq *hca_qp_rq(struct hca_qp *);
@@ -253,6 +273,21 @@ void hca_tx_queue_fail(struct hca_qp *, const struct ibv_send_wr *,
                        uint64_t seq);
 void hca_tx_build(struct hca_qp *, const struct ibv_send_wr *, uint64_t seq,
                   bool signaled, const uint8_t *payload, size_t len);
+
+/* Parses and checks 'pkt' ('len' bytes, LRH .. VCRC) as the HCA's receive
+ * logic does.  Returns false (and counts) if it is dropped. */
+bool hca_rx_parse(const uint8_t *pkt, size_t len, struct hca_rx_pkt *);
+
+/* Delivers checked packet 'p' to the QPs its DLID, DestQP, DGID and Q_Key
+ * select, counting drops, and returns how many took it.  With 'only', for
+ * the line-rate source: only QPs whose receive CQ is 'only' and that have
+ * a WQE posted and room in it take it, and the rest wait (no drop). */
+int hca_rx_deliver(const struct hca_rx_pkt *p, const struct hca_cq *only);
+
+/* ibsim-verbs-line-rate.c: the line-rate source. */
+void hca_line_rate_check(void);
+void hca_line_rate_fill(struct hca_cq *, unsigned int max);
+void hca_line_rate_free(void);
 
 /* ibsim-rdmacm.c: the joins' SA exchange and their end on a port loss. */
 long long hca_cm_run_joins(void);

@@ -198,19 +198,8 @@ scatter(const struct hca_rwqe *w, size_t ofs, const uint8_t *src,
     }
 }
 
-/* A packet that passed the checks, parsed. */
-struct rx_pkt {
-    const struct ibb_lrh *lrh;  /* LRH. */
-    const struct ibb_grh *grh;  /* GRH or NULL. */
-    const struct ibb_bth *bth;  /* BTH. */
-    const struct ibb_deth *deth; /* DETH. */
-    const uint8_t *imm;         /* ImmDt bytes or NULL. */
-    const uint8_t *payload;     /* Payload. */
-    size_t len;                 /* Payload length, without pad. */
-};
-
 static void
-deliver_to_qp(struct hca_qp *qp, const struct rx_pkt *p)
+deliver_to_qp(struct hca_qp *qp, const struct hca_rx_pkt *p)
 {
     struct hca_rq *rq = hca_qp_rq(qp);
     struct hca_rwqe *w;
@@ -273,10 +262,8 @@ qp_receives(const struct hca_qp *qp)
     return qp->state == IBV_QPS_RTR || qp->state == IBV_QPS_RTS;
 }
 
-/* Parses and checks 'pkt' ('len' bytes, LRH .. VCRC) as the HCA's receive
- * logic does.  Returns false (and counts) if it is dropped. */
-static bool
-rx_parse(const uint8_t *pkt, size_t len, struct rx_pkt *p)
+bool
+hca_rx_parse(const uint8_t *pkt, size_t len, struct hca_rx_pkt *p)
 {
     size_t ofs = IBB_LRH_LEN, end;
     uint8_t op;
@@ -352,44 +339,49 @@ rx_parse(const uint8_t *pkt, size_t len, struct rx_pkt *p)
     return true;
 }
 
-static void
-rx_packet(const uint8_t *pkt, size_t len)
+/* Whether a copy for 'qp' from the line-rate source filling 'only' waits:
+ * 'qp' is on another CQ, or has no WQE or no CQ entry to take it. */
+static bool
+source_waits(const struct hca_qp *qp, const struct hca_cq *only)
 {
-    struct rx_pkt p;
-    uint32_t dqpn, qkey;
-    uint16_t dlid;
-    struct hca_qp *qp;
+    return only && (qp->rcq != only
+                    || !hca_qp_rq((struct hca_qp *) qp)->posted
+                    || hca_cq_full(only));
+}
 
-    hca.c.rx_packets++;
-    if (!rx_parse(pkt, len, &p)) {
-        return;
-    }
-    dqpn = ibb_bth_qpn(p.bth);
-    qkey = ibb_deth_qkey(p.deth);
-    dlid = ibb_lrh_dlid(p.lrh);
+int
+hca_rx_deliver(const struct hca_rx_pkt *p, const struct hca_cq *only)
+{
+    uint32_t dqpn = ibb_bth_qpn(p->bth);
+    uint32_t qkey = ibb_deth_qkey(p->deth);
+    uint16_t dlid = ibb_lrh_dlid(p->lrh);
+    struct hca_qp *qp;
+    int n = 0;
 
     if (dlid >= IBB_LID_MCAST_MIN && dlid != IBB_LID_PERMISSIVE) {
-        uint32_t sqpn = ibb_deth_sqpn(p.deth);
-        bool from_us = ibb_lrh_slid(p.lrh) == hca.attr.lid;
+        uint32_t sqpn = ibb_deth_sqpn(p->deth);
+        bool from_us = ibb_lrh_slid(p->lrh) == hca.attr.lid;
         bool any = false;
 
-        if (!p.grh || !ibb_gid_is_multicast(p.grh->dgid)
+        if (!p->grh || !ibb_gid_is_multicast(p->grh->dgid)
             || dqpn != IBB_MULTICAST_QPN) {
             HCA_DROP(rx_malformed, "multicast DLID 0x%04x without "
                      "multicast GRH and DestQP", dlid);
-            return;
+            return 0;
         }
         for (qp = hca.qps; qp; qp = qp->next) {
             bool attached = false;
 
             for (size_t i = 0; i < qp->n_attach && !attached; i++) {
-                attached = !memcmp(qp->attach[i].mgid, p.grh->dgid, 16);
+                attached = !memcmp(qp->attach[i].mgid, p->grh->dgid, 16);
             }
             if (!attached || !qp_receives(qp)) {
                 continue;
             }
             any = true;
-            if (from_us && sqpn == qp->qp.qp_num && qp->block_self_mcast) {
+            if (source_waits(qp, only)
+                || (from_us && sqpn == qp->qp.qp_num
+                    && qp->block_self_mcast)) {
                 continue;
             }
             if (qkey != qp->qkey) {
@@ -398,40 +390,56 @@ rx_packet(const uint8_t *pkt, size_t len)
                          qp->qkey);
                 continue;
             }
-            deliver_to_qp(qp, &p);
+            deliver_to_qp(qp, p);
+            n++;
         }
-        if (!any) {
+        if (!any && !only) {
             HCA_DROP(rx_mcast_no_qp, "no QP attached");
         }
-        return;
+        return n;
     }
 
     if (dlid != hca.attr.lid) {
         HCA_DROP(rx_bad_dlid, "DLID %u", dlid);
-        return;
+        return 0;
     }
     qp = dqpn == IBB_MULTICAST_QPN ? NULL : hca_find_qp(dqpn);
     if (!qp) {
         HCA_DROP(rx_no_qp, "DestQP 0x%06x", dqpn);
-        return;
+        return 0;
     }
     if (!qp_receives(qp)) {
         HCA_DROP(rx_qp_state, "QP 0x%06x in state %d", dqpn, qp->state);
-        return;
+        return 0;
     }
-    if (p.grh && memcmp(p.grh->dgid, hca.attr.gid, 16)) {
+    if (p->grh && memcmp(p->grh->dgid, hca.attr.gid, 16)) {
         char buf[IBB_GID_STRLEN];
 
         HCA_DROP(rx_bad_dgid, "DGID %s",
-                 ibb_gid_format(p.grh->dgid, buf, sizeof buf));
-        return;
+                 ibb_gid_format(p->grh->dgid, buf, sizeof buf));
+        return 0;
     }
     if (qkey != qp->qkey) {
         HCA_DROP(rx_bad_qkey, "QP 0x%06x: Q_Key 0x%08x, QP has 0x%08x",
                  dqpn, qkey, qp->qkey);
-        return;
+        return 0;
     }
-    deliver_to_qp(qp, &p);
+    if (source_waits(qp, only)) {
+        return 0;
+    }
+    deliver_to_qp(qp, p);
+    return 1;
+}
+
+static void
+rx_packet(const uint8_t *pkt, size_t len)
+{
+    struct hca_rx_pkt p;
+
+    hca.c.rx_packets++;
+    if (hca_rx_parse(pkt, len, &p)) {
+        hca_rx_deliver(&p, NULL);
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -637,6 +645,7 @@ hca_thread(void *arg)
             pthread_mutex_unlock(&hca.mutex);
             break;
         }
+        hca_line_rate_check();
         if (!hca.up && ibb_port_now_ms() >= hca.next_retry) {
             port_try_reconnect();
         }
@@ -773,6 +782,7 @@ hca_close_port(void)
         free(t);
     }
     hca.tx_tail = &hca.tx_head;
+    hca_line_rate_free();
     while (hca.groups) {
         struct hca_group *g = hca.groups;
 

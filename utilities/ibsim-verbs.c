@@ -43,6 +43,22 @@
  *                       as after a fatal QP error in hardware.  Its
  *                       attachments stay; it receives again once taken
  *                       through RESET, INIT, RTR to RTS.
+ *   IBSIM_VERBS_LINE_RATE  FILE: while FILE exists, the wire brings the
+ *                       IB packets it holds (a pcap file, as ibsim-fabric
+ *                       --pcap or tests/pcap-tool.py write) again and
+ *                       again, as fast as the receive queues take them: a
+ *                       fabric at line rate, for benchmarks that measure
+ *                       the receiver (tests/bench-rxq), where the fabric
+ *                       process and its senders, sharing the machine's
+ *                       cores, could not keep up.  Each packet passes the
+ *                       receive checks once, when the file is read, and
+ *                       each copy is matched to QPs and delivered as one
+ *                       from the fabric; a copy waits (is not dropped)
+ *                       while its QP has no WQE posted or its CQ no room.
+ *                       Polling an empty CQ delivers the copies, so each
+ *                       queue's source runs at its poller's pace.  The
+ *                       background thread reads the file when it appears
+ *                       or changes and forgets it when it is removed.
  *
  * rdma_cm joins are asynchronous as with the kernel's ib_sa multicast
  * module: rdma_join_multicast_ex() only queues the request; the background
@@ -338,6 +354,8 @@ hca_configure(void)
     if (s && *s) {
         hca.log = fopen(s, "ae");
     }
+    s = getenv("IBSIM_VERBS_LINE_RATE");
+    hca.line_rate_file = s && *s ? strdup(s) : NULL;
     hca.next_qpn = 0x000100;
     hca.next_key = 0x1000;
     hca.tx_tail = &hca.tx_head;
@@ -1173,6 +1191,12 @@ cqe_retire(const struct hca_cqe *e)
     }
 }
 
+bool
+hca_cq_full(const struct hca_cq *cq)
+{
+    return cq->count >= (unsigned int) cq->cq.cqe;
+}
+
 static int
 hca_poll_cq(struct ibv_cq *ibcq, int num_entries, struct ibv_wc *wc)
 {
@@ -1180,6 +1204,9 @@ hca_poll_cq(struct ibv_cq *ibcq, int num_entries, struct ibv_wc *wc)
     int n = 0;
 
     pthread_mutex_lock(&hca.mutex);
+    if (hca.line_rate && !cq->count && num_entries > 0) {
+        hca_line_rate_fill(cq, num_entries);
+    }
     while (n < num_entries && cq->count) {
         struct hca_cqe *e = &cq->ring[cq->head];
 

@@ -1,0 +1,193 @@
+/*
+ * ibsim-verbs-line-rate: the HCA model's line-rate source
+ * (IBSIM_VERBS_LINE_RATE, described in ibsim-verbs.c): the IB packets of a
+ * capture, which the wire brings again and again, as fast as the receive
+ * queues take them.  A benchmark of the receiver (PMD threads, queues)
+ * then measures the receiver, not the simulated fabric and its senders.
+ */
+#include <config.h>
+#include "ibsim-verbs-private.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ibb-pcap.h"
+
+/* How often the background thread looks at the file. */
+#define LINE_RATE_CHECK_MS 100
+
+/* One packet of the capture, checked once. */
+struct line_rate_pkt {
+    uint8_t *data;              /* LRH .. VCRC. */
+    struct hca_rx_pkt rx;       /* Parsed: pointers into 'data'. */
+};
+
+struct hca_line_rate {
+    struct stat st;             /* The file as read. */
+    struct line_rate_pkt *pkts; /* Its packets that passed the checks. */
+    size_t n;                   /* Number of 'pkts'. */
+    size_t next;                /* Where the next fill starts. */
+};
+
+static long long last_check_ms;
+
+static bool
+same_file(const struct stat *a, const struct stat *b)
+{
+    return (a->st_dev == b->st_dev && a->st_ino == b->st_ino
+            && a->st_size == b->st_size
+            && a->st_mtim.tv_sec == b->st_mtim.tv_sec
+            && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec);
+}
+
+void
+hca_line_rate_free(void)
+{
+    struct hca_line_rate *lr = hca.line_rate;
+
+    if (!lr) {
+        return;
+    }
+    for (size_t i = 0; i < lr->n; i++) {
+        free(lr->pkts[i].data);
+    }
+    free(lr->pkts);
+    free(lr);
+    hca.line_rate = NULL;
+}
+
+/* Appends the packet of 'len' bytes at 'pkt' to 'lr' if it passes the
+ * receive checks (which count it otherwise).  Returns false only when
+ * memory runs out. */
+static bool
+line_rate_add(struct hca_line_rate *lr, const uint8_t *pkt, size_t len)
+{
+    struct line_rate_pkt *p, *pkts;
+
+    pkts = realloc(lr->pkts, (lr->n + 1) * sizeof *lr->pkts);
+    if (!pkts) {
+        return false;
+    }
+    lr->pkts = pkts;
+    p = &pkts[lr->n];
+    p->data = malloc(len);
+    if (!p->data) {
+        return false;
+    }
+    memcpy(p->data, pkt, len);
+    if (hca_rx_parse(p->data, len, &p->rx)) {
+        lr->n++;
+    } else {
+        free(p->data);
+    }
+    return true;
+}
+
+/* Reads the capture 'file' (as 'st' describes it) into a new source.
+ * Returns NULL, after logging why, if it cannot be read: the background
+ * thread tries again when the file changes. */
+static struct hca_line_rate *
+line_rate_read(const char *file, const struct stat *st)
+{
+    static uint8_t pkt[IBB_PCAP_MAX_RECORD];
+    struct ibb_pcap_reader *r;
+    struct hca_line_rate *lr;
+    char err[PATH_MAX + 256];
+    uint32_t linktype;
+    int error;
+
+    error = ibb_pcap_reader_open(file, &r, err, sizeof err);
+    if (error) {
+        hca_log("line-rate source %s: %s", file, err);
+        return NULL;
+    }
+    linktype = ibb_pcap_reader_linktype(r);
+    if (linktype != IBB_PCAP_LINKTYPE_INFINIBAND
+        && linktype != IBB_PCAP_LINKTYPE_ERF) {
+        hca_log("line-rate source %s: link type %"PRIu32" is not "
+                "InfiniBand (247) or ERF (197)", file, linktype);
+        ibb_pcap_reader_close(r);
+        return NULL;
+    }
+    lr = calloc(1, sizeof *lr);
+    if (!lr) {
+        ibb_pcap_reader_close(r);
+        return NULL;
+    }
+    lr->st = *st;
+    for (;;) {
+        struct ibb_pcap_rec rec;
+
+        error = ibb_pcap_read(r, &rec, pkt, sizeof pkt, err, sizeof err);
+        if (error == EOF) {
+            break;
+        } else if (error) {
+            hca_log("line-rate source %s: %s", file, err);
+            break;
+        }
+        if ((rec.erf_type < 0 || rec.erf_type == IBB_ERF_TYPE_INFINIBAND)
+            && !line_rate_add(lr, pkt, rec.len)) {
+            hca_log("line-rate source %s: out of memory", file);
+            break;
+        }
+    }
+    ibb_pcap_reader_close(r);
+    hca_log("line-rate source %s: %zu packets", file, lr->n);
+    return lr;
+}
+
+void
+hca_line_rate_check(void)
+{
+    long long now;
+    struct stat st;
+
+    if (!hca.line_rate_file) {
+        return;
+    }
+    now = ibb_port_now_ms();
+    if (now - last_check_ms < LINE_RATE_CHECK_MS) {
+        return;
+    }
+    last_check_ms = now;
+    if (stat(hca.line_rate_file, &st)) {
+        if (hca.line_rate) {
+            hca_log("line-rate source %s: removed, stopped",
+                    hca.line_rate_file);
+            hca_line_rate_free();
+        }
+        return;
+    }
+    if (hca.line_rate && same_file(&hca.line_rate->st, &st)) {
+        return;
+    }
+    hca_line_rate_free();
+    hca.line_rate = line_rate_read(hca.line_rate_file, &st);
+}
+
+void
+hca_line_rate_fill(struct hca_cq *cq, unsigned int max)
+{
+    struct hca_line_rate *lr = hca.line_rate;
+    unsigned int got = 0;
+    size_t idle = 0;
+
+    /* Round robin over the packets, until 'max' copies are in or a whole
+     * round found no QP on 'cq' that takes one. */
+    while (got < max && idle < lr->n) {
+        int n = hca_rx_deliver(&lr->pkts[lr->next].rx, cq);
+
+        lr->next = (lr->next + 1) % lr->n;
+        if (n) {
+            got += n;
+            hca.c.rx_line_rate += n;
+            idle = 0;
+        } else {
+            idle++;
+        }
+    }
+}

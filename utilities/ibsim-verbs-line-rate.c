@@ -167,6 +167,10 @@ hca_line_rate_check(void)
     }
     hca_line_rate_free();
     hca.line_rate = line_rate_read(hca.line_rate_file, &st);
+    if (hca.line_rate) {
+        /* Wake whoever waits on a completion channel. */
+        hca_line_rate_start();
+    }
 }
 
 void

@@ -257,6 +257,8 @@ struct hca_ctx *hca_ctx_open(void);
 void hca_ctx_close(struct hca_ctx *);
 void hca_cq_push(struct hca_cq *, const struct hca_cqe *, bool solicited);
 bool hca_cq_full(const struct hca_cq *);
+/* Fills each armed, empty CQ from the line-rate source that just began. */
+void hca_line_rate_start(void);
 void hca_send_completion(struct hca_qp *, uint64_t wr_id, uint64_t seq,
                          enum ibv_wc_status, uint32_t byte_len);
 struct hca_rq *hca_qp_rq(struct hca_qp *);

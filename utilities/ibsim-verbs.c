@@ -1230,8 +1230,22 @@ hca_req_notify_cq(struct ibv_cq *ibcq, int solicited_only)
     pthread_mutex_lock(&hca.mutex);
     cq->armed = true;
     cq->solicited_only = solicited_only != 0;
+    if (hca.line_rate && !cq->count) {
+        /* At line rate the next completion is already on its way. */
+        hca_line_rate_fill(cq, ibcq->cqe);
+    }
     pthread_mutex_unlock(&hca.mutex);
     return 0;
+}
+
+void
+hca_line_rate_start(void)
+{
+    for (struct hca_cq *cq = hca.cqs; cq; cq = cq->next) {
+        if (cq->armed && !cq->count) {
+            hca_line_rate_fill(cq, cq->cq.cqe);
+        }
+    }
 }
 
 int

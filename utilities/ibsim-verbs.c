@@ -161,8 +161,10 @@ struct hca_async_msg {
     void *element;              /* CQ, QP or SRQ, or NULL for the port. */
 };
 
+/* Adaptive: PMD threads on other cores poll their CQs under the same
+ * mutex, and a short spin costs less than sleeping in the kernel. */
 struct hca hca = {
-    .mutex = PTHREAD_MUTEX_INITIALIZER,
+    .mutex = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP,
     .wake = { -1, -1 },
 };
 

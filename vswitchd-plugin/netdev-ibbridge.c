@@ -149,7 +149,7 @@ netdev_ibbridge_construct(struct netdev *netdev_)
 {
     struct netdev_ibbridge *dev = netdev_ibbridge_cast(netdev_);
 
-    ovs_mutex_init(&dev->mutex);
+    ovs_mutex_init_adaptive(&dev->mutex);
     ovs_mutex_lock(&dev->mutex);
     smap_init(&dev->options);
     hmap_init(&dev->group_index);
@@ -1019,6 +1019,15 @@ netdev_ibbridge_rxq_recv(struct netdev_rxq *rxq_,
     size_t max;
     int error;
 
+    /* The spare packets are this queue's own: refilled outside the
+     * device's mutex, which the other queues' threads wait for. */
+    for (size_t i = 0; i < NETDEV_MAX_BURST; i++) {
+        if (!pkts[i]) {
+            pkts[i] = dp_packet_new_with_headroom(IBBRIDGE_MAX_IB_PKT,
+                                                  IBB_CONV_HEADROOM);
+        }
+    }
+
     ovs_mutex_lock(&dev->mutex);
     dp_packet_batch_init(batch);
     if (!qid) {
@@ -1032,10 +1041,6 @@ netdev_ibbridge_rxq_recv(struct netdev_rxq *rxq_,
     }
     max = NETDEV_MAX_BURST - dp_packet_batch_size(batch);
     for (size_t i = 0; i < max; i++) {
-        if (!pkts[i]) {
-            pkts[i] = dp_packet_new_with_headroom(IBBRIDGE_MAX_IB_PKT,
-                                                  IBB_CONV_HEADROOM);
-        }
         bufs[i].data = dp_packet_data(pkts[i]);
         bufs[i].size = IBBRIDGE_MAX_IB_PKT;
         bufs[i].len = 0;

@@ -333,6 +333,38 @@ ibb_pcap_read(struct ibb_pcap_reader *r, struct ibb_pcap_rec *rec,
     return 0;
 }
 
+bool
+ibb_pcap_reader_is_ib(const struct ibb_pcap_reader *r, char *err,
+                      size_t err_size)
+{
+    if (r->linktype == IBB_PCAP_LINKTYPE_INFINIBAND
+        || r->linktype == IBB_PCAP_LINKTYPE_ERF) {
+        return true;
+    }
+    set_err(err, err_size, "link type %"PRIu32" is not InfiniBand (%d) or "
+            "ERF (%d)", r->linktype, IBB_PCAP_LINKTYPE_INFINIBAND,
+            IBB_PCAP_LINKTYPE_ERF);
+    return false;
+}
+
+int
+ibb_pcap_read_ib(struct ibb_pcap_reader *r, struct ibb_pcap_rec *rec,
+                 uint8_t *buf, size_t size, unsigned long long *skipped,
+                 char *err, size_t err_size)
+{
+    for (;;) {
+        int error = ibb_pcap_read(r, rec, buf, size, err, err_size);
+
+        if (error || rec->erf_type < 0
+            || rec->erf_type == IBB_ERF_TYPE_INFINIBAND) {
+            return error;
+        }
+        if (skipped) {
+            (*skipped)++;
+        }
+    }
+}
+
 /* ------------------------------------------------------------------ */
 /* Writer. */
 

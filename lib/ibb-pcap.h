@@ -100,6 +100,18 @@ unsigned long long ibb_pcap_reader_n_records(const struct ibb_pcap_reader *);
 int ibb_pcap_read(struct ibb_pcap_reader *, struct ibb_pcap_rec *rec,
                   uint8_t *buf, size_t size, char *err, size_t err_size);
 
+/* Whether the reader's file holds IB packets (LINKTYPE_INFINIBAND or
+ * LINKTYPE_ERF); if not, a message in 'err'. */
+bool ibb_pcap_reader_is_ib(const struct ibb_pcap_reader *,
+                           char *err, size_t err_size);
+
+/* ibb_pcap_read() for a file that ibb_pcap_reader_is_ib() accepts: returns
+ * the next IB packet, skipping the ERF records of other types and counting
+ * them in '*skipped' (if not NULL). */
+int ibb_pcap_read_ib(struct ibb_pcap_reader *, struct ibb_pcap_rec *rec,
+                     uint8_t *buf, size_t size, unsigned long long *skipped,
+                     char *err, size_t err_size);
+
 struct ibb_pcap_writer;
 
 /* Creates 'file_name' and writes a pcap file header (microsecond

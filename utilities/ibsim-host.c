@@ -388,31 +388,24 @@ cmd_replay(void)
     struct ibb_pcap_reader *r;
     unsigned long long n = 0, skipped = 0;
     char err[PATH_MAX + 256];   /* Names the file. */
-    uint32_t linktype;
     int error;
 
     error = ibb_pcap_reader_open(o.arg, &r, err, sizeof err);
     if (error) {
         host_fatal(HOST_EXIT_USAGE, "%s: %s", o.arg, err);
     }
-    linktype = ibb_pcap_reader_linktype(r);
-    if (linktype != IBB_PCAP_LINKTYPE_INFINIBAND
-        && linktype != IBB_PCAP_LINKTYPE_ERF) {
-        host_fatal(HOST_EXIT_USAGE, "%s: link type %"PRIu32" is not "
-                   "InfiniBand (247) or ERF (197)", o.arg, linktype);
+    if (!ibb_pcap_reader_is_ib(r, err, sizeof err)) {
+        host_fatal(HOST_EXIT_USAGE, "%s: %s", o.arg, err);
     }
     for (;;) {
         struct ibb_pcap_rec rec;
 
-        error = ibb_pcap_read(r, &rec, pkt, sizeof pkt, err, sizeof err);
+        error = ibb_pcap_read_ib(r, &rec, pkt, sizeof pkt, &skipped, err,
+                                 sizeof err);
         if (error == EOF) {
             break;
         } else if (error) {
             host_fatal(HOST_EXIT_USAGE, "%s: %s", o.arg, err);
-        }
-        if (rec.erf_type >= 0 && rec.erf_type != IBB_ERF_TYPE_INFINIBAND) {
-            skipped++;
-            continue;
         }
         send_packet(pkt, rec.len);
         n++;

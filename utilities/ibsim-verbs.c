@@ -1199,6 +1199,16 @@ hca_cq_full(const struct hca_cq *cq)
     return cq->count >= (unsigned int) cq->cq.cqe;
 }
 
+/* An armed, empty CQ waits for the next completion; at line rate it is
+ * already on its way. */
+static void
+line_rate_fill_armed(struct hca_cq *cq)
+{
+    if (hca.line_rate && cq->armed && !cq->count) {
+        hca_line_rate_fill(cq, cq->cq.cqe);
+    }
+}
+
 static int
 hca_poll_cq(struct ibv_cq *ibcq, int num_entries, struct ibv_wc *wc)
 {
@@ -1232,10 +1242,7 @@ hca_req_notify_cq(struct ibv_cq *ibcq, int solicited_only)
     pthread_mutex_lock(&hca.mutex);
     cq->armed = true;
     cq->solicited_only = solicited_only != 0;
-    if (hca.line_rate && !cq->count) {
-        /* At line rate the next completion is already on its way. */
-        hca_line_rate_fill(cq, ibcq->cqe);
-    }
+    line_rate_fill_armed(cq);
     pthread_mutex_unlock(&hca.mutex);
     return 0;
 }
@@ -1244,9 +1251,7 @@ void
 hca_line_rate_start(void)
 {
     for (struct hca_cq *cq = hca.cqs; cq; cq = cq->next) {
-        if (cq->armed && !cq->count) {
-            hca_line_rate_fill(cq, cq->cq.cqe);
-        }
+        line_rate_fill_armed(cq);
     }
 }
 

@@ -18,9 +18,10 @@
 
 #define ARRAY_SIZE(a) (sizeof (a) / sizeof (a)[0])
 
-/* Every head size, every rest length up to past the point where long
- * rests take other code, then long ones, several seeds, the rest at every
- * alignment. */
+/* Every head size, every rest length up to well past the point where
+ * long rests take other code (there, every head and rest length modulo
+ * 64, so every count of leading zeros the wide code folds in), then long
+ * ones, several seeds, the rest at every alignment. */
 static void
 check_fold_vs_zlib(void)
 {
@@ -35,8 +36,8 @@ check_fold_vs_zlib(void)
     }
     for (size_t n16 = 1; n16 <= 4; n16++) {
         memcpy(head, data, 16 * n16);
-        for (size_t n = 0; n <= 600 + ARRAY_SIZE(big); n++) {
-            size_t len = n <= 600 ? n : big[n - 601];
+        for (size_t n = 0; n <= 1100 + ARRAY_SIZE(big); n++) {
+            size_t len = n <= 1100 ? n : big[n - 1101];
 
             for (size_t s = 0; s < ARRAY_SIZE(seeds); s++) {
                 const uint8_t *rest = data + 64 + (len & 15);

@@ -10,6 +10,7 @@
 #include "addr-map.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,11 +121,38 @@ struct ibb_addr_map {
     size_t n_hosts;             /* Number of hosts. */
     size_t n_learned;           /* Learned (traffic, ARP) among them. */
     uint64_t generation;        /* Changes with any host but its age. */
+    uint64_t version;           /* Changes with any host but its age and
+                                 * with any group, see map_changed(). */
     uint64_t seed;              /* Hash seed, per map. */
     struct map_index idx[N_KEYS]; /* Host indexes, by enum map_key. */
     struct map_group *groups_by_ip;   /* Hash on g.ip; owns the groups. */
     struct map_group *groups_by_mgid; /* Hash on g.mgid. */
 };
+
+/* ------------------------------------------------------------------ */
+/* Versions. */
+
+/* Every map's versions come from this one counter, so that no two maps,
+ * not even one freed and one allocated at its address, ever share one: a
+ * cache of lookups (lib/ibb-flow-cache.h) that kept a version holds for
+ * that map in that state alone. */
+static atomic_uint_fast64_t versions;
+
+/* Anything a lookup can see changed in 'map'. */
+static void
+map_changed(struct ibb_addr_map *map)
+{
+    map->version = atomic_fetch_add_explicit(&versions, 1,
+                                             memory_order_relaxed) + 1;
+}
+
+/* A host was added, removed or changed (not only seen again). */
+static void
+host_changed(struct ibb_addr_map *map)
+{
+    map->generation++;
+    map_changed(map);
+}
 
 /* ------------------------------------------------------------------ */
 /* Records. */
@@ -566,7 +594,7 @@ rec_set_mac(struct ibb_addr_map *map, uint32_t i, const uint8_t mac[6])
     }
     memcpy(h->mac, mac, 6);
     h->has_mac = true;
-    map->generation++;
+    host_changed(map);
     index_insert(idx, hash_mac(map->seed, mac), i + 1);
     return 0;
 }
@@ -609,6 +637,7 @@ ibb_addr_map_create(void)
         map->free_recs = REC_NIL;
         map->newest = REC_NIL;
         map->seed = new_seed(map);
+        map_changed(map);
     }
     return map;
 }
@@ -668,7 +697,7 @@ ibb_addr_map_add_host_from(struct ibb_addr_map *map,
     r = meta_at(map, i);
     r->last_seen = now;
     r->source = source;
-    map->generation++;
+    host_changed(map);
     rec_index(map, i, true);
 
     r->newer = REC_NIL;
@@ -700,7 +729,7 @@ host_remove(struct ibb_addr_map *map, uint32_t i)
     }
     map->n_learned -= source_is_learned(r->source);
     r->source = REC_FREE;
-    map->generation++;
+    host_changed(map);
     r->older = map->free_recs;
     map->free_recs = i;
 
@@ -794,7 +823,7 @@ ibb_addr_map_learn_arp(struct ibb_addr_map *map, const uint8_t ip[16],
         error = rec_set_mac(map, ref - 1, mac);
         if (!error) {
             r->source = IBB_HOST_ARP;
-            map->generation++;
+            host_changed(map);
             r->last_seen = now;
         }
         return error;
@@ -909,7 +938,7 @@ ibb_addr_map_set_kernel_mac(struct ibb_addr_map *map, const uint8_t ip[16],
         }
         if (source_is_learned(r->source)) {
             r->source = IBB_HOST_KERNEL;
-            map->generation++;
+            host_changed(map);
             map->n_learned--;
         }
         r->last_seen = now;
@@ -1207,6 +1236,12 @@ ibb_addr_map_generation(const struct ibb_addr_map *map)
     return map ? map->generation : 0;
 }
 
+uint64_t
+ibb_addr_map_version(const struct ibb_addr_map *map)
+{
+    return map->version;
+}
+
 size_t
 ibb_addr_map_n_hosts(const struct ibb_addr_map *map)
 {
@@ -1278,6 +1313,7 @@ ibb_addr_map_add_group(struct ibb_addr_map *map,
         free(mg);
         return ENOMEM;
     }
+    map_changed(map);
     return 0;
 }
 
@@ -1350,6 +1386,7 @@ ibb_addr_map_del_group(struct ibb_addr_map *map, const uint8_t mgid[16])
     HASH_DELETE(hh_mgid, map->groups_by_mgid, mg);
     HASH_DELETE(hh_ip, map->groups_by_ip, mg);
     free(mg);
+    map_changed(map);
     return 0;
 }
 
@@ -1372,7 +1409,10 @@ ibb_addr_map_set_group_mlid(struct ibb_addr_map *map, const uint8_t mgid[16],
     if (!mg) {
         return ENOENT;
     }
-    mg->g.mlid = mlid;
+    if (mg->g.mlid != mlid) {
+        mg->g.mlid = mlid;
+        map_changed(map);
+    }
     return 0;
 }
 
@@ -1385,7 +1425,10 @@ ibb_addr_map_set_group_standby(struct ibb_addr_map *map,
     if (!mg) {
         return ENOENT;
     }
-    mg->g.standby = standby;
+    if (mg->g.standby != standby) {
+        mg->g.standby = standby;
+        map_changed(map);
+    }
     return 0;
 }
 

@@ -340,6 +340,13 @@ size_t ibb_addr_map_n_hosts(const struct ibb_addr_map *);
 /* A number that changes whenever a host is added, removed or changed
  * (not when it is only seen again), for whoever keeps a copy in step. */
 uint64_t ibb_addr_map_generation(const struct ibb_addr_map *);
+
+/* A number that changes whenever anything a lookup can find changes: a
+ * host (not only seen again) or a group (added, removed, its MLID or
+ * standby).  Never 0, and never the same for two maps or two states of
+ * one map: what a cache found in one version holds while the map has it
+ * (lib/ibb-flow-cache.h). */
+uint64_t ibb_addr_map_version(const struct ibb_addr_map *);
 size_t ibb_addr_map_n_groups(const struct ibb_addr_map *);
 
 /* Bytes the map has allocated for itself, its hosts and their indexes

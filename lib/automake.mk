@@ -41,6 +41,8 @@ lib_libibbridge_la_SOURCES += \
 	lib/ibb-drop.h \
 	lib/ibb-file-stamp.c \
 	lib/ibb-file-stamp.h \
+	lib/ibb-flow-cache.c \
+	lib/ibb-flow-cache.h \
 	lib/ibb-igmp.c \
 	lib/ibb-igmp.h \
 	lib/ibb-igmp-host.c \

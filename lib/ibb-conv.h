@@ -14,6 +14,7 @@
 struct ibb_group;
 
 struct ibb_proxy_table;
+struct ibb_flow_cache;
 
 /* Room the converters need around a packet: IB -> RoCEv2/IPv6 grows the
  * headers by up to 54 bytes (an 8-byte LRH without GRH -> 62), RoCEv2/IPv4
@@ -84,6 +85,10 @@ struct ibb_conv_config {
                                  * NULL (default) for direct addressing:
                                  * IB hosts send to a RoCE host's own QPN
                                  * and IP-derived GID (raw-mode ports). */
+    struct ibb_flow_cache *flows; /* Where both converters keep what they
+                                 * resolved for recent flows
+                                 * (lib/ibb-flow-cache.h), or NULL
+                                 * (default) to look every packet up. */
 };
 
 /* Fills 'cfg' with the defaults above, a zero MAC, LID and GID (callers

@@ -13,6 +13,7 @@
 #include "ib-hdr.h"
 #include "ib-icrc.h"
 #include "ibb-csum.h"
+#include "ibb-flow-cache.h"
 #include "ibb-proxy.h"
 #include "roce-hdr.h"
 
@@ -216,6 +217,65 @@ resolve(const struct ibb_conv_config *cfg, const struct ibb_addr_map *map,
     return IBB_DROP_NONE;
 }
 
+/* What resolve() found for a flow, as the flow cache keeps it. */
+struct r2u_flow {
+    uint8_t dgid[16];
+    const struct ibb_group *group;
+    uint16_t dlid;
+    uint8_t drop;               /* enum ibb_drop: IBB_DROP_NONE or why. */
+};
+_Static_assert(sizeof(struct r2u_flow) <= IBB_FLOW_VALUE_SIZE,
+               "struct r2u_flow does not fit a flow cache entry");
+
+/* ibb_flow_key 'c' of this converter's flows. */
+#define R2U_FLOW_KIND (UINT64_C(2) << 32)
+
+/* resolve() through cfg->flows: its result depends only on the source and
+ * destination IPs, the map and the port's GID (and P_Key, which the cache
+ * checks for every user). */
+static enum ibb_drop
+resolve_cached(const struct ibb_conv_config *cfg,
+               const struct ibb_addr_map *map, struct r2u *u)
+{
+    struct ibb_flow_cache *fc = cfg->flows;
+    const struct r2u_flow *hit;
+    struct ibb_flow_entry *slot;
+    struct ibb_flow_key key;
+    struct r2u_flow f;
+    uint64_t version;
+    enum ibb_drop r;
+
+    if (!fc) {
+        return resolve(cfg, map, u);
+    }
+    ibb_flow_cache_sync(fc, cfg->bridge_gid, cfg->pkey);
+    memcpy(key.a, u->sip, 16);
+    memcpy(key.b, u->dip, 16);
+    key.c = R2U_FLOW_KIND;
+    version = ibb_addr_map_version(map);
+    hit = ibb_flow_cache_get(fc, &key, version, &slot);
+    if (hit) {
+        if (hit->drop) {
+            return hit->drop;
+        }
+        memcpy(u->dgid, hit->dgid, 16);
+        u->dlid = hit->dlid;
+        u->group = hit->group;
+        return IBB_DROP_NONE;
+    }
+
+    r = resolve(cfg, map, u);
+    memset(&f, 0, sizeof f);
+    f.drop = r;
+    if (!r) {
+        memcpy(f.dgid, u->dgid, 16);
+        f.dlid = u->dlid;
+        f.group = u->group;
+    }
+    ibb_flow_cache_put(fc, slot, &key, version, &f, sizeof f);
+    return r;
+}
+
 /* Writes LRH and GRH at 'p' and the ICRC and VCRC.  If 'have_icrc', 'icrc'
  * is the RoCEv2 ICRC computed over the same transport bytes with prefix
  * CRC 'old_prefix'. */
@@ -366,7 +426,7 @@ ibb_roce_to_ud(const struct ibb_conv_config *cfg,
     if (u.ttl <= 1) {
         return IBB_DROP_HOP_LIMIT;
     }
-    r = resolve(cfg, map, &u);
+    r = resolve_cached(cfg, map, &u);
     if (r) {
         return r;
     }

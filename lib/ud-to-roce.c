@@ -15,6 +15,7 @@
 #include "ib-mcast.h"
 #include "ibb-bytes.h"
 #include "ibb-csum.h"
+#include "ibb-flow-cache.h"
 #include "ibb-proxy.h"
 #include "roce-hdr.h"
 
@@ -213,6 +214,76 @@ resolve_global(const struct ibb_conv_config *cfg,
     }
     r = choose_family(u, &s, &d);
     return r ? r : resolve_dmac(map, u);
+}
+
+/* What resolve_global() found for a flow, as the flow cache keeps it. */
+struct u2r_flow {
+    uint8_t sip[16];
+    uint8_t dip[16];
+    const struct ibb_group *group;
+    uint8_t dmac[6];
+    bool v4;
+    uint8_t drop;               /* enum ibb_drop: IBB_DROP_NONE or why. */
+};
+_Static_assert(sizeof(struct u2r_flow) <= IBB_FLOW_VALUE_SIZE,
+               "struct u2r_flow does not fit a flow cache entry");
+
+/* ibb_flow_key 'c' of this converter's flows: its kind, whether a proxy
+ * QP gave the destination, the SLID. */
+#define U2R_FLOW_KIND (UINT64_C(1) << 32)
+#define U2R_FLOW_PROXY (UINT64_C(1) << 33)
+
+/* resolve_global() through cfg->flows: its result depends only on the
+ * SLID, the SGID, the DGID or the proxy's endpoint (which then stands for
+ * it), the map, and the port's GID and P_Key. */
+static enum ibb_drop
+resolve_global_cached(const struct ibb_conv_config *cfg,
+                      const struct ibb_addr_map *map,
+                      const struct ibb_lrh *lrh, const struct ibb_grh *grh,
+                      const struct ibb_proxy *proxy, struct u2r *u)
+{
+    struct ibb_flow_cache *fc = cfg->flows;
+    const struct u2r_flow *hit;
+    struct ibb_flow_entry *slot;
+    struct ibb_flow_key key;
+    struct u2r_flow f;
+    uint64_t version;
+    enum ibb_drop r;
+
+    if (!fc) {
+        return resolve_global(cfg, map, lrh, grh, proxy, u);
+    }
+    ibb_flow_cache_sync(fc, cfg->bridge_gid, cfg->pkey);
+    memcpy(key.a, grh->sgid, 16);
+    memcpy(key.b, proxy ? proxy->ep.ip : grh->dgid, 16);
+    key.c = (U2R_FLOW_KIND | (proxy ? U2R_FLOW_PROXY : 0)
+             | ibb_lrh_slid(lrh));
+    version = ibb_addr_map_version(map);
+    hit = ibb_flow_cache_get(fc, &key, version, &slot);
+    if (hit) {
+        if (hit->drop) {
+            return hit->drop;
+        }
+        memcpy(u->sip, hit->sip, 16);
+        memcpy(u->dip, hit->dip, 16);
+        memcpy(u->dmac, hit->dmac, 6);
+        u->v4 = hit->v4;
+        u->group = hit->group;
+        return IBB_DROP_NONE;
+    }
+
+    r = resolve_global(cfg, map, lrh, grh, proxy, u);
+    memset(&f, 0, sizeof f);
+    f.drop = r;
+    if (!r) {
+        memcpy(f.sip, u->sip, 16);
+        memcpy(f.dip, u->dip, 16);
+        memcpy(f.dmac, u->dmac, 6);
+        f.v4 = u->v4;
+        f.group = u->group;
+    }
+    ibb_flow_cache_put(fc, slot, &key, version, &f, sizeof f);
+    return r;
 }
 
 static enum ibb_drop
@@ -489,7 +560,7 @@ ibb_ud_to_roce(const struct ibb_conv_config *cfg,
         u.hop = ibb_grh_hoplmt(grh) - 1;
         u.tclass = ibb_grh_tclass(grh);
         u.flow = ibb_grh_flow(grh);
-        r = resolve_global(cfg, map, lrh, grh, proxy, &u);
+        r = resolve_global_cached(cfg, map, lrh, grh, proxy, &u);
     } else {
         u.hop = cfg->no_grh_hop_limit;
         r = resolve_local(map, lrh, proxy, &u);

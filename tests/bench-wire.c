@@ -16,6 +16,10 @@
  *        an HCA that makes and checks the IB CRCs itself needs; no IPv4 UDP
  *        checksum (udp-csum=ipv6).
  *
+ * Both with a flow cache (lib/ibb-flow-cache.h), as a port converts: the
+ * figures are for a flow's later packets.  A new flow's first packet,
+ * which looks its addresses up in the map, is shown beside (hw).
+ *
  * Then IB -> RoCEv2 over IPv6 with the hw settings and udp-csum=all
  * beside udp-csum=none, i.e. what the IPv6 UDP checksum costs.
  *
@@ -41,6 +45,7 @@
 #include "ibb-conv.h"
 #include "ibb-crc-fold.h"
 #include "ibb-csum.h"
+#include "ibb-flow-cache.h"
 #include "roce-to-ud.h"
 #include "test-pkt.h"
 #include "ud-to-roce.h"
@@ -160,13 +165,17 @@ bench_size(const struct ibb_addr_map *map, const struct ibb_conv_config *sim,
     size_t ib_len, roce_len;
     double t_restore_ib, t_restore_roce, t_copy_ib, t_copy_roce, t_crc;
     size_t crc_len;
-    double t_u2r_sim, t_u2r_hw, t_r2u_sim, t_r2u_hw;
+    double t_u2r_sim, t_u2r_hw, t_r2u_sim, t_r2u_hw, t_u2r_new, t_r2u_new;
+    struct ibb_conv_config hw_new;
     struct ibb_buf b;
 
     hw.check_ib_icrc = false;
     hw.check_vcrc = false;
     hw.gen_ib_crcs = false;
     hw.udp_csum = IBB_UDP_CSUM_IPV6;
+    /* Every packet as a new flow's first: no flow cache. */
+    hw_new = hw;
+    hw_new.flows = NULL;
 
     ib_len = build_ib(ib, "::ffff:10.0.0.2", plen);
 
@@ -204,6 +213,10 @@ bench_size(const struct ibb_addr_map *map, const struct ibb_conv_config *sim,
     TIME_NS(t_u2r_hw, { RESTORE_IB; b = (struct ibb_buf) { buf, BUF_SIZE,
                                                            OFS, ib_len, NULL };
                         sink += ibb_ud_to_roce(&hw, map, &b); });
+    TIME_NS(t_u2r_new, { RESTORE_IB; b = (struct ibb_buf) { buf, BUF_SIZE,
+                                                            OFS, ib_len,
+                                                            NULL };
+                         sink += ibb_ud_to_roce(&hw_new, map, &b); });
     memcpy(buf + OFS, roce, roce_len);
     TIME_NS(t_restore_roce, RESTORE_ROCE);
     TIME_NS(t_r2u_sim, { RESTORE_ROCE; b = (struct ibb_buf) { buf, BUF_SIZE,
@@ -214,6 +227,10 @@ bench_size(const struct ibb_addr_map *map, const struct ibb_conv_config *sim,
                                                              OFS, roce_len,
                                                              NULL };
                         sink += ibb_roce_to_ud(&hw, map, &b); });
+    TIME_NS(t_r2u_new, { RESTORE_ROCE; b = (struct ibb_buf) { buf, BUF_SIZE,
+                                                              OFS, roce_len,
+                                                              NULL };
+                         sink += ibb_roce_to_ud(&hw_new, map, &b); });
     /* The floor: one CRC-32 pass over as many bytes as the RoCEv2/IPv4
      * ICRC covers (8 ones, IPv4, UDP, BTH..pad). */
     crc_len = 8 + roce_len - 14 - 4;
@@ -226,6 +243,8 @@ bench_size(const struct ibb_addr_map *map, const struct ibb_conv_config *sim,
     t_u2r_hw -= t_restore_ib;
     t_r2u_sim -= t_restore_roce;
     t_r2u_hw -= t_restore_roce;
+    t_u2r_new -= t_restore_ib;
+    t_r2u_new -= t_restore_roce;
 
     printf("payload %zu B (IB packet %zu B, RoCEv2 frame %zu B)\n",
            plen, ib_len, roce_len);
@@ -240,6 +259,8 @@ bench_size(const struct ibb_addr_map *map, const struct ibb_conv_config *sim,
     printf("  %-22s %9.1f ns/pkt %8.2f Mpps/core %7.2fx memcpy\n",
            "RoCEv2->IB hw", t_r2u_hw, 1e3 / t_r2u_hw,
            t_r2u_hw / t_copy_roce);
+    printf("  %-22s %9.1f ns/pkt, RoCEv2->IB %.1f ns/pkt\n",
+           "a new flow: IB->RoCEv2", t_u2r_new, t_r2u_new);
     printf("  (restore of changed bytes subtracted: %.1f / %.1f ns)\n",
            t_restore_ib, t_restore_roce);
     printf("  one CRC-32 pass over the %zu B the RoCEv2 ICRC covers: "
@@ -419,12 +440,19 @@ main(int argc, char *argv[])
     ibb_conv_config_init(&cfg);
     cfg.bridge_lid = 1;
     gid("fe80::2:c903:0:1", cfg.bridge_gid);
+    /* As a port has one: the figures are for a flow's later packets. */
+    cfg.flows = ibb_flow_cache_create();
+    if (!cfg.flows) {
+        fprintf(stderr, "bench-wire: out of memory\n");
+        return 1;
+    }
 
     if (argc > 2) {
         if (!bench_one(map, &cfg, argv[2])) {
             fprintf(stderr, "bench-wire: bad CASE \"%s\"\n", argv[2]);
             return 1;
         }
+        ibb_flow_cache_destroy(cfg.flows);
         ibb_addr_map_destroy(map);
         return 0;
     }
@@ -440,6 +468,7 @@ main(int argc, char *argv[])
     bench_crc(64);
     bench_crc(96);
     bench_crc(4096);
+    ibb_flow_cache_destroy(cfg.flows);
     ibb_addr_map_destroy(map);
     return 0;
 }

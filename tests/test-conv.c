@@ -22,6 +22,7 @@
 #include "ib-gid.h"
 #include "ibb-conv.h"
 #include "ibb-drop.h"
+#include "ibb-flow-cache.h"
 #include "ibb-proxy.h"
 #include "roce-to-ud.h"
 #include "test-pkt.h"
@@ -105,11 +106,27 @@ setup(void **state)
     return 0;
 }
 
+/* setup() with a flow cache, as a port has: every test runs both ways,
+ * so that what a test changes in the map between packets shows whether
+ * the cache forgets what it must. */
+static int
+setup_cached(void **state)
+{
+    struct fix *fx;
+
+    setup(state);
+    fx = *state;
+    fx->cfg.flows = ibb_flow_cache_create();
+    assert_non_null(fx->cfg.flows);
+    return 0;
+}
+
 static int
 teardown(void **state)
 {
     struct fix *fx = *state;
 
+    ibb_flow_cache_destroy(fx->cfg.flows);
     ibb_addr_map_destroy(fx->map);
     free(fx->buf);
     free(fx);
@@ -1386,6 +1403,157 @@ test_fuzz(void **state)
     }
 }
 
+/* IB -> RoCE of 'b' (built into 'pkt'): returns the drop reason, and on
+ * success leaves the frame in '*buf'. */
+static enum ibb_drop
+u2r(struct fix *fx, const struct tp_ib *b, struct ibb_buf *buf)
+{
+    uint8_t pkt[256];
+    size_t len = tp_build_ib(b, pkt);
+
+    *buf = put(fx, pkt, len);
+    return ibb_ud_to_roce(&fx->cfg, fx->map, buf);
+}
+
+/* RoCE -> IB of 'r', as u2r(). */
+static enum ibb_drop
+r2u(struct fix *fx, const struct tp_roce *r, struct ibb_buf *buf)
+{
+    uint8_t pkt[256];
+    size_t len = tp_build_roce(r, pkt);
+
+    *buf = put(fx, pkt, len);
+    return ibb_roce_to_ud(&fx->cfg, fx->map, buf);
+}
+
+/* The flow cache answers a flow's later packets, and forgets what a
+ * change to the map or to the port's GID or P_Key makes wrong. */
+static void
+test_flow_cache(void **state)
+{
+    struct fix *fx = *state;
+    struct ibb_flow_cache *fc = fx->cfg.flows;
+    const struct ibb_group *grp;
+    uint8_t ip[16], mgid[16];
+    struct ibb_buf buf;
+    struct tp_roce r;
+    struct tp_ib b;
+    uint64_t hits;
+
+    /* IB host A -> RoCE host 10.0.0.9, whose MAC nobody knows yet: the
+     * drop is kept, and learning the MAC ends it. */
+    default_ib(&b, "::ffff:10.0.0.9");
+    assert_int_equal(u2r(fx, &b, &buf), IBB_DROP_NO_DST_MAC);
+    hits = fc->hits;
+    assert_int_equal(u2r(fx, &b, &buf), IBB_DROP_NO_DST_MAC);
+    assert_true(fc->hits == hits + 1);
+    gid("10.0.0.9", ip);
+    assert_int_equal(ibb_addr_map_learn_mac(fx->map, ip,
+                                            (const uint8_t *)
+                                            "\x02\0\0\0\0\x09", 1000,
+                                            100), 0);
+    assert_int_equal(u2r(fx, &b, &buf), 0);
+    assert_memory_equal(ibb_buf_data(&buf), "\x02\0\0\0\0\x09", 6);
+    hits = fc->hits;
+    assert_int_equal(u2r(fx, &b, &buf), 0);
+    assert_true(fc->hits == hits + 1);
+    assert_memory_equal(ibb_buf_data(&buf), "\x02\0\0\0\0\x09", 6);
+
+    /* The host moves: its next frame goes to the new MAC. */
+    assert_int_equal(ibb_addr_map_learn_mac(fx->map, ip,
+                                            (const uint8_t *)
+                                            "\x02\0\0\0\0\x19", 2000,
+                                            100), 0);
+    assert_int_equal(u2r(fx, &b, &buf), 0);
+    assert_memory_equal(ibb_buf_data(&buf), "\x02\0\0\0\0\x19", 6);
+
+    /* It goes away. */
+    assert_int_equal(ibb_addr_map_del_ip(fx->map, ip), 0);
+    assert_int_equal(u2r(fx, &b, &buf), IBB_DROP_NO_DST_MAC);
+
+    /* An IB host's source LID that the map changes. */
+    default_ib(&b, "::ffff:10.0.0.2");
+    assert_int_equal(u2r(fx, &b, &buf), 0);
+    b.slid = 9;
+    assert_int_equal(u2r(fx, &b, &buf), IBB_DROP_SRC_MISMATCH);
+
+    /* A group handed to another bridge node and back, both ways; the
+     * MLID a new join gives. */
+    default_ib(&b, "ff12:401b:ffff::f01:101");
+    b.tr.dqpn = 0xffffff;
+    default_roce(&r, true, "239.1.1.1");
+    r.tr.dqpn = 0xffffff;
+    assert_int_equal(u2r(fx, &b, &buf), 0);
+    assert_int_equal(r2u(fx, &r, &buf), 0);
+    gid("239.1.1.1", ip);
+    grp = ibb_addr_map_find_group_ip(fx->map, ip);
+    memcpy(mgid, grp->mgid, 16);
+    assert_int_equal(ibb_addr_map_set_group_standby(fx->map, mgid, true), 0);
+    assert_int_equal(u2r(fx, &b, &buf), IBB_DROP_NOT_OWNER);
+    assert_int_equal(r2u(fx, &r, &buf), IBB_DROP_NOT_OWNER);
+    assert_int_equal(ibb_addr_map_set_group_standby(fx->map, mgid, false),
+                     0);
+    assert_int_equal(ibb_addr_map_set_group_mlid(fx->map, mgid, 0), 0);
+    assert_int_equal(u2r(fx, &b, &buf), 0);
+    assert_int_equal(r2u(fx, &r, &buf), IBB_DROP_GROUP_JOINING);
+    assert_int_equal(ibb_addr_map_set_group_mlid(fx->map, mgid, 0xc0aa), 0);
+    assert_int_equal(r2u(fx, &r, &buf), 0);
+    assert_int_equal((ibb_buf_data(&buf)[2] << 8) | ibb_buf_data(&buf)[3],
+                     0xc0aa);
+
+    /* A RoCE host's address that the map gives to an IB host later. */
+    default_roce(&r, true, "10.0.0.1");
+    gid("10.0.0.12", r.sip);
+    assert_int_equal(ibb_addr_map_learn_arp(fx->map, r.sip,
+                                            (const uint8_t *)
+                                            "\x02\0\0\0\0\x0c", 3000,
+                                            100), 0);
+    assert_int_equal(r2u(fx, &r, &buf), 0);
+    assert_int_equal(ibb_addr_map_del_ip(fx->map, r.sip), 0);
+    assert_int_equal(ibb_addr_map_learn_ib(fx->map, r.sip,
+                                           (const uint8_t *)
+                                           "\xfe\x80\0\0\0\0\0\0"
+                                           "\0\x02\xc9\x03\0\x0a\0\x0e",
+                                           14, 0, IBB_HOST_KERNEL, 0, 0), 0);
+    assert_int_equal(r2u(fx, &r, &buf), IBB_DROP_SPOOFED_SRC);
+
+    /* The port's GID: a source with its subnet prefix has no IP unless
+     * the map gives it one. */
+    default_ib(&b, "fd00::6");
+    gid("fd77::5", b.sgid);
+    assert_int_equal(u2r(fx, &b, &buf), 0);
+    gid("fd77::1", fx->cfg.bridge_gid);
+    assert_int_equal(u2r(fx, &b, &buf), IBB_DROP_NO_SRC_IP);
+    gid("fe80::2:c903:0:1", fx->cfg.bridge_gid);
+
+    /* The port's P_Key: an IPv4 group no map has, named by its MGID,
+     * crosses only in the port's partition. */
+    default_ib(&b, "ff12:401b:ffff::f07:809");
+    b.tr.dqpn = 0xffffff;
+    b.tr.pkey = 0x8001;
+    assert_int_equal(u2r(fx, &b, &buf), 0);
+    fx->cfg.pkey = 0x8001;
+    assert_int_equal(u2r(fx, &b, &buf), IBB_DROP_NO_GROUP);
+    fx->cfg.pkey = 0;
+
+    /* More flows than entries, twice over: each packet gets its own
+     * source, whichever flow had its entry before. */
+    default_ib(&b, "::ffff:10.0.1.6");
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 3000; i++) {
+            char s[32];
+
+            snprintf(s, sizeof s, "::ffff:10.9.%d.%d", i >> 8, i & 0xff);
+            gid(s, b.sgid);
+            b.slid = 100 + i;
+            assert_int_equal(u2r(fx, &b, &buf), 0);
+            assert_memory_equal(ibb_buf_data(&buf) + 14 + 12, b.sgid + 12,
+                                4);
+        }
+    }
+    assert_true(fc->hits > 0 && fc->misses > 3000);
+}
+
 int
 main(void)
 {
@@ -1413,6 +1581,44 @@ main(void)
         cmocka_unit_test_setup_teardown(test_check_flags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fuzz, setup, teardown),
     };
+    const struct CMUnitTest cached[] = {
+        cmocka_unit_test_setup_teardown(test_ib_to_roce_v4,
+                                        setup_cached, teardown),
+        cmocka_unit_test_setup_teardown(test_ib_to_roce_v6,
+                                        setup_cached, teardown),
+        cmocka_unit_test_setup_teardown(test_roce_to_ib_v4,
+                                        setup_cached, teardown),
+        cmocka_unit_test_setup_teardown(test_roce_to_ib_v6,
+                                        setup_cached, teardown),
+        cmocka_unit_test_setup_teardown(test_roce_to_ib_vlan,
+                                        setup_cached, teardown),
+        cmocka_unit_test_setup_teardown(test_roce_to_ib_scapy,
+                                        setup_cached, teardown),
+        cmocka_unit_test_setup_teardown(test_round_trip,
+                                        setup_cached, teardown),
+        cmocka_unit_test_setup_teardown(test_dscp_map,
+                                        setup_cached, teardown),
+        cmocka_unit_test_setup_teardown(test_ecn,
+                                        setup_cached, teardown),
+        cmocka_unit_test_setup_teardown(test_proxy,
+                                        setup_cached, teardown),
+        cmocka_unit_test_setup_teardown(test_multicast,
+                                        setup_cached, teardown),
+        cmocka_unit_test_setup_teardown(test_no_grh,
+                                        setup_cached, teardown),
+        cmocka_unit_test_setup_teardown(test_reported,
+                                        setup_cached, teardown),
+        cmocka_unit_test_setup_teardown(test_drop_reasons,
+                                        setup_cached, teardown),
+        cmocka_unit_test_setup_teardown(test_check_flags,
+                                        setup_cached, teardown),
+        cmocka_unit_test_setup_teardown(test_fuzz,
+                                        setup_cached, teardown),
+        cmocka_unit_test_setup_teardown(test_flow_cache,
+                                        setup_cached, teardown),
+    };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return (cmocka_run_group_tests_name("conv", tests, NULL, NULL)
+            | cmocka_run_group_tests_name("conv with a flow cache", cached,
+                                          NULL, NULL));
 }

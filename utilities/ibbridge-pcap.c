@@ -25,6 +25,7 @@
 #include "addr-map.h"
 #include "ib-gid.h"
 #include "ibb-conv.h"
+#include "ibb-flow-cache.h"
 #include "ibb-drop.h"
 #include "ibb-options.h"
 #include "ibb-pcap.h"
@@ -387,6 +388,12 @@ main(int argc, char *argv[])
         && ibb_addr_map_load_json_file(map, o.map_file, err, sizeof err)) {
         fatal("could not load address map: %s", err);
     }
+    /* As a port converts: what a flow resolved is kept for its next
+     * packets. */
+    o.conv.flows = ibb_flow_cache_create();
+    if (!o.conv.flows) {
+        fatal("out of memory");
+    }
 
     error = ibb_pcap_reader_open(o.in_file, &reader, err, sizeof err);
     if (error) {
@@ -471,6 +478,7 @@ main(int argc, char *argv[])
     if (error) {
         fatal("%s: write failed (%s)", o.out_file, strerror(error));
     }
+    ibb_flow_cache_destroy(o.conv.flows);
     ibb_addr_map_destroy(map);
 
     print_summary(&o, &s);

@@ -40,6 +40,7 @@
 #include "ibb-drop.h"
 #include "ibb-options.h"
 #include "ibb-file-stamp.h"
+#include "ibb-flow-cache.h"
 #include "ibb-kneigh.h"
 #include "ibb-neigh.h"
 #include "ibb-proxy.h"
@@ -155,6 +156,8 @@ netdev_ibbridge_construct(struct netdev *netdev_)
     hmap_init(&dev->group_index);
     dev->flags = NETDEV_UP;
     ibb_conv_config_init(&dev->conv);
+    dev->flows = ibb_flow_cache_create();
+    dev->conv.flows = dev->flows;
     dp_packet_batch_init(&dev->neigh_answers);
     dev->neigh_seq = seq_create();
     ovs_mutex_unlock(&dev->mutex);
@@ -185,6 +188,7 @@ netdev_ibbridge_destruct(struct netdev *netdev_)
     free(dev->peers);
     ibbridge_cluster_owners_free(dev->owners);
     free(dev->map_error);
+    ibb_flow_cache_destroy(dev->flows);
     ibbridge_config_destroy(&dev->cfg);
     smap_destroy(&dev->options);
     hmap_destroy(&dev->group_index);
@@ -407,6 +411,7 @@ netdev_ibbridge_update_conv(struct netdev_ibbridge *dev)
     conv->check_udp_csum = dev->cfg.udp_csum_check;
     conv->pkey = dev->cfg.pkey;
     conv->proxies = dev->proxies;
+    conv->flows = dev->flows;
     conv->eth_mtu = dev->eth_mtu;
     conv->ib_mtu = dev->attr.mtu;
     if (dev->port && ibb_port_hw_crcs(dev->port)) {

@@ -16,6 +16,7 @@
 
 #include "addr-map.h"
 #include "ib-gid.h"
+#include "ibb-flow-cache.h"
 #include "ibb-proxy.h"
 
 /* Appends the proxy QPs, one line each: "QPN -> IP qpn N". */
@@ -96,6 +97,10 @@ ibbridge_show_port(struct netdev_ibbridge *dev, struct ds *s)
     ds_put_format(s, "  tx: %"PRIu64" packets, %"PRIu64" bytes, %"PRIu64
                   " dropped\n", dev->stats.tx_packets, dev->stats.tx_bytes,
                   dev->stats.tx_dropped);
+    if (dev->flows) {
+        ds_put_format(s, "  flow cache: %"PRIu64" hits, %"PRIu64" misses\n",
+                      dev->flows->hits, dev->flows->misses);
+    }
     for (int r = IBB_DROP_NONE + 1; r < IBB_DROP_N_REASONS; r++) {
         if (dev->rx_drops[r]) {
             ds_put_format(s, "  rx dropped, %s: %"PRIu64"\n",
@@ -205,6 +210,14 @@ ibbridge_port_to_json(struct netdev_ibbridge *dev)
     IBBRIDGE_CSTATS
 #undef IBBRIDGE_CSTAT
     json_object_put(port, "counters", counters);
+    if (dev->flows) {
+        struct json *flows = json_object_create();
+
+        json_object_put(flows, "hits", json_integer_create(dev->flows->hits));
+        json_object_put(flows, "misses",
+                        json_integer_create(dev->flows->misses));
+        json_object_put(port, "flow_cache", flows);
+    }
     return port;
 }
 

@@ -178,21 +178,6 @@ ibb_csum_finish(uint32_t sum)
 }
 
 uint16_t
-ibb_csum_ipv4_hdr(const uint8_t *ip)
-{
-    /* Straight-line adds of 32-bit words (the checksum's own word
-     * skipped), not the general loop: every frame pays for this.  Folding
-     * the carries back in makes the sum of 32-bit words the 16-bit one. */
-    uint64_t sum = ((uint64_t) ibb_get_be32(ip) + ibb_get_be32(ip + 4)
-                    + ibb_get_be16(ip + 8) + ibb_get_be32(ip + 12)
-                    + ibb_get_be32(ip + 16));
-
-    sum = (sum & 0xffffffff) + (sum >> 32);
-    sum = (sum & 0xffff) + (sum >> 16);
-    return ibb_csum_finish((uint32_t) sum);
-}
-
-uint16_t
 ibb_csum_udp(const uint8_t src[16], const uint8_t dst[16],
              const uint8_t *udp, size_t len)
 {

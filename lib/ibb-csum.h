@@ -4,8 +4,10 @@
 #ifndef IBB_CSUM_H
 #define IBB_CSUM_H 1
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Adds the 16-bit big-endian words of 'buf' to 'sum'.  Chainable while each
  * piece but the last has even length. */
@@ -18,9 +20,26 @@ const char *ibb_csum_impl(void);
 /* Folds 'sum' and returns its ones' complement, the checksum value. */
 uint16_t ibb_csum_finish(uint32_t sum);
 
-/* Returns the IPv4 header checksum of the 20-byte header at 'ip' (its
- * checksum field is skipped, so it may hold anything). */
-uint16_t ibb_csum_ipv4_hdr(const uint8_t *ip);
+/* Whether the 20-byte IPv4 header at 'ip' has a right checksum: its
+ * ten words, the checksum among them, add up to 0xffff (RFC 1071).  Inline
+ * and in whole words, as every frame from Ethernet pays for it; the sum of
+ * the header's words in memory order is the byte-swapped sum of its
+ * big-endian ones, and 0xffff is its own swap. */
+static inline bool
+ibb_csum_ipv4_hdr_ok(const uint8_t *ip)
+{
+    uint64_t a, b, sum;
+    uint32_t c;
+
+    memcpy(&a, ip, 8);
+    memcpy(&b, ip + 8, 8);
+    memcpy(&c, ip + 16, 4);
+    sum = (a & 0xffffffff) + (a >> 32) + (b & 0xffffffff) + (b >> 32) + c;
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    return sum == 0xffff;
+}
 
 /* Returns the UDP checksum for the UDP datagram 'udp' of 'len' bytes
  * (header included; its checksum field is skipped) between 16-byte

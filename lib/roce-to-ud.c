@@ -55,7 +55,7 @@ parse_ipv4(const uint8_t *f, size_t len, struct r2u *u)
     if (ibb_ipv4_frag(ip) & (IBB_IPV4_MF | IBB_IPV4_FRAG_OFS_MASK)) {
         return IBB_DROP_IPV4_FRAG;
     }
-    if (ibb_csum_ipv4_hdr((const uint8_t *) ip) != ibb_ipv4_csum(ip)) {
+    if (!ibb_csum_ipv4_hdr_ok((const uint8_t *) ip)) {
         return IBB_DROP_IPV4_CSUM;
     }
     tot_len = ibb_ipv4_tot_len(ip);

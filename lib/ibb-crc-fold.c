@@ -202,6 +202,40 @@ static const struct ibb_fold_wide_k crc32_wide_k = {
     .k128 = { K_FOLD_LO, K_FOLD_HI },
 };
 
+/* The wide path also moves bytes across lanes (AVX-512 VBMI), which every
+ * CPU with VPCLMULQDQ has. */
+#define CRC32_WIDE_TARGET \
+    __attribute__((target("avx512f,avx512bw,avx512vbmi,vpclmulqdq," \
+                          "pclmul,sse4.1")))
+
+/* 64 bytes of the message as if led by 'pad' zeros, from byte 'ofs' on
+ * (0 or 64): zeros before 'pad', then the head (its bytes in 'h', 'first'
+ * - 'pad' of them), then the rest (its first bytes in 'r').  Put together
+ * in registers: built on the stack, the block would be loaded across
+ * several stores, and such a load waits until they reach the cache, behind
+ * everything before them. */
+static inline CRC32_WIDE_TARGET __m512i
+lead_block(__m512i h, __m512i r, size_t pad, size_t first, size_t ofs)
+{
+    const __m512i iota = _mm512_set_epi8(
+        63, 62, 61, 60, 59, 58, 57, 56, 55, 54, 53, 52, 51, 50, 49, 48,
+        47, 46, 45, 44, 43, 42, 41, 40, 39, 38, 37, 36, 35, 34, 33, 32,
+        31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16,
+        15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    /* Byte g of the message is h[g - pad] or, past 'first', r[g - first],
+     * which is byte 64 + g - first of h and r together. */
+    __m512i g = _mm512_add_epi8(iota, _mm512_set1_epi8((char) ofs));
+    __m512i idx = _mm512_sub_epi8(g, _mm512_set1_epi8((char) pad));
+    __mmask64 in_rest = (first <= ofs ? ~UINT64_C(0)
+                         : first - ofs >= 64 ? 0
+                         : ~UINT64_C(0) << (first - ofs));
+    __mmask64 nonzero = pad <= ofs ? ~UINT64_C(0) : ~UINT64_C(0) << pad;
+
+    idx = _mm512_mask_sub_epi8(idx, in_rest, g,
+                               _mm512_set1_epi8((char) (first - 64)));
+    return _mm512_maskz_permutex2var_epi8(nonzero, h, idx, r);
+}
+
 /* For a rest of more than FOLD_REST_MAX bytes.  The message is folded as
  * if it began with as many zero bytes as make its length a whole number
  * of 64-byte blocks: zeros in front leave a CRC register of 0 at 0, so the
@@ -209,36 +243,37 @@ static const struct ibb_fold_wide_k crc32_wide_k = {
  * left over.  Taking them 16 bytes at a time after the loop would add a
  * chain of dependent multiplications (about 4 ns at 4 KiB); the zeros
  * only fill a block that is folded anyway. */
-static IBB_WIDE_TARGET uint32_t
+static CRC32_WIDE_TARGET uint32_t
 crc32_fold_wide(uint32_t crc, const ibb_v16 *head, size_t n16,
                 const uint8_t *rest, size_t len)
 {
     const uint8_t *end = rest + len;
     size_t pad = (64 - (16 * n16 + len) % 64) % 64;
     size_t first = pad + 16 * n16;    /* Zeros and head: 16 to 127 bytes. */
-    size_t take = (first <= 64 ? 64 : 128) - first; /* From the rest. */
-    uint8_t blk[192] __attribute__((aligned(64)));
-    __m512i x0;
+    const __m128i *hv = (const __m128i *) head;
+    __m512i h, r, x0;
 
-    /* The first one or two blocks, put together on the stack: the zeros,
-     * the head with the register XORed into its first bytes, the start of
-     * the rest (a whole 64-byte store; only 'take' bytes of it count). */
-    _mm512_store_si512(blk, _mm512_setzero_si512());
-    _mm512_store_si512(blk + 64, _mm512_setzero_si512());
-    _mm_storeu_si128((__m128i *) (blk + pad),
-                     _mm_xor_si128(_mm_loadu_si128((const __m128i *) head),
-                                   _mm_cvtsi32_si128((int) ~crc)));
-    for (size_t i = 1; i < n16; i++) {
-        _mm_storeu_si128((__m128i *) (blk + pad + 16 * i),
-                         _mm_loadu_si128((const __m128i *) &head[i]));
+    /* The head in its lanes (the register XORed into its first bytes),
+     * each lane loaded as it was stored; the rest's first 64 bytes. */
+    h = _mm512_castsi128_si512(
+        _mm_xor_si128(_mm_loadu_si128(&hv[0]),
+                      _mm_cvtsi32_si128((int) ~crc)));
+    if (n16 > 1) {
+        h = _mm512_inserti32x4(h, _mm_loadu_si128(&hv[1]), 1);
     }
-    _mm512_storeu_si512(blk + first, _mm512_loadu_si512(rest));
-    x0 = _mm512_load_si512(blk);
+    if (n16 > 2) {
+        h = _mm512_inserti32x4(h, _mm_loadu_si128(&hv[2]), 2);
+    }
+    if (n16 > 3) {
+        h = _mm512_inserti32x4(h, _mm_loadu_si128(&hv[3]), 3);
+    }
+    r = _mm512_loadu_si512(rest);
+    x0 = lead_block(h, r, pad, first, 0);
     if (first > 64) {
         x0 = ibb_fold4(x0, ibb_fold_wide_k4(crc32_wide_k.k512),
-                       _mm512_load_si512(blk + 64));
+                       lead_block(h, r, pad, first, 64));
     }
-    rest += take;
+    rest += (first <= 64 ? 64 : 128) - first;
     return ~reduce(ibb_fold_wide(x0, &rest, end, &crc32_wide_k));
 }
 
@@ -298,6 +333,8 @@ have_clmul_init(void)
     have_clmul = (__builtin_cpu_supports("pclmul")
                   && __builtin_cpu_supports("sse4.1"));
     can_wide = (have_clmul && __builtin_cpu_supports("avx512f")
+                && __builtin_cpu_supports("avx512bw")
+                && __builtin_cpu_supports("avx512vbmi")
                 && __builtin_cpu_supports("vpclmulqdq"));
     have_wide = can_wide;
 }

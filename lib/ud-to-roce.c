@@ -234,8 +234,9 @@ _Static_assert(sizeof(struct u2r_flow) <= IBB_FLOW_VALUE_SIZE,
 #define U2R_FLOW_PROXY (UINT64_C(1) << 33)
 
 /* resolve_global() through cfg->flows: its result depends only on the
- * SLID, the SGID, the DGID or the proxy's endpoint (which then stands for
- * it), the map, and the port's GID and P_Key. */
+ * SLID, the SGID, the DGID or, for a unicast DGID through a proxy QP, the
+ * proxy's endpoint (which then stands for it), the map, and the port's GID
+ * and P_Key. */
 static enum ibb_drop
 resolve_global_cached(const struct ibb_conv_config *cfg,
                       const struct ibb_addr_map *map,
@@ -254,6 +255,9 @@ resolve_global_cached(const struct ibb_conv_config *cfg,
         return resolve_global(cfg, map, lrh, grh, proxy, u);
     }
     ibb_flow_cache_sync(fc, cfg->bridge_gid, cfg->pkey);
+    if (ibb_gid_is_multicast(grh->dgid)) {
+        proxy = NULL;           /* (resolve_global() does not look.) */
+    }
     memcpy(key.a, grh->sgid, 16);
     memcpy(key.b, proxy ? proxy->ep.ip : grh->dgid, 16);
     key.c = (U2R_FLOW_KIND | (proxy ? U2R_FLOW_PROXY : 0)

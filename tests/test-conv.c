@@ -520,6 +520,17 @@ test_proxy(void **state)
                      0x123);
     assert_int_equal(ibb_proxy_find_qpn(t, 0x200)->to_roce, 1);
 
+    /* The same source through the same proxy QP to a group: the group's
+     * (the proxy stands only for a unicast destination). */
+    default_ib(&b, "ff12:401b:ffff::f01:101");
+    b.tr.dqpn = 0x200;
+    len = tp_build_ib(&b, pkt);
+    buf = put(fx, pkt, len);
+    assert_int_equal(ibb_ud_to_roce(&cfg, fx->map, &buf), 0);
+    check_roce_out(ibb_buf_data(&buf), buf.len, true,
+                   (const uint8_t *) "\x01\x00\x5e\x01\x01\x01");
+    default_ib(&b, "fe80::2:c903:0:1");
+
     /* A DestQP that is no proxy is refused. */
     b.tr.dqpn = 0x300;
     len = tp_build_ib(&b, pkt);

@@ -4,7 +4,7 @@
  *
  * Resolving a packet's addresses (its source's right to them, its
  * destination's IP or GID, MAC or LID, its group) takes two or three map
- * lookups, a quarter of the work of converting a 4 KiB packet.  Its result
+ * lookups, 5 to 10 ns: a sixth of converting a 64-byte packet.  Its result
  * depends only on a few header fields, on the map and on the port's GID
  * and P_Key, so it is kept here under those fields, like the exact match
  * cache of OVS's userspace datapath: one entry per hash value, the newest
@@ -92,7 +92,8 @@ ibb_flow_cache_slot(struct ibb_flow_cache *fc, const struct ibb_flow_key *k)
 }
 
 /* The value kept for 'key' in map version 'version', or NULL.  Either
- * way '*slotp' gets the slot for ibb_flow_cache_put(). */
+ * way '*slotp' gets the slot for ibb_flow_cache_put().  Copy the value out
+ * (memcpy) rather than read it in place as another type. */
 static inline const void *
 ibb_flow_cache_get(struct ibb_flow_cache *fc, const struct ibb_flow_key *k,
                    uint64_t version, struct ibb_flow_entry **slotp)

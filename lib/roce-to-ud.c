@@ -238,8 +238,8 @@ resolve_cached(const struct ibb_conv_config *cfg,
                const struct ibb_addr_map *map, struct r2u *u)
 {
     struct ibb_flow_cache *fc = cfg->flows;
-    const struct r2u_flow *hit;
     struct ibb_flow_entry *slot;
+    const void *hit;
     struct ibb_flow_key key;
     struct r2u_flow f;
     uint64_t version;
@@ -255,12 +255,13 @@ resolve_cached(const struct ibb_conv_config *cfg,
     version = ibb_addr_map_version(map);
     hit = ibb_flow_cache_get(fc, &key, version, &slot);
     if (hit) {
-        if (hit->drop) {
-            return hit->drop;
+        memcpy(&f, hit, sizeof f);
+        if (f.drop) {
+            return f.drop;
         }
-        memcpy(u->dgid, hit->dgid, 16);
-        u->dlid = hit->dlid;
-        u->group = hit->group;
+        memcpy(u->dgid, f.dgid, 16);
+        u->dlid = f.dlid;
+        u->group = f.group;
         return IBB_DROP_NONE;
     }
 

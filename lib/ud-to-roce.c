@@ -244,8 +244,8 @@ resolve_global_cached(const struct ibb_conv_config *cfg,
                       const struct ibb_proxy *proxy, struct u2r *u)
 {
     struct ibb_flow_cache *fc = cfg->flows;
-    const struct u2r_flow *hit;
     struct ibb_flow_entry *slot;
+    const void *hit;
     struct ibb_flow_key key;
     struct u2r_flow f;
     uint64_t version;
@@ -265,14 +265,15 @@ resolve_global_cached(const struct ibb_conv_config *cfg,
     version = ibb_addr_map_version(map);
     hit = ibb_flow_cache_get(fc, &key, version, &slot);
     if (hit) {
-        if (hit->drop) {
-            return hit->drop;
+        memcpy(&f, hit, sizeof f);
+        if (f.drop) {
+            return f.drop;
         }
-        memcpy(u->sip, hit->sip, 16);
-        memcpy(u->dip, hit->dip, 16);
-        memcpy(u->dmac, hit->dmac, 6);
-        u->v4 = hit->v4;
-        u->group = hit->group;
+        memcpy(u->sip, f.sip, 16);
+        memcpy(u->dip, f.dip, 16);
+        memcpy(u->dmac, f.dmac, 6);
+        u->v4 = f.v4;
+        u->group = f.group;
         return IBB_DROP_NONE;
     }
 

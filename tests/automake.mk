@@ -192,6 +192,7 @@ FUZZ_TARGETS = fuzz-ud-to-roce fuzz-roce-to-ud fuzz-options fuzz-map \
 FUZZ_LIB_FILES = lib/addr-map.c lib/addr-map-json.c lib/ib-crc.c \
 	lib/ib-crc-clmul.c lib/ib-gid.c lib/ib-icrc.c lib/ib-mcast.c \
 	lib/ib-opcode.c lib/ibb-conv.c lib/ibb-crc-fold.c lib/ibb-csum.c \
+	lib/ibb-flow-cache.c \
 	lib/ibb-drop.c lib/ibb-igmp.c \
 	lib/ibb-igmp-host.c lib/ibb-join.c lib/ibb-mcast-listen.c \
 	lib/ibb-mcg.c lib/ibb-neigh.c \

@@ -206,9 +206,10 @@ struct netdev_ibbridge {
     size_t map_file_groups OVS_GUARDED;         /* Groups from the file. */
     long long int next_learn_sweep OVS_GUARDED; /* When to age MACs out. */
     struct ibb_conv_config conv OVS_GUARDED;    /* Converter settings. */
-    struct ibb_flow_cache *flows OVS_GUARDED; /* The converters' resolved
-                                 * flows (lib/ibb-flow-cache.h), for the
-                                 * port's life; NULL if memory was short. */
+    struct ibb_flow_cache *flows OVS_GUARDED;   /* Converters' flow cache
+                                                 * (lib/ibb-flow-cache.h);
+                                                 * NULL if memory was
+                                                 * short. */
     struct ibb_proxy_table *proxies OVS_GUARDED; /* Strict mode: proxy QPs
                                                  * of RoCE endpoints. */
     struct ibbridge_router router OVS_GUARDED;  /* Routes, IPoIB ARP. */

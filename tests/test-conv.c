@@ -1565,68 +1565,35 @@ test_flow_cache(void **state)
     assert_true(fc->hits > 0 && fc->misses > 3000);
 }
 
+/* Every converter test, with setup SETUP. */
+#define CONV_TESTS(SETUP)                                                  \
+    cmocka_unit_test_setup_teardown(test_ib_to_roce_v4, SETUP, teardown),  \
+    cmocka_unit_test_setup_teardown(test_ib_to_roce_v6, SETUP, teardown),  \
+    cmocka_unit_test_setup_teardown(test_roce_to_ib_v4, SETUP, teardown),  \
+    cmocka_unit_test_setup_teardown(test_roce_to_ib_v6, SETUP, teardown),  \
+    cmocka_unit_test_setup_teardown(test_roce_to_ib_vlan, SETUP, teardown),\
+    cmocka_unit_test_setup_teardown(test_roce_to_ib_scapy, SETUP,          \
+                                    teardown),                             \
+    cmocka_unit_test_setup_teardown(test_round_trip, SETUP, teardown),     \
+    cmocka_unit_test_setup_teardown(test_dscp_map, SETUP, teardown),       \
+    cmocka_unit_test_setup_teardown(test_ecn, SETUP, teardown),            \
+    cmocka_unit_test_setup_teardown(test_proxy, SETUP, teardown),          \
+    cmocka_unit_test_setup_teardown(test_multicast, SETUP, teardown),      \
+    cmocka_unit_test_setup_teardown(test_no_grh, SETUP, teardown),         \
+    cmocka_unit_test_setup_teardown(test_reported, SETUP, teardown),       \
+    cmocka_unit_test_setup_teardown(test_drop_reasons, SETUP, teardown),   \
+    cmocka_unit_test_setup_teardown(test_check_flags, SETUP, teardown),    \
+    cmocka_unit_test_setup_teardown(test_fuzz, SETUP, teardown)
+
 int
 main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_ib_to_roce_v4, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_ib_to_roce_v6, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_roce_to_ib_v4, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_roce_to_ib_v6, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_roce_to_ib_vlan, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_roce_to_ib_scapy, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dscp_map, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ecn, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_proxy, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_multicast, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_no_grh, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reported, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_drop_reasons, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_check_flags, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fuzz, setup, teardown),
-    };
+    /* The same tests without and with a flow cache (setup_cached()). */
+    const struct CMUnitTest tests[] = { CONV_TESTS(setup) };
     const struct CMUnitTest cached[] = {
-        cmocka_unit_test_setup_teardown(test_ib_to_roce_v4,
-                                        setup_cached, teardown),
-        cmocka_unit_test_setup_teardown(test_ib_to_roce_v6,
-                                        setup_cached, teardown),
-        cmocka_unit_test_setup_teardown(test_roce_to_ib_v4,
-                                        setup_cached, teardown),
-        cmocka_unit_test_setup_teardown(test_roce_to_ib_v6,
-                                        setup_cached, teardown),
-        cmocka_unit_test_setup_teardown(test_roce_to_ib_vlan,
-                                        setup_cached, teardown),
-        cmocka_unit_test_setup_teardown(test_roce_to_ib_scapy,
-                                        setup_cached, teardown),
-        cmocka_unit_test_setup_teardown(test_round_trip,
-                                        setup_cached, teardown),
-        cmocka_unit_test_setup_teardown(test_dscp_map,
-                                        setup_cached, teardown),
-        cmocka_unit_test_setup_teardown(test_ecn,
-                                        setup_cached, teardown),
-        cmocka_unit_test_setup_teardown(test_proxy,
-                                        setup_cached, teardown),
-        cmocka_unit_test_setup_teardown(test_multicast,
-                                        setup_cached, teardown),
-        cmocka_unit_test_setup_teardown(test_no_grh,
-                                        setup_cached, teardown),
-        cmocka_unit_test_setup_teardown(test_reported,
-                                        setup_cached, teardown),
-        cmocka_unit_test_setup_teardown(test_drop_reasons,
-                                        setup_cached, teardown),
-        cmocka_unit_test_setup_teardown(test_check_flags,
-                                        setup_cached, teardown),
-        cmocka_unit_test_setup_teardown(test_fuzz,
-                                        setup_cached, teardown),
-        cmocka_unit_test_setup_teardown(test_flow_cache,
-                                        setup_cached, teardown),
+        CONV_TESTS(setup_cached),
+        cmocka_unit_test_setup_teardown(test_flow_cache, setup_cached,
+                                        teardown),
     };
 
     return (cmocka_run_group_tests_name("conv", tests, NULL, NULL)

@@ -58,7 +58,7 @@ void ibb_flow_cache_destroy(struct ibb_flow_cache *);
 void ibb_flow_cache_flush(struct ibb_flow_cache *);
 
 /* Entries stand for the port GID 'gid' and P_Key 'pkey': flushes the
- * cache if they stood for others.  Call before each lookup. */
+ * cache if they stood for others.  (ibb_flow_cache_get() does.) */
 static inline void
 ibb_flow_cache_sync(struct ibb_flow_cache *fc, const uint8_t gid[16],
                     uint16_t pkey)
@@ -91,15 +91,19 @@ ibb_flow_cache_slot(struct ibb_flow_cache *fc, const struct ibb_flow_key *k)
                         & ((1u << IBB_FLOW_CACHE_BITS) - 1)];
 }
 
-/* The value kept for 'key' in map version 'version', or NULL.  Either
- * way '*slotp' gets the slot for ibb_flow_cache_put().  Copy the value out
- * (memcpy) rather than read it in place as another type. */
+/* The value kept for 'key' in map version 'version' for a port with GID
+ * 'gid' and P_Key 'pkey', or NULL.  Either way '*slotp' gets the slot for
+ * ibb_flow_cache_put().  Copy the value out (memcpy) rather than read it
+ * in place as another type. */
 static inline const void *
 ibb_flow_cache_get(struct ibb_flow_cache *fc, const struct ibb_flow_key *k,
-                   uint64_t version, struct ibb_flow_entry **slotp)
+                   uint64_t version, const uint8_t gid[16], uint16_t pkey,
+                   struct ibb_flow_entry **slotp)
 {
-    struct ibb_flow_entry *e = ibb_flow_cache_slot(fc, k);
+    struct ibb_flow_entry *e;
 
+    ibb_flow_cache_sync(fc, gid, pkey);
+    e = ibb_flow_cache_slot(fc, k);
     *slotp = e;
     if (e->version == version && !memcmp(&e->key, k, sizeof *k)) {
         fc->hits++;

@@ -248,12 +248,12 @@ resolve_cached(const struct ibb_conv_config *cfg,
     if (!fc) {
         return resolve(cfg, map, u);
     }
-    ibb_flow_cache_sync(fc, cfg->bridge_gid, cfg->pkey);
     memcpy(key.a, u->sip, 16);
     memcpy(key.b, u->dip, 16);
     key.c = R2U_FLOW_KIND;
     version = ibb_addr_map_version(map);
-    hit = ibb_flow_cache_get(fc, &key, version, &slot);
+    hit = ibb_flow_cache_get(fc, &key, version, cfg->bridge_gid, cfg->pkey,
+                             &slot);
     if (hit) {
         memcpy(&f, hit, sizeof f);
         if (f.drop) {

@@ -254,7 +254,6 @@ resolve_global_cached(const struct ibb_conv_config *cfg,
     if (!fc) {
         return resolve_global(cfg, map, lrh, grh, proxy, u);
     }
-    ibb_flow_cache_sync(fc, cfg->bridge_gid, cfg->pkey);
     if (ibb_gid_is_multicast(grh->dgid)) {
         proxy = NULL;           /* (resolve_global() does not look.) */
     }
@@ -263,7 +262,8 @@ resolve_global_cached(const struct ibb_conv_config *cfg,
     key.c = (U2R_FLOW_KIND | (proxy ? U2R_FLOW_PROXY : 0)
              | ibb_lrh_slid(lrh));
     version = ibb_addr_map_version(map);
-    hit = ibb_flow_cache_get(fc, &key, version, &slot);
+    hit = ibb_flow_cache_get(fc, &key, version, cfg->bridge_gid, cfg->pkey,
+                             &slot);
     if (hit) {
         memcpy(&f, hit, sizeof f);
         if (f.drop) {

@@ -22,10 +22,18 @@
 #include "ib-crc.h"
 
 /* Past this many bytes of rest, folding 16 bytes at a time (one chain of
- * multiplications) is slower than ISA-L's several chains: crc32_fold_wide()
- * then takes head and rest with sixteen chains, or without AVX-512 the
- * head is reduced alone and ibb_crc32() takes the rest. */
+ * multiplications) is slower than ISA-L's several chains: without AVX-512
+ * the head is then reduced alone and ibb_crc32() takes the rest. */
 #define FOLD_REST_MAX 256
+
+/* From this many bytes of rest (its first block), crc32_fold_wide() takes
+ * head and rest where the CPU has AVX-512: its first block puts head and
+ * rest together in registers, and its chain of multiplications is a
+ * quarter as long as 16 bytes at a time.  At a 64-byte rest a pass takes
+ * as long either way; at 72 bytes (a 64-byte payload and its DETH) 23.6
+ * against 27.2 ns, at 256 bytes 25.7 against 40.6 (one pass waiting for
+ * the one before, 48-byte head, this machine). */
+#define WIDE_REST_MIN 64
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
@@ -236,7 +244,7 @@ lead_block(__m512i h, __m512i r, size_t pad, size_t first, size_t ofs)
     return _mm512_maskz_permutex2var_epi8(nonzero, h, idx, r);
 }
 
-/* For a rest of more than FOLD_REST_MAX bytes.  The message is folded as
+/* For a rest of WIDE_REST_MIN bytes or more.  The message is folded as
  * if it began with as many zero bytes as make its length a whole number
  * of 64-byte blocks: zeros in front leave a CRC register of 0 at 0, so the
  * value is the same, and the last block then ends the loop with no bytes
@@ -358,7 +366,7 @@ ibb_crc32_fold(uint32_t crc, const ibb_v16 *head, size_t n16,
                const void *rest, size_t len)
 {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    if (len > FOLD_REST_MAX && have_wide) {
+    if (len >= WIDE_REST_MIN && have_wide) {
         return crc32_fold_wide(crc, head, n16, rest, len);
     }
     if (have_clmul) {

@@ -6,10 +6,11 @@
  * the IP and UDP headers, the BTH) apart from the packet, and the rest
  * lies in the packet.  Two calls of ibb_crc32() each pay a final reduction;
  * with carry-less multiplication (PCLMULQDQ) the head is folded straight
- * into the pass over the rest, and a short packet pays one reduction.  A
- * long one does too where the CPU has AVX-512 VPCLMULQDQ and VBMI (four
- * lanes per instruction, as fast as ISA-L); else ISA-L or zlib takes its
- * rest, seeded with the head's CRC.
+ * into the pass over the rest, and a short packet pays one reduction.
+ * Where the CPU has AVX-512 VPCLMULQDQ and VBMI, a rest of a 64-byte block
+ * or more is folded four lanes per instruction (as fast as ISA-L at 4 KiB)
+ * with the head; without them a long rest goes to ISA-L or zlib, seeded
+ * with the head's CRC.
  * Without PCLMULQDQ at run time the same value comes from ibb_crc32().
  * The same multiplication also moves a CRC past zeros, for combining.
  */

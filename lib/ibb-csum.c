@@ -170,14 +170,6 @@ ibb_csum_impl(void)
 }
 
 uint16_t
-ibb_csum_finish(uint32_t sum)
-{
-    sum = (sum & 0xffff) + (sum >> 16);
-    sum = (sum & 0xffff) + (sum >> 16);
-    return (uint16_t) ~sum;
-}
-
-uint16_t
 ibb_csum_udp(const uint8_t src[16], const uint8_t dst[16],
              const uint8_t *udp, size_t len)
 {

@@ -18,6 +18,7 @@
 #ifndef IBB_FLOW_CACHE_H
 #define IBB_FLOW_CACHE_H 1
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -70,58 +71,95 @@ ibb_flow_cache_sync(struct ibb_flow_cache *fc, const uint8_t gid[16],
     }
 }
 
-/* The slot 'key' belongs in. */
-static inline struct ibb_flow_entry *
-ibb_flow_cache_slot(struct ibb_flow_cache *fc, const struct ibb_flow_key *k)
-{
-    uint64_t a0, a1, b0, b1, h;
+/* A flow's key as five words, loaded once for both the hash and the
+ * comparison. */
+struct ibb_flow_words {
+    uint64_t a0, a1, b0, b1, c;
+};
 
-    memcpy(&a0, k->a, 8);
-    memcpy(&a1, k->a + 8, 8);
-    memcpy(&b0, k->b, 8);
-    memcpy(&b1, k->b + 8, 8);
+static inline struct ibb_flow_words
+ibb_flow_words(const uint8_t a[16], const uint8_t b[16], uint64_t c)
+{
+    struct ibb_flow_words w;
+
+    memcpy(&w.a0, a, 8);
+    memcpy(&w.a1, a + 8, 8);
+    memcpy(&w.b0, b, 8);
+    memcpy(&w.b1, b + 8, 8);
+    w.c = c;
+    return w;
+}
+
+/* The slot key 'w' belongs in. */
+static inline struct ibb_flow_entry *
+ibb_flow_cache_slot(struct ibb_flow_cache *fc, const struct ibb_flow_words *w)
+{
     /* Independent multiplications, then their high bits: enough mixing
      * for a table that compares whole keys. */
-    h = ((a0 * UINT64_C(0x9e3779b97f4a7c15))
-         ^ (a1 * UINT64_C(0xc2b2ae3d27d4eb4f))
-         ^ (b0 * UINT64_C(0x165667b19e3779f9))
-         ^ (b1 * UINT64_C(0xd6e8feb86659fd93))
-         ^ (k->c * UINT64_C(0xff51afd7ed558ccd)));
+    uint64_t h = ((w->a0 * UINT64_C(0x9e3779b97f4a7c15))
+                  ^ (w->a1 * UINT64_C(0xc2b2ae3d27d4eb4f))
+                  ^ (w->b0 * UINT64_C(0x165667b19e3779f9))
+                  ^ (w->b1 * UINT64_C(0xd6e8feb86659fd93))
+                  ^ (w->c * UINT64_C(0xff51afd7ed558ccd)));
+
     return &fc->entries[(h ^ (h >> 32)) >> (32 - IBB_FLOW_CACHE_BITS)
                         & ((1u << IBB_FLOW_CACHE_BITS) - 1)];
 }
 
-/* The value kept for 'key' in map version 'version' for a port with GID
- * 'gid' and P_Key 'pkey', or NULL.  Either way '*slotp' gets the slot for
- * ibb_flow_cache_put().  Copy the value out (memcpy) rather than read it
- * in place as another type. */
-static inline const void *
-ibb_flow_cache_get(struct ibb_flow_cache *fc, const struct ibb_flow_key *k,
-                   uint64_t version, const uint8_t gid[16], uint16_t pkey,
-                   struct ibb_flow_entry **slotp)
+/* Whether slot 'e' holds key 'w' for map version 'version'.  Word by word
+ * from the registers the hash used: the hit path is most of what the
+ * cache costs, and a memcmp() of a key built on the stack would load it
+ * all again. */
+static inline bool
+ibb_flow_entry_holds(const struct ibb_flow_entry *e,
+                     const struct ibb_flow_words *w, uint64_t version)
 {
+    uint64_t a0, a1, b0, b1;
+
+    memcpy(&a0, e->key.a, 8);
+    memcpy(&a1, e->key.a + 8, 8);
+    memcpy(&b0, e->key.b, 8);
+    memcpy(&b1, e->key.b + 8, 8);
+    return (e->version == version
+            && !((a0 ^ w->a0) | (a1 ^ w->a1) | (b0 ^ w->b0) | (b1 ^ w->b1)
+                 | (e->key.c ^ w->c)));
+}
+
+/* Looks up the flow with key 'a', 'b', 'c' in map version 'version' for a
+ * port with GID 'gid' and P_Key 'pkey'.  On a hit copies the value kept
+ * for it to 'value' ('size' bytes) and returns true.  Either way '*slotp'
+ * gets the slot for ibb_flow_cache_put(). */
+static inline bool
+ibb_flow_cache_get(struct ibb_flow_cache *fc, const uint8_t a[16],
+                   const uint8_t b[16], uint64_t c, uint64_t version,
+                   const uint8_t gid[16], uint16_t pkey, void *value,
+                   size_t size, struct ibb_flow_entry **slotp)
+{
+    struct ibb_flow_words w = ibb_flow_words(a, b, c);
     struct ibb_flow_entry *e;
 
     ibb_flow_cache_sync(fc, gid, pkey);
-    e = ibb_flow_cache_slot(fc, k);
-    *slotp = e;
-    if (e->version == version && !memcmp(&e->key, k, sizeof *k)) {
+    e = *slotp = ibb_flow_cache_slot(fc, &w);
+    if (ibb_flow_entry_holds(e, &w, version)) {
         fc->hits++;
-        return e->value;
+        memcpy(value, e->value, size);
+        return true;
     }
-    return NULL;
+    return false;
 }
 
-/* Keeps 'key' -> the 'size' bytes at 'value' in 'slot' (from
+/* Keeps key 'a', 'b', 'c' -> the 'size' bytes at 'value' in 'slot' (from
  * ibb_flow_cache_get()), for map version 'version'. */
 static inline void
 ibb_flow_cache_put(struct ibb_flow_cache *fc, struct ibb_flow_entry *slot,
-                   const struct ibb_flow_key *k, uint64_t version,
-                   const void *value, size_t size)
+                   const uint8_t a[16], const uint8_t b[16], uint64_t c,
+                   uint64_t version, const void *value, size_t size)
 {
     fc->misses++;
     slot->version = version;
-    slot->key = *k;
+    memcpy(slot->key.a, a, 16);
+    memcpy(slot->key.b, b, 16);
+    slot->key.c = c;
     memcpy(slot->value, value, size);
 }
 

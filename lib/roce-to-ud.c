@@ -17,6 +17,16 @@
 #include "ibb-proxy.h"
 #include "roce-hdr.h"
 
+/* What resolve() finds for a flow, as the flow cache keeps it. */
+struct r2u_flow {
+    uint8_t dgid[16];           /* Destination GID. */
+    const struct ibb_group *group; /* Destination group, if multicast. */
+    uint16_t dlid;              /* Destination LID. */
+    uint8_t drop;               /* enum ibb_drop: IBB_DROP_NONE or why. */
+};
+_Static_assert(sizeof(struct r2u_flow) <= IBB_FLOW_VALUE_SIZE,
+               "struct r2u_flow does not fit a flow cache entry");
+
 /* What parsing and resolution learn before anything is written. */
 struct r2u {
     size_t l3_ofs;              /* IP header offset in the frame. */
@@ -28,10 +38,9 @@ struct r2u {
     uint8_t ttl;                /* Received TTL / hop limit. */
     uint8_t sip[16];            /* Source IP (lib/ib-gid.h form). */
     uint8_t dip[16];            /* Destination IP. */
-    uint8_t dgid[16];           /* Destination GID. */
-    uint16_t dlid;              /* Destination LID. */
     struct ibb_proxy *proxy;    /* Proxy QP the source sends from. */
-    const struct ibb_group *group; /* Destination group, if multicast. */
+    struct r2u_flow fl;         /* Destination: in one piece, as the flow
+                                 * cache copies it. */
 };
 
 static enum ibb_drop
@@ -202,30 +211,20 @@ resolve(const struct ibb_conv_config *cfg, const struct ibb_addr_map *map,
         if (!g->mlid) {
             return IBB_DROP_GROUP_JOINING;
         }
-        memcpy(u->dgid, g->mgid, 16);
-        u->dlid = g->mlid;
-        u->group = g;
+        memcpy(u->fl.dgid, g->mgid, 16);
+        u->fl.dlid = g->mlid;
+        u->fl.group = g;
     } else {
         const struct ibb_host *h = ibb_addr_map_find_ip(map, u->dip);
 
         if (!h || !h->has_gid || !h->lid) {
             return IBB_DROP_NO_DST_GID;
         }
-        memcpy(u->dgid, h->gid, 16);
-        u->dlid = h->lid;
+        memcpy(u->fl.dgid, h->gid, 16);
+        u->fl.dlid = h->lid;
     }
     return IBB_DROP_NONE;
 }
-
-/* What resolve() found for a flow, as the flow cache keeps it. */
-struct r2u_flow {
-    uint8_t dgid[16];
-    const struct ibb_group *group;
-    uint16_t dlid;
-    uint8_t drop;               /* enum ibb_drop: IBB_DROP_NONE or why. */
-};
-_Static_assert(sizeof(struct r2u_flow) <= IBB_FLOW_VALUE_SIZE,
-               "struct r2u_flow does not fit a flow cache entry");
 
 /* ibb_flow_key 'c' of this converter's flows. */
 #define R2U_FLOW_KIND (UINT64_C(2) << 32)
@@ -239,41 +238,32 @@ resolve_cached(const struct ibb_conv_config *cfg,
 {
     struct ibb_flow_cache *fc = cfg->flows;
     struct ibb_flow_entry *slot;
-    const void *hit;
-    struct ibb_flow_key key;
-    struct r2u_flow f;
     uint64_t version;
     enum ibb_drop r;
 
     if (!fc) {
         return resolve(cfg, map, u);
     }
-    memcpy(key.a, u->sip, 16);
-    memcpy(key.b, u->dip, 16);
-    key.c = R2U_FLOW_KIND;
     version = ibb_addr_map_version(map);
-    hit = ibb_flow_cache_get(fc, &key, version, cfg->bridge_gid, cfg->pkey,
-                             &slot);
-    if (hit) {
-        memcpy(&f, hit, sizeof f);
-        if (f.drop) {
-            return f.drop;
-        }
-        memcpy(u->dgid, f.dgid, 16);
-        u->dlid = f.dlid;
-        u->group = f.group;
-        return IBB_DROP_NONE;
+    if (ibb_flow_cache_get(fc, u->sip, u->dip, R2U_FLOW_KIND, version,
+                           cfg->bridge_gid, cfg->pkey, &u->fl, sizeof u->fl,
+                           &slot)) {
+        return u->fl.drop;
     }
 
     r = resolve(cfg, map, u);
-    memset(&f, 0, sizeof f);
-    f.drop = r;
-    if (!r) {
-        memcpy(f.dgid, u->dgid, 16);
-        f.dlid = u->dlid;
-        f.group = u->group;
+    if (r) {
+        struct r2u_flow f;
+
+        memset(&f, 0, sizeof f);
+        f.drop = r;
+        ibb_flow_cache_put(fc, slot, u->sip, u->dip, R2U_FLOW_KIND, version,
+                           &f, sizeof f);
+    } else {
+        u->fl.drop = IBB_DROP_NONE;
+        ibb_flow_cache_put(fc, slot, u->sip, u->dip, R2U_FLOW_KIND, version,
+                           &u->fl, sizeof u->fl);
     }
-    ibb_flow_cache_put(fc, slot, &key, version, &f, sizeof f);
     return r;
 }
 
@@ -294,7 +284,7 @@ write_ib(const struct ibb_conv_config *cfg, const struct r2u *u,
     memset(lrh, 0, sizeof *lrh);
     ibb_lrh_set_sl(lrh, cfg->sl_map[u->tclass >> 2] & 0x0f);
     ibb_lrh_set_lnh(lrh, IBB_LNH_GLOBAL);
-    ibb_lrh_set_dlid(lrh, u->dlid);
+    ibb_lrh_set_dlid(lrh, u->fl.dlid);
     ibb_lrh_set_pktlen(lrh, pktbytes / 4);
     ibb_lrh_set_slid(lrh, cfg->bridge_lid);
 
@@ -308,7 +298,7 @@ write_ib(const struct ibb_conv_config *cfg, const struct r2u *u,
     /* Through a proxy, the source is the bridge's own GID and the proxy's
      * QPN, as an HCA stamps them. */
     memcpy(grh->sgid, u->proxy ? cfg->bridge_gid : u->sip, 16);
-    memcpy(grh->dgid, u->dgid, 16);
+    memcpy(grh->dgid, u->fl.dgid, 16);
     if (u->proxy) {
         ibb_deth_set_sqpn((struct ibb_deth *) (bth + 1),
                           u->proxy->proxy_qpn);
@@ -376,7 +366,7 @@ ibb_roce_to_ud(const struct ibb_conv_config *cfg,
      * a memset of the whole struct costs as much as the rest of the
      * headers' work. */
     u.proxy = NULL;
-    u.group = NULL;
+    u.fl.group = NULL;
     r = parse_frame(f, buf->len, &u);
     if (r) {
         return r;
@@ -466,6 +456,6 @@ ibb_roce_to_ud(const struct ibb_conv_config *cfg,
     /* A new SrcQP changes the bytes the ICRC covers: no reuse then. */
     write_ib(cfg, &u, ibb_buf_data(buf), cfg->check_roce_icrc && !u.proxy,
              icrc, old_prefix, clen);
-    buf->group = u.group;
+    buf->group = u.fl.group;
     return IBB_DROP_NONE;
 }

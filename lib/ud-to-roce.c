@@ -19,6 +19,18 @@
 #include "ibb-proxy.h"
 #include "roce-hdr.h"
 
+/* What resolve_global() finds for a flow, as the flow cache keeps it. */
+struct u2r_flow {
+    uint8_t sip[16];            /* Source IP. */
+    uint8_t dip[16];            /* Destination IP. */
+    const struct ibb_group *group; /* Destination group, if in the map. */
+    uint8_t dmac[6];            /* Destination MAC. */
+    bool v4;                    /* Send IPv4 (else IPv6). */
+    uint8_t drop;               /* enum ibb_drop: IBB_DROP_NONE or why. */
+};
+_Static_assert(sizeof(struct u2r_flow) <= IBB_FLOW_VALUE_SIZE,
+               "struct u2r_flow does not fit a flow cache entry");
+
 /* What parsing and resolution learn before anything is written. */
 struct u2r {
     size_t bth_ofs;             /* BTH offset in the IB packet. */
@@ -26,11 +38,8 @@ struct u2r {
     uint8_t tclass;             /* Traffic class to send. */
     uint32_t flow;              /* Flow label to send. */
     uint8_t hop;                /* TTL/hop limit to send. */
-    bool v4;                    /* Send IPv4 (else IPv6). */
-    uint8_t sip[16];            /* Source IP. */
-    uint8_t dip[16];            /* Destination IP. */
-    uint8_t dmac[6];            /* Destination MAC. */
-    const struct ibb_group *group; /* Destination group, if in the map. */
+    struct u2r_flow fl;         /* Addresses: in one piece, as the flow
+                                 * cache copies them. */
 };
 
 /* The IP addresses a GID or a host stands for.  Pointers into the packet,
@@ -80,13 +89,13 @@ static enum ibb_drop
 choose_family(struct u2r *u, const struct ips *s, const struct ips *d)
 {
     if (s->v4 && d->v4) {
-        u->v4 = true;
-        memcpy(u->sip, s->v4, 16);
-        memcpy(u->dip, d->v4, 16);
+        u->fl.v4 = true;
+        memcpy(u->fl.sip, s->v4, 16);
+        memcpy(u->fl.dip, d->v4, 16);
     } else if (s->v6 && d->v6) {
-        u->v4 = false;
-        memcpy(u->sip, s->v6, 16);
-        memcpy(u->dip, d->v6, 16);
+        u->fl.v4 = false;
+        memcpy(u->fl.sip, s->v6, 16);
+        memcpy(u->fl.dip, d->v6, 16);
     } else {
         return IBB_DROP_NO_FAMILY;
     }
@@ -98,15 +107,15 @@ resolve_dmac(const struct ibb_addr_map *map, struct u2r *u)
 {
     const struct ibb_host *h;
 
-    if (ibb_ip_is_multicast(u->dip)) {
-        ibb_mcast_ip_to_mac(u->dip, u->dmac);
+    if (ibb_ip_is_multicast(u->fl.dip)) {
+        ibb_mcast_ip_to_mac(u->fl.dip, u->fl.dmac);
         return IBB_DROP_NONE;
     }
-    h = ibb_addr_map_find_ip(map, u->dip);
+    h = ibb_addr_map_find_ip(map, u->fl.dip);
     if (!h || !h->has_mac) {
         return IBB_DROP_NO_DST_MAC;
     }
-    memcpy(u->dmac, h->mac, 6);
+    memcpy(u->fl.dmac, h->mac, 6);
     return IBB_DROP_NONE;
 }
 
@@ -178,7 +187,7 @@ resolve_global(const struct ibb_conv_config *cfg,
         const struct ibb_group *g;
 
         g = ibb_addr_map_find_group_mgid(map, grh->dgid);
-        u->group = g;
+        u->fl.group = g;
         if (g && g->standby) {
             /* Left, or being left: what still arrives is another bridge
              * node's to forward. */
@@ -216,18 +225,6 @@ resolve_global(const struct ibb_conv_config *cfg,
     return r ? r : resolve_dmac(map, u);
 }
 
-/* What resolve_global() found for a flow, as the flow cache keeps it. */
-struct u2r_flow {
-    uint8_t sip[16];
-    uint8_t dip[16];
-    const struct ibb_group *group;
-    uint8_t dmac[6];
-    bool v4;
-    uint8_t drop;               /* enum ibb_drop: IBB_DROP_NONE or why. */
-};
-_Static_assert(sizeof(struct u2r_flow) <= IBB_FLOW_VALUE_SIZE,
-               "struct u2r_flow does not fit a flow cache entry");
-
 /* ibb_flow_key 'c' of this converter's flows: its kind, whether a proxy
  * QP gave the destination, the SLID. */
 #define U2R_FLOW_KIND (UINT64_C(1) << 32)
@@ -245,10 +242,8 @@ resolve_global_cached(const struct ibb_conv_config *cfg,
 {
     struct ibb_flow_cache *fc = cfg->flows;
     struct ibb_flow_entry *slot;
-    const void *hit;
-    struct ibb_flow_key key;
-    struct u2r_flow f;
-    uint64_t version;
+    const uint8_t *dst;
+    uint64_t version, c;
     enum ibb_drop r;
 
     if (!fc) {
@@ -257,37 +252,27 @@ resolve_global_cached(const struct ibb_conv_config *cfg,
     if (ibb_gid_is_multicast(grh->dgid)) {
         proxy = NULL;           /* (resolve_global() does not look.) */
     }
-    memcpy(key.a, grh->sgid, 16);
-    memcpy(key.b, proxy ? proxy->ep.ip : grh->dgid, 16);
-    key.c = (U2R_FLOW_KIND | (proxy ? U2R_FLOW_PROXY : 0)
-             | ibb_lrh_slid(lrh));
+    dst = proxy ? proxy->ep.ip : grh->dgid;
+    c = U2R_FLOW_KIND | (proxy ? U2R_FLOW_PROXY : 0) | ibb_lrh_slid(lrh);
     version = ibb_addr_map_version(map);
-    hit = ibb_flow_cache_get(fc, &key, version, cfg->bridge_gid, cfg->pkey,
-                             &slot);
-    if (hit) {
-        memcpy(&f, hit, sizeof f);
-        if (f.drop) {
-            return f.drop;
-        }
-        memcpy(u->sip, f.sip, 16);
-        memcpy(u->dip, f.dip, 16);
-        memcpy(u->dmac, f.dmac, 6);
-        u->v4 = f.v4;
-        u->group = f.group;
-        return IBB_DROP_NONE;
+    if (ibb_flow_cache_get(fc, grh->sgid, dst, c, version, cfg->bridge_gid,
+                           cfg->pkey, &u->fl, sizeof u->fl, &slot)) {
+        return u->fl.drop;
     }
 
     r = resolve_global(cfg, map, lrh, grh, proxy, u);
-    memset(&f, 0, sizeof f);
-    f.drop = r;
-    if (!r) {
-        memcpy(f.sip, u->sip, 16);
-        memcpy(f.dip, u->dip, 16);
-        memcpy(f.dmac, u->dmac, 6);
-        f.v4 = u->v4;
-        f.group = u->group;
+    if (r) {
+        struct u2r_flow f;
+
+        memset(&f, 0, sizeof f);
+        f.drop = r;
+        ibb_flow_cache_put(fc, slot, grh->sgid, dst, c, version, &f,
+                           sizeof f);
+    } else {
+        u->fl.drop = IBB_DROP_NONE;
+        ibb_flow_cache_put(fc, slot, grh->sgid, dst, c, version, &u->fl,
+                           sizeof u->fl);
     }
-    ibb_flow_cache_put(fc, slot, &key, version, &f, sizeof f);
     return r;
 }
 
@@ -397,7 +382,8 @@ ipv4_hdr_csum(const struct u2r *u, uint16_t tot_len)
 {
     uint64_t sum = ((uint64_t) (0x4500 | u->tclass) + tot_len + IBB_IPV4_DF
                     + (u->hop << 8 | IBB_IPPROTO_UDP)
-                    + ibb_get_be32(u->sip + 12) + ibb_get_be32(u->dip + 12));
+                    + ibb_get_be32(u->fl.sip + 12)
+                    + ibb_get_be32(u->fl.dip + 12));
 
     sum = (sum & 0xffffffff) + (sum >> 32);
     return ibb_csum_finish((uint32_t) ((sum & 0xffff) + (sum >> 16)));
@@ -426,11 +412,11 @@ build_roce_hdr(const struct ibb_conv_config *cfg, const struct u2r *u,
     size_t udp_len = IBB_UDP_LEN + u->tlen;
     struct ibb_udp *udp;
 
-    memcpy(eth->dst, u->dmac, 6);
+    memcpy(eth->dst, u->fl.dmac, 6);
     memcpy(eth->src, cfg->bridge_mac, 6);
-    ibb_eth_set_type(eth, u->v4 ? IBB_ETH_TYPE_IPV4 : IBB_ETH_TYPE_IPV6);
+    ibb_eth_set_type(eth, u->fl.v4 ? IBB_ETH_TYPE_IPV4 : IBB_ETH_TYPE_IPV6);
 
-    if (u->v4) {
+    if (u->fl.v4) {
         struct ibb_ipv4 *ip = (struct ibb_ipv4 *) l3;
 
         ibb_ipv4_set_ver_ihl(ip, 4, 5);
@@ -440,8 +426,8 @@ build_roce_hdr(const struct ibb_conv_config *cfg, const struct u2r *u,
         ibb_ipv4_set_frag(ip, IBB_IPV4_DF);
         ibb_ipv4_set_ttl(ip, u->hop);
         ibb_ipv4_set_proto(ip, IBB_IPPROTO_UDP);
-        memcpy(ip->saddr, u->sip + 12, 4);
-        memcpy(ip->daddr, u->dip + 12, 4);
+        memcpy(ip->saddr, u->fl.sip + 12, 4);
+        memcpy(ip->daddr, u->fl.dip + 12, 4);
         ibb_ipv4_set_csum(ip, ipv4_hdr_csum(u, IBB_IPV4_LEN + udp_len));
         udp = (struct ibb_udp *) (ip + 1);
     } else {
@@ -451,8 +437,8 @@ build_roce_hdr(const struct ibb_conv_config *cfg, const struct u2r *u,
         ibb_ipv6_set_plen(ip6, udp_len);
         ibb_ipv6_set_nexthdr(ip6, IBB_IPPROTO_UDP);
         ibb_ipv6_set_hlim(ip6, u->hop);
-        memcpy(ip6->saddr, u->sip, 16);
-        memcpy(ip6->daddr, u->dip, 16);
+        memcpy(ip6->saddr, u->fl.sip, 16);
+        memcpy(ip6->daddr, u->fl.dip, 16);
         udp = (struct ibb_udp *) (ip6 + 1);
     }
 
@@ -472,10 +458,10 @@ udp_csum(const struct u2r *u, uint16_t sport, uint16_t udp_len,
          const uint8_t *bth, size_t clen, uint32_t icrc)
 {
     uint64_t sum = ibb_csum_add(0, bth, clen);
-    const uint8_t *s = u->sip, *d = u->dip;
+    const uint8_t *s = u->fl.sip, *d = u->fl.dip;
     uint16_t csum;
 
-    if (u->v4) {
+    if (u->fl.v4) {
         sum += (uint64_t) ibb_get_be32(s + 12) + ibb_get_be32(d + 12);
     } else {
         for (int i = 0; i < 16; i += 4) {
@@ -517,7 +503,7 @@ ibb_ud_to_roce(const struct ibb_conv_config *cfg,
      * struct costs as much as the rest of the headers' work. */
     u.tclass = 0;
     u.flow = 0;
-    u.group = NULL;
+    u.fl.group = NULL;
     r = parse_ib(cfg, p, buf->len, &u);
     if (r) {
         return r;
@@ -583,7 +569,7 @@ ibb_ud_to_roce(const struct ibb_conv_config *cfg,
         u.tclass |= 0x03;
     }
 
-    hdr_len = IBB_ETH_LEN + (u.v4 ? IBB_IPV4_LEN : IBB_IPV6_LEN)
+    hdr_len = IBB_ETH_LEN + (u.fl.v4 ? IBB_IPV4_LEN : IBB_IPV6_LEN)
               + IBB_UDP_LEN;
     if (cfg->eth_mtu && hdr_len - IBB_ETH_LEN + u.tlen > cfg->eth_mtu) {
         return IBB_DROP_ETH_MTU;
@@ -616,13 +602,13 @@ ibb_ud_to_roce(const struct ibb_conv_config *cfg,
                                     (hdr + hdr_len - IBB_UDP_LEN);
         uint32_t new_prefix;
 
-        new_prefix = (u.v4
+        new_prefix = (u.fl.v4
                       ? ibb_icrc_prefix_ipv4((const struct ibb_ipv4 *) l3,
                                              udp)
                       : ibb_icrc_prefix_ipv6((const struct ibb_ipv6 *) l3,
                                              udp));
         icrc = ibb_icrc_reprefix(icrc, old_prefix, new_prefix, clen);
-    } else if (u.v4) {
+    } else if (u.fl.v4) {
         icrc = ibb_icrc_roce4_at(l3, (const uint8_t *) bth, clen);
     } else {
         icrc = ibb_icrc_roce6_at(l3, (const uint8_t *) bth, clen);
@@ -631,7 +617,7 @@ ibb_ud_to_roce(const struct ibb_conv_config *cfg,
     new_ofs = buf->ofs + u.bth_ofs - hdr_len;
     f = buf->base + new_ofs;
     /* Constant sizes: the compiler copies them with a few wide moves. */
-    if (u.v4) {
+    if (u.fl.v4) {
         memcpy(f, hdr, IBB_ETH_LEN + IBB_IPV4_LEN + IBB_UDP_LEN);
     } else {
         memcpy(f, hdr, IBB_ETH_LEN + IBB_IPV6_LEN + IBB_UDP_LEN);
@@ -640,11 +626,11 @@ ibb_ud_to_roce(const struct ibb_conv_config *cfg,
     buf->len = hdr_len + u.tlen;
     ibb_icrc_put(f + buf->len - IBB_ICRC_LEN, icrc);
     if (cfg->udp_csum == IBB_UDP_CSUM_ALL
-        || (cfg->udp_csum == IBB_UDP_CSUM_IPV6 && !u.v4)) {
+        || (cfg->udp_csum == IBB_UDP_CSUM_IPV6 && !u.fl.v4)) {
         ibb_udp_set_csum((struct ibb_udp *) (f + hdr_len - IBB_UDP_LEN),
                          udp_csum(&u, sport, udp_len, (const uint8_t *) bth,
                                   clen, icrc));
     }
-    buf->group = u.group;
+    buf->group = u.fl.group;
     return IBB_DROP_NONE;
 }

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
@@ -71,23 +72,29 @@ test_fold_vs_zlib_narrow(void **state)
     ibb_crc32_fold_wide(true);
 }
 
-/* A rest shorter than 16 bytes at the very end of a buffer and at its
- * start: nothing outside it is read (ASan would see it). */
+/* A rest alone in a buffer of its own size, with every head size: nothing
+ * outside it is read (ASan would see it: plain malloc(), as test_malloc()
+ * adds guard bytes that may be read), short or long, on each side of where
+ * the AVX-512 code takes over (64 bytes) and of where it did (256). */
 static void
-test_fold_short_rest_bounds(void **state)
+test_fold_rest_bounds(void **state)
 {
-    ibb_v16 head[1];
+    ibb_v16 head[4];
 
     (void) state;
     memset(head, 0xa5, sizeof head);
-    for (size_t len = 1; len < 16; len++) {
-        uint8_t *rest = test_malloc(len);
-        uint32_t want;
+    for (size_t n16 = 1; n16 <= 4; n16++) {
+        for (size_t len = 1; len <= 320; len++) {
+            uint8_t *rest = malloc(len);
+            uint32_t want;
 
-        memset(rest, (int) len, len);
-        want = crc32(crc32(0, (const uint8_t *) head, 16), rest, len);
-        assert_int_equal(ibb_crc32_fold(0, head, 1, rest, len), want);
-        test_free(rest);
+            assert_non_null(rest);
+            memset(rest, (int) len, len);
+            want = crc32(crc32(0, (const uint8_t *) head, 16 * n16), rest,
+                         len);
+            assert_int_equal(ibb_crc32_fold(0, head, n16, rest, len), want);
+            free(rest);
+        }
     }
 }
 
@@ -120,7 +127,7 @@ main(void)
     static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fold_vs_zlib),
         cmocka_unit_test(test_fold_vs_zlib_narrow),
-        cmocka_unit_test(test_fold_short_rest_bounds),
+        cmocka_unit_test(test_fold_rest_bounds),
         cmocka_unit_test(test_fold_shift_vs_zlib),
     };
 

@@ -114,15 +114,11 @@ static inline bool
 ibb_flow_entry_holds(const struct ibb_flow_entry *e,
                      const struct ibb_flow_words *w, uint64_t version)
 {
-    uint64_t a0, a1, b0, b1;
+    struct ibb_flow_words k = ibb_flow_words(e->key.a, e->key.b, e->key.c);
 
-    memcpy(&a0, e->key.a, 8);
-    memcpy(&a1, e->key.a + 8, 8);
-    memcpy(&b0, e->key.b, 8);
-    memcpy(&b1, e->key.b + 8, 8);
     return (e->version == version
-            && !((a0 ^ w->a0) | (a1 ^ w->a1) | (b0 ^ w->b0) | (b1 ^ w->b1)
-                 | (e->key.c ^ w->c)));
+            && !((k.a0 ^ w->a0) | (k.a1 ^ w->a1) | (k.b0 ^ w->b0)
+                 | (k.b1 ^ w->b1) | (k.c ^ w->c)));
 }
 
 /* Looks up the flow with key 'a', 'b', 'c' in map version 'version' for a

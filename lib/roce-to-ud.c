@@ -253,17 +253,12 @@ resolve_cached(const struct ibb_conv_config *cfg,
 
     r = resolve(cfg, map, u);
     if (r) {
-        struct r2u_flow f;
-
-        memset(&f, 0, sizeof f);
-        f.drop = r;
-        ibb_flow_cache_put(fc, slot, u->sip, u->dip, R2U_FLOW_KIND, version,
-                           &f, sizeof f);
-    } else {
-        u->fl.drop = IBB_DROP_NONE;
-        ibb_flow_cache_put(fc, slot, u->sip, u->dip, R2U_FLOW_KIND, version,
-                           &u->fl, sizeof u->fl);
+        /* A drop keeps nothing else: what resolution half did goes. */
+        memset(&u->fl, 0, sizeof u->fl);
     }
+    u->fl.drop = r;
+    ibb_flow_cache_put(fc, slot, u->sip, u->dip, R2U_FLOW_KIND, version,
+                       &u->fl, sizeof u->fl);
     return r;
 }
 

@@ -262,17 +262,12 @@ resolve_global_cached(const struct ibb_conv_config *cfg,
 
     r = resolve_global(cfg, map, lrh, grh, proxy, u);
     if (r) {
-        struct u2r_flow f;
-
-        memset(&f, 0, sizeof f);
-        f.drop = r;
-        ibb_flow_cache_put(fc, slot, grh->sgid, dst, c, version, &f,
-                           sizeof f);
-    } else {
-        u->fl.drop = IBB_DROP_NONE;
-        ibb_flow_cache_put(fc, slot, grh->sgid, dst, c, version, &u->fl,
-                           sizeof u->fl);
+        /* A drop keeps nothing else: what resolution half did goes. */
+        memset(&u->fl, 0, sizeof u->fl);
     }
+    u->fl.drop = r;
+    ibb_flow_cache_put(fc, slot, grh->sgid, dst, c, version, &u->fl,
+                       sizeof u->fl);
     return r;
 }
 

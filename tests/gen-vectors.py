@@ -19,6 +19,10 @@ Run:  /usr/bin/python3 tests/gen-vectors.py > tests/test-vectors.h
 import struct
 import sys
 
+# scapy lists the host's interfaces on import and warns when one goes away
+# meanwhile (parallel tests delete their veths); only errors matter here.
+logging.getLogger("scapy").setLevel(logging.ERROR)
+
 from scapy.all import Ether, IP, UDP, Raw
 from scapy.contrib.roce import BTH
 
@@ -34,6 +38,7 @@ def carray(name, data):
 
 def gid(s):
     import ipaddress
+import logging
     return ipaddress.IPv6Address(s).packed
 
 

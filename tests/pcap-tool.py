@@ -28,9 +28,14 @@ bad_icrc bad_vcrc truncate; ERF record: erf_type erf_ext (extension
 headers) erf_pad (bytes after the packet); raw: hex of the whole packet.
 """
 import ipaddress
+import logging
 import struct
 import sys
 import zlib
+
+# scapy lists the host's interfaces on import and warns when one goes away
+# meanwhile (parallel tests delete their veths); only errors matter here.
+logging.getLogger("scapy").setLevel(logging.ERROR)
 
 from scapy.all import Ether, IP, IPv6, UDP, Dot1Q, Raw, raw
 

@@ -15,9 +15,14 @@ over the pseudo-header of shared/docs/ib-roce-wire-format.md section 2).
 """
 import argparse
 import ipaddress
+import logging
 import json
 import struct
 import sys
+
+# scapy lists the host's interfaces on import and warns when one goes away
+# meanwhile (parallel tests delete their veths); only errors matter here.
+logging.getLogger("scapy").setLevel(logging.ERROR)
 
 from scapy.all import Ether, IP, IPv6, UDP, Raw, rdpcap, raw
 from scapy.layers.inet import in4_chksum

@@ -88,6 +88,7 @@ if HAVE_IBVERBS
 lib_libibbridge_la_SOURCES += \
 	lib/ibport-verbs.c \
 	lib/ibport-verbs-private.h \
-	lib/ibport-verbs-rxq.c
+	lib/ibport-verbs-rxq.c \
+	lib/ibport-verbs-mcast.c
 lib_libibbridge_la_LIBADD += $(VERBS_LIBS)
 endif

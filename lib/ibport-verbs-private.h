@@ -1,8 +1,8 @@
 /*
  * What the parts of the rdma-core port backend share: its limits, its
  * counters and the port object.  lib/ibport-verbs.c has the port (device,
- * QPs, send, multicast, events), lib/ibport-verbs-rxq.c its receive
- * queues.  Only these two include it.
+ * QPs, send, events), lib/ibport-verbs-rxq.c its receive queues,
+ * lib/ibport-verbs-mcast.c its multicast.  Only these three include it.
  */
 #ifndef IBPORT_VERBS_PRIVATE_H
 #define IBPORT_VERBS_PRIVATE_H 1
@@ -308,6 +308,26 @@ int verbs_set_nonblock(int fd);
 int verbs_alloc_registered(struct ibb_port_verbs *, size_t size,
                            uint8_t **bufp, struct ibv_mr **mrp,
                            const char *what);
+int verbs_create_qp(struct ibb_port_verbs *, uint32_t qkey,
+                    unsigned int send_wr, unsigned int rxq,
+                    struct verbs_qp **);
+int verbs_free_qp(struct ibb_port_verbs *, struct verbs_qp *);
+
+/* lib/ibport-verbs-mcast.c: multicast joins, leaves and attachments. */
+void verbs_requeue_groups(struct ibb_port_verbs *, bool stop);
+void verbs_destroy_groups(struct ibb_port_verbs *);
+void verbs_free_groups(struct ibb_port_verbs *);
+void verbs_pump_joins(struct ibb_port_verbs *);
+void verbs_handle_cm_events(struct ibb_port_verbs *);
+int verbs_mcast_join(struct ibb_port *, const struct ibb_port_group *,
+                     uint16_t *mlid);
+int verbs_mcast_leave(struct ibb_port *, const uint8_t mgid[16]);
+int verbs_mcast_status(struct ibb_port *, const uint8_t mgid[16],
+                       struct ibb_mcast_status *);
+bool verbs_mcast_take_changed(struct ibb_port *, uint8_t mgid[16],
+                              struct ibb_mcast_status *);
+int verbs_mcg_subscribe(struct ibb_port *, bool on);
+int verbs_mcg_list(struct ibb_port *);
 
 /* lib/ibport-verbs-rxq.c: the receive queues. */
 int verbs_rxqs_create(struct ibb_port_verbs *);

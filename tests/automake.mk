@@ -200,7 +200,8 @@ FUZZ_LIB_FILES = lib/addr-map.c lib/addr-map-json.c lib/ib-crc.c \
 	lib/ibport-sim.c lib/roce-to-ud.c lib/ud-to-roce.c
 if HAVE_IBVERBS
 # lib/ibport.c knows the verbs backend where it is built.
-FUZZ_LIB_FILES += lib/ibport-verbs.c lib/ibport-verbs-rxq.c
+FUZZ_LIB_FILES += lib/ibport-verbs.c lib/ibport-verbs-rxq.c \
+	lib/ibport-verbs-mcast.c
 endif
 EXTRA_DIST += $(FUZZ_TARGETS:%=tests/fuzz/%.c) tests/fuzz/fuzz-common.h \
 	tests/fuzz/fuzz-options.dict tests/fuzz/fuzz-map.dict

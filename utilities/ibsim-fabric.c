@@ -1259,7 +1259,12 @@ main(int argc, char *argv[])
         }
 
         if (busy) {
-            poll_timer_wait_until(next_housekeeping);
+            /* More packets may have come meanwhile: read again before
+             * asking poll() (and, through OVS's poll loop, getrusage())
+             * whether any did.  The loop comes to poll_block() once a
+             * round reads nothing; signals are handled here until then. */
+            fatal_signal_run();
+            continue;
         }
         poll_fd_wait(listen_fd, POLLIN);
         LIST_FOR_EACH (port, node, &ports) {

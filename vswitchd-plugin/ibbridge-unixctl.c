@@ -235,7 +235,7 @@ ibbridge_for_each_port(const char *name,
             continue;
         }
         found = true;
-        ovs_mutex_lock(&dev->mutex);
+        ibbridge_lock(dev);
         cb(dev, aux);
         ovs_mutex_unlock(&dev->mutex);
     }
@@ -296,7 +296,7 @@ ibbridge_lock_port(const char *name)
     LIST_FOR_EACH (dev, list_node, &ibbridge_list) {
         if (!strcmp(name, netdev_get_name(&dev->up))) {
             found = dev;
-            ovs_mutex_lock(&dev->mutex);
+            ibbridge_lock(dev);
             break;
         }
     }

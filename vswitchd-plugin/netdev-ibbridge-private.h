@@ -12,6 +12,7 @@
 #include "openvswitch/hmap.h"
 #include "openvswitch/list.h"
 #include "openvswitch/thread.h"
+#include "ovs-atomic.h"
 #include "packets.h"
 #include "smap.h"
 
@@ -187,8 +188,9 @@ struct netdev_ibbridge {
     /* In 'ibbridge_list'. */
     struct ovs_list list_node OVS_GUARDED_BY(ibbridge_list_mutex);
 
-    /* Protects all members below. */
+    /* Protects all members below.  Take it with ibbridge_lock(). */
     struct ovs_mutex mutex;
+    struct atomic_count lock_waiters;   /* Threads in ibbridge_lock(). */
 
     struct smap options OVS_GUARDED;            /* As last accepted. */
     struct ibbridge_config cfg OVS_GUARDED;     /* Parsed 'options'. */
@@ -567,6 +569,20 @@ bool ibbridge_for_each_port(const char *name,
 /* Finds ibbridge port 'name'; on success returns it with its mutex held
  * (ibbridge-unixctl.c). */
 struct netdev_ibbridge *ibbridge_lock_port(const char *name);
+
+/* Takes dev->mutex, from any thread but a PMD thread receiving from the
+ * port.  Those spin for the mutex instead of sleeping on it (a futex sleep
+ * and wake-up per burst cost more than the burst: netdev-ibbridge.c's
+ * rxq_recv), and step aside while a thread waits here, so that busy
+ * receive queues never starve the main thread. */
+static inline void
+ibbridge_lock(struct netdev_ibbridge *dev)
+    OVS_ACQUIRES(dev->mutex)
+{
+    atomic_count_inc(&dev->lock_waiters);
+    ovs_mutex_lock(&dev->mutex);
+    atomic_count_dec(&dev->lock_waiters);
+}
 
 /* Registers the ibbridge/ ovs-appctl commands (ibbridge-unixctl.c). */
 void ibbridge_unixctl_register(void);

@@ -45,6 +45,18 @@ bench_init() {
     trap bench_cleanup EXIT
     trap 'exit 130' INT TERM HUP
     cd "$dir" || die "cannot cd to $dir"
+
+    # OVS names a daemon's pidfile and control socket after its program
+    # name, which the tools and the cleanup here look for: a --vswitchd of
+    # another name runs through a link named ovs-vswitchd.
+    if test "${vswitchd##*/}" != ovs-vswitchd; then
+        mkdir -p "$dir/bin" || die "cannot make $dir/bin"
+        case $vswitchd in
+            /*) ln -s "$vswitchd" "$dir/bin/ovs-vswitchd" ;;
+            *) ln -s "$OLDPWD/$vswitchd" "$dir/bin/ovs-vswitchd" ;;
+        esac || die "cannot link $vswitchd"
+        vswitchd=$dir/bin/ovs-vswitchd
+    fi
 }
 
 bench_cleanup() {

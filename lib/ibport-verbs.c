@@ -47,8 +47,9 @@
  *
  * This file, lib/ibport-verbs-rxq.c (the receive queues) and
  * lib/ibport-verbs-mcast.c (multicast) are the only ones in lib/ that
- * include rdma-core headers (through lib/ibport-verbs-private.h).  They use only the verbs and rdma_cm entry
- * points that the HCA model (utilities/ibsim-verbs.c) provides.
+ * include rdma-core headers (through lib/ibport-verbs-private.h).  They
+ * use only the verbs and rdma_cm entry points that the HCA model
+ * (utilities/ibsim-verbs.c) provides.
  */
 #include <config.h>
 

@@ -49,8 +49,8 @@
 /* The same for 32 bytes: x^(256+32) and x^(256-32) mod P. */
 #define K_FOLD32_LO UINT64_C(0x0f1da05aa)
 #define K_FOLD32_HI UINT64_C(0x15a546366)
-/* x^64 and x^128 mod P: a remainder's 32-bit words carried 2 and 3 words
- * further (reduce()). */
+/* x^64 and x^128 mod P: reduce() carries a remainder's 32-bit words one
+ * and three words on with them (two with K_FOLD_HI, x^96). */
 #define K_64 UINT64_C(0x163cd6124)
 #define K_128 UINT64_C(0x140d44a2e)
 /* P' (P, reflected, with x^32) and mu' = x^64 / P (reflected), Barrett. */

@@ -89,6 +89,7 @@ lib_libibbridge_la_SOURCES += \
 	lib/ibport-verbs.c \
 	lib/ibport-verbs-private.h \
 	lib/ibport-verbs-rxq.c \
+	lib/ibport-verbs-tx.c \
 	lib/ibport-verbs-mcast.c
 lib_libibbridge_la_LIBADD += $(VERBS_LIBS)
 endif

@@ -1,8 +1,9 @@
 /*
  * What the parts of the rdma-core port backend share: its limits, its
  * counters and the port object.  lib/ibport-verbs.c has the port (device,
- * QPs, send, events), lib/ibport-verbs-rxq.c its receive queues,
- * lib/ibport-verbs-mcast.c its multicast.  Only these three include it.
+ * QPs, events), lib/ibport-verbs-rxq.c its receive queues,
+ * lib/ibport-verbs-tx.c its sends, lib/ibport-verbs-mcast.c its
+ * multicast.  Only these four include it.
  */
 #ifndef IBPORT_VERBS_PRIVATE_H
 #define IBPORT_VERBS_PRIVATE_H 1
@@ -312,6 +313,15 @@ int verbs_create_qp(struct ibb_port_verbs *, uint32_t qkey,
                     unsigned int send_wr, unsigned int rxq,
                     struct verbs_qp **);
 int verbs_free_qp(struct ibb_port_verbs *, struct verbs_qp *);
+void verbs_mark_qp_broken(struct ibb_port_verbs *, struct verbs_qp *);
+bool verbs_qp_usable(struct ibb_port_verbs *, struct verbs_qp *);
+
+/* lib/ibport-verbs-tx.c: the send path and its address handle cache. */
+void verbs_reap_sends(struct ibb_port_verbs *);
+void verbs_release_qp_slots(struct ibb_port_verbs *, uint32_t qpn);
+void verbs_flush_ahs(struct ibb_port_verbs *);
+int verbs_send(struct ibb_port *, const struct ibb_port_buf bufs[],
+               size_t n, size_t *n_sent);
 
 /* lib/ibport-verbs-mcast.c: multicast joins, leaves and attachments. */
 void verbs_requeue_groups(struct ibb_port_verbs *, bool stop);

@@ -201,6 +201,7 @@ FUZZ_LIB_FILES = lib/addr-map.c lib/addr-map-json.c lib/ib-crc.c \
 if HAVE_IBVERBS
 # lib/ibport.c knows the verbs backend where it is built.
 FUZZ_LIB_FILES += lib/ibport-verbs.c lib/ibport-verbs-rxq.c \
+	lib/ibport-verbs-tx.c \
 	lib/ibport-verbs-mcast.c
 endif
 EXTRA_DIST += $(FUZZ_TARGETS:%=tests/fuzz/%.c) tests/fuzz/fuzz-common.h \

@@ -17,6 +17,7 @@ vswitchd_plugin_ovs_vswitchd_SOURCES = \
 	vswitchd-plugin/ibbridge-db-sync.h \
 	vswitchd-plugin/ibbridge-follow.c \
 	vswitchd-plugin/ibbridge-igmp.c \
+	vswitchd-plugin/ibbridge-port.c \
 	vswitchd-plugin/ibbridge-unixctl.c \
 	vswitchd-plugin/netdev-ibbridge.c \
 	vswitchd-plugin/netdev-ibbridge.h \

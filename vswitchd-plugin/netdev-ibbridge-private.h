@@ -1,7 +1,8 @@
 /*
- * What the ibbridge netdev class (netdev-ibbridge.c) shares with its
- * ovs-appctl commands (ibbridge-unixctl.c): the port's state and the list
- * of ports.  Private to vswitchd-plugin/.
+ * What the ibbridge netdev class (netdev-ibbridge.c) shares with the
+ * files that do its other jobs (ibbridge-*.c: the IB port, the map,
+ * groups, options, ovs-appctl commands...): the port's state and the
+ * list of ports.  Private to vswitchd-plugin/.
  */
 #ifndef NETDEV_IBBRIDGE_PRIVATE_H
 #define NETDEV_IBBRIDGE_PRIVATE_H 1
@@ -427,6 +428,39 @@ void ibbridge_router_announce(struct netdev_ibbridge *dev,
     OVS_REQUIRES(dev->mutex);
 bool ibbridge_router_rx(struct netdev_ibbridge *dev, const uint8_t *pkt,
                         size_t len)
+    OVS_REQUIRES(dev->mutex);
+
+/* The IB port behind the netdev (ibbridge-port.c). */
+
+/* Opens the IB port of 'cfg', loads its map and joins its groups, and on
+ * success replaces what 'dev' had.  Returns 0 or a positive errno with a
+ * message in '*errp'. */
+int ibbridge_port_open(struct netdev_ibbridge *dev,
+                       const struct ibbridge_config *cfg, char **errp)
+    OVS_REQUIRES(dev->mutex);
+
+/* Frees what the port holds: the IB port, the map and the groups (leaving
+ * them on the fabric).  Counters stay. */
+void ibbridge_port_close(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex);
+
+/* Fills dev->conv, the converter settings, from the options and the
+ * port. */
+void ibbridge_port_update_conv(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex);
+
+/* Marks the port down after 'error' from the backend, so that
+ * ibbridge_port_reconnect() attaches it again. */
+void ibbridge_port_lost(struct netdev_ibbridge *dev, int error)
+    OVS_REQUIRES(dev->mutex);
+
+/* From run(): attaches a lost port again (at most once a second), takes
+ * in what an HCA reports, and closes idle learned proxy QPs. */
+void ibbridge_port_reconnect(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex);
+void ibbridge_port_events(struct netdev_ibbridge *dev)
+    OVS_REQUIRES(dev->mutex);
+void ibbridge_port_expire_proxies(struct netdev_ibbridge *dev)
     OVS_REQUIRES(dev->mutex);
 
 /* Options (ibbridge-config.c). */

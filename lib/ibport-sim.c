@@ -881,6 +881,11 @@ sim_next_wakeup(const struct ibb_port *port)
     if ((sim->joins && ibb_join_has_changed(sim->joins))
         || (sim->mcg && ibb_mcg_has_events(sim->mcg))) {
         return 0;
+    } else if (sim->fd < 0) {
+        /* Nothing can be sent until the caller reconnects, which has a
+         * timer of its own: a paced join due now would wake it at once,
+         * again and again, for as long as the fabric is away. */
+        return LLONG_MAX;
     }
     now = ibb_port_now_ms();
     when = sim->joins ? ibb_join_next_deadline(sim->joins, now) : LLONG_MAX;

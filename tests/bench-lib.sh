@@ -108,18 +108,21 @@ bench_start_daemons() {
 }
 
 # bench_wait_active IFACE: waits up to 10 s for an ibbridge port to be
-# active, and sets $BLID to its LID.
+# active, and sets $BLID and $BGID to its LID and GID.  It asks the port
+# itself (ibbridge/show): after a change that reopened the port, the
+# database's status can still be the old port's for a few seconds.
 bench_wait_active() {
-    local state=
+    local show=
 
     for _ in $(seq 100); do
-        state=$(ovs-vsctl get interface "$1" status:state 2>/dev/null)
-        test "$state" = active && break
+        show=$(ovs-appctl ibbridge/show "$1" 2>/dev/null)
+        echo "$show" | grep -q '^  device: .* (active)$' && break
         sleep 0.1
     done
-    test "$state" = active || \
+    echo "$show" | grep -q '^  device: .* (active)$' || \
         die "$1 did not become active: $(ovs-vsctl get interface "$1" error)"
-    BLID=$(ovs-vsctl get interface "$1" status:lid | tr -d '"')
+    BLID=$(echo "$show" | sed -n 's/^  lid: \([0-9]*\)  gid: .*/\1/p')
+    BGID=$(echo "$show" | sed -n 's/^  lid: [0-9]*  gid: \([^ ]*\) .*/\1/p')
 }
 
 # start_bg OUT COMMAND...: starts COMMAND in the background, its standard

@@ -36,7 +36,6 @@
 
 #include "addr-map.h"
 #include "ib-gid.h"
-#include "ib-mcast.h"
 #include "ibb-conv.h"
 #include "ibb-drop.h"
 #include "ibb-options.h"

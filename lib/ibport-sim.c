@@ -889,12 +889,14 @@ sim_next_wakeup(const struct ibb_port *port)
     }
     now = ibb_port_now_ms();
     when = sim->joins ? ibb_join_next_deadline(sim->joins, now) : LLONG_MAX;
-    if (sim->mcg && sim->fd >= 0
-        && ibb_mcg_next(sim->mcg) != IBB_MCG_REQ_NONE) {
+    if (sim->mcg && ibb_mcg_next(sim->mcg) != IBB_MCG_REQ_NONE) {
         /* A request waits for room in the socket. */
         blocked = true;
     }
-    if (blocked && now + SIM_SEND_RETRY_MS < when) {
+    if (blocked) {
+        /* Nothing goes out until the fabric drains the socket: a join
+         * due now would wake the caller at once, again and again.  (A
+         * request's timeout due sooner waits as long, a few ms.) */
         when = now + SIM_SEND_RETRY_MS;
     }
     return when;

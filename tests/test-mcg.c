@@ -1,7 +1,8 @@
 /* Unit tests for lib/ibb-mcg.c (the SA group table client) on its own:
  * paging, request state, the event bound, a lost connection; and through
  * a sim port (lib/ibport-sim.c) facing a fake fabric, a forked child that
- * sends malformed answers and notices: the port counts them and goes on. */
+ * sends malformed answers and notices (the port counts them and goes on)
+ * or stops reading (the port waits for room without spinning). */
 #include <config.h>
 
 #include <errno.h>
@@ -344,14 +345,13 @@ fab_notice(int fd, uint16_t trap, int group, uint32_t xid, size_t len)
 
 /* The fake fabric's script, step by step with the port's (see
  * test_port_counts_bad_msgs()). */
-static void
-fake_fabric(int lfd)
+/* Accepts the port's connection and its attach; returns the socket. */
+static int
+fab_accept(int lfd)
 {
     struct ibb_fmsg_attach_reply ar;
-    uint8_t buf[IBB_FMCG_MAX_BODY];
     int fd = accept(lfd, NULL, NULL);
     uint32_t xid;
-    size_t len;
 
     if (fd < 0) {
         _exit(2);
@@ -361,6 +361,30 @@ fake_fabric(int lfd)
     ar.lid = 5;
     ar.mtu = 4096;
     fab_send(fd, IBB_FMSG_ATTACH, 0, xid, &ar, sizeof ar);
+    return fd;
+}
+
+/* Waits for the port to close 'fd', then ends the fake fabric. */
+static void
+fab_finish(int fd)
+{
+    uint8_t buf[IBB_FABRIC_MAX_MSG];
+
+    while (recv(fd, buf, sizeof buf, 0) > 0) {
+        continue;
+    }
+    _exit(0);
+}
+
+static void
+fake_fabric(int lfd, int go)
+{
+    uint8_t buf[IBB_FMCG_MAX_BODY];
+    int fd = fab_accept(lfd);
+    uint32_t xid;
+    size_t len;
+
+    (void) go;
 
     /* 1. Subscribe: bad notices and a stale answer (4 bad), then a good
      * notice, with a packet-sized junk message of unknown type between. */
@@ -397,12 +421,37 @@ fake_fabric(int lfd)
     xid = fab_expect(fd, IBB_FMSG_MCG_LIST);
     len = list_body(buf, 1, false, 0, 0);
     fab_send(fd, IBB_FMSG_MCG_LIST, 0, xid, buf, len);
+    fab_finish(fd);
+}
 
-    /* Wait for the port to close. */
-    while (recv(fd, buf, sizeof buf, 0) > 0) {
-        continue;
+/* The fake fabric of test_port_waits_for_room(): reads nothing until told
+ * on 'go', then takes what the port sent and answers its join. */
+static void
+stalled_fabric(int lfd, int go)
+{
+    struct ibb_fmsg_mcast_reply reply;
+    uint8_t msg[IBB_FABRIC_MAX_MSG];
+    int fd = fab_accept(lfd);
+    struct ibb_fmsg_hdr h;
+    char c;
+
+    if (read(go, &c, 1) != 1) {
+        _exit(6);
     }
-    _exit(0);
+    do {
+        if (recv(fd, msg, sizeof msg, 0) < (ssize_t) sizeof h) {
+            _exit(7);
+        }
+        memcpy(&h, msg, sizeof h);
+    } while (h.type == IBB_FMSG_PACKET);
+    if (h.type != IBB_FMSG_MCAST_JOIN) {
+        _exit(8);
+    }
+    memset(&reply, 0, sizeof reply);
+    reply.mlid = 0xc001;
+    reply.qkey = 0x11;
+    fab_send(fd, IBB_FMSG_MCAST_JOIN, 0, h.xid, &reply, sizeof reply);
+    fab_finish(fd);
 }
 
 /* Reads and runs the port until an SA group event comes, for up to 10 s
@@ -441,38 +490,77 @@ port_counter(struct ibb_port *port, const char *name)
     return 0;
 }
 
-static void
-test_port_counts_bad_msgs(void **state)
-{
-    char dir[] = "/tmp/test-mcg-XXXXXX";
-    struct ibb_port_options opts;
-    struct sockaddr_un sun;
-    struct ibb_mcg_event ev;
-    struct ibb_port *port;
-    char device[200];
-    char *error = NULL;
-    int lfd, status;
+/* A sim port attached to a fake fabric: a child running 'script', which
+ * gets the listening socket and the read end of the pipe 'go'. */
+struct fake {
+    char dir[32];
+    char sock[64];
     pid_t pid;
+    int go;                     /* Write end: tells the script to go on. */
+    struct ibb_port *port;
+};
 
-    (void) state;
-    assert_non_null(mkdtemp(dir));
+static void
+fake_start(struct fake *fk, void (*script)(int lfd, int go),
+           const struct ibb_port_options *opts)
+{
+    struct sockaddr_un sun;
+    char device[100];
+    char *error = NULL;
+    int lfd, go[2];
+
+    snprintf(fk->dir, sizeof fk->dir, "/tmp/test-mcg-XXXXXX");
+    assert_non_null(mkdtemp(fk->dir));
+    snprintf(fk->sock, sizeof fk->sock, "%s/fabric.sock", fk->dir);
     memset(&sun, 0, sizeof sun);
     sun.sun_family = AF_UNIX;
-    snprintf(sun.sun_path, sizeof sun.sun_path, "%s/fabric.sock", dir);
+    snprintf(sun.sun_path, sizeof sun.sun_path, "%s", fk->sock);
     lfd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
     assert_true(lfd >= 0);
     assert_int_equal(bind(lfd, (struct sockaddr *) &sun, sizeof sun), 0);
     assert_int_equal(listen(lfd, 1), 0);
-    pid = fork();
-    assert_true(pid >= 0);
-    if (!pid) {
-        fake_fabric(lfd);
+    assert_int_equal(pipe(go), 0);
+    fk->pid = fork();
+    assert_true(fk->pid >= 0);
+    if (!fk->pid) {
+        close(go[1]);
+        script(lfd, go[0]);
     }
     close(lfd);
+    close(go[0]);
+    fk->go = go[1];
 
+    snprintf(device, sizeof device, "sim:%s", fk->sock);
+    assert_int_equal(ibb_port_open(device, opts, &fk->port, &error), 0);
+}
+
+/* Closes the port and checks that the script ran to its end. */
+static void
+fake_stop(struct fake *fk)
+{
+    int status;
+
+    ibb_port_close(fk->port);
+    close(fk->go);
+    assert_int_equal(waitpid(fk->pid, &status, 0), fk->pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    unlink(fk->sock);
+    rmdir(fk->dir);
+}
+
+static void
+test_port_counts_bad_msgs(void **state)
+{
+    struct ibb_port_options opts;
+    struct ibb_mcg_event ev;
+    struct ibb_port *port;
+    struct fake fk;
+
+    (void) state;
     memset(&opts, 0, sizeof opts);
-    snprintf(device, sizeof device, "sim:%s", sun.sun_path);
-    assert_int_equal(ibb_port_open(device, &opts, &port, &error), 0);
+    fake_start(&fk, fake_fabric, &opts);
+    port = fk.port;
 
     assert_int_equal(ibb_port_mcg_subscribe(port, true), 0);
     assert_true(port_next_event(port, &ev));
@@ -503,13 +591,66 @@ test_port_counts_bad_msgs(void **state)
     assert_int_equal(port_counter(port, "mcg_bad_msgs"), 7);
     assert_int_equal(port_counter(port, "mcg_events_dropped"), 0);
     assert_true(ibb_port_is_up(port));
+    fake_stop(&fk);
+}
 
-    ibb_port_close(port);
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
-    unlink(sun.sun_path);
-    rmdir(dir);
+/* While the fabric reads nothing and the socket is full, a join that is
+ * due asks for a wakeup a retry interval away, not now (a caller that
+ * sleeps until then would spin); once the fabric reads again, the join
+ * goes out and is answered. */
+static void
+test_port_waits_for_room(void **state)
+{
+    static uint8_t pkt[256];
+    struct ibb_port_buf buf = { .data = pkt, .len = sizeof pkt };
+    struct ibb_port_options opts;
+    struct ibb_mcast_status st;
+    struct ibb_port *port;
+    uint8_t mgid[16];
+    struct fake fk;
+    uint16_t mlid;
+    long long now;
+    size_t n;
+    int i;
+
+    (void) state;
+    memset(&opts, 0, sizeof opts);
+    opts.async_joins = true;
+    fake_start(&fk, stalled_fabric, &opts);
+    port = fk.port;
+
+    for (i = 0; i < 100000; i++) {
+        if (ibb_port_send(port, &buf, 1, &n) == EAGAIN) {
+            break;
+        }
+    }
+    assert_true(i < 100000);
+
+    tp_mgid_n(1, mgid);
+    assert_int_equal(ibb_port_mcast_join(port, mgid, IBB_MCAST_FULL, 0x11,
+                                         0xffff, &mlid), 0);
+    while (ibb_port_mcast_take_changed(port, mgid, &st)) {
+        continue;
+    }
+    now = ibb_port_now_ms();
+    assert_true(ibb_port_next_wakeup(port) >= now + 5);
+    assert_int_equal(ibb_port_mcast_status(port, mgid, &st), 0);
+    assert_int_equal(st.state, IBB_MCAST_JOINING);
+
+    assert_int_equal(write(fk.go, "g", 1), 1);
+    for (i = 0; i < 1000; i++) {
+        struct pollfd pfd = { .fd = ibb_port_fd(port), .events = POLLIN };
+
+        ibb_port_run(port);
+        assert_int_equal(ibb_port_mcast_status(port, mgid, &st), 0);
+        if (st.state == IBB_MCAST_JOINED) {
+            break;
+        }
+        poll(&pfd, 1, 10);
+    }
+    assert_int_equal(st.state, IBB_MCAST_JOINED);
+    assert_int_equal(st.mlid, 0xc001);
+    fake_stop(&fk);
 }
 
 int
@@ -521,6 +662,7 @@ main(void)
         cmocka_unit_test(test_bound_and_unsubscribe),
         cmocka_unit_test(test_reset),
         cmocka_unit_test(test_port_counts_bad_msgs),
+        cmocka_unit_test(test_port_waits_for_room),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

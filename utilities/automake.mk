@@ -99,6 +99,7 @@ utilities_libibsim_verbs_so_SOURCES = \
 	utilities/ibsim-rdmacm.c \
 	utilities/ibsim-verbs-line-rate.c \
 	utilities/ibsim-verbs-private.h \
+	utilities/ibsim-verbs-qp.c \
 	utilities/ibsim-verbs-wire.c \
 	utilities/ibsim-verbs.c \
 	$(lib_libibbridge_la_SOURCES)

@@ -1,14 +1,16 @@
 /*
  * ibsim-verbs-private.h: what the files of the HCA model
  * (libibsim-verbs.so) share: the one 'struct hca' and its counters, the
- * objects that both the verbs API and the data path use (QPs, receive
- * queues, AHs, the transmit backlog, SA memberships), and the functions
+ * objects that several files use (PDs, CQs, SRQs, QPs, receive queues,
+ * AHs, the transmit backlog, SA memberships), and the functions
  * that one file calls in another.  Private to the model, which exports
  * only ibv_* and rdma_* (utilities/ibsim-verbs.map).
  *
  *   ibsim-verbs.c       the verbs API objects: device, contexts, PDs, MRs,
- *                       AHs, CQs and completion channels, SRQs, QPs, post
- *                       and poll, async events.
+ *                       AHs, CQs and completion channels, poll, async
+ *                       events.
+ *   ibsim-verbs-qp.c    the work queues: receive queues, SRQs, QPs and
+ *                       their states, post, multicast attach.
  *   ibsim-verbs-wire.c  the "hardware": the fabric port (open, loss,
  *                       reconnect), packets built for sends, received
  *                       packets checked and delivered to QPs, the
@@ -39,6 +41,17 @@
 #define HCA_CM_UDP_QKEY 0x01234567  /* rdma_cm's Q_Key for RDMA_PS_UDP. */
 #define HCA_CONTROLLED_QKEY 0x80000000u
 #define HCA_PKT_SIZE (IBB_FABRIC_MAX_PACKET)
+
+/* Device limits, reported by ibv_query_device() and enforced. */
+#define HCA_MAX_QP 4096
+#define HCA_MAX_QP_WR 8192
+#define HCA_MAX_SGE 30
+#define HCA_MAX_CQ 4096
+#define HCA_MAX_CQE 65535
+#define HCA_MAX_INLINE 256
+#define HCA_MAX_MCAST_QP_ATTACH 240
+#define HCA_MAX_SRQ_WR 8192
+#define HCA_MAX_SRQ_SGE 31
 
 /* Drop and event counters, one X-macro list for names and values. */
 #define HCA_COUNTERS                                                    \
@@ -123,6 +136,37 @@ struct hca_rq {
 struct hca_attach {
     uint8_t mgid[16];           /* Group. */
     uint16_t mlid;              /* MLID given at attach. */
+};
+
+/* A protection domain. */
+struct hca_pd {
+    struct ibv_pd pd;           /* What the application sees. */
+    unsigned int refs;          /* MRs, QPs, SRQs and AHs using it. */
+};
+
+/* A completion queue. */
+struct hca_cq {
+    struct ibv_cq cq;           /* What the application sees. */
+    struct hca_cq *next;        /* In 'hca.cqs'. */
+    struct hca_ctx *ctx;        /* Owner. */
+    uint32_t cqn;               /* CQ number, as hardware's, for the log. */
+    struct hca_cqe *ring;       /* 'cq.cqe' entries. */
+    unsigned int head;          /* Oldest entry. */
+    unsigned int count;         /* Entries held. */
+    bool armed;                 /* req_notify_cq() called. */
+    bool solicited_only;        /* Armed for solicited only. */
+    bool overrun;               /* In error after an overrun. */
+    unsigned int refs;          /* QPs using it. */
+    uint32_t comp_events;       /* Completion events sent. */
+    uint32_t async_events;      /* Async events sent. */
+};
+
+/* A shared receive queue. */
+struct hca_srq {
+    struct ibv_srq srq;         /* What the application sees. */
+    struct hca_rq rq;           /* The queue. */
+    unsigned int refs;          /* QPs using it. */
+    uint32_t async_events;      /* Async events sent. */
 };
 
 /* A queue pair (UD only). */
@@ -242,6 +286,26 @@ struct hca_rx_pkt {
 /* The one HCA port, defined in ibsim-verbs.c. */
 extern struct hca hca;
 
+/* The model's objects from what the application holds. */
+static inline struct hca_ctx *
+ctx_cast(struct ibv_context *context)
+{
+    return (struct hca_ctx *) ((uint8_t *) context
+                               - offsetof(struct hca_ctx, vctx.context));
+}
+
+static inline struct hca_qp *
+qp_cast(struct ibv_qp *qp)
+{
+    return (struct hca_qp *) qp;
+}
+
+static inline struct hca_cq *
+cq_cast(struct ibv_cq *cq)
+{
+    return (struct hca_cq *) cq;
+}
+
 /* ibsim-verbs.c: helpers. */
 void hca_log(const char *format, ...)
     __attribute__((format(printf, 1, 2)));
@@ -252,7 +316,7 @@ bool hca_configure(void);
 struct hca_qp *hca_find_qp(uint32_t qpn);
 void hca_async_event(struct hca_ctx *, enum ibv_event_type, void *element);
 
-/* ibsim-verbs.c: contexts, CQs, queues, QPs. */
+/* ibsim-verbs.c: contexts, CQs, MRs. */
 struct hca_ctx *hca_ctx_open(void);
 void hca_ctx_close(struct hca_ctx *);
 void hca_cq_push(struct hca_cq *, const struct hca_cqe *, bool solicited);
@@ -261,9 +325,20 @@ bool hca_cq_full(const struct hca_cq *);
 void hca_line_rate_start(void);
 void hca_send_completion(struct hca_qp *, uint64_t wr_id, uint64_t seq,
                          enum ibv_wc_status, uint32_t byte_len);
-struct hca_rq *hca_qp_rq(struct hca_qp *);
 bool hca_sge_ok(const struct ibv_sge *, struct hca_pd *, int access);
+
+/* ibsim-verbs-qp.c: receive queues, SRQs, QPs; the context's entry points
+ * for them. */
+struct hca_rq *hca_qp_rq(struct hca_qp *);
 void hca_qp_to_error(struct hca_qp *);
+struct ibv_qp *hca_create_qp_ex(struct ibv_context *,
+                                struct ibv_qp_init_attr_ex *);
+int hca_post_send(struct ibv_qp *, struct ibv_send_wr *,
+                  struct ibv_send_wr **);
+int hca_post_recv(struct ibv_qp *, struct ibv_recv_wr *,
+                  struct ibv_recv_wr **);
+int hca_post_srq_recv(struct ibv_srq *, struct ibv_recv_wr *,
+                      struct ibv_recv_wr **);
 
 /* ibsim-verbs-wire.c: the fabric port and the data path. */
 int hca_open_port(void);

@@ -491,14 +491,53 @@ port_counter(struct ibb_port *port, const char *name)
 }
 
 /* A sim port attached to a fake fabric: a child running 'script', which
- * gets the listening socket and the read end of the pipe 'go'. */
+ * gets the listening socket and the read end of the pipe 'go'.  Each test
+ * gets one from fake_setup(), and fake_teardown() removes what is left of
+ * it, also after a failed assertion. */
 struct fake {
-    char dir[32];
+    char dir[32];               /* Holds the socket; "" until made. */
     char sock[64];
-    pid_t pid;
+    pid_t pid;                  /* The fake fabric, or -1. */
     int go;                     /* Write end: tells the script to go on. */
     struct ibb_port *port;
 };
+
+static int
+fake_setup(void **state)
+{
+    struct fake *fk = calloc(1, sizeof *fk);
+
+    if (!fk) {
+        return -1;
+    }
+    fk->pid = -1;
+    fk->go = -1;
+    *state = fk;
+    return 0;
+}
+
+static int
+fake_teardown(void **state)
+{
+    struct fake *fk = *state;
+
+    if (fk->port) {
+        ibb_port_close(fk->port);
+    }
+    if (fk->go >= 0) {
+        close(fk->go);
+    }
+    if (fk->pid > 0) {
+        kill(fk->pid, SIGKILL);
+        waitpid(fk->pid, NULL, 0);
+    }
+    if (fk->dir[0]) {
+        unlink(fk->sock);
+        rmdir(fk->dir);
+    }
+    free(fk);
+    return 0;
+}
 
 static void
 fake_start(struct fake *fk, void (*script)(int lfd, int go),
@@ -510,7 +549,10 @@ fake_start(struct fake *fk, void (*script)(int lfd, int go),
     int lfd, go[2];
 
     snprintf(fk->dir, sizeof fk->dir, "/tmp/test-mcg-XXXXXX");
-    assert_non_null(mkdtemp(fk->dir));
+    if (!mkdtemp(fk->dir)) {
+        fk->dir[0] = '\0';
+        fail_msg("mkdtemp: %s", strerror(errno));
+    }
     snprintf(fk->sock, sizeof fk->sock, "%s/fabric.sock", fk->dir);
     memset(&sun, 0, sizeof sun);
     sun.sun_family = AF_UNIX;
@@ -541,12 +583,13 @@ fake_stop(struct fake *fk)
     int status;
 
     ibb_port_close(fk->port);
+    fk->port = NULL;
     close(fk->go);
+    fk->go = -1;
     assert_int_equal(waitpid(fk->pid, &status, 0), fk->pid);
+    fk->pid = -1;
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
-    unlink(fk->sock);
-    rmdir(fk->dir);
 }
 
 static void
@@ -554,13 +597,12 @@ test_port_counts_bad_msgs(void **state)
 {
     struct ibb_port_options opts;
     struct ibb_mcg_event ev;
+    struct fake *fk = *state;
     struct ibb_port *port;
-    struct fake fk;
 
-    (void) state;
     memset(&opts, 0, sizeof opts);
-    fake_start(&fk, fake_fabric, &opts);
-    port = fk.port;
+    fake_start(fk, fake_fabric, &opts);
+    port = fk->port;
 
     assert_int_equal(ibb_port_mcg_subscribe(port, true), 0);
     assert_true(port_next_event(port, &ev));
@@ -591,7 +633,7 @@ test_port_counts_bad_msgs(void **state)
     assert_int_equal(port_counter(port, "mcg_bad_msgs"), 7);
     assert_int_equal(port_counter(port, "mcg_events_dropped"), 0);
     assert_true(ibb_port_is_up(port));
-    fake_stop(&fk);
+    fake_stop(fk);
 }
 
 /* While the fabric reads nothing and the socket is full, a join that is
@@ -606,18 +648,17 @@ test_port_waits_for_room(void **state)
     struct ibb_port_options opts;
     struct ibb_mcast_status st;
     struct ibb_port *port;
+    struct fake *fk = *state;
     uint8_t mgid[16];
-    struct fake fk;
     uint16_t mlid;
     long long now;
     size_t n;
     int i;
 
-    (void) state;
     memset(&opts, 0, sizeof opts);
     opts.async_joins = true;
-    fake_start(&fk, stalled_fabric, &opts);
-    port = fk.port;
+    fake_start(fk, stalled_fabric, &opts);
+    port = fk->port;
 
     for (i = 0; i < 100000; i++) {
         if (ibb_port_send(port, &buf, 1, &n) == EAGAIN) {
@@ -637,7 +678,7 @@ test_port_waits_for_room(void **state)
     assert_int_equal(ibb_port_mcast_status(port, mgid, &st), 0);
     assert_int_equal(st.state, IBB_MCAST_JOINING);
 
-    assert_int_equal(write(fk.go, "g", 1), 1);
+    assert_int_equal(write(fk->go, "g", 1), 1);
     for (i = 0; i < 1000; i++) {
         struct pollfd pfd = { .fd = ibb_port_fd(port), .events = POLLIN };
 
@@ -650,7 +691,7 @@ test_port_waits_for_room(void **state)
     }
     assert_int_equal(st.state, IBB_MCAST_JOINED);
     assert_int_equal(st.mlid, 0xc001);
-    fake_stop(&fk);
+    fake_stop(fk);
 }
 
 int
@@ -661,8 +702,10 @@ main(void)
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_bound_and_unsubscribe),
         cmocka_unit_test(test_reset),
-        cmocka_unit_test(test_port_counts_bad_msgs),
-        cmocka_unit_test(test_port_waits_for_room),
+        cmocka_unit_test_setup_teardown(test_port_counts_bad_msgs,
+                                        fake_setup, fake_teardown),
+        cmocka_unit_test_setup_teardown(test_port_waits_for_room,
+                                        fake_setup, fake_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
